@@ -1,0 +1,254 @@
+"""The `carnet` command: set-up, serving, clinics, plugins, jobs. Each process reads settings once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from carnet_core.settings import Settings, SettingsError, load_settings
+
+
+@dataclass
+class Runtime:
+    """What a command needs, built lazily once per process."""
+
+    settings: Settings
+    _host: Any = None
+    _db: Any = None
+
+    @property
+    def host(self) -> Any:
+        if self._host is None:
+            from carnet_core.plugins import build_plugin_host
+
+            self._host = build_plugin_host(self.settings)
+            self.settings = self._host.settings
+        return self._host
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            from carnet_core.db.session import Database
+
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="carnet-core", prog_name="carnet")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Carnet: the practice platform for independent health professionals.
+
+    Settings come from CARNET_* environment variables (see README).
+    """
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+    ctx.obj = Runtime(settings=settings)
+
+
+def _plugin_error_guard(fn: Any) -> Any:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from carnet_core.clinics.services import ClinicError
+        from carnet_core.plugins import PluginError
+
+        try:
+            return fn(*args, **kwargs)
+        except (PluginError, SettingsError, ClinicError) as exc:
+            fail(str(exc))
+
+    return wrapper
+
+
+@main.command()
+@pass_runtime
+@_plugin_error_guard
+def init(rt: Runtime) -> None:
+    """Create or upgrade the database and local key material (safe to run again)."""
+    from carnet_core.setup import initialise
+
+    for line in initialise(rt.settings, rt.host, rt.db):
+        click.echo(line)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@pass_runtime
+@_plugin_error_guard
+def serve(rt: Runtime, host: str, port: int) -> None:
+    """Serve the web application (with an in-process worker when no Redis is configured)."""
+    import uvicorn
+
+    from carnet_core.web.app import create_app
+
+    app = create_app(rt.settings, host=rt.host, db=rt.db)
+    click.echo(f"Carnet listening on http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@main.group()
+def clinic() -> None:
+    """Create and list clinics."""
+
+
+@clinic.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name, e.g. 'Cabinet des Tilleuls'.")
+@click.option("--modules", default="all", show_default=True, help="Comma-separated plugins to enable, 'all' or 'none'.")
+@pass_runtime
+@_plugin_error_guard
+def clinic_create(rt: Runtime, slug: str, name: str, modules: str) -> None:
+    """Create a clinic with the SLUG used in its public links."""
+    from carnet_core.clinics.services import ClinicError, create_clinic
+
+    names = rt.host.names
+    if modules == "all":
+        chosen = names
+    elif modules == "none":
+        chosen = []
+    else:
+        chosen = [m.strip() for m in modules.split(",") if m.strip()]
+        unknown = [m for m in chosen if m not in names]
+        if unknown:
+            raise ClinicError(f"unknown module(s) {', '.join(unknown)}; available: {', '.join(names) or 'none'}")
+    with rt.db.session(unscoped=True) as db:
+        created = create_clinic(db, slug, name, chosen)
+        click.echo(f"clinic '{created.slug}' created (id {created.id}); modules: {', '.join(chosen) or 'none'}")
+
+
+@clinic.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_runtime
+@_plugin_error_guard
+def clinic_list(rt: Runtime, as_json: bool) -> None:
+    """List clinics."""
+    from carnet_core.clinics.services import enabled_plugins, list_clinics
+
+    rows = []
+    with rt.db.session(unscoped=True) as db:
+        for c in list_clinics(db):
+            with rt.db.session(clinic_id=c.id) as scoped:
+                mods = sorted(enabled_plugins(scoped, c.id, rt.host.names))
+            rows.append({"id": c.id, "slug": c.slug, "name": c.name, "modules": mods})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no clinic yet: create one with `carnet clinic create SLUG --name NAME` or `carnet demo`")
+    for r in rows:
+        click.echo(f"{r['slug']:<24} {r['name']:<32} modules: {', '.join(r['modules']) or '-'}")
+
+
+@main.group()
+def plugins() -> None:
+    """List installed plugins; enable or disable them per clinic."""
+
+
+@plugins.command("list")
+@click.option("--clinic", "slug", help="Show whether each plugin is enabled for this clinic.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_runtime
+@_plugin_error_guard
+def plugins_list(rt: Runtime, slug: str | None, as_json: bool) -> None:
+    """Installed plugins with their versions, hooks and (with --clinic) their state."""
+    from carnet_core.clinics.services import enabled_plugins
+
+    enabled: set[str] | None = None
+    if slug:
+        clinic_obj = _clinic_or_fail(rt, slug)
+        with rt.db.session(clinic_id=clinic_obj.id) as db:
+            enabled = enabled_plugins(db, clinic_obj.id, rt.host.names)
+    rows = []
+    for name in rt.host.names:
+        info = rt.host.plugins[name]
+        row: dict[str, Any] = {
+            "name": name, "version": info.version, "distribution": info.distribution,
+            "core_requires": info.core_requires, "hooks": rt.host.hooks_of(name), "allowed": True,
+        }
+        if enabled is not None:
+            row["enabled"] = name in enabled
+        rows.append(row)
+    for b in rt.host.blocked:
+        rows.append({"name": b.name, "distribution": b.distribution, "allowed": False, "reason": b.reason})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no plugin installed")
+    for r in rows:
+        if not r["allowed"]:
+            click.echo(f"{r['name']:<14} (blocked: {r['reason']})")
+            continue
+        state = "" if enabled is None else ("  enabled" if r["enabled"] else "  disabled")
+        click.echo(f"{r['name']:<14} {r['version']:<10} core{r['core_requires']}{state}")
+
+
+def _clinic_or_fail(rt: Runtime, slug: str) -> Any:
+    from carnet_core.clinics.services import get_clinic_by_slug
+
+    with rt.db.session(unscoped=True) as db:
+        found = get_clinic_by_slug(db, slug)
+    if found is None:
+        fail(f"no clinic '{slug}'; see `carnet clinic list`")
+    return found
+
+
+def _toggle(rt: Runtime, name: str, slug: str, enabled: bool) -> None:
+    from carnet_core.clinics.services import set_plugin_enabled
+
+    clinic_obj = _clinic_or_fail(rt, slug)
+    with rt.db.session(clinic_id=clinic_obj.id) as db:
+        changed = set_plugin_enabled(db, clinic_obj.id, name, enabled, rt.host.names)
+    if changed:
+        rt.host.hook.clinic_plugin_toggled(clinic=clinic_obj, plugin=name, enabled=enabled)
+    verb = "enabled" if enabled else "disabled"
+    click.echo(f"{name} {verb} for {slug}" + ("" if changed else " (no change)"))
+
+
+@plugins.command("enable")
+@click.argument("name")
+@click.option("--clinic", "slug", required=True, help="Clinic slug.")
+@pass_runtime
+@_plugin_error_guard
+def plugins_enable(rt: Runtime, name: str, slug: str) -> None:
+    """Enable plugin NAME for a clinic (takes effect at once, no restart)."""
+    _toggle(rt, name, slug, True)
+
+
+@plugins.command("disable")
+@click.argument("name")
+@click.option("--clinic", "slug", required=True, help="Clinic slug.")
+@pass_runtime
+@_plugin_error_guard
+def plugins_disable(rt: Runtime, name: str, slug: str) -> None:
+    """Disable plugin NAME for a clinic; its data is kept and shows again when re-enabled."""
+    _toggle(rt, name, slug, False)
+
+
+def _register_area_commands() -> None:
+    """Core areas (jobs, identity, keys, audit, demo) add their command groups here."""
+    from carnet_core import cli_areas
+
+    for command in cli_areas.commands():
+        main.add_command(command)
+
+
+_register_area_commands()

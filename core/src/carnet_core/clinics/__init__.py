@@ -1,0 +1,1 @@
+"""Clinics (tenants) and the modules each has enabled."""

@@ -1,0 +1,77 @@
+"""Clinic settings pages: the modules a clinic enables, the operator's plugin list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+
+from carnet_core.clinics import services
+from carnet_core.db.session import CarnetSession
+from carnet_core.web.guards import principal_of
+from carnet_core.web.render import page
+from carnet_core.web.state import carnet_state
+
+
+def module_rows(request: Request[Any, Any, Any], db: CarnetSession) -> list[dict[str, Any]]:
+    state = carnet_state(request)
+    principal = principal_of(request)
+    enabled = services.enabled_plugins(db, principal.clinic_id, state.host.names)
+    return [
+        {
+            "name": name,
+            "version": state.host.plugins[name].version,
+            "distribution": state.host.plugins[name].distribution,
+            "enabled": name in enabled,
+        }
+        for name in state.host.names
+    ]
+
+
+class ModulesController(Controller):
+    path = "/settings/modules"
+    opt = {"permission": "core.manage_modules"}
+
+    @get("/", name="core.modules", sync_to_thread=True)
+    def show(self, request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+        return page(request, "core/modules.html", {"modules": module_rows(request, db)})
+
+    @post("/{plugin:str}", name="core.modules.toggle", sync_to_thread=True)
+    def toggle(self, request: Request[Any, Any, Any], db: CarnetSession, plugin: str,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        state = carnet_state(request)
+        principal = principal_of(request)
+        if plugin not in state.host.names:
+            raise NotFoundException()
+        form = data
+        enabled = str(form.get("enabled", "")).lower() in ("1", "true", "on", "yes")
+        changed = services.set_plugin_enabled(db, principal.clinic_id, plugin, enabled, state.host.names)
+        if changed:
+            state.host.hook.clinic_plugin_toggled(clinic=principal.clinic, plugin=plugin, enabled=enabled)
+        principal.enabled_plugins = frozenset(services.enabled_plugins(db, principal.clinic_id, state.host.names))
+        rows = module_rows(request, db)
+        row = next(r for r in rows if r["name"] == plugin)
+        if request.headers.get("hx-request") == "true":
+            return page(request, "core/_module_row.html", {"m": row})
+        return Redirect("/settings/modules", status_code=303)
+
+
+@get("/operator/plugins", name="core.operator.plugins", opt={"permission": "core.operator"}, sync_to_thread=True)
+def operator_plugins(request: Request[Any, Any, Any]) -> Template:
+    state = carnet_state(request)
+    plugins = [
+        {
+            "name": info.name,
+            "version": info.version,
+            "distribution": info.distribution,
+            "core_requires": info.core_requires,
+            "hooks": state.host.hooks_of(info.name),
+        }
+        for info in state.host.plugins.values()
+    ]
+    return page(request, "core/operator_plugins.html", {"plugins": plugins, "blocked": state.host.blocked})

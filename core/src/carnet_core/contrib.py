@@ -1,0 +1,66 @@
+"""Value types that plugins return from hooks; core wires them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+PUBLIC = "public"  # permission for routes reachable without login (patient links, booking)
+AUTHENTICATED = "authenticated"  # any logged-in staff member of the clinic
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission a plugin declares, with the roles that hold it by default."""
+
+    name: str  # "<plugin>.<verb>", e.g. "scheduling.view"
+    label: str
+    roles: tuple[str, ...] = ("owner",)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """An entry in the main navigation."""
+
+    label: str
+    href: str
+    permission: str = AUTHENTICATED
+    order: int = 100
+    icon: str | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block shown on the patient page; `template` is rendered with `context`."""
+
+    title: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+    permission: str = AUTHENTICATED
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """A job function that core declares as the Dramatiq actor `<plugin>.<name>`."""
+
+    name: str
+    fn: Callable[..., Any]
+    max_retries: int = 5
+    max_age_ms: int | None = None
+    time_limit_ms: int = 5 * 60 * 1000
+    queue: str | None = None  # defaults to the plugin name
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Periodic work. `per_clinic` enqueues once per clinic that enabled the plugin,
+    with the clinic id as the actor's first argument."""
+
+    name: str
+    actor: str  # full actor name, "<plugin>.<name>"
+    every: timedelta
+    per_clinic: bool = True
+    kwargs: dict[str, Any] = field(default_factory=dict)

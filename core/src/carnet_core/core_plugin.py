@@ -1,0 +1,24 @@
+"""Core's own contributions through the same hooks plugins use (always enabled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_core.contrib import NavItem, Permission
+from carnet_core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    return [
+        Permission("core.manage_modules", "Enable and disable modules", roles=("owner",)),
+        Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
+    ]
+
+
+@hookimpl
+def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
+    return [
+        NavItem(label="Home", href="/", order=0),
+        NavItem(label="Settings", href="/settings/modules", permission="core.manage_modules", order=900),
+    ]

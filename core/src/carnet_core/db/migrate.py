@@ -1,0 +1,107 @@
+"""One Alembic environment: core's branches plus each loaded plugin's `migrations/` folder."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlmodel import SQLModel
+
+if TYPE_CHECKING:
+    from carnet_core.db.session import Database
+    from carnet_core.plugins import PluginHost
+
+HERE = Path(__file__).parent
+
+
+def import_models(host: PluginHost) -> None:
+    """Import core's and each loaded plugin's models so the metadata is complete."""
+    importlib.import_module("carnet_core.models")
+    for name, info in host.plugins.items():
+        package = getattr(info.module, "__package__", None)
+        if name == "core" or not package:
+            continue
+        try:
+            importlib.import_module(f"{package}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.models":
+                raise
+
+
+def owned_prefixes(host: PluginHost) -> tuple[str, ...]:
+    return tuple(f"{name}_" for name in host.plugins)
+
+
+def version_locations(host: PluginHost) -> list[str]:
+    locations = [str(HERE / "migrations" / "versions")]
+    for name, info in host.plugins.items():
+        folder = info.resource("migrations") if name != "core" else None
+        if folder is not None:
+            locations.append(str(folder))
+    return locations
+
+
+def alembic_config(db: Database, host: PluginHost) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE / "migrations"))
+    cfg.set_main_option("path_separator", "os")
+    import os
+
+    cfg.set_main_option("version_locations", os.pathsep.join(version_locations(host)))
+    cfg.attributes["host"] = host
+    cfg.attributes["prefixes"] = owned_prefixes(host)
+    return cfg
+
+
+def upgrade(db: Database, host: PluginHost, target: str = "heads") -> None:
+    """Apply every migration of core and loaded plugins (`upgrade heads`)."""
+    import_models(host)
+    cfg = alembic_config(db, host)
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, target)
+
+
+def current_heads(db: Database, host: PluginHost) -> tuple[set[str], set[str]]:
+    """(revisions applied in the database, heads known to the code)."""
+    cfg = alembic_config(db, host)
+    script = ScriptDirectory.from_config(cfg)
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn)
+        applied = set(ctx.get_current_heads())
+    return applied, set(script.get_heads())
+
+
+def include_object_for(prefixes: tuple[str, ...]) -> Any:
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table":
+            return bool(name) and name.startswith(prefixes)
+        table = getattr(obj, "table", None)
+        if table is not None:
+            return table.name.startswith(prefixes)
+        return True
+
+    return include_object
+
+
+def drift(db: Database, host: PluginHost) -> list[Any]:
+    """Differences between the models and the migrated database; empty when they agree."""
+    import_models(host)
+    prefixes = owned_prefixes(host)
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": False,
+                "include_object": include_object_for(prefixes),
+                "target_metadata": SQLModel.metadata,
+            },
+        )
+        return compare_metadata(ctx, SQLModel.metadata)

@@ -1,0 +1,148 @@
+"""Engine and sessions. Every session is either bound to one clinic or explicitly unscoped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, orm
+from sqlmodel import Session
+from sqlmodel.main import default_registry
+
+from carnet_core.db.base import ClinicOwned
+
+
+class ScopeError(RuntimeError):
+    """A clinic-owned table was touched by a session that is not bound to a clinic."""
+
+
+class CarnetSession(Session):
+    """A session carrying `info["clinic_id"]` (scoped) or `info["unscoped"]` (system work)."""
+
+    @property
+    def clinic_id(self) -> int | None:
+        return self.info.get("clinic_id")
+
+
+def _is_owned(mapper: Any) -> bool:
+    return isinstance(mapper.class_, type) and issubclass(mapper.class_, ClinicOwned)
+
+
+@event.listens_for(CarnetSession, "do_orm_execute")
+def _scope_queries(state: orm.ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return
+    session = state.session
+    clinic_id = session.info.get("clinic_id")
+    if clinic_id is None:
+        if session.info.get("unscoped"):
+            return
+        if any(_is_owned(m) for m in state.all_mappers):
+            raise ScopeError(
+                "query on a clinic-owned table from a session bound to no clinic; "
+                "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
+            )
+        return
+    state.statement = state.statement.options(
+        *(
+            orm.with_loader_criteria(cls, lambda c: c.clinic_id == clinic_id, include_aliases=True)
+            for cls in _owned_classes()
+        )
+    )
+
+
+_owned_cache: tuple[int, tuple[type, ...]] = (-1, ())
+
+
+def _owned_classes() -> tuple[type, ...]:
+    """Every mapped ClinicOwned table class (recomputed when new models are mapped)."""
+    global _owned_cache
+    mappers = default_registry.mappers
+    if _owned_cache[0] != len(mappers):
+        _owned_cache = (len(mappers), tuple(m.class_ for m in mappers if _is_owned(m)))
+    return _owned_cache[1]
+
+
+@event.listens_for(CarnetSession, "before_flush")
+def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) -> None:
+    clinic_id = session.info.get("clinic_id")
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, ClinicOwned):
+            continue
+        if clinic_id is None:
+            if session.info.get("unscoped"):
+                if obj.clinic_id is None:
+                    raise ScopeError(f"{type(obj).__name__} written without a clinic_id")
+                continue
+            raise ScopeError(f"{type(obj).__name__} written from a session bound to no clinic")
+        if obj.clinic_id is None:
+            obj.clinic_id = clinic_id
+        elif obj.clinic_id != clinic_id:
+            raise ScopeError(f"{type(obj).__name__} of clinic {obj.clinic_id} written from clinic {clinic_id}")
+
+
+def make_engine(url: str, **kwargs: Any) -> sa.Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+class Database:
+    """Owns the engine; hands out clinic-bound or explicitly unscoped sessions."""
+
+    def __init__(self, url: str, engine: sa.Engine | None = None):
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self._factory = orm.sessionmaker(
+            bind=self.engine, class_=CarnetSession, expire_on_commit=False
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def new_session(self, clinic_id: int | None = None, unscoped: bool = False) -> CarnetSession:
+        session = self._factory()
+        if clinic_id is not None:
+            session.info["clinic_id"] = clinic_id
+        elif unscoped:
+            session.info["unscoped"] = True
+        return session
+
+    @contextmanager
+    def session(self, clinic_id: int | None = None, unscoped: bool = False) -> Iterator[CarnetSession]:
+        """A unit of work: commits when the block ends, rolls back on any exception."""
+        session = self.new_session(clinic_id=clinic_id, unscoped=unscoped)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,101 @@
+"""Every core hook, typed, with when it is called and what to return.
+
+A plugin module implements these with ``@hookimpl``. Hooks that concern one clinic's events are
+called only for plugins that clinic has enabled (see ``PluginHost.for_clinic``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from carnet_core.contrib import ActorSpec, NavItem, Panel, Permission, Schedule
+
+PROJECT = "carnet"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def register_settings() -> type[BaseModel] | None:
+    """At start: return the plugin's settings model, filled from CARNET_<PLUGIN>_* variables."""
+
+
+@hookspec
+def register_routes() -> list[Any]:
+    """At start: return Litestar handlers or controllers; core mounts them under /<plugin>."""
+
+
+@hookspec
+def register_api_routes() -> list[Any]:
+    """At start: return JSON handlers or controllers; core mounts them under /api/v1/<plugin>."""
+
+
+@hookspec
+def register_public_routes() -> list[Any]:
+    """At start: return handlers for patients without accounts; mounted under
+    /p/{clinic_slug}/<plugin>, and answering 404 where the clinic has not enabled the plugin."""
+
+
+@hookspec
+def register_permissions() -> list[Permission]:
+    """At start: return the permissions the plugin's routes declare, with default roles."""
+
+
+@hookspec
+def register_actors() -> list[ActorSpec]:
+    """At start, after the broker exists: return job functions; core declares `<plugin>.<name>`."""
+
+
+@hookspec
+def register_schedules() -> list[Schedule]:
+    """At start: return periodic work; the one active scheduler enqueues it."""
+
+
+@hookspec
+def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
+    """On each page for a clinic that enabled the plugin: return navigation entries."""
+
+
+@hookspec
+def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Panel]:
+    """On the patient page of a clinic that enabled the plugin: return panels to show."""
+
+
+@hookspec
+def template_context(request: Any) -> dict[str, Any]:
+    """On each page render: return extra variables for templates."""
+
+
+@hookspec
+def audit_event(event: Any) -> None:
+    """After an audit record is written for a clinic that enabled the plugin: observe only."""
+
+
+@hookspec
+def clinic_plugin_toggled(clinic: Any, plugin: str, enabled: bool) -> None:
+    """After a clinic enables or disables a plugin (the toggled plugin itself is always told)."""
+
+
+@hookspec
+def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
+    """On an RGPD export: return the plugin's data about this patient, JSON-serialisable."""
+
+
+@hookspec
+def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
+    """On a lawful erasure: remove or crypto-shred the plugin's data about this patient."""
+
+
+@hookspec
+def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
+    """During `carnet demo`: add believable sample data to the demo clinic."""
+
+
+@hookspec(firstresult=True)
+def send_sms(to: str, body: str, settings: Any) -> str | None:
+    """To send an SMS: a transport plugin returns a message id; core falls back to the SMS folder."""

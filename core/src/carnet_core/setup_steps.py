@@ -1,0 +1,13 @@
+"""Steps that core areas add to `carnet init` (key material, …); each is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Step = Callable[[Any, Any, Any], Iterator[str]]
+
+
+def steps() -> list[Step]:
+    found: list[Step] = []
+    return found

@@ -1,0 +1,1 @@
+"""The web shell: app factory, request principal, guards, rendering."""

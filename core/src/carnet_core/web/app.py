@@ -1,0 +1,193 @@
+"""create_app(settings) -> Litestar: the one place that wires core and plugins together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.response import Response
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from carnet_core.clinics.controllers import ModulesController, operator_plugins
+from carnet_core.contrib import AUTHENTICATED, PUBLIC, Permission
+from carnet_core.db.session import CarnetSession, Database
+from carnet_core.i18n import load_catalogs
+from carnet_core.plugins import CORE_PLUGIN, PluginHost, build_plugin_host
+from carnet_core.settings import Settings
+from carnet_core.version import __version__
+from carnet_core.web import routes
+from carnet_core.web.errors import http_exception_handler, internal_error_handler
+from carnet_core.web.guards import permission_guard, plugin_enabled_guard
+from carnet_core.web.middleware import CarnetMiddleware
+from carnet_core.web.state import CarnetState
+from carnet_core.web.templating import build_environment
+
+
+class StartupError(Exception):
+    """The app cannot start; the message names what to fix."""
+
+
+def provide_db(request: Request[Any, Any, Any]) -> Iterator[CarnetSession]:
+    """One unit of work per request, bound to the request's clinic (or to none).
+
+    Litestar runs this cleanup before the response is sent, so a failed commit becomes an error
+    answer, never a success for a change that was lost. A handler that raises rolls back;
+    `page(..., status_code>=400)` rolls back too (a form shown again with its errors).
+    """
+    state: CarnetState = request.app.state["carnet"]
+    session = state.db.new_session(clinic_id=request.scope["state"].get("clinic_id"))
+    session.info["request"] = request
+    request.scope["state"]["db_session"] = session
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()
+    finally:
+        session.close()
+
+
+def collect_permissions(host: PluginHost) -> dict[str, Permission]:
+    permissions: dict[str, Permission] = {}
+    for plugin, declared in host.call_each("register_permissions"):
+        for perm in declared:
+            if plugin != CORE_PLUGIN and not perm.name.startswith(f"{plugin}."):
+                raise StartupError(f"plugin '{plugin}' declares permission '{perm.name}'; prefix it with '{plugin}.'")
+            permissions[perm.name] = perm
+    return permissions
+
+
+def plugin_routers(host: PluginHost) -> list[Router]:
+    """Mount each plugin's routes under /<name>, /api/v1/<name> and /p/{clinic_slug}/<name>."""
+    from carnet_core.web.public import public_plugin_guard
+
+    routers: list[Router] = []
+    for plugin, handlers in host.call_each("register_routes"):
+        if plugin == CORE_PLUGIN or not handlers:
+            continue
+        routers.append(Router(
+            path=f"/{plugin}", route_handlers=list(handlers), include_in_schema=False,
+            guards=[plugin_enabled_guard(plugin), permission_guard], tags=[plugin],
+        ))
+    for plugin, handlers in host.call_each("register_api_routes"):
+        if plugin == CORE_PLUGIN or not handlers:
+            continue
+        routers.append(Router(
+            path=f"/api/v1/{plugin}", route_handlers=list(handlers),
+            guards=[plugin_enabled_guard(plugin), permission_guard], tags=[plugin],
+        ))
+    for plugin, handlers in host.call_each("register_public_routes"):
+        if plugin == CORE_PLUGIN or not handlers:
+            continue
+        routers.append(Router(
+            path="/p/{clinic_slug:str}/" + plugin, route_handlers=list(handlers), include_in_schema=False,
+            guards=[public_plugin_guard(plugin)], tags=[plugin],
+        ))
+    return routers
+
+
+def check_route_permissions(app: Litestar, permissions: dict[str, Permission]) -> None:
+    """Every route declares a known permission, or start-up fails naming the route."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if route.path.startswith("/schema") or set(getattr(handler, "http_methods", ())) == {"OPTIONS"}:
+                continue
+            if _is_blocking(handler):
+                raise StartupError(
+                    f"route {route.path} ({handler.handler_name}) is synchronous without "
+                    "sync_to_thread=True; blocking work (database, files) must not run on the event loop"
+                )
+            permission = handler.opt.get("permission")
+            if permission is None:
+                raise StartupError(
+                    f"route {route.path} ({handler.handler_name}) declares no permission; "
+                    "add opt={'permission': ...} to the handler, its controller or router"
+                )
+            if permission not in (PUBLIC, AUTHENTICATED) and permission not in permissions:
+                raise StartupError(
+                    f"route {route.path} needs permission '{permission}', which no plugin declares "
+                    "in register_permissions"
+                )
+
+
+def _is_blocking(handler: Any) -> bool:
+    """A synchronous HTTP handler that would run on the event loop (sync_to_thread unset)."""
+    from litestar.utils.predicates import is_async_callable
+
+    if not hasattr(handler, "http_methods") or is_async_callable(handler.fn):
+        return False
+    return handler.sync_to_thread is None
+
+
+def static_routers(host: PluginHost) -> list[Router]:
+    routers = []
+    for name, info in host.plugins.items():
+        folder = info.resource("static")
+        if folder is None:
+            continue
+        directory = Path(str(folder)) / name
+        if name == CORE_PLUGIN:
+            routers.append(create_static_files_router(
+                path="/static/vendor", directories=[Path(str(folder)) / "vendor"],
+                opt={"permission": PUBLIC}, include_in_schema=False, name="static.vendor",
+                send_as_attachment=False,
+            ))
+        routers.append(create_static_files_router(
+            path=f"/static/{name}", directories=[directory], opt={"permission": PUBLIC},
+            include_in_schema=False, name=f"static.{name}",
+        ))
+    return routers
+
+
+def create_app(
+    settings: Settings,
+    host: PluginHost | None = None,
+    db: Database | None = None,
+    extra_route_handlers: list[Any] | None = None,
+) -> Litestar:
+    """Build the web application for `settings` (and, in tests, a given host and database)."""
+    host = host or build_plugin_host(settings)
+    db = db or Database(settings.database_url)
+    catalogs = load_catalogs(host)
+    env = build_environment(host, catalogs, debug=settings.debug)
+    state = CarnetState(settings=host.settings, host=host, db=db, templates=env)
+    state.extras["catalogs"] = catalogs
+    state.permissions = collect_permissions(host)
+    from carnet_core.web.wiring import wire_core_services
+
+    core_handlers: list[Any] = [
+        routes.home, routes.set_language, routes.health, ModulesController, operator_plugins,
+    ]
+    core_handlers.extend(wire_core_services(state))
+    core_router = Router(
+        path="/", route_handlers=core_handlers + list(extra_route_handlers or []),
+        guards=[permission_guard], include_in_schema=False,
+    )
+    openapi = OpenAPIConfig(
+        title="Carnet API", version=__version__, path="/schema", render_plugins=[JsonRenderPlugin()],
+    )
+    app = Litestar(
+        route_handlers=[core_router, *plugin_routers(host), *static_routers(host)],
+        dependencies={"db": Provide(provide_db)},
+        middleware=[CarnetMiddleware],
+        exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
+        openapi_config=openapi,
+        state=State({"carnet": state}),
+        debug=False,
+    )
+    check_route_permissions(app, state.permissions)
+    for hook in state.extras.get("on_app_created", []):
+        hook(app)
+    return app

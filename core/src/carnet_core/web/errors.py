@@ -1,0 +1,57 @@
+"""Error answers: JSON for the API, a readable page for people; never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from carnet_core.web.render import page
+
+log = logging.getLogger("carnet.web")
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _json_error(status: int, detail: str, extra: Any = None) -> Response[Any]:
+    body: dict[str, Any] = {"status_code": status, "detail": detail}
+    if extra:
+        body["errors"] = extra
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not _is_api(request):
+        target = "/login?next=" + request.url.path if request.method == "GET" else "/login"
+        if request.headers.get("hx-request") == "true":
+            return Response("", status_code=204, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
+    extra = getattr(exc, "extra", None)
+    if isinstance(exc, ValidationException):
+        extra = [
+            {"field": e.get("key"), "message": e.get("message")} for e in (exc.extra or []) if isinstance(e, dict)
+        ] or extra
+    if _is_api(request):
+        return _json_error(status, str(exc.detail), extra)
+    try:
+        return page(request, "core/error.html", {"status": status, "detail": exc.detail}, status_code=status)
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed")
+        return Response(f"{status}", status_code=status, media_type="text/plain")
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, request.scope.get("route_handler") and request.scope["route_handler"].name)
+    if _is_api(request):
+        return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
+    try:
+        return page(request, "core/error.html", {"status": 500, "detail": None}, status_code=500)
+    except Exception:
+        return Response("500", status_code=500, media_type="text/plain")

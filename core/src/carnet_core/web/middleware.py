@@ -1,0 +1,112 @@
+"""ASGI middleware: request id, principal resolution, security headers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+import anyio
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+
+from carnet_core.clinics.services import enabled_plugins, get_clinic_by_slug
+from carnet_core.web.principal import ANONYMOUS, Principal
+from carnet_core.web.state import CarnetState
+
+request_id_var: ContextVar[str | None] = ContextVar("carnet_request_id", default=None)
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+_PUBLIC_RE = re.compile(r"^/p/([a-z0-9-]{1,63})/")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def security_headers(path: str, secure: bool) -> list[tuple[str, str]]:
+    headers = [
+        ("content-security-policy", CSP),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        ("cross-origin-resource-policy", "same-origin"),
+        ("permissions-policy", "camera=(self), microphone=(self), geolocation=()"),
+    ]
+    if secure:
+        headers.append(("strict-transport-security", "max-age=63072000; includeSubDomains"))
+    if not path.startswith("/static/"):
+        headers.append(("cache-control", "no-store"))
+    return headers
+
+
+def resolve_principal(state: CarnetState, scope: dict[str, Any]) -> tuple[Principal, int | None]:
+    """Run the authenticators; load the clinic and its enabled plugins. Blocking: call in a thread."""
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+    principal = ANONYMOUS
+    for authenticate in state.authenticators:
+        found = authenticate(connection, state)
+        if found is not None:
+            principal = found
+            break
+    public_clinic_id = None
+    allowed = state.host.names
+    if principal.clinic_id is not None and not principal.enabled_plugins:
+        with state.db.session(clinic_id=principal.clinic_id) as db:
+            principal.enabled_plugins = frozenset(enabled_plugins(db, principal.clinic_id, allowed))
+    match = _PUBLIC_RE.match(scope.get("path", ""))
+    if match:
+        with state.db.session(unscoped=True) as db:
+            clinic = get_clinic_by_slug(db, match.group(1))
+            if clinic is not None:
+                public_clinic_id = clinic.id
+                scope.setdefault("state", {})["public_clinic"] = clinic
+        if public_clinic_id is not None:
+            with state.db.session(clinic_id=public_clinic_id) as db:
+                scope["state"]["public_plugins"] = frozenset(
+                    enabled_plugins(db, public_clinic_id, allowed)
+                )
+    return principal, public_clinic_id
+
+
+class CarnetMiddleware:
+    """Sets `state.principal`, `state.clinic_id` and `state.request_id`; adds security headers."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: CarnetState = scope["app"].state["carnet"]
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        st = scope.setdefault("state", {})
+        st["request_id"] = request_id
+        path = scope.get("path", "")
+        if path.startswith("/static/"):
+            principal, public_clinic_id = ANONYMOUS, None
+        else:
+            principal, public_clinic_id = await anyio.to_thread.run_sync(resolve_principal, state, scope)
+        st["principal"] = principal
+        st["clinic_id"] = principal.clinic_id if principal.clinic_id is not None else public_clinic_id
+        secure = state.settings.secure_cookies
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                for name, value in security_headers(path, secure):
+                    if name not in headers:
+                        headers[name] = value
+                headers["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            request_id_var.reset(token)

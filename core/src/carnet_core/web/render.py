@@ -1,0 +1,83 @@
+"""Rendering helpers for controllers: full page or htmx partial, with the shell's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from carnet_core.contrib import NavItem
+from carnet_core.i18n import negotiate
+from carnet_core.web.guards import principal_of
+from carnet_core.web.state import carnet_state
+
+LANG_COOKIE = "carnet_lang"
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def locale_of(request: Request[Any, Any, Any]) -> str:
+    state = carnet_state(request)
+    return negotiate(
+        request.headers.get("accept-language"), request.cookies.get(LANG_COOKIE), state.settings.locale
+    )
+
+
+def translate(request: Request[Any, Any, Any], message: str, **variables: Any) -> str:
+    """Translate a message from Python code (flash messages, errors) for this request."""
+    state = carnet_state(request)
+    return state.extras["catalogs"].gettext(locale_of(request), message, **variables)
+
+
+def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:
+    state = carnet_state(request)
+    principal = principal_of(request)
+    if not principal.is_authenticated:
+        return []
+    hooks = state.host.for_clinic(principal.enabled_plugins)
+    items: list[NavItem] = []
+    for group in hooks.navigation_items(clinic=principal.clinic, user=principal):
+        items.extend(item for item in group or [] if principal.can(item.permission))
+    return sorted(items, key=lambda i: (i.order, i.label))
+
+
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state = carnet_state(request)
+    principal = principal_of(request)
+    context: dict[str, Any] = {
+        "principal": principal,
+        "clinic": principal.clinic or request.scope.get("state", {}).get("public_clinic"),
+        "nav": navigation(request),
+        "locale": locale_of(request),
+        "current_path": request.url.path,
+        "csrf_token": request.scope.get("_csrf_token", ""),
+        "core_version": state.host.plugins["core"].version,
+    }
+    hooks = state.host.for_clinic(principal.enabled_plugins)
+    for extra in hooks.template_context(request=request):
+        if extra:
+            context.update(extra)
+    return context
+
+
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    partial: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """The full page, or `partial` alone when htmx asks (HX-Request)."""
+    name = partial if partial and is_htmx(request) else template
+    if status_code >= 400:
+        session = request.scope.get("state", {}).get("db_session")
+        if session is not None:
+            session.rollback()
+    merged = base_context(request)
+    merged.update(context or {})
+    return Template(template_name=name, context=merged, status_code=status_code, headers=headers)

@@ -1,0 +1,62 @@
+"""Jinja environment: core templates, then each plugin's templates under its own namespace."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, select_autoescape
+
+from carnet_core.i18n import Catalogs, install_jinja
+
+if TYPE_CHECKING:
+    from carnet_core.plugins import PluginHost
+
+
+class NamespacedLoader(BaseLoader):
+    """`core/x.html` comes from core, `<plugin>/x.html` from that plugin only: no plugin can
+    override another's templates by accident."""
+
+    def __init__(self, host: PluginHost):
+        self.roots = {}
+        for name, info in host.plugins.items():
+            folder = info.resource("templates")
+            if folder is not None:
+                self.roots[name] = folder
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Any]:
+        namespace, _, rest = template.partition("/")
+        root = self.roots.get(namespace)
+        if root is None or not rest or ".." in template.split("/"):
+            raise TemplateNotFound(template)
+        node = root / namespace
+        for part in rest.split("/"):
+            node = node / part
+        if not node.is_file():
+            raise TemplateNotFound(template)
+        source = node.read_text(encoding="utf-8")
+        filename = str(node)
+        return source, filename, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return []
+
+
+def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False) -> Environment:
+    env = Environment(
+        loader=NamespacedLoader(host),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined if debug else Environment().undefined,
+        auto_reload=debug,
+    )
+    install_jinja(env, catalogs)
+    env.filters["datetime_local"] = _datetime_local
+    return env
+
+
+def _datetime_local(value: Any, tz: str = "Europe/Paris", fmt: str = "%d/%m/%Y %H:%M") -> str:
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime(fmt)

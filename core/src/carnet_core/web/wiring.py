@@ -1,0 +1,13 @@
+"""Core areas (identity, audit, jobs, patients…) plug their routes and authenticators in here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_core.web.state import CarnetState
+
+
+def wire_core_services(state: CarnetState) -> list[Any]:
+    """Register authenticators and return the route handlers of core's areas."""
+    handlers: list[Any] = []
+    return handlers

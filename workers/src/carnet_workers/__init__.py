@@ -1,0 +1,1 @@
+"""Carnet worker and scheduler entry points."""
