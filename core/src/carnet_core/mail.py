@@ -1,0 +1,95 @@
+"""Outgoing e-mail: SMTP when CARNET_SMTP_URL is set, else `.eml` files in CARNET_HOME/mail/.
+
+Bodies must never carry health data: say that there is something to see, and give a link.
+Callers send from jobs (through the outbox), not from request handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from carnet_core.settings import Settings
+
+log = logging.getLogger("carnet.mail")
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def build_message(settings: Settings, mail: Mail) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = mail.to
+    msg["Subject"] = mail.subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=urlsplit(settings.base_url).hostname or "localhost")
+    for name, value in mail.headers.items():
+        msg[name] = value
+    msg.set_content(mail.text)
+    if mail.html:
+        msg.add_alternative(mail.html, subtype="html")
+    for att in mail.attachments:
+        maintype, _, subtype = att.mime_type.partition("/")
+        msg.add_attachment(att.content, maintype=maintype, subtype=subtype or "octet-stream", filename=att.filename)
+    return msg
+
+
+def send_mail(settings: Settings, mail: Mail) -> str:
+    """Deliver one message and return its Message-ID. Raises on failure (the job retries)."""
+    msg = build_message(settings, mail)
+    if settings.smtp_url:
+        _send_smtp(settings.smtp_url, msg)
+    else:
+        path = write_to_folder(settings.mail_dir, msg)
+        # The console line names the file only: addresses and subjects can identify a patient.
+        log.info("mail written to %s", path.name)
+    return str(msg["Message-ID"])
+
+
+def write_to_folder(folder: Path, msg: EmailMessage) -> Path:
+    """Atomically write a message as an .eml file (a reader never sees a half-written file)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}.eml"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_bytes(bytes(msg))
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+def _send_smtp(url: str, msg: EmailMessage) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ValueError("CARNET_SMTP_URL must start with smtp://, smtps:// or smtp+starttls://")
+    host = parts.hostname or "localhost"
+    if parts.scheme == "smtps":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(host, parts.port or 465, timeout=30)
+    else:
+        server = smtplib.SMTP(host, parts.port or 25, timeout=30)
+    with server:
+        if parts.scheme == "smtp+starttls":
+            server.starttls()
+        if parts.username:
+            server.login(unquote(parts.username), unquote(parts.password or ""))
+        server.send_message(msg)

@@ -1,0 +1,221 @@
+"""Pytest plugin: settings, migrated database, plugin host, app client, inline plugins.
+
+Every test gets a fresh database: SQLite by default (copied from a template migrated once per
+session), or PostgreSQL when CARNET_TEST_DATABASE_URL is set (migrated once, emptied per test).
+With CARNET_TEST_REQUIRE_SERVICES=1 (CI), a test marked `postgres` or `redis` fails instead of
+skipping when its service URL is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from carnet_core.db.session import Database
+from carnet_core.plugins import PluginHost, build_plugin_host
+from carnet_core.settings import Settings, load_settings
+
+PG_ENV = "CARNET_TEST_DATABASE_URL"
+REDIS_ENV = "CARNET_TEST_REDIS_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in (
+        "postgres: needs CARNET_TEST_DATABASE_URL (PostgreSQL)",
+        "redis: needs CARNET_TEST_REDIS_URL (Redis)",
+        "browser: drives headless Chromium",
+        "slow: slower tests",
+    ):
+        config.addinivalue_line("markers", marker)
+
+
+def _require_services() -> bool:
+    return os.environ.get("CARNET_TEST_REQUIRE_SERVICES") == "1"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker, env in (("postgres", PG_ENV), ("redis", REDIS_ENV)):
+        if item.get_closest_marker(marker) and not os.environ.get(env):
+            message = f"{env} is not set"
+            if _require_services():
+                pytest.fail(f"service test without its service: {message}", pytrace=False)
+            pytest.skip(message)
+
+
+def test_database_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+test_database_url.__test__ = False  # type: ignore[attr-defined]
+
+
+def test_redis_url() -> str | None:
+    return os.environ.get(REDIS_ENV) or None
+
+
+test_redis_url.__test__ = False  # type: ignore[attr-defined]
+
+
+def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    """Settings for a test: everything under `home`, embedded defaults unless told otherwise."""
+    env = {"CARNET_HOME": str(home), "CARNET_BASE_URL": "http://127.0.0.1:8000"}
+    if database_url:
+        env["CARNET_DATABASE_URL"] = database_url
+    env.update(overrides.pop("env", {}))
+    settings = load_settings(env, **overrides)
+    for folder in (settings.home, settings.mail_dir, settings.sms_dir, settings.keys_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def reset_postgres(engine: sa.Engine) -> None:
+    """Empty every table (triggers disabled for the cleanup only: audit rows are append-only)."""
+    with engine.begin() as conn:
+        tables = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            conn.exec_driver_sql(
+                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+            )
+
+
+class InlinePlugins:
+    """Plugins defined inside a test: `inline_plugins.add("example", module_or_object)`."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any]] = []
+
+    def add(self, name: str, plugin: Any) -> Any:
+        if not hasattr(plugin, "CARNET_CORE_REQUIRES"):
+            try:
+                plugin.CARNET_CORE_REQUIRES = ">=0.1,<1"
+            except AttributeError:
+                pass
+        self.items.append((name, plugin))
+        return plugin
+
+
+@pytest.fixture
+def inline_plugins() -> InlinePlugins:
+    """Register test-only plugins before `plugin_host` / `app` are built."""
+    return InlinePlugins()
+
+
+@pytest.fixture
+def carnet_env() -> dict[str, str]:
+    """Extra CARNET_* variables for this test's settings (override the fixture to change)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[PluginHost], Path]:
+    """One migrated SQLite file per set of loaded plugins, copied for each test."""
+    cache: dict[tuple[str, ...], Path] = {}
+    root = tmp_path_factory.mktemp("carnet-template")
+
+    def get(host: PluginHost) -> Path:
+        key = tuple(sorted(host.plugins))
+        if key not in cache:
+            from carnet_core.db.migrate import upgrade
+
+            path = root / f"template-{len(cache)}.db"
+            db = Database(f"sqlite:///{path}")
+            upgrade(db, host)
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.dispose()
+            cache[key] = path
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def _postgres_migrated() -> dict[tuple[str, ...], bool]:
+    return {}
+
+
+@pytest.fixture
+def carnet_settings(tmp_path: Path, carnet_env: dict[str, str]) -> Settings:
+    home = tmp_path / "home"
+    return make_settings(home, test_database_url() or f"sqlite:///{home / 'carnet.db'}", env=carnet_env)
+
+
+@pytest.fixture
+def plugin_host(carnet_settings: Settings, inline_plugins: InlinePlugins) -> PluginHost:
+    return build_plugin_host(carnet_settings, extra=inline_plugins.items)
+
+
+@pytest.fixture
+def carnet_db(
+    plugin_host: PluginHost,
+    carnet_settings: Settings,
+    _sqlite_template: Callable[[PluginHost], Path],
+    _postgres_migrated: dict[tuple[str, ...], bool],
+) -> Iterator[Database]:
+    """A migrated, empty database for this test."""
+    from carnet_core.db.migrate import upgrade
+
+    url = carnet_settings.database_url
+    if url.startswith("sqlite"):
+        target = Path(url.removeprefix("sqlite:///"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_sqlite_template(plugin_host), target)
+        db = Database(url)
+    else:
+        db = Database(url)
+        key = tuple(sorted(plugin_host.plugins))
+        if not _postgres_migrated.get(key):
+            upgrade(db, plugin_host)
+            _postgres_migrated[key] = True
+        reset_postgres(db.engine)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def app(carnet_settings: Settings, plugin_host: PluginHost, carnet_db: Database) -> Any:
+    from carnet_core.web.app import create_app
+
+    return create_app(plugin_host.settings, host=plugin_host, db=carnet_db)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    """An HTTP client on the app (base URL http://testserver.local)."""
+    from litestar.testing import TestClient
+
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as c:
+        yield c
+
+
+@pytest.fixture
+def make_clinic(carnet_db: Database, plugin_host: PluginHost) -> Callable[..., Any]:
+    """Create a clinic: `make_clinic("slug", plugins=[...])` (default: every loaded plugin)."""
+
+    def make(slug: str | None = None, name: str | None = None, plugins: list[str] | None = None) -> Any:
+        from carnet_core.clinics.services import create_clinic
+
+        slug = slug or f"clinic-{uuid.uuid4().hex[:8]}"
+        with carnet_db.session(unscoped=True) as db:
+            return create_clinic(db, slug, name or slug.title(), plugin_host.names if plugins is None else plugins)
+
+    return make
+
+
+@pytest.fixture
+def clinic(make_clinic: Callable[..., Any]) -> Any:
+    return make_clinic("cabinet-test", "Cabinet Test")

@@ -1,0 +1,56 @@
+"""Clinic scoping is applied centrally to every query on clinic-owned tables."""
+
+import pytest
+from sqlmodel import select
+
+from carnet_core.clinics.models import ClinicPlugin
+from carnet_core.db.session import ScopeError
+
+
+def test_scoped_session_sees_only_its_clinic_rows(carnet_db, make_clinic):
+    # given two clinics with one module each
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    with carnet_db.session(unscoped=True) as db:
+        db.add(ClinicPlugin(clinic_id=a.id, plugin="x"))
+        db.add(ClinicPlugin(clinic_id=b.id, plugin="y"))
+    # when clinic A queries without any filter
+    with carnet_db.session(clinic_id=a.id) as db:
+        rows = db.exec(select(ClinicPlugin)).all()
+    # then only A's row comes back
+    assert [r.plugin for r in rows] == ["x"]
+
+
+def test_unbound_session_cannot_query_clinic_rows(carnet_db):
+    with pytest.raises(ScopeError), carnet_db.session() as db:
+        db.exec(select(ClinicPlugin)).all()
+
+
+def test_writing_another_clinics_row_is_refused(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    with pytest.raises(ScopeError), carnet_db.session(clinic_id=a.id) as db:
+        db.add(ClinicPlugin(clinic_id=b.id, plugin="x"))
+    with carnet_db.session(unscoped=True) as db:
+        assert db.exec(select(ClinicPlugin)).all() == []
+
+
+def test_new_rows_are_stamped_with_the_session_clinic(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        row = ClinicPlugin(plugin="x")
+        db.add(row)
+        db.flush()
+        assert row.clinic_id == a.id
+
+
+def test_bulk_update_is_scoped(carnet_db, make_clinic):
+    import sqlalchemy as sa
+
+    a = make_clinic("alpha", plugins=["p"])
+    b = make_clinic("beta", plugins=["p"])
+    with carnet_db.session(clinic_id=a.id) as db:
+        db.exec(sa.update(ClinicPlugin).values(enabled=False))
+    with carnet_db.session(unscoped=True) as db:
+        states = {r.clinic_id: r.enabled for r in db.exec(select(ClinicPlugin))}
+    assert states == {a.id: False, b.id: True}
