@@ -45,7 +45,10 @@ def provide_db(request: Request[Any, Any, Any]) -> Iterator[CarnetSession]:
     """
     state: CarnetState = request.app.state["carnet"]
     session = state.db.new_session(clinic_id=request.scope["state"].get("clinic_id"))
-    session.info["request"] = request
+    # Who acts, from where, under which request id: read by the audit trail.
+    session.info["principal"] = request.scope["state"].get("principal")
+    session.info["request_id"] = request.scope["state"].get("request_id")
+    session.info["address"] = request.client.host if request.client else None
     request.scope["state"]["db_session"] = session
     try:
         yield session
