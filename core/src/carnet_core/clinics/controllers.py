@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
 from litestar.exceptions import NotFoundException
+from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from carnet_core.clinics import services

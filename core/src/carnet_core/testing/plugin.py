@@ -100,10 +100,7 @@ class InlinePlugins:
 
     def add(self, name: str, plugin: Any) -> Any:
         if not hasattr(plugin, "CARNET_CORE_REQUIRES"):
-            try:
-                plugin.CARNET_CORE_REQUIRES = ">=0.1,<1"
-            except AttributeError:
-                pass
+            plugin.CARNET_CORE_REQUIRES = ">=0.1,<1"
         self.items.append((name, plugin))
         return plugin
 

@@ -48,7 +48,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, request.scope.get("route_handler") and request.scope["route_handler"].name)
+    handler = request.scope.get("route_handler")
+    log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, handler and handler.name)
     if _is_api(request):
         return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
     try:

@@ -32,7 +32,9 @@ def set_language(
     response = Redirect(target, status_code=303)
     if locale in LOCALES:
         secure = carnet_state(request).settings.secure_cookies
-        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, secure=secure, samesite="lax", path="/")
+        response.set_cookie(
+            LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, secure=secure, samesite="lax", path="/"
+        )
     return response
 
 

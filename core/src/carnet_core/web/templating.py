@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, Undefined, select_autoescape
 
 from carnet_core.i18n import Catalogs, install_jinja
 
@@ -46,7 +46,7 @@ def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False)
         loader=NamespacedLoader(host),
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
-        undefined=StrictUndefined if debug else Environment().undefined,
+        undefined=StrictUndefined if debug else Undefined,
         auto_reload=debug,
     )
     install_jinja(env, catalogs)
