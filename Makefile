@@ -8,7 +8,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 HTMX := core/src/carnet_core/static/vendor/htmx.min.js
 
-.PHONY: setup run test lint init demo serve clean ci
+.PHONY: setup run test lint init demo serve clean messages
 
 setup: $(STAMP) $(HTMX)
 
@@ -41,3 +41,7 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) node_modules var $(HTMX)
+
+# Extract UI messages into the French catalogs (then translate the empty entries).
+messages: setup
+	$(BIN)/python scripts/i18n.py

@@ -6,6 +6,7 @@ from typing import Any
 
 from carnet_core.contrib import NavItem, Permission
 from carnet_core.hookspecs import hookimpl
+from carnet_core.i18n import N_
 
 
 @hookimpl
@@ -19,6 +20,6 @@ def register_permissions() -> list[Permission]:
 @hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
     return [
-        NavItem(label="Home", href="/", order=0),
-        NavItem(label="Settings", href="/settings/modules", permission="core.manage_modules", order=900),
+        NavItem(label=N_("Home"), href="/", order=0),
+        NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
     ]

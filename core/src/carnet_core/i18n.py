@@ -20,6 +20,11 @@ DEFAULT_LOCALE = "fr"
 locale_var: ContextVar[str] = ContextVar("carnet_locale", default=DEFAULT_LOCALE)
 
 
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown (nav labels, …)."""
+    return message
+
+
 class Catalogs:
     """Merged translations per locale for core and the loaded plugins."""
 
