@@ -26,7 +26,7 @@ from carnet_core.version import __version__
 from carnet_core.web import routes
 from carnet_core.web.errors import http_exception_handler, internal_error_handler
 from carnet_core.web.guards import permission_guard, plugin_enabled_guard
-from carnet_core.web.middleware import CarnetMiddleware
+from carnet_core.web.middleware import CarnetMiddleware, add_security_headers
 from carnet_core.web.state import CarnetState
 from carnet_core.web.templating import build_environment
 
@@ -163,7 +163,7 @@ def create_app(
     db = db or Database(settings.database_url)
     catalogs = load_catalogs(host)
     env = build_environment(host, catalogs, debug=settings.debug)
-    state = CarnetState(settings=host.settings, host=host, db=db, templates=env)
+    state = CarnetState(settings=settings.with_plugin_settings(host.settings.plugins), host=host, db=db, templates=env)
     state.extras["catalogs"] = catalogs
     state.permissions = collect_permissions(host)
     from carnet_core.web.wiring import wire_core_services
@@ -183,6 +183,7 @@ def create_app(
         route_handlers=[core_router, *plugin_routers(host), *static_routers(host)],
         dependencies={"db": Provide(provide_db)},
         middleware=[CarnetMiddleware],
+        before_send=[add_security_headers],
         exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         openapi_config=openapi,

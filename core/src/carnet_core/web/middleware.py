@@ -73,7 +73,7 @@ def resolve_principal(state: CarnetState, scope: dict[str, Any]) -> tuple[Princi
 
 
 class CarnetMiddleware:
-    """Sets `state.principal`, `state.clinic_id` and `state.request_id`; adds security headers."""
+    """Sets `state.principal`, `state.clinic_id` and `state.request_id` for routed requests."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -95,18 +95,21 @@ class CarnetMiddleware:
             principal, public_clinic_id = await anyio.to_thread.run_sync(resolve_principal, state, scope)
         st["principal"] = principal
         st["clinic_id"] = principal.clinic_id if principal.clinic_id is not None else public_clinic_id
-        secure = state.settings.secure_cookies
-
-        async def send_with_headers(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in security_headers(path, secure):
-                    if name not in headers:
-                        headers[name] = value
-                headers["x-request-id"] = request_id
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send)
         finally:
             request_id_var.reset(token)
+
+
+async def add_security_headers(message: dict[str, Any], scope: dict[str, Any]) -> None:
+    """App-level before_send hook: every HTTP answer gets the headers, 404s and errors included."""
+    if message["type"] != "http.response.start":
+        return
+    state: CarnetState = scope["app"].state["carnet"]
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in security_headers(scope.get("path", ""), state.settings.secure_cookies):
+        if name not in headers:
+            headers[name] = value
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id:
+        headers["x-request-id"] = request_id
