@@ -1,0 +1,1 @@
+"""Staff identity: users, clinic roles, passwords, TOTP, sessions, CSRF and API tokens."""

@@ -1,0 +1,622 @@
+"""Identity services: accounts, memberships, enrollment, second factor, sessions, rate limits,
+API tokens. No Litestar or Jinja here; callers pass a database session and the identity keys.
+
+Identity rows are system-wide (a user may belong to several clinics), so these functions take an
+unscoped session unless stated otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from carnet_core.clinics.models import Clinic
+from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
+from carnet_core.identity import passwords, totp
+from carnet_core.identity.keys import IdentityKeys, token_hash
+from carnet_core.identity.models import (
+    ROLES,
+    ApiToken,
+    LoginAttempt,
+    LoginSession,
+    Membership,
+    OneTimeLink,
+    RecoveryCode,
+    User,
+)
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+ENROLL_TTL = timedelta(hours=72)
+RESET_TTL = timedelta(hours=1)
+MFA_STAGE_TTL = timedelta(minutes=5)
+MFA_STAGE_MAX_FAILURES = 5
+# Failed steps (password or second factor) tolerated in a sliding window before refusing.
+RATE_WINDOW = timedelta(minutes=15)
+ACCOUNT_LIMIT = 5
+ADDRESS_LIMIT = 20
+TOUCH_EVERY = timedelta(seconds=60)
+TOKEN_PREFIX = "carnet_"  # noqa: S105 (a public marker, not a secret)
+
+
+class IdentityError(ValueError):
+    """An identity operation is refused; the message names the fix."""
+
+
+# --- accounts and memberships -------------------------------------------------------------
+
+
+def normalise_email(email: str) -> str:
+    value = (email or "").strip().lower()
+    if not EMAIL_RE.match(value) or len(value) > 254:
+        raise IdentityError("email: give a valid address such as marie@cabinet.fr")
+    return value
+
+
+def parse_roles(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    roles = tuple(sorted({r.strip().lower() for r in items if r and r.strip()}))
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        raise IdentityError(f"roles: choose among {', '.join(ROLES)} (comma-separated)")
+    return roles
+
+
+def get_user_by_email(db: CarnetSession, email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except IdentityError:
+        return None
+    return db.exec(select(User).where(User.email == email)).first()
+
+
+def create_or_get_user(
+    db: CarnetSession, email: str, display_name: str = "", rpps: str | None = None
+) -> User:
+    email = normalise_email(email)
+    user = db.exec(select(User).where(User.email == email)).first()
+    if user is None:
+        name = (display_name or "").strip()
+        if len(name) > 200:
+            raise IdentityError("name: use at most 200 characters")
+        if rpps is not None and not re.fullmatch(r"\d{11}", rpps):
+            raise IdentityError("rpps: the RPPS number has 11 digits")
+        user = User(email=email, display_name=name, rpps=rpps)
+        db.add(user)
+        db.flush()
+    return user
+
+
+def set_membership(
+    db: CarnetSession, clinic_id: int, user_id: int, roles: tuple[str, ...]
+) -> Membership:
+    """Give `user_id` exactly `roles` in the clinic (re-activating a removed member)."""
+    row = db.exec(
+        select(Membership).where(Membership.clinic_id == clinic_id, Membership.user_id == user_id)
+    ).first()
+    if row is None:
+        row = Membership(clinic_id=clinic_id, user_id=user_id, roles=",".join(roles))
+    else:
+        row.roles = ",".join(roles)
+        row.active = True
+    db.add(row)
+    db.flush()
+    return row
+
+
+def invite(
+    db: CarnetSession,
+    clinic_id: int,
+    email: str,
+    roles: str | list[str] | tuple[str, ...],
+    display_name: str = "",
+) -> tuple[User, str | None]:
+    """Add a member to a clinic. Returns the user and, when they have not enrolled yet, the raw
+    token of a fresh enrollment link (to e-mail or print; it is stored hashed)."""
+    parsed = parse_roles(roles)
+    user = create_or_get_user(db, email, display_name)
+    set_membership(db, clinic_id, user.id, parsed)
+    token = None if user.enrolled else create_link(db, user.id, "enroll")
+    return user, token
+
+
+def memberships_of(db: CarnetSession, user_id: int) -> list[tuple[Membership, Clinic]]:
+    rows = db.exec(
+        select(Membership, Clinic)
+        .join(Clinic, Clinic.id == Membership.clinic_id)
+        .where(Membership.user_id == user_id, Membership.active == True)  # noqa: E712
+        .order_by(Clinic.name)
+    )
+    return list(rows)
+
+
+def membership(db: CarnetSession, user_id: int, clinic_id: int) -> Membership | None:
+    return db.exec(
+        select(Membership).where(
+            Membership.user_id == user_id,
+            Membership.clinic_id == clinic_id,
+            Membership.active == True,  # noqa: E712
+        )
+    ).first()
+
+
+def disable_user(db: CarnetSession, user: User) -> None:
+    """Disable an account everywhere: its sessions and API tokens stop working at once."""
+    user.disabled = True
+    user.updated_at = utcnow()
+    db.add(user)
+    revoke_all_sessions(db, user.id)
+    db.exec(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    db.flush()
+
+
+def remove_member(db: CarnetSession, clinic_id: int, user_id: int) -> None:
+    """Take a member out of one clinic (the account stays for their other clinics)."""
+    row = membership(db, user_id, clinic_id)
+    if row is None:
+        raise IdentityError("no such member in this clinic")
+    row.active = False
+    db.add(row)
+    db.exec(
+        sa.update(ApiToken)
+        .where(
+            ApiToken.user_id == user_id,
+            ApiToken.clinic_id == clinic_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=utcnow())
+    )
+    db.exec(
+        sa.delete(LoginSession).where(
+            LoginSession.user_id == user_id, LoginSession.clinic_id == clinic_id
+        )
+    )
+    db.flush()
+
+
+# --- one-time links -----------------------------------------------------------------------
+
+
+def create_link(db: CarnetSession, user_id: int, purpose: str) -> str:
+    """A single-use link token; earlier unused links of the same purpose stop working."""
+    ttl = {"enroll": ENROLL_TTL, "reset": RESET_TTL}[purpose]
+    now = utcnow()
+    db.exec(
+        sa.update(OneTimeLink)
+        .where(
+            OneTimeLink.user_id == user_id,
+            OneTimeLink.purpose == purpose,
+            OneTimeLink.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    raw = secrets.token_urlsafe(32)
+    db.add(
+        OneTimeLink(
+            token_hash=token_hash(raw), user_id=user_id, purpose=purpose, expires_at=now + ttl
+        )
+    )
+    db.flush()
+    return raw
+
+
+def find_link(db: CarnetSession, raw: str, purpose: str) -> tuple[OneTimeLink, User] | None:
+    """The valid (unused, unexpired) link and its enabled user, or None."""
+    if not raw or len(raw) > 100:
+        return None
+    row = db.exec(select(OneTimeLink).where(OneTimeLink.token_hash == token_hash(raw))).first()
+    if (
+        row is None
+        or row.purpose != purpose
+        or row.used_at is not None
+        or row.expires_at <= utcnow()
+    ):
+        return None
+    user = db.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    return row, user
+
+
+def use_link(db: CarnetSession, link: OneTimeLink) -> None:
+    link.used_at = utcnow()
+    db.add(link)
+    db.flush()
+
+
+# --- passwords and second factor ----------------------------------------------------------
+
+
+def set_password(db: CarnetSession, user: User, password: str) -> None:
+    """Set a new password (policy checked) and end every session of the user."""
+    passwords.check_policy(password, [user.email, user.display_name])
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = user.updated_at = utcnow()
+    db.add(user)
+    revoke_all_sessions(db, user.id)
+    db.flush()
+
+
+def start_totp_enrollment(db: CarnetSession, keys: IdentityKeys, user: User) -> str:
+    """Generate a new (unconfirmed) TOTP secret; returns it for the QR code."""
+    secret = totp.new_secret()
+    user.totp_secret_sealed = keys.seal(secret, _totp_context(user))
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    db.add(user)
+    db.flush()
+    return secret
+
+
+def totp_secret(keys: IdentityKeys, user: User) -> str | None:
+    if not user.totp_secret_sealed:
+        return None
+    return keys.open(user.totp_secret_sealed, _totp_context(user))
+
+
+def _totp_context(user: User) -> str:
+    return f"core_user.totp_secret:{user.id}"
+
+
+def confirm_totp_enrollment(
+    db: CarnetSession, keys: IdentityKeys, user: User, code: str
+) -> list[str] | None:
+    """Confirm the pending secret with a code; returns fresh recovery codes, or None if wrong.
+    Every session of the user ends (a factor change)."""
+    secret = totp_secret(keys, user)
+    if secret is None or user.password_hash is None:
+        return None
+    step = totp.matching_step(secret, code, None)
+    if step is None:
+        return None
+    user.totp_confirmed_at = user.updated_at = utcnow()
+    user.totp_last_step = step
+    db.add(user)
+    revoke_all_sessions(db, user.id)
+    return regenerate_recovery_codes(db, keys, user)
+
+
+def regenerate_recovery_codes(db: CarnetSession, keys: IdentityKeys, user: User) -> list[str]:
+    db.exec(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = totp.new_recovery_codes()
+    for code in codes:
+        db.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(keys, user.id, code)))
+    db.flush()
+    return codes
+
+
+def _recovery_hash(keys: IdentityKeys, user_id: int, code: str) -> str:
+    return keys.mac("recovery", f"{user_id}:{totp.normalise_recovery_code(code)}")
+
+
+def verify_second_factor(db: CarnetSession, keys: IdentityKeys, user: User, code: str) -> bool:
+    """A TOTP code not used before (its step is recorded), or an unused recovery code (spent)."""
+    if not user.enrolled or not code:
+        return False
+    secret = totp_secret(keys, user)
+    if secret is None:
+        return False
+    stripped = totp.normalise_code(code)
+    if stripped.isdigit():
+        step = totp.matching_step(secret, stripped, user.totp_last_step)
+        if step is None:
+            return False
+        # Conditional update: two concurrent requests with the same code cannot both succeed.
+        result = db.exec(
+            sa.update(User)
+            .where(
+                User.id == user.id,
+                sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+            )
+            .values(totp_last_step=step)
+        )
+        db.refresh(user)
+        return result.rowcount == 1
+    normalised = totp.normalise_recovery_code(code)
+    if len(normalised) != 10:
+        return False
+    result = db.exec(
+        sa.update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _recovery_hash(keys, user.id, normalised),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+    return result.rowcount == 1
+
+
+def remaining_recovery_codes(db: CarnetSession, user_id: int) -> int:
+    return db.exec(
+        select(sa.func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+    ).one()
+
+
+# --- login and rate limits ----------------------------------------------------------------
+
+
+@dataclass
+class PasswordCheck:
+    user: User | None  # set only when the password is right for an enrolled, enabled account
+    limited: bool = False
+
+
+def _attempt_keys(keys: IdentityKeys, email: str, address: str | None) -> tuple[str, str]:
+    return keys.mac("login-account", email.strip().lower()), keys.mac(
+        "login-address", address or "-"
+    )
+
+
+def is_limited(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> bool:
+    account_key, address_key = _attempt_keys(keys, email, address)
+    since = utcnow() - RATE_WINDOW
+
+    def count(scope: str, key: str) -> int:
+        return db.exec(
+            select(sa.func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > since)
+        ).one()
+
+    return (
+        count("account", account_key) >= ACCOUNT_LIMIT
+        or count("address", address_key) >= ADDRESS_LIMIT
+    )
+
+
+def record_failure(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> None:
+    account_key, address_key = _attempt_keys(keys, email, address)
+    db.add(LoginAttempt(scope="account", key=account_key))
+    db.add(LoginAttempt(scope="address", key=address_key))
+    # Old rows are useless; trimming here keeps the table small without a scheduled job.
+    db.exec(sa.delete(LoginAttempt).where(LoginAttempt.at < utcnow() - 2 * RATE_WINDOW))
+    db.flush()
+
+
+def clear_account_failures(db: CarnetSession, keys: IdentityKeys, email: str) -> None:
+    account_key, _ = _attempt_keys(keys, email, None)
+    db.exec(
+        sa.delete(LoginAttempt).where(
+            LoginAttempt.scope == "account", LoginAttempt.key == account_key
+        )
+    )
+
+
+def check_password(
+    db: CarnetSession, keys: IdentityKeys, email: str, password: str, address: str | None
+) -> PasswordCheck:
+    """First login step. Unknown accounts cost the same argon2 work as known ones, and every
+    failure (whatever the reason) is counted per account and per address."""
+    if is_limited(db, keys, email, address):
+        return PasswordCheck(user=None, limited=True)
+    user = get_user_by_email(db, email)
+    usable = user is not None and not user.disabled and user.enrolled
+    ok = passwords.verify_password(user.password_hash if usable else None, password or "")
+    if not (ok and usable):
+        record_failure(db, keys, email, address)
+        return PasswordCheck(user=None)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+        db.add(user)
+        db.flush()
+    return PasswordCheck(user=user)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def create_session(
+    db: CarnetSession,
+    user: User,
+    *,
+    stage: str,
+    clinic_id: int | None = None,
+    address: str | None = None,
+    user_agent: str | None = None,
+    next_url: str | None = None,
+) -> tuple[str, LoginSession]:
+    """A new session with a new random id; only its hash is stored."""
+    raw = secrets.token_urlsafe(32)
+    row = LoginSession(
+        token_hash=token_hash(raw),
+        user_id=user.id,
+        stage=stage,
+        clinic_id=clinic_id,
+        csrf_token=secrets.token_urlsafe(32),
+        address=(address or None) and address[:64],
+        user_agent=(user_agent or None) and user_agent[:200],
+        next_url=next_url,
+    )
+    db.add(row)
+    db.flush()
+    return raw, row
+
+
+def default_clinic(db: CarnetSession, user_id: int) -> int | None:
+    found = memberships_of(db, user_id)
+    return found[0][0].clinic_id if found else None
+
+
+def load_session(
+    db: CarnetSession,
+    raw: str | None,
+    *,
+    idle: timedelta,
+    absolute: timedelta,
+    stage: str = "full",
+    now: datetime | None = None,
+) -> tuple[LoginSession, User] | None:
+    """The live session for a cookie value, or None. Expired sessions are deleted on sight."""
+    if not raw or len(raw) > 100:
+        return None
+    row = db.exec(select(LoginSession).where(LoginSession.token_hash == token_hash(raw))).first()
+    if row is None or row.stage != stage:
+        return None
+    now = now or utcnow()
+    if stage == "full":
+        expired = now - row.last_seen_at > idle or now - row.created_at > absolute
+    else:
+        expired = now - row.created_at > MFA_STAGE_TTL
+    user = db.get(User, row.user_id)
+    if expired or user is None or user.disabled:
+        db.delete(row)
+        db.flush()
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+        db.add(row)
+        db.flush()
+    return row, user
+
+
+def revoke_session(db: CarnetSession, row_id: int) -> None:
+    db.exec(sa.delete(LoginSession).where(LoginSession.id == row_id))
+
+
+def revoke_all_sessions(db: CarnetSession, user_id: int) -> None:
+    db.exec(sa.delete(LoginSession).where(LoginSession.user_id == user_id))
+
+
+def complete_login(
+    db: CarnetSession,
+    pending: LoginSession,
+    user: User,
+    address: str | None,
+    user_agent: str | None,
+) -> tuple[str, LoginSession]:
+    """Second factor passed: the pending row is dropped and a full session with a NEW id made."""
+    next_url = pending.next_url
+    db.delete(pending)
+    db.flush()
+    raw, row = create_session(
+        db,
+        user,
+        stage="full",
+        clinic_id=default_clinic(db, user.id),
+        address=address,
+        user_agent=user_agent,
+        next_url=next_url,
+    )
+    return raw, row
+
+
+def switch_clinic(db: CarnetSession, row: LoginSession, clinic_id: int) -> bool:
+    if membership(db, row.user_id, clinic_id) is None:
+        return False
+    row.clinic_id = clinic_id
+    db.add(row)
+    db.flush()
+    return True
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"\s*(\d{1,5})\s*([dhm])\s*", text or "")
+    if not match:
+        raise IdentityError("expires: give a duration such as 30d, 12h or 90m")
+    value, unit = int(match.group(1)), match.group(2)
+    delta = {
+        "d": timedelta(days=value),
+        "h": timedelta(hours=value),
+        "m": timedelta(minutes=value),
+    }[unit]
+    if delta <= timedelta(0) or delta > timedelta(days=3650):
+        raise IdentityError("expires: choose between 1m and 3650d")
+    return delta
+
+
+def create_token(
+    db: CarnetSession,
+    clinic_id: int,
+    user: User,
+    *,
+    scopes: list[str] | None = None,
+    expires_in: timedelta | None = None,
+    name: str = "",
+    known_permissions: set[str] | None = None,
+) -> tuple[str, ApiToken]:
+    """A new bearer token (returned once, stored hashed) acting as `user` in the clinic."""
+    if user.disabled:
+        raise IdentityError("this account is disabled; enable it before creating a token")
+    if membership(db, user.id, clinic_id) is None:
+        raise IdentityError(
+            f"{user.email} is not a member of this clinic; add them with `carnet user create`"
+        )
+    cleaned = sorted({s.strip() for s in scopes or [] if s.strip()}) or None
+    if cleaned and known_permissions is not None:
+        unknown = [s for s in cleaned if s not in known_permissions]
+        if unknown:
+            raise IdentityError(
+                f"unknown scope(s) {', '.join(unknown)}; scopes are permission names such as "
+                f"{', '.join(sorted(known_permissions)[:3])}"
+            )
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        clinic_id=clinic_id,
+        user_id=user.id,
+        name=name.strip()[:100],
+        token_hash=token_hash(raw),
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        scopes=",".join(cleaned) if cleaned else None,
+        expires_at=utcnow() + expires_in if expires_in else None,
+    )
+    db.add(row)
+    db.flush()
+    return raw, row
+
+
+def authenticate_token(
+    db: CarnetSession, raw: str, address: str | None
+) -> tuple[ApiToken, User, Membership] | None:
+    """The live token, its user and membership; the use is recorded (last_used_*)."""
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
+        return None
+    row = db.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
+    now = utcnow()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or (row.expires_at is not None and row.expires_at <= now)
+    ):
+        return None
+    user = db.get(User, row.user_id)
+    member = membership(db, row.user_id, row.clinic_id)
+    if user is None or user.disabled or member is None:
+        return None
+    row.last_used_at = now
+    row.last_used_address = (address or None) and address[:64]
+    db.add(row)
+    db.flush()
+    return row, user, member
+
+
+def revoke_token(db: CarnetSession, token_id: int) -> bool:
+    row = db.get(ApiToken, token_id)
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.add(row)
+        db.flush()
+    return True
+
+
+def list_tokens(db: CarnetSession, clinic_id: int | None = None) -> list[tuple[ApiToken, User]]:
+    query = select(ApiToken, User).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if clinic_id is not None:
+        query = query.where(ApiToken.clinic_id == clinic_id)
+    return list(db.exec(query))
