@@ -75,7 +75,20 @@ def current_heads(db: Database, host: PluginHost) -> tuple[set[str], set[str]]:
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
         applied = set(ctx.get_current_heads())
-    return applied, set(script.get_heads())
+    return applied, effective_heads(script)
+
+
+def effective_heads(script: ScriptDirectory) -> set[str]:
+    """Heads as the database records them: a head that another head depends on (an area branch
+    with `depends_on="core_0001"`) is folded into that head by Alembic's version table."""
+    rmap = script.revision_map
+    heads = set(script.get_heads())
+    covered: set[str] = set()
+    for head in heads:
+        for rev in rmap._get_ancestor_nodes([rmap.get_revision(head)]):
+            if rev.revision != head:
+                covered.add(rev.revision)
+    return heads - covered
 
 
 def include_object_for(prefixes: tuple[str, ...]) -> Any:
