@@ -1,5 +1,6 @@
 """Imports every core table so SQLModel.metadata is complete (migrations, drift check)."""
 
+from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from carnet_core.clinics.models import Clinic, ClinicPlugin
 from carnet_core.identity.models import (
     ApiToken,
@@ -12,6 +13,6 @@ from carnet_core.identity.models import (
 )
 
 __all__ = [
-    "ApiToken", "Clinic", "ClinicPlugin", "LoginAttempt", "LoginSession", "Membership",
-    "OneTimeLink", "RecoveryCode", "User",
+    "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
+    "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode", "User",
 ]

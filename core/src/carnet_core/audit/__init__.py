@@ -1,0 +1,11 @@
+"""Tamper-evident audit trail: `record()` in the caller's transaction, hash chain per clinic,
+signed checkpoints, verification, retention purge, and the owners' audit pages."""
+
+from carnet_core.audit.services import (
+    AuditError,
+    AuditEvent,
+    accesses_for_patient,
+    record,
+)
+
+__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record"]

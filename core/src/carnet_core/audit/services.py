@@ -1,0 +1,279 @@
+"""Writing audit records in the caller's transaction, and reading them back.
+
+`record(db, action=..., resource_type=...)` appends one record to the clinic's hash chain in the
+session's current transaction: if the action's transaction rolls back, so does its record, and
+if the record cannot be written the action fails with it. Call it once the action's own writes
+are done: appending locks the clinic's chain head until the transaction ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import col, select
+
+from carnet_core.audit.chain import GENESIS, canonical, canonical_json, chain_hash
+from carnet_core.audit.models import AuditHead, AuditRecord
+from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession, ScopeError
+
+log = logging.getLogger("carnet.audit")
+
+ACTOR_KINDS = ("user", "token", "patient_link", "job", "system", "anonymous")
+OUTCOMES = ("success", "failure", "denied")
+# Common actions; others are allowed if they look like an identifier ("sign", "send", …).
+ACTIONS = (
+    "read", "list", "search", "create", "update", "delete", "export", "import", "login",
+    "logout", "login_failed", "erase", "purge", "checkpoint", "rotate", "rewrap", "use",
+)
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_.]{0,31}$")
+_RESOURCE_RE = re.compile(r"^[a-z][a-z0-9_.]{0,62}$")
+MAX_DETAILS_BYTES = 2048
+
+# Session info keys (per transaction state; cleared at commit and rollback).
+_HEADS = "_audit_heads"
+_PENDING = "_audit_pending"
+NOTIFIER = "audit_notifier"  # a callable(events, session_info) set by the process (see events.py)
+
+
+class AuditError(RuntimeError):
+    """An audit record could not be written or was refused; the action must fail with it."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    id: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What `audit_event` observers receive once the record's transaction has committed."""
+
+    id: int
+    clinic_id: int
+    seq: int
+    occurred_at: datetime
+    actor_kind: str
+    actor_id: str | None
+    actor_user_id: int | None
+    patient_id: int | None
+    resource_type: str
+    resource_id: str | None
+    action: str
+    outcome: str
+    address: str | None
+    request_id: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    hash: str = ""
+
+
+def resolve_actor(actor: Any, info: dict[str, Any]) -> Actor:
+    """`actor` as given ("job:reminders", "system", "user:12", a Principal) or the session's."""
+    if actor is None:
+        actor = info.get("principal")
+        if actor is None:
+            raise AuditError(
+                "no actor: outside a web request pass actor='job:<name>', 'system:<what>' "
+                "or 'user:<id>' to audit.record"
+            )
+    if isinstance(actor, Actor):
+        return actor
+    if isinstance(actor, str):
+        kind, _, ident = actor.partition(":")
+        if kind not in ACTOR_KINDS:
+            raise AuditError(f"actor '{actor}': the kind must be one of {', '.join(ACTOR_KINDS)}")
+        user_id = None
+        if kind == "user":
+            if not ident.isdigit():
+                raise AuditError(f"actor '{actor}': a user actor is 'user:<numeric id>'")
+            user_id = int(ident)
+        return Actor(kind, ident[:128] or None, user_id)
+    # A carnet_core.web.principal.Principal (duck-typed: services do not import the web layer).
+    kind = getattr(actor, "kind", None)
+    if kind not in ACTOR_KINDS:
+        raise AuditError(f"cannot audit an actor of kind {kind!r}")
+    user_id = getattr(actor, "user_id", None)
+    extra = getattr(actor, "extra", None) or {}
+    if kind == "user":
+        ident = user_id
+    elif kind == "token":
+        ident = extra.get("token_id", user_id)
+    elif kind == "patient_link":
+        ident = extra.get("link_id") or extra.get("actor_id")
+    else:
+        ident = extra.get("actor_id")
+    return Actor(kind, None if ident is None else str(ident)[:128], user_id if kind in ("user", "token") else None)
+
+
+def _clinic_of(db: CarnetSession, clinic_id: int | None) -> int:
+    bound = db.info.get("clinic_id")
+    if clinic_id is None:
+        if bound is None:
+            raise AuditError("no clinic: bind the session to a clinic or pass clinic_id=")
+        return bound
+    if bound is not None and bound != clinic_id:
+        raise ScopeError(f"audit record for clinic {clinic_id} written from a session of clinic {bound}")
+    return clinic_id
+
+
+def _details_text(details: dict[str, Any] | None) -> str:
+    if details is None:
+        return "{}"
+    if not isinstance(details, dict):
+        raise AuditError("details must be a small JSON object (dict)")
+    try:
+        text = canonical_json(details)
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"details must be JSON-serialisable: {exc}") from None
+    if len(text.encode("utf-8")) > MAX_DETAILS_BYTES:
+        raise AuditError(f"details exceed {MAX_DETAILS_BYTES} bytes; keep them to ids and counts")
+    return text
+
+
+_TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
+_BUMP_HEAD = sa.text(
+    "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
+)
+_CREATE_HEAD = sa.text(
+    "INSERT INTO core_audit_head (clinic_id, seq, hash) VALUES (:clinic_id, 0, :hash) "
+    "ON CONFLICT (clinic_id) DO NOTHING"
+)
+_SET_HEAD = sa.text("UPDATE core_audit_head SET seq = :seq, hash = :hash WHERE clinic_id = :clinic_id")
+
+
+def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
+    """Take the clinic's chain head for this transaction; returns (next seq, previous hash).
+
+    The UPDATE is the first statement so that it takes the write lock before reading: a row
+    lock on PostgreSQL (concurrent writers wait for our commit), the database write lock on
+    SQLite (so the head read is never a stale snapshot).
+    """
+    row = conn.execute(_BUMP_HEAD, {"clinic_id": clinic_id}).first()
+    if row is None:
+        conn.execute(_CREATE_HEAD, {"clinic_id": clinic_id, "hash": GENESIS})
+        row = conn.execute(_BUMP_HEAD, {"clinic_id": clinic_id}).first()
+        if row is None:
+            raise AuditError(f"could not create the audit chain head of clinic {clinic_id}")
+    return int(row[0]), str(row[1])
+
+
+def record(
+    db: CarnetSession,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: Any = None,
+    patient_id: int | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    clinic_id: int | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
+    """Append an audit record in `db`'s transaction and return it.
+
+    Actor, request id and address default from the session (`db.info`, set per web request);
+    jobs and commands pass `actor="job:<name>"` or `"system:<what>"`. The clinic is the
+    session's, or `clinic_id=` for an unscoped session. `details` is a small JSON object of
+    ids and counts, never patient data. Raises AuditError (and the action must fail) when the
+    record cannot be written.
+    """
+    if not _NAME_RE.match(action or ""):
+        raise AuditError(f"action '{action}': use a lowercase word such as {', '.join(ACTIONS[:6])}")
+    if not _RESOURCE_RE.match(resource_type or ""):
+        raise AuditError(f"resource_type '{resource_type}': use a lowercase name such as 'patient'")
+    if outcome not in OUTCOMES:
+        raise AuditError(f"outcome '{outcome}': use one of {', '.join(OUTCOMES)}")
+    if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
+        raise AuditError("patient_id must be the patient's integer id")
+    who = resolve_actor(actor, db.info)
+    clinic = _clinic_of(db, clinic_id)
+    fields: dict[str, Any] = {
+        "clinic_id": clinic,
+        "occurred_at": occurred_at or utcnow(),
+        "actor_kind": who.kind,
+        "actor_id": who.id,
+        "actor_user_id": who.user_id,
+        "patient_id": patient_id,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id)[:128],
+        "action": action,
+        "outcome": outcome,
+        "address": (db.info.get("address") or None) and str(db.info["address"])[:64],
+        "request_id": (db.info.get("request_id") or None) and str(db.info["request_id"])[:64],
+        "details": _details_text(details),
+    }
+    try:
+        conn = db.connection()
+        heads: dict[int, tuple[int, str]] = db.info.setdefault(_HEADS, {})
+        if clinic in heads:
+            # This transaction already holds the head row: no need to lock it again.
+            seq, prev = heads[clinic][0] + 1, heads[clinic][1]
+        else:
+            seq, prev = _lock_head(conn, clinic)
+        fields["seq"] = seq
+        digest = chain_hash(prev, canonical(fields))
+        result = conn.execute(sa.insert(_TABLE).values(**fields, prev_hash=prev, hash=digest))
+        conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": seq, "hash": digest})
+        heads[clinic] = (seq, digest)
+    except AuditError:
+        raise
+    except Exception as exc:
+        db.info.pop(_HEADS, None)
+        raise AuditError("the audit record could not be written; the action is refused") from exc
+    recorded = AuditEvent(
+        id=int(result.inserted_primary_key[0]), seq=seq, hash=digest,
+        details=json.loads(fields["details"]),
+        **{k: v for k, v in fields.items() if k not in ("seq", "details")},
+    )
+    db.info.setdefault(_PENDING, []).append(recorded)
+    return recorded
+
+
+@event.listens_for(CarnetSession, "after_commit")
+def _after_commit(session: CarnetSession) -> None:
+    session.info.pop(_HEADS, None)
+    pending = session.info.pop(_PENDING, None)
+    notifier: Callable[[list[AuditEvent], dict[str, Any]], None] | None = session.info.get(NOTIFIER)
+    if pending and notifier is not None:
+        try:
+            notifier(pending, session.info)
+        except Exception:  # observers never undo or break a committed action
+            log.exception("audit_event observers failed")
+
+
+@event.listens_for(CarnetSession, "after_soft_rollback")
+def _after_rollback(session: CarnetSession, previous_transaction: Any) -> None:
+    # Any rollback (savepoint included) may have undone appended records: forget the cached
+    # head and the events that will never be committed.
+    session.info.pop(_HEADS, None)
+    session.info.pop(_PENDING, None)
+
+
+def accesses_for_patient(db: CarnetSession, patient_id: int, limit: int = 200) -> list[AuditRecord]:
+    """Who accessed this patient's file, newest first (for the patient page).
+
+    `db` is bound to the patient's clinic; reading the list is not itself audited here: the
+    patient page's own read record covers it.
+    """
+    stmt = (
+        select(AuditRecord)
+        .where(AuditRecord.patient_id == patient_id)
+        .order_by(col(AuditRecord.seq).desc())
+        .limit(limit)
+    )
+    return list(db.exec(stmt))
+
+
+def chain_head(db: CarnetSession, clinic_id: int) -> AuditHead | None:
+    return db.get(AuditHead, clinic_id)

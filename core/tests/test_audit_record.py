@@ -1,0 +1,184 @@
+"""audit.record: written in the caller's transaction, chained per clinic, append-only."""
+
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from carnet_core import audit
+from carnet_core.audit.chain import GENESIS, canonical, chain_hash
+from carnet_core.audit.models import AuditHead, AuditRecord
+from carnet_core.db.session import ScopeError
+from carnet_core.web.principal import Principal
+
+
+def _records(carnet_db, clinic_id):
+    with carnet_db.session(clinic_id=clinic_id) as db:
+        return list(db.exec(select(AuditRecord).order_by(AuditRecord.seq)))
+
+
+def test_record_fills_actor_request_and_address_from_the_session(carnet_db, clinic):
+    # given a session as a web request sets it up
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = Principal(kind="user", user_id=7, clinic_id=clinic.id)
+        db.info["request_id"] = "req-12345678"
+        db.info["address"] = "192.0.2.4"
+        # when an action is audited
+        event = audit.record(db, action="read", resource_type="patient", resource_id=42, patient_id=42)
+    # then the stored record says who, what, from where and under which request
+    (row,) = _records(carnet_db, clinic.id)
+    assert (row.actor_kind, row.actor_id, row.actor_user_id) == ("user", "7", 7)
+    assert (row.action, row.resource_type, row.resource_id, row.patient_id) == ("read", "patient", "42", 42)
+    assert (row.request_id, row.address, row.outcome) == ("req-12345678", "192.0.2.4", "success")
+    assert row.occurred_at.tzinfo is not None
+    assert row.seq == 1 and row.prev_hash == GENESIS and event.id == row.id
+    assert row.hash == chain_hash(GENESIS, canonical(row.model_dump()))
+
+
+def test_jobs_pass_an_explicit_actor_and_clinic_on_an_unscoped_session(carnet_db, clinic):
+    with carnet_db.session(unscoped=True) as db:
+        audit.record(db, action="export", resource_type="patient", patient_id=3,
+                     actor="job:exports.build", clinic_id=clinic.id, details={"files": 2})
+    (row,) = _records(carnet_db, clinic.id)
+    assert (row.actor_kind, row.actor_id, row.actor_user_id) == ("job", "exports.build", None)
+    assert row.details == '{"files":2}'
+
+
+def test_a_record_without_actor_outside_a_request_is_refused(carnet_db, clinic):
+    with pytest.raises(audit.AuditError, match="actor="), carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"action": "Read!", "resource_type": "patient"},
+    {"action": "read", "resource_type": "Patient Files"},
+    {"action": "read", "resource_type": "patient", "outcome": "maybe"},
+    {"action": "read", "resource_type": "patient", "patient_id": "12"},
+    {"action": "read", "resource_type": "patient", "details": {"blob": "x" * 5000}},
+    {"action": "read", "resource_type": "patient", "details": {"when": object()}},
+    {"action": "read", "resource_type": "patient", "actor": "robot:1"},
+])
+def test_invalid_records_are_refused_and_nothing_is_written(carnet_db, clinic, kwargs):
+    kwargs.setdefault("actor", "system:test")
+    with pytest.raises(audit.AuditError), carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, **kwargs)
+    assert _records(carnet_db, clinic.id) == []
+
+
+def test_record_for_another_clinic_from_a_scoped_session_is_refused(carnet_db, make_clinic):
+    a, b = make_clinic("alpha"), make_clinic("beta")
+    with pytest.raises(ScopeError), carnet_db.session(clinic_id=a.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system", clinic_id=b.id)
+
+
+def test_rolled_back_action_leaves_no_record_and_the_chain_continues(carnet_db, clinic):
+    # given an action that fails after auditing
+    with pytest.raises(RuntimeError), carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="update", resource_type="patient", actor="system")
+        raise RuntimeError("the action failed")
+    # when the next action is audited
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="update", resource_type="patient", actor="system")
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    # then the chain has no gap and links each record to the previous one
+    rows = _records(carnet_db, clinic.id)
+    assert [r.seq for r in rows] == [1, 2]
+    assert rows[1].prev_hash == rows[0].hash
+    with carnet_db.session(unscoped=True) as db:
+        head = db.get(AuditHead, clinic.id)
+    assert (head.seq, head.hash) == (2, rows[1].hash)
+
+
+def test_each_clinic_has_its_own_chain(carnet_db, make_clinic):
+    a, b = make_clinic("alpha"), make_clinic("beta")
+    for clinic_id in (a.id, b.id, a.id):
+        with carnet_db.session(clinic_id=clinic_id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system")
+    assert [r.seq for r in _records(carnet_db, a.id)] == [1, 2]
+    assert [r.seq for r in _records(carnet_db, b.id)] == [1]
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(carnet_db, clinic):
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    for statement in ("UPDATE core_audit SET action = 'delete'", "DELETE FROM core_audit",
+                      "UPDATE core_audit_head SET seq = 0", "DELETE FROM core_audit_head"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only|forward|cannot be deleted"):
+            with carnet_db.engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+    assert len(_records(carnet_db, clinic.id)) == 1
+
+
+@pytest.mark.postgres
+def test_audit_table_cannot_be_truncated_on_postgres(carnet_db, clinic):
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), carnet_db.engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE core_audit CASCADE")
+    assert len(_records(carnet_db, clinic.id)) == 1
+
+
+def test_a_failing_audit_insert_fails_the_action(carnet_db, clinic):
+    # given a database that refuses audit inserts
+    with carnet_db.engine.begin() as conn:
+        _refuse_audit_inserts(conn)
+    from carnet_core.clinics.models import ClinicPlugin
+
+    try:
+        # when an action writes data and audits it
+        with pytest.raises(audit.AuditError), carnet_db.session(clinic_id=clinic.id) as db:
+            db.add(ClinicPlugin(plugin="newmodule"))
+            db.flush()
+            audit.record(db, action="create", resource_type="module", actor="system")
+    finally:
+        with carnet_db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER test_refuse" + ("" if conn.dialect.name == "sqlite" else " ON core_audit"))
+    # then the action's own write is gone too
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert db.exec(select(ClinicPlugin).where(ClinicPlugin.plugin == "newmodule")).first() is None
+
+
+def _refuse_audit_inserts(conn):
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON core_audit "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    else:
+        conn.exec_driver_sql(
+            "CREATE OR REPLACE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER test_refuse BEFORE INSERT ON core_audit "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+        )
+
+
+def test_concurrent_writers_do_not_fork_the_chain(carnet_db, clinic):
+    # given several threads auditing in the same clinic at once
+    errors = []
+
+    def work():
+        try:
+            for _ in range(15):
+                with carnet_db.session(clinic_id=clinic.id) as db:
+                    audit.record(db, action="read", resource_type="patient", actor="system")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then every record has its own seq and links to the one before
+    assert errors == []
+    rows = _records(carnet_db, clinic.id)
+    assert [r.seq for r in rows] == list(range(1, 61))
+    prev = GENESIS
+    for r in rows:
+        assert r.prev_hash == prev
+        assert r.hash == chain_hash(prev, canonical(r.model_dump()))
+        prev = r.hash
