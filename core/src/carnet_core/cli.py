@@ -243,6 +243,52 @@ def plugins_disable(rt: Runtime, name: str, slug: str) -> None:
     _toggle(rt, name, slug, False)
 
 
+@main.group(invoke_without_command=True)
+@click.option("--if-empty", is_flag=True, help="Load only into a database that has no clinic yet.")
+@click.pass_context
+def demo(ctx: click.Context, if_empty: bool) -> None:
+    """Create the demo clinic with sample data and print how to log in."""
+    if ctx.invoked_subcommand is not None:
+        return
+    rt: Runtime = ctx.obj
+    _run_demo(rt, if_empty)
+
+
+@_plugin_error_guard
+def _run_demo(rt: Runtime, if_empty: bool) -> None:
+    from carnet_core.demo import DEMO_PASSWORD, DemoResult, load_demo
+
+    result = None
+    for item in load_demo(rt.settings, rt.host, rt.db, if_empty=if_empty):
+        if isinstance(item, DemoResult):
+            result = item
+        else:
+            click.echo(item)
+    if result and result.logins:
+        base = rt.settings.base_url
+        click.echo("")
+        click.secho("How to log in to the demo clinic", bold=True)
+        click.echo(f"  open      {base}/login")
+        click.echo(f"  password  {DEMO_PASSWORD}   (same for every demo account)")
+        for email, roles, secret in result.logins:
+            click.echo(f"  {roles:<20} {email:<38} TOTP secret {secret}")
+        click.echo("  second factor: add the account's secret to an authenticator app, or print the")
+        click.echo("  current 6-digit code with: .venv/bin/carnet demo code EMAIL")
+
+
+@demo.command("code")
+@click.argument("email")
+def demo_code(email: str) -> None:
+    """Print the current second-factor code of a demo account."""
+    from carnet_core.demo import DEMO_STAFF, current_code
+
+    for address, _name, _roles, _rpps, secret in DEMO_STAFF:
+        if address == email.strip().lower():
+            click.echo(current_code(secret))
+            return
+    fail(f"{email} is not a demo account; demo accounts: {', '.join(s[0] for s in DEMO_STAFF)}")
+
+
 def _register_area_commands() -> None:
     """Core areas (jobs, identity, keys, audit, demo) add their command groups here."""
     from carnet_core import cli_areas
