@@ -1,8 +1,9 @@
 """`carnet demo` loads a believable clinic once and says how to log in."""
 
+from click.testing import CliRunner
+
 from carnet_core.cli import main
 from carnet_core.demo import DEMO_SLUG, DEMO_STAFF
-from click.testing import CliRunner
 
 
 def run(args, carnet_settings):

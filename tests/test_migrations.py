@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
+
 from carnet_core.db import migrate
 from carnet_core.db.session import Database
 from carnet_core.plugins import build_plugin_host

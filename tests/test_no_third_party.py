@@ -113,9 +113,10 @@ def test_security_headers_on_every_kind_of_answer(client):
 
 
 def test_hsts_is_sent_when_served_over_https(tmp_path, carnet_db, plugin_host):
+    from litestar.testing import TestClient
+
     from carnet_core.testing.plugin import make_settings
     from carnet_core.web.app import create_app
-    from litestar.testing import TestClient
 
     settings = make_settings(tmp_path / "h", carnet_db.url, env={"CARNET_BASE_URL": "https://carnet.example.fr"})
     app = create_app(settings, host=plugin_host, db=carnet_db)

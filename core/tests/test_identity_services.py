@@ -4,6 +4,7 @@ import time
 
 import pyotp
 import pytest
+
 from carnet_core.db import migrate
 from carnet_core.identity import passwords, services
 from carnet_core.identity.keys import IdentityKeys

@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from carnet_core.plugins import PluginError, build_plugin_host, check_core_range
 from carnet_core.testing.plugin import make_settings
 
@@ -87,9 +88,10 @@ def test_misspelled_hook_fails_at_start(tmp_path):
 
 
 def test_plugin_settings_are_validated_with_the_plugin_name(tmp_path):
+    from pydantic import BaseModel
+
     from carnet_core import hookimpl
     from carnet_core.settings import SettingsError
-    from pydantic import BaseModel
 
     class ExampleSettings(BaseModel):
         reminder_hours: int = 24

@@ -1,9 +1,10 @@
 """Clinic scoping is applied centrally to every query on clinic-owned tables."""
 
 import pytest
+from sqlmodel import select
+
 from carnet_core.clinics.models import ClinicPlugin
 from carnet_core.db.session import ScopeError
-from sqlmodel import select
 
 
 def test_scoped_session_sees_only_its_clinic_rows(carnet_db, make_clinic):

@@ -1,8 +1,9 @@
 """Alembic environment: runs on the connection carnet_core.db.migrate hands it."""
 
 from alembic import context
-from carnet_core.db.migrate import include_object_for
 from sqlmodel import SQLModel
+
+from carnet_core.db.migrate import include_object_for
 
 config = context.config
 connection = config.attributes["connection"]
