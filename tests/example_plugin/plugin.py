@@ -1,0 +1,83 @@
+"""Wiring of the example plugin: routes, permission, navigation, panel, actor, schedule, observers."""
+
+from datetime import timedelta
+
+from carnet_core import hookimpl
+from carnet_core.contrib import PUBLIC, ActorSpec, NavItem, Panel, Permission, Schedule
+
+CARNET_CORE_REQUIRES = ">=0.1,<0.2"
+__version__ = "0.3.1"
+
+# What the hooks saw, so tests can assert which clinics' events reached the plugin.
+SEEN: dict[str, list] = {"toggled": [], "audit": [], "demo": [], "greeted": []}
+
+
+@hookimpl
+def register_permissions():
+    return [Permission("example.view", "See the example page", roles=("owner", "practitioner"))]
+
+
+@hookimpl
+def register_routes():
+    from example_plugin.controllers import index
+
+    return [index]
+
+
+@hookimpl
+def register_api_routes():
+    from example_plugin.controllers import api_ping
+
+    return [api_ping]
+
+
+@hookimpl
+def register_public_routes():
+    from example_plugin.controllers import public_hello
+
+    return [public_hello]
+
+
+@hookimpl
+def navigation_items(clinic, user):
+    return [NavItem(label="Example", href="/example/", permission="example.view", order=50)]
+
+
+@hookimpl
+def patient_panels(clinic, patient, user, db):
+    return [Panel(title="Example panel", template="example/_panel.html", context={"note": "from example"})]
+
+
+@hookimpl
+def template_context(request):
+    return {"example_banner": "example-context-value"}
+
+
+@hookimpl
+def register_actors():
+    from example_plugin.jobs import greet
+
+    return [ActorSpec("greet", greet, max_retries=0)]
+
+
+@hookimpl
+def register_schedules():
+    return [Schedule("greet-clinics", actor="example.greet", every=timedelta(minutes=5))]
+
+
+@hookimpl
+def clinic_plugin_toggled(clinic, plugin, enabled):
+    SEEN["toggled"].append((clinic.slug, plugin, enabled))
+
+
+@hookimpl
+def audit_event(event):
+    SEEN["audit"].append(event)
+
+
+@hookimpl
+def demo_data(clinic, db, context):
+    SEEN["demo"].append(clinic.slug)
+
+
+PUBLIC_PERMISSION = PUBLIC
