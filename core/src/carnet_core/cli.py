@@ -33,8 +33,10 @@ class Runtime:
     def db(self) -> Any:
         if self._db is None:
             from carnet_core.db.session import Database
+            from carnet_core.encryption import install_keyring
 
             self._db = Database(self.settings.database_url)
+            install_keyring(self._db, self.settings)
         return self._db
 
 

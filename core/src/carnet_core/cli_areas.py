@@ -6,5 +6,7 @@ import click
 
 
 def commands() -> list[click.Command]:
-    found: list[click.Command] = []
+    from carnet_core.encryption.cli import keys
+
+    found: list[click.Command] = [keys]
     return found

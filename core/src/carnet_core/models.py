@@ -2,6 +2,7 @@
 
 from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from carnet_core.clinics.models import Clinic, ClinicPlugin
+from carnet_core.encryption.models import DataKey, RewrapProgress, SubjectKey
 from carnet_core.identity.models import (
     ApiToken,
     LoginAttempt,
@@ -14,5 +15,5 @@ from carnet_core.identity.models import (
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
-    "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode", "User",
+    "DataKey", "RewrapProgress", "SubjectKey", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode", "User",
 ]

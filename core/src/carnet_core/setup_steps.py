@@ -9,5 +9,7 @@ Step = Callable[[Any, Any, Any], Iterator[str]]
 
 
 def steps() -> list[Step]:
-    found: list[Step] = []
+    from carnet_core.encryption.setup import master_key_step
+
+    found: list[Step] = [master_key_step]
     return found

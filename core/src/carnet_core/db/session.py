@@ -118,6 +118,8 @@ class Database:
         self._factory = orm.sessionmaker(
             bind=self.engine, class_=CarnetSession, expire_on_commit=False
         )
+        # The process keyring (carnet_core.encryption.install_keyring); sessions carry it.
+        self.keyring: Any = None
 
     @property
     def dialect(self) -> str:
@@ -125,6 +127,8 @@ class Database:
 
     def new_session(self, clinic_id: int | None = None, unscoped: bool = False) -> CarnetSession:
         session = self._factory()
+        if self.keyring is not None:
+            session.info["carnet.keyring"] = self.keyring
         if clinic_id is not None:
             session.info["clinic_id"] = clinic_id
         elif unscoped:

@@ -72,6 +72,10 @@ def make_settings(home: Path, database_url: str | None = None, **overrides: Any)
     settings = load_settings(env, **overrides)
     for folder in (settings.home, settings.mail_dir, settings.sms_dir, settings.keys_dir):
         folder.mkdir(parents=True, exist_ok=True)
+    from carnet_core.encryption.keyprovider import create_master_key_file, master_key_configured
+
+    if not master_key_configured(settings):
+        create_master_key_file(settings.keys_dir / "master.key")
     return settings
 
 
@@ -179,6 +183,9 @@ def carnet_db(
             upgrade(db, plugin_host)
             _postgres_migrated[key] = True
         reset_postgres(db.engine)
+    from carnet_core.encryption import install_keyring
+
+    install_keyring(db, carnet_settings)
     yield db
     db.dispose()
 

@@ -10,4 +10,7 @@ from carnet_core.web.state import CarnetState
 def wire_core_services(state: CarnetState) -> list[Any]:
     """Register authenticators and return the route handlers of core's areas."""
     handlers: list[Any] = []
+    from carnet_core.encryption import install_keyring
+
+    install_keyring(state.db, state.settings)
     return handlers
