@@ -407,7 +407,8 @@ def test_a_rewrap_killed_with_sigkill_leaves_everything_readable_and_resumes(car
         rotate(db, clinic.id)
     # when a throttled rewrap is killed after some batches
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from carnet_core.cli import main; main()", "keys", "rewrap", "--batch", "5", "--pause", "0.2"],
+        [sys.executable, "-c", "from carnet_core.cli import main; main()",
+         "keys", "rewrap", "--batch", "5", "--pause", "0.2"],
         env=_cli_env(carnet_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30

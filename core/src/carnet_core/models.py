@@ -15,5 +15,6 @@ from carnet_core.identity.models import (
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
-    "DataKey", "RewrapProgress", "SubjectKey", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode", "User",
+    "DataKey", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode",
+    "RewrapProgress", "SubjectKey", "User",
 ]

@@ -75,7 +75,10 @@ def keys_rotate(rt: Runtime, slug: str) -> None:
 @keys.command("rewrap")
 @click.option("--clinic", "slug", help="Only this clinic (default: every clinic).")
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Rows per transaction.")
-@click.option("--pause", default=0.0, show_default=True, type=click.FloatRange(0, 60), help="Seconds to wait between batches (limits load).")
+@click.option(
+    "--pause", default=0.0, show_default=True, type=click.FloatRange(0, 60),
+    help="Seconds to wait between batches (limits load).",
+)
 @pass_runtime
 @_plugin_error_guard
 def keys_rewrap(rt: Runtime, slug: str | None, batch: int, pause: float) -> None:

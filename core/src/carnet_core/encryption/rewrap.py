@@ -138,7 +138,9 @@ def _reseal_rows(db: Any, table: sa.Table, columns: list[str], clinic_id: int, a
     return moved
 
 
-def _rewrap_table_batch(db: Any, table: sa.Table, columns: list[str], clinic_id: int, active: int, batch: int) -> int | None:
+def _rewrap_table_batch(
+    db: Any, table: sa.Table, columns: list[str], clinic_id: int, active: int, batch: int
+) -> int | None:
     progress = _progress(db, clinic_id, active, table.name)
     conn = db.connection()
     selected = [table.c.id, *(table.c[name] for name in columns)]
@@ -214,7 +216,10 @@ def rewrap_clinic(
         (SUBJECT_STEP, lambda db: _rewrap_subject_batch(db, clinic_id, active, batch)),
     ]
     for table, columns in tables:
-        steps.append((table.name, lambda db, t=table, c=columns: _rewrap_table_batch(db, t, c, clinic_id, active, batch)))
+        steps.append((
+            table.name,
+            lambda db, t=table, c=columns: _rewrap_table_batch(db, t, c, clinic_id, active, batch),
+        ))
     for step, run in steps:
         while True:
             with database.session(clinic_id=clinic_id) as db:

@@ -279,7 +279,8 @@ def _encrypt(key: _Key, context: str, clinic_id: int, plaintext: bytes) -> bytes
 
 def parse_header(sealed: bytes) -> tuple[int, int]:
     """(kind, key reference) of a sealed value; raises DecryptionError when malformed."""
-    if len(sealed) < HEADER_LEN + NONCE_LEN + TAG_LEN or sealed[0] != FORMAT_V1 or sealed[1] not in (KIND_CLINIC, KIND_SUBJECT):
+    too_short = len(sealed) < HEADER_LEN + NONCE_LEN + TAG_LEN
+    if too_short or sealed[0] != FORMAT_V1 or sealed[1] not in (KIND_CLINIC, KIND_SUBJECT):
         raise DecryptionError("not a sealed value of a known format")
     return sealed[1], int.from_bytes(sealed[2:HEADER_LEN], "big")
 
