@@ -54,8 +54,3 @@ def test_templates_of_a_plugin_are_namespaced(app):
             env.get_template(name)
 
 
-def test_demo_data_hook_runs_for_the_demo_clinic(carnet_db, carnet_settings, plugin_host):
-    from carnet_core.demo import DEMO_SLUG, load_demo
-
-    list(load_demo(carnet_settings, plugin_host, carnet_db))
-    assert example.SEEN["demo"] == [DEMO_SLUG]

@@ -37,8 +37,7 @@ def register_api_routes() -> list[Any]:
 
 @hookspec
 def register_public_routes() -> list[Any]:
-    """At start: return handlers for patients without accounts; mounted under
-    /p/{clinic_slug}/<plugin>, and answering 404 where the clinic has not enabled the plugin."""
+    """At start: return handlers for patients without accounts, mounted under /p/{clinic_slug}/<plugin>."""
 
 
 @hookspec
