@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# Links in e-mails and the login hint point at the address `make run` serves on.
+export CARNET_BASE_URL ?= http://$(HOST):$(PORT)
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 HTMX := core/src/carnet_core/static/vendor/htmx.min.js
