@@ -4,13 +4,12 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
-
 from carnet_core import audit
 from carnet_core.audit.chain import GENESIS, canonical, chain_hash
 from carnet_core.audit.models import AuditHead, AuditRecord
 from carnet_core.db.session import ScopeError
 from carnet_core.web.principal import Principal
+from sqlmodel import select
 
 
 def _records(carnet_db, clinic_id):
@@ -104,9 +103,9 @@ def test_audit_rows_cannot_be_updated_or_deleted(carnet_db, clinic):
         audit.record(db, action="read", resource_type="patient", actor="system")
     for statement in ("UPDATE core_audit SET action = 'delete'", "DELETE FROM core_audit",
                       "UPDATE core_audit_head SET seq = 0", "DELETE FROM core_audit_head"):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only|forward|cannot be deleted"):
-            with carnet_db.engine.begin() as conn:
-                conn.exec_driver_sql(statement)
+        refused = pytest.raises(sa.exc.DatabaseError, match="append-only|forward|cannot be deleted")
+        with refused, carnet_db.engine.begin() as conn:
+            conn.exec_driver_sql(statement)
     assert len(_records(carnet_db, clinic.id)) == 1
 
 
@@ -133,7 +132,8 @@ def test_a_failing_audit_insert_fails_the_action(carnet_db, clinic):
             audit.record(db, action="create", resource_type="module", actor="system")
     finally:
         with carnet_db.engine.begin() as conn:
-            conn.exec_driver_sql("DROP TRIGGER test_refuse" + ("" if conn.dialect.name == "sqlite" else " ON core_audit"))
+            on_table = "" if conn.dialect.name == "sqlite" else " ON core_audit"
+            conn.exec_driver_sql("DROP TRIGGER test_refuse" + on_table)
     # then the action's own write is gone too
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert db.exec(select(ClinicPlugin).where(ClinicPlugin.plugin == "newmodule")).first() is None

@@ -6,7 +6,8 @@ import click
 
 
 def commands() -> list[click.Command]:
+    from carnet_core.audit.cli import audit
     from carnet_core.encryption.cli import keys
 
-    found: list[click.Command] = [keys]
+    found: list[click.Command] = [keys, audit]
     return found

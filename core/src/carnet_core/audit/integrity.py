@@ -1,0 +1,251 @@
+"""Signed checkpoints, chain verification and retention purge.
+
+Verification walks a clinic's records in seq order from the start of the kept chain (the
+genesis, or the latest signed purge anchor) and names the first record that breaks it:
+modified (content no longer matches its hash), deleted (a seq is missing), inserted or
+reordered (prev_hash or seq order no longer match), truncated (a signed checkpoint or the
+chain head covers records that are gone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from carnet_core.audit import signing
+from carnet_core.audit.chain import GENESIS, canonical, canonical_json, chain_hash, iso_utc
+from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
+from carnet_core.audit.services import AuditError, record
+from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
+
+CHECKPOINT = "checkpoint"
+ANCHOR = "anchor"
+
+
+def checkpoint_message(clinic_id: int, kind: str, seq: int, hash_: str, created_at: datetime) -> bytes:
+    return canonical_json({
+        "v": 1, "type": "carnet.audit.checkpoint", "clinic_id": clinic_id, "kind": kind,
+        "seq": seq, "hash": hash_, "created_at": iso_utc(created_at),
+    }).encode("utf-8")
+
+
+def _signed_checkpoint(keys_dir: Path, clinic_id: int, kind: str, seq: int, hash_: str) -> AuditCheckpoint:
+    key = signing.load_private_key(keys_dir)
+    created_at = utcnow()
+    message = checkpoint_message(clinic_id, kind, seq, hash_, created_at)
+    return AuditCheckpoint(
+        clinic_id=clinic_id, kind=kind, seq=seq, hash=hash_, created_at=created_at,
+        key_id=signing.key_id(key.public_key()), signature=signing.sign(key, message),
+    )
+
+
+def make_checkpoint(db: CarnetSession, keys_dir: Path, clinic_id: int) -> AuditCheckpoint | None:
+    """Sign the clinic's current chain head. None when there is nothing new to sign."""
+    head = db.get(AuditHead, clinic_id)
+    if head is None or head.seq == 0:
+        return None
+    last = db.exec(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.clinic_id == clinic_id)
+        .order_by(col(AuditCheckpoint.seq).desc())
+        .limit(1)
+    ).first()
+    if last is not None and last.seq >= head.seq:
+        return None
+    checkpoint = _signed_checkpoint(keys_dir, clinic_id, CHECKPOINT, head.seq, head.hash)
+    db.add(checkpoint)
+    db.flush()
+    return checkpoint
+
+
+@dataclass
+class Problem:
+    reason: str
+    seq: int | None = None
+    record_id: int | None = None
+    checkpoint_id: int | None = None
+
+    def describe(self) -> str:
+        where = []
+        if self.seq is not None:
+            where.append(f"seq {self.seq}")
+        if self.record_id is not None:
+            where.append(f"record id {self.record_id}")
+        if self.checkpoint_id is not None:
+            where.append(f"checkpoint id {self.checkpoint_id}")
+        return f"{', '.join(where) or 'chain'}: {self.reason}"
+
+
+@dataclass
+class Verification:
+    clinic_id: int
+    ok: bool = True
+    records: int = 0
+    first_seq: int | None = None
+    last_seq: int = 0
+    checkpoints: int = 0
+    last_signed_seq: int | None = None
+    anchor_seq: int | None = None
+    problem: Problem | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def fail(self, problem: Problem) -> Verification:
+        self.ok = False
+        self.problem = problem
+        return self
+
+
+_COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-defined]
+    "id", "clinic_id", "seq", "occurred_at", "actor_kind", "actor_id", "actor_user_id", "patient_id",
+    "resource_type", "resource_id", "action", "outcome", "address", "request_id", "details",
+    "prev_hash", "hash",
+)]
+
+
+def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int = 5000) -> Verification:
+    """Check the clinic's chain, its signed checkpoints and its head; stop at the first problem."""
+    result = Verification(clinic_id=clinic_id)
+    checkpoints = list(db.exec(
+        select(AuditCheckpoint).where(AuditCheckpoint.clinic_id == clinic_id).order_by(col(AuditCheckpoint.id))
+    ))
+    result.checkpoints = len(checkpoints)
+    public_keys = signing.load_public_keys(keys_dir) if checkpoints else {}
+    for cp in checkpoints:
+        key = public_keys.get(cp.key_id)
+        if key is None:
+            return result.fail(Problem(
+                f"signed with key {cp.key_id}, whose public key is not in {keys_dir} "
+                "(restore audit-signing.pub or the retired audit-signing-<key id>.pub)",
+                seq=cp.seq, checkpoint_id=cp.id,
+            ))
+        message = checkpoint_message(cp.clinic_id, cp.kind, cp.seq, cp.hash, cp.created_at)
+        if cp.kind not in (CHECKPOINT, ANCHOR) or not signing.verify(key, message, cp.signature):
+            return result.fail(Problem("checkpoint signature is invalid (forged or altered checkpoint)",
+                                       seq=cp.seq, checkpoint_id=cp.id))
+    anchors = [cp for cp in checkpoints if cp.kind == ANCHOR]
+    anchor = max(anchors, key=lambda cp: cp.seq) if anchors else None
+    expected, running = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS)
+    result.anchor_seq = anchor.seq if anchor else None
+    signed = {cp.seq: cp for cp in checkpoints if cp.kind == CHECKPOINT and cp.seq >= expected}
+    if checkpoints:
+        result.last_signed_seq = max(cp.seq for cp in checkpoints)
+    last_id = None
+    stmt = (
+        sa.select(*_COLUMNS)
+        .where(_COLUMNS[1] == clinic_id, _COLUMNS[2] >= expected)
+        .order_by(_COLUMNS[2], _COLUMNS[0])
+    )
+    rows = db.connection().execute(stmt.execution_options(yield_per=batch))
+    for row in rows.mappings():
+        seq, rid = row["seq"], row["id"]
+        if seq != expected:
+            if seq < expected:
+                return result.fail(Problem(f"seq {seq} appears more than once (inserted record)", seq, rid))
+            missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+            return result.fail(Problem(f"records with seq {missing} are missing (deleted)", seq, rid))
+        if last_id is not None and rid <= last_id:
+            return result.fail(Problem("stored before the record that precedes it (reordered)", seq, rid))
+        if row["prev_hash"] != running:
+            return result.fail(Problem(
+                "prev_hash does not match the previous record's hash (inserted, reordered or replaced)",
+                seq, rid,
+            ))
+        digest = chain_hash(running, canonical(row))
+        if digest != row["hash"]:
+            return result.fail(Problem("content does not match its hash (modified record)", seq, rid))
+        cp = signed.get(seq)
+        if cp is not None and cp.hash != digest:
+            return result.fail(Problem(f"does not match signed checkpoint {cp.id} (rewritten chain)", seq, rid))
+        if result.first_seq is None:
+            result.first_seq = seq
+        result.records += 1
+        running, last_id, expected = digest, rid, seq + 1
+    result.last_seq = expected - 1
+    if anchor is not None and result.records == 0 and anchor.hash != running:
+        return result.fail(Problem("purge anchor hash mismatch", anchor.seq, checkpoint_id=anchor.id))
+    beyond = [cp for cp in checkpoints if cp.seq > result.last_seq]
+    if beyond:
+        cp = max(beyond, key=lambda c: c.seq)
+        return result.fail(Problem(
+            f"missing: signed checkpoint {cp.id} covers records up to seq {cp.seq} but the chain "
+            f"ends at seq {result.last_seq} (truncated)", seq=result.last_seq + 1, checkpoint_id=cp.id,
+        ))
+    head = db.get(AuditHead, clinic_id)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    if head_seq > result.last_seq:
+        return result.fail(Problem(
+            f"missing: the chain head is at seq {head_seq} but the records end at seq {result.last_seq} "
+            "(truncated)", seq=result.last_seq + 1,
+        ))
+    if head_seq < result.last_seq:
+        return result.fail(Problem(
+            f"after the chain head (seq {head_seq}): records were added outside the application (inserted)",
+            seq=head_seq + 1,
+        ))
+    if result.records and head_hash != running:
+        return result.fail(Problem(
+            "the chain head's hash differs from the last record's (replaced tail)", seq=result.last_seq,
+            record_id=last_id,
+        ))
+    unsigned = result.last_seq - (result.last_signed_seq or 0)
+    if unsigned > 0 and result.records:
+        result.warnings.append(
+            f"{unsigned} record(s) after the last signed checkpoint are protected by the chain only; "
+            "run `carnet audit checkpoint` (it also runs on a schedule)"
+        )
+    return result
+
+
+def purge(
+    db: CarnetSession,
+    keys_dir: Path,
+    clinic_id: int,
+    retention_days: int,
+    *,
+    actor: Any = "system:retention",
+    now: datetime | None = None,
+) -> int:
+    """Delete the clinic's records older than the retention, keeping the rest verifiable.
+
+    Refuses when the chain is not intact (a purge must not erase the evidence of tampering).
+    Writes a signed anchor at the last purged record, deletes up to it, and audits the purge
+    itself, all in `db`'s transaction. Returns the number of records deleted.
+    """
+    if retention_days < 1:
+        raise AuditError("retention must be at least 1 day")
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    upto = db.exec(
+        select(sa.func.max(AuditRecord.seq)).where(
+            AuditRecord.clinic_id == clinic_id, AuditRecord.occurred_at < cutoff
+        )
+    ).one()
+    if upto is None:
+        return 0
+    check = verify_clinic(db, clinic_id, keys_dir)
+    if not check.ok:
+        raise AuditError(
+            f"the audit chain of clinic {clinic_id} is broken ({check.problem.describe()}); "
+            "purge refused so that the evidence is kept"
+        )
+    upto_hash = db.exec(
+        select(AuditRecord.hash).where(AuditRecord.clinic_id == clinic_id, AuditRecord.seq == upto)
+    ).one()
+    db.add(_signed_checkpoint(keys_dir, clinic_id, ANCHOR, upto, upto_hash))
+    db.flush()
+    deleted = db.connection().execute(
+        sa.delete(AuditRecord.__table__).where(  # type: ignore[attr-defined]
+            AuditRecord.__table__.c.clinic_id == clinic_id,  # type: ignore[attr-defined]
+            AuditRecord.__table__.c.seq <= upto,  # type: ignore[attr-defined]
+        )
+    ).rowcount
+    record(
+        db, action="purge", resource_type="audit_trail", actor=actor, clinic_id=clinic_id,
+        details={"up_to_seq": upto, "deleted": deleted, "retention_days": retention_days},
+    )
+    return deleted

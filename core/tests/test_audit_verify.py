@@ -1,0 +1,303 @@
+"""`carnet audit verify` names the first bad record after direct tampering with the database.
+
+The same tests run on SQLite and, with CARNET_TEST_DATABASE_URL, on PostgreSQL. Tampering
+bypasses the append-only triggers as an attacker with database access would: by dropping them
+(SQLite) or with session_replication_role = replica (PostgreSQL).
+"""
+
+import json
+import os
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from carnet_core import audit
+from carnet_core.audit.chain import canonical, chain_hash
+from carnet_core.audit.integrity import make_checkpoint, purge, verify_clinic
+from carnet_core.audit.models import AuditRecord
+from carnet_core.audit.signing import ensure_signing_key
+from carnet_core.cli import main
+from carnet_core.db.base import utcnow
+from click.testing import CliRunner
+
+
+@pytest.fixture
+def keys_dir(carnet_settings):
+    ensure_signing_key(carnet_settings.keys_dir)
+    return carnet_settings.keys_dir
+
+
+@pytest.fixture
+def trail(carnet_db, clinic, keys_dir):
+    """Ten records in the test clinic, a signed checkpoint at seq 5 and another at seq 10."""
+    for i in range(1, 11):
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            audit.record(db, action="read", resource_type="patient", patient_id=100 + i,
+                         actor=f"user:{i}", details={"n": i})
+            if i in (5, 10):
+                make_checkpoint(db, keys_dir, clinic.id)
+    return clinic
+
+
+@contextmanager
+def tampering(carnet_db):
+    """A connection on which the append-only guards are off, as for an attacker with DB access."""
+    with carnet_db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            for (name,) in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'core_audit%'"
+            ).all():
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield conn
+
+
+TABLE = AuditRecord.__table__
+
+
+def _row(conn, seq):
+    return conn.execute(sa.select(TABLE).where(TABLE.c.seq == seq)).mappings().one()
+
+
+def run_verify(carnet_settings, *args):
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(main, ["audit", "verify", *args], env=env)
+    return result.exit_code, result.output
+
+
+def _problem(carnet_settings, slug):
+    code, output = run_verify(carnet_settings, "--clinic", slug, "--json")
+    (report,) = json.loads(output)
+    return code, report
+
+
+def test_an_intact_trail_verifies(carnet_settings, trail):
+    code, output = run_verify(carnet_settings)
+    assert code == 0, output
+    assert "cabinet-test: intact, 10 record(s) (seq 1..10), 2 signed checkpoint(s)" in output
+
+
+def test_a_modified_record_is_named(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET actor_id = '99' WHERE seq = 4")
+        target = _row(conn, 4)["id"]
+    code, output = run_verify(carnet_settings, "--clinic", "cabinet-test")
+    assert code == 1
+    assert f"BROKEN at seq 4, record id {target}: content does not match its hash (modified record)" in output
+
+
+def test_a_deleted_record_is_named(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq = 4")
+        following = _row(conn, 5)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["seq"] == 5 and report["problem"]["record_id"] == following
+    assert "seq 4 are missing (deleted)" in report["problem"]["reason"]
+
+
+def test_an_inserted_record_is_named(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        # make room at seq 5 and slip a copy of record 2 in there
+        conn.exec_driver_sql("UPDATE core_audit SET seq = seq + 1000 WHERE seq >= 5")
+        conn.exec_driver_sql("UPDATE core_audit SET seq = seq - 999 WHERE seq > 1000")
+        copy = dict(_row(conn, 2))
+        copy.pop("id")
+        copy["seq"] = 5
+        conn.execute(sa.insert(TABLE).values(**copy))
+        inserted = _row(conn, 5)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["seq"] == 5 and report["problem"]["record_id"] == inserted
+    assert "prev_hash does not match" in report["problem"]["reason"]
+
+
+def test_a_well_forged_insertion_is_caught_at_the_next_record(carnet_settings, carnet_db, trail):
+    # given an attacker who computes a valid hash for the inserted record
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET seq = seq + 1000 WHERE seq >= 5")
+        conn.exec_driver_sql("UPDATE core_audit SET seq = seq - 999 WHERE seq > 1000")
+        forged = dict(_row(conn, 3))
+        forged.pop("id")
+        forged.update(seq=5, prev_hash=_row(conn, 4)["hash"], actor_id="666")
+        forged["hash"] = chain_hash(forged["prev_hash"], canonical(forged))
+        conn.execute(sa.insert(TABLE).values(**forged))
+        displaced = _row(conn, 6)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    # then the chain breaks right after it (the displaced record) — or at the signed checkpoint
+    assert code == 1
+    assert report["problem"]["seq"] in (5, 6)
+    assert report["problem"]["record_id"] in (displaced, _forged_id(carnet_db))
+
+
+def _forged_id(carnet_db):
+    with carnet_db.engine.connect() as conn:
+        return _row(conn, 5)["id"]
+
+
+def test_reordered_records_are_named(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET seq = 1004 WHERE seq = 4")
+        conn.exec_driver_sql("UPDATE core_audit SET seq = 4 WHERE seq = 5")
+        conn.exec_driver_sql("UPDATE core_audit SET seq = 5 WHERE seq = 1004")
+        moved = _row(conn, 4)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["seq"] == 4 and report["problem"]["record_id"] == moved
+
+
+def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(carnet_settings, carnet_db, trail):
+    # given an attacker who removes the last records and rewinds the chain head to match
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq >= 8")
+        last = _row(conn, 7)
+        conn.execute(sa.text("UPDATE core_audit_head SET seq = 7, hash = :h"), {"h": last["hash"]})
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["seq"] == 8
+    assert "truncated" in report["problem"]["reason"]
+
+
+def test_a_truncated_tail_after_the_last_checkpoint_is_caught_by_the_chain_head(
+    carnet_settings, carnet_db, trail
+):
+    with carnet_db.session(clinic_id=trail.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq = 11")
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1 and report["problem"]["seq"] == 11 and "truncated" in report["problem"]["reason"]
+
+
+def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(carnet_settings, carnet_db, trail):
+    # given an attacker who modifies record 3 and recomputes every later hash and the head
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET actor_id = '99' WHERE seq = 3")
+        prev = _row(conn, 2)["hash"]
+        for seq in range(3, 11):
+            row = _row(conn, seq)
+            digest = chain_hash(prev, canonical(row))
+            conn.execute(sa.text("UPDATE core_audit SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                         {"p": prev, "h": digest, "s": seq})
+            prev = digest
+        conn.execute(sa.text("UPDATE core_audit_head SET hash = :h"), {"h": prev})
+        fifth = _row(conn, 5)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["seq"] == 5 and report["problem"]["record_id"] == fifth
+    assert "signed checkpoint" in report["problem"]["reason"]
+
+
+def test_a_forged_checkpoint_is_named(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit_checkpoint SET seq = 4 WHERE seq = 5")
+        cp = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 4").scalar()
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert report["problem"]["checkpoint_id"] == cp and "signature" in report["problem"]["reason"]
+
+
+def test_checkpoints_need_the_public_key(carnet_settings, trail, keys_dir):
+    (keys_dir / "audit-signing.pub").unlink()
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1 and "public key" in report["problem"]["reason"]
+
+
+def test_verify_checks_every_clinic_and_fails_if_one_is_broken(carnet_settings, carnet_db, trail, make_clinic):
+    other = make_clinic("autre")
+    with carnet_db.session(clinic_id=other.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    with tampering(carnet_db) as conn:
+        conn.execute(sa.text("UPDATE core_audit SET action = 'list' WHERE clinic_id = :c"), {"c": other.id})
+    code, output = run_verify(carnet_settings)
+    assert code == 1
+    assert "cabinet-test: intact" in output and "autre: BROKEN at seq 1" in output
+
+
+def test_checkpoint_command_signs_each_clinic_head_once(carnet_settings, carnet_db, clinic, keys_dir):
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    first = CliRunner().invoke(main, ["audit", "checkpoint"], env=env)
+    again = CliRunner().invoke(main, ["audit", "checkpoint"], env=env)
+    assert first.exit_code == 0 and "cabinet-test: signed seq 1" in first.output
+    assert again.exit_code == 0 and "cabinet-test: nothing new to sign" in again.output
+
+
+def test_checkpoint_without_signing_key_names_the_fix(carnet_settings, carnet_db, clinic):
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(main, ["audit", "checkpoint"], env=env)
+    assert result.exit_code == 2 and "carnet init" in result.output
+
+
+def test_init_creates_the_signing_key_outside_the_database_with_mode_0600(carnet_settings, plugin_host, carnet_db):
+    from carnet_core.setup import initialise
+
+    lines = list(initialise(carnet_settings, plugin_host, carnet_db))
+    key = carnet_settings.keys_dir / "audit-signing.key"
+    assert any("audit signing key: created" in line for line in lines)
+    assert oct(os.stat(key).st_mode & 0o777) == "0o600"
+    assert (carnet_settings.keys_dir / "audit-signing.pub").exists()
+    assert any("audit signing key: present" in line for line in initialise(carnet_settings, plugin_host, carnet_db))
+
+
+# Retention -----------------------------------------------------------------------------------
+
+
+def _old_trail(carnet_db, clinic, ages_in_days):
+    now = utcnow()
+    for age in ages_in_days:
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system",
+                         occurred_at=now - timedelta(days=age))
+
+
+def test_purge_keeps_the_remainder_verifiable_and_is_audited(carnet_db, clinic, keys_dir, carnet_settings):
+    # given 4 records older than a year and 3 recent ones
+    _old_trail(carnet_db, clinic, [400, 390, 380, 370, 10, 5, 1])
+    # when the trail is purged with the default retention
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(main, ["audit", "purge"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "cabinet-test: 4 record(s) older than 365 days purged" in result.output
+    # then the kept chain starts after the signed anchor, ends with the purge's own record, and verifies
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        check = verify_clinic(db, clinic.id, keys_dir)
+        rows = db.exec(sa.text("SELECT seq, action, details FROM core_audit ORDER BY seq")).all()
+    assert check.ok, check.problem
+    assert (check.anchor_seq, check.first_seq, check.last_seq) == (4, 5, 8)
+    assert [r[0] for r in rows] == [5, 6, 7, 8]
+    assert rows[-1][1] == "purge" and json.loads(rows[-1][2])["deleted"] == 4
+
+
+def test_purge_is_the_only_way_out_remaining_rows_stay_undeletable(carnet_db, clinic, keys_dir):
+    _old_trail(carnet_db, clinic, [400, 1])
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 365) == 1
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), carnet_db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit")
+
+
+def test_purge_refuses_to_erase_a_broken_chain(carnet_db, clinic, keys_dir):
+    _old_trail(carnet_db, clinic, [400, 390, 1])
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET action = 'list' WHERE seq = 2")
+    with pytest.raises(audit.AuditError, match="broken"), carnet_db.session(unscoped=True) as db:
+        purge(db, keys_dir, clinic.id, 365)
+    with carnet_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM core_audit").scalar() == 3
+
+
+def test_tampering_after_a_purge_is_still_detected(carnet_db, clinic, keys_dir):
+    _old_trail(carnet_db, clinic, [400, 390, 10, 5])
+    with carnet_db.session(unscoped=True) as db:
+        purge(db, keys_dir, clinic.id, 365)
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq = 3")
+    with carnet_db.session(unscoped=True) as db:
+        check = verify_clinic(db, clinic.id, keys_dir)
+    assert not check.ok and check.problem.seq == 4 and "missing" in check.problem.reason
