@@ -23,7 +23,9 @@ def test_pages_are_french_by_default_and_english_on_request(client):
     assert "Log in" in english.text
 
 
-def test_language_choice_is_remembered_in_a_cookie(client):
-    response = client.post("/lang", data={"locale": "en", "next": "/"}, follow_redirects=False)
+def test_language_choice_is_remembered_in_a_cookie(client, csrf_headers):
+    response = client.post(
+        "/lang", data={"locale": "en", "next": "/"}, headers=csrf_headers(client), follow_redirects=False
+    )
     assert response.status_code == 303
     assert client.get("/").text.count('lang="en"') == 1

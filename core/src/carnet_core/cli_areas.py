@@ -10,4 +10,7 @@ def commands() -> list[click.Command]:
     from carnet_core.encryption.cli import keys
 
     found: list[click.Command] = [keys, audit]
+    from carnet_core.identity.cli import COMMANDS as identity_commands
+
+    found.extend(identity_commands)
     return found

@@ -34,9 +34,7 @@ def _decode(raw: str) -> bytes:
     except ValueError:
         value = b""
     if len(value) < 32:
-        raise KeyError_(
-            "the master key must be at least 32 bytes, base64-encoded; run `carnet init`"
-        )
+        raise KeyError_("the master key must be at least 32 bytes, base64-encoded; run `carnet init`")
     return value
 
 

@@ -42,9 +42,7 @@ class Membership(ClinicOwned, table=True):
     """A user's roles in one clinic: a comma-separated subset of ROLES."""
 
     __tablename__ = "core_membership"
-    __table_args__ = (
-        sa.UniqueConstraint("clinic_id", "user_id", name="uq_core_membership_clinic_user"),
-    )
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "user_id", name="uq_core_membership_clinic_user"),)
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="core_user.id", index=True)

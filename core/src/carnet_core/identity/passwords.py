@@ -13,15 +13,18 @@ MIN_SCORE = 3  # zxcvbn: 0 (guessable in seconds) … 4 (very unguessable)
 
 # OWASP (2024): argon2id with m=19 MiB, t=2, p=1 at the least; we use 64 MiB, t=2, p=1,
 # about 50-80 ms per hash on a small server. Raising these rehashes users at their next login.
-HASHER = PasswordHasher(
-    time_cost=2, memory_cost=64 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
-)
+HASHER = PasswordHasher(time_cost=2, memory_cost=64 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """A hash verified for unknown accounts, so that their answer takes as long as a real one."""
     return HASHER.hash("carnet-timing-equaliser-not-a-password")
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation; the web layer translates it when shown."""
+    return message
 
 
 class PasswordPolicyError(ValueError):
@@ -49,20 +52,14 @@ def needs_rehash(stored: str) -> bool:
 def check_policy(password: str, user_inputs: list[str] | None = None) -> None:
     """Length over composition; reject guessable passwords with zxcvbn (offline)."""
     if len(password) < MIN_LENGTH:
-        raise PasswordPolicyError(
-            f"use at least {MIN_LENGTH} characters; a short sentence works well"
-        )
+        raise PasswordPolicyError(N_("Use at least 12 characters; a short sentence works well."))
     if len(password) > MAX_LENGTH:
-        raise PasswordPolicyError(f"use at most {MAX_LENGTH} characters")
+        raise PasswordPolicyError(N_("Use at most 128 characters."))
     from zxcvbn import zxcvbn
 
     inputs = [i for i in (user_inputs or []) if i]
     for item in list(inputs):
-        inputs.extend(
-            part for part in item.replace("@", " ").replace(".", " ").split() if len(part) > 2
-        )
+        inputs.extend(part for part in item.replace("@", " ").replace(".", " ").split() if len(part) > 2)
     result = zxcvbn(password[:100], user_inputs=inputs)
     if result["score"] < MIN_SCORE:
-        raise PasswordPolicyError(
-            "this password is too easy to guess; add unrelated words or make it longer"
-        )
+        raise PasswordPolicyError(N_("This password is too easy to guess: add unrelated words or make it longer."))

@@ -75,9 +75,7 @@ def get_user_by_email(db: CarnetSession, email: str) -> User | None:
     return db.exec(select(User).where(User.email == email)).first()
 
 
-def create_or_get_user(
-    db: CarnetSession, email: str, display_name: str = "", rpps: str | None = None
-) -> User:
+def create_or_get_user(db: CarnetSession, email: str, display_name: str = "", rpps: str | None = None) -> User:
     email = normalise_email(email)
     user = db.exec(select(User).where(User.email == email)).first()
     if user is None:
@@ -92,13 +90,9 @@ def create_or_get_user(
     return user
 
 
-def set_membership(
-    db: CarnetSession, clinic_id: int, user_id: int, roles: tuple[str, ...]
-) -> Membership:
+def set_membership(db: CarnetSession, clinic_id: int, user_id: int, roles: tuple[str, ...]) -> Membership:
     """Give `user_id` exactly `roles` in the clinic (re-activating a removed member)."""
-    row = db.exec(
-        select(Membership).where(Membership.clinic_id == clinic_id, Membership.user_id == user_id)
-    ).first()
+    row = db.exec(select(Membership).where(Membership.clinic_id == clinic_id, Membership.user_id == user_id)).first()
     if row is None:
         row = Membership(clinic_id=clinic_id, user_id=user_id, roles=",".join(roles))
     else:
@@ -175,11 +169,7 @@ def remove_member(db: CarnetSession, clinic_id: int, user_id: int) -> None:
         )
         .values(revoked_at=utcnow())
     )
-    db.exec(
-        sa.delete(LoginSession).where(
-            LoginSession.user_id == user_id, LoginSession.clinic_id == clinic_id
-        )
-    )
+    db.exec(sa.delete(LoginSession).where(LoginSession.user_id == user_id, LoginSession.clinic_id == clinic_id))
     db.flush()
 
 
@@ -200,11 +190,7 @@ def create_link(db: CarnetSession, user_id: int, purpose: str) -> str:
         .values(used_at=now)
     )
     raw = secrets.token_urlsafe(32)
-    db.add(
-        OneTimeLink(
-            token_hash=token_hash(raw), user_id=user_id, purpose=purpose, expires_at=now + ttl
-        )
-    )
+    db.add(OneTimeLink(token_hash=token_hash(raw), user_id=user_id, purpose=purpose, expires_at=now + ttl))
     db.flush()
     return raw
 
@@ -214,12 +200,7 @@ def find_link(db: CarnetSession, raw: str, purpose: str) -> tuple[OneTimeLink, U
     if not raw or len(raw) > 100:
         return None
     row = db.exec(select(OneTimeLink).where(OneTimeLink.token_hash == token_hash(raw))).first()
-    if (
-        row is None
-        or row.purpose != purpose
-        or row.used_at is not None
-        or row.expires_at <= utcnow()
-    ):
+    if row is None or row.purpose != purpose or row.used_at is not None or row.expires_at <= utcnow():
         return None
     user = db.get(User, row.user_id)
     if user is None or user.disabled:
@@ -267,9 +248,7 @@ def _totp_context(user: User) -> str:
     return f"core_user.totp_secret:{user.id}"
 
 
-def confirm_totp_enrollment(
-    db: CarnetSession, keys: IdentityKeys, user: User, code: str
-) -> list[str] | None:
+def confirm_totp_enrollment(db: CarnetSession, keys: IdentityKeys, user: User, code: str) -> list[str] | None:
     """Confirm the pending secret with a code; returns fresh recovery codes, or None if wrong.
     Every session of the user ends (a factor change)."""
     secret = totp_secret(keys, user)
@@ -354,9 +333,7 @@ class PasswordCheck:
 
 
 def _attempt_keys(keys: IdentityKeys, email: str, address: str | None) -> tuple[str, str]:
-    return keys.mac("login-account", email.strip().lower()), keys.mac(
-        "login-address", address or "-"
-    )
+    return keys.mac("login-account", email.strip().lower()), keys.mac("login-address", address or "-")
 
 
 def is_limited(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> bool:
@@ -370,10 +347,7 @@ def is_limited(db: CarnetSession, keys: IdentityKeys, email: str, address: str |
             .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > since)
         ).one()
 
-    return (
-        count("account", account_key) >= ACCOUNT_LIMIT
-        or count("address", address_key) >= ADDRESS_LIMIT
-    )
+    return count("account", account_key) >= ACCOUNT_LIMIT or count("address", address_key) >= ADDRESS_LIMIT
 
 
 def record_failure(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> None:
@@ -387,11 +361,7 @@ def record_failure(db: CarnetSession, keys: IdentityKeys, email: str, address: s
 
 def clear_account_failures(db: CarnetSession, keys: IdentityKeys, email: str) -> None:
     account_key, _ = _attempt_keys(keys, email, None)
-    db.exec(
-        sa.delete(LoginAttempt).where(
-            LoginAttempt.scope == "account", LoginAttempt.key == account_key
-        )
-    )
+    db.exec(sa.delete(LoginAttempt).where(LoginAttempt.scope == "account", LoginAttempt.key == account_key))
 
 
 def check_password(
@@ -485,6 +455,11 @@ def revoke_session(db: CarnetSession, row_id: int) -> None:
     db.exec(sa.delete(LoginSession).where(LoginSession.id == row_id))
 
 
+def revoke_session_by_cookie(db: CarnetSession, raw: str | None) -> None:
+    if raw and len(raw) <= 100:
+        db.exec(sa.delete(LoginSession).where(LoginSession.token_hash == token_hash(raw)))
+
+
 def revoke_all_sessions(db: CarnetSession, user_id: int) -> None:
     db.exec(sa.delete(LoginSession).where(LoginSession.user_id == user_id))
 
@@ -553,9 +528,7 @@ def create_token(
     if user.disabled:
         raise IdentityError("this account is disabled; enable it before creating a token")
     if membership(db, user.id, clinic_id) is None:
-        raise IdentityError(
-            f"{user.email} is not a member of this clinic; add them with `carnet user create`"
-        )
+        raise IdentityError(f"{user.email} is not a member of this clinic; add them with `carnet user create`")
     cleaned = sorted({s.strip() for s in scopes or [] if s.strip()}) or None
     if cleaned and known_permissions is not None:
         unknown = [s for s in cleaned if s not in known_permissions]
@@ -579,19 +552,13 @@ def create_token(
     return raw, row
 
 
-def authenticate_token(
-    db: CarnetSession, raw: str, address: str | None
-) -> tuple[ApiToken, User, Membership] | None:
+def authenticate_token(db: CarnetSession, raw: str, address: str | None) -> tuple[ApiToken, User, Membership] | None:
     """The live token, its user and membership; the use is recorded (last_used_*)."""
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 100:
         return None
     row = db.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
     now = utcnow()
-    if (
-        row is None
-        or row.revoked_at is not None
-        or (row.expires_at is not None and row.expires_at <= now)
-    ):
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
     user = db.get(User, row.user_id)
     member = membership(db, row.user_id, row.clinic_id)

@@ -31,9 +31,7 @@ def normalise_code(code: str) -> str:
     return "".join(ch for ch in code if not ch.isspace())
 
 
-def matching_step(
-    secret: str, code: str, last_step: int | None, at: float | None = None
-) -> int | None:
+def matching_step(secret: str, code: str, last_step: int | None, at: float | None = None) -> int | None:
     """The time step the code belongs to (current one, or one step either side for clock drift),
     or None. A step at or before `last_step` was already used: refused, so a code works once."""
     code = normalise_code(code)

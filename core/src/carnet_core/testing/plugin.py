@@ -282,3 +282,12 @@ def browser_page() -> Iterator[Any]:
         yield page
         context.close()
         browser.close()
+
+
+from carnet_core.testing.identity import (  # noqa: E402  (fixtures re-exported for pytest)
+    csrf_headers_fixture,
+    login_as_fixture,
+    staff,
+)
+
+__all__ = ["csrf_headers_fixture", "login_as_fixture", "staff"]

@@ -182,7 +182,8 @@ def create_app(
     app = Litestar(
         route_handlers=[core_router, *plugin_routers(host), *static_routers(host)],
         dependencies={"db": Provide(provide_db)},
-        middleware=[CarnetMiddleware],
+        middleware=[CarnetMiddleware, *state.extras.get("middleware", [])],
+        guards=list(state.extras.get("guards", [])),
         before_send=[add_security_headers],
         exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),

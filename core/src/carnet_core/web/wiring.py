@@ -13,4 +13,8 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.encryption import install_keyring
 
     install_keyring(state.db, state.settings)
+
+    from carnet_core.identity.wiring import wire as wire_identity
+
+    handlers.extend(wire_identity(state))
     return handlers

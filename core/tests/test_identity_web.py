@@ -1,0 +1,268 @@
+"""Login with a mandatory second factor, sessions, cookies and CSRF (issue 3, acceptance 1 and 2)."""
+
+import time
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+
+from carnet_core.identity import services
+from carnet_core.identity.models import LoginSession, User
+from carnet_core.testing.identity import csrf_token
+from carnet_core.testing.plugin import make_settings
+from carnet_core.web.app import create_app
+
+
+def _password_step(client, email, password):
+    token = csrf_token(client, "/login")
+    return client.post(
+        "/login", data={"email": email, "password": password, "_csrf_token": token}, follow_redirects=False
+    )
+
+
+def _sessions(carnet_db, stage=None):
+    with carnet_db.session(unscoped=True) as db:
+        query = sa.select(LoginSession)
+        if stage:
+            query = query.where(LoginSession.stage == stage)
+        return db.execute(query).scalars().all()
+
+
+def test_correct_password_alone_never_yields_a_session(client, staff, carnet_db):
+    user = staff("practitioner")
+    response = _password_step(client, user.email, user.password)
+    assert response.status_code == 303 and response.headers["location"] == "/login/totp"
+    # the cookie now names a pending second-factor step, which authenticates nothing
+    assert client.get("/account", follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/me").status_code == 401
+    assert [s.stage for s in _sessions(carnet_db)] == ["mfa"]
+
+
+def test_wrong_totp_code_gives_no_session_and_pending_step_dies_after_five_failures(client, staff, carnet_db):
+    user = staff("owner")
+    _password_step(client, user.email, user.password)
+    token = csrf_token(client, "/login/totp")
+    for _ in range(5):
+        r = client.post("/login/totp", data={"code": "000000", "_csrf_token": token}, follow_redirects=False)
+        assert r.status_code == 400
+    assert _sessions(carnet_db) == []
+    r = client.post("/login/totp", data={"code": user.totp().now(), "_csrf_token": token}, follow_redirects=False)
+    assert r.headers["location"] == "/login"
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_full_login_gives_a_new_session_id_and_me_answers(client, staff, login_as, carnet_db, clinic):
+    user = staff("owner,practitioner", name="Marie Curie")
+    _password_step(client, user.email, user.password)
+    pending_cookie = client.cookies.get("carnet_session")
+    login_as(client, user)
+    assert client.cookies.get("carnet_session") != pending_cookie
+    assert [s.stage for s in _sessions(carnet_db)] == ["full"]
+    me = client.get("/api/v1/me").json()
+    assert me["email"] == user.email and me["roles"] == ["owner", "practitioner"]
+    assert me["clinic"] == {"id": clinic.id, "slug": clinic.slug, "name": clinic.name}
+
+
+def test_totp_code_cannot_be_replayed(client, staff, carnet_db):
+    user = staff("owner")
+    code = user.totp().now()
+    for expected in (303, 400):
+        _password_step(client, user.email, user.password)
+        token = csrf_token(client, "/login/totp")
+        r = client.post("/login/totp", data={"code": code, "_csrf_token": token}, follow_redirects=False)
+        assert r.status_code == expected
+
+
+def test_recovery_code_logs_in_once(client, staff):
+    user = staff("secretary")
+    code = user.recovery_codes[0]
+    for expected in (303, 400):
+        client.cookies.clear()
+        _password_step(client, user.email, user.password)
+        token = csrf_token(client, "/login/totp")
+        r = client.post("/login/totp", data={"code": code, "_csrf_token": token}, follow_redirects=False)
+        assert r.status_code == expected
+
+
+def _age_sessions(carnet_db, **fields):
+    with carnet_db.session(unscoped=True) as db:
+        db.execute(sa.update(LoginSession).values(**fields))
+
+
+def test_idle_session_expires_after_30_minutes(client, staff, login_as, carnet_db):
+    login_as(client, staff("owner"))
+    now = services.utcnow()
+    _age_sessions(carnet_db, last_seen_at=now - timedelta(minutes=29))
+    assert client.get("/api/v1/me").status_code == 200
+    _age_sessions(carnet_db, last_seen_at=now - timedelta(minutes=31))
+    assert client.get("/api/v1/me").status_code == 401
+    assert _sessions(carnet_db) == []
+
+
+def test_absolute_session_lifetime_is_12_hours_even_when_active(client, staff, login_as, carnet_db):
+    login_as(client, staff("owner"))
+    now = services.utcnow()
+    _age_sessions(carnet_db, created_at=now - timedelta(hours=11, minutes=59), last_seen_at=now)
+    assert client.get("/api/v1/me").status_code == 200
+    _age_sessions(carnet_db, created_at=now - timedelta(hours=12, minutes=1), last_seen_at=now)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_logout_invalidates_the_session_server_side(client, staff, login_as):
+    login_as(client, staff("owner"))
+    stolen = client.cookies.get("carnet_session")
+    assert client.post("/logout", follow_redirects=False).status_code == 303
+    client.cookies.set("carnet_session", stolen)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_password_change_ends_other_sessions_and_renews_this_one(app, staff, login_as):
+    user = staff("owner")
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as a, \
+         TestClient(app=app, base_url="http://127.0.0.1:8000") as b:
+        login_as(a, user)
+        login_as(b, user)
+        old = a.cookies.get("carnet_session")
+        r = a.post("/account/password", data={
+            "current": user.password, "password": "nouvelle phrase secrète du cabinet", "confirm":
+            "nouvelle phrase secrète du cabinet",
+        })
+        assert r.status_code == 200
+        assert a.cookies.get("carnet_session") != old
+        assert a.get("/api/v1/me").status_code == 200
+        assert b.get("/api/v1/me").status_code == 401
+
+
+def test_disabling_an_account_ends_its_sessions(client, staff, login_as, carnet_db):
+    user = staff("owner")
+    login_as(client, user)
+    with carnet_db.session(unscoped=True) as db:
+        services.disable_user(db, db.get(User, user.id))
+    assert client.get("/api/v1/me").status_code == 401
+    client.cookies.clear()
+    assert _password_step(client, user.email, user.password).status_code == 400
+
+
+def test_factor_change_ends_sessions(client, staff, login_as, carnet_db, carnet_settings):
+    from carnet_core.identity.keys import IdentityKeys
+
+    user = staff("owner")
+    login_as(client, user)
+    keys = IdentityKeys.from_settings(carnet_settings)
+    with carnet_db.session(unscoped=True) as db:
+        row = db.get(User, user.id)
+        secret = services.start_totp_enrollment(db, keys, row)
+        import pyotp
+
+        assert services.confirm_totp_enrollment(db, keys, row, pyotp.TOTP(secret).now())
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_session_cookie_attributes_on_plain_http_localhost(client, staff, login_as):
+    user = staff("owner")
+    _password_step(client, user.email, user.password)
+    token = csrf_token(client, "/login/totp")
+    r = client.post("/login/totp", data={"code": user.totp().now(), "_csrf_token": token}, follow_redirects=False)
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("carnet_session=")
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Path=/" in cookie
+    assert "Max-Age" not in cookie and "Domain" not in cookie
+
+
+@pytest.fixture
+def https_app(tmp_path, plugin_host, carnet_db):
+    settings = make_settings(
+        tmp_path / "https-home", carnet_db.url, env={"CARNET_BASE_URL": "https://carnet.example.fr"}
+    )
+    return create_app(settings, host=plugin_host, db=carnet_db)
+
+
+def test_session_cookie_is_host_prefixed_and_secure_over_https(https_app, carnet_db, carnet_settings, clinic):
+    from carnet_core.testing.identity import make_staff
+
+    user = make_staff(carnet_db, https_app.state["carnet"].settings, "owner", clinic)
+    with TestClient(app=https_app, base_url="https://carnet.example.fr") as c:
+        login_page = c.get("/login")
+        assert "__Host-carnet_csrf=" in login_page.headers["set-cookie"]
+        assert "Secure" in login_page.headers["set-cookie"]
+        r = _password_step(c, user.email, user.password)
+        cookie = r.headers["set-cookie"]
+        assert cookie.startswith("__Host-carnet_session=")
+        for attribute in ("secure", "httponly", "samesite=lax", "path=/"):
+            assert attribute in cookie.lower()
+        assert "Domain" not in cookie
+
+
+def test_csrf_token_is_required_for_a_form_post(client, staff, login_as, carnet_db):
+    user = staff("owner")
+    login_as(client, user, send_csrf=False)
+    data = {"current": user.password, "password": "nouvelle phrase secrète", "confirm": "nouvelle phrase secrète"}
+    assert client.post("/account/password", data=data).status_code == 403
+    assert client.post("/account/password", data={**data, "_csrf_token": "forged"}).status_code == 403
+    with carnet_db.session(unscoped=True) as db:
+        assert db.get(User, user.id).password_changed_at is not None  # set at enrollment only
+        assert len(_sessions(carnet_db)) == 1
+
+
+def test_csrf_token_is_required_for_an_htmx_post(client, staff, login_as):
+    user = staff("owner")
+    token = login_as(client, user, send_csrf=False)
+    htmx = {"HX-Request": "true"}
+    assert client.post("/logout", headers=htmx, follow_redirects=False).status_code == 403
+    assert client.get("/api/v1/me").status_code == 200
+    r = client.post("/logout", headers={**htmx, "X-CSRF-Token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_anonymous_login_form_needs_its_signed_token(client, staff):
+    user = staff("owner")
+    r = client.post("/login", data={"email": user.email, "password": user.password}, follow_redirects=False)
+    assert r.status_code == 403
+    csrf_token(client, "/login")  # sets the cookie
+    r = client.post(
+        "/login", data={"email": user.email, "password": user.password, "_csrf_token": "x" * 64},
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+
+
+def test_login_answers_identically_for_unknown_and_known_accounts(client, staff):
+    user = staff("owner")
+    known = _password_step(client, user.email, "not the right password at all")
+    unknown = _password_step(client, "nobody@cabinet.test", "not the right password at all")
+    assert known.status_code == unknown.status_code == 400
+    assert known.text.replace(user.email, "E") == unknown.text.replace("nobody@cabinet.test", "E")
+    assert set(known.headers) == set(unknown.headers)
+
+    def timed(email):
+        start = time.perf_counter()
+        _password_step(client, email, "not the right password at all")
+        return time.perf_counter() - start
+
+    known_t = sorted(timed(user.email) for _ in range(3))[1]
+    unknown_t = sorted(timed("nobody2@cabinet.test") for _ in range(3))[1]
+    assert 0.5 < known_t / unknown_t < 2.0  # both pay one argon2 verification
+
+
+def test_rate_limit_per_account_holds_even_with_the_right_password(client, staff):
+    user = staff("owner")
+    for _ in range(services.ACCOUNT_LIMIT):
+        assert _password_step(client, user.email, "wrong password again and again").status_code == 400
+    assert _password_step(client, user.email, user.password).status_code == 429
+    # an unknown account is limited the same way: nothing tells them apart
+    for _ in range(services.ACCOUNT_LIMIT):
+        _password_step(client, "ghost@cabinet.test", "wrong password again and again")
+    limited = _password_step(client, "ghost@cabinet.test", "x")
+    assert limited.status_code == 429
+
+
+def test_rate_limit_per_address_holds_across_accounts(client, staff, carnet_db):
+    user = staff("owner")
+    for i in range(services.ADDRESS_LIMIT):
+        _password_step(client, f"guess{i}@cabinet.test", "wrong password again and again")
+    assert _password_step(client, user.email, user.password).status_code == 429
+    # the limit lives in the database: a fresh app (another process) sees it too
+    with carnet_db.session(unscoped=True) as db:
+        assert db.execute(sa.text("SELECT count(*) FROM core_login_attempt")).scalar() >= 2 * services.ADDRESS_LIMIT

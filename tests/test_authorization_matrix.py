@@ -1,0 +1,194 @@
+"""Authorization matrix over every route of core and every installed plugin (issue 3, acceptance 3).
+
+The rows below are the route table's security contract. The test walks `app.routes`: a route
+without a row FAILS, so whoever adds a route declares here who may call it. For every protected
+route it checks: anonymous (redirect to /login for pages, 401 JSON for the API), a member of
+another clinic (never clinic A's data; 403/404 on A's resources), a wrong role (403/404), and the
+allowed role. Denied cases also assert that no table changed, nothing was enqueued and no mail was
+written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from litestar.testing import TestClient
+
+from carnet_core.contrib import PUBLIC
+
+SECRET_NAME = "Cabinet Alpha Confidentiel"
+
+
+@dataclass(frozen=True)
+class Row:
+    allowed: tuple[str, ...]  # roles that pass; ("*",) = every member of the clinic
+    params: dict[str, Any] = field(default_factory=dict)  # sample values for path parameters
+    body: dict[str, Any] | None = None  # sample form body for unsafe methods
+    ok: tuple[int, ...] = (200, 303)  # answers that mean "let through" for the allowed role
+
+
+ANY_MEMBER = ("*",)
+
+# Routes anyone may call, without login (each listed on purpose).
+PUBLIC_ROUTES = {
+    "GET /", "POST /lang", "GET /healthz",
+    "GET /login", "POST /login", "GET /login/totp", "POST /login/totp", "POST /logout",
+    "GET /enroll/{token:str}", "POST /enroll/{token:str}", "POST /enroll/{token:str}/confirm",
+    "GET /password/forgot", "POST /password/forgot",
+    "GET /password/reset/{token:str}", "POST /password/reset/{token:str}",
+    "GET /static/vendor/{file_path:path}", "HEAD /static/vendor/{file_path:path}",
+    "GET /static/core/{file_path:path}", "HEAD /static/core/{file_path:path}",
+}
+
+ROWS: dict[str, Row] = {
+    "GET /settings/modules": Row(("owner",)),
+    "POST /settings/modules/{plugin:str}": Row(("owner",), {"plugin": "__first_plugin__"}, {"enabled": "0"},
+                                               ok=(200, 303, 404)),
+    "GET /operator/plugins": Row(("owner",)),
+    "GET /account": Row(ANY_MEMBER),
+    "POST /account/password": Row(ANY_MEMBER, body={"current": "wrong", "password": "x", "confirm": "x"},
+                                  ok=(400,)),
+    "POST /account/recovery-codes": Row(ANY_MEMBER, body={"code": "000000"}, ok=(400,)),
+    "GET /clinic/switch": Row(ANY_MEMBER),
+    "POST /clinic/switch": Row(ANY_MEMBER, body={"clinic_id": "__clinic_a__"}),
+    "GET /api/v1/me": Row(ANY_MEMBER),
+}
+
+
+def _route_keys(app) -> dict[str, Any]:
+    found = {}
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            continue  # the OpenAPI document describes the API; it holds no data
+        for handler in getattr(route, "route_handlers", []):
+            for method in getattr(handler, "http_methods", ()):
+                if method != "OPTIONS":
+                    found[f"{method} {route.path}"] = handler
+    return found
+
+
+def test_every_route_has_a_row_and_every_row_a_route(app):
+    keys = _route_keys(app)
+    missing = sorted(k for k in keys if k not in ROWS and k not in PUBLIC_ROUTES)
+    assert not missing, f"routes without an authorization row (add them to ROWS or PUBLIC_ROUTES): {missing}"
+    stale = sorted(k for k in list(ROWS) + list(PUBLIC_ROUTES) if k not in keys)
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+    for key, handler in keys.items():
+        is_public = handler.opt.get("permission") == PUBLIC
+        assert is_public == (key in PUBLIC_ROUTES), f"{key}: PUBLIC_ROUTES and the route's permission disagree"
+
+
+def _snapshot(db, settings) -> dict[str, Any]:
+    with db.engine.connect() as conn:
+        tables = sa.inspect(conn).get_table_names()
+        counts = {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}
+        # Session and login-attempt rows are the identity system's own bookkeeping; the rows that
+        # matter for "nothing changed" are the domain's. Their content is compared too.
+        for t in ("core_clinic_plugin", "core_membership", "core_user"):
+            if t in tables:
+                counts[f"{t}:rows"] = sorted(map(str, conn.execute(sa.text(f'SELECT * FROM "{t}"')).all()))
+    counts.pop("core_session", None)
+    counts.pop("core_login_attempt", None)
+    mail = sorted(p.name for p in settings.mail_dir.glob("*.eml")) if settings.mail_dir.exists() else []
+    return {"db": counts, "mail": mail}
+
+
+def _resolve(row: Row, ctx: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def fill(value: Any) -> Any:
+        return ctx.get(value, value) if isinstance(value, str) else value
+
+    return {k: fill(v) for k, v in row.params.items()}, (
+        {k: fill(v) for k, v in row.body.items()} if row.body is not None else None
+    )
+
+
+def _path(template: str, params: dict[str, Any]) -> str:
+    path = template
+    for name, value in params.items():
+        path = path.replace("{" + name + ":str}", str(value)).replace("{" + name + ":int}", str(value))
+    return path
+
+
+def _call(client, method: str, path: str, body: dict[str, Any] | None):
+    if method in ("GET", "HEAD"):
+        return client.request(method, path, follow_redirects=False)
+    return client.request(method, path, data=body or {}, follow_redirects=False)
+
+
+def _denied(response, anonymous: bool, api: bool) -> bool:
+    if anonymous:
+        if api:
+            return response.status_code == 401 and response.headers["content-type"].startswith("application/json")
+        return response.status_code == 303 and response.headers["location"].startswith("/login")
+    return response.status_code in (403, 404)
+
+
+@pytest.fixture
+def matrix(app, make_clinic, staff, login_as, plugin_host):
+    clinic_a = make_clinic("alpha", SECRET_NAME)
+    clinic_b = make_clinic("beta", "Cabinet Beta")
+    users = {role: staff(role, clinic=clinic_a) for role in ("owner", "practitioner", "secretary")}
+    users["other-clinic"] = staff("owner,practitioner,secretary", clinic=clinic_b)
+    clients = {"anonymous": TestClient(app=app, base_url="http://127.0.0.1:8000")}
+    for name, user in users.items():
+        clients[name] = TestClient(app=app, base_url="http://127.0.0.1:8000")
+        clients[name].__enter__()
+        login_as(clients[name], user)
+    clients["anonymous"].__enter__()
+    ctx = {"__clinic_a__": str(clinic_a.id), "__first_plugin__": (plugin_host.names or ["none"])[0]}
+    yield clients, ctx
+    for c in clients.values():
+        c.__exit__(None, None, None)
+
+
+def test_authorization_matrix(app, matrix, carnet_db, carnet_settings):
+    clients, ctx = matrix
+    state = app.state["carnet"]
+    failures: list[str] = []
+    for key, handler in sorted(_route_keys(app).items()):
+        if key in PUBLIC_ROUTES:
+            continue
+        row = ROWS[key]
+        method, template = key.split(" ", 1)
+        params, body = _resolve(row, ctx)
+        path = _path(template, params)
+        api = template.startswith("/api/")
+        permission = handler.opt.get("permission")
+        perm = state.permissions.get(permission)
+        holders = set(perm.roles) if perm else {"owner", "practitioner", "secretary"}
+        assert row.allowed == ANY_MEMBER or set(row.allowed) == holders, f"{key}: row roles differ from {holders}"
+
+        cases = [("anonymous", True)]
+        cases += [(role, False) for role in ("owner", "practitioner", "secretary") if role not in holders]
+        for who, anonymous in cases:
+            before = _snapshot(carnet_db, carnet_settings)
+            response = _call(clients[who], method, path, body)
+            if not _denied(response, anonymous, api):
+                failures.append(f"{key} as {who}: {response.status_code}, expected a denial")
+            if _snapshot(carnet_db, carnet_settings) != before:
+                failures.append(f"{key} as {who}: denied but something changed")
+
+        # another clinic's member never sees clinic A's data (its name stands for it here)
+        if method in ("GET", "HEAD"):
+            response = _call(clients["other-clinic"], method, path, body)
+            if SECRET_NAME in response.text:
+                failures.append(f"{key}: clinic A's data shown to a member of clinic B")
+
+        allowed_role = next(r for r in ("owner", "practitioner", "secretary") if r in holders)
+        response = _call(clients[allowed_role], method, path, body)
+        if response.status_code not in row.ok:
+            failures.append(f"{key} as {allowed_role}: {response.status_code}, expected one of {row.ok}")
+    assert not failures, "\n".join(failures)
+
+
+def test_other_clinic_cannot_switch_into_clinic_a(matrix, carnet_db, carnet_settings):
+    clients, ctx = matrix
+    before = _snapshot(carnet_db, carnet_settings)
+    response = clients["other-clinic"].post("/clinic/switch", data={"clinic_id": ctx["__clinic_a__"]})
+    assert response.status_code == 400
+    assert SECRET_NAME not in response.text
+    assert clients["other-clinic"].get("/api/v1/me").json()["clinic"]["slug"] == "beta"
+    assert _snapshot(carnet_db, carnet_settings) == before
