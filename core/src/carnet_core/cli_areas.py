@@ -13,4 +13,7 @@ def commands() -> list[click.Command]:
     from carnet_core.identity.cli import COMMANDS as identity_commands
 
     found.extend(identity_commands)
+    from carnet_core.jobs.cli import commands as jobs_commands
+
+    found.extend(jobs_commands())
     return found

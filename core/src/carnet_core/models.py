@@ -12,9 +12,11 @@ from carnet_core.identity.models import (
     RecoveryCode,
     User,
 )
+from carnet_core.jobs.models import FailedJob, JobEffect, JobLease, OutboxMessage, ScheduleState
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
     "DataKey", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",
+    "FailedJob", "JobEffect", "JobLease", "OutboxMessage", "ScheduleState",
 ]

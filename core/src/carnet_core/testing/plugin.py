@@ -65,7 +65,11 @@ test_redis_url.__test__ = False  # type: ignore[attr-defined]
 
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     """Settings for a test: everything under `home`, embedded defaults unless told otherwise."""
-    env = {"CARNET_HOME": str(home), "CARNET_BASE_URL": "http://127.0.0.1:8000"}
+    # Tests start job threads explicitly (`jobs_worker`), not with every app.
+    env = {
+        "CARNET_HOME": str(home), "CARNET_BASE_URL": "http://127.0.0.1:8000",
+        "CARNET_IN_PROCESS_WORKER": "0",
+    }
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url
     env.update(overrides.pop("env", {}))
@@ -282,6 +286,44 @@ def browser_page() -> Iterator[Any]:
         yield page
         context.close()
         browser.close()
+
+
+@pytest.fixture
+def jobs(plugin_host: PluginHost, carnet_db: Database) -> Iterator[Any]:
+    """Jobs runtime on the in-process broker (fast retries), actors declared, no threads yet.
+    Add `jobs_worker` to run jobs; `wait_for_jobs(jobs)` publishes the outbox and waits."""
+    from carnet_core.jobs.runtime import setup_jobs
+    from carnet_core.jobs.testing import test_jobs_config
+
+    runtime = setup_jobs(plugin_host.settings, plugin_host, carnet_db, redis_url="",
+                         config=test_jobs_config(plugin_host.settings.env))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def jobs_worker(jobs: Any) -> Any:
+    """Worker threads consuming `jobs`' broker for this test."""
+    jobs.start_worker()
+    return jobs
+
+
+@pytest.fixture
+def redis_jobs(plugin_host: PluginHost, carnet_db: Database) -> Iterator[Any]:
+    """Jobs runtime on the real Redis at CARNET_TEST_REDIS_URL, in a namespace of its own
+    (deleted afterwards). Mark the test `redis`."""
+    from carnet_core.jobs.runtime import setup_jobs
+    from carnet_core.jobs.testing import delete_namespace, test_jobs_config, unique_namespace
+
+    url = test_redis_url()
+    if not url:
+        pytest.skip(f"{REDIS_ENV} is not set")
+    namespace = unique_namespace()
+    runtime = setup_jobs(plugin_host.settings, plugin_host, carnet_db, redis_url=url,
+                         config=test_jobs_config(plugin_host.settings.env, namespace=namespace))
+    yield runtime
+    runtime.close()
+    delete_namespace(runtime.broker.client, namespace)
 
 
 from carnet_core.testing.identity import (  # noqa: E402  (fixtures re-exported for pytest)

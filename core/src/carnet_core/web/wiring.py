@@ -17,4 +17,7 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.identity.wiring import wire as wire_identity
 
     handlers.extend(wire_identity(state))
+    from carnet_core.jobs.web import wire_jobs
+
+    wire_jobs(state)
     return handlers

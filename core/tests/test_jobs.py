@@ -1,0 +1,356 @@
+"""Jobs on the in-process broker: outbox, idempotency, failures, schedules, app lifecycle."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import dramatiq
+import pytest
+import sqlalchemy as sa
+from carnet_core.jobs import JobsError, enqueue, enqueue_with_options, once
+from carnet_core.jobs.broker import declare_actors
+from carnet_core.jobs.models import FailedJob, JobEffect, OutboxMessage
+from carnet_core.jobs.outbox import Relay, outbox_counts
+from carnet_core.jobs.scheduler import Scheduler, lease_holder
+from carnet_core.jobs.testing import test_jobs_config, wait_for_jobs
+from carnet_core.plugins import build_plugin_host
+from click.testing import CliRunner
+from jobs_plugin import ExamplePlugin, clinic_name
+
+
+@pytest.fixture
+def example(inline_plugins):
+    return inline_plugins.add("example", ExamplePlugin())
+
+
+@pytest.fixture
+def plugin_host(carnet_settings, inline_plugins, example):
+    return build_plugin_host(carnet_settings, extra=inline_plugins.items)
+
+
+def outbox_rows(db):
+    with db.session(unscoped=True) as s:
+        return s.execute(sa.select(OutboxMessage).order_by(OutboxMessage.id)).scalars().all()
+
+
+def test_actors_are_declared_as_plugin_dot_name_on_the_plugin_queue(jobs):
+    assert {"example.mark", "example.boom", "example.tick", "example.nightly"} <= set(jobs.actors)
+    assert jobs.actors["example.mark"].queue_name == "example"
+    assert jobs.actors["example.nightly"].queue_name == "example_slow"
+    assert jobs.actors["example.boom"].options["max_retries"] == 2
+    assert dramatiq.get_broker() is jobs.broker
+
+
+def test_declaring_actors_without_a_broker_fails_clearly(plugin_host):
+    with pytest.raises(JobsError, match="no broker is configured"):
+        declare_actors(plugin_host, None)
+
+
+def test_a_job_enqueued_in_a_committed_transaction_runs_with_its_message_id(
+    jobs_worker, example, make_clinic
+):
+    clinic = make_clinic("alpha", plugins=[])
+    # given a job enqueued in a clinic-bound unit of work
+    with jobs_worker.db.session(clinic_id=clinic.id) as db:
+        row = enqueue(db, "example.mark", clinic.id)
+    # when the outbox is relayed and the worker runs
+    counts = wait_for_jobs(jobs_worker)
+    # then the job ran once, saw its outbox message id and clinic, and is marked done
+    assert example.calls_of("mark") == [(clinic.id, row.message_id, clinic.id)]
+    assert clinic_name(jobs_worker.db, clinic.id) == "Alpha!"
+    assert counts["done"] == 1
+    assert outbox_rows(jobs_worker.db)[0].runs == 1
+
+
+def test_a_job_enqueued_in_a_rolled_back_transaction_is_never_run(
+    jobs_worker, example, make_clinic
+):
+    clinic = make_clinic("alpha", plugins=[])
+    # given a transaction that enqueues a job and then fails
+    with pytest.raises(RuntimeError), jobs_worker.db.session(clinic_id=clinic.id) as db:
+        enqueue(db, "example.mark", clinic.id)
+        raise RuntimeError("the booking failed")
+    # when the relay runs
+    published = jobs_worker.relay.run_once()
+    jobs_worker.worker.join()
+    # then nothing was published nor run
+    assert published == 0
+    assert outbox_rows(jobs_worker.db) == []
+    assert example.calls_of("mark") == []
+    assert clinic_name(jobs_worker.db, clinic.id) == "Alpha"
+
+
+def test_a_job_with_not_before_waits_for_its_time(jobs_worker, example, make_clinic):
+    clinic = make_clinic("alpha", plugins=[])
+    soon = datetime.now(UTC) + timedelta(seconds=1.5)
+    with jobs_worker.db.session(clinic_id=clinic.id) as db:
+        enqueue_with_options(db, "example.mark", args=[clinic.id], not_before=soon)
+    assert jobs_worker.relay.run_once() == 0
+    assert outbox_counts(jobs_worker.db)["scheduled"] == 1
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.05)
+    wait_for_jobs(jobs_worker)
+    assert len(example.calls_of("mark")) == 1
+
+
+def test_a_message_delivered_twice_produces_one_effect(jobs, example, make_clinic):
+    example.mark_delay = 0.3
+    clinic = make_clinic("alpha", plugins=[])
+    with jobs.db.session(clinic_id=clinic.id) as db:
+        row = enqueue(db, "example.mark", clinic.id)
+    # given the same message published twice (a relay that crashed before marking it published)
+    claimed = jobs.relay.claim()
+    message = jobs.relay.message_for(claimed[0])
+    jobs.broker.enqueue(message)
+    jobs.relay.publish(claimed)
+    # when two worker threads take both copies at once
+    jobs.start_worker(threads=2)
+    wait_for_jobs(jobs)
+    # then both deliveries ran but the effect happened once
+    assert [c[1] for c in example.calls_of("mark")] == [row.message_id, row.message_id]
+    assert clinic_name(jobs.db, clinic.id) == "Alpha!"
+    with jobs.db.session(unscoped=True) as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(JobEffect)).scalar_one() == 1
+
+
+def test_a_redelivery_after_the_job_finished_is_skipped(jobs_worker, example, make_clinic):
+    clinic = make_clinic("alpha", plugins=[])
+    with jobs_worker.db.session(clinic_id=clinic.id) as db:
+        row = enqueue(db, "example.mark", clinic.id)
+    wait_for_jobs(jobs_worker)
+    # when the broker delivers the finished message again
+    jobs_worker.broker.enqueue(jobs_worker.relay.message_for(row))
+    jobs_worker.broker.join("example")
+    jobs_worker.worker.join()
+    # then the actor is not called a second time
+    assert len(example.calls_of("mark")) == 1
+    assert clinic_name(jobs_worker.db, clinic.id) == "Alpha!"
+
+
+def test_once_claims_a_key_only_once_across_transactions(carnet_db):
+    with carnet_db.session(unscoped=True) as db:
+        assert once(db, "example.k:1") is True
+    with carnet_db.session(unscoped=True) as db:
+        assert once(db, "example.k:1") is False
+        assert once(db, "example.k:2") is True
+    # an effect rolled back releases its key
+    with pytest.raises(RuntimeError), carnet_db.session(unscoped=True) as db:
+        assert once(db, "example.k:3") is True
+        raise RuntimeError("effect failed")
+    with carnet_db.session(unscoped=True) as db:
+        assert once(db, "example.k:3") is True
+
+
+def test_jobs_that_exhaust_their_retries_are_kept_and_listed(
+    jobs_worker, example, carnet_settings, monkeypatch
+):
+    with jobs_worker.db.session(unscoped=True) as db:
+        row = enqueue(db, "example.boom")
+    counts = wait_for_jobs(jobs_worker)
+    # then the job ran 1 + max_retries times and landed in the failed table
+    assert example.calls_of("boom") == [0, 1, 2]
+    assert counts["failed"] == 1
+    with jobs_worker.db.session(unscoped=True) as s:
+        failed = s.execute(sa.select(FailedJob)).scalars().all()
+    assert [(f.message_id, f.actor, f.queue, f.retries) for f in failed] == [
+        (row.message_id, "example.boom", "example", 2)
+    ]
+    assert failed[0].error == "RuntimeError: the SMS gateway refused the message"
+    assert "Traceback" in failed[0].traceback
+    # and `carnet jobs failed` shows it
+    from carnet_core.cli import Runtime
+    from carnet_core.jobs.cli import jobs as jobs_group
+
+    rt = Runtime(settings=jobs_worker.settings, _host=jobs_worker.host, _db=jobs_worker.db)
+    out = CliRunner().invoke(jobs_group, ["failed", "--json"], obj=rt)
+    assert out.exit_code == 0, out.output
+    listed = json.loads(out.output)
+    assert [(i["actor"], i["retries"]) for i in listed] == [("example.boom", 2)]
+    status = CliRunner().invoke(jobs_group, ["status", "--json"], obj=rt)
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.output)
+    assert data["failed"] == 1 and data["broker"] == "in-process"
+    assert set(data["queues"]) == {"example", "example_slow"}
+    # and `carnet jobs retry` enqueues it again
+    retried = CliRunner().invoke(jobs_group, ["retry", str(listed[0]["id"])], obj=rt)
+    assert retried.exit_code == 0, retried.output
+    assert outbox_counts(jobs_worker.db)["pending"] == 1
+
+
+def test_cli_jobs_failed_lists_nothing_on_a_clean_database(jobs):
+    from carnet_core.cli import Runtime
+    from carnet_core.jobs.cli import jobs as jobs_group
+
+    rt = Runtime(settings=jobs.settings, _host=jobs.host, _db=jobs.db)
+    out = CliRunner().invoke(jobs_group, ["failed"], obj=rt)
+    assert out.exit_code == 0 and "no failed job" in out.output
+
+
+def test_a_job_past_its_max_age_expires_instead_of_running(jobs_worker, example, make_clinic):
+    clinic = make_clinic("alpha", plugins=[])
+    with jobs_worker.db.session(clinic_id=clinic.id) as db:
+        enqueue_with_options(
+            db,
+            "example.mark",
+            args=[clinic.id],
+            max_age=timedelta(milliseconds=1),
+            not_before=datetime.now(UTC) - timedelta(seconds=5),
+        )
+    counts = wait_for_jobs(jobs_worker)
+    assert counts["expired"] == 1
+    assert example.calls_of("mark") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"actor": "Mark"}, "must be '<plugin>.<name>'"),
+        ({"args": [object()]}, "not JSON-serialisable"),
+        ({"not_before": datetime(2030, 1, 1)}, "timezone-aware"),
+    ],
+)
+def test_enqueue_refuses_bad_input_and_writes_nothing(carnet_db, kwargs, message):
+    actor = kwargs.pop("actor", "example.mark")
+    with pytest.raises(JobsError, match=message), carnet_db.session(unscoped=True) as db:
+        enqueue_with_options(db, actor, **kwargs)
+    assert outbox_rows(carnet_db) == []
+
+
+def test_two_relays_never_publish_a_row_twice(jobs, carnet_db):
+    # given 300 committed jobs
+    with carnet_db.session(unscoped=True) as db:
+        for _ in range(300):
+            enqueue(db, "example.nightly")
+    relays = [Relay(carnet_db, jobs.broker, test_jobs_config({}, relay_batch=7)) for _ in range(3)]
+    # when three relays publish concurrently
+    threads = [threading.Thread(target=r.run_once) for r in relays]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # then every row was published exactly once
+    queue = jobs.broker.queues["example_slow"]
+    ids = []
+    while not queue.empty():
+        ids.append(dramatiq.Message.decode(queue.get_nowait()).message_id)
+    assert len(ids) == 300 and len(set(ids)) == 300
+    assert outbox_counts(carnet_db)["published"] == 300
+
+
+def test_per_clinic_schedule_skips_a_clinic_that_disabled_the_plugin(
+    jobs_worker, example, make_clinic
+):
+    on = make_clinic("on", plugins=["example"])
+    off = make_clinic("off", plugins=["example"])
+    none = make_clinic("none", plugins=[])
+    from carnet_core.clinics.services import set_plugin_enabled
+
+    with jobs_worker.db.session(clinic_id=off.id) as db:
+        set_plugin_enabled(db, off.id, "example", False, ["example"])
+    scheduler = Scheduler(jobs_worker.db, jobs_worker.host, jobs_worker.config)
+    # when the scheduler fires
+    enqueued = scheduler.tick()
+    wait_for_jobs(jobs_worker)
+    # then the per-clinic job ran for the enabled clinic only, and the global one once
+    assert enqueued == 2
+    assert example.calls_of("tick") == [on.id]
+    assert example.calls_of("nightly") == [None]
+    assert none.id not in example.calls_of("tick")
+    # and nothing fires again before the next occurrence
+    assert scheduler.tick() == 0
+
+
+def test_a_schedule_fires_again_after_its_period(jobs, example, make_clinic):
+    example.schedule_every = timedelta(milliseconds=300)
+    make_clinic("on", plugins=["example"])
+    scheduler = Scheduler(jobs.db, jobs.host, jobs.config)
+    assert scheduler.tick() == 2  # tick + nightly
+    assert scheduler.tick() == 0
+    time.sleep(0.35)
+    assert scheduler.tick() == 1  # tick again, nightly not yet
+
+
+def test_two_schedulers_elect_one_leader_and_fire_each_occurrence_once(jobs, example, make_clinic):
+    example.schedule_every = timedelta(milliseconds=200)
+    make_clinic("on", plugins=["example"])
+    config = test_jobs_config({}, scheduler_interval=0.02, scheduler_lease=0.5)
+    a = Scheduler(jobs.db, jobs.host, config, name="sched-a")
+    b = Scheduler(jobs.db, jobs.host, config, name="sched-b")
+    leaders = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            leaders.append((a.leader, b.leader))
+            time.sleep(0.01)
+
+    threads = [
+        threading.Thread(target=a.run_forever, args=(stop,)),
+        threading.Thread(target=b.run_forever, args=(stop,)),
+        threading.Thread(target=watch),
+    ]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(1.1)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    # then never both led, exactly one led, and ticks were not duplicated
+    assert not any(x and y for x, y in leaders)
+    assert {a.leader, b.leader} == {False}  # both released on stop
+    with jobs.db.session(unscoped=True) as s:
+        rows = s.execute(sa.select(OutboxMessage.actor)).scalars().all()
+    ticks = rows.count("example.tick")
+    assert 1 <= ticks <= int(elapsed / 0.2) + 1
+    assert rows.count("example.nightly") == 1
+
+
+def test_scheduler_leadership_passes_on_when_the_leader_stops_renewing(jobs):
+    config = test_jobs_config({}, scheduler_interval=0.05, scheduler_lease=0.3)
+    a = Scheduler(jobs.db, jobs.host, config, name="sched-a")
+    b = Scheduler(jobs.db, jobs.host, config, name="sched-b")
+    assert a.elect() is True
+    assert b.elect() is False
+    assert lease_holder(jobs.db)[0] == "sched-a"
+    time.sleep(0.35)  # a is paused past its lease
+    assert b.elect() is True
+    assert a.elect() is False
+
+
+def test_embedded_app_runs_jobs_in_process_and_stops_them_with_the_app(
+    carnet_settings, plugin_host, carnet_db, example, make_clinic
+):
+    from carnet_core.web.app import create_app
+    from litestar.testing import TestClient
+
+    settings = plugin_host.settings.model_copy(
+        update={
+            "in_process_worker": True,
+            "env": {
+                **plugin_host.settings.env,
+                "CARNET_JOBS_RELAY_INTERVAL": "0.05",
+                "CARNET_JOBS_WORKER_TIMEOUT_MS": "50",
+            },
+        }
+    )
+    plugin_host.settings = settings
+    clinic = make_clinic("alpha", plugins=["example"])
+    app = create_app(settings, host=plugin_host, db=carnet_db)
+    runtime = app.state["carnet"].jobs
+    assert runtime is not None and runtime.mode == "in-process"
+    with TestClient(app=app):
+        assert runtime.worker is not None
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            enqueue(db, "example.mark", clinic.id)
+        deadline = time.monotonic() + 10
+        while clinic_name(carnet_db, clinic.id) != "Alpha!" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert clinic_name(carnet_db, clinic.id) == "Alpha!"
+        assert runtime.scheduler is not None
+    # the app's shutdown stopped the threads
+    assert runtime.worker is None
+    assert runtime.relay._thread is None and runtime.scheduler._thread is None
