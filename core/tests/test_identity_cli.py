@@ -37,7 +37,7 @@ def test_user_create_refuses_unknown_roles(carnet_settings, clinic):
     assert result.exit_code == 2 and "roles" in result.output
 
 
-def test_token_create_use_list_revoke(carnet_settings, clinic, staff, client):
+def test_token_create_use_list_revoke(carnet_settings, clinic, staff, client, carnet_db):
     user = staff("owner")
     result = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", user.email,
                   "--scopes", "core.manage_modules", "--expires", "30d")
@@ -45,6 +45,13 @@ def test_token_create_use_list_revoke(carnet_settings, clinic, staff, client):
     raw = result.output.strip().splitlines()[-1]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).json()
     assert me["email"] == user.email and me["scopes"] == ["core.manage_modules"]
+    import sqlalchemy as sa
+
+    from carnet_core.audit.models import AuditRecord
+
+    with carnet_db.session(unscoped=True) as db:
+        uses = db.execute(sa.select(AuditRecord).where(AuditRecord.resource_type == "api_token")).scalars().all()
+    assert [(u.action, u.clinic_id) for u in uses] == [("use", clinic.id)]
     listed = _run(carnet_settings, "token", "list").output
     assert raw not in listed and "last used 20" in listed
     token_id = listed.split()[0]

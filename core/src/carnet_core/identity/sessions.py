@@ -93,6 +93,19 @@ def token_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state: C
         if found is None:
             return None
         token, user, member = found
+        # Every use of a token is traced in the clinic's tamper-evident audit trail, in the same
+        # transaction as last_used_at: if the record cannot be written, the token is refused.
+        from carnet_core import audit
+
+        audit.record(
+            db,
+            action="use",
+            resource_type="api_token",
+            resource_id=token.id,
+            actor=f"token:{token.id}",
+            clinic_id=token.clinic_id,
+            details={"method": connection.scope.get("method"), "route": connection.scope.get("path", "")[:200]},
+        )
         clinic = db.get(Clinic, token.clinic_id)
         roles = member.role_set
         scopes = frozenset(token.scopes.split(",")) if token.scopes else None
