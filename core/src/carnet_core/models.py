@@ -13,10 +13,12 @@ from carnet_core.identity.models import (
     User,
 )
 from carnet_core.jobs.models import FailedJob, JobEffect, JobLease, OutboxMessage, ScheduleState
+from carnet_core.links.models import LinkAttempt, PatientLink
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
-    "DataKey", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink", "RecoveryCode",
+    "DataKey", "LinkAttempt", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink",
+    "PatientLink", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",
     "FailedJob", "JobEffect", "JobLease", "OutboxMessage", "ScheduleState",
 ]

@@ -1,0 +1,28 @@
+"""Patient links: signed, expiring, single-purpose links for people without accounts (cancel or
+move an appointment, accept an offer, confirm a booking), with optional one-time codes."""
+
+from carnet_core.links.services import (
+    CODE_LOCKED,
+    EXPIRED,
+    REVOKED,
+    THROTTLED,
+    UNKNOWN,
+    USED,
+    IssuedLink,
+    LinkError,
+    LinkRefused,
+    audit_access,
+    contact_allowed,
+    issue,
+    issue_code,
+    open_link,
+    revoke,
+    use,
+    verify_code,
+)
+
+__all__ = [
+    "CODE_LOCKED", "EXPIRED", "REVOKED", "THROTTLED", "UNKNOWN", "USED", "IssuedLink", "LinkError",
+    "LinkRefused", "audit_access", "contact_allowed", "issue", "issue_code", "open_link", "revoke",
+    "use", "verify_code",
+]
