@@ -32,6 +32,7 @@ from carnet_core.links import (
 from carnet_core.links import services as link_services
 from carnet_core.links.models import PatientLink
 from carnet_core.links.web import client_address, refusal_page
+from carnet_core.testing.identity import csrf_headers
 
 
 @get("/l/{token:str}", name="linktest.show", opt={"permission": PUBLIC}, sync_to_thread=True)
@@ -86,8 +87,8 @@ def test_only_the_hash_of_the_token_is_stored(carnet_db, clinic):
 def test_a_link_opens_once_and_is_refused_after_use(carnet_db, clinic, client):
     _, token = _issue(carnet_db, clinic)
     assert client.get(f"/p/{clinic.slug}/linktest/l/{token}").json() == {"subject": 42}
-    assert client.post(f"/p/{clinic.slug}/linktest/l/{token}").json() == {"done": 42}
-    again = client.post(f"/p/{clinic.slug}/linktest/l/{token}")
+    assert client.post(f"/p/{clinic.slug}/linktest/l/{token}", headers=csrf_headers(client)).json() == {"done": 42}
+    again = client.post(f"/p/{clinic.slug}/linktest/l/{token}", headers=csrf_headers(client))
     assert again.status_code == 410
     assert "déjà été utilisé" in again.text
 
@@ -154,8 +155,8 @@ def test_concurrent_uses_of_a_single_use_link_let_only_one_through(carnet_db, cl
 
 def test_each_use_and_refusal_is_audited_as_the_patient_link(carnet_db, clinic, client):
     link, token = _issue(carnet_db, clinic)
-    client.post(f"/p/{clinic.slug}/linktest/l/{token}")
-    client.post(f"/p/{clinic.slug}/linktest/l/{token}")
+    client.post(f"/p/{clinic.slug}/linktest/l/{token}", headers=csrf_headers(client))
+    client.post(f"/p/{clinic.slug}/linktest/l/{token}", headers=csrf_headers(client))
     with carnet_db.session(clinic_id=clinic.id) as db:
         rows = db.exec(sa.select(AuditRecord).where(AuditRecord.actor_kind == "patient_link")).scalars().all()
     assert [(r.actor_id, r.action, r.outcome) for r in rows] == [
