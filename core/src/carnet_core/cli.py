@@ -37,6 +37,9 @@ class Runtime:
 
             self._db = Database(self.settings.database_url)
             install_keyring(self._db, self.settings)
+            from carnet_core.audit.events import install_audit_notifier
+
+            install_audit_notifier(self._db, self.host)
         return self._db
 
 

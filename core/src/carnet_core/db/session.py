@@ -120,6 +120,8 @@ class Database:
         )
         # The process keyring (carnet_core.encryption.install_keyring); sessions carry it.
         self.keyring: Any = None
+        # Announces committed audit records (carnet_core.audit.events.install_audit_notifier).
+        self.audit_notifier: Any = None
 
     @property
     def dialect(self) -> str:
@@ -129,6 +131,8 @@ class Database:
         session = self._factory()
         if self.keyring is not None:
             session.info["carnet.keyring"] = self.keyring
+        if self.audit_notifier is not None:
+            session.info["audit_notifier"] = self.audit_notifier
         if clinic_id is not None:
             session.info["clinic_id"] = clinic_id
         elif unscoped:

@@ -190,6 +190,9 @@ def carnet_db(
     from carnet_core.encryption import install_keyring
 
     install_keyring(db, carnet_settings)
+    from carnet_core.audit.events import install_audit_notifier
+
+    install_audit_notifier(db, plugin_host)
     yield db
     db.dispose()
 

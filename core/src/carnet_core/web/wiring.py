@@ -13,6 +13,9 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.encryption import install_keyring
 
     install_keyring(state.db, state.settings)
+    from carnet_core.audit.events import install_audit_notifier
+
+    install_audit_notifier(state.db, state.host)
 
     from carnet_core.identity.wiring import wire as wire_identity
 

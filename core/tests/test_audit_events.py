@@ -1,0 +1,75 @@
+"""The audit_event hook: observers hear committed records of clinics that enabled them."""
+
+import types
+
+import pytest
+from sqlmodel import select
+
+from carnet_core import audit, hookimpl
+from carnet_core.audit.models import AuditRecord
+
+observer = types.ModuleType("carnet_observer")
+observer.CARNET_CORE_REQUIRES = ">=0.1"
+observer.seen = []
+
+
+@hookimpl
+def _audit_event(event):
+    observer.seen.append(event)
+
+
+observer.audit_event = _audit_event
+
+
+def _broken(event):
+    raise RuntimeError("observer bug")
+
+
+broken = types.ModuleType("carnet_broken_observer")
+broken.CARNET_CORE_REQUIRES = ">=0.1"
+broken.audit_event = hookimpl(_broken)
+
+
+@pytest.fixture
+def inline_plugins(inline_plugins):
+    inline_plugins.add("broken", broken)
+    inline_plugins.add("observer", observer)
+    observer.seen.clear()
+    return inline_plugins
+
+
+def test_hook_audit_event_reaches_enabled_plugins_after_commit(inline_plugins, carnet_db, make_clinic):
+    with_plugin = make_clinic("avec", plugins=["observer"])
+    without = make_clinic("sans", plugins=[])
+    # when each clinic audits an action
+    with carnet_db.session(clinic_id=with_plugin.id) as db:
+        audit.record(db, action="read", resource_type="patient", patient_id=5, actor="system")
+        assert observer.seen == []  # not before the commit
+    with carnet_db.session(clinic_id=without.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    # then only the clinic that enabled the plugin is heard, once committed
+    assert [(e.clinic_id, e.seq, e.patient_id, e.action) for e in observer.seen] == [(with_plugin.id, 1, 5, "read")]
+    assert isinstance(observer.seen[0], audit.AuditEvent) and observer.seen[0].hash
+
+
+def test_rolled_back_records_are_never_announced(inline_plugins, carnet_db, make_clinic):
+    clinic = make_clinic("avec", plugins=["observer"])
+    try:
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            audit.record(db, action="update", resource_type="patient", actor="system")
+            raise ValueError("the action failed")
+    except ValueError:
+        pass
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    assert [(e.seq, e.action) for e in observer.seen] == [(1, "read")]
+
+
+def test_a_failing_observer_does_not_undo_the_action(inline_plugins, carnet_db, make_clinic):
+    inline_plugins.add("broken", broken)
+    clinic = make_clinic("avec", plugins=["broken", "observer"])
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    assert len(observer.seen) == 1
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert len(db.exec(select(AuditRecord)).all()) == 1
