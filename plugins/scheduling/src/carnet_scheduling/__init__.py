@@ -1,0 +1,1 @@
+"""Carnet scheduling plugin: agenda, treatment series, availability, calendar feeds."""

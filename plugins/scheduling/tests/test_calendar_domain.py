@@ -1,0 +1,66 @@
+"""Pure calendar rules: Easter, French public holidays, wall time <-> UTC across DST."""
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from carnet_scheduling.services.calendar import (
+    DateRange,
+    NonexistentLocalTime,
+    easter_sunday,
+    french_public_holidays,
+    local_day_bounds,
+    local_to_utc,
+)
+
+
+@pytest.mark.parametrize(
+    ("year", "expected"),
+    [(2024, date(2024, 3, 31)), (2025, date(2025, 4, 20)), (2026, date(2026, 4, 5)),
+     (2027, date(2027, 3, 28)), (2038, date(2038, 4, 25)), (2285, date(2285, 3, 22))],
+)
+def test_easter_sunday_matches_known_dates(year, expected):
+    assert easter_sunday(year) == expected
+
+
+def test_french_public_holidays_2026_has_the_eleven_days():
+    days = french_public_holidays(2026)
+    assert len(days) == 11
+    assert days[date(2026, 4, 6)] == "Lundi de Pâques"
+    assert days[date(2026, 5, 14)] == "Ascension"
+    assert days[date(2026, 5, 25)] == "Lundi de Pentecôte"
+    assert date(2026, 7, 14) in days and date(2026, 12, 25) in days
+    assert date(2026, 4, 3) not in days  # Good Friday only in Alsace-Moselle
+
+
+def test_alsace_moselle_adds_good_friday_and_st_stephen():
+    days = french_public_holidays(2026, "alsace-moselle")
+    assert days[date(2026, 4, 3)] == "Vendredi saint"
+    assert date(2026, 12, 26) in days
+
+
+def test_wall_time_keeps_across_dst():
+    # 17:00 in Paris is 16:00 UTC in winter and 15:00 UTC in summer
+    assert local_to_utc(date(2026, 3, 24), time(17, 0)) == datetime(2026, 3, 24, 16, 0, tzinfo=UTC)
+    assert local_to_utc(date(2026, 3, 31), time(17, 0)) == datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
+
+
+def test_nonexistent_time_is_refused_not_shifted():
+    with pytest.raises(NonexistentLocalTime):
+        local_to_utc(date(2026, 3, 29), time(2, 30))
+
+
+def test_ambiguous_time_takes_first_occurrence():
+    assert local_to_utc(date(2026, 10, 25), time(2, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def test_day_bounds_on_dst_days_are_23_and_25_hours():
+    start, end = local_day_bounds(date(2026, 3, 29))
+    assert (end - start).total_seconds() == 23 * 3600
+    start, end = local_day_bounds(date(2026, 10, 25))
+    assert (end - start).total_seconds() == 25 * 3600
+
+
+def test_date_range_refuses_reversed_bounds():
+    with pytest.raises(ValueError, match="ends"):
+        DateRange(date(2026, 2, 10), date(2026, 2, 1), "x")
