@@ -1,0 +1,38 @@
+"""Hooks the scheduling plugin publishes for other plugins (billing, telecare, …).
+
+Implement them with ``@hookimpl(optionalhook=True)`` so your plugin still loads when scheduling is
+absent. They are called after the change is flushed, in the same transaction, only for plugins the
+appointment's clinic has enabled; `db` is that clinic's session. Observers must not raise for
+ordinary reasons: an exception rolls the change back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_core.hookspecs import hookspec
+
+
+@hookspec
+def scheduling_appointment_booked(appointment: Any, db: Any) -> None:
+    """After an appointment is booked (by staff, a series, online booking or the API)."""
+
+
+@hookspec
+def scheduling_appointment_moved(appointment: Any, previous_start: Any, previous_end: Any, db: Any) -> None:
+    """After an appointment moved to a new time (or room); previous times are UTC."""
+
+
+@hookspec
+def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> None:
+    """After an appointment is cancelled; `reason` is what the canceller gave."""
+
+
+@hookspec
+def scheduling_appointment_honoured(appointment: Any, db: Any) -> None:
+    """After an appointment is marked honoured (the session took place: billing may invoice it)."""
+
+
+@hookspec
+def scheduling_appointment_missed(appointment: Any, excused: bool, db: Any) -> None:
+    """After an appointment is marked absent non excusé (`excused=False`) or excused."""
