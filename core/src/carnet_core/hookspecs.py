@@ -26,6 +26,12 @@ def register_settings() -> type[BaseModel] | None:
 
 
 @hookspec
+def register_hookspecs() -> Any:
+    """At start: return a module (or class) of the plugin's own hookspecs, named `<plugin>_*`;
+    other plugins implement them with ``@hookimpl(optionalhook=True)``."""
+
+
+@hookspec
 def register_routes() -> list[Any]:
     """At start: return Litestar handlers or controllers; core mounts them under /<plugin>."""
 

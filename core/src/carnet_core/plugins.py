@@ -214,12 +214,23 @@ def build_plugin_host(
             name=name, version=version, module=module, distribution=dist_name,
             core_requires=core_requires, root=_root_of(module),
         )
+    for name, specs in host.call_each("register_hookspecs"):
+        _add_plugin_hookspecs(pm, name, specs)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin '{pm.get_name(exc.plugin)}': {exc}") from None
     _load_plugin_settings(host)
     return host
+
+
+def _add_plugin_hookspecs(pm: pluggy.PluginManager, plugin: str, specs: Any) -> None:
+    """Publish a plugin's own hooks; their names must start with the plugin's name."""
+    names = [n for n in dir(specs) if not n.startswith("_") and pm.parse_hookspec_opts(specs, n)]
+    wrong = [n for n in names if not n.startswith(f"{plugin}_")]
+    if wrong:
+        raise PluginError(f"plugin '{plugin}' publishes hooks {', '.join(wrong)}; prefix them with '{plugin}_'")
+    pm.add_hookspecs(specs)
 
 
 def _load_plugin_settings(host: PluginHost) -> None:
