@@ -15,10 +15,7 @@ from sqlmodel import Field
 
 from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
 
-try:  # the sealed column type arrives with core encryption
-    from carnet_core.encryption.types import Sealed
-except ImportError:  # pragma: no cover - older core
-    Sealed = sa.LargeBinary  # type: ignore[misc,assignment]
+from carnet_core.encryption.types import Sealed
 
 MODALITIES = ("cabinet", "domicile", "telesoin")
 PLACE_KINDS = MODALITIES
@@ -117,7 +114,7 @@ class Prescription(ClinicOwned, table=True):
     __tablename__ = "scheduling_prescription"
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="core_patient.id", index=True)
+    patient_id: int = Field(index=True)  # core_patient.id (FK added once core patients land)
     practitioner_id: int = Field(foreign_key="core_user.id")
     prescribed_on: date
     prescriber: str = Field(default="", max_length=200)
@@ -133,7 +130,7 @@ class Series(ClinicOwned, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: int | None = Field(default=None, foreign_key="scheduling_prescription.id", index=True)
-    patient_id: int = Field(foreign_key="core_patient.id", index=True)
+    patient_id: int = Field(index=True)  # core_patient.id (FK added once core patients land)
     practitioner_id: int = Field(foreign_key="core_user.id")
     appointment_type_id: int = Field(foreign_key="scheduling_appointment_type.id")
     room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
@@ -163,7 +160,7 @@ class Appointment(ClinicOwned, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    patient_id: int = Field(foreign_key="core_patient.id")
+    patient_id: int  # core_patient.id (FK added once core patients land)
     appointment_type_id: int = Field(foreign_key="scheduling_appointment_type.id")
     place_id: int | None = Field(default=None, foreign_key="scheduling_place.id")
     room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")

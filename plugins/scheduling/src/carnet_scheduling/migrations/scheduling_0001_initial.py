@@ -14,7 +14,7 @@ from carnet_core.db.base import UTCDateTime
 revision = "scheduling_0001"
 down_revision = None
 branch_labels = ("scheduling",)
-depends_on = ("core_0001", "core_identity_0001", "core_patients_0001")
+depends_on = ("core_0001", "core_identity_0001")
 
 OCCUPYING = "status <> 'cancelled'"
 
@@ -121,7 +121,6 @@ def upgrade() -> None:
         sa.Column("sessions_prescribed", sa.Integer(), nullable=False),
         sa.Column("acts", sa.String(length=200), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["patient_id"], ["core_patient.id"], name="fk_scheduling_prescription_patient_id_core_patient"),
         sa.ForeignKeyConstraint(["practitioner_id"], ["core_user.id"], name="fk_scheduling_prescription_practitioner_id_core_user"),
         sa.PrimaryKeyConstraint("id", name="pk_scheduling_prescription"),
     )
@@ -139,7 +138,6 @@ def upgrade() -> None:
         sa.Column("closed", sa.Boolean(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["prescription_id"], ["scheduling_prescription.id"], name="fk_scheduling_series_prescription_id_scheduling_prescription"),
-        sa.ForeignKeyConstraint(["patient_id"], ["core_patient.id"], name="fk_scheduling_series_patient_id_core_patient"),
         sa.ForeignKeyConstraint(["practitioner_id"], ["core_user.id"], name="fk_scheduling_series_practitioner_id_core_user"),
         sa.ForeignKeyConstraint(["appointment_type_id"], ["scheduling_appointment_type.id"], name="fk_scheduling_series_appointment_type_id_scheduling_appointment_type"),
         sa.ForeignKeyConstraint(["room_id"], ["scheduling_room.id"], name="fk_scheduling_series_room_id_scheduling_room"),
@@ -168,7 +166,6 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.CheckConstraint("ends_at > starts_at", name="ck_scheduling_appointment_time_order"),
         sa.ForeignKeyConstraint(["practitioner_id"], ["core_user.id"], name="fk_scheduling_appointment_practitioner_id_core_user"),
-        sa.ForeignKeyConstraint(["patient_id"], ["core_patient.id"], name="fk_scheduling_appointment_patient_id_core_patient"),
         sa.ForeignKeyConstraint(["appointment_type_id"], ["scheduling_appointment_type.id"], name="fk_scheduling_appointment_appointment_type_id_scheduling_appointment_type"),
         sa.ForeignKeyConstraint(["place_id"], ["scheduling_place.id"], name="fk_scheduling_appointment_place_id_scheduling_place"),
         sa.ForeignKeyConstraint(["room_id"], ["scheduling_room.id"], name="fk_scheduling_appointment_room_id_scheduling_room"),

@@ -1,0 +1,140 @@
+"""JSON shapes of the scheduling API (pydantic: unknown fields are refused)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppointmentIn(Strict):
+    practitioner_id: int = Field(gt=0)
+    patient_id: int = Field(gt=0)
+    appointment_type_id: int = Field(gt=0)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    room_id: int | None = Field(default=None, gt=0)
+    place_id: int | None = Field(default=None, gt=0)
+    notes: str | None = Field(default=None, max_length=20_000)
+
+
+class MoveIn(Strict):
+    starts_at: datetime
+    ends_at: datetime | None = None
+    room_id: int | None = Field(default=None, gt=0)
+
+
+class CancelIn(Strict):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class StatusIn(Strict):
+    status: Literal["honoured", "absent", "excused"]
+
+
+class NotesIn(Strict):
+    notes: str | None = Field(default=None, max_length=20_000)
+
+
+class WeeklySlotIn(Strict):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    time: time
+
+
+class PrescriptionIn(Strict):
+    patient_id: int = Field(gt=0)
+    practitioner_id: int = Field(gt=0)
+    prescribed_on: date
+    sessions_prescribed: int = Field(ge=1, le=200)
+    prescriber: str = Field(default="", max_length=200)
+    acts: str = Field(default="", max_length=200)
+
+
+class SeriesIn(Strict):
+    patient_id: int = Field(gt=0)
+    practitioner_id: int = Field(gt=0)
+    appointment_type_id: int = Field(gt=0)
+    slots: list[WeeklySlotIn] = Field(min_length=1, max_length=7)
+    first_day: date
+    sessions: int = Field(ge=1, le=200)
+    every_weeks: int = Field(default=1, ge=1, le=4)
+    room_id: int | None = Field(default=None, gt=0)
+    prescription_id: int | None = Field(default=None, gt=0)
+    last_day: date | None = None
+    skip_school_holidays: bool = False
+    dry_run: bool = False
+
+
+class MoveFollowingIn(Strict):
+    slots: list[WeeklySlotIn] = Field(min_length=1, max_length=7)
+    first_day: date
+    every_weeks: int | None = Field(default=None, ge=1, le=4)
+    skip_school_holidays: bool = False
+
+
+class WorkingBlockIn(Strict):
+    weekday: int = Field(ge=0, le=6)
+    start: time
+    end: time
+    place_id: int = Field(gt=0)
+    room_id: int | None = Field(default=None, gt=0)
+
+
+class WorkingHoursIn(Strict):
+    blocks: list[WorkingBlockIn] = Field(max_length=50)
+
+
+class PlaceIn(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    kind: Literal["cabinet", "domicile", "telesoin"] = "cabinet"
+    address: str = Field(default="", max_length=300)
+
+
+class RoomIn(Strict):
+    place_id: int = Field(gt=0)
+    name: str = Field(min_length=1, max_length=120)
+
+
+class AppointmentTypeIn(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    duration_minutes: int = Field(ge=5, le=480)
+    modality: Literal["cabinet", "domicile", "telesoin"] = "cabinet"
+    colour: str = Field(default="#3b82f6", pattern=r"^#[0-9a-fA-F]{6}$")
+    bookable_online: bool = False
+    reminders: bool = True
+    new_patients_allowed: bool = True
+    billable: bool = True
+
+
+class ExceptionIn(Strict):
+    starts_at: datetime
+    ends_at: datetime
+    practitioner_id: int | None = Field(default=None, gt=0, description="None: the whole clinic is closed")
+    kind: Literal["holiday", "training", "closure", "other"] = "holiday"
+    label: str = Field(default="", max_length=200)
+
+
+class SchoolHolidayIn(Strict):
+    first_day: date
+    last_day: date
+    label: str = Field(min_length=1, max_length=120)
+
+
+class FeedIn(Strict):
+    show_patient_names: bool = False
+
+
+def appointment_out(a: Any) -> dict[str, Any]:
+    """An appointment as the API shows it to staff (never its notes)."""
+    return {
+        "id": a.id, "practitioner_id": a.practitioner_id, "patient_id": a.patient_id,
+        "appointment_type_id": a.appointment_type_id, "room_id": a.room_id, "place_id": a.place_id,
+        "series_id": a.series_id, "starts_at": a.starts_at.isoformat(), "ends_at": a.ends_at.isoformat(),
+        "status": a.status, "cancel_reason": a.cancel_reason, "billable": a.billable, "source": a.source,
+        "has_notes": a.notes is not None,
+    }

@@ -1,0 +1,55 @@
+"""Clinic facts the services need: time zone, staff and patients of the clinic, hook callers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from carnet_core.clinics.models import Clinic
+from carnet_core.db.session import CarnetSession
+from carnet_core.identity.models import Membership, User
+
+from carnet_scheduling.services.calendar import DEFAULT_TZ
+
+_PATIENT = sa.table("core_patient", sa.column("id"), sa.column("clinic_id"))
+
+
+def clinic_tz(db: CarnetSession) -> str:
+    cache = db.info.setdefault("scheduling.tz", {})
+    if db.clinic_id not in cache:
+        clinic = db.get(Clinic, db.clinic_id) if db.clinic_id is not None else None
+        cache[db.clinic_id] = clinic.timezone if clinic is not None else DEFAULT_TZ
+    return cache[db.clinic_id]
+
+
+def is_practitioner(db: CarnetSession, user_id: int) -> bool:
+    """The user is an active practitioner (or owner) of the session's clinic."""
+    row = db.exec(
+        select(Membership).where(Membership.user_id == user_id, Membership.active == True)  # noqa: E712
+    ).first()
+    return row is not None and bool(row.role_set & {"practitioner", "owner"})
+
+
+def practitioners(db: CarnetSession) -> list[User]:
+    rows = db.exec(
+        select(User, Membership).join(Membership, Membership.user_id == User.id)
+        .where(Membership.active == True, User.disabled == False)  # noqa: E712
+        .order_by(User.display_name)
+    ).all()
+    return [u for u, m in rows if "practitioner" in m.role_set]
+
+
+def patient_exists(db: CarnetSession, patient_id: int) -> bool:
+    """The patient belongs to the session's clinic (another clinic's patient does not exist here)."""
+    row = db.execute(
+        sa.select(_PATIENT.c.id).where(_PATIENT.c.id == patient_id, _PATIENT.c.clinic_id == db.clinic_id)
+    ).first()
+    return row is not None
+
+
+def notify(hooks: Any, name: str, **kwargs: Any) -> None:
+    """Call a scheduling_* hook on the plugins the clinic enabled (`hooks` from host.for_clinic)."""
+    if hooks is not None:
+        getattr(hooks, name)(**kwargs)

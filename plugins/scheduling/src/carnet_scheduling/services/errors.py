@@ -1,0 +1,28 @@
+"""Scheduling errors. Bad input raises SchedulingError (a ValueError) naming the field and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SchedulingError(ValueError):
+    """Input that cannot be accepted; `field` names what to change (for 4xx field errors)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(LookupError):
+    """The object does not exist in this clinic (answer 404, reveal nothing)."""
+
+
+class SlotTaken(Exception):
+    """The time is already taken. `conflict` is the occupying appointment of this clinic, when visible
+    (None when it belongs to another clinic the practitioner works at); `reason` says what clashed."""
+
+    def __init__(self, reason: str, conflict: Any = None):
+        super().__init__(reason)
+        self.reason = reason  # "practitioner_busy", "room_busy", "patient_already_booked_that_day"
+        self.conflict = conflict
