@@ -10,6 +10,8 @@ import time
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Field, SQLModel, select
+
 from carnet_core.db import ClinicOwned
 from carnet_core.encryption import (
     DecryptionError,
@@ -27,7 +29,6 @@ from carnet_core.encryption import (
 from carnet_core.encryption.models import STATE_RETIRED, DataKey, RewrapProgress, SubjectKey
 from carnet_core.encryption.rewrap import rewrap_clinic
 from carnet_core.encryption.services import rotate
-from sqlmodel import Field, SQLModel, select
 
 
 class EncNote(ClinicOwned, SQLModel, table=True):

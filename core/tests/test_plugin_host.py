@@ -118,7 +118,7 @@ def test_a_plugin_publishes_its_own_hooks_for_other_plugins(tmp_path):
 
     class Specs:
         @hookspec
-        def example_thing_done(thing: int) -> None:
+        def example_thing_done(self, thing: int) -> None:
             """After a thing is done."""
 
     publisher = types.SimpleNamespace(register_hookspecs=hookimpl(lambda: Specs), CARNET_CORE_REQUIRES=">=0.1")
@@ -144,7 +144,7 @@ def test_published_hooks_must_carry_the_plugin_prefix(tmp_path):
 
     class Specs:
         @hookspec
-        def thing_done(thing: int) -> None:
+        def thing_done(self, thing: int) -> None:
             """After a thing is done."""
 
     publisher = types.SimpleNamespace(register_hookspecs=hookimpl(lambda: Specs), CARNET_CORE_REQUIRES=">=0.1")

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
-
 from carnet_core.encryption.types import Sealed
 
 MODALITIES = ("cabinet", "domicile", "telesoin")

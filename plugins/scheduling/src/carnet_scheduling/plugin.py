@@ -26,3 +26,17 @@ def register_permissions() -> list[Any]:
     from carnet_scheduling.permissions import PERMISSIONS
 
     return PERMISSIONS
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    from carnet_scheduling.controllers.api import API_HANDLERS
+
+    return API_HANDLERS
+
+
+@hookimpl
+def register_public_routes() -> list[Any]:
+    from carnet_scheduling.controllers.public import PUBLIC_HANDLERS
+
+    return PUBLIC_HANDLERS

@@ -129,6 +129,30 @@ class FeedIn(Strict):
     show_patient_names: bool = False
 
 
+class AppointmentOut(BaseModel):
+    id: int
+    practitioner_id: int
+    patient_id: int
+    appointment_type_id: int
+    room_id: int | None
+    place_id: int | None
+    series_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    cancel_reason: str | None
+    billable: bool
+    source: str
+    has_notes: bool
+
+
+class SlotTakenOut(BaseModel):
+    status_code: int = 409
+    detail: str = "slot taken"
+    reason: str = Field(description="practitioner_busy, room_busy or patient_already_booked_that_day")
+    conflict: AppointmentOut | None = Field(description="The appointment holding the time (None: another clinic's)")
+
+
 def appointment_out(a: Any) -> dict[str, Any]:
     """An appointment as the API shows it to staff (never its notes)."""
     return {

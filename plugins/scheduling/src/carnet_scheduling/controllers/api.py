@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter, QueryParameter
 
 from carnet_core.db.session import CarnetSession
 from carnet_core.web.guards import principal_of
-
 from carnet_scheduling import permissions as perm
 from carnet_scheduling import schemas
 from carnet_scheduling.controllers.common import field_error, hooks_for, plugin_settings
@@ -21,8 +21,9 @@ from carnet_scheduling.services import availability, feeds, series, setup
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
 
-From = Annotated[datetime, Parameter(query="from", description="Start of the range, with its offset")]
-To = Annotated[datetime, Parameter(query="to", description="End of the range, with its offset")]
+From = Annotated[datetime, QueryParameter(name="from", description="Start of the range, with its offset")]
+To = Annotated[datetime, QueryParameter(name="to", description="End of the range, with its offset")]
+TAKEN = {409: ResponseSpec(data_container=schemas.SlotTakenOut, description="The time is taken: the holder")}
 
 
 def slot_taken(db: CarnetSession, exc: SlotTaken) -> Response[Any]:
@@ -43,8 +44,7 @@ class AppointmentsApi(Controller):
     path = "/appointments"
     tags = ["scheduling"]
 
-    @post("/", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201,
-          responses={409: None})  # type: ignore[dict-item]
+    @post("/", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN)
     def create(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.AppointmentIn) -> Any:
         """Book an appointment: 201 with it, or 409 with the appointment that holds the time."""
         if data.notes and not principal_of(request).can(perm.CLINICAL):
@@ -92,7 +92,8 @@ class AppointmentsApi(Controller):
         record(db, action="read", resource_type="appointment", resource_id=appt.id, patient_id=appt.patient_id)
         return schemas.appointment_out(appt)
 
-    @post("/{appointment_id:int}/move", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
+    @post("/{appointment_id:int}/move", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200,
+          responses=TAKEN)
     def move(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
              data: schemas.MoveIn) -> Any:
         appt = _appointment(db, appointment_id)
@@ -196,7 +197,7 @@ class SeriesApi(Controller):
         return {"id": row.id, "patient_id": row.patient_id, "sessions_prescribed": row.sessions_prescribed,
                 "prescribed_on": row.prescribed_on.isoformat()}
 
-    @post("/series", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201)
+    @post("/series", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN)
     def create_series(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.SeriesIn) -> Any:
         """Plan and book a series; skipped and conflicting dates are reported. `dry_run` previews."""
         try:

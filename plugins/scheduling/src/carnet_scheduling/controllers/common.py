@@ -9,7 +9,6 @@ from litestar.exceptions import HTTPException, NotFoundException
 
 from carnet_core.web.guards import principal_of
 from carnet_core.web.state import carnet_state
-
 from carnet_scheduling.services.errors import NotFound, SchedulingError
 
 

@@ -17,7 +17,6 @@ from sqlmodel import col, select
 from carnet_core.audit import record
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,
@@ -259,7 +258,9 @@ def cancel(db: CarnetSession, appt: Appointment, reason: str, *, hooks: Any = No
 ATTENDANCE = (HONOURED, ABSENT, EXCUSED)
 
 
-def mark(db: CarnetSession, appt: Appointment, status: str, *, hooks: Any = None, now: datetime | None = None) -> Appointment:
+def mark(
+    db: CarnetSession, appt: Appointment, status: str, *, hooks: Any = None, now: datetime | None = None,
+) -> Appointment:
     """Record attendance: honoured, absent (non excusé) or excused. Corrections between these are allowed."""
     if status not in ATTENDANCE:
         raise SchedulingError("status", f"use one of {', '.join(ATTENDANCE)}")

@@ -12,7 +12,6 @@ from sqlmodel import select
 
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-
 from carnet_scheduling.models import CANCELLED, Appointment, AvailabilityException, Place, WorkingHours
 from carnet_scheduling.services.appointments import check_times, get_type
 from carnet_scheduling.services.context import clinic_tz, is_practitioner

@@ -14,7 +14,6 @@ from sqlmodel import select
 from carnet_core.audit import record
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-
 from carnet_scheduling.models import Appointment, AppointmentType, CalendarFeed, Place, Room
 from carnet_scheduling.services import appointments as appts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -13,7 +13,6 @@ from sqlmodel import select
 from carnet_core.audit import record
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,
@@ -27,7 +26,7 @@ from carnet_scheduling.models import (
     Series,
 )
 from carnet_scheduling.services import appointments as appts
-from carnet_scheduling.services.calendar import DateRange, local_day_bounds, local_date
+from carnet_scheduling.services.calendar import DateRange, local_date, local_day_bounds
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
 from carnet_scheduling.services.errors import NotFound, SchedulingError
 from carnet_scheduling.services.recurrence import (

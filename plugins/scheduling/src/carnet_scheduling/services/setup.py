@@ -10,7 +10,6 @@ from sqlmodel import delete, select
 
 from carnet_core.audit import record
 from carnet_core.db.session import CarnetSession
-
 from carnet_scheduling.models import (
     EXCEPTION_KINDS,
     MODALITIES,
