@@ -112,7 +112,7 @@ def test_plugin_settings_are_validated_with_the_plugin_name(tmp_path):
         )
 
 
-def test_a_plugin_publishes_its_own_hooks_for_other_plugins(tmp_path):
+def test_hook_register_hookspecs_publishes_a_plugins_own_hooks_for_others(tmp_path):
     from carnet_core import hookimpl
     from carnet_core.hookspecs import hookspec
 
@@ -138,7 +138,7 @@ def test_a_plugin_publishes_its_own_hooks_for_other_plugins(tmp_path):
     assert seen == [7]
 
 
-def test_published_hooks_must_carry_the_plugin_prefix(tmp_path):
+def test_hook_register_hookspecs_refuses_hooks_without_the_plugin_prefix(tmp_path):
     from carnet_core import hookimpl
     from carnet_core.hookspecs import hookspec
 

@@ -27,8 +27,7 @@ def register_settings() -> type[BaseModel] | None:
 
 @hookspec
 def register_hookspecs() -> Any:
-    """At start: return a module (or class) of the plugin's own hookspecs, named `<plugin>_*`;
-    other plugins implement them with ``@hookimpl(optionalhook=True)``."""
+    """At start: return a module or class of the plugin's own `<plugin>_*` hookspecs (others use optionalhook)."""
 
 
 @hookspec

@@ -131,7 +131,10 @@ class Series(ClinicOwned, table=True):
     prescription_id: int | None = Field(default=None, foreign_key="scheduling_prescription.id", index=True)
     patient_id: int = Field(index=True)  # core_patient.id (FK added once core patients land)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    appointment_type_id: int = Field(foreign_key="scheduling_appointment_type.id")
+    appointment_type_id: int = Field(
+        # column "type_id": FK names must fit PostgreSQL's 63 characters
+        foreign_key="scheduling_appointment_type.id", sa_column_kwargs={"name": "type_id"}
+    )
     room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
     rule: str = Field(max_length=500)  # JSON: {"slots": [[weekday, "HH:MM"], ...], "every_weeks": n}
     sessions_target: int
@@ -160,7 +163,10 @@ class Appointment(ClinicOwned, table=True):
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
     patient_id: int  # core_patient.id (FK added once core patients land)
-    appointment_type_id: int = Field(foreign_key="scheduling_appointment_type.id")
+    appointment_type_id: int = Field(
+        # column "type_id": FK names must fit PostgreSQL's 63 characters
+        foreign_key="scheduling_appointment_type.id", sa_column_kwargs={"name": "type_id"}
+    )
     place_id: int | None = Field(default=None, foreign_key="scheduling_place.id")
     room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
     series_id: int | None = Field(default=None, foreign_key="scheduling_series.id", index=True)
