@@ -41,6 +41,39 @@ PUBLIC_ROUTES = {
     "GET /password/reset/{token:str}", "POST /password/reset/{token:str}",
     "GET /static/vendor/{file_path:path}", "HEAD /static/vendor/{file_path:path}",
     "GET /static/core/{file_path:path}", "HEAD /static/core/{file_path:path}",
+    # scheduling: the private calendar feed; the secret token in the path is the credential
+    "GET /p/{clinic_slug:str}/scheduling/feed/{token:str}",
+}
+
+# scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
+# 404 (unknown id) or 400 (missing from/to): what matters is that it passed the guards.
+_S = "/api/v1/scheduling"
+_STAFF = ("owner", "practitioner", "secretary")
+_CLINICAL = ("owner", "practitioner")
+_APPT = {"appointment_id": 999999}
+SCHEDULING_ROWS: dict[str, Row] = {
+    f"GET {_S}/appointments": Row(_STAFF, ok=(400,)),
+    f"POST {_S}/appointments": Row(_STAFF, body={}, ok=(400,)),
+    f"GET {_S}/appointments/{{appointment_id:int}}": Row(_STAFF, _APPT, ok=(404,)),
+    f"POST {_S}/appointments/{{appointment_id:int}}/move": Row(_STAFF, _APPT, {}, ok=(400, 404)),
+    f"POST {_S}/appointments/{{appointment_id:int}}/cancel": Row(_STAFF, _APPT, {}, ok=(400, 404)),
+    f"POST {_S}/appointments/{{appointment_id:int}}/status": Row(_STAFF, _APPT, {}, ok=(400, 404)),
+    f"POST {_S}/appointments/{{appointment_id:int}}/move-following": Row(_STAFF, _APPT, {}, ok=(400, 404)),
+    f"GET {_S}/appointments/{{appointment_id:int}}/notes": Row(_CLINICAL, _APPT, ok=(404,)),
+    f"PUT {_S}/appointments/{{appointment_id:int}}/notes": Row(_CLINICAL, _APPT, {}, ok=(400, 404)),
+    f"GET {_S}/availability": Row(_STAFF, ok=(400,)),
+    f"POST {_S}/prescriptions": Row(_STAFF, body={}, ok=(400,)),
+    f"POST {_S}/series": Row(_STAFF, body={}, ok=(400,)),
+    f"GET {_S}/series/{{series_id:int}}": Row(_STAFF, {"series_id": 999999}, ok=(404,)),
+    f"GET {_S}/appointment-types": Row(_STAFF),
+    f"POST {_S}/appointment-types": Row(("owner",), body={}, ok=(400,)),
+    f"POST {_S}/places": Row(("owner",), body={}, ok=(400,)),
+    f"POST {_S}/rooms": Row(("owner",), body={}, ok=(400,)),
+    f"PUT {_S}/working-hours/{{practitioner_id:int}}": Row(("owner",), {"practitioner_id": 999999}, {}, ok=(400, 404)),
+    f"POST {_S}/exceptions": Row(("owner",), body={}, ok=(400,)),
+    f"POST {_S}/school-holidays": Row(("owner",), body={}, ok=(400,)),
+    f"POST {_S}/feed": Row(_CLINICAL, body={}, ok=(400,)),
+    f"POST {_S}/feed/revoke": Row(_CLINICAL, body={}),
 }
 
 ROWS: dict[str, Row] = {
@@ -55,6 +88,7 @@ ROWS: dict[str, Row] = {
     "GET /clinic/switch": Row(ANY_MEMBER),
     "POST /clinic/switch": Row(ANY_MEMBER, body={"clinic_id": "__clinic_a__"}),
     "GET /api/v1/me": Row(ANY_MEMBER),
+    **SCHEDULING_ROWS,
 }
 
 
