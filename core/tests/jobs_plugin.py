@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+
 from carnet_core.clinics.models import Clinic
 from carnet_core.contrib import ActorSpec, Schedule
 from carnet_core.hookspecs import hookimpl

@@ -4,12 +4,13 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
+
 from carnet_core import audit
 from carnet_core.audit.chain import GENESIS, canonical, chain_hash
 from carnet_core.audit.models import AuditHead, AuditRecord
 from carnet_core.db.session import ScopeError
 from carnet_core.web.principal import Principal
-from sqlmodel import select
 
 
 def _records(carnet_db, clinic_id):

@@ -12,6 +12,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
+
 from carnet_core import audit
 from carnet_core.audit.chain import canonical, chain_hash
 from carnet_core.audit.integrity import make_checkpoint, purge, verify_clinic
@@ -19,7 +21,6 @@ from carnet_core.audit.models import AuditRecord
 from carnet_core.audit.signing import ensure_signing_key
 from carnet_core.cli import main
 from carnet_core.db.base import utcnow
-from click.testing import CliRunner
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta
 import dramatiq
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
+from jobs_plugin import ExamplePlugin, clinic_name
+
 from carnet_core.jobs import JobsError, enqueue, enqueue_with_options, once
 from carnet_core.jobs.broker import declare_actors
 from carnet_core.jobs.models import FailedJob, JobEffect, OutboxMessage
@@ -17,8 +20,6 @@ from carnet_core.jobs.outbox import Relay, outbox_counts
 from carnet_core.jobs.scheduler import Scheduler, lease_holder
 from carnet_core.jobs.testing import test_jobs_config, wait_for_jobs
 from carnet_core.plugins import build_plugin_host
-from click.testing import CliRunner
-from jobs_plugin import ExamplePlugin, clinic_name
 
 
 @pytest.fixture
@@ -324,8 +325,9 @@ def test_scheduler_leadership_passes_on_when_the_leader_stops_renewing(jobs):
 def test_embedded_app_runs_jobs_in_process_and_stops_them_with_the_app(
     carnet_settings, plugin_host, carnet_db, example, make_clinic
 ):
-    from carnet_core.web.app import create_app
     from litestar.testing import TestClient
+
+    from carnet_core.web.app import create_app
 
     settings = plugin_host.settings.model_copy(
         update={

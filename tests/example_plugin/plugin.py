@@ -9,7 +9,7 @@ CARNET_CORE_REQUIRES = ">=0.1,<0.2"
 __version__ = "0.3.1"
 
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
-SEEN: dict[str, list] = {"toggled": [], "audit": [], "demo": [], "greeted": []}
+SEEN: dict[str, list] = {"toggled": [], "audit": [], "demo": [], "greeted": [], "context": []}
 
 
 @hookimpl
@@ -50,6 +50,7 @@ def patient_panels(clinic, patient, user, db):
 
 @hookimpl
 def template_context(request):
+    SEEN["context"].append(request.scope["state"]["principal"].clinic_id)
     return {"example_banner": "example-context-value"}
 
 

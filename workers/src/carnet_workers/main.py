@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import click
+
 from carnet_core.db.session import Database
 from carnet_core.jobs.config import JobsError, jobs_config
 from carnet_core.plugins import PluginError, build_plugin_host

@@ -7,6 +7,7 @@ Create Date: 2026-11-28
 
 import sqlalchemy as sa
 from alembic import op
+
 from carnet_core.db.base import UTCDateTime
 
 revision = "core_jobs_0001"
