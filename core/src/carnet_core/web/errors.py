@@ -40,11 +40,27 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         ] or extra
     if _is_api(request):
         return _json_error(status, str(exc.detail), extra)
+    _ensure_principal(request)
     try:
         return page(request, "core/error.html", {"status": status, "detail": exc.detail}, status_code=status)
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return Response(f"{status}", status_code=status, media_type="text/plain")
+
+
+def _ensure_principal(request: Request[Any, Any, Any]) -> None:
+    """An unrouted URL never passed the middleware: resolve who asks so the page shell (navigation,
+    account) is right on a 404 too."""
+    state = request.scope.setdefault("state", {})
+    if "principal" in state:
+        return
+    from carnet_core.web.middleware import resolve_principal
+    from carnet_core.web.state import carnet_state
+
+    try:
+        state["principal"], _ = resolve_principal(carnet_state(request), request.scope)
+    except Exception:  # an error page must render even when the session store is unreachable
+        log.warning("could not resolve the principal for an error page")
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
