@@ -14,6 +14,7 @@ def register_permissions() -> list[Permission]:
     return [
         Permission("core.manage_modules", "Enable and disable modules", roles=("owner",)),
         Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
+        Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
     ]
 
 
@@ -21,5 +22,6 @@ def register_permissions() -> list[Permission]:
 def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
     return [
         NavItem(label=N_("Home"), href="/", order=0),
+        NavItem(label=N_("Audit trail"), href="/audit", permission="core.audit.view", order=800),
         NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
     ]

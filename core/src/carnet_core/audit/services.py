@@ -277,3 +277,40 @@ def accesses_for_patient(db: CarnetSession, patient_id: int, limit: int = 200) -
 
 def chain_head(db: CarnetSession, clinic_id: int) -> AuditHead | None:
     return db.get(AuditHead, clinic_id)
+
+
+@dataclass(frozen=True)
+class TrailFilter:
+    """Filters of the owners' audit page; all optional. Dates are inclusive UTC bounds."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    patient_id: int | None = None
+    action: str | None = None
+
+
+def search_trail(
+    db: CarnetSession, filters: TrailFilter, *, before_seq: int | None = None, limit: int = 50
+) -> tuple[list[AuditRecord], int | None]:
+    """A page of the clinic's records, newest first; returns (rows, seq to continue before)."""
+    stmt = select(AuditRecord)
+    if filters.since is not None:
+        stmt = stmt.where(AuditRecord.occurred_at >= filters.since)
+    if filters.until is not None:
+        stmt = stmt.where(AuditRecord.occurred_at < filters.until)
+    if filters.actor_kind:
+        stmt = stmt.where(AuditRecord.actor_kind == filters.actor_kind)
+    if filters.actor_id:
+        stmt = stmt.where(AuditRecord.actor_id == filters.actor_id)
+    if filters.patient_id is not None:
+        stmt = stmt.where(AuditRecord.patient_id == filters.patient_id)
+    if filters.action:
+        stmt = stmt.where(AuditRecord.action == filters.action)
+    if before_seq is not None:
+        stmt = stmt.where(AuditRecord.seq < before_seq)
+    rows = list(db.exec(stmt.order_by(col(AuditRecord.seq).desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)

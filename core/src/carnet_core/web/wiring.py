@@ -16,6 +16,9 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.audit.events import install_audit_notifier
 
     install_audit_notifier(state.db, state.host)
+    from carnet_core.audit.controllers import AuditController
+
+    handlers.append(AuditController)
 
     from carnet_core.identity.wiring import wire as wire_identity
 

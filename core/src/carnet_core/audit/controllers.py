@@ -1,0 +1,98 @@
+"""The owners' audit trail page: filter by dates, actor, patient and action; paginated."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from carnet_core.audit.services import ACTIONS, ACTOR_KINDS, TrailFilter, record, search_trail
+from carnet_core.db.session import CarnetSession
+from carnet_core.web.guards import principal_of
+from carnet_core.web.render import page, translate
+
+PAGE_SIZE = 50
+
+
+def _clinic_tz(request: Request[Any, Any, Any]) -> ZoneInfo:
+    clinic = principal_of(request).clinic
+    try:
+        return ZoneInfo(getattr(clinic, "timezone", None) or "Europe/Paris")
+    except (KeyError, ValueError):
+        return ZoneInfo("Europe/Paris")
+
+
+def parse_filters(request: Request[Any, Any, Any]) -> tuple[TrailFilter, int | None, dict[str, str], dict[str, str]]:
+    """(filters, before_seq, the raw values to show again, errors by field)."""
+    q = request.query_params
+    raw = {k: (q.get(k) or "").strip() for k in ("since", "until", "actor", "patient", "action", "before")}
+    errors: dict[str, str] = {}
+    tz = _clinic_tz(request)
+    bounds: dict[str, datetime | None] = {"since": None, "until": None}
+    for name in ("since", "until"):
+        if raw[name]:
+            try:
+                day = date.fromisoformat(raw[name])
+            except ValueError:
+                errors[name] = translate(request, "Enter a date such as 2026-03-31.")
+                continue
+            if name == "until":
+                day += timedelta(days=1)
+            bounds[name] = datetime.combine(day, time.min, tzinfo=tz)
+    actor_kind = actor_id = None
+    if raw["actor"]:
+        kind, _, ident = raw["actor"].partition(":")
+        if kind not in ACTOR_KINDS or len(ident) > 128:
+            errors["actor"] = translate(request, "Choose an actor such as user:12 or job:reminders.")
+        else:
+            actor_kind, actor_id = kind, ident or None
+    patient_id = None
+    if raw["patient"]:
+        if raw["patient"].isdigit() and len(raw["patient"]) <= 12:
+            patient_id = int(raw["patient"])
+        else:
+            errors["patient"] = translate(request, "A patient number is made of digits.")
+    action = None
+    if raw["action"]:
+        if raw["action"] in ACTIONS:
+            action = raw["action"]
+        else:
+            errors["action"] = translate(request, "Choose an action from the list.")
+    before = None
+    if raw["before"]:
+        if raw["before"].isdigit() and len(raw["before"]) <= 12:
+            before = int(raw["before"])
+        else:
+            errors["before"] = translate(request, "Invalid page.")
+    filters = TrailFilter(since=bounds["since"], until=bounds["until"], actor_kind=actor_kind,
+                          actor_id=actor_id, patient_id=patient_id, action=action)
+    return filters, before, raw, errors
+
+
+class AuditController(Controller):
+    path = "/audit"
+    opt = {"permission": "core.audit.view"}
+
+    @get("/", name="core.audit", sync_to_thread=True)
+    def trail(self, request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+        filters, before, raw, errors = parse_filters(request)
+        context: dict[str, Any] = {
+            "f": raw, "errors": errors, "actions": ACTIONS, "actor_kinds": ACTOR_KINDS,
+            "rows": [], "next_before": None, "tz": str(_clinic_tz(request)),
+        }
+        if errors:
+            return page(request, "core/audit.html", context, partial="core/_audit_rows.html", status_code=400)
+        rows, next_before = search_trail(db, filters, before_seq=before, limit=PAGE_SIZE)
+        # Reading the trail is itself traced (it tells who looked at which patient's accesses).
+        record(db, action="read", resource_type="audit_trail", patient_id=filters.patient_id,
+               details={"shown": len(rows), "filtered": any(v for k, v in raw.items() if k != "before")})
+        next_query = None
+        if next_before is not None:
+            from urllib.parse import urlencode
+
+            next_query = urlencode({**{k: v for k, v in raw.items() if v and k != "before"}, "before": next_before})
+        context.update(rows=rows, next_before=next_before, next_query=next_query)
+        return page(request, "core/audit.html", context, partial="core/_audit_rows.html")
