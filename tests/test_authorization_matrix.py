@@ -81,6 +81,7 @@ ROWS: dict[str, Row] = {
     "POST /settings/modules/{plugin:str}": Row(("owner",), {"plugin": "__first_plugin__"}, {"enabled": "0"},
                                                ok=(200, 303, 404)),
     "GET /operator/plugins": Row(("owner",)),
+    "GET /audit": Row(("owner",)),
     "GET /account": Row(ANY_MEMBER),
     "POST /account/password": Row(ANY_MEMBER, body={"current": "wrong", "password": "x", "confirm": "x"},
                                   ok=(400,)),
