@@ -30,7 +30,15 @@ from dramatiq.middleware import (
 from carnet_core.db.base import utcnow
 from carnet_core.jobs.config import JobsConfig, JobsError
 from carnet_core.jobs.context import JobContext, set_current
-from carnet_core.jobs.models import DONE, EXPIRED, FAILED, PUBLISHED, FailedJob, OutboxMessage
+from carnet_core.jobs.models import (
+    DONE,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    PUBLISHED,
+    FailedJob,
+    OutboxMessage,
+)
 from carnet_core.jobs.outbox import ACTOR_NAME_RE, CLINIC_ID_OPTION, OUTBOX_ID_OPTION
 
 if TYPE_CHECKING:
@@ -113,7 +121,8 @@ class OutboxMiddleware(Middleware):
         with self.db.session(unscoped=True) as s:
             s.execute(
                 sa.update(OutboxMessage.__table__)
-                .where(t.message_id == message_id, t.status == PUBLISHED)
+                # a fast worker may see the row before the relay marked it published
+                .where(t.message_id == message_id, t.status.in_((PENDING, PUBLISHED)))
                 .values(**values)
             )
 
