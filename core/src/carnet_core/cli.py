@@ -63,6 +63,9 @@ def main(ctx: click.Context) -> None:
         settings = load_settings()
     except SettingsError as exc:
         fail(str(exc))
+    from carnet_core.logs import configure_logging
+
+    configure_logging(settings)
     ctx.obj = Runtime(settings=settings)
 
 

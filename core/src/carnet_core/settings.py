@@ -38,6 +38,8 @@ class Settings(BaseModel):
     session_absolute_hours: int = 12
     in_process_worker: bool = True
     debug: bool = False
+    log_level: str = "info"
+    log_format: str = "json"
     plugins: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict, repr=False)
 
@@ -130,11 +132,17 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "audit_retention_days": env.get("CARNET_AUDIT_RETENTION_DAYS") or 365,
         "in_process_worker": _flag(env.get("CARNET_IN_PROCESS_WORKER"), not env.get("CARNET_REDIS_URL")),
         "debug": _flag(env.get("CARNET_DEBUG"), False),
+        "log_level": (env.get("CARNET_LOG_LEVEL") or "info").lower(),
+        "log_format": (env.get("CARNET_LOG_FORMAT") or "json").lower(),
         "env": {k: v for k, v in env.items() if k.startswith("CARNET_")},
     }
     values.update(overrides)
     if values["locale"] not in ("fr", "en"):
         raise SettingsError("CARNET_LOCALE must be 'fr' or 'en'")
+    if values["log_level"] not in ("debug", "info", "warning", "error"):
+        raise SettingsError("CARNET_LOG_LEVEL must be debug, info, warning or error")
+    if values["log_format"] not in ("json", "text"):
+        raise SettingsError("CARNET_LOG_FORMAT must be 'json' or 'text'")
     try:
         return Settings(**values)
     except ValidationError as exc:

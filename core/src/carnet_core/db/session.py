@@ -88,7 +88,7 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -106,7 +106,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs)
 
 
 class Database:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 from typing import Any
@@ -15,6 +17,7 @@ from carnet_core.clinics.services import enabled_plugins, get_clinic_by_slug
 from carnet_core.web.principal import ANONYMOUS, Principal
 from carnet_core.web.state import CarnetState
 
+access_log = logging.getLogger("carnet.access")
 request_id_var: ContextVar[str | None] = ContextVar("carnet_request_id", default=None)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _PUBLIC_RE = re.compile(r"^/p/([a-z0-9-]{1,63})/")
@@ -95,9 +98,26 @@ class CarnetMiddleware:
             principal, public_clinic_id = await anyio.to_thread.run_sync(resolve_principal, state, scope)
         st["principal"] = principal
         st["clinic_id"] = principal.clinic_id if principal.clinic_id is not None else public_clinic_id
+        started = time.perf_counter()
+        status: dict[str, int] = {}
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_note)
         finally:
+            handler = scope.get("route_handler")
+            # The route's name, never the path: paths of patient links carry secret tokens.
+            access_log.info(
+                "request", extra={
+                    "method": scope.get("method"), "route": getattr(handler, "name", None) or "?",
+                    "status": status.get("code", 500),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
             request_id_var.reset(token)
 
 
