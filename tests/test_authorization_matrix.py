@@ -90,6 +90,13 @@ ROWS: dict[str, Row] = {
     "POST /clinic/switch": Row(ANY_MEMBER, body={"clinic_id": "__clinic_a__"}),
     "GET /api/v1/me": Row(ANY_MEMBER),
     **SCHEDULING_ROWS,
+    "GET /settings/users": Row(("owner",)),
+    "POST /settings/users": Row(("owner",), body={"email": "nouvelle@cabinet.test", "roles": "secretary"}),
+    "POST /settings/users/{user_id:int}/roles": Row(("owner",), {"user_id": "__target_roles__"},
+                                                    {"roles": "practitioner"}),
+    "POST /settings/users/{user_id:int}/remove": Row(("owner",), {"user_id": "__target_remove__"}, {}),
+    "POST /settings/users/{user_id:int}/disable": Row(("owner",), {"user_id": "__target_disable__"}, {}),
+    "POST /settings/users/{user_id:int}/resend": Row(("owner",), {"user_id": "__target_resend__"}, {}),
 }
 
 
@@ -162,7 +169,7 @@ def _denied(response, anonymous: bool, api: bool) -> bool:
 
 
 @pytest.fixture
-def matrix(app, make_clinic, staff, login_as, plugin_host):
+def matrix(app, make_clinic, staff, login_as, plugin_host, carnet_db):
     clinic_a = make_clinic("alpha", SECRET_NAME)
     clinic_b = make_clinic("beta", "Cabinet Beta")
     users = {role: staff(role, clinic=clinic_a) for role in ("owner", "practitioner", "secretary")}
@@ -174,6 +181,13 @@ def matrix(app, make_clinic, staff, login_as, plugin_host):
         login_as(clients[name], user)
     clients["anonymous"].__enter__()
     ctx = {"__clinic_a__": str(clinic_a.id), "__first_plugin__": (plugin_host.names or ["none"])[0]}
+    # Members of clinic A that the staff routes act on, one per route (invited, not enrolled).
+    from carnet_core.identity import services
+
+    with carnet_db.session(unscoped=True) as db:
+        for what in ("roles", "remove", "disable", "resend"):
+            target, _ = services.invite(db, clinic_a.id, f"cible-{what}@cabinet.test", "secretary")
+            ctx[f"__target_{what}__"] = str(target.id)
     yield clients, ctx
     for c in clients.values():
         c.__exit__(None, None, None)

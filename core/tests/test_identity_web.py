@@ -138,7 +138,7 @@ def test_disabling_an_account_ends_its_sessions(client, staff, login_as, carnet_
     user = staff("owner")
     login_as(client, user)
     with carnet_db.session(unscoped=True) as db:
-        services.disable_user(db, db.get(User, user.id))
+        services.disable_user(db, db.get(User, user.id), actor="system:test")
     assert client.get("/api/v1/me").status_code == 401
     client.cookies.clear()
     assert _password_step(client, user.email, user.password).status_code == 400
@@ -228,8 +228,14 @@ def test_anonymous_login_form_needs_its_signed_token(client, staff):
     assert r.status_code == 403
 
 
-def test_login_answers_identically_for_unknown_and_known_accounts(client, staff):
+# Production hashing cost (64 MiB): the timing comparison is only meaningful at the real cost.
+@pytest.mark.parametrize("carnet_env", [{"CARNET_PASSWORD_HASH_MEMORY_KIB": "65536"}], indirect=True)
+def test_login_answers_identically_for_unknown_and_known_accounts(client, staff, carnet_settings):
+    assert carnet_settings.password_hash_memory_kib == 64 * 1024
     user = staff("owner")
+    with client.app.state["carnet"].db.session(unscoped=True) as db:
+        stored = db.get(User, user.id).password_hash
+    assert "$m=65536," in stored
     known = _password_step(client, user.email, "not the right password at all")
     unknown = _password_step(client, "nobody@cabinet.test", "not the right password at all")
     assert known.status_code == unknown.status_code == 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.contrib import NavItem, Permission
+from carnet_core.contrib import ActorSpec, NavItem, Permission
 from carnet_core.hookspecs import hookimpl
 from carnet_core.i18n import N_
 
@@ -15,7 +15,15 @@ def register_permissions() -> list[Permission]:
         Permission("core.manage_modules", "Enable and disable modules", roles=("owner",)),
         Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
+        Permission("core.manage_users", "Invite staff, change their roles, remove them", roles=("owner",)),
     ]
+
+
+@hookimpl
+def register_actors() -> list[ActorSpec]:
+    from carnet_core.identity.mail import send_account_link
+
+    return [ActorSpec("send_account_link", send_account_link, max_retries=8)]
 
 
 @hookimpl
@@ -24,4 +32,5 @@ def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
         NavItem(label=N_("Home"), href="/", order=0),
         NavItem(label=N_("Audit trail"), href="/audit", permission="core.audit.view", order=800),
         NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
+        NavItem(label=N_("Staff"), href="/settings/users", permission="core.manage_users", order=910),
     ]

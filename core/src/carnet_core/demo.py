@@ -10,6 +10,7 @@ from carnet_core.clinics.services import create_clinic, get_clinic_by_slug, list
 from carnet_core.db.base import utcnow
 from carnet_core.identity import services as identity
 from carnet_core.identity.keys import IdentityKeys
+from carnet_core.identity.policy import IdentityPolicy
 from carnet_core.settings import Settings
 
 DEMO_SLUG = "cabinet-des-tilleuls"
@@ -36,7 +37,8 @@ class DemoResult:
 
 def load_demo(settings: Settings, host: Any, db: Any, if_empty: bool = False) -> Iterator[str | DemoResult]:
     """Create the demo clinic unless it exists (or, with if_empty, unless any clinic exists)."""
-    keys = IdentityKeys.from_settings(settings)
+    keys = IdentityKeys.from_settings(settings)  # the master key: `carnet init` made it
+    policy = IdentityPolicy.from_settings(settings)
     with db.session(unscoped=True) as s:
         existing = get_clinic_by_slug(s, DEMO_SLUG)
         any_clinic = bool(list_clinics(s))
@@ -54,7 +56,7 @@ def load_demo(settings: Settings, host: Any, db: Any, if_empty: bool = False) ->
         for email, name, roles, rpps, secret in DEMO_STAFF:
             user = identity.create_or_get_user(s, email, name, rpps=rpps)
             identity.set_membership(s, clinic_id, user.id, roles)
-            identity.set_password(s, user, DEMO_PASSWORD)
+            identity.set_password(s, user, DEMO_PASSWORD, policy, via="demo", actor="system:demo")
             _enroll_known_secret(s, keys, user, secret)
             if "practitioner" in roles:
                 context["practitioners"].append(user)

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class SettingsError(Exception):
     """A setting is invalid; the message names the variable and the fix."""
 
 
+OWASP_MIN_ARGON2_MEMORY_KIB = 19 * 1024
 SECRET_FIELDS = {"smtp_url", "redis_url", "database_url", "master_key"}
 
 
@@ -36,6 +37,13 @@ class Settings(BaseModel):
     audit_retention_days: int = 365
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    # Login throttling: failed steps tolerated per account and per address in a sliding window.
+    login_max_failures_per_account: int = Field(5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(20, ge=1, le=100_000)
+    login_failure_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # argon2id memory per password hash; OWASP's floor is 19 MiB (checked in load_settings).
+    password_hash_memory_kib: int = Field(64 * 1024, ge=8, le=4 * 1024 * 1024)
+    testing: bool = False  # the test suite: allows cheaper password hashing, never in production
     in_process_worker: bool = True
     debug: bool = False
     log_level: str = "info"
@@ -50,6 +58,16 @@ class Settings(BaseModel):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL such as https://carnet.example.fr")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _password_hash_floor(self) -> Settings:
+        if self.password_hash_memory_kib < OWASP_MIN_ARGON2_MEMORY_KIB and not self.testing:
+            raise ValueError(
+                f"CARNET_PASSWORD_HASH_MEMORY_KIB must be at least {OWASP_MIN_ARGON2_MEMORY_KIB} "
+                "(19 MiB, OWASP's minimum for argon2id); lower values are for the test suite only "
+                "(CARNET_TESTING=1)"
+            )
+        return self
 
     @property
     def production(self) -> bool:
@@ -134,6 +152,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "debug": _flag(env.get("CARNET_DEBUG"), False),
         "log_level": (env.get("CARNET_LOG_LEVEL") or "info").lower(),
         "log_format": (env.get("CARNET_LOG_FORMAT") or "json").lower(),
+        "login_max_failures_per_account": env.get("CARNET_LOGIN_MAX_FAILURES_PER_ACCOUNT") or 5,
+        "login_max_failures_per_address": env.get("CARNET_LOGIN_MAX_FAILURES_PER_ADDRESS") or 20,
+        "login_failure_window_minutes": env.get("CARNET_LOGIN_FAILURE_WINDOW_MINUTES") or 15,
+        "password_hash_memory_kib": env.get("CARNET_PASSWORD_HASH_MEMORY_KIB") or 64 * 1024,
+        "testing": _flag(env.get("CARNET_TESTING"), False),
         "env": {k: v for k, v in env.items() if k.startswith("CARNET_")},
     }
     values.update(overrides)
@@ -152,8 +175,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "?"
-        lines.append(f"CARNET_{field.upper()}: {err['msg']}")
+        if not err["loc"]:  # a check across fields: its message names the variables
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
+        lines.append(f"CARNET_{str(err['loc'][0]).upper()}: {err['msg']}")
     return "invalid settings: " + "; ".join(lines)
 
 

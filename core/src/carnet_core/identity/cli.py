@@ -98,7 +98,7 @@ def user_disable(rt: Runtime, email: str) -> None:
         found = services.get_user_by_email(db, email)
         if found is None:
             fail(f"no account for {email}; see `carnet user list`")
-        services.disable_user(db, found)
+        services.disable_user(db, found, actor="system:cli")
     click.echo(f"{email} disabled; sessions and tokens revoked")
 
 

@@ -3,6 +3,8 @@ clinic switcher, logout; and GET /api/v1/me. Thin: parse, call services, render.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -14,15 +16,17 @@ from litestar.response import Redirect, Template
 from carnet_core.contrib import AUTHENTICATED, PUBLIC
 from carnet_core.identity import passwords, services, totp
 from carnet_core.identity.keys import IdentityKeys
+from carnet_core.identity.mail import enqueue_account_link
 from carnet_core.identity.models import User
 from carnet_core.identity.passwords import N_
+from carnet_core.identity.policy import IdentityPolicy
 from carnet_core.identity.sessions import (
     clear_session_cookie,
     cookie_name,
     lifetimes,
     set_session_cookie,
 )
-from carnet_core.mail import Mail, send_mail
+from carnet_core.identity.trail import record_account_event, record_failed_login
 from carnet_core.web.guards import principal_of
 from carnet_core.web.render import page, translate
 from carnet_core.web.state import CarnetState, carnet_state
@@ -33,6 +37,27 @@ RESET_ADDRESS_LIMIT = 5
 
 def _keys(state: CarnetState) -> IdentityKeys:
     return state.extras["identity_keys"]
+
+
+def _policy(state: CarnetState) -> IdentityPolicy:
+    return state.extras["identity_policy"]
+
+
+@contextmanager
+def _unit(request: Request[Any, Any, Any]) -> Iterator[Any]:
+    """An unscoped unit of work (identity rows span clinics) that the audit trail can attribute:
+    request id, address and principal, like the request's own `db`."""
+    state = carnet_state(request)
+    with state.db.session(unscoped=True) as db:
+        db.info["principal"] = principal_of(request)
+        db.info["request_id"] = request.scope.get("state", {}).get("request_id")
+        db.info["address"] = _address(request)
+        yield db
+
+
+def _too_many(request: Request[Any, Any, Any]) -> str:
+    minutes = _policy(carnet_state(request)).window_minutes
+    return translate(request, N_("Too many attempts. Wait %(minutes)s minutes, then try again."), minutes=minutes)
 
 
 def _address(request: Request[Any, Any, Any]) -> str | None:
@@ -49,13 +74,6 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target[:500]
-
-
-def _send_link(state: CarnetState, to: str, subject: str, intro: str, path: str) -> None:
-    # The jobs runtime (carnet_core.jobs, outbox) has not landed yet: sent directly from the
-    # request. Move to `jobs.enqueue` once it exists, so a mail outage never fails a request.
-    link = f"{state.settings.base_url}{path}"
-    send_mail(state.settings, Mail(to=to, subject=subject, text=f"{intro}\n\n{link}\n"))
 
 
 # --- login --------------------------------------------------------------------------------
@@ -76,8 +94,8 @@ def login_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redi
     state = carnet_state(request)
     email, password = _field(data, "email", 254), _field(data, "password", 1000)
     next_url = _safe_next(_field(data, "next"))
-    with state.db.session(unscoped=True) as db:
-        check = services.check_password(db, _keys(state), email, password, _address(request))
+    with _unit(request) as db:
+        check = services.check_password(db, _keys(state), email, password, _address(request), _policy(state))
         if check.user is not None:
             # Whatever session this browser had (pending or full) ends: the new one gets a new id.
             services.revoke_session_by_cookie(db, request.cookies.get(cookie_name(state.settings)))
@@ -91,15 +109,11 @@ def login_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redi
             )
     if check.user is None:
         # Same body and status whether or not the account exists (the e-mail is echoed as typed).
-        message = (
-            N_("Too many attempts. Wait 15 minutes, then try again.")
-            if check.limited
-            else N_("Incorrect e-mail or password.")
-        )
+        message = _too_many(request) if check.limited else translate(request, N_("Incorrect e-mail or password."))
         return page(
             request,
             "core/identity/login.html",
-            {"next": next_url, "email": email, "error": translate(request, message)},
+            {"next": next_url, "email": email, "error": message},
             status_code=429 if check.limited else 400,
         )
     response = Redirect("/login/totp", status_code=303)
@@ -117,8 +131,7 @@ def _pending(request: Request[Any, Any, Any], db: Any) -> tuple[Any, User] | Non
 
 @get("/login/totp", name="identity.totp", opt={"permission": PUBLIC}, sync_to_thread=True)
 def totp_form(request: Request[Any, Any, Any]) -> Template | Redirect:
-    state = carnet_state(request)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         if _pending(request, db) is None:
             return Redirect("/login", status_code=303)
     return page(request, "core/identity/totp.html")
@@ -127,35 +140,39 @@ def totp_form(request: Request[Any, Any, Any]) -> Template | Redirect:
 @post("/login/totp", name="identity.totp.submit", opt={"permission": PUBLIC}, sync_to_thread=True)
 def totp_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
     state = carnet_state(request)
-    keys, address = _keys(state), _address(request)
+    keys, address, policy = _keys(state), _address(request), _policy(state)
     code = _field(data, "code", 40)
     error = None
     raw = None
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         found = _pending(request, db)
         if found is None:
             return Redirect("/login", status_code=303)
         pending, user = found
-        if services.is_limited(db, keys, user.email, address):
+        if services.is_limited(db, keys, user.email, address, policy):
             services.revoke_session(db, pending.id)
-            error, status = N_("Too many attempts. Wait 15 minutes, then try again."), 429
+            record_failed_login(db, keys, user.email, user.id, step="second_factor", reason="rate_limited")
+            error, status = _too_many(request), 429
         elif services.verify_second_factor(db, keys, user, code):
             if services.default_clinic(db, user.id) is None:
                 services.revoke_session(db, pending.id)
-                error, status = N_("Your account has no access to any clinic. Ask the clinic owner."), 403
+                message = N_("Your account has no access to any clinic. Ask the clinic owner.")
+                error, status = translate(request, message), 403
             else:
                 raw, full = services.complete_login(db, pending, user, address, request.headers.get("user-agent"))
                 services.clear_account_failures(db, keys, user.email)
                 target = _safe_next(full.next_url)
         else:
-            services.record_failure(db, keys, user.email, address)
+            services.record_failure(db, keys, user.email, address, policy)
+            record_failed_login(db, keys, user.email, user.id, step="second_factor", reason="invalid")
             pending.mfa_failures += 1
             db.add(pending)
             if pending.mfa_failures >= services.MFA_STAGE_MAX_FAILURES:
                 services.revoke_session(db, pending.id)
-            error, status = N_("This code is not valid. Enter the current code from your app."), 400
+            error, status = translate(request, N_("This code is not valid. Enter the current code from your app.")), 400
     if raw is None:
-        return page(request, "core/identity/totp.html", {"error": translate(request, error)}, status_code=status)
+        # The refusal is recorded: keep it even though the page answers with an error status.
+        return page(request, "core/identity/totp.html", {"error": error}, status_code=status)
     response = Redirect(target, status_code=303)
     set_session_cookie(response, state.settings, raw)
     return response
@@ -166,8 +183,8 @@ def logout(request: Request[Any, Any, Any]) -> Redirect:
     state = carnet_state(request)
     principal = principal_of(request)
     if principal.kind == "user" and principal.session_id:
-        with state.db.session(unscoped=True) as db:
-            services.revoke_session(db, int(principal.session_id))
+        with _unit(request) as db:
+            services.logout(db, principal.user_id, int(principal.session_id))
     response = Redirect("/login", status_code=303)
     clear_session_cookie(response, state.settings)
     return response
@@ -200,8 +217,7 @@ def _totp_step(
 
 @get("/enroll/{token:str}", name="identity.enroll", opt={"permission": PUBLIC}, sync_to_thread=True)
 def enroll_form(request: Request[Any, Any, Any], token: str) -> Template:
-    state = carnet_state(request)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         found = services.find_link(db, token, "enroll")
     if found is None:
         return _invalid_link(request)
@@ -212,7 +228,7 @@ def enroll_form(request: Request[Any, Any, Any], token: str) -> Template:
 def enroll_password(request: Request[Any, Any, Any], token: str, data: Form) -> Template:
     state = carnet_state(request)
     password, confirm = _field(data, "password", 1000), _field(data, "confirm", 1000)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         found = services.find_link(db, token, "enroll")
         if found is None:
             return _invalid_link(request)
@@ -222,7 +238,7 @@ def enroll_password(request: Request[Any, Any, Any], token: str, data: Form) -> 
             error = N_("The two passwords differ.")
         else:
             try:
-                services.set_password(db, user, password)
+                services.set_password(db, user, password, _policy(state), via="enroll")
             except passwords.PasswordPolicyError as exc:
                 error = str(exc)
         if error is None:
@@ -237,7 +253,7 @@ def enroll_password(request: Request[Any, Any, Any], token: str, data: Form) -> 
 def enroll_confirm(request: Request[Any, Any, Any], token: str, data: Form) -> Template:
     state = carnet_state(request)
     keys = _keys(state)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         found = services.find_link(db, token, "enroll")
         if found is None:
             return _invalid_link(request)
@@ -248,7 +264,7 @@ def enroll_confirm(request: Request[Any, Any, Any], token: str, data: Form) -> T
         codes = services.confirm_totp_enrollment(db, keys, user, _field(data, "code", 40))
         if codes is not None:
             services.use_link(db, link)
-            raw, _ = services.create_session(
+            raw, row = services.create_session(
                 db,
                 user,
                 stage="full",
@@ -256,6 +272,7 @@ def enroll_confirm(request: Request[Any, Any, Any], token: str, data: Form) -> T
                 address=_address(request),
                 user_agent=request.headers.get("user-agent"),
             )
+            services.record_login(db, user, row, via="enroll")
     if codes is None:
         return _totp_step(
             request, token, user, secret, N_("This code is not valid. Enter the current code from your app."), 400
@@ -276,42 +293,25 @@ def forgot_form(request: Request[Any, Any, Any]) -> Template:
 @post("/password/forgot", name="identity.forgot.submit", opt={"permission": PUBLIC}, sync_to_thread=True)
 def forgot_submit(request: Request[Any, Any, Any], data: Form) -> Template:
     state = carnet_state(request)
-    keys = _keys(state)
+    keys, policy = _keys(state), _policy(state)
     email = _field(data, "email", 254)
     address = _address(request)
-    token = None
-    with state.db.session(unscoped=True) as db:
-        if services.is_limited(db, keys, f"reset:{email}", f"reset:{address}"):
-            return page(
-                request,
-                "core/identity/forgot.html",
-                {"error": translate(request, ("Too many attempts. Wait 15 minutes, then try again."))},
-                status_code=429,
-            )
+    with _unit(request) as db:
+        if services.is_limited(db, keys, f"reset:{email}", f"reset:{address}", policy):
+            return page(request, "core/identity/forgot.html", {"error": _too_many(request)}, status_code=429)
         # Each request counts, so links cannot be used to flood a mailbox.
-        services.record_failure(db, keys, f"reset:{email}", f"reset:{address}")
+        services.record_failure(db, keys, f"reset:{email}", f"reset:{address}", policy)
         user = services.get_user_by_email(db, email)
         if user is not None and user.enrolled and not user.disabled:
-            token, to = services.create_link(db, user.id, "reset"), user.email
-    if token is not None:
-        _send_link(
-            state,
-            to,
-            translate(request, "Reset your Carnet password"),
-            translate(
-                request,
-                "Someone asked to reset your Carnet password. If it was you, open this "
-                "link within one hour. Otherwise, ignore this message.",
-            ),
-            f"/password/reset/{token}",
-        )
+            # Sent by a job once this transaction commits: a mail outage never fails the page,
+            # and the answer is the same whether or not the account exists.
+            enqueue_account_link(db, user.id, "reset", clinic_id=services.default_clinic(db, user.id))
     return page(request, "core/identity/forgot.html", {"sent": True})
 
 
 @get("/password/reset/{token:str}", name="identity.reset", opt={"permission": PUBLIC}, sync_to_thread=True)
 def reset_form(request: Request[Any, Any, Any], token: str) -> Template:
-    state = carnet_state(request)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         if services.find_link(db, token, "reset") is None:
             return _invalid_link(request)
     return page(request, "core/identity/reset.html", {"token": token})
@@ -320,34 +320,34 @@ def reset_form(request: Request[Any, Any, Any], token: str) -> Template:
 @post("/password/reset/{token:str}", name="identity.reset.submit", opt={"permission": PUBLIC}, sync_to_thread=True)
 def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Template | Redirect:
     state = carnet_state(request)
-    keys, address = _keys(state), _address(request)
+    keys, address, policy = _keys(state), _address(request), _policy(state)
     password, confirm = _field(data, "password", 1000), _field(data, "confirm", 1000)
     error, status = None, 400
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         found = services.find_link(db, token, "reset")
         if found is None:
             return _invalid_link(request)
         link, user = found
-        if services.is_limited(db, keys, user.email, address):
-            error, status = N_("Too many attempts. Wait 15 minutes, then try again."), 429
-        elif not services.verify_second_factor(db, keys, user, _field(data, "code", 40)):
-            services.record_failure(db, keys, user.email, address)
-            error = N_("This code is not valid. Enter the current code from your app.")
+        if services.is_limited(db, keys, user.email, address, policy):
+            record_failed_login(db, keys, user.email, user.id, step="reset", reason="rate_limited")
+            error, status = _too_many(request), 429
         elif password != confirm:
-            error = N_("The two passwords differ.")
+            error = translate(request, N_("The two passwords differ."))
         else:
             try:
-                services.set_password(db, user, password)  # ends every session of the user
-                services.use_link(db, link)
+                passwords.check_policy(password, [user.email, user.display_name])
             except passwords.PasswordPolicyError as exc:
-                error = str(exc)
+                error = translate(request, str(exc))
+        # The second factor is checked last, so a typo in the password does not spend a code.
+        if error is None and not services.verify_second_factor(db, keys, user, _field(data, "code", 40)):
+            services.record_failure(db, keys, user.email, address, policy)
+            record_failed_login(db, keys, user.email, user.id, step="reset", reason="invalid")
+            error = translate(request, N_("This code is not valid. Enter the current code from your app."))
+        if error is None:
+            services.set_password(db, user, password, policy, via="reset")  # ends every session
+            services.use_link(db, link)
     if error is not None:
-        return page(
-            request,
-            "core/identity/reset.html",
-            {"token": token, "error": translate(request, error)},
-            status_code=status,
-        )
+        return page(request, "core/identity/reset.html", {"token": token, "error": error}, status_code=status)
     return Redirect("/login?reset=1", status_code=303)
 
 
@@ -355,9 +355,8 @@ def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Tem
 
 
 def _account_context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
-    state = carnet_state(request)
     principal = principal_of(request)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         remaining = services.remaining_recovery_codes(db, principal.user_id)
         clinics = [c for _, c in services.memberships_of(db, principal.user_id)]
     return {"remaining": remaining, "clinics": clinics, **extra}
@@ -382,16 +381,18 @@ def change_password(request: Request[Any, Any, Any], data: Form) -> Template:
     principal = _require_user(request)
     current, new, confirm = (_field(data, k, 1000) for k in ("current", "password", "confirm"))
     error = None
-    with state.db.session(unscoped=True) as db:
+    policy = _policy(state)
+    with _unit(request) as db:
         user = db.get(User, principal.user_id)
-        if not passwords.verify_password(user.password_hash, current):
-            services.record_failure(db, _keys(state), user.email, _address(request))
+        if not passwords.verify_password(user.password_hash, current, policy.hasher):
+            services.record_failure(db, _keys(state), user.email, _address(request), policy)
+            record_account_event(db, user.id, action="password_change", outcome="failure", actor=principal)
             error = N_("Your current password is not correct.")
         elif new != confirm:
             error = N_("The two passwords differ.")
         else:
             try:
-                services.set_password(db, user, new)  # ends every session, this one included
+                services.set_password(db, user, new, policy, via="account")  # ends every session
             except passwords.PasswordPolicyError as exc:
                 error = str(exc)
         if error is None:
@@ -423,13 +424,13 @@ def regenerate_codes(request: Request[Any, Any, Any], data: Form) -> Template:
     principal = _require_user(request)
     keys = _keys(state)
     codes = None
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         user = db.get(User, principal.user_id)
         code = totp.normalise_code(_field(data, "code", 40))
         if code.isdigit() and services.verify_second_factor(db, keys, user, code):
             codes = services.regenerate_recovery_codes(db, keys, user)
         else:
-            services.record_failure(db, keys, user.email, _address(request))
+            services.record_failure(db, keys, user.email, _address(request), _policy(state))
     if codes is None:
         error = translate(request, ("This code is not valid. Enter the current code from your app."))
         return page(
@@ -449,10 +450,9 @@ def clinic_switch_form(request: Request[Any, Any, Any]) -> Template:
 
 @post("/clinic/switch", name="identity.clinic_switch.submit", opt={"permission": AUTHENTICATED}, sync_to_thread=True)
 def clinic_switch(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
-    state = carnet_state(request)
     principal = _require_user(request)
     raw = _field(data, "clinic_id", 12)
-    with state.db.session(unscoped=True) as db:
+    with _unit(request) as db:
         from carnet_core.identity.models import LoginSession
 
         row = db.get(LoginSession, int(principal.session_id))

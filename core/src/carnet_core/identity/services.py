@@ -11,6 +11,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import select
@@ -19,6 +20,7 @@ from carnet_core.clinics.models import Clinic
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
 from carnet_core.identity import passwords, totp
+from carnet_core.identity import policy as policy_defaults
 from carnet_core.identity.keys import IdentityKeys, token_hash
 from carnet_core.identity.models import (
     ROLES,
@@ -30,16 +32,19 @@ from carnet_core.identity.models import (
     RecoveryCode,
     User,
 )
+from carnet_core.identity.policy import IdentityPolicy
+from carnet_core.identity.trail import record_account_event, record_failed_login
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 ENROLL_TTL = timedelta(hours=72)
 RESET_TTL = timedelta(hours=1)
 MFA_STAGE_TTL = timedelta(minutes=5)
 MFA_STAGE_MAX_FAILURES = 5
-# Failed steps (password or second factor) tolerated in a sliding window before refusing.
-RATE_WINDOW = timedelta(minutes=15)
-ACCOUNT_LIMIT = 5
-ADDRESS_LIMIT = 20
+# Failed steps (password or second factor) tolerated in a sliding window before refusing:
+# production defaults; the deployment's values come from settings through IdentityPolicy.
+ACCOUNT_LIMIT = policy_defaults.ACCOUNT_LIMIT
+ADDRESS_LIMIT = policy_defaults.ADDRESS_LIMIT
+DEFAULT_POLICY = IdentityPolicy()
 TOUCH_EVERY = timedelta(seconds=60)
 TOKEN_PREFIX = "carnet_"  # noqa: S105 (a public marker, not a secret)
 
@@ -139,8 +144,9 @@ def membership(db: CarnetSession, user_id: int, clinic_id: int) -> Membership | 
     ).first()
 
 
-def disable_user(db: CarnetSession, user: User) -> None:
-    """Disable an account everywhere: its sessions and API tokens stop working at once."""
+def disable_user(db: CarnetSession, user: User, actor: Any = None) -> None:
+    """Disable an account everywhere: its sessions and API tokens stop working at once.
+    Recorded in each of its clinics' audit trails (`actor` defaults to the request's)."""
     user.disabled = True
     user.updated_at = utcnow()
     db.add(user)
@@ -151,6 +157,7 @@ def disable_user(db: CarnetSession, user: User) -> None:
         .values(revoked_at=utcnow())
     )
     db.flush()
+    record_account_event(db, user.id, action="disable", actor=actor)
 
 
 def remove_member(db: CarnetSession, clinic_id: int, user_id: int) -> None:
@@ -217,14 +224,27 @@ def use_link(db: CarnetSession, link: OneTimeLink) -> None:
 # --- passwords and second factor ----------------------------------------------------------
 
 
-def set_password(db: CarnetSession, user: User, password: str) -> None:
-    """Set a new password (policy checked) and end every session of the user."""
+def set_password(
+    db: CarnetSession,
+    user: User,
+    password: str,
+    policy: IdentityPolicy | None = None,
+    *,
+    via: str = "account",
+    actor: Any = None,
+) -> None:
+    """Set a new password (policy checked) and end every session of the user. Recorded in the
+    audit trail of each of the user's clinics (`via`: enroll, reset, account; the actor is the
+    user unless given)."""
     passwords.check_policy(password, [user.email, user.display_name])
-    user.password_hash = passwords.hash_password(password)
+    user.password_hash = passwords.hash_password(password, (policy or DEFAULT_POLICY).hasher)
     user.password_changed_at = user.updated_at = utcnow()
     db.add(user)
     revoke_all_sessions(db, user.id)
     db.flush()
+    record_account_event(
+        db, user.id, action="password_change", actor=actor or f"user:{user.id}", details={"via": via}
+    )
 
 
 def start_totp_enrollment(db: CarnetSession, keys: IdentityKeys, user: User) -> str:
@@ -261,15 +281,24 @@ def confirm_totp_enrollment(db: CarnetSession, keys: IdentityKeys, user: User, c
     user.totp_last_step = step
     db.add(user)
     revoke_all_sessions(db, user.id)
-    return regenerate_recovery_codes(db, keys, user)
+    codes = regenerate_recovery_codes(db, keys, user, record=False)
+    record_account_event(
+        db, user.id, action="factor_change", actor=f"user:{user.id}", details={"factor": "totp"}
+    )
+    return codes
 
 
-def regenerate_recovery_codes(db: CarnetSession, keys: IdentityKeys, user: User) -> list[str]:
+def regenerate_recovery_codes(db: CarnetSession, keys: IdentityKeys, user: User, record: bool = True) -> list[str]:
+    """New recovery codes (the old ones stop working); a factor change for the audit trail."""
     db.exec(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = totp.new_recovery_codes()
     for code in codes:
         db.add(RecoveryCode(user_id=user.id, code_hash=_recovery_hash(keys, user.id, code)))
     db.flush()
+    if record:
+        record_account_event(
+            db, user.id, action="factor_change", actor=f"user:{user.id}", details={"factor": "recovery_codes"}
+        )
     return codes
 
 
@@ -312,7 +341,17 @@ def verify_second_factor(db: CarnetSession, keys: IdentityKeys, user: User, code
         )
         .values(used_at=utcnow())
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    record_account_event(
+        db,
+        user.id,
+        action="use",
+        resource_type="recovery_code",
+        actor=f"user:{user.id}",
+        details={"remaining": remaining_recovery_codes(db, user.id)},
+    )
+    return True
 
 
 def remaining_recovery_codes(db: CarnetSession, user_id: int) -> int:
@@ -336,9 +375,12 @@ def _attempt_keys(keys: IdentityKeys, email: str, address: str | None) -> tuple[
     return keys.mac("login-account", email.strip().lower()), keys.mac("login-address", address or "-")
 
 
-def is_limited(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> bool:
+def is_limited(
+    db: CarnetSession, keys: IdentityKeys, email: str, address: str | None, policy: IdentityPolicy | None = None
+) -> bool:
+    policy = policy or DEFAULT_POLICY
     account_key, address_key = _attempt_keys(keys, email, address)
-    since = utcnow() - RATE_WINDOW
+    since = utcnow() - policy.window
 
     def count(scope: str, key: str) -> int:
         return db.exec(
@@ -347,15 +389,20 @@ def is_limited(db: CarnetSession, keys: IdentityKeys, email: str, address: str |
             .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > since)
         ).one()
 
-    return count("account", account_key) >= ACCOUNT_LIMIT or count("address", address_key) >= ADDRESS_LIMIT
+    if count("account", account_key) >= policy.account_limit:
+        return True
+    return count("address", address_key) >= policy.address_limit
 
 
-def record_failure(db: CarnetSession, keys: IdentityKeys, email: str, address: str | None) -> None:
+def record_failure(
+    db: CarnetSession, keys: IdentityKeys, email: str, address: str | None, policy: IdentityPolicy | None = None
+) -> None:
+    policy = policy or DEFAULT_POLICY
     account_key, address_key = _attempt_keys(keys, email, address)
     db.add(LoginAttempt(scope="account", key=account_key))
     db.add(LoginAttempt(scope="address", key=address_key))
     # Old rows are useless; trimming here keeps the table small without a scheduled job.
-    db.exec(sa.delete(LoginAttempt).where(LoginAttempt.at < utcnow() - 2 * RATE_WINDOW))
+    db.exec(sa.delete(LoginAttempt).where(LoginAttempt.at < utcnow() - 2 * policy.window))
     db.flush()
 
 
@@ -365,20 +412,34 @@ def clear_account_failures(db: CarnetSession, keys: IdentityKeys, email: str) ->
 
 
 def check_password(
-    db: CarnetSession, keys: IdentityKeys, email: str, password: str, address: str | None
+    db: CarnetSession,
+    keys: IdentityKeys,
+    email: str,
+    password: str,
+    address: str | None,
+    policy: IdentityPolicy | None = None,
 ) -> PasswordCheck:
     """First login step. Unknown accounts cost the same argon2 work as known ones, and every
     failure (whatever the reason) is counted per account and per address."""
-    if is_limited(db, keys, email, address):
-        return PasswordCheck(user=None, limited=True)
+    policy = policy or DEFAULT_POLICY
     user = get_user_by_email(db, email)
+    account_id = user.id if user is not None else None
+    if is_limited(db, keys, email, address, policy):
+        record_failed_login(db, keys, email, account_id, step="password", reason="rate_limited")
+        return PasswordCheck(user=None, limited=True)
     usable = user is not None and not user.disabled and user.enrolled
-    ok = passwords.verify_password(user.password_hash if usable else None, password or "")
+    ok = passwords.verify_password(user.password_hash if usable else None, password or "", policy.hasher)
     if not (ok and usable):
-        record_failure(db, keys, email, address)
+        record_failure(db, keys, email, address, policy)
+        reason = "invalid"
+        if user is not None and user.disabled:
+            reason = "disabled"
+        elif user is not None and not user.enrolled:
+            reason = "not_enrolled"
+        record_failed_login(db, keys, email, account_id, step="password", reason=reason)
         return PasswordCheck(user=None)
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(password)
+    if passwords.needs_rehash(user.password_hash, policy.hasher):
+        user.password_hash = passwords.hash_password(password, policy.hasher)
         db.add(user)
         db.flush()
     return PasswordCheck(user=user)
@@ -443,6 +504,12 @@ def load_session(
     if expired or user is None or user.disabled:
         db.delete(row)
         db.flush()
+        if expired and stage == "full" and user is not None:
+            reason = "idle" if now - row.created_at <= absolute else "absolute"
+            record_account_event(
+                db, user.id, action="session_expired", resource_type="session",
+                resource_id=row.id, actor="system:sessions", details={"reason": reason},
+            )
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
@@ -484,7 +551,24 @@ def complete_login(
         user_agent=user_agent,
         next_url=next_url,
     )
+    record_login(db, user, row, via="login")
     return raw, row
+
+
+def record_login(db: CarnetSession, user: User, row: LoginSession, via: str) -> None:
+    """A full session was opened (password and second factor passed, or enrollment finished)."""
+    record_account_event(
+        db, user.id, action="login", resource_type="session", resource_id=row.id, actor=f"user:{user.id}",
+        details={"via": via},
+    )
+
+
+def logout(db: CarnetSession, user_id: int, session_id: int) -> None:
+    """End one session, recorded in the user's clinics."""
+    revoke_session(db, session_id)
+    record_account_event(
+        db, user_id, action="logout", resource_type="session", resource_id=session_id, actor=f"user:{user_id}",
+    )
 
 
 def switch_clinic(db: CarnetSession, row: LoginSession, clinic_id: int) -> bool:

@@ -66,20 +66,29 @@ test_redis_url.__test__ = False  # type: ignore[attr-defined]
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     """Settings for a test: everything under `home`, embedded defaults unless told otherwise."""
     # Tests start job threads explicitly (`jobs_worker`), not with every app.
+    # Password hashing at 1 MiB (CARNET_TESTING allows going under OWASP's floor): a login costs
+    # milliseconds, not the 64 MiB of production; tests that measure timing set it back.
     env = {
         "CARNET_HOME": str(home), "CARNET_BASE_URL": "http://127.0.0.1:8000",
-        "CARNET_IN_PROCESS_WORKER": "0",
+        "CARNET_IN_PROCESS_WORKER": "0", "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024",
     }
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url
     env.update(overrides.pop("env", {}))
     settings = load_settings(env, **overrides)
+    # Like `carnet init`: the state folders, then the one master key (identity and encryption
+    # both derive from it), unless the test gives one through the environment.
     for folder in (settings.home, settings.mail_dir, settings.sms_dir, settings.keys_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    from carnet_core.encryption.keyprovider import create_master_key_file, master_key_configured
+    os.chmod(settings.keys_dir, 0o700)
+    from carnet_core.encryption.keyprovider import (
+        create_master_key_file,
+        default_master_key_path,
+        master_key_configured,
+    )
 
     if not master_key_configured(settings):
-        create_master_key_file(settings.keys_dir / "master.key")
+        create_master_key_file(default_master_key_path(settings))
     return settings
 
 
@@ -120,9 +129,10 @@ def inline_plugins() -> InlinePlugins:
 
 
 @pytest.fixture
-def carnet_env() -> dict[str, str]:
-    """Extra CARNET_* variables for this test's settings (override the fixture to change)."""
-    return {}
+def carnet_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Extra CARNET_* variables for this test's settings: override the fixture, or parametrize
+    it indirectly (`@pytest.mark.parametrize("carnet_env", [{...}], indirect=True)`)."""
+    return dict(getattr(request, "param", {}))
 
 
 @pytest.fixture(scope="session")
