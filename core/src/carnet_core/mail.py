@@ -6,6 +6,7 @@ Callers send from jobs (through the outbox), not from request handlers.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import smtplib
@@ -56,24 +57,48 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     return msg
 
 
-def send_mail(settings: Settings, mail: Mail) -> str:
-    """Deliver one message and return its Message-ID. Raises on failure (the job retries)."""
+def send_mail(settings: Settings, mail: Mail, key: str | None = None) -> str:
+    """Deliver one message and return its Message-ID. Raises on failure (the job retries).
+
+    `key` (an idempotency key built from ids) makes a repeated delivery of the same message
+    harmless where the transport allows it: the mail folder keeps one file per key (written
+    atomically, a second delivery replaces the first), and SMTP gets a Message-ID derived from
+    the key, so a receiving server or client can recognise a duplicate.
+    """
     msg = build_message(settings, mail)
+    if key is not None:
+        domain = urlsplit(settings.base_url).hostname or "localhost"
+        del msg["Message-ID"]
+        msg["Message-ID"] = f"<{key_digest(key)}@{domain}>"
     if settings.smtp_url:
         _send_smtp(settings.smtp_url, msg)
     else:
-        path = write_to_folder(settings.mail_dir, msg)
+        path = write_to_folder(settings.mail_dir, msg, name=None if key is None else f"{key_digest(key)}.eml")
         # The console line names the file only: addresses and subjects can identify a patient.
         log.info("mail written to %s", path.name)
     return str(msg["Message-ID"])
 
 
-def write_to_folder(folder: Path, msg: EmailMessage) -> Path:
-    """Atomically write a message as an .eml file (a reader never sees a half-written file)."""
+def key_digest(key: str) -> str:
+    """A file-name-safe digest of an idempotency key (keys hold ids only, but stay opaque)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def write_to_folder(folder: Path, msg: EmailMessage, name: str | None = None) -> Path:
+    """Atomically write a message as an .eml file (a reader never sees a half-written file).
+
+    With `name`, writing the same message again replaces the file instead of adding one."""
+    return write_file_atomically(folder, name or f"{uuid.uuid4().hex}.eml", bytes(msg))
+
+
+def write_file_atomically(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` to folder/name through a hidden temporary file, fsync, then rename."""
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.eml"
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(bytes(msg))
+    tmp = folder / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, folder / name)
     return folder / name
 

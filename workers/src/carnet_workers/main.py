@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import click
-
 from carnet_core.db.session import Database
 from carnet_core.jobs.config import JobsError, jobs_config
 from carnet_core.plugins import PluginError, build_plugin_host
@@ -75,7 +74,11 @@ def _build(settings: Settings) -> tuple[Any, Database, Any]:
         config = jobs_config(host.settings.env)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
-    return host, Database(host.settings.database_url), config
+    db = Database(host.settings.database_url)
+    from carnet_core.encryption import install_keyring
+
+    install_keyring(db, host.settings)  # jobs open sealed fields (e.g. a patient's e-mail address)
+    return host, db, config
 
 
 def _run_single(
