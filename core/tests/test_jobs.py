@@ -356,3 +356,15 @@ def test_embedded_app_runs_jobs_in_process_and_stops_them_with_the_app(
     # the app's shutdown stopped the threads
     assert runtime.worker is None
     assert runtime.relay._thread is None and runtime.scheduler._thread is None
+
+
+def test_failed_job_records_mask_contact_details_and_keep_no_exception_text():
+    from carnet_core.jobs.broker import _describe, _stack
+
+    try:
+        raise ValueError("could not mail jeanne.dupont@example.fr at +33 6 12 34 56 78\nsecond line")
+    except ValueError as exc:
+        error, stack = _describe(exc), _stack(exc)
+    assert error == "ValueError: could not mail [email] at [phone]"
+    assert "jeanne" not in stack and "12 34" not in stack
+    assert stack.startswith("Traceback") and stack.endswith("ValueError") and "test_jobs.py" in stack

@@ -54,3 +54,17 @@ def test_bulk_update_is_scoped(carnet_db, make_clinic):
     with carnet_db.session(unscoped=True) as db:
         states = {r.clinic_id: r.enabled for r in db.exec(select(ClinicPlugin))}
     assert states == {a.id: False, b.id: True}
+
+
+def test_savepoints_roll_back_on_sqlite_too(carnet_db, make_clinic):
+    # a nested transaction that fails leaves the outer one intact and its own write undone
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        db.add(ClinicPlugin(plugin="kept"))
+        db.flush()
+        nested = db.begin_nested()
+        db.add(ClinicPlugin(plugin="undone"))
+        db.flush()
+        nested.rollback()
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert sorted(r.plugin for r in db.exec(select(ClinicPlugin))) == ["kept"]

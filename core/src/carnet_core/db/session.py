@@ -101,6 +101,16 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _savepoint(conn: Any, name: str) -> None:
+            # The sqlite3 module opens a transaction only before its first write, so a SAVEPOINT
+            # taken earlier would start (and its RELEASE commit) a transaction of its own. Open
+            # the real one first. Reads stay outside a write lock until the first write, which
+            # keeps concurrent requests from failing on a lock upgrade.
+            raw = conn.connection.dbapi_connection
+            if not raw.in_transaction:
+                raw.execute("BEGIN")
+
         return engine
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]

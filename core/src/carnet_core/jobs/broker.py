@@ -179,8 +179,7 @@ class OutboxMiddleware(Middleware):
                     clinic_id=message.options.get(CLINIC_ID_OPTION),
                     retries=retries,
                     error=error,
-                    traceback=message.options.get("traceback")
-                    or "".join(traceback.format_exception(exception, limit=30)),
+                    traceback=_stack(exception),
                 )
             )
             t = OutboxMessage.__table__.c
@@ -195,8 +194,19 @@ class OutboxMiddleware(Middleware):
 
 
 def _describe(exception: BaseException) -> str:
+    """Type and first line of the message, with contact details and tokens masked: the row is
+    shown to operators and an actor's error text could quote what it was handling."""
+    from carnet_core.logs import scrub
+
     text = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
-    return f"{type(exception).__name__}: {text}"[:1000] if text else type(exception).__name__
+    return scrub(f"{type(exception).__name__}: {text}"[:1000]) if text else type(exception).__name__
+
+
+def _stack(exception: BaseException) -> str:
+    """Where it failed (file, line, function), without the exception's text or local values."""
+    frames = traceback.extract_tb(exception.__traceback__, limit=30)
+    lines = [f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames]
+    return "\n".join(["Traceback (most recent call last):", *lines, type(exception).__name__])
 
 
 def middleware_for(config: JobsConfig, outbox: OutboxMiddleware | None) -> list[Middleware]:
