@@ -7,6 +7,7 @@ from typing import Any
 from carnet_core.contrib import ActorSpec, NavItem, Permission
 from carnet_core.hookspecs import hookimpl
 from carnet_core.i18n import N_
+from carnet_core.patients.permissions import patient_permissions
 
 
 @hookimpl
@@ -16,6 +17,7 @@ def register_permissions() -> list[Permission]:
         Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
         Permission("core.manage_users", "Invite staff, change their roles, remove them", roles=("owner",)),
+        *patient_permissions(),
     ]
 
 
@@ -30,6 +32,7 @@ def register_actors() -> list[ActorSpec]:
 def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
     return [
         NavItem(label=N_("Home"), href="/", order=0),
+        NavItem(label=N_("Patients"), href="/patients", permission="core.patients.view", order=10),
         NavItem(label=N_("Audit trail"), href="/audit", permission="core.audit.view", order=800),
         NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
         NavItem(label=N_("Staff"), href="/settings/users", permission="core.manage_users", order=910),

@@ -14,11 +14,12 @@ from carnet_core.identity.models import (
 )
 from carnet_core.jobs.models import FailedJob, JobEffect, JobLease, OutboxMessage, ScheduleState
 from carnet_core.links.models import LinkAttempt, PatientLink
+from carnet_core.patients.models import Patient, PatientGuardian, PatientSettings
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
     "DataKey", "LinkAttempt", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink",
-    "PatientLink", "RecoveryCode",
+    "Patient", "PatientGuardian", "PatientLink", "PatientSettings", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",
     "FailedJob", "JobEffect", "JobLease", "OutboxMessage", "ScheduleState",
 ]

@@ -26,4 +26,7 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.jobs.web import wire_jobs
 
     wire_jobs(state)
+    from carnet_core.patients.controllers import route_handlers as patient_routes
+
+    handlers.extend(patient_routes())
     return handlers

@@ -1,0 +1,239 @@
+"""Patient API (/api/v1/patients) and pages (/patients): parse, call a service, answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    HTTPException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+
+from carnet_core.encryption import DecryptionError, KeyDestroyed
+from carnet_core.patients import services
+from carnet_core.patients.schemas import (
+    GuardianOut,
+    PatientCreate,
+    PatientOut,
+    PatientPatch,
+    PatientSummary,
+    given,
+)
+from carnet_core.patients.services import (
+    CLINICAL,
+    EDIT,
+    VIEW,
+    PatientErased,
+    PatientForbidden,
+    PatientInvalid,
+    PatientNotFound,
+    PatientView,
+)
+from carnet_core.web.guards import principal_of
+from carnet_core.web.render import page, translate
+from carnet_core.web.state import carnet_state
+
+log = logging.getLogger("carnet.patients")
+
+
+@contextmanager
+def answers() -> Iterator[None]:
+    """Registry errors become clear 4xx answers (never a 500)."""
+    try:
+        yield
+    except PatientInvalid as exc:
+        raise ValidationException(
+            "invalid patient data", extra=[{"key": k, "message": v} for k, v in exc.errors.items()]
+        ) from None
+    except PatientNotFound:
+        raise NotFoundException("no such patient") from None
+    except (PatientErased, KeyDestroyed):
+        raise HTTPException(status_code=410, detail="this patient's data was erased") from None
+    except PatientForbidden as exc:
+        raise PermissionDeniedException(str(exc)) from None
+    except DecryptionError:
+        log.warning("a patient record failed its integrity check")
+        raise HTTPException(
+            status_code=409, detail="this record failed its integrity check and cannot be shown"
+        ) from None
+
+
+def _out(view: PatientView) -> PatientOut:
+    f = view.fields
+    extra: dict[str, Any] = {"notes": f.get("notes")} if view.clinical_visible else {}
+    return PatientOut(
+        id=view.id, last_name=f["last_name"], first_name=f["first_name"], birth_date=f["birth_date"],
+        sex=f["sex"], email=f["email"], phone=f["phone"], address=f["address"],
+        referring_physician=f["referring_physician"], ins_number=f["ins_number"],
+        birth_last_name=f["birth_last_name"], birth_first_names=f["birth_first_names"],
+        birth_place_code=f["birth_place_code"], identity_status=view.identity_status,
+        practitioner_id=view.practitioner_id, archived=view.archived, created_at=view.created_at,
+        updated_at=view.updated_at, guardians=[GuardianOut(**g) for g in view.guardians], **extra,
+    )
+
+
+class PatientApi(Controller):
+    path = "/api/v1/patients"
+    tags = ["patients"]
+    include_in_schema = True
+
+    @post("/", opt={"permission": EDIT}, sync_to_thread=True, status_code=201, summary="Register a patient")
+    def create(self, request: Request[Any, Any, Any], db: Any, data: PatientCreate) -> PatientOut:
+        principal = principal_of(request)
+        with answers():
+            patient = services.create_patient(db, principal, given(data))
+            assert patient.id is not None
+            return _out(services.read_patient(db, principal, patient.id))
+
+    @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file")
+    def read(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> PatientOut:
+        with answers():
+            return _out(services.read_patient(db, principal_of(request), patient_id))
+
+    @patch("/{patient_id:int}", opt={"permission": EDIT}, sync_to_thread=True, summary="Change a patient's file")
+    def update(self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: PatientPatch) -> PatientOut:
+        principal = principal_of(request)
+        with answers():
+            patient = services.get_patient(db, principal, patient_id)
+            services.update_patient(db, principal, patient, given(data))
+            return _out(services.read_patient(db, principal, patient_id))
+
+    @get("/", opt={"permission": VIEW}, sync_to_thread=True, summary="List or search patients")
+    def search(
+        self,
+        request: Request[Any, Any, Any],
+        db: Any,
+        q: Annotated[str | None, Parameter(max_length=254, description="exact last name, e-mail or phone")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+        archived: bool = False,
+    ) -> list[PatientSummary]:
+        with answers():
+            views = services.search_patients(db, principal_of(request), q, limit=limit, offset=offset, archived=archived)
+        return [
+            PatientSummary(
+                id=v.id, last_name=v.fields["last_name"], first_name=v.fields["first_name"],
+                birth_date=v.fields["birth_date"], archived=v.archived,
+            )
+            for v in views
+        ]
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+FORM_FIELDS = (
+    "last_name", "first_name", "birth_date", "sex", "email", "phone", "address", "referring_physician",
+    "ins_number", "birth_last_name", "birth_first_names", "birth_place_code", "notes",
+)
+FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _form_values(data: dict[str, Any], clinical: bool) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in FORM_FIELDS:
+        if name == "notes" and not clinical:
+            continue
+        raw = data.get(name)
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        values[name] = raw if raw not in ("",) else None
+    return values
+
+
+def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]:
+    state = carnet_state(request)
+    principal = principal_of(request)
+    hooks = state.host.for_clinic(principal.enabled_plugins)
+    panels = []
+    for group in hooks.patient_panels(clinic=principal.clinic, patient=patient, user=principal, db=db):
+        panels.extend(p for p in group or [] if principal.can(p.permission))
+    return sorted(panels, key=lambda p: (p.order, p.title))
+
+
+class PatientPages(Controller):
+    path = "/patients"
+    include_in_schema = False
+
+    @get("/", opt={"permission": VIEW}, sync_to_thread=True, name="patients.list")
+    def list_page(
+        self, request: Request[Any, Any, Any], db: Any,
+        q: Annotated[str | None, Parameter(max_length=254)] = None,
+    ) -> Template:
+        with answers():
+            views = services.search_patients(db, principal_of(request), q)
+        return page(
+            request, "core/patients/list.html", {"patients": views, "q": q or ""}, partial="core/patients/_results.html"
+        )
+
+    @get("/new", opt={"permission": EDIT}, sync_to_thread=True, name="patients.new")
+    def new_page(self, request: Request[Any, Any, Any]) -> Template:
+        principal = principal_of(request)
+        return page(request, "core/patients/form.html", {
+            "values": {}, "errors": {}, "patient_id": None, "clinical": principal.can(CLINICAL),
+        })
+
+    @post("/new", opt={"permission": EDIT}, sync_to_thread=True, name="patients.create")
+    def create_page(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template | Redirect:
+        principal = principal_of(request)
+        clinical = principal.can(CLINICAL)
+        values = _form_values(data, clinical)
+        try:
+            with answers():
+                patient = services.create_patient(db, principal, values)
+        except ValidationException as exc:
+            errors = {e["key"]: translate(request, e["message"]) for e in exc.extra or []}
+            return page(request, "core/patients/form.html", {
+                "values": values, "errors": errors, "patient_id": None, "clinical": clinical,
+            }, status_code=422)
+        return Redirect(f"/patients/{patient.id}", status_code=303)
+
+    @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
+    def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+        principal = principal_of(request)
+        with answers():
+            view = services.read_patient(db, principal, patient_id)
+            patient = services.get_patient(db, principal, patient_id)
+        return page(request, "core/patients/show.html", {
+            "patient": view, "panels": _panels(request, db, patient), "can_edit": principal.can(EDIT),
+        })
+
+    @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")
+    def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+        principal = principal_of(request)
+        with answers():
+            view = services.read_patient(db, principal, patient_id)
+        return page(request, "core/patients/form.html", {
+            "values": view.fields, "errors": {}, "patient_id": patient_id, "clinical": view.clinical_visible,
+        })
+
+    @post("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.update")
+    def update_page(
+        self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: FormBody
+    ) -> Template | Redirect:
+        principal = principal_of(request)
+        with answers():
+            patient = services.get_patient(db, principal, patient_id)
+            clinical = services.clinical_allowed(db, principal, patient)
+        values = _form_values(data, clinical)
+        try:
+            with answers():
+                services.update_patient(db, principal, patient, values)
+        except ValidationException as exc:
+            errors = {e["key"]: translate(request, e["message"]) for e in exc.extra or []}
+            return page(request, "core/patients/form.html", {
+                "values": values, "errors": errors, "patient_id": patient_id, "clinical": clinical,
+            }, status_code=422)
+        return Redirect(f"/patients/{patient_id}", status_code=303)
+
+
+def route_handlers() -> list[Any]:
+    return [PatientApi, PatientPages]

@@ -1,0 +1,317 @@
+"""The patient registry: register, read, update, search, erase — sealed, indexed and audited.
+
+Who sees what: `core.patients.view_all` (owner, secretary) sees the administrative file of every
+patient of the clinic; a practitioner sees the patients they follow (`practitioner_id`) unless the
+clinic shares patients (`share_patients`), then every patient. Clinical notes need
+`core.patients.clinical` (practitioners) on a patient they see under that rule; a secretary never
+reads them. Every read and write records an audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from carnet_core import audit
+from carnet_core.db.base import utcnow
+from carnet_core.encryption import (
+    blind_index,
+    destroy_subject_key,
+    ensure_subject_key,
+    open_,
+    patient_subject,
+    seal,
+)
+from carnet_core.encryption.normalise import fold_phone
+from carnet_core.patients.models import (
+    ADMIN_FIELDS,
+    CLINICAL_FIELDS,
+    GUARDIAN_FIELDS,
+    Patient,
+    PatientGuardian,
+    PatientSettings,
+)
+from carnet_core.patients.validation import PatientInvalid, clean_patient, normalise_phone
+
+VIEW = "core.patients.view"
+VIEW_ALL = "core.patients.view_all"
+EDIT = "core.patients.edit"
+CLINICAL = "core.patients.clinical"
+ERASE = "core.patients.erase"
+RESOURCE = "patient"
+
+
+class PatientError(ValueError):
+    """Base class of registry errors (answered as 4xx)."""
+
+
+class PatientNotFound(PatientError):
+    """No such patient for this user (unknown, other clinic, or not visible to them)."""
+
+
+class PatientErased(PatientError):
+    """The patient's data was erased (crypto-shredded); it cannot be read or changed."""
+
+
+class PatientForbidden(PatientError):
+    """The user may see the patient but not do this (e.g. clinical notes)."""
+
+
+__all__ = [
+    "PatientErased", "PatientError", "PatientForbidden", "PatientInvalid", "PatientNotFound",
+    "PatientView", "create_patient", "erase_patient", "get_patient", "list_patients", "read_patient",
+    "search_patients", "shares_patients", "update_patient",
+]
+
+
+@dataclass
+class PatientView:
+    """Plaintext of the fields this user may read."""
+
+    id: int
+    fields: dict[str, Any]
+    guardians: list[dict[str, Any]] = field(default_factory=list)
+    practitioner_id: int | None = None
+    identity_status: str = "provisional"
+    archived: bool = False
+    clinical_visible: bool = False
+    created_at: Any = None
+    updated_at: Any = None
+
+    @property
+    def display_name(self) -> str:
+        return f"{(self.fields.get('last_name') or '').upper()} {self.fields.get('first_name') or ''}".strip()
+
+
+# --- visibility ----------------------------------------------------------------------------------
+
+
+def shares_patients(db: Any) -> bool:
+    row = db.exec(select(PatientSettings)).first()
+    return bool(row and row.share_patients)
+
+
+def set_share_patients(db: Any, share: bool) -> None:
+    row = db.exec(select(PatientSettings)).first() or PatientSettings()
+    row.share_patients = share
+    db.add(row)
+    db.flush()
+
+
+def _sees_all(db: Any, principal: Any) -> bool:
+    return principal.can(VIEW_ALL) or shares_patients(db)
+
+
+def _follows(db: Any, principal: Any, patient: Patient) -> bool:
+    return patient.practitioner_id == principal.user_id or shares_patients(db)
+
+
+def _visible(db: Any, principal: Any) -> sa.ColumnElement[bool] | None:
+    """The filter on patients this principal may see (None: every patient of the clinic)."""
+    if _sees_all(db, principal):
+        return None
+    return Patient.practitioner_id == principal.user_id
+
+
+def clinical_allowed(db: Any, principal: Any, patient: Patient) -> bool:
+    return principal.can(CLINICAL) and _follows(db, principal, patient)
+
+
+def get_patient(db: Any, principal: Any, patient_id: int) -> Patient:
+    """The patient if this principal may see them; PatientNotFound otherwise (no existence leak)."""
+    query = select(Patient).where(Patient.id == patient_id)
+    visible = _visible(db, principal)
+    if visible is not None:
+        query = query.where(visible)
+    patient = db.exec(query).first()
+    if patient is None:
+        raise PatientNotFound("no such patient")
+    if patient.erased_at is not None:
+        raise PatientErased("this patient's data was erased; it can no longer be read or changed")
+    return patient
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+def _check_practitioner(db: Any, practitioner_id: int | None) -> None:
+    if practitioner_id is None:
+        return
+    from carnet_core.identity.models import Membership
+
+    member = db.exec(
+        select(Membership).where(Membership.user_id == practitioner_id, Membership.active.is_(True))
+    ).first()
+    if member is None or "practitioner" not in member.role_set:
+        raise PatientInvalid({"practitioner_id": "not a practitioner of this clinic"})
+
+
+def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
+    clinic_id = patient.clinic_id
+    for name in (*ADMIN_FIELDS, *CLINICAL_FIELDS):
+        if name in values:
+            seal(db, patient, name, values[name])
+    if "last_name" in values:
+        patient.last_name_bidx = blind_index(db, clinic_id, "core_patient.last_name", values["last_name"], "name")
+    if "email" in values:
+        patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
+    if "phone" in values:
+        patient.phone_bidx = blind_index(db, clinic_id, "core_patient.phone", values["phone"], "phone")
+    for name in ("identity_status", "archived", "practitioner_id"):
+        if name in values:
+            setattr(patient, name, values[name])
+
+
+def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]]) -> None:
+    for old in db.exec(select(PatientGuardian).where(PatientGuardian.patient_id == patient.id)).all():
+        db.delete(old)
+    db.flush()
+    for data in guardians:
+        guardian = PatientGuardian(patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id)
+        db.add(guardian)
+        for name in GUARDIAN_FIELDS:
+            seal(db, guardian, name, data.get(name))
+
+
+def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
+    """Register a patient from raw input; raises PatientInvalid with every bad field."""
+    values = clean_patient(data, partial=False)
+    if values.get("notes") and not principal.can(CLINICAL):
+        raise PatientForbidden("clinical notes need the core.patients.clinical permission")
+    if "practitioner_id" not in values or values["practitioner_id"] is None:
+        if "practitioner" in principal.roles:
+            values["practitioner_id"] = principal.user_id
+    _check_practitioner(db, values.get("practitioner_id"))
+    guardians = values.pop("guardians", [])
+    patient = Patient(clinic_id=db.clinic_id)
+    db.add(patient)
+    db.flush()
+    assert patient.id is not None
+    ensure_subject_key(db, patient.clinic_id, patient_subject(patient.id))
+    _write_fields(db, patient, values)
+    _write_guardians(db, patient, guardians)
+    db.add(patient)
+    db.flush()
+    audit.record(db, action="create", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+    return patient
+
+
+def update_patient(db: Any, principal: Any, patient: Patient, data: dict[str, Any]) -> Patient:
+    """Change the fields given (None clears an optional one); audited with the field names."""
+    values = clean_patient(data, partial=True)
+    if "notes" in values and not clinical_allowed(db, principal, patient):
+        raise PatientForbidden("clinical notes need the core.patients.clinical permission")
+    if "practitioner_id" in values:
+        _check_practitioner(db, values["practitioner_id"])
+    guardians = values.pop("guardians", None)
+    _write_fields(db, patient, values)
+    if guardians is not None:
+        _write_guardians(db, patient, guardians)
+    patient.updated_at = utcnow()
+    db.add(patient)
+    db.flush()
+    changed = sorted([*values, *(["guardians"] if guardians is not None else [])])
+    audit.record(
+        db, action="update", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
+        details={"fields": changed},
+    )
+    return patient
+
+
+def erase_patient(db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None) -> None:
+    """Lawful erasure: destroy the patient's key (crypto-shredding) and their search indexes."""
+    assert patient.id is not None
+    if hooks is not None:
+        hooks.erase_patient_data(clinic=clinic, patient=patient, db=db)
+    destroy_subject_key(db, patient.clinic_id, patient_subject(patient.id))
+    patient.last_name_bidx = patient.email_bidx = patient.phone_bidx = None
+    patient.erased_at = utcnow()
+    patient.archived = True
+    db.add(patient)
+    db.flush()
+    audit.record(db, action="erase", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def _view(db: Any, principal: Any, patient: Patient, with_guardians: bool = True) -> PatientView:
+    clinical = clinical_allowed(db, principal, patient)
+    names = ADMIN_FIELDS + (CLINICAL_FIELDS if clinical else ())
+    fields = {name: open_(db, patient, name) for name in names}
+    guardians = []
+    if with_guardians:
+        for g in db.exec(
+            select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
+        ).all():
+            guardians.append({"relation": g.relation, **{n: open_(db, g, n) for n in GUARDIAN_FIELDS}})
+    assert patient.id is not None
+    return PatientView(
+        id=patient.id, fields=fields, guardians=guardians, practitioner_id=patient.practitioner_id,
+        identity_status=patient.identity_status, archived=patient.archived, clinical_visible=clinical,
+        created_at=patient.created_at, updated_at=patient.updated_at,
+    )
+
+
+def read_patient(db: Any, principal: Any, patient_id: int) -> PatientView:
+    """One patient's file as this user may see it; audited."""
+    patient = get_patient(db, principal, patient_id)
+    view = _view(db, principal, patient)
+    audit.record(
+        db, action="read", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
+        details={"clinical": view.clinical_visible},
+    )
+    return view
+
+
+def _search_index(db: Any, q: str) -> tuple[str, sa.ColumnElement[bool]] | None:
+    clinic_id = db.clinic_id
+    q = q.strip()
+    if not q:
+        return None
+    if "@" in q:
+        return "email", Patient.email_bidx == blind_index(db, clinic_id, "core_patient.email", q, "email")
+    if sum(ch.isdigit() for ch in q) >= 6 and not any(ch.isalpha() for ch in q):
+        try:
+            phone = normalise_phone(q)
+        except ValueError:
+            phone = "+" + fold_phone(q)
+        return "phone", Patient.phone_bidx == blind_index(db, clinic_id, "core_patient.phone", phone, "phone")
+    return "last_name", Patient.last_name_bidx == blind_index(db, clinic_id, "core_patient.last_name", q, "name")
+
+
+def search_patients(
+    db: Any, principal: Any, q: str | None, limit: int = 50, offset: int = 0, archived: bool = False
+) -> list[PatientView]:
+    """Exact search by last name, e-mail or phone (blind indexes), or the list when `q` is empty.
+
+    A search records one audit entry per patient found; a plain list records one entry.
+    """
+    query = select(Patient).where(Patient.erased_at.is_(None))
+    if not archived:
+        query = query.where(Patient.archived.is_(False))
+    visible = _visible(db, principal)
+    if visible is not None:
+        query = query.where(visible)
+    searched = _search_index(db, q or "")
+    if searched is not None:
+        query = query.where(searched[1])
+    rows = db.exec(query.order_by(Patient.id).offset(offset).limit(limit)).all()
+    views = [_view(db, principal, p, with_guardians=False) for p in rows]
+    views.sort(key=lambda v: ((v.fields.get("last_name") or "").casefold(), (v.fields.get("first_name") or "").casefold()))
+    if searched is not None:
+        for view in views:
+            audit.record(
+                db, action="search", resource_type=RESOURCE, resource_id=view.id, patient_id=view.id,
+                details={"by": searched[0]},
+            )
+    else:
+        audit.record(db, action="list", resource_type=RESOURCE, details={"count": len(views), "offset": offset})
+    return views
+
+
+def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:
+    return search_patients(db, principal, None, limit=limit, offset=offset)
