@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+
+import msgspec
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -119,13 +121,33 @@ class PatientApi(Controller):
     ) -> list[PatientSummary]:
         with answers():
             views = services.search_patients(db, principal_of(request), q, limit=limit, offset=offset, archived=archived)
-        return [
-            PatientSummary(
-                id=v.id, last_name=v.fields["last_name"], first_name=v.fields["first_name"],
-                birth_date=v.fields["birth_date"], archived=v.archived,
-            )
-            for v in views
-        ]
+        return [_summary(v) for v in views]
+
+
+class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
+    q: Annotated[str, msgspec.Meta(max_length=254)]
+    limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
+    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    archived: bool = False
+
+
+@post("/api/v1/patients/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200,
+      tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)")
+def search_by_body(request: Request[Any, Any, Any], db: Any, data: SearchQuery) -> list[PatientSummary]:
+    """Same as `GET /api/v1/patients?q=`, with the query in the body so that no name, e-mail or
+    phone number lands in proxy or server access logs."""
+    with answers():
+        views = services.search_patients(
+            db, principal_of(request), data.q, limit=data.limit, offset=data.offset, archived=data.archived
+        )
+    return [_summary(v) for v in views]
+
+
+def _summary(v: PatientView) -> PatientSummary:
+    return PatientSummary(
+        id=v.id, last_name=v.fields["last_name"], first_name=v.fields["first_name"],
+        birth_date=v.fields["birth_date"], archived=v.archived,
+    )
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -236,4 +258,4 @@ class PatientPages(Controller):
 
 
 def route_handlers() -> list[Any]:
-    return [PatientApi, PatientPages]
+    return [PatientApi, search_by_body, PatientPages]

@@ -195,7 +195,7 @@ def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
     _write_guardians(db, patient, guardians)
     db.add(patient)
     db.flush()
-    audit.record(db, action="create", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+    audit.record(db, actor=principal, action="create", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
     return patient
 
 
@@ -215,7 +215,7 @@ def update_patient(db: Any, principal: Any, patient: Patient, data: dict[str, An
     db.flush()
     changed = sorted([*values, *(["guardians"] if guardians is not None else [])])
     audit.record(
-        db, action="update", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
+        db, actor=principal, action="update", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
         details={"fields": changed},
     )
     return patient
@@ -232,7 +232,7 @@ def erase_patient(db: Any, principal: Any, patient: Patient, hooks: Any = None, 
     patient.archived = True
     db.add(patient)
     db.flush()
-    audit.record(db, action="erase", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+    audit.record(db, actor=principal, action="erase", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -261,7 +261,7 @@ def read_patient(db: Any, principal: Any, patient_id: int) -> PatientView:
     patient = get_patient(db, principal, patient_id)
     view = _view(db, principal, patient)
     audit.record(
-        db, action="read", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
+        db, actor=principal, action="read", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
         details={"clinical": view.clinical_visible},
     )
     return view
@@ -305,11 +305,11 @@ def search_patients(
     if searched is not None:
         for view in views:
             audit.record(
-                db, action="search", resource_type=RESOURCE, resource_id=view.id, patient_id=view.id,
+                db, actor=principal, action="search", resource_type=RESOURCE, resource_id=view.id, patient_id=view.id,
                 details={"by": searched[0]},
             )
     else:
-        audit.record(db, action="list", resource_type=RESOURCE, details={"count": len(views), "offset": offset})
+        audit.record(db, actor=principal, action="list", resource_type=RESOURCE, details={"count": len(views), "offset": offset})
     return views
 
 
