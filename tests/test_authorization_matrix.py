@@ -31,6 +31,7 @@ class Row:
 
 
 ANY_MEMBER = ("*",)
+STAFF = ("owner", "practitioner", "secretary")
 
 # Routes anyone may call, without login (each listed on purpose).
 PUBLIC_ROUTES = {
@@ -97,6 +98,19 @@ ROWS: dict[str, Row] = {
     "POST /settings/users/{user_id:int}/remove": Row(("owner",), {"user_id": "__target_remove__"}, {}),
     "POST /settings/users/{user_id:int}/disable": Row(("owner",), {"user_id": "__target_disable__"}, {}),
     "POST /settings/users/{user_id:int}/resend": Row(("owner",), {"user_id": "__target_resend__"}, {}),
+    # Patient registry: every role holds view/edit; visibility of each patient is the service's
+    # rule (tests in core/tests/test_patients.py). No patient exists here: 404 / 400 / 422 answers.
+    "GET /patients": Row(STAFF),
+    "GET /patients/new": Row(STAFF),
+    "POST /patients/new": Row(STAFF, body={"last_name": ""}, ok=(422,)),
+    "GET /patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
+    "GET /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
+    "POST /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, {"last_name": "X"}, ok=(404,)),
+    "GET /api/v1/patients": Row(STAFF),
+    "POST /api/v1/patients": Row(STAFF, body={"last_name": "X"}, ok=(400,)),
+    "POST /api/v1/patients/search": Row(STAFF, body={"q": "x"}, ok=(400,)),
+    "GET /api/v1/patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
+    "PATCH /api/v1/patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, {"phone": ""}, ok=(400, 404)),
 }
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-
-import msgspec
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
@@ -120,7 +119,9 @@ class PatientApi(Controller):
         archived: bool = False,
     ) -> list[PatientSummary]:
         with answers():
-            views = services.search_patients(db, principal_of(request), q, limit=limit, offset=offset, archived=archived)
+            views = services.search_patients(
+                db, principal_of(request), q, limit=limit, offset=offset, archived=archived
+            )
         return [_summary(v) for v in views]
 
 

@@ -170,7 +170,9 @@ def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]])
         db.delete(old)
     db.flush()
     for data in guardians:
-        guardian = PatientGuardian(patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id)
+        guardian = PatientGuardian(
+            patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id
+        )
         db.add(guardian)
         for name in GUARDIAN_FIELDS:
             seal(db, guardian, name, data.get(name))
@@ -181,9 +183,8 @@ def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
     values = clean_patient(data, partial=False)
     if values.get("notes") and not principal.can(CLINICAL):
         raise PatientForbidden("clinical notes need the core.patients.clinical permission")
-    if "practitioner_id" not in values or values["practitioner_id"] is None:
-        if "practitioner" in principal.roles:
-            values["practitioner_id"] = principal.user_id
+    if values.get("practitioner_id") is None and "practitioner" in principal.roles:
+        values["practitioner_id"] = principal.user_id
     _check_practitioner(db, values.get("practitioner_id"))
     guardians = values.pop("guardians", [])
     patient = Patient(clinic_id=db.clinic_id)
@@ -195,7 +196,10 @@ def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
     _write_guardians(db, patient, guardians)
     db.add(patient)
     db.flush()
-    audit.record(db, actor=principal, action="create", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+    audit.record(
+        db, actor=principal, action="create", resource_type=RESOURCE, resource_id=patient.id,
+        patient_id=patient.id,
+    )
     return patient
 
 
@@ -221,7 +225,9 @@ def update_patient(db: Any, principal: Any, patient: Patient, data: dict[str, An
     return patient
 
 
-def erase_patient(db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None) -> None:
+def erase_patient(
+    db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None
+) -> None:
     """Lawful erasure: destroy the patient's key (crypto-shredding) and their search indexes."""
     assert patient.id is not None
     if hooks is not None:
@@ -232,7 +238,10 @@ def erase_patient(db: Any, principal: Any, patient: Patient, hooks: Any = None, 
     patient.archived = True
     db.add(patient)
     db.flush()
-    audit.record(db, actor=principal, action="erase", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id)
+    audit.record(
+        db, actor=principal, action="erase", resource_type=RESOURCE, resource_id=patient.id,
+        patient_id=patient.id,
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -280,7 +289,8 @@ def _search_index(db: Any, q: str) -> tuple[str, sa.ColumnElement[bool]] | None:
         except ValueError:
             phone = "+" + fold_phone(q)
         return "phone", Patient.phone_bidx == blind_index(db, clinic_id, "core_patient.phone", phone, "phone")
-    return "last_name", Patient.last_name_bidx == blind_index(db, clinic_id, "core_patient.last_name", q, "name")
+    index = blind_index(db, clinic_id, "core_patient.last_name", q, "name")
+    return "last_name", Patient.last_name_bidx == index
 
 
 def search_patients(
@@ -301,7 +311,9 @@ def search_patients(
         query = query.where(searched[1])
     rows = db.exec(query.order_by(Patient.id).offset(offset).limit(limit)).all()
     views = [_view(db, principal, p, with_guardians=False) for p in rows]
-    views.sort(key=lambda v: ((v.fields.get("last_name") or "").casefold(), (v.fields.get("first_name") or "").casefold()))
+    views.sort(key=lambda v: (
+        (v.fields.get("last_name") or "").casefold(), (v.fields.get("first_name") or "").casefold()
+    ))
     if searched is not None:
         for view in views:
             audit.record(
@@ -309,7 +321,10 @@ def search_patients(
                 details={"by": searched[0]},
             )
     else:
-        audit.record(db, actor=principal, action="list", resource_type=RESOURCE, details={"count": len(views), "offset": offset})
+        audit.record(
+            db, actor=principal, action="list", resource_type=RESOURCE,
+            details={"count": len(views), "offset": offset},
+        )
     return views
 
 
