@@ -44,10 +44,19 @@ class World:
 
 
 def add_patients(carnet_db, clinic_id: int, count: int) -> list[int]:
+    """Bare registry rows (no sealed fields): the plugin only checks a patient's id and clinic."""
+    from carnet_core.db.base import utcnow
+
+    table = SQLModel.metadata.tables.get("core_patient")
     with carnet_db.engine.begin() as conn:
         start = conn.execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM core_patient")).scalar() + 1
-        conn.execute(sa.text("INSERT INTO core_patient (id, clinic_id) VALUES (:id, :c)"),
-                     [{"id": start + i, "c": clinic_id} for i in range(count)])
+        rows = [{"id": start + i, "clinic_id": clinic_id} for i in range(count)]
+        if table is None:
+            conn.execute(sa.text("INSERT INTO core_patient (id, clinic_id) VALUES (:id, :clinic_id)"), rows)
+        else:
+            now = utcnow()
+            extra = {"identity_status": "provisional", "archived": False, "created_at": now, "updated_at": now}
+            conn.execute(sa.insert(table), [{**r, **extra} for r in rows])
     return list(range(start, start + count))
 
 

@@ -16,10 +16,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlmodel import select
 
 from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
 from carnet_core.encryption.keyring import KEYRING_INFO, Keyring, aead
 from carnet_core.encryption.models import (
     PURPOSE_DATA,
@@ -438,3 +440,14 @@ def rewrapped_subject_key(db: Any, row: SubjectKey, active: int) -> bytes | None
     key = _unwrapper(old.key)(row.wrapped, _subject_key_context(row.clinic_id, row.subject, row.data_key_version))
     new = _data_key(db, row.clinic_id, active)
     return _wrapper(new.key)(key, _subject_key_context(row.clinic_id, row.subject, active))
+
+
+@event.listens_for(CarnetSession, "after_commit")
+def _forget_after_commit(session: CarnetSession) -> None:
+    # Key rows are re-read by the next transaction: an erasure or a rotation elsewhere holds here.
+    session.info.pop(_SESSION_CACHE, None)
+
+
+@event.listens_for(CarnetSession, "after_soft_rollback")
+def _forget_after_rollback(session: CarnetSession, previous_transaction: Any) -> None:
+    session.info.pop(_SESSION_CACHE, None)

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlmodel import select
 
 from carnet_core import audit
 from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
 from carnet_core.encryption import (
     blind_index,
     destroy_subject_key,
@@ -89,9 +91,16 @@ class PatientView:
 # --- visibility ----------------------------------------------------------------------------------
 
 
+_SHARE_INFO = "carnet.patients.share"
+
+
 def shares_patients(db: Any) -> bool:
-    row = db.exec(select(PatientSettings)).first()
-    return bool(row and row.share_patients)
+    """The clinic's `share_patients` setting (read once per transaction)."""
+    cached = db.info.get(_SHARE_INFO)
+    if cached is None:
+        row = db.exec(select(PatientSettings)).first()
+        cached = db.info[_SHARE_INFO] = bool(row and row.share_patients)
+    return cached
 
 
 def set_share_patients(db: Any, share: bool) -> None:
@@ -99,6 +108,7 @@ def set_share_patients(db: Any, share: bool) -> None:
     row.share_patients = share
     db.add(row)
     db.flush()
+    db.info[_SHARE_INFO] = share
 
 
 def _sees_all(db: Any, principal: Any) -> bool:
@@ -330,3 +340,13 @@ def search_patients(
 
 def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:
     return search_patients(db, principal, None, limit=limit, offset=offset)
+
+
+@event.listens_for(CarnetSession, "after_commit")
+def _forget_share_setting(session: CarnetSession) -> None:
+    session.info.pop(_SHARE_INFO, None)
+
+
+@event.listens_for(CarnetSession, "after_soft_rollback")
+def _forget_share_setting_on_rollback(session: CarnetSession, previous_transaction: Any) -> None:
+    session.info.pop(_SHARE_INFO, None)

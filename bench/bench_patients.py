@@ -1,0 +1,143 @@
+"""What do encryption, blind indexes and audit cost? Create and read N patients both ways.
+
+Sealed: the registry's own services (`create_patient`, `read_patient`): every field sealed with
+the patient's key (AES-256-GCM), three blind indexes, a patient key wrapped by the clinic key, an
+audit record appended to the clinic's hash chain in the same transaction.
+Plain: the same fields as plaintext columns of a throwaway table, no index, no audit.
+Both run one transaction per patient (as one API request would), on the same kind of database.
+Prints patients/s for each and the ratios.
+
+    .venv/bin/python bench/bench_patients.py [--patients 10000] [--pg postgresql://…/scratch_db]
+
+With --pg, use a scratch database: the benchmark migrates it and leaves its clinic and patients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+FIRST = ["Élodie", "Lucas", "Chloé", "Hugo", "Léa", "Nathan", "Inès", "Louis", "Manon", "Jules"]
+LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"]
+
+
+def sample(i: int) -> dict[str, object]:
+    rnd = random.Random(i)
+    last = f"{rnd.choice(LAST)}{i}"
+    return {
+        "last_name": last, "first_name": rnd.choice(FIRST), "birth_date": f"{rnd.randint(1940, 2020)}-0{rnd.randint(1, 9)}-1{rnd.randint(0, 9)}",
+        "sex": rnd.choice("FMU"), "email": f"{last.lower()}@example.fr", "phone": f"+336{10000000 + i:08d}",
+        "address": f"{rnd.randint(1, 99)} rue des Lilas, 69003 Lyon", "referring_physician": "Dr Morel",
+        "notes": "Bilan initial : retard de langage oral, suivi hebdomadaire proposé.",
+    }
+
+
+PLAIN_COLUMNS = ("last_name", "first_name", "birth_date", "sex", "email", "phone", "address", "referring_physician", "notes")
+
+
+def setup(database_url: str | None, home: Path):
+    from carnet_core.clinics.services import create_clinic
+    from carnet_core.db.migrate import upgrade
+    from carnet_core.db.session import Database
+    from carnet_core.encryption import install_keyring
+    from carnet_core.encryption.keyprovider import create_master_key_file
+    from carnet_core.identity.services import create_or_get_user, set_membership
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.settings import load_settings
+    from carnet_core.web.principal import Principal
+
+    env = {"CARNET_HOME": str(home)}
+    if database_url:
+        env["CARNET_DATABASE_URL"] = database_url
+    settings = load_settings(env)
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    create_master_key_file(settings.keys_dir / "master.key")
+    host = build_plugin_host(settings, discover=False)
+    db = Database(settings.database_url)
+    upgrade(db, host)
+    install_keyring(db, settings)
+    with db.session(unscoped=True) as s:
+        clinic = create_clinic(s, f"bench-{int(time.time())}", "Cabinet Bench", [])
+    with db.session(clinic_id=clinic.id) as s:
+        user = create_or_get_user(s, f"bench-{clinic.id}@cabinet.test", "Bench")
+        set_membership(s, clinic.id, user.id, ("practitioner",))
+    perms = frozenset({"core.patients.view", "core.patients.edit", "core.patients.clinical"})
+    principal = Principal(kind="user", user_id=user.id, clinic_id=clinic.id, roles=frozenset({"practitioner"}),
+                          permissions=perms)
+    return db, clinic, principal
+
+
+def run_sealed(db, clinic, principal, n: int) -> tuple[float, float, list[int]]:
+    from carnet_core.patients.services import create_patient, read_patient
+
+    ids: list[int] = []
+    start = time.perf_counter()
+    for i in range(n):
+        with db.session(clinic_id=clinic.id) as s:
+            ids.append(create_patient(s, principal, sample(i)).id)
+    created = time.perf_counter() - start
+    start = time.perf_counter()
+    for i, pid in enumerate(ids):
+        with db.session(clinic_id=clinic.id) as s:
+            view = read_patient(s, principal, pid)
+            assert view.fields["email"] == sample(i)["email"]
+    read = time.perf_counter() - start
+    return created, read, ids
+
+
+def run_plain(db, n: int) -> tuple[float, float]:
+    meta = sa.MetaData()
+    table = sa.Table(
+        "bench_plain_patient", meta, sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("clinic_id", sa.Integer, nullable=False), *(sa.Column(c, sa.Text) for c in PLAIN_COLUMNS),
+    )
+    meta.drop_all(db.engine)
+    meta.create_all(db.engine)
+    ids: list[int] = []
+    try:
+        start = time.perf_counter()
+        for i in range(n):
+            with db.session(unscoped=True) as s:
+                result = s.connection().execute(sa.insert(table).values(clinic_id=1, **sample(i)))
+                ids.append(result.inserted_primary_key[0])
+        created = time.perf_counter() - start
+        start = time.perf_counter()
+        for i, pid in enumerate(ids):
+            with db.session(unscoped=True) as s:
+                row = s.connection().execute(sa.select(table).where(table.c.id == pid)).one()
+                assert row.email == sample(i)["email"]
+        read = time.perf_counter() - start
+    finally:
+        meta.drop_all(db.engine)
+    return created, read
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--pg", help="PostgreSQL URL (default: a SQLite file in WAL mode)")
+    args = parser.parse_args()
+    n = args.patients
+    with tempfile.TemporaryDirectory() as tmp:
+        db, clinic, principal = setup(args.pg, Path(tmp))
+        kind = db.dialect
+        plain_c, plain_r = run_plain(db, n)
+        sealed_c, sealed_r, ids = run_sealed(db, clinic, principal, n)
+        db.dispose()
+    rate = lambda seconds: n / seconds  # noqa: E731
+    print(f"{n} patients on {kind}, one transaction each")
+    print(f"  create  plain {rate(plain_c):8.0f}/s   sealed+indexed+audited {rate(sealed_c):8.0f}/s   "
+          f"overhead x{sealed_c / plain_c:.2f}")
+    print(f"  read    plain {rate(plain_r):8.0f}/s   sealed+audited         {rate(sealed_r):8.0f}/s   "
+          f"overhead x{sealed_r / plain_r:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
