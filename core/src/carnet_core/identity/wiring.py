@@ -8,8 +8,8 @@ from carnet_core.identity.controllers import HANDLERS
 from carnet_core.identity.csrf import CsrfMiddleware, csrf_guard
 from carnet_core.identity.keys import IdentityKeys
 from carnet_core.identity.policy import IdentityPolicy
-from carnet_core.identity.staff_controllers import StaffController
 from carnet_core.identity.sessions import session_authenticator, token_authenticator
+from carnet_core.identity.staff_controllers import StaffController
 from carnet_core.web.state import CarnetState
 
 
