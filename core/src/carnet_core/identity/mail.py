@@ -89,4 +89,5 @@ def send_account_link(user_id: int, purpose: str, job: JobContext) -> None:
         if purpose == "enroll" and clinic is not None and services.membership(db, user.id, clinic.id) is None:
             return  # removed from the clinic before the invitation left
         token = services.create_link(db, user.id, purpose)
-        send_mail(job.settings, compose(job.settings, job.host, purpose, user.email, token, clinic))
+        message = compose(job.settings, job.host, purpose, user.email, token, clinic)
+        send_mail(job.settings, message, key=job.key())
