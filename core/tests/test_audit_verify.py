@@ -302,3 +302,19 @@ def test_tampering_after_a_purge_is_still_detected(carnet_db, clinic, keys_dir):
     with carnet_db.session(unscoped=True) as db:
         check = verify_clinic(db, clinic.id, keys_dir)
     assert not check.ok and check.problem.seq == 4 and "missing" in check.problem.reason
+
+
+
+def test_checkpoint_all_signs_each_clinic_head_once(carnet_db, clinic, keys_dir, make_clinic):
+    from carnet_core.audit.integrity import checkpoint_all
+    from carnet_core.audit.models import AuditCheckpoint
+
+    other = make_clinic("autre")
+    for clinic_id in (clinic.id, other.id):
+        with carnet_db.session(clinic_id=clinic_id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system")
+    assert checkpoint_all(carnet_db, keys_dir) == 2
+    assert checkpoint_all(carnet_db, keys_dir) == 0
+    with carnet_db.session(unscoped=True) as db:
+        signed = db.exec(sa.select(AuditCheckpoint.clinic_id, AuditCheckpoint.seq)).all()
+        assert sorted(signed) == sorted([(clinic.id, 1), (other.id, 1)])

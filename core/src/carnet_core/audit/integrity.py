@@ -249,3 +249,16 @@ def purge(
         details={"up_to_seq": upto, "deleted": deleted, "retention_days": retention_days},
     )
     return deleted
+
+
+def checkpoint_all(db_factory: Any, keys_dir: Path) -> int:
+    """Sign every clinic's chain head (the scheduled `core.audit_checkpoint` job). Idempotent."""
+    from carnet_core.clinics.models import Clinic
+
+    with db_factory.session(unscoped=True) as db:
+        clinic_ids = list(db.exec(select(Clinic.id)))
+    signed = 0
+    for clinic_id in clinic_ids:
+        with db_factory.session(unscoped=True) as db:
+            signed += make_checkpoint(db, keys_dir, clinic_id) is not None
+    return signed

@@ -141,6 +141,7 @@ def _details_text(details: dict[str, Any] | None) -> str:
 
 
 _TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
+_INSERT = sa.insert(_TABLE)  # parameters passed at execution: compiled once, cached
 _BUMP_HEAD = sa.text(
     "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
 )
@@ -223,7 +224,7 @@ def record(
             seq, prev = _lock_head(conn, clinic)
         fields["seq"] = seq
         digest = chain_hash(prev, canonical(fields))
-        result = conn.execute(sa.insert(_TABLE).values(**fields, prev_hash=prev, hash=digest))
+        result = conn.execute(_INSERT, {**fields, "prev_hash": prev, "hash": digest})
         conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": seq, "hash": digest})
         heads[clinic] = (seq, digest)
     except AuditError:
