@@ -199,3 +199,15 @@ class CalendarFeed(ClinicOwned, table=True):
     show_patient_names: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# The patient-facing tables (reminders, online booking, waiting list, offers).
+from carnet_scheduling.patient_models import (  # noqa: E402,F401
+    Offer,
+    OnlineBooking,
+    Reminder,
+    ReminderRule,
+    ReminderSwitch,
+    WaitingEntry,
+    WaitingListing,
+)

@@ -40,3 +40,34 @@ def register_public_routes() -> list[Any]:
     from carnet_scheduling.controllers.public import PUBLIC_HANDLERS
 
     return PUBLIC_HANDLERS
+
+
+@hookimpl
+def register_actors() -> list[Any]:
+    from carnet_core.contrib import ActorSpec
+    from carnet_scheduling import jobs
+
+    return [ActorSpec("send_reminder", jobs.send_reminder, max_retries=jobs.REMINDER_RETRIES)]
+
+
+# The plugin observes its own appointment events to plan reminders (and, on cancellation, offer
+# the freed slot): in the same transaction as the change, for clinics that enabled scheduling.
+@hookimpl
+def scheduling_appointment_booked(appointment: Any, db: Any) -> None:
+    from carnet_scheduling.services import reminders
+
+    reminders.plan(db, appointment)
+
+
+@hookimpl
+def scheduling_appointment_moved(appointment: Any, previous_start: Any, previous_end: Any, db: Any) -> None:
+    from carnet_scheduling.services import reminders
+
+    reminders.plan(db, appointment)
+
+
+@hookimpl
+def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> None:
+    from carnet_scheduling.services import reminders
+
+    reminders.cancel_for(db, appointment.id)

@@ -1,0 +1,105 @@
+"""Scheduling jobs: they take ids, reload state, and are safe to run twice.
+
+Exactly once for a message: the body is delivered under an idempotency key (a repeated delivery
+replaces the same file, see `carnet_core.mail.send_mail`), and the key is recorded with the
+"sent" status in one transaction afterwards. A worker killed between the delivery and that
+record leaves the message to be delivered again under the same key, which replaces it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core.audit import record
+from carnet_core.db.base import utcnow
+from carnet_core.jobs import JobContext, already_done, once
+from carnet_core.links import issue
+from carnet_scheduling import messages
+from carnet_scheduling.models import BOOKED, Appointment
+from carnet_scheduling.patient_models import CANCELLED, FAILED, SCHEDULED, SENT, Reminder
+from carnet_scheduling.services.contacts import patient_contact
+
+REMINDER_RETRIES = 5
+MANAGE = "scheduling.manage"
+
+
+def reminder_key(reminder_id: int, due: str) -> str:
+    return f"scheduling.reminder:{reminder_id}:{due}"
+
+
+def manage_link(db: Any, appt: Appointment, settings: Any, clinic: Any) -> str:
+    """A link to see, cancel or move the appointment, valid until it starts."""
+    issued = issue(db, purpose=MANAGE, subject_type="scheduling_appointment", subject_id=appt.id,
+                   patient_id=appt.patient_id, expires_at=appt.starts_at, max_uses=1)
+    return messages.public_url(settings, clinic, f"a/{issued.token}")
+
+
+def _finish(reminder: Reminder, status: str, detail: str | None = None) -> None:
+    reminder.status = status
+    reminder.detail = detail
+    reminder.updated_at = utcnow()
+    if status == SENT:
+        reminder.sent_at = reminder.updated_at
+
+
+def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
+    """Send one reminder if it is still wanted: scheduled, due as planned, appointment booked and
+    in the future, patient reachable on the channel."""
+    key = reminder_key(reminder_id, due)
+    lang = messages.Lang(job.host, job.settings.locale)
+    with job.session() as db:
+        reminder = db.exec(select(Reminder).where(Reminder.id == reminder_id)).first()
+        if reminder is None or reminder.status != SCHEDULED or reminder.due_at.isoformat() != due:
+            return  # cancelled, already sent, or re-planned (a newer job carries the new time)
+        if already_done(db, key):
+            _finish(reminder, SENT)
+            db.add(reminder)
+            return
+        appt = db.exec(select(Appointment).where(Appointment.id == reminder.appointment_id)).first()
+        if appt is None or appt.status != BOOKED:
+            _finish(reminder, CANCELLED, "appointment cancelled")
+            db.add(reminder)
+            return
+        if appt.starts_at <= utcnow():
+            _finish(reminder, CANCELLED, "appointment already started")
+            db.add(reminder)
+            return
+        contact = patient_contact(db, appt.patient_id)
+        address = None if contact is None else (contact.email if reminder.channel == "email" else contact.phone)
+        if not address:
+            _finish(reminder, FAILED, f"no {'e-mail address' if reminder.channel == 'email' else 'phone'} on file")
+            db.add(reminder)
+            return
+        facts = messages.appointment_facts(db, appt, lang)
+        context = facts.context() | {"manage_url": manage_link(db, appt, job.settings, facts.clinic)}
+        reminder.attempts += 1
+        db.add(reminder)
+        channel = reminder.channel
+    try:
+        if channel == "email":
+            body = messages.render(lang, "scheduling/messages/reminder.txt", context)
+            subject = messages.translate(lang, "Reminder: your appointment on %(when)s", when=facts.when)
+            messages.deliver_email(job.settings, address, subject, body, key)
+        else:
+            body = messages.render(lang, "scheduling/messages/reminder_sms.txt", context)
+            messages.deliver_sms(job.host, job.settings, address, body, key)
+    except Exception as exc:
+        if job.retries >= REMINDER_RETRIES:
+            with job.session() as db:
+                reminder = db.exec(select(Reminder).where(Reminder.id == reminder_id)).first()
+                if reminder is not None and reminder.status == SCHEDULED:
+                    _finish(reminder, FAILED, f"delivery failed: {type(exc).__name__}")
+                    db.add(reminder)
+        raise
+    with job.session() as db:
+        if not once(db, key):
+            return  # a concurrent delivery of the same message recorded it first
+        reminder = db.exec(select(Reminder).where(Reminder.id == reminder_id)).first()
+        if reminder is not None:
+            _finish(reminder, SENT)
+            db.add(reminder)
+        record(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
+               patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},
+               actor=f"job:{job.actor}")

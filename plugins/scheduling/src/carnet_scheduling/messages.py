@@ -1,0 +1,129 @@
+"""Messages to patients and practitioners: bodies rendered from the plugin's text templates,
+delivered by jobs (e-mail through core's mail transport, SMS through the `send_sms` hook).
+
+What goes in a body: a time, a place, a practitioner's name, links. Never the appointment type
+(the care), never notes, never the patient's situation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+from sqlmodel import select
+
+from carnet_core.clinics.models import Clinic
+from carnet_core.db.session import CarnetSession
+from carnet_core.identity.models import User
+from carnet_core.mail import Attachment, Mail, send_mail
+from carnet_core.sms import send_sms
+from carnet_scheduling.models import Appointment, Place
+
+_ENV_ATTR = "_scheduling_message_env"
+
+
+def environment(host: Any) -> Any:
+    """The Jinja environment for message templates of this process (built once per host)."""
+    env = getattr(host, _ENV_ATTR, None)
+    if env is None:
+        from carnet_core.i18n import load_catalogs
+        from carnet_core.web.templating import build_environment
+
+        catalogs = load_catalogs(host)
+        env = build_environment(host, catalogs)
+        env.autoescape = False  # plain-text bodies
+        env.globals["gettext_catalogs"] = catalogs
+        setattr(host, _ENV_ATTR, env)
+    return env
+
+
+@dataclass(frozen=True)
+class Lang:
+    """The process's host and the locale a message is written in."""
+
+    host: Any
+    locale: str = "fr"
+
+
+def translate(lang: Lang, message: str, **variables: Any) -> str:
+    """Translate `message` (extracted like the web's `translate(request, ...)`)."""
+    catalogs = environment(lang.host).globals["gettext_catalogs"]
+    return catalogs.gettext(lang.locale, message, **variables)
+
+
+def when_text(moment: datetime, tz: str, locale: str = "fr") -> str:
+    pattern = "EEEE d MMMM y 'à' HH:mm" if locale == "fr" else "EEEE d MMMM y 'at' HH:mm"
+    return format_datetime(moment, pattern, tzinfo=tz, locale=locale)
+
+
+def public_url(settings: Any, clinic: Clinic, path: str) -> str:
+    return f"{settings.base_url}/p/{clinic.slug}/scheduling/{path.lstrip('/')}"
+
+
+@dataclass
+class Facts:
+    """What a message may say about an appointment."""
+
+    clinic: Clinic
+    when: str
+    practitioner: str
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def context(self) -> dict[str, Any]:
+        return {"clinic_name": self.clinic.name, "when": self.when, "practitioner": self.practitioner,
+                "place": self.place, **self.extra}
+
+
+def appointment_facts(db: CarnetSession, appt: Appointment, lang: Lang) -> Facts:
+    clinic = db.get(Clinic, appt.clinic_id)
+    assert clinic is not None
+    user = db.get(User, appt.practitioner_id)
+    place = db.exec(select(Place).where(Place.id == appt.place_id)).first() if appt.place_id else None
+    place_text = ", ".join(p for p in ((place.name, place.address) if place else (clinic.name,)) if p)
+    if place is not None and place.kind == "telesoin":
+        place_text = translate(lang, "video session (the link will be sent before)")
+    return Facts(
+        clinic=clinic, when=when_text(appt.starts_at, clinic.timezone, lang.locale),
+        practitioner=(user.display_name or "") if user else "", place=place_text,
+        starts_at=appt.starts_at, ends_at=appt.ends_at,
+    )
+
+
+def render(lang: Lang, template: str, context: dict[str, Any]) -> str:
+    return environment(lang.host).get_template(template).render(locale=lang.locale, **context).strip() + "\n"
+
+
+def deliver_email(settings: Any, to: str, subject: str, text: str, key: str,
+                  attachments: list[Attachment] | None = None) -> str:
+    """Send with an idempotency key: a repeated delivery (after a crash) replaces, never adds."""
+    return send_mail(settings, Mail(to=to, subject=subject, text=text, attachments=attachments or []), key=key)
+
+
+def deliver_sms(host: Any, settings: Any, to: str, text: str, key: str) -> str:
+    return send_sms(host, settings, to, text.strip(), key=key)
+
+
+def ics_attachment(facts: Facts, uid: str, method: str = "PUBLISH") -> Attachment:
+    """An iCalendar event for the patient's calendar (time, place, practitioner; no care name)."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//Carnet//scheduling//FR")
+    cal.add("version", "2.0")
+    cal.add("method", method)
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", datetime.now(facts.starts_at.tzinfo))
+    event.add("dtstart", facts.starts_at)
+    event.add("dtend", facts.ends_at)
+    event.add("summary", f"{facts.clinic.name} – {facts.practitioner}".strip(" –"))
+    event.add("location", facts.place)
+    if method == "CANCEL":
+        event.add("status", "CANCELLED")
+    cal.add_component(event)
+    return Attachment("rendez-vous.ics", cal.to_ical(), "text/calendar")

@@ -1,0 +1,45 @@
+"""How to reach a patient (e-mail, phone) from core's patient registry, for messages only.
+
+Opening these sealed fields is a read of patient data: callers audit the message they send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from carnet_core.db.session import CarnetSession
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str | None
+    phone: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+def patient_contact(db: CarnetSession, patient_id: int) -> Contact | None:
+    """The patient's own e-mail and phone, else those of the first holder of parental authority."""
+    from carnet_core.encryption import KeyDestroyed, open_
+    from carnet_core.patients.models import Patient, PatientGuardian
+
+    patient = db.exec(select(Patient).where(Patient.id == patient_id)).first()
+    if patient is None or patient.erased_at is not None:
+        return None
+    try:
+        email, phone = open_(db, patient, "email"), open_(db, patient, "phone")
+        first, last = open_(db, patient, "first_name"), open_(db, patient, "last_name")
+        if not email or not phone:
+            for guardian in db.exec(
+                select(PatientGuardian).where(PatientGuardian.patient_id == patient_id).order_by(PatientGuardian.id)
+            ):
+                email = email or open_(db, guardian, "email")
+                phone = phone or open_(db, guardian, "phone")
+    except KeyDestroyed:
+        return None
+    return Contact(email=email or None, phone=phone or None, first_name=first, last_name=last)

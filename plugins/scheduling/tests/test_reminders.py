@@ -1,0 +1,147 @@
+"""Reminders: planned with the booking, one message per rule and appointment, visible status,
+none for cancelled or past appointments, switches and opt-out, no health data in bodies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from patientside import (
+    CANARY_CARE,
+    CANARY_NOTES,
+    assert_no_health_data,
+    mail_text,
+    mails,
+    make_patient,
+    next_weekday_at,
+    sms_files,
+)
+from sqlmodel import select
+
+from carnet_core.jobs.models import OutboxMessage
+from carnet_core.jobs.testing import wait_for_jobs
+from carnet_scheduling.patient_models import CANCELLED, SCHEDULED, SENT, Reminder
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services import reminders, setup
+
+
+@pytest.fixture
+def booked(carnet_db, world, plugin_host):
+    """A patient with e-mail and phone, default rules, one appointment in 8+ days with notes and a
+    care name that must never leave the clinic."""
+    patient_id = make_patient(carnet_db, world)
+    hooks = plugin_host.for_clinic({"scheduling"})
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.ensure_default_rules(db)
+        care = setup.create_appointment_type(db, CANARY_CARE, 45)
+        appt = appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id,
+                          appointment_type_id=care.id, starts_at=next_weekday_at(1, 17), room_id=world.room_id,
+                          notes=CANARY_NOTES, hooks=hooks)
+    return appt
+
+
+def _due_now(carnet_db, clinic_id):
+    """Make every planned reminder due now (as if the days had passed)."""
+    past = sa.func.now() if carnet_db.dialect == "postgresql" else None
+    with carnet_db.session(unscoped=True) as db:
+        for row in db.exec(select(OutboxMessage)).all():
+            row.not_before = None
+            db.add(row)
+    return past
+
+
+def test_booking_plans_one_reminder_per_rule_with_its_job_in_the_outbox(carnet_db, world, booked):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        planned = reminders.for_appointment(db, booked.id)
+        jobs = db.exec(select(OutboxMessage).where(OutboxMessage.actor == "scheduling.send_reminder")).all()
+    assert sorted((r.channel, booked.starts_at - r.due_at) for r in planned) == [
+        ("email", timedelta(days=1)), ("email", timedelta(days=7)), ("sms", timedelta(days=2))]
+    assert {r.status for r in planned} == {SCHEDULED}
+    assert len(jobs) == 3 and all(j.not_before is not None for j in jobs)
+
+
+def test_due_reminders_are_sent_once_with_time_place_practitioner_and_a_link_only(
+        carnet_db, world, booked, jobs_worker, carnet_settings):
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    sent_mails, sent_sms = mails(carnet_settings), sms_files(carnet_settings)
+    assert len(sent_mails) == 2 and len(sent_sms) == 1
+    body = mail_text(sent_mails[0])
+    assert "Claire Martin" in body and "1 rue des Tilleuls" in body
+    assert f"/p/{world.clinic.slug}/scheduling/a/" in body
+    assert "Rappel" in str(sent_mails[0]["Subject"])
+    assert_no_health_data(carnet_settings, "Dupont", "Léa")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert {r.status for r in reminders.for_appointment(db, booked.id)} == {SENT}
+    # a second run of every job (a redelivery) sends nothing more
+    with carnet_db.session(unscoped=True) as db:
+        db.execute(sa.update(OutboxMessage.__table__).values(status="pending", claimed_until=None))
+    wait_for_jobs(jobs_worker)
+    assert len(mails(carnet_settings)) == 2 and len(sms_files(carnet_settings)) == 1
+
+
+def test_no_reminder_for_a_cancelled_appointment(carnet_db, world, booked, jobs_worker, carnet_settings, plugin_host):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        appt = appts.get_appointment(db, booked.id)
+        appts.cancel(db, appt, "patient ill", hooks=plugin_host.for_clinic({"scheduling"}))
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    assert mails(carnet_settings) == [] and sms_files(carnet_settings) == []
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert {r.status for r in reminders.for_appointment(db, booked.id)} == {CANCELLED}
+
+
+def test_no_reminder_for_an_appointment_already_past(carnet_db, world, booked, jobs_worker, carnet_settings):
+    # the appointment was cancelled in the database behind the service's back: the job reloads it
+    from carnet_scheduling.models import Appointment
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.execute(sa.update(Appointment.__table__).where(Appointment.__table__.c.id == booked.id)
+                   .values(starts_at=booked.starts_at - timedelta(days=30), ends_at=booked.ends_at - timedelta(days=30)))
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    assert mails(carnet_settings) == [] and sms_files(carnet_settings) == []
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert {r.status for r in reminders.for_appointment(db, booked.id)} == {CANCELLED}
+
+
+def test_a_move_re_times_scheduled_reminders_and_the_old_jobs_send_nothing(
+        carnet_db, world, booked, jobs_worker, carnet_settings, plugin_host):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        appt = appts.get_appointment(db, booked.id)
+        appts.move(db, appt, booked.starts_at + timedelta(days=1), hooks=plugin_host.for_clinic({"scheduling"}))
+        planned = reminders.for_appointment(db, booked.id)
+    assert all(r.due_at > booked.starts_at - timedelta(days=7) for r in planned)
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    assert len(mails(carnet_settings)) == 2 and len(sms_files(carnet_settings)) == 1
+
+
+@pytest.mark.parametrize("scope", ["practitioner", "appointment_type", "patient"])
+def test_reminders_can_be_switched_off_per_practitioner_type_and_patient(carnet_db, world, plugin_host, scope):
+    patient_id = make_patient(carnet_db, world)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.ensure_default_rules(db)
+        subject = {"practitioner": world.practitioner.id, "appointment_type": world.session_type_id,
+                   "patient": patient_id}[scope]
+        reminders.set_switch(db, scope, subject, enabled=False, channel="sms" if scope == "patient" else None)
+        appt = appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id,
+                          appointment_type_id=world.session_type_id, starts_at=next_weekday_at(2, 10),
+                          hooks=plugin_host.for_clinic({"scheduling"}))
+        channels = sorted(r.channel for r in reminders.for_appointment(db, appt.id))
+    assert channels == (["email", "email"] if scope == "patient" else [])
+
+
+def test_rules_refuse_nonsense(carnet_db, world):
+    from carnet_scheduling.services.errors import SchedulingError
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        with pytest.raises(SchedulingError):
+            reminders.add_rule(db, "pigeon", 60)
+        with pytest.raises(SchedulingError):
+            reminders.add_rule(db, "email", 5)
