@@ -21,7 +21,7 @@ from sqlmodel import select
 
 from carnet_core.jobs.models import OutboxMessage
 from carnet_core.jobs.testing import wait_for_jobs
-from carnet_scheduling.patient_models import CANCELLED, SCHEDULED, SENT, Reminder
+from carnet_scheduling.patient_models import CANCELLED, SCHEDULED, SENT
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import reminders, setup
 

@@ -15,7 +15,7 @@ from carnet_core.encryption.types import Sealed
 revision = 'scheduling_0002'
 down_revision = 'scheduling_0001'
 branch_labels = None
-depends_on = None
+depends_on = ("core_patients_0001", "core_links_0001")
 
 
 def upgrade() -> None:
