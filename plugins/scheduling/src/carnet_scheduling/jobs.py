@@ -103,3 +103,40 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
         record(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
                patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},
                actor=f"job:{job.actor}")
+
+
+# --- messages to patients and practitioners ---------------------------------------------------
+
+PATIENT_KINDS = ("booking_code", "booking_confirmed", "cancelled")
+PRACTITIONER_KINDS = ("practitioner_booked", "practitioner_cancelled", "practitioner_moved")
+
+
+def send_message(kind: str, subject_id: int, job: JobContext) -> None:
+    """Send one e-mail of `kind` about `subject_id` (an online booking, an appointment, an offer or a
+    waiting-list file). Links and codes are issued here, at sending time: only their hashes are
+    stored, so they never sit in the outbox."""
+    from carnet_scheduling import outgoing
+
+    key = job.key()
+    lang = messages.Lang(job.host, job.settings.locale)
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        prepared = outgoing.prepare(db, kind, subject_id, job.settings, lang)
+    if prepared is None:
+        return  # nothing to say any more (cancelled meanwhile, no address on file)
+    messages.deliver_email(job.settings, prepared.to, prepared.subject, prepared.text, key, prepared.attachments)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type=prepared.resource_type, resource_id=subject_id,
+                   patient_id=prepared.patient_id, details={"kind": kind}, actor=f"job:{job.actor}")
+
+
+def release_unconfirmed(clinic_id: int, job: JobContext) -> None:
+    """Periodic, per clinic: free the slots of online bookings not confirmed in time."""
+    from carnet_scheduling.services.booking import release_unconfirmed as release
+
+    hooks = job.host.for_clinic({"scheduling"})
+    with job.session(clinic_id=clinic_id) as db:
+        db.info["principal"] = f"job:{job.actor}"
+        release(db, hooks)

@@ -37,9 +37,10 @@ def register_api_routes() -> list[Any]:
 
 @hookimpl
 def register_public_routes() -> list[Any]:
+    from carnet_scheduling.controllers.patient import PATIENT_HANDLERS
     from carnet_scheduling.controllers.public import PUBLIC_HANDLERS
 
-    return PUBLIC_HANDLERS
+    return PUBLIC_HANDLERS + PATIENT_HANDLERS
 
 
 @hookimpl
@@ -47,7 +48,20 @@ def register_actors() -> list[Any]:
     from carnet_core.contrib import ActorSpec
     from carnet_scheduling import jobs
 
-    return [ActorSpec("send_reminder", jobs.send_reminder, max_retries=jobs.REMINDER_RETRIES)]
+    return [
+        ActorSpec("send_reminder", jobs.send_reminder, max_retries=jobs.REMINDER_RETRIES),
+        ActorSpec("send_message", jobs.send_message, max_retries=jobs.REMINDER_RETRIES),
+        ActorSpec("release_unconfirmed", jobs.release_unconfirmed),
+    ]
+
+
+@hookimpl
+def register_schedules() -> list[Any]:
+    from datetime import timedelta
+
+    from carnet_core.contrib import Schedule
+
+    return [Schedule("release-unconfirmed", actor="scheduling.release_unconfirmed", every=timedelta(minutes=5))]
 
 
 # The plugin observes its own appointment events to plan reminders (and, on cancellation, offer

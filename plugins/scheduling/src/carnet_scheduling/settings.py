@@ -19,3 +19,22 @@ class SchedulingSettings(BaseModel):
     prescription_warning_sessions: int = Field(
         default=3, ge=0, le=50, description="Warn when this many sessions or fewer remain on a prescription.",
     )
+    # Patient side: online booking, patient links, waiting list.
+    online_min_notice_hours: int = Field(
+        default=24, ge=0, le=24 * 30, description="Online booking: earliest slot offered, in hours from now.",
+    )
+    online_horizon_days: int = Field(default=60, ge=1, le=365, description="Online booking: how far ahead.")
+    confirm_minutes: int = Field(
+        default=30, ge=5, le=24 * 60, description="An online booking not confirmed within this time is released.",
+    )
+    cancel_cutoff_hours: int = Field(
+        default=24, ge=0, le=24 * 14, description="Patients cancel or move through their link until this many hours before.",
+    )
+    offer_hours: int = Field(default=12, ge=1, le=24 * 7, description="How long a waiting-list offer stays open.")
+    offers_per_slot: int = Field(default=3, ge=1, le=20, description="Waiting files offered each freed slot at once.")
+    waitlist_reconfirm_days: int = Field(
+        default=60, ge=7, le=365, description="Ask waiting patients 'still interested?' at this interval.",
+    )
+    waitlist_reply_days: int = Field(
+        default=14, ge=1, le=60, description="Days to answer 'still interested?' before the file is removed.",
+    )

@@ -63,7 +63,10 @@ def find_slots(
     holiday_region: str = "metropole",
 ) -> list[Slot]:
     """Free slots for one practitioner and appointment type in [start, end)."""
-    check_times(start, end if end > start else start)  # friendly errors for naive or absurd dates
+    # Friendly errors for naive or absurd dates (the window itself may span weeks).
+    check_times(start, start + timedelta(minutes=1))
+    if end.tzinfo is None:
+        raise SchedulingError("to", "give a time with its offset, e.g. 2026-09-30T00:00:00+02:00")
     if end <= start:
         raise SchedulingError("to", "the end of the search must be after its start")
     if end - start > MAX_WINDOW:

@@ -1,0 +1,289 @@
+"""Patient pages without an account: online booking, confirmation, and the links in e-mails
+(cancel, move). Mounted under /p/{clinic_slug}/scheduling; every form carries the CSRF token;
+URLs carry ids of public things (practitioner, appointment type, a time) or a link token, never
+patient data. Bad or used links get core's clear page (404/410/429), never an error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from carnet_core import links
+from carnet_core.contrib import PUBLIC
+from carnet_core.db.session import CarnetSession
+from carnet_core.identity.models import User
+from carnet_core.links.web import client_address, keep_page, refusal_page
+from carnet_core.web.render import page
+from carnet_core.web.state import carnet_state
+from carnet_scheduling import messages
+from carnet_scheduling.controllers.common import plugin_settings
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services import booking
+from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+OPT = {"permission": PUBLIC}
+
+
+def _clinic(request: Request[Any, Any, Any]) -> Any:
+    return request.scope["state"]["public_clinic"]
+
+
+def _hooks(request: Request[Any, Any, Any]) -> Any:
+    return carnet_state(request).host.for_clinic(request.scope["state"].get("public_plugins", frozenset()))
+
+
+def _rules(request: Request[Any, Any, Any]) -> booking.OnlineRules:
+    return booking.OnlineRules.from_settings(plugin_settings(request))
+
+
+def _base(request: Request[Any, Any, Any]) -> str:
+    return f"/p/{_clinic(request).slug}/scheduling"
+
+
+def _slot_rows(slots: list[Any], tz: str, locale: str) -> list[dict[str, str]]:
+    return [{"value": s.start.isoformat(), "label": messages.when_text(s.start, tz, locale)} for s in slots]
+
+
+def _parse_start(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise SchedulingError("starts_at", "choose one of the proposed times") from None
+    if moment.tzinfo is None:
+        raise SchedulingError("starts_at", "choose one of the proposed times")
+    return moment
+
+
+@get("/book", name="scheduling.public.book", opt=OPT, sync_to_thread=True)
+def book_index(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    people = booking.online_practitioners(db)
+    return page(request, "scheduling/public_book.html", {
+        "practitioners": people, "types": booking.online_types(db), "base": _base(request),
+    })
+
+
+@get("/book/{practitioner_id:int}/{type_id:int}", name="scheduling.public.slots", opt=OPT, sync_to_thread=True)
+def book_slots(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int) -> Template:
+    clinic = _clinic(request)
+    try:
+        slots = booking.public_slots(db, practitioner_id, type_id, _rules(request), days=21)
+    except SchedulingError:
+        raise NotFoundException() from None
+    kind = appts.get_type(db, type_id)
+    who = db.get(User, practitioner_id)
+    return page(request, "scheduling/public_slots.html", {
+        "slots": _slot_rows(slots[:60], clinic.timezone, "fr"), "practitioner": who, "kind": kind,
+        "action": f"{_base(request)}/book/{practitioner_id}/{type_id}/form", "base": _base(request),
+    })
+
+
+def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
+                  start: str, values: dict[str, Any] | None = None, error: SchedulingError | None = None,
+                  status: int = 200) -> Template:
+    clinic = _clinic(request)
+    moment = _parse_start(start)
+    who = db.get(User, practitioner_id)
+    context = {
+        "start": start, "when": messages.when_text(moment, clinic.timezone, "fr"), "practitioner": who,
+        "kind": appts.get_type(db, type_id), "values": values or {}, "error": error,
+        "action": f"{_base(request)}/book/{practitioner_id}/{type_id}", "base": _base(request),
+    }
+    return page(request, "scheduling/public_form.html", context, status_code=status)
+
+
+@get("/book/{practitioner_id:int}/{type_id:int}/form", name="scheduling.public.form", opt=OPT, sync_to_thread=True)
+def book_form(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
+              start: str = "") -> Template:
+    try:
+        return _booking_form(request, db, practitioner_id, type_id, start)
+    except SchedulingError:
+        raise NotFoundException() from None
+
+
+@post("/book/{practitioner_id:int}/{type_id:int}", name="scheduling.public.request", opt=OPT, sync_to_thread=True)
+def book_request(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
+                 data: Form) -> Any:
+    start = str(data.get("start") or "")
+    try:
+        requested = booking.request_booking(
+            db, practitioner_id=practitioner_id, type_id=type_id, starts_at=_parse_start(start),
+            contact=data, rules=_rules(request), hooks=_hooks(request),
+        )
+    except SlotTaken:
+        error = SchedulingError("starts_at", "this time is not free any more; please choose another one")
+        return _form_again(request, db, practitioner_id, type_id, start, data, error, 409)
+    except (SchedulingError, NotFound) as exc:
+        error = exc if isinstance(exc, SchedulingError) else SchedulingError("appointment", "not found")
+        return _form_again(request, db, practitioner_id, type_id, start, data, error, 400)
+    return Redirect(f"{_base(request)}/confirm/{requested.confirm_token}", status_code=303)
+
+
+def _form_again(request: Any, db: CarnetSession, practitioner_id: int, type_id: int, start: str,
+                data: dict[str, Any], error: SchedulingError, status: int) -> Template:
+    values = {k: data.get(k, "") for k in ("first_name", "last_name", "email", "phone")}
+    try:
+        return _booking_form(request, db, practitioner_id, type_id, start, values, error, status)
+    except (SchedulingError, NotFound):
+        return page(request, "scheduling/public_message.html", {"kind": "invalid", "base": _base(request)},
+                    status_code=status)
+
+
+def _open(request: Any, db: CarnetSession, token: str, purpose: str | tuple[str, ...]) -> Any:
+    return links.open_link(db, token, purpose, client_address(request))
+
+
+@get("/confirm/{token:str}", name="scheduling.public.confirm", opt=OPT, sync_to_thread=True)
+def confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        _open(request, db, token, booking.CONFIRM)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_confirm.html", {"action": f"{_base(request)}/confirm/{token}"})
+
+
+@post("/confirm/{token:str}", name="scheduling.public.confirm_code", opt=OPT, sync_to_thread=True)
+def confirm_code(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+    try:
+        link = _open(request, db, token, booking.CONFIRM)
+        if not links.verify_code(db, link, str(data.get("code") or ""), client_address(request)):
+            return keep_page(request, "scheduling/public_confirm.html",
+                             {"action": f"{_base(request)}/confirm/{token}", "wrong": True}, 400)
+        appt = booking.confirm(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except SchedulingError:
+        return keep_page(request, "scheduling/public_message.html", {"kind": "released", "base": _base(request)}, 410)
+    return _done(request, db, appt, "confirmed")
+
+
+def _done(request: Any, db: CarnetSession, appt: Any, kind: str) -> Template:
+    lang = messages.Lang(carnet_state(request).host, "fr")
+    facts = messages.appointment_facts(db, appt, lang)
+    return keep_page(request, "scheduling/public_message.html", {"kind": kind, "facts": facts, "base": _base(request)})
+
+
+@get("/c/{token:str}", name="scheduling.public.mail_confirm", opt=OPT, sync_to_thread=True)
+def mail_confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        _open(request, db, token, booking.CONFIRM_MAIL)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_confirm.html", {"action": f"{_base(request)}/c/{token}", "button": True})
+
+
+@post("/c/{token:str}", name="scheduling.public.mail_confirm_do", opt=OPT, sync_to_thread=True)
+def mail_confirm(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        link = _open(request, db, token, booking.CONFIRM_MAIL)
+        appt = booking.confirm(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except SchedulingError:
+        return keep_page(request, "scheduling/public_message.html", {"kind": "released", "base": _base(request)}, 410)
+    return _done(request, db, appt, "confirmed")
+
+
+def _manage_context(request: Any, db: CarnetSession, link: Any, token: str, **more: Any) -> dict[str, Any]:
+    appt = appts.get_appointment(db, link.subject_id)
+    clinic = _clinic(request)
+    lang = messages.Lang(carnet_state(request).host, "fr")
+    rules = _rules(request)
+    slots: list[Any] = []
+    kind = appts.get_type(db, appt.appointment_type_id)
+    if kind.bookable_online:
+        try:
+            slots = booking.public_slots(db, appt.practitioner_id, appt.appointment_type_id, rules, days=21)
+        except SchedulingError:
+            slots = []
+    late = False
+    try:
+        booking.check_cutoff(appt, rules)
+    except SchedulingError:
+        late = True
+    return {
+        "facts": messages.appointment_facts(db, appt, lang), "appointment": appt, "late": late,
+        "cutoff_hours": int(rules.cancel_cutoff.total_seconds() // 3600),
+        "slots": _slot_rows(slots[:40], clinic.timezone, "fr"), "base": _base(request),
+        "cancel_action": f"{_base(request)}/a/{token}/cancel", "move_action": f"{_base(request)}/a/{token}/move",
+        **more,
+    }
+
+
+@get("/a/{token:str}", name="scheduling.public.manage", opt=OPT, sync_to_thread=True)
+def manage_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        link = _open(request, db, token, booking.MANAGE)
+        links.audit_access(db, link, resource_type="appointment")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_manage.html", _manage_context(request, db, link, token))
+
+
+@post("/a/{token:str}/cancel", name="scheduling.public.cancel", opt=OPT, sync_to_thread=True)
+def manage_cancel(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+    try:
+        link = _open(request, db, token, booking.MANAGE)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    try:
+        appt = booking.cancel_by_patient(db, link, str(data.get("reason") or ""), _rules(request), _hooks(request))
+    except links.LinkRefused as refused:
+        db.rollback()
+        return refusal_page(request, refused)
+    except SchedulingError as exc:
+        context = _manage_context(request, db, link, token, error=exc, reason=str(data.get("reason") or "")[:300])
+        return page(request, "scheduling/public_manage.html", context, status_code=400)
+    return _done(request, db, appt, "cancelled")
+
+
+@post("/a/{token:str}/move", name="scheduling.public.move", opt=OPT, sync_to_thread=True)
+def manage_move(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+    try:
+        link = _open(request, db, token, booking.MANAGE)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    try:
+        appt = booking.move_by_patient(db, link, _parse_start(str(data.get("start") or "")), _rules(request),
+                                       _hooks(request))
+    except links.LinkRefused as refused:
+        db.rollback()
+        return refusal_page(request, refused)
+    except (SchedulingError, SlotTaken) as exc:
+        error = exc if isinstance(exc, SchedulingError) else SchedulingError("start", "this time is not free any more")
+        return page(request, "scheduling/public_manage.html", _manage_context(request, db, link, token, error=error),
+                    status_code=400)
+    return _done(request, db, appt, "moved")
+
+
+PATIENT_HANDLERS = [
+    book_index, book_slots, book_form, book_request, confirm_page, confirm_code, mail_confirm_page, mail_confirm,
+    manage_page, manage_cancel, manage_move,
+]
+
+# Messages of the errors shown on these pages (raised in English by the services, shown translated).
+from carnet_core.i18n import N_  # noqa: E402
+
+ERROR_MESSAGES = (
+    N_("this time is not free any more; please choose another one"),
+    N_("give your first name"),
+    N_("give your last name"),
+    N_("give a valid e-mail address: the confirmation is sent there"),
+    N_("give a phone number such as 06 12 34 56 78, or leave it empty"),
+    N_("too many requests for this address; please try again in a few minutes"),
+    N_("this kind of appointment cannot be booked online"),
+    N_("this kind of appointment is for patients already followed here"),
+    N_("check your contact details"),
+    N_("choose one of the proposed times"),
+    N_("say why the appointment is cancelled"),
+    N_("this appointment is not booked any more"),
+    N_("this time is not free any more"),
+    N_("this appointment can only be moved by the practice; please call"),
+    N_("changes through the link are closed this close to the appointment; please call the practice"),
+)

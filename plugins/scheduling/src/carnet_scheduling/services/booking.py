@@ -1,0 +1,232 @@
+"""Online booking without a patient account, and what patients do through their links: confirm,
+cancel (reason required, before the clinic's cut-off) or move.
+
+Slots come from `availability.find_slots` (online-bookable types only, with the online notice and
+horizon); bookings go through `appointments.book`, so the database's no-double-booking
+constraint decides between two patients clicking the same slot. A booking holds its slot until
+the patient confirms it (one-time code or e-mailed link); unconfirmed bookings are released.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core import links
+from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
+from carnet_core.jobs import enqueue
+from carnet_scheduling.models import BOOKED, Appointment, AppointmentType, WorkingHours
+from carnet_scheduling.patient_models import OnlineBooking
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services.availability import find_slots
+from carnet_scheduling.services.context import practitioners
+from carnet_scheduling.services.errors import SchedulingError
+from carnet_scheduling.services.slots import Slot
+
+CONFIRM = "scheduling.confirm"  # the page where the patient types the e-mailed code
+CONFIRM_MAIL = "scheduling.confirm_mail"  # the link in the e-mail that confirms by itself
+MANAGE = "scheduling.manage"
+MESSAGE_ACTOR = "scheduling.send_message"
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+@dataclass(frozen=True)
+class OnlineRules:
+    min_notice: timedelta
+    horizon: timedelta
+    confirm_within: timedelta
+    cancel_cutoff: timedelta
+    holiday_region: str = "metropole"
+
+    @classmethod
+    def from_settings(cls, s: Any) -> OnlineRules:
+        return cls(timedelta(hours=s.online_min_notice_hours), timedelta(days=s.online_horizon_days),
+                   timedelta(minutes=s.confirm_minutes), timedelta(hours=s.cancel_cutoff_hours), s.holiday_region)
+
+
+def online_types(db: CarnetSession) -> list[AppointmentType]:
+    return list(db.exec(select(AppointmentType).where(
+        AppointmentType.bookable_online == True, AppointmentType.active == True  # noqa: E712
+    ).order_by(AppointmentType.name)))
+
+
+def online_practitioners(db: CarnetSession) -> list[Any]:
+    """Practitioners who have working hours (and so can have free slots)."""
+    with_hours = set(db.exec(select(WorkingHours.practitioner_id)).all())
+    return [p for p in practitioners(db) if p.id in with_hours]
+
+
+def public_slots(db: CarnetSession, practitioner_id: int, type_id: int, rules: OnlineRules,
+                 start: datetime | None = None, days: int = 14, now: datetime | None = None) -> list[Slot]:
+    now = now or utcnow()
+    start = max(start or now, now)
+    end = start + timedelta(days=days)
+    return find_slots(db, practitioner_id, type_id, start, end, now=now, min_notice=rules.min_notice,
+                      horizon=rules.horizon, online_only=True, holiday_region=rules.holiday_region)
+
+
+def _slot_is_free(db: CarnetSession, practitioner_id: int, type_id: int, starts_at: datetime,
+                  rules: OnlineRules) -> Slot:
+    for slot in public_slots(db, practitioner_id, type_id, rules, start=starts_at - timedelta(minutes=1), days=1):
+        if slot.start == starts_at:
+            return slot
+    raise SchedulingError("starts_at", "this time is not free any more; please choose another one")
+
+
+def clean_contact(data: dict[str, Any]) -> dict[str, str]:
+    """Validate the booking form's identity fields; SchedulingError names the first bad one."""
+    first = str(data.get("first_name") or "").strip()
+    last = str(data.get("last_name") or "").strip()
+    email = str(data.get("email") or "").strip().lower()
+    phone = str(data.get("phone") or "").strip()
+    if not first or len(first) > 100:
+        raise SchedulingError("first_name", "give your first name")
+    if not last or len(last) > 100:
+        raise SchedulingError("last_name", "give your last name")
+    if not _EMAIL_RE.match(email):
+        raise SchedulingError("email", "give a valid e-mail address: the confirmation is sent there")
+    if phone and (len(phone) > 30 or sum(c.isdigit() for c in phone) < 9):
+        raise SchedulingError("phone", "give a phone number such as 06 12 34 56 78, or leave it empty")
+    return {"first_name": first, "last_name": last, "email": email, "phone": phone}
+
+
+def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitioner_id: int,
+                           allow_new: bool) -> int:
+    """The clinic's patient with this e-mail and last name (blind indexes), else a new one."""
+    from carnet_core.encryption import blind_index
+    from carnet_core.patients.models import Patient
+    from carnet_core.patients.services import create_patient
+    from carnet_core.web.principal import Principal
+
+    clinic_id = db.clinic_id
+    assert clinic_id is not None
+    email_idx = blind_index(db, clinic_id, "core_patient.email", contact["email"], "email")
+    name_idx = blind_index(db, clinic_id, "core_patient.last_name", contact["last_name"], "name")
+    found = db.exec(select(Patient).where(
+        Patient.email_bidx == email_idx, Patient.last_name_bidx == name_idx, Patient.erased_at.is_(None)  # type: ignore[union-attr]
+    ).order_by(Patient.id)).first()
+    if found is not None:
+        assert found.id is not None
+        return found.id
+    if not allow_new:
+        raise SchedulingError("appointment_type_id", "this kind of appointment is for patients already followed here")
+    # The patient registers themselves: the registry's rules apply, acting as "the online booking".
+    principal = Principal(kind="patient_link", clinic_id=clinic_id, extra={"actor_id": "online-booking"})
+    data = {k: v for k, v in contact.items() if v}
+    data["practitioner_id"] = practitioner_id
+    try:
+        patient = create_patient(db, principal, data)
+    except ValueError as exc:
+        raise SchedulingError("phone" if "phone" in str(exc) else "email", "check your contact details") from exc
+    assert patient.id is not None
+    return patient.id
+
+
+@dataclass(frozen=True)
+class Requested:
+    booking: OnlineBooking
+    appointment: Appointment
+    confirm_token: str
+
+
+def request_booking(db: CarnetSession, *, practitioner_id: int, type_id: int, starts_at: datetime,
+                    contact: dict[str, Any], rules: OnlineRules, hooks: Any) -> Requested:
+    """Hold the slot for the patient and send them a code to confirm it."""
+    clean = clean_contact(contact)
+    kind = appts.get_type(db, type_id)
+    if not (kind.bookable_online and kind.active):
+        raise SchedulingError("appointment_type_id", "this kind of appointment cannot be booked online")
+    slot = _slot_is_free(db, practitioner_id, type_id, starts_at, rules)
+    if not links.contact_allowed(db, clean["email"]):
+        raise SchedulingError("email", "too many requests for this address; please try again in a few minutes")
+    patient_id = find_or_create_patient(db, clean, practitioner_id, kind.new_patients_allowed)
+    appt = appts.book(db, practitioner_id=practitioner_id, patient_id=patient_id, appointment_type_id=type_id,
+                      starts_at=slot.start, ends_at=slot.end, room_id=slot.room_id, place_id=slot.place_id,
+                      source="online", hooks=hooks)
+    confirm_by = utcnow() + rules.confirm_within
+    issued = links.issue(db, purpose=CONFIRM, subject_type="scheduling_appointment", subject_id=appt.id,
+                         patient_id=patient_id, expires_at=confirm_by, code_required=True, max_uses=1)
+    booking = OnlineBooking(appointment_id=appt.id, link_id=issued.link.id, confirm_by=confirm_by)
+    db.add(booking)
+    db.flush()
+    enqueue(db, MESSAGE_ACTOR, "booking_code", booking.id)
+    return Requested(booking, appt, issued.token)
+
+
+def booking_of(db: CarnetSession, appointment_id: int) -> OnlineBooking | None:
+    return db.exec(select(OnlineBooking).where(OnlineBooking.appointment_id == appointment_id)).first()
+
+
+def confirm(db: CarnetSession, link: Any) -> Appointment:
+    """Confirm the booking the link is about (its code checked by the caller, or an e-mailed link)."""
+    appt = appts.get_appointment(db, link.subject_id)
+    booking = booking_of(db, appt.id)
+    if booking is None or booking.released_at is not None or appt.status != BOOKED:
+        raise SchedulingError("appointment", "this booking was released; please book again")
+    links.use(db, link, action="confirm", resource_type="appointment")
+    if booking.confirmed_at is None:
+        booking.confirmed_at = utcnow()
+        db.add(booking)
+        links.revoke(db, ("scheduling_appointment", appt.id), purpose=CONFIRM)
+        links.revoke(db, ("scheduling_appointment", appt.id), purpose=CONFIRM_MAIL)
+        enqueue(db, MESSAGE_ACTOR, "booking_confirmed", appt.id)
+        enqueue(db, MESSAGE_ACTOR, "practitioner_booked", appt.id)
+    return appt
+
+
+def release_unconfirmed(db: CarnetSession, hooks: Any, now: datetime | None = None) -> int:
+    """Cancel online bookings whose confirmation did not come in time (the slot frees)."""
+    now = now or utcnow()
+    count = 0
+    for booking in db.exec(select(OnlineBooking).where(
+        OnlineBooking.confirmed_at.is_(None), OnlineBooking.released_at.is_(None),  # type: ignore[union-attr]
+        OnlineBooking.confirm_by < now,
+    )).all():
+        appt = appts.get_appointment(db, booking.appointment_id)
+        booking.released_at = now
+        db.add(booking)
+        if appt.status == BOOKED:
+            appts.cancel(db, appt, "not confirmed online in time", hooks=hooks)
+        count += 1
+    return count
+
+
+def check_cutoff(appt: Appointment, rules: OnlineRules, now: datetime | None = None) -> None:
+    if appt.starts_at - (now or utcnow()) < rules.cancel_cutoff:
+        raise SchedulingError("cutoff", "changes through the link are closed this close to the appointment; "
+                                        "please call the practice")
+
+
+def cancel_by_patient(db: CarnetSession, link: Any, reason: str, rules: OnlineRules, hooks: Any) -> Appointment:
+    appt = appts.get_appointment(db, link.subject_id)
+    if appt.status != BOOKED:
+        raise SchedulingError("status", "this appointment is not booked any more")
+    check_cutoff(appt, rules)
+    appts.cancel(db, appt, (reason or "").strip(), hooks=hooks, audit=False)
+    links.use(db, link, action="cancel", resource_type="appointment", details={"by": "patient"})
+    links.revoke(db, ("scheduling_appointment", appt.id))
+    enqueue(db, MESSAGE_ACTOR, "cancelled", appt.id)
+    enqueue(db, MESSAGE_ACTOR, "practitioner_cancelled", appt.id)
+    return appt
+
+
+def move_by_patient(db: CarnetSession, link: Any, starts_at: datetime, rules: OnlineRules, hooks: Any) -> Appointment:
+    appt = appts.get_appointment(db, link.subject_id)
+    if appt.status != BOOKED:
+        raise SchedulingError("status", "this appointment is not booked any more")
+    check_cutoff(appt, rules)
+    kind = appts.get_type(db, appt.appointment_type_id)
+    if not kind.bookable_online:
+        raise SchedulingError("starts_at", "this appointment can only be moved by the practice; please call")
+    slot = _slot_is_free(db, appt.practitioner_id, appt.appointment_type_id, starts_at, rules)
+    appts.move(db, appt, slot.start, slot.end, hooks=hooks, audit=False)
+    links.use(db, link, action="move", resource_type="appointment", details={"by": "patient"})
+    links.revoke(db, ("scheduling_appointment", appt.id))
+    enqueue(db, MESSAGE_ACTOR, "booking_confirmed", appt.id)
+    enqueue(db, MESSAGE_ACTOR, "practitioner_moved", appt.id)
+    return appt
