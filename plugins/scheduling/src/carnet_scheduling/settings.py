@@ -28,7 +28,8 @@ class SchedulingSettings(BaseModel):
         default=30, ge=5, le=24 * 60, description="An online booking not confirmed within this time is released.",
     )
     cancel_cutoff_hours: int = Field(
-        default=24, ge=0, le=24 * 14, description="Patients cancel or move through their link until this many hours before.",
+        default=24, ge=0, le=24 * 14,
+        description="Patients cancel or move through their link until this many hours before.",
     )
     offer_hours: int = Field(default=12, ge=1, le=24 * 7, description="How long a waiting-list offer stays open.")
     offers_per_slot: int = Field(default=3, ge=1, le=20, description="Waiting files offered each freed slot at once.")

@@ -175,7 +175,8 @@ def mail_confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token:
         _open(request, db, token, booking.CONFIRM_MAIL)
     except links.LinkRefused as refused:
         return refusal_page(request, refused)
-    return keep_page(request, "scheduling/public_confirm.html", {"action": f"{_base(request)}/c/{token}", "button": True})
+    context = {"action": f"{_base(request)}/c/{token}", "button": True}
+    return keep_page(request, "scheduling/public_confirm.html", context)
 
 
 @post("/c/{token:str}", name="scheduling.public.mail_confirm_do", opt=OPT, sync_to_thread=True)
