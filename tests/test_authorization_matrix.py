@@ -44,6 +44,26 @@ PUBLIC_ROUTES = {
     "GET /static/core/{file_path:path}", "HEAD /static/core/{file_path:path}",
     # scheduling: the private calendar feed; the secret token in the path is the credential
     "GET /p/{clinic_slug:str}/scheduling/feed/{token:str}",
+    # scheduling, patients without accounts: online booking and the waiting list's intake form
+    # (rate-limited per address and per e-mail), then pages reached through signed patient links
+    # (core.links: hashed, expiring, single-purpose tokens; unsafe methods need the CSRF token).
+    "GET /p/{clinic_slug:str}/scheduling/book",
+    "GET /p/{clinic_slug:str}/scheduling/book/{practitioner_id:int}/{type_id:int}",
+    "GET /p/{clinic_slug:str}/scheduling/book/{practitioner_id:int}/{type_id:int}/form",
+    "POST /p/{clinic_slug:str}/scheduling/book/{practitioner_id:int}/{type_id:int}",
+    "GET /p/{clinic_slug:str}/scheduling/confirm/{token:str}",
+    "POST /p/{clinic_slug:str}/scheduling/confirm/{token:str}",
+    "GET /p/{clinic_slug:str}/scheduling/c/{token:str}", "POST /p/{clinic_slug:str}/scheduling/c/{token:str}",
+    "GET /p/{clinic_slug:str}/scheduling/a/{token:str}",
+    "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/cancel",
+    "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/move",
+    "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/earlier",
+    "GET /p/{clinic_slug:str}/scheduling/waitlist", "POST /p/{clinic_slug:str}/scheduling/waitlist",
+    "GET /p/{clinic_slug:str}/scheduling/o/{token:str}",
+    "POST /p/{clinic_slug:str}/scheduling/o/{token:str}/accept",
+    "POST /p/{clinic_slug:str}/scheduling/o/{token:str}/decline",
+    "GET /p/{clinic_slug:str}/scheduling/w/{token:str}", "POST /p/{clinic_slug:str}/scheduling/w/{token:str}",
+    "GET /p/{clinic_slug:str}/scheduling/m/{token:str}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -53,6 +73,12 @@ _STAFF = ("owner", "practitioner", "secretary")
 _CLINICAL = ("owner", "practitioner")
 _APPT = {"appointment_id": 999999}
 SCHEDULING_ROWS: dict[str, Row] = {
+    # staff pages of the patient side: the waiting list (clinical parts for practitioners only),
+    # triage (a practitioner triages their own list: an unknown listing is a 404), online bookings
+    "GET /scheduling/waitlist": Row(_STAFF),
+    "POST /scheduling/waitlist/{listing_id:int}": Row(_STAFF, {"listing_id": 999999}, {"action": "accept"},
+                                                       ok=(404,)),
+    "GET /scheduling/online": Row(_STAFF),
     f"GET {_S}/appointments": Row(_STAFF, ok=(400,)),
     f"POST {_S}/appointments": Row(_STAFF, body={}, ok=(400,)),
     f"GET {_S}/appointments/{{appointment_id:int}}": Row(_STAFF, _APPT, ok=(404,)),

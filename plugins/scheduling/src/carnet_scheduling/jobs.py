@@ -140,3 +140,51 @@ def release_unconfirmed(clinic_id: int, job: JobContext) -> None:
     with job.session(clinic_id=clinic_id) as db:
         db.info["principal"] = f"job:{job.actor}"
         release(db, hooks)
+
+
+def _rules(job: JobContext) -> tuple[Any, Any]:
+    from carnet_scheduling.services.waitlist import PriorityRules, WaitRules
+    from carnet_scheduling.settings import SchedulingSettings
+
+    settings = job.settings.plugins.get("scheduling") or SchedulingSettings()
+    return WaitRules.from_settings(settings), PriorityRules.from_settings(settings)
+
+
+def offer_freed_slot(appointment_id: int, job: JobContext) -> None:
+    """After a cancellation: offer the time to the waiting list, if it is still free."""
+    from carnet_scheduling.models import CANCELLED as APPT_CANCELLED
+    from carnet_scheduling.services import appointments as appts
+    from carnet_scheduling.services import waitlist
+
+    wait_rules, priorities = _rules(job)
+    with job.session() as db:
+        db.info["principal"] = f"job:{job.actor}"
+        if not once(db, job.key()):
+            return
+        appt = db.exec(select(Appointment).where(Appointment.id == appointment_id)).first()
+        if appt is None or appt.status != APPT_CANCELLED:
+            return
+        if appts.overlapping(db, appt.starts_at, appt.ends_at, practitioner_id=appt.practitioner_id,
+                             room_id=appt.room_id):
+            return  # someone has the time already
+        waitlist.offer_freed_slot(db, appt, wait_rules, priorities)
+
+
+def expire_offers(clinic_id: int, job: JobContext) -> None:
+    """Periodic, per clinic: close lapsed offers and offer still-free slots to the next files."""
+    from carnet_scheduling.services import waitlist
+
+    wait_rules, priorities = _rules(job)
+    with job.session(clinic_id=clinic_id) as db:
+        db.info["principal"] = f"job:{job.actor}"
+        waitlist.expire_offers(db, wait_rules, priorities)
+
+
+def waitlist_reconfirm(clinic_id: int, job: JobContext) -> None:
+    """Periodic, per clinic: "still interested?" to old files; remove the silent ones."""
+    from carnet_scheduling.services import waitlist
+
+    wait_rules, _ = _rules(job)
+    with job.session(clinic_id=clinic_id) as db:
+        db.info["principal"] = f"job:{job.actor}"
+        waitlist.still_interested_round(db, wait_rules)

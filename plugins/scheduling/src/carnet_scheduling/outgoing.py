@@ -43,7 +43,7 @@ def prepare(db: Any, kind: str, subject_id: int, settings: Any, lang: messages.L
         return _to_patient(db, kind, subject_id, settings, lang)
     if kind.startswith("practitioner_"):
         return _to_practitioner(db, kind, subject_id, settings, lang)
-    if kind in ("offer", "waitlist_reconfirm", "waitlist_received", "waitlist_refused"):
+    if kind in ("offer", "waitlist_reconfirm", "waitlist_received", "waitlist_refused"):  # the waiting list
         from carnet_scheduling.services.waitlist import prepare_message
 
         return prepare_message(db, kind, subject_id, settings, lang)

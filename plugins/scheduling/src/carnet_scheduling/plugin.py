@@ -39,8 +39,16 @@ def register_api_routes() -> list[Any]:
 def register_public_routes() -> list[Any]:
     from carnet_scheduling.controllers.patient import PATIENT_HANDLERS
     from carnet_scheduling.controllers.public import PUBLIC_HANDLERS
+    from carnet_scheduling.controllers.waitlist import PUBLIC_WAITLIST_HANDLERS
 
-    return PUBLIC_HANDLERS + PATIENT_HANDLERS
+    return PUBLIC_HANDLERS + PATIENT_HANDLERS + PUBLIC_WAITLIST_HANDLERS
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    from carnet_scheduling.controllers.waitlist import STAFF_HANDLERS
+
+    return STAFF_HANDLERS
 
 
 @hookimpl
@@ -52,6 +60,9 @@ def register_actors() -> list[Any]:
         ActorSpec("send_reminder", jobs.send_reminder, max_retries=jobs.REMINDER_RETRIES),
         ActorSpec("send_message", jobs.send_message, max_retries=jobs.REMINDER_RETRIES),
         ActorSpec("release_unconfirmed", jobs.release_unconfirmed),
+        ActorSpec("offer_freed_slot", jobs.offer_freed_slot),
+        ActorSpec("expire_offers", jobs.expire_offers),
+        ActorSpec("waitlist_reconfirm", jobs.waitlist_reconfirm),
     ]
 
 
@@ -61,7 +72,11 @@ def register_schedules() -> list[Any]:
 
     from carnet_core.contrib import Schedule
 
-    return [Schedule("release-unconfirmed", actor="scheduling.release_unconfirmed", every=timedelta(minutes=5))]
+    return [
+        Schedule("release-unconfirmed", actor="scheduling.release_unconfirmed", every=timedelta(minutes=5)),
+        Schedule("expire-offers", actor="scheduling.expire_offers", every=timedelta(minutes=10)),
+        Schedule("waitlist-reconfirm", actor="scheduling.waitlist_reconfirm", every=timedelta(days=1)),
+    ]
 
 
 # The plugin observes its own appointment events to plan reminders (and, on cancellation, offer
@@ -82,6 +97,10 @@ def scheduling_appointment_moved(appointment: Any, previous_start: Any, previous
 
 @hookimpl
 def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> None:
+    from carnet_core.db.base import utcnow
+    from carnet_core.jobs import enqueue
     from carnet_scheduling.services import reminders
 
     reminders.cancel_for(db, appointment.id)
+    if appointment.starts_at > utcnow():
+        enqueue(db, "scheduling.offer_freed_slot", appointment.id)  # the waiting list, after commit

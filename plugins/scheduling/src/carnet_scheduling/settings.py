@@ -39,3 +39,15 @@ class SchedulingSettings(BaseModel):
     waitlist_reply_days: int = Field(
         default=14, ge=1, le=60, description="Days to answer 'still interested?' before the file is removed.",
     )
+    priority_urgent_points: int = Field(
+        default=50, ge=0, le=1000, description="Waiting list: points for an urgent file.",
+    )
+    priority_child_points: int = Field(
+        default=20, ge=0, le=1000, description="Waiting list: points for a patient under 18.",
+    )
+    priority_month_points: int = Field(
+        default=10, ge=0, le=1000, description="Waiting list: points per month of waiting.",
+    )
+    priority_triage_points: int = Field(
+        default=30, ge=0, le=1000, description="Waiting list: points per priority step set by the practitioner.",
+    )

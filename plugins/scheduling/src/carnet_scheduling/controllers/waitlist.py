@@ -1,0 +1,271 @@
+"""Waiting-list pages for patients (intake form, offers, "still interested?", the practice's
+message) under /p/{clinic_slug}/scheduling, and for staff (triage, priority rules, offers made)
+under /scheduling."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from carnet_core import links
+from carnet_core.contrib import PUBLIC
+from carnet_core.db.session import CarnetSession
+from carnet_core.encryption import open_
+from carnet_core.identity.models import User
+from carnet_core.links.web import client_address, keep_page, refusal_page
+from carnet_core.web.guards import principal_of
+from carnet_core.web.render import page
+from carnet_core.web.state import carnet_state
+from carnet_scheduling import messages
+from carnet_scheduling.controllers.common import plugin_settings
+from carnet_scheduling.permissions import MANAGE, VIEW
+from carnet_scheduling.services import waitlist
+from carnet_scheduling.services.booking import online_practitioners
+from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+OPT = {"permission": PUBLIC}
+DAYS = ((0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"))
+PARTS = (("morning", "morning"), ("afternoon", "afternoon"), ("evening", "evening"))
+
+
+def _base(request: Request[Any, Any, Any]) -> str:
+    return f"/p/{request.scope['state']['public_clinic'].slug}/scheduling"
+
+
+def _hooks(request: Request[Any, Any, Any]) -> Any:
+    return carnet_state(request).host.for_clinic(request.scope["state"].get("public_plugins", frozenset()))
+
+
+def _form(request: Any, db: CarnetSession, values: dict[str, Any] | None = None, error: Any = None,
+          status: int = 200) -> Template:
+    return page(request, "scheduling/public_waitlist.html", {
+        "practitioners": online_practitioners(db) or _all_practitioners(db), "values": values or {},
+        "error": error, "days": DAYS, "parts": PARTS, "action": f"{_base(request)}/waitlist",
+    }, status_code=status)
+
+
+def _all_practitioners(db: CarnetSession) -> list[Any]:
+    from carnet_scheduling.services.context import practitioners
+
+    return practitioners(db)
+
+
+@get("/waitlist", name="scheduling.public.waitlist", opt=OPT, sync_to_thread=True)
+def waitlist_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    return _form(request, db)
+
+
+@post("/waitlist", name="scheduling.public.waitlist_join", opt=OPT, sync_to_thread=True)
+def waitlist_join(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+    def listed(name: str) -> list[str]:
+        value = data.get(name)
+        return value if isinstance(value, list) else [value] if value else []
+
+    values = {k: data.get(k) for k in ("full_name", "email", "phone", "situation", "prescription", "age_years",
+                                       "urgent") if not isinstance(data.get(k), list)}
+    values["availability"] = listed("availability")
+    try:
+        waitlist.join(db, values, [int(p) for p in listed("practitioners")])
+    except (SchedulingError, ValueError) as exc:
+        error = exc if isinstance(exc, SchedulingError) else SchedulingError("practitioners", "choose a practitioner")
+        return _form(request, db, values, error, 400)
+    return page(request, "scheduling/public_waitlist_done.html", {"base": _base(request)})
+
+
+def _open(request: Any, db: CarnetSession, token: str, purpose: str) -> Any:
+    return links.open_link(db, token, purpose, client_address(request))
+
+
+@get("/o/{token:str}", name="scheduling.public.offer", opt=OPT, sync_to_thread=True)
+def offer_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    from sqlmodel import select
+
+    from carnet_scheduling.patient_models import Offer
+
+    try:
+        link = _open(request, db, token, waitlist.OFFER)
+        links.audit_access(db, link, resource_type="scheduling_offer")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    offer = db.exec(select(Offer).where(Offer.id == link.subject_id)).one()
+    clinic = request.scope["state"]["public_clinic"]
+    who = db.get(User, offer.practitioner_id)
+    return keep_page(request, "scheduling/public_offer.html", {
+        "when": messages.when_text(offer.starts_at, clinic.timezone, "fr"), "practitioner": who,
+        "offer": offer, "accept": f"{_base(request)}/o/{token}/accept",
+        "decline": f"{_base(request)}/o/{token}/decline",
+    })
+
+
+@post("/o/{token:str}/accept", name="scheduling.public.offer_accept", opt=OPT, sync_to_thread=True)
+def offer_accept(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        link = _open(request, db, token, waitlist.OFFER)
+        appt = waitlist.accept_offer(db, link, _hooks(request))
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except SlotTaken:
+        return page(request, "scheduling/public_offer_done.html", {"kind": "taken", "base": _base(request)},
+                    status_code=409)
+    except (SchedulingError, NotFound):
+        return page(request, "scheduling/public_offer_done.html", {"kind": "closed", "base": _base(request)},
+                    status_code=410)
+    lang = messages.Lang(carnet_state(request).host, "fr")
+    return keep_page(request, "scheduling/public_offer_done.html", {
+        "kind": "booked", "facts": messages.appointment_facts(db, appt, lang), "base": _base(request)})
+
+
+@post("/o/{token:str}/decline", name="scheduling.public.offer_decline", opt=OPT, sync_to_thread=True)
+def offer_decline(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        link = _open(request, db, token, waitlist.OFFER)
+        waitlist.decline_offer(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_offer_done.html", {"kind": "declined", "base": _base(request)})
+
+
+@get("/w/{token:str}", name="scheduling.public.still", opt=OPT, sync_to_thread=True)
+def still_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        _open(request, db, token, waitlist.STILL_INTERESTED)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_still.html", {"action": f"{_base(request)}/w/{token}"})
+
+
+@post("/w/{token:str}", name="scheduling.public.still_answer", opt=OPT, sync_to_thread=True)
+def still_answer(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+    try:
+        link = _open(request, db, token, waitlist.STILL_INTERESTED)
+        entry = waitlist.answer_still_interested(db, link, str(data.get("answer")) == "yes")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except NotFound:
+        raise NotFoundException() from None
+    return keep_page(request, "scheduling/public_still.html", {"answered": entry.status})
+
+
+@get("/m/{token:str}", name="scheduling.public.message", opt=OPT, sync_to_thread=True)
+def message_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    try:
+        link = _open(request, db, token, waitlist.READ_MESSAGE)
+        text = waitlist.read_refusal(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except NotFound:
+        raise NotFoundException() from None
+    return keep_page(request, "scheduling/public_message_read.html", {"text": text})
+
+
+@post("/a/{token:str}/earlier", name="scheduling.public.earlier", opt=OPT, sync_to_thread=True)
+def ask_earlier(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    from carnet_scheduling.services import appointments as appts
+    from carnet_scheduling.services.booking import MANAGE as MANAGE_LINK
+
+    try:
+        link = _open(request, db, token, MANAGE_LINK)
+        appt = appts.get_appointment(db, link.subject_id)
+        waitlist.ask_for_earlier(db, appt)
+        links.audit_access(db, link, action="update", resource_type="scheduling_waiting_entry")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_offer_done.html", {"kind": "earlier", "base": _base(request)})
+
+
+PUBLIC_WAITLIST_HANDLERS = [waitlist_form, waitlist_join, offer_page, offer_accept, offer_decline, still_page,
+                            still_answer, message_page, ask_earlier]
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def _rules(request: Any) -> tuple[waitlist.PriorityRules, waitlist.WaitRules]:
+    settings = plugin_settings(request)
+    return waitlist.PriorityRules.from_settings(settings), waitlist.WaitRules.from_settings(settings)
+
+
+@get("/waitlist", name="scheduling.waitlist", opt={"permission": VIEW}, sync_to_thread=True)
+def staff_waitlist(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int | None = None) -> Template:
+    principal = principal_of(request)
+    from carnet_scheduling.services.context import practitioners
+
+    people = practitioners(db)
+    chosen = practitioner_id or (principal.user_id if any(p.id == principal.user_id for p in people)
+                                 else (people[0].id if people else None))
+    priorities, _ = _rules(request)
+    rows = []
+    if chosen is not None:
+        for listing, entry, points, parts in waitlist.ranked(db, chosen, priorities):
+            fields = {name: open_(db, entry, name) for name in ("full_name", "age_years", "email", "phone")}
+            # The situation and prescription are read by the practitioners only (clinical content).
+            if principal.can("scheduling.clinical"):
+                fields["situation"] = open_(db, entry, "situation")
+                fields["prescription"] = open_(db, entry, "prescription")
+            rows.append({"listing": listing, "entry": entry, "points": points, "parts": parts, "fields": fields})
+        from carnet_core.audit import record
+
+        record(db, action="list", resource_type="scheduling_waiting_entry", details={"count": len(rows)})
+    offers = []
+    for offer, entry in waitlist.offers_made(db, chosen):
+        offers.append({"offer": offer, "who": open_(db, entry, "full_name") if entry.full_name else None,
+                       "patient_id": entry.patient_id,
+                       "when": messages.when_text(offer.starts_at, principal.clinic.timezone, "fr")})
+    return page(request, "scheduling/waitlist.html", {
+        "rows": rows, "offers": offers, "people": people, "chosen": chosen, "rules": priorities,
+        "can_triage": principal.can(MANAGE) and chosen == principal.user_id,
+    })
+
+
+@post("/waitlist/{listing_id:int}", name="scheduling.waitlist.triage", opt={"permission": MANAGE},
+      sync_to_thread=True)
+def staff_triage(request: Request[Any, Any, Any], db: CarnetSession, listing_id: int, data: Form) -> Any:
+    principal = principal_of(request)
+    try:
+        priority = int(data["priority"]) if str(data.get("priority") or "").strip() else None
+        waitlist.triage(db, listing_id, principal.user_id, str(data.get("action") or ""), priority,
+                        str(data.get("message") or ""))
+    except NotFound:
+        raise NotFoundException() from None
+    except (SchedulingError, ValueError) as exc:
+        message = exc.message if isinstance(exc, SchedulingError) else "priority: a whole number"
+        return page(request, "core/error.html", {"status": 400, "detail": message}, status_code=400)
+    return Redirect("/scheduling/waitlist", status_code=303)
+
+
+@get("/online", name="scheduling.online", opt={"permission": VIEW}, sync_to_thread=True)
+def staff_online(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    """Bookings, moves and cancellations made by patients online (no clinical content)."""
+    from sqlmodel import select
+
+    from carnet_scheduling.models import Appointment
+    from carnet_scheduling.patient_models import OnlineBooking
+
+    principal = principal_of(request)
+    rows = db.exec(select(OnlineBooking, Appointment).join(Appointment, Appointment.id == OnlineBooking.appointment_id)
+                   .order_by(OnlineBooking.created_at.desc()).limit(200)).all()  # type: ignore[attr-defined]
+    items = [{"booking": b, "appointment": a, "when": messages.when_text(a.starts_at, principal.clinic.timezone, "fr")}
+             for b, a in rows]
+    return page(request, "scheduling/online.html", {"items": items})
+
+
+STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online]
+
+# Words shown through `_(…)` from data (days, half-days, states) and the services' error messages.
+from carnet_core.i18n import N_  # noqa: E402
+
+SHOWN_MESSAGES = (
+    N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+    N_("morning"), N_("afternoon"), N_("evening"), N_("new"), N_("accepted"), N_("refused"),
+    N_("offered"), N_("taken"), N_("expired"), N_("declined"),
+    N_("give the patient's name"), N_("give a valid e-mail address: offers are sent there"),
+    N_("describe the situation in a few words (4000 characters at most)"), N_("1000 characters at most"),
+    N_("give the age in years"), N_("choose at least one practitioner of this practice"),
+    N_("choose half-days from the list"), N_("choose a practitioner"),
+)

@@ -1,0 +1,469 @@
+"""The waiting list: a public intake form (one file, several practitioners' lists of the clinic),
+triage by each practitioner, visible priority rules, offers of freed slots, and the periodic
+"still interested?" that removes silent files.
+
+A freed slot (a cancellation) is offered to the best matching files at once; the first to accept
+books it through `appointments.book`, so the database's no-double-booking constraint decides
+between two patients accepting together; the other offers of that slot lapse.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core import links
+from carnet_core.db.base import utcnow
+from carnet_core.db.session import CarnetSession
+from carnet_core.encryption import open_, seal
+from carnet_core.jobs import enqueue
+from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
+from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services.calendar import to_local
+from carnet_scheduling.services.context import clinic_tz, is_practitioner
+from carnet_scheduling.services.errors import NotFound, SchedulingError
+
+MESSAGE_ACTOR = "scheduling.send_message"
+OFFER = "scheduling.offer"
+STILL_INTERESTED = "scheduling.waitlist"
+READ_MESSAGE = "scheduling.message"
+ACTIVE, BOOKED_ENTRY, REMOVED = "active", "booked", "removed"
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+SEALED_FIELDS = ("full_name", "email", "phone", "situation", "prescription", "age_years")
+
+
+@dataclass(frozen=True)
+class PriorityRules:
+    """Points that order a practitioner's list; shown to staff next to the list."""
+
+    urgent: int = 50
+    child: int = 20
+    per_month: int = 10
+    per_triage_step: int = 30
+
+    @classmethod
+    def from_settings(cls, s: Any) -> PriorityRules:
+        return cls(s.priority_urgent_points, s.priority_child_points, s.priority_month_points,
+                   s.priority_triage_points)
+
+
+@dataclass(frozen=True)
+class WaitRules:
+    offer_for: timedelta = timedelta(hours=12)
+    offers_per_slot: int = 3
+    reconfirm_every: timedelta = timedelta(days=60)
+    reply_within: timedelta = timedelta(days=14)
+
+    @classmethod
+    def from_settings(cls, s: Any) -> WaitRules:
+        return cls(timedelta(hours=s.offer_hours), s.offers_per_slot, timedelta(days=s.waitlist_reconfirm_days),
+                   timedelta(days=s.waitlist_reply_days))
+
+
+def parse_availability(raw: Any) -> list[list[Any]]:
+    """[[weekday 0-6, "HH:MM", "HH:MM"], …] from the form's checkboxes ("0:morning", "3:afternoon")
+    or a JSON list; empty means "any time"."""
+    blocks: list[list[Any]] = []
+    values = raw if isinstance(raw, list) else [raw] if raw else []
+    parts = {"morning": ("08:00", "12:00"), "afternoon": ("12:00", "18:00"), "evening": ("18:00", "20:00")}
+    for value in values:
+        day, _, part = str(value).partition(":")
+        if not day.isdigit() or not 0 <= int(day) <= 6 or part not in parts:
+            raise SchedulingError("availability", "choose half-days from the list")
+        blocks.append([int(day), *parts[part]])
+    return blocks
+
+
+def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -> WaitingEntry:
+    """Register a file from the public intake form on the chosen practitioners' lists."""
+    name = str(data.get("full_name") or "").strip()
+    email = str(data.get("email") or "").strip().lower()
+    phone = str(data.get("phone") or "").strip()
+    situation = str(data.get("situation") or "").strip()
+    prescription = str(data.get("prescription") or "").strip()
+    age = str(data.get("age_years") or "").strip()
+    if not name or len(name) > 200:
+        raise SchedulingError("full_name", "give the patient's name")
+    if not re.match(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$", email):
+        raise SchedulingError("email", "give a valid e-mail address: offers are sent there")
+    if phone and (len(phone) > 30 or sum(c.isdigit() for c in phone) < 9):
+        raise SchedulingError("phone", "give a phone number such as 06 12 34 56 78, or leave it empty")
+    if not situation or len(situation) > 4000:
+        raise SchedulingError("situation", "describe the situation in a few words (4000 characters at most)")
+    if len(prescription) > 1000:
+        raise SchedulingError("prescription", "1000 characters at most")
+    if age and (not age.isdigit() or not 0 <= int(age) <= 120):
+        raise SchedulingError("age_years", "give the age in years")
+    chosen = sorted({int(p) for p in practitioner_ids})
+    if not chosen or any(not is_practitioner(db, p) for p in chosen):
+        raise SchedulingError("practitioners", "choose at least one practitioner of this practice")
+    availability = parse_availability(data.get("availability"))
+    if not links.contact_allowed(db, email):
+        raise SchedulingError("email", "too many requests for this address; please try again in a few minutes")
+    entry = WaitingEntry(availability=json.dumps(availability), urgent=str(data.get("urgent")) in ("1", "on", "true"))
+    db.add(entry)
+    db.flush()
+    for field_name, value in (("full_name", name), ("email", email), ("phone", phone), ("situation", situation),
+                              ("prescription", prescription), ("age_years", age)):
+        seal(db, entry, field_name, value or None)
+    db.add(entry)
+    for practitioner_id in chosen:
+        db.add(WaitingListing(entry_id=entry.id, practitioner_id=practitioner_id))
+    db.flush()
+    enqueue(db, MESSAGE_ACTOR, "waitlist_received", entry.id)
+    return entry
+
+
+def ask_for_earlier(db: CarnetSession, appt: Appointment) -> WaitingEntry:
+    """An existing patient asks to be offered an earlier slot with the same practitioner."""
+    existing = db.exec(select(WaitingEntry).where(
+        WaitingEntry.earlier_than_appointment_id == appt.id, WaitingEntry.status == ACTIVE)).first()
+    if existing is not None:
+        return existing
+    entry = WaitingEntry(patient_id=appt.patient_id, earlier_than_appointment_id=appt.id)
+    db.add(entry)
+    db.flush()
+    db.add(WaitingListing(entry_id=entry.id, practitioner_id=appt.practitioner_id, state="accepted",
+                          triaged_at=utcnow()))
+    db.flush()
+    return entry
+
+
+def triage(db: CarnetSession, listing_id: int, practitioner_id: int, action: str, priority: int | None = None,
+           message: str | None = None) -> WaitingListing:
+    listing = db.exec(select(WaitingListing).where(WaitingListing.id == listing_id)).first()
+    if listing is None or listing.practitioner_id != practitioner_id:
+        raise NotFound("waiting listing")
+    if action not in ("accept", "refuse", "priority"):
+        raise SchedulingError("action", "use accept, refuse or priority")
+    if action == "accept":
+        listing.state = "accepted"
+    elif action == "refuse":
+        text = (message or "").strip()
+        if not text or len(text) > 2000:
+            raise SchedulingError("message", "write a short message for the patient (2000 characters at most)")
+        listing.state = "refused"
+        seal(db, listing, "refusal_message", text)
+        enqueue(db, MESSAGE_ACTOR, "waitlist_refused", listing.id)
+    if priority is not None:
+        if not -5 <= priority <= 5:
+            raise SchedulingError("priority", "between -5 and 5")
+        listing.priority = priority
+    listing.triaged_at = utcnow()
+    db.add(listing)
+    db.flush()
+    return listing
+
+
+def _age(db: CarnetSession, entry: WaitingEntry) -> int | None:
+    raw = open_(db, entry, "age_years") if entry.age_years is not None else None
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def score(db: CarnetSession, entry: WaitingEntry, listing: WaitingListing, rules: PriorityRules,
+          now: datetime | None = None) -> tuple[int, dict[str, int]]:
+    """The file's points on this list, and their parts (shown to the practitioner)."""
+    now = now or utcnow()
+    months = max(0, (now - entry.created_at).days // 30)
+    age = _age(db, entry)
+    parts = {
+        "waiting": months * rules.per_month,
+        "urgent": rules.urgent if entry.urgent else 0,
+        "child": rules.child if age is not None and age < 18 else 0,
+        "triage": listing.priority * rules.per_triage_step,
+    }
+    return sum(parts.values()), parts
+
+
+def ranked(db: CarnetSession, practitioner_id: int, rules: PriorityRules, states: tuple[str, ...] = ("new", "accepted"),
+           now: datetime | None = None) -> list[tuple[WaitingListing, WaitingEntry, int, dict[str, int]]]:
+    rows = db.exec(select(WaitingListing, WaitingEntry).join(WaitingEntry, WaitingEntry.id == WaitingListing.entry_id)
+                   .where(WaitingListing.practitioner_id == practitioner_id, WaitingEntry.status == ACTIVE)).all()
+    result = []
+    for listing, entry in rows:
+        if listing.state not in states:
+            continue
+        points, parts = score(db, entry, listing, rules, now)
+        result.append((listing, entry, points, parts))
+    result.sort(key=lambda r: (-r[2], r[1].created_at, r[1].id))
+    return result
+
+
+def _fits(entry: WaitingEntry, starts_at: datetime, ends_at: datetime, tz: str) -> bool:
+    blocks = json.loads(entry.availability or "[]")
+    if not blocks:
+        return True
+    start, end = to_local(starts_at, tz), to_local(ends_at, tz)
+    for weekday, first, last in blocks:
+        inside = time.fromisoformat(first) <= start.time() and end.time() <= time.fromisoformat(last)
+        if start.weekday() == weekday and inside:
+            return True
+    return False
+
+
+def offer_freed_slot(db: CarnetSession, freed: Appointment, rules: WaitRules, priorities: PriorityRules,
+                     now: datetime | None = None, exclude_entries: set[int] | None = None) -> list[Offer]:
+    """Offer the time of a cancelled appointment to the best matching files (accepted on the
+    practitioner's list, available then, not already holding an open offer)."""
+    now = now or utcnow()
+    if freed.starts_at <= now + timedelta(hours=2):
+        return []
+    tz = clinic_tz(db)
+    open_offers = {o.entry_id for o in db.exec(select(Offer).where(Offer.status == "offered"))}
+    already = {o.entry_id for o in db.exec(select(Offer).where(
+        Offer.practitioner_id == freed.practitioner_id, Offer.starts_at == freed.starts_at))}
+    skip = open_offers | already | (exclude_entries or set())
+    candidates = []
+    ordered = ranked(db, freed.practitioner_id, priorities, states=("accepted",), now=now)
+    for _listing, entry, _points, _parts in ordered:
+        if entry.id in skip or not _fits(entry, freed.starts_at, freed.ends_at, tz):
+            continue
+        if entry.earlier_than_appointment_id is not None:
+            later = db.exec(select(Appointment).where(Appointment.id == entry.earlier_than_appointment_id)).first()
+            if later is None or later.status != BOOKED or later.starts_at <= freed.starts_at:
+                continue
+        candidates.append(entry)
+        if len(candidates) >= rules.offers_per_slot:
+            break
+    expires = min(now + rules.offer_for, freed.starts_at - timedelta(hours=1))
+    offers = []
+    for entry in candidates:
+        offer = Offer(entry_id=entry.id, freed_appointment_id=freed.id, practitioner_id=freed.practitioner_id,
+                      appointment_type_id=freed.appointment_type_id, room_id=freed.room_id,
+                      starts_at=freed.starts_at, ends_at=freed.ends_at, expires_at=expires)
+        db.add(offer)
+        db.flush()
+        enqueue(db, MESSAGE_ACTOR, "offer", offer.id)
+        offers.append(offer)
+    return offers
+
+
+def _patient_for(db: CarnetSession, entry: WaitingEntry, practitioner_id: int) -> int:
+    if entry.patient_id is not None:
+        return entry.patient_id
+    from carnet_scheduling.services.booking import find_or_create_patient
+
+    name = open_(db, entry, "full_name") or ""
+    first, _, last = name.partition(" ")
+    contact = {"first_name": first or name, "last_name": last or name, "email": open_(db, entry, "email") or "",
+               "phone": open_(db, entry, "phone") or ""}
+    patient_id = find_or_create_patient(db, contact, practitioner_id, allow_new=True)
+    entry.patient_id = patient_id
+    return patient_id
+
+
+def accept_offer(db: CarnetSession, link: Any, hooks: Any, now: datetime | None = None) -> Appointment:
+    """Book the offered slot for the file; SlotTaken when someone else accepted first."""
+    now = now or utcnow()
+    offer = db.exec(select(Offer).where(Offer.id == link.subject_id)).first()
+    if offer is None:
+        raise NotFound("offer")
+    if offer.status != "offered" or offer.expires_at <= now:
+        raise SchedulingError("offer", "this offer is closed")
+    entry = db.exec(select(WaitingEntry).where(WaitingEntry.id == offer.entry_id)).first()
+    assert entry is not None
+    patient_id = _patient_for(db, entry, offer.practitioner_id)
+    kind = db.exec(select(AppointmentType).where(AppointmentType.id == offer.appointment_type_id)).first()
+    assert kind is not None
+    appt = appts.book(db, practitioner_id=offer.practitioner_id, patient_id=patient_id,
+                      appointment_type_id=offer.appointment_type_id, starts_at=offer.starts_at, ends_at=offer.ends_at,
+                      room_id=offer.room_id, source="waitlist", hooks=hooks)
+    links.use(db, link, action="accept", resource_type="scheduling_offer")
+    offer.status, offer.answered_at, offer.booked_appointment_id = "accepted", now, appt.id
+    db.add(offer)
+    for other in db.exec(select(Offer).where(Offer.practitioner_id == offer.practitioner_id,
+                                             Offer.starts_at == offer.starts_at, Offer.status == "offered")):
+        other.status, other.answered_at = "taken", now
+        db.add(other)
+        links.revoke(db, ("scheduling_offer", other.id))
+    later_id = entry.earlier_than_appointment_id
+    entry.status = BOOKED_ENTRY
+    db.add(entry)
+    db.flush()
+    if later_id is not None:
+        later = db.exec(select(Appointment).where(Appointment.id == later_id)).first()
+        if later is not None and later.status == BOOKED:
+            appts.cancel(db, later, "moved to an earlier slot from the waiting list", hooks=hooks)
+    enqueue(db, MESSAGE_ACTOR, "booking_confirmed", appt.id)
+    enqueue(db, MESSAGE_ACTOR, "practitioner_booked", appt.id)
+    return appt
+
+
+def decline_offer(db: CarnetSession, link: Any) -> Offer:
+    offer = db.exec(select(Offer).where(Offer.id == link.subject_id)).first()
+    if offer is None:
+        raise NotFound("offer")
+    links.use(db, link, action="decline", resource_type="scheduling_offer")
+    if offer.status == "offered":
+        offer.status, offer.answered_at = "declined", utcnow()
+        db.add(offer)
+    return offer
+
+
+def expire_offers(db: CarnetSession, rules: WaitRules, priorities: PriorityRules, now: datetime | None = None) -> int:
+    """Close lapsed offers; a slot still free is offered to the next files."""
+    now = now or utcnow()
+    lapsed = list(db.exec(select(Offer).where(Offer.status == "offered", Offer.expires_at <= now)))
+    slots: dict[tuple[int, datetime], Offer] = {}
+    for offer in lapsed:
+        offer.status = "expired"
+        db.add(offer)
+        slots[(offer.practitioner_id, offer.starts_at)] = offer
+    db.flush()
+    for (_practitioner_id, _start), offer in slots.items():
+        if offer.freed_appointment_id is None:
+            continue
+        freed = db.exec(select(Appointment).where(Appointment.id == offer.freed_appointment_id)).first()
+        if freed is None or appts.overlapping(db, freed.starts_at, freed.ends_at,
+                                              practitioner_id=freed.practitioner_id, room_id=freed.room_id):
+            continue
+        offer_freed_slot(db, freed, rules, priorities, now=now)
+    return len(lapsed)
+
+
+def still_interested_round(db: CarnetSession, rules: WaitRules, now: datetime | None = None) -> tuple[int, int]:
+    """Ask files unconfirmed for too long whether they still wait; remove those that stayed silent.
+    Returns (asked, removed)."""
+    now = now or utcnow()
+    asked = removed = 0
+    for entry in db.exec(select(WaitingEntry).where(WaitingEntry.status == ACTIVE)).all():
+        if entry.reconfirm_sent_at is not None and entry.reconfirm_sent_at > entry.last_confirmed_at:
+            if entry.reconfirm_sent_at + rules.reply_within <= now:
+                entry.status, entry.removed_reason = REMOVED, "silent"
+                db.add(entry)
+                removed += 1
+        elif entry.last_confirmed_at + rules.reconfirm_every <= now and entry.email is not None:
+            entry.reconfirm_sent_at = now
+            db.add(entry)
+            enqueue(db, MESSAGE_ACTOR, "waitlist_reconfirm", entry.id)
+            asked += 1
+    db.flush()
+    return asked, removed
+
+
+def answer_still_interested(db: CarnetSession, link: Any, interested: bool) -> WaitingEntry:
+    entry = db.exec(select(WaitingEntry).where(WaitingEntry.id == link.subject_id)).first()
+    if entry is None or entry.status != ACTIVE:
+        raise NotFound("waiting entry")
+    links.use(db, link, action="confirm" if interested else "withdraw", resource_type="scheduling_waiting_entry")
+    if interested:
+        entry.last_confirmed_at, entry.reconfirm_sent_at = utcnow(), None
+    else:
+        entry.status, entry.removed_reason = REMOVED, "withdrawn"
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def read_refusal(db: CarnetSession, link: Any) -> str:
+    """The practitioner's message to a refused file, read through its link (audited)."""
+    listing = db.exec(select(WaitingListing).where(WaitingListing.id == link.subject_id)).first()
+    if listing is None or listing.refusal_message is None:
+        raise NotFound("message")
+    links.use(db, link, action="read", resource_type="scheduling_waiting_listing")
+    return open_(db, listing, "refusal_message") or ""
+
+
+def offers_made(db: CarnetSession, practitioner_id: int | None = None,
+                limit: int = 200) -> list[tuple[Offer, WaitingEntry]]:
+    query = select(Offer, WaitingEntry).join(WaitingEntry, WaitingEntry.id == Offer.entry_id)
+    if practitioner_id is not None:
+        query = query.where(Offer.practitioner_id == practitioner_id)
+    return list(db.exec(query.order_by(Offer.created_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+
+
+# --- messages (called by jobs.send_message through outgoing.prepare) ----------------------------
+
+
+def prepare_message(db: CarnetSession, kind: str, subject_id: int, settings: Any, lang: Any) -> Any:
+    """The waiting-list e-mails: request received, refusal, "still interested?", offers."""
+    from carnet_core.clinics.models import Clinic
+
+    if kind == "offer":
+        return prepare_offer(db, subject_id, settings, lang)
+    listing_id = None
+    if kind == "waitlist_refused":
+        listing = db.exec(select(WaitingListing).where(WaitingListing.id == subject_id)).first()
+        if listing is None:
+            return None
+        listing_id, subject_id = listing.id, listing.entry_id
+    entry = db.exec(select(WaitingEntry).where(WaitingEntry.id == subject_id)).first()
+    if entry is None:
+        return None
+    email = _entry_email(db, entry)
+    if not email:
+        return None
+    clinic = db.get(Clinic, entry.clinic_id)
+    context = {"clinic_name": clinic.name if clinic else "", "listing_id": listing_id}
+    return _waitlist_message(db, kind, entry, email, context, clinic, settings, lang)
+
+
+def _entry_email(db: CarnetSession, entry: WaitingEntry) -> str | None:
+    from carnet_scheduling.services.contacts import patient_contact
+
+    if entry.email is not None:
+        return open_(db, entry, "email")
+    contact = patient_contact(db, entry.patient_id) if entry.patient_id else None
+    return contact.email if contact else None
+
+
+def _waitlist_message(db: CarnetSession, kind: str, entry: WaitingEntry, email: str, context: dict[str, Any],
+                      clinic: Any, settings: Any, lang: Any) -> Any:
+    from carnet_scheduling import messages
+    from carnet_scheduling.outgoing import Prepared
+
+    if kind == "waitlist_received":
+        subject = messages.translate(lang, "Your request for the waiting list is registered")
+    elif kind == "waitlist_refused":
+        # The practitioner's words may be about health: they are read on a page, not in the e-mail.
+        issued = links.issue(db, purpose=READ_MESSAGE, subject_type="scheduling_waiting_listing",
+                             subject_id=context["listing_id"], patient_id=entry.patient_id,
+                             expires_in=timedelta(days=30), max_uses=5)
+        context["message_url"] = messages.public_url(settings, clinic, f"m/{issued.token}")
+        subject = messages.translate(lang, "About your waiting-list request")
+    elif kind == "waitlist_reconfirm":
+        issued = links.issue(db, purpose=STILL_INTERESTED, subject_type="scheduling_waiting_entry",
+                             subject_id=entry.id, patient_id=entry.patient_id, expires_in=timedelta(days=30))
+        context["answer_url"] = messages.public_url(settings, clinic, f"w/{issued.token}")
+        subject = messages.translate(lang, "Are you still waiting for an appointment?")
+    else:
+        raise ValueError(kind)
+    return Prepared(to=email, subject=subject, text=messages.render(lang, f"scheduling/messages/{kind}.txt", context),
+                    resource_type="scheduling_waiting_entry", patient_id=entry.patient_id)
+
+
+def prepare_offer(db: CarnetSession, offer_id: int, settings: Any, lang: Any) -> Any:
+    from carnet_core.clinics.models import Clinic
+    from carnet_core.identity.models import User
+    from carnet_scheduling import messages
+    from carnet_scheduling.outgoing import Prepared
+
+    offer = db.exec(select(Offer).where(Offer.id == offer_id)).first()
+    if offer is None or offer.status != "offered" or offer.expires_at <= utcnow():
+        return None
+    entry = db.exec(select(WaitingEntry).where(WaitingEntry.id == offer.entry_id)).first()
+    if entry is None or entry.status != ACTIVE:
+        return None
+    email = _entry_email(db, entry)
+    if not email:
+        return None
+    clinic = db.get(Clinic, offer.clinic_id)
+    user = db.get(User, offer.practitioner_id)
+    issued = links.issue(db, purpose=OFFER, subject_type="scheduling_offer", subject_id=offer.id,
+                         patient_id=entry.patient_id, expires_at=offer.expires_at)
+    context = {
+        "clinic_name": clinic.name, "when": messages.when_text(offer.starts_at, clinic.timezone, lang.locale),
+        "practitioner": user.display_name if user else "",
+        "offer_url": messages.public_url(settings, clinic, f"o/{issued.token}"),
+        "until": messages.when_text(offer.expires_at, clinic.timezone, lang.locale),
+    }
+    subject = messages.translate(lang, "An appointment has freed up: %(when)s", when=context["when"])
+    return Prepared(to=email, subject=subject,
+                    text=messages.render(lang, "scheduling/messages/offer.txt", context),
+                    resource_type="scheduling_offer", patient_id=entry.patient_id)
