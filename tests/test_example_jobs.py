@@ -34,7 +34,7 @@ def test_hook_register_schedules(jobs_worker, make_clinic):
     avec = make_clinic("avec", plugins=["example"])
     make_clinic("sans", plugins=[])
     scheduler = Scheduler(jobs_worker.db, jobs_worker.host, jobs_worker.config)
-    assert [s.key for s in scheduler.schedules] == ["example.greet-clinics"]
+    assert [s.key for s in scheduler.schedules if s.key.startswith("example.")] == ["example.greet-clinics"]
     assert scheduler.tick() == 1
     wait_for_jobs(jobs_worker)
     assert example.SEEN["greeted"] == [avec.id]

@@ -173,7 +173,8 @@ def test_jobs_that_exhaust_their_retries_are_kept_and_listed(
     assert status.exit_code == 0, status.output
     data = json.loads(status.output)
     assert data["failed"] == 1 and data["broker"] == "in-process"
-    assert set(data["queues"]) == {"core", "example", "example_slow"}
+    # installed plugins (scheduling, …) add their own queues
+    assert {"core", "example", "example_slow"} <= set(data["queues"])
     # and `carnet jobs retry` enqueues it again
     retried = CliRunner().invoke(jobs_group, ["retry", str(listed[0]["id"])], obj=rt)
     assert retried.exit_code == 0, retried.output
