@@ -57,6 +57,9 @@ def add_patients(carnet_db, clinic_id: int, count: int) -> list[int]:
             now = utcnow()
             extra = {"identity_status": "provisional", "archived": False, "created_at": now, "updated_at": now}
             conn.execute(sa.insert(table), [{**r, **extra} for r in rows])
+        if conn.dialect.name == "postgresql":  # explicit ids: move the sequence past them
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('core_patient', 'id'), "
+                                 "(SELECT MAX(id) FROM core_patient))")
     return list(range(start, start + count))
 
 

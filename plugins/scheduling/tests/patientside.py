@@ -18,10 +18,6 @@ def make_patient(carnet_db: Any, world: Any, email_addr: str = "lea.dupont@examp
                  phone: str = "+33612345678", first: str = "Léa", last: str = "Dupont") -> int:
     from carnet_core.patients.services import create_patient
 
-    if carnet_db.dialect == "postgresql":  # the world's bare rows were inserted with explicit ids
-        with carnet_db.engine.begin() as conn:
-            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('core_patient', 'id'), "
-                                 "(SELECT COALESCE(MAX(id), 0) + 1 FROM core_patient), false)")
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         principal = Principal(kind="user", user_id=world.practitioner.id, clinic_id=world.clinic.id,
