@@ -58,7 +58,7 @@ def setup(database_url: str | None, home: Path):
     settings = load_settings(env)
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
     create_master_key_file(settings.keys_dir / "master.key")
-    host = build_plugin_host(settings, discover=False)
+    host = build_plugin_host(settings)
     db = Database(settings.database_url)
     upgrade(db, host)
     install_keyring(db, settings)
