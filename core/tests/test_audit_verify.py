@@ -228,6 +228,8 @@ def test_checkpoint_command_signs_each_clinic_head_once(carnet_settings, carnet_
 
 
 def test_checkpoint_without_signing_key_names_the_fix(carnet_settings, carnet_db, clinic):
+    for name in ("audit-signing.key", "audit-signing.pub"):
+        (carnet_settings.keys_dir / name).unlink()
     with carnet_db.session(clinic_id=clinic.id) as db:
         audit.record(db, action="read", resource_type="patient", actor="system")
     env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
@@ -238,6 +240,8 @@ def test_checkpoint_without_signing_key_names_the_fix(carnet_settings, carnet_db
 def test_init_creates_the_signing_key_outside_the_database_with_mode_0600(carnet_settings, plugin_host, carnet_db):
     from carnet_core.setup import initialise
 
+    for name in ("audit-signing.key", "audit-signing.pub"):  # test settings make it like init does
+        (carnet_settings.keys_dir / name).unlink()
     lines = list(initialise(carnet_settings, plugin_host, carnet_db))
     key = carnet_settings.keys_dir / "audit-signing.key"
     assert any("audit signing key: created" in line for line in lines)
@@ -318,3 +322,23 @@ def test_checkpoint_all_signs_each_clinic_head_once(carnet_db, clinic, keys_dir,
     with carnet_db.session(unscoped=True) as db:
         signed = db.exec(sa.select(AuditCheckpoint.clinic_id, AuditCheckpoint.seq)).all()
         assert sorted(signed) == sorted([(clinic.id, 1), (other.id, 1)])
+
+
+def test_the_scheduled_checkpoint_job_signs_every_clinic_chain(jobs_worker, make_clinic):
+    from sqlmodel import select
+
+    from carnet_core import audit
+    from carnet_core.audit.models import AuditCheckpoint
+    from carnet_core.jobs import enqueue
+    from carnet_core.jobs.testing import wait_for_jobs
+
+    clinics = [make_clinic(f"cp-{i}", plugins=[]) for i in range(2)]
+    for c in clinics:
+        with jobs_worker.db.session(clinic_id=c.id) as db:
+            audit.record(db, action="read", resource_type="test", actor="system:test")
+    with jobs_worker.db.session(unscoped=True) as db:
+        enqueue(db, "core.audit_checkpoint")
+    wait_for_jobs(jobs_worker)
+    with jobs_worker.db.session(unscoped=True) as db:
+        signed = {row.clinic_id for row in db.exec(select(AuditCheckpoint))}
+    assert {c.id for c in clinics} <= signed

@@ -32,14 +32,9 @@ class Runtime:
     @property
     def db(self) -> Any:
         if self._db is None:
-            from carnet_core.db.session import Database
-            from carnet_core.encryption import install_keyring
+            from carnet_core.process import open_database
 
-            self._db = Database(self.settings.database_url)
-            install_keyring(self._db, self.settings)
-            from carnet_core.audit.events import install_audit_notifier
-
-            install_audit_notifier(self._db, self.host)
+            self._db = open_database(self.settings, self.host)
         return self._db
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.contrib import ActorSpec, NavItem, Permission
+from carnet_core.contrib import ActorSpec, NavItem, Permission, Schedule
 from carnet_core.hookspecs import hookimpl
 from carnet_core.i18n import N_
 from carnet_core.patients.permissions import patient_permissions
@@ -25,7 +25,24 @@ def register_permissions() -> list[Permission]:
 def register_actors() -> list[ActorSpec]:
     from carnet_core.identity.mail import send_account_link
 
-    return [ActorSpec("send_account_link", send_account_link, max_retries=8)]
+    return [
+        ActorSpec("send_account_link", send_account_link, max_retries=8),
+        ActorSpec("audit_checkpoint", audit_checkpoint, max_retries=3),
+    ]
+
+
+def audit_checkpoint(job: Any) -> int:
+    """Sign every clinic's audit chain head (idempotent: an unchanged head is not signed again)."""
+    from carnet_core.audit.integrity import checkpoint_all
+
+    return checkpoint_all(job.db, job.settings.keys_dir)
+
+
+@hookimpl
+def register_schedules() -> list[Schedule]:
+    from datetime import timedelta
+
+    return [Schedule("audit-checkpoint", actor="core.audit_checkpoint", every=timedelta(hours=1), per_clinic=False)]
 
 
 @hookimpl

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import click
+
 from carnet_core.db.session import Database
 from carnet_core.jobs.config import JobsError, jobs_config
 from carnet_core.plugins import PluginError, build_plugin_host
@@ -74,11 +75,10 @@ def _build(settings: Settings) -> tuple[Any, Database, Any]:
         config = jobs_config(host.settings.env)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
-    db = Database(host.settings.database_url)
-    from carnet_core.encryption import install_keyring
+    from carnet_core.process import open_database
 
-    install_keyring(db, host.settings)  # jobs open sealed fields (e.g. a patient's e-mail address)
-    return host, db, config
+    # keyring: jobs open sealed fields (e.g. a patient's e-mail); notifier: audit_event observers
+    return host, open_database(host.settings, host), config
 
 
 def _run_single(

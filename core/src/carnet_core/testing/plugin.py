@@ -89,6 +89,9 @@ def make_settings(home: Path, database_url: str | None = None, **overrides: Any)
 
     if not master_key_configured(settings):
         create_master_key_file(default_master_key_path(settings))
+    from carnet_core.audit.signing import ensure_signing_key
+
+    ensure_signing_key(settings.keys_dir)  # the audit checkpoints' key, as `carnet init` makes it
     return settings
 
 
@@ -197,12 +200,9 @@ def carnet_db(
             upgrade(db, plugin_host)
             _postgres_migrated[key] = True
         reset_postgres(db.engine)
-    from carnet_core.encryption import install_keyring
+    from carnet_core.process import prepare_database
 
-    install_keyring(db, carnet_settings)
-    from carnet_core.audit.events import install_audit_notifier
-
-    install_audit_notifier(db, plugin_host)
+    prepare_database(db, carnet_settings, plugin_host)
     yield db
     db.dispose()
 

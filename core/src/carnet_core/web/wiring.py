@@ -10,12 +10,9 @@ from carnet_core.web.state import CarnetState
 def wire_core_services(state: CarnetState) -> list[Any]:
     """Register authenticators and return the route handlers of core's areas."""
     handlers: list[Any] = []
-    from carnet_core.encryption import install_keyring
+    from carnet_core.process import prepare_database
 
-    install_keyring(state.db, state.settings)
-    from carnet_core.audit.events import install_audit_notifier
-
-    install_audit_notifier(state.db, state.host)
+    prepare_database(state.db, state.settings, state.host)
     from carnet_core.audit.controllers import AuditController
 
     handlers.append(AuditController)

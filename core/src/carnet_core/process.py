@@ -1,0 +1,22 @@
+"""What every process (web, worker, scheduler, CLI, tests) does with its database before use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_core.db.session import Database
+from carnet_core.settings import Settings
+
+
+def prepare_database(db: Database, settings: Settings, host: Any) -> Database:
+    """Give the database its keyring (sealed columns) and its audit notifier (audit_event hook)."""
+    from carnet_core.audit.events import install_audit_notifier
+    from carnet_core.encryption import install_keyring
+
+    install_keyring(db, settings)
+    install_audit_notifier(db, host)
+    return db
+
+
+def open_database(settings: Settings, host: Any) -> Database:
+    return prepare_database(Database(settings.database_url), settings, host)
