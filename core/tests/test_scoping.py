@@ -1,6 +1,7 @@
 """Clinic scoping is applied centrally to every query on clinic-owned tables."""
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_core.clinics.models import ClinicPlugin
@@ -68,3 +69,27 @@ def test_savepoints_roll_back_on_sqlite_too(carnet_db, make_clinic):
         nested.rollback()
     with carnet_db.session(clinic_id=a.id) as db:
         assert sorted(r.plugin for r in db.exec(select(ClinicPlugin))) == ["kept"]
+
+
+def test_joins_and_subqueries_on_clinic_rows_are_scoped_too(carnet_db, make_clinic):
+    from carnet_core.clinics.models import Clinic
+
+    a = make_clinic("alpha", plugins=["x"])
+    make_clinic("beta", plugins=["y"])
+    with carnet_db.session(clinic_id=a.id) as db:
+        joined = db.exec(select(Clinic.slug, ClinicPlugin.plugin).join(ClinicPlugin, ClinicPlugin.clinic_id == Clinic.id)).all()
+        sub = db.exec(select(Clinic.slug).where(Clinic.id.in_(select(ClinicPlugin.clinic_id)))).all()
+        aliased = sa.orm.aliased(ClinicPlugin)
+        via_alias = db.exec(select(aliased.plugin)).all()
+    assert joined == [("alpha", "x")]
+    assert sub == ["alpha"]
+    assert via_alias == ["x"]
+
+
+def test_an_unbound_session_may_not_join_clinic_rows_either(carnet_db):
+    from carnet_core.clinics.models import Clinic
+
+    with pytest.raises(ScopeError), carnet_db.session() as db:
+        db.exec(select(Clinic.slug).join(ClinicPlugin, ClinicPlugin.clinic_id == Clinic.id)).all()
+    with carnet_db.session() as db:  # tables that belong to no clinic stay readable
+        assert db.exec(select(Clinic)).all() == []

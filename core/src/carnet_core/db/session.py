@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, orm
+from sqlalchemy.sql import util as sql_util
 from sqlmodel import Session
 from sqlmodel.main import default_registry
 
@@ -38,33 +39,50 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
         return
     session = state.session
     clinic_id = session.info.get("clinic_id")
-    if clinic_id is None:
-        if session.info.get("unscoped"):
-            return
-        if any(_is_owned(m) for m in state.all_mappers):
-            raise ScopeError(
-                "query on a clinic-owned table from a session bound to no clinic; "
-                "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
-            )
+    if clinic_id is None and session.info.get("unscoped"):
         return
+    # Only the clinic-owned tables this statement touches (selected, joined, in subqueries or
+    # targeted by an UPDATE/DELETE) get the criterion: one per touched table, not one per model.
+    involved = _owned_in(state.statement)
+    if not involved:
+        return
+    if clinic_id is None:
+        raise ScopeError(
+            "query on a clinic-owned table from a session bound to no clinic; "
+            "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
+        )
     state.statement = state.statement.options(
         *(
             orm.with_loader_criteria(cls, lambda c: c.clinic_id == clinic_id, include_aliases=True)
-            for cls in _owned_classes()
+            for cls in involved
         )
     )
 
 
-_owned_cache: tuple[int, tuple[type, ...]] = (-1, ())
+_owned_cache: tuple[int, dict[str, type]] = (-1, {})
 
 
-def _owned_classes() -> tuple[type, ...]:
-    """Every mapped ClinicOwned table class (recomputed when new models are mapped)."""
+def _owned_tables() -> dict[str, type]:
+    """Table name -> mapped ClinicOwned class (recomputed when new models are mapped)."""
     global _owned_cache
     mappers = default_registry.mappers
     if _owned_cache[0] != len(mappers):
-        _owned_cache = (len(mappers), tuple(m.class_ for m in mappers if _is_owned(m)))
+        _owned_cache = (
+            len(mappers),
+            {m.local_table.name: m.class_ for m in mappers if _is_owned(m)},
+        )
     return _owned_cache[1]
+
+
+def _owned_in(statement: Any) -> list[type]:
+    owned = _owned_tables()
+    found: dict[str, type] = {}
+    for table in sql_util.find_tables(statement, include_aliases=True, include_joins=True, include_crud=True):
+        base = getattr(table, "original", table)
+        name = getattr(base, "name", None)
+        if name in owned:
+            found[name] = owned[name]
+    return list(found.values())
 
 
 @event.listens_for(CarnetSession, "before_flush")
