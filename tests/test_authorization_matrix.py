@@ -64,6 +64,7 @@ PUBLIC_ROUTES = {
     "POST /p/{clinic_slug:str}/scheduling/o/{token:str}/decline",
     "GET /p/{clinic_slug:str}/scheduling/w/{token:str}", "POST /p/{clinic_slug:str}/scheduling/w/{token:str}",
     "GET /p/{clinic_slug:str}/scheduling/m/{token:str}",
+    "GET /static/scheduling/{file_path:path}", "HEAD /static/scheduling/{file_path:path}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -101,6 +102,29 @@ SCHEDULING_ROWS: dict[str, Row] = {
     f"POST {_S}/school-holidays": Row(("owner",), body={}, ok=(400,)),
     f"POST {_S}/feed": Row(_CLINICAL, body={}, ok=(400,)),
     f"POST {_S}/feed/revoke": Row(_CLINICAL, body={}),
+    # scheduling pages (forms): empty bodies give 422, unknown ids 404
+    "GET /scheduling": Row(_STAFF),
+    "GET /scheduling/types.css": Row(_STAFF),
+    "GET /scheduling/today": Row(_STAFF),
+    "GET /scheduling/day-sheet": Row(_STAFF),
+    "GET /scheduling/patients": Row(_STAFF),
+    "GET /scheduling/appointments/new": Row(_STAFF),
+    "POST /scheduling/appointments": Row(_STAFF, body={}, ok=(422,)),
+    "GET /scheduling/appointments/{appointment_id:int}": Row(_STAFF, _APPT, ok=(404,)),
+    "POST /scheduling/appointments/{appointment_id:int}/move": Row(_STAFF, _APPT, {}, ok=(404,)),
+    "POST /scheduling/appointments/{appointment_id:int}/cancel": Row(_STAFF, _APPT, {}, ok=(404,)),
+    "POST /scheduling/appointments/{appointment_id:int}/status": Row(_STAFF, _APPT, {}, ok=(404,)),
+    "POST /scheduling/appointments/{appointment_id:int}/move-following": Row(_STAFF, _APPT, {}, ok=(404,)),
+    "POST /scheduling/appointments/{appointment_id:int}/notes": Row(_CLINICAL, _APPT, {}, ok=(404,)),
+    "GET /scheduling/series/new": Row(_STAFF),
+    "POST /scheduling/series": Row(_STAFF, body={}, ok=(422,)),
+    "GET /scheduling/series/{series_id:int}": Row(_STAFF, {"series_id": 999999}, ok=(404,)),
+    "GET /scheduling/setup": Row(("owner",)),
+    "POST /scheduling/setup/types": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/places": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/rooms": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/hours": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/exceptions": Row(("owner",), body={}, ok=(422,)),
 }
 
 ROWS: dict[str, Row] = {

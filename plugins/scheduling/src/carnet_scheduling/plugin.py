@@ -46,9 +46,11 @@ def register_public_routes() -> list[Any]:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from carnet_scheduling.controllers.pages import PAGE_HANDLERS
+    from carnet_scheduling.controllers.setup_pages import SETUP_HANDLERS
     from carnet_scheduling.controllers.waitlist import STAFF_HANDLERS
 
-    return STAFF_HANDLERS
+    return PAGE_HANDLERS + SETUP_HANDLERS + STAFF_HANDLERS
 
 
 @hookimpl
@@ -104,3 +106,24 @@ def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> 
     reminders.cancel_for(db, appointment.id)
     if appointment.starts_at > utcnow():
         enqueue(db, "scheduling.offer_freed_slot", appointment.id)  # the waiting list, after commit
+
+
+@hookimpl
+def navigation_items(clinic: Any, user: Any) -> list[Any]:
+    from carnet_scheduling.controllers.panels import navigation
+
+    return navigation(user)
+
+
+@hookimpl
+def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
+    from carnet_scheduling.controllers.panels import patient_panel
+
+    return patient_panel(patient, user, db)
+
+
+@hookimpl
+def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
+    from carnet_scheduling.demo import fill
+
+    fill(clinic, db, context)

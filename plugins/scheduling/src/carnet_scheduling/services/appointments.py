@@ -225,7 +225,8 @@ def move(
     appt.starts_at, appt.ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     appt.local_day = local_date(starts_at, clinic_tz(db))
     appt.updated_at = utcnow()
-    _precheck(db, appt)
+    with db.no_autoflush:  # the check's queries must not flush the moved row first (the database would refuse it)
+        _precheck(db, appt)
     db.add(appt)
     _flush_or_slot_taken(db, appt)
     if audit:

@@ -1,0 +1,62 @@
+"""Patients as the agenda shows them: names opened from core's sealed registry for staff who may
+see them, exact (blind-index) search for the booking form. Reads are audited by the callers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from carnet_core.db.session import CarnetSession
+
+try:  # core's patient registry (carnet_core.patients); absent on older cores
+    from carnet_core.patients import services as _registry
+    from carnet_core.patients.models import Patient as _Patient
+except ImportError:  # pragma: no cover - exercised only without the registry
+    _registry = None
+    _Patient = None
+
+
+def registry_available() -> bool:
+    return _registry is not None
+
+
+def _name(db: CarnetSession, patient: Any) -> str:
+    from carnet_core.encryption import open_
+
+    last = open_(db, patient, "last_name") or ""
+    first = open_(db, patient, "first_name") or ""
+    return f"{last.upper()} {first}".strip()
+
+
+def names(
+    db: CarnetSession, principal: Any, patient_ids: Iterable[int], *, own_ids: Iterable[int] = (),
+) -> dict[int, str]:
+    """Display names of the patients this staff member may see: every patient for who sees the
+    whole registry (or when the clinic shares patients), else the patients they follow and those
+    booked with them (`own_ids`). Others are left out (the agenda then shows them as busy)."""
+    ids = sorted(set(patient_ids))
+    if not ids or _registry is None or principal is None or not principal.is_authenticated:
+        return {}
+    from sqlmodel import col, select
+
+    rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
+    sees_all = principal.can(_registry.VIEW_ALL) or _registry.shares_patients(db)
+    own = set(own_ids)
+    found: dict[int, str] = {}
+    for p in rows:
+        if sees_all or p.practitioner_id == principal.user_id or p.id in own:
+            found[p.id] = _name(db, p)
+    return found
+
+
+def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
+    """Exact search by last name, e-mail or phone through core's registry (audited there)."""
+    q = (q or "").strip()
+    if not q or _registry is None or len(q) > 200:
+        return []
+    views = _registry.search_patients(db, principal, q, limit=limit)
+    return [(v.id, v.display_name) for v in views]
+
+
+def one(db: CarnetSession, principal: Any, patient_id: int) -> str | None:
+    return names(db, principal, [patient_id]).get(patient_id)

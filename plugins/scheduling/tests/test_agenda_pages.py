@@ -1,0 +1,210 @@
+"""The agenda pages through real logins: week and day grids, booking in the dialog, the
+appointment dialog's actions, today's list, the day sheet, set-up and series pages; a secretary
+never sees clinical notes."""
+
+from datetime import date, time, timedelta
+
+import pytest
+
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services.calendar import local_to_utc
+from carnet_scheduling.services.setup import set_working_hours
+
+DAY = date(2030, 9, 3)  # a Tuesday
+T = local_to_utc(DAY, time(17))
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def people(world, staff):
+    return {
+        "practitioner": staff("practitioner", clinic=world.clinic, name="Paule Praticienne"),
+        "secretary": staff("secretary", clinic=world.clinic, name="Sonia Secrétaire"),
+        "owner": staff("owner,practitioner", clinic=world.clinic, name="Odile Owner"),
+    }
+
+
+def test_week_view_places_appointments_on_the_grid(world, scoped, client, login_as, people):
+    with scoped() as db:
+        set_working_hours(db, world.practitioner.id, [(1, time(9), time(12), world.place_id, world.room_id)])
+        a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                       appointment_type_id=world.session_type_id, starts_at=T, room_id=world.room_id)
+    login_as(client, people["secretary"])
+    r = client.get(f"/scheduling/?view=week&date={DAY.isoformat()}&practitioner={world.practitioner.id}")
+    assert r.status_code == 200, r.text
+    assert f'href="/scheduling/appointments/{a.id}?' in r.text
+    assert "17:00–17:30" in r.text
+    assert f"t-{world.session_type_id}" in r.text
+    assert "<script>" not in r.text and " style=" not in r.text
+    # htmx gets the partial only
+    p = client.get(f"/scheduling/?view=week&date={DAY.isoformat()}&practitioner={world.practitioner.id}", headers=HX)
+    assert p.status_code == 200 and "<html" not in p.text and 'id="agenda"' in p.text
+
+
+def _booking(world, **changes):
+    form = {"date": DAY.isoformat(), "time": "17:00", "practitioner": str(world.practitioner.id),
+            "patient_id": str(world.patients[0]), "type": str(world.session_type_id), "room": str(world.room_id),
+            "next": "/scheduling/?view=week&date=2030-09-03"}
+    form.update(changes)
+    return form
+
+
+def test_booking_from_the_dialog_closes_it_and_refreshes_the_grid(world, scoped, client, login_as, people):
+    login_as(client, people["secretary"])
+    form_page = client.get(f"/scheduling/appointments/new?date={DAY}&time=17:00&practitioner={world.practitioner.id}",
+                           headers=HX)
+    assert form_page.status_code == 200 and "<html" not in form_page.text
+    assert 'value="17:00"' in form_page.text and 'name="notes"' not in form_page.text  # no notes for a secretary
+    r = client.post("/scheduling/appointments", data=_booking(world), headers=HX)
+    assert r.status_code == 204 and r.headers["HX-Trigger"] == "scheduling-changed"
+    with scoped() as db:
+        rows = appts.in_range(db, T - timedelta(hours=1), T + timedelta(hours=1))
+    assert [(a.patient_id, a.room_id) for a in rows] == [(world.patients[0], world.room_id)]
+
+
+def test_booking_without_javascript_redirects_back_to_the_agenda(world, client, login_as, people):
+    login_as(client, people["secretary"])
+    full = client.get(f"/scheduling/appointments/new?date={DAY}&time=17:00")
+    assert full.status_code == 200 and "<html" in full.text
+    r = client.post("/scheduling/appointments", data=_booking(world), follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/scheduling/?view=week&date=2030-09-03"
+    evil = client.post("/scheduling/appointments", data=_booking(world, time="18:00", patient_id=str(world.patients[1]),
+                                                              next="https://evil.example/"), follow_redirects=False)
+    assert evil.headers["location"] == "/scheduling/"
+
+
+def test_a_taken_slot_or_bad_input_shows_the_form_again_and_writes_nothing(world, scoped, client, login_as, people):
+    login_as(client, people["secretary"])
+    assert client.post("/scheduling/appointments", data=_booking(world), headers=HX).status_code == 204
+    taken = client.post("/scheduling/appointments", data=_booking(world, patient_id=str(world.patients[1]),
+                                                                  time="17:15"), headers=HX)
+    assert taken.status_code == 422 and 'id="err-time"' in taken.text
+    for bad in ({"date": "1900-01-01"}, {"time": "25:00"}, {"type": "abc"}, {"patient_id": "999999"},
+                {"practitioner": str(people["secretary"].id)}, {"duration": "100000"}):
+        r = client.post("/scheduling/appointments", data=_booking(world, **{"time": "10:00", **bad}), headers=HX)
+        assert r.status_code == 422, (bad, r.status_code)
+        assert 'class="field-error"' in r.text
+    with scoped() as db:
+        assert len(appts.in_range(db, local_to_utc(DAY, time(0)), local_to_utc(DAY, time(23)))) == 1
+
+
+def test_a_secretary_never_sees_clinical_notes(world, scoped, client, login_as, people):
+    with scoped() as db:
+        a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                       appointment_type_id=world.session_type_id, starts_at=T, notes="Dysphasie: progrès nets")
+    login_as(client, people["secretary"])
+    for url in (f"/scheduling/appointments/{a.id}", f"/scheduling/?view=day&date={DAY}&practitioner={world.practitioner.id}",
+                f"/scheduling/today?date={DAY}&all=1", f"/scheduling/day-sheet?date={DAY}",
+                f"/api/v1/scheduling/appointments/{a.id}"):
+        r = client.get(url)
+        assert r.status_code == 200, url
+        assert "Dysphasie" not in r.text and 'name="notes"' not in r.text, url
+    assert client.get(f"/api/v1/scheduling/appointments/{a.id}/notes").status_code == 403
+    denied = client.post(f"/scheduling/appointments/{a.id}/notes", data={"notes": "x"})
+    assert denied.status_code == 403
+    # the practitioner reads and writes them
+    client.post("/logout")
+    login_as(client, people["owner"])
+    r = client.get(f"/scheduling/appointments/{a.id}", headers=HX)
+    assert "Dysphasie: progrès nets" in r.text
+    assert client.post(f"/scheduling/appointments/{a.id}/notes", data={"notes": "Séance 2: bien"},
+                       headers=HX).status_code == 204
+    with scoped() as db:
+        assert appts.read_notes(db, appts.get_appointment(db, a.id)) == "Séance 2: bien"
+
+
+def test_move_cancel_and_mark_from_the_dialog(world, scoped, client, login_as, people):
+    past = local_to_utc(date(2024, 5, 14), time(10))
+    with scoped() as db:
+        a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                       appointment_type_id=world.session_type_id, starts_at=T)
+        b = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[1],
+                       appointment_type_id=world.session_type_id, starts_at=T + timedelta(hours=1))
+        old = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[2],
+                         appointment_type_id=world.session_type_id, starts_at=past)
+    login_as(client, people["secretary"])
+    # moving onto b's time is refused, and nothing moves
+    clash = client.post(f"/scheduling/appointments/{a.id}/move", data={"date": DAY.isoformat(), "time": "18:00"},
+                        headers=HX)
+    assert clash.status_code == 422
+    assert client.post(f"/scheduling/appointments/{a.id}/move", data={"date": DAY.isoformat(), "time": "09:00"},
+                       headers=HX).status_code == 204
+    assert client.post(f"/scheduling/appointments/{b.id}/cancel", data={"reason": ""}, headers=HX).status_code == 422
+    assert client.post(f"/scheduling/appointments/{b.id}/cancel", data={"reason": "Enfant malade"},
+                       headers=HX).status_code == 204
+    # a future appointment cannot be marked honoured; a past one can
+    assert client.post(f"/scheduling/appointments/{a.id}/status", data={"status": "honoured"},
+                       headers=HX).status_code == 422
+    assert client.post(f"/scheduling/appointments/{old.id}/status", data={"status": "absent"},
+                       headers=HX).status_code == 204
+    with scoped() as db:
+        assert appts.get_appointment(db, a.id).starts_at == local_to_utc(DAY, time(9))
+        got_b = appts.get_appointment(db, b.id)
+        assert (got_b.status, got_b.cancel_reason) == ("cancelled", "Enfant malade")
+        assert appts.get_appointment(db, old.id).status == "absent"
+    week = client.get(f"/scheduling/?view=day&date=2024-05-14&practitioner={world.practitioner.id}")
+    assert "badge st-absent" in week.text
+
+
+def test_clinic_day_by_room_and_a_room_week(world, scoped, client, login_as, people):
+    with scoped() as db:
+        appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                   appointment_type_id=world.session_type_id, starts_at=T, room_id=world.room_id)
+        appts.book(db, practitioner_id=world.colleague.id, patient_id=world.patients[1],
+                   appointment_type_id=world.session_type_id, starts_at=T, room_id=world.room2_id)
+    login_as(client, people["practitioner"])
+    r = client.get(f"/scheduling/?by=room&date={DAY}")
+    assert r.status_code == 200
+    assert r.text.count('class="appt ') == 2 and "Salle 1" in r.text and "Salle 2" in r.text
+    w = client.get(f"/scheduling/?view=week&room={world.room2_id}&date={DAY}")
+    assert w.text.count('class="appt ') == 1
+
+
+def test_bad_agenda_addresses_get_a_clear_400(world, client, login_as, people):
+    login_as(client, people["practitioner"])
+    for q in ("date=2030-13-01", "date=1900-01-01", "practitioner=abc", "room=-1"):
+        assert client.get(f"/scheduling/?{q}").status_code == 400, q
+    assert client.get("/scheduling/appointments/999999").status_code == 404
+
+
+def test_today_list_day_sheet_and_type_colours(world, scoped, client, login_as, people):
+    with scoped() as db:
+        appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                   appointment_type_id=world.bilan_type_id, starts_at=T)
+    login_as(client, people["secretary"])
+    today = client.get(f"/scheduling/today?date={DAY}&all=1")
+    assert today.status_code == 200 and "17:00–18:00" in today.text
+    sheet = client.get(f"/scheduling/day-sheet?date={DAY}&practitioner={world.practitioner.id}")
+    assert sheet.status_code == 200 and "17:00–18:00" in sheet.text and "data-print" in sheet.text
+    css = client.get("/scheduling/types.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert f".t-{world.bilan_type_id}{{--type:#16a34a}}" in css.text
+
+
+def test_set_up_pages_write_hours_types_rooms_and_time_off(world, scoped, client, login_as, people):
+    login_as(client, people["owner"])
+    assert client.get("/scheduling/setup").status_code == 200
+    hours = {"practitioner": str(world.practitioner.id), "start_1_0": "09:00", "end_1_0": "12:00",
+             "place_1_0": str(world.place_id), "room_1_0": str(world.room_id)}
+    assert client.post("/scheduling/setup/hours", data=hours, follow_redirects=False).status_code == 303
+    overlapping = {**hours, "start_1_1": "11:00", "end_1_1": "13:00", "place_1_1": str(world.place_id)}
+    r = client.post("/scheduling/setup/hours", data=overlapping, follow_redirects=False)
+    assert r.status_code == 422 and 'class="field-error"' in r.text
+    assert client.post("/scheduling/setup/types", data={"name": "Bilan neuro", "duration": "90", "colour": "#aa00aa",
+                                                        "modality": "cabinet", "billable": "1"},
+                       follow_redirects=False).status_code == 303
+    assert client.post("/scheduling/setup/types", data={"name": "", "duration": "9000"}).status_code == 422
+    assert client.post("/scheduling/setup/rooms", data={"place_id": str(world.place_id), "room_name": "Salle 3"},
+                       follow_redirects=False).status_code == 303
+    assert client.post("/scheduling/setup/exceptions", data={"first_day": "2030-10-20", "last_day": "2030-10-25",
+                                                             "kind": "holiday", "label": "Congés"},
+                       follow_redirects=False).status_code == 303
+    assert client.post("/scheduling/setup/exceptions", data={"first_day": "2030-10-20",
+                                                             "last_day": "2030-10-01"}).status_code == 422
+    page = client.get(f"/scheduling/setup?practitioner={world.practitioner.id}")
+    assert "Bilan neuro" in page.text and "Salle 3" in page.text and "Congés" in page.text
+    assert 'value="09:00"' in page.text
+    # secretaries do not configure
+    client.post("/logout")
+    login_as(client, people["secretary"])
+    assert client.get("/scheduling/setup").status_code == 403
