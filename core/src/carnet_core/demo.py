@@ -83,7 +83,9 @@ def _enroll_known_secret(s: Any, keys: IdentityKeys, user: Any, secret: str) -> 
 
 def demo_steps() -> list[Any]:
     """Core areas that add demo rows (patients, …) before the plugins' demo_data hooks run."""
-    return []
+    from carnet_core.patients.demo import demo_patients
+
+    return [demo_patients]
 
 
 def current_code(secret: str) -> str:

@@ -34,6 +34,7 @@ def test_week_view_places_appointments_on_the_grid(world, scoped, client, login_
     assert r.status_code == 200, r.text
     assert f'href="/scheduling/appointments/{a.id}?' in r.text
     assert "17:00–17:30" in r.text
+    assert "LEFÈVRE Patient10" in r.text  # the secretary sees every patient's name
     assert f"t-{world.session_type_id}" in r.text
     assert "<script>" not in r.text and " style=" not in r.text
     # htmx gets the partial only
@@ -208,3 +209,15 @@ def test_set_up_pages_write_hours_types_rooms_and_time_off(world, scoped, client
     client.post("/logout")
     login_as(client, people["secretary"])
     assert client.get("/scheduling/setup").status_code == 403
+
+
+def test_a_practitioner_sees_only_the_names_of_patients_they_follow_or_see(world, scoped, client, login_as, people):
+    # given an appointment of Claire's patient with Claire, seen by another practitioner of the clinic
+    with scoped() as db:
+        appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                   appointment_type_id=world.session_type_id, starts_at=T)
+    login_as(client, people["practitioner"])
+    r = client.get(f"/scheduling/?view=day&date={DAY}&practitioner={world.practitioner.id}")
+    # then the time is shown as taken, without the patient's name (the clinic does not share patients)
+    assert r.status_code == 200 and "17:00–17:30" in r.text
+    assert "LEFÈVRE" not in r.text

@@ -85,14 +85,14 @@ def _fill(db: Any, practitioners: list[Any], patients: list[Any]) -> None:
     for i, (patient, who, kind, room, (weekday, at), sessions) in enumerate(plans):
         prescription = series_svc.create_prescription(
             db, patient_id=patient.id, practitioner_id=who.id, prescribed_on=last_monday - timedelta(days=20 + i),
-            sessions_prescribed=sessions if i % 5 else sessions - 18,  # some prescriptions near their end
+            sessions_prescribed=sessions if i % 5 else 4,  # some prescriptions near their end
             prescriber="Dr Laurent Girard" if i % 2 else "Dr Amélie Roux",
             acts="AMO 10.1" if who is ortho else "AMK 7.5",
         )
         try:
             series_svc.create_series(
                 db, patient_id=patient.id, practitioner_id=who.id, appointment_type_id=kind.id,
-                slots=(WeeklySlot(weekday, _t(at)),), first_day=last_monday, sessions=min(sessions, 14),
+                slots=(WeeklySlot(weekday, _t(at)),), first_day=last_monday, sessions=min(sessions, 14) if i % 5 else 4,
                 room_id=room.id, prescription_id=prescription.id, skip_school_holidays=who is ortho,
             )
         except (SchedulingError, SlotTaken):
