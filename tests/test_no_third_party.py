@@ -122,3 +122,22 @@ def test_hsts_is_sent_when_served_over_https(tmp_path, carnet_db, plugin_host):
     app = create_app(settings, host=plugin_host, db=carnet_db)
     with TestClient(app=app) as c:
         assert c.get("/").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_every_page_a_logged_in_owner_sees_references_only_our_origin(app, client, staff, login_as):
+    login_as(client, staff("owner,practitioner"))
+    seen = []
+    for path in get_pages(app):
+        if path in ("/logout",):
+            continue
+        response = client.get(path, follow_redirects=True)
+        if "text/html" not in response.headers.get("content-type", "") or response.status_code >= 400:
+            continue
+        seen.append(path)
+        foreign, parsed = foreign_urls(response.text, "127.0.0.1")
+        assert foreign == [], (path, foreign)
+        assert parsed.inline_scripts == 0, f"inline script on {path}"
+        assert parsed.style_attrs == 0, f"inline style on {path}"
+        assert response.headers["cache-control"] == "no-store"
+    assert {"/", "/patients", "/audit", "/settings/modules", "/settings/users"} <= set(seen), seen
+    assert len(seen) >= 10, seen
