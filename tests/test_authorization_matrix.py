@@ -155,6 +155,7 @@ ROWS: dict[str, Row] = {
     "POST /patients/new": Row(STAFF, body={"last_name": ""}, ok=(422,)),
     "GET /patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
     "GET /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
+    "GET /patients/{patient_id:int}/accesses": Row(("owner", "practitioner"), {"patient_id": "999999"}, ok=(404,)),
     "POST /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, {"last_name": "X"}, ok=(404,)),
     "GET /api/v1/patients": Row(STAFF),
     "POST /api/v1/patients": Row(STAFF, body={"last_name": "X"}, ok=(400,)),

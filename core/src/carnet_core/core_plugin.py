@@ -18,6 +18,7 @@ def register_permissions() -> list[Permission]:
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
         Permission("core.manage_users", "Invite staff, change their roles, remove them", roles=("owner",)),
         *patient_permissions(),
+        Permission("core.patients.accesses", N_("See who accessed a patient's file"), roles=("owner", "practitioner")),
     ]
 
 

@@ -26,4 +26,7 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.patients.controllers import route_handlers as patient_routes
 
     handlers.extend(patient_routes())
+    from carnet_core.patients.accesses import patient_accesses
+
+    handlers.append(patient_accesses)
     return handlers
