@@ -58,6 +58,7 @@ PUBLIC_ROUTES = {
     "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/cancel",
     "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/move",
     "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/earlier",
+    "POST /p/{clinic_slug:str}/scheduling/a/{token:str}/reminders-off",
     "GET /p/{clinic_slug:str}/scheduling/waitlist", "POST /p/{clinic_slug:str}/scheduling/waitlist",
     "GET /p/{clinic_slug:str}/scheduling/o/{token:str}",
     "POST /p/{clinic_slug:str}/scheduling/o/{token:str}/accept",

@@ -175,3 +175,16 @@ def test_unconfirmed_bookings_are_released(client, online, carnet_db, plugin_hos
         assert db.exec(select(Appointment.status)).all() == [CANCELLED]
     with carnet_db.session(unscoped=True) as db:
         assert db.exec(select(OutboxMessage.actor)).all()
+
+
+def test_the_patient_can_stop_reminders_through_the_link(client, online, carnet_db, carnet_settings, jobs_worker):
+    from carnet_scheduling.patient_models import Reminder
+    from carnet_scheduling.services import reminders
+
+    with carnet_db.session(clinic_id=online.clinic.id) as db:
+        reminders.ensure_default_rules(db)
+    manage = _confirmed_booking(client, online, carnet_settings, jobs_worker)
+    response = client.post(f"{manage}/reminders-off", data={"_csrf_token": csrf_token(client, manage)})
+    assert response.status_code == 200 and "rappels" in response.text
+    with carnet_db.session(clinic_id=online.clinic.id) as db:
+        assert {r.status for r in db.exec(select(Reminder))} == {"cancelled"}

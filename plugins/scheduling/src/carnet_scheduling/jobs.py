@@ -66,7 +66,7 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
             _finish(reminder, CANCELLED, "appointment already started")
             db.add(reminder)
             return
-        contact = patient_contact(db, appt.patient_id)
+        contact = patient_contact(db, appt.patient_id, reminder.channel)
         address = None if contact is None else (contact.email if reminder.channel == "email" else contact.phone)
         if not address:
             _finish(reminder, FAILED, f"no {'e-mail address' if reminder.channel == 'email' else 'phone'} on file")

@@ -213,6 +213,8 @@ def _manage_context(request: Any, db: CarnetSession, link: Any, token: str, **mo
         "cutoff_hours": int(rules.cancel_cutoff.total_seconds() // 3600),
         "slots": _slot_rows(slots[:40], clinic.timezone, "fr"), "base": _base(request),
         "cancel_action": f"{_base(request)}/a/{token}/cancel", "move_action": f"{_base(request)}/a/{token}/move",
+        "optout_action": f"{_base(request)}/a/{token}/reminders-off",
+        "earlier_action": f"{_base(request)}/a/{token}/earlier",
         **more,
     }
 
@@ -263,9 +265,24 @@ def manage_move(request: Request[Any, Any, Any], db: CarnetSession, token: str, 
     return _done(request, db, appt, "moved")
 
 
+@post("/a/{token:str}/reminders-off", name="scheduling.public.reminders_off", opt=OPT, sync_to_thread=True)
+def reminders_off(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+    """The patient opts out of reminders (every channel); staff can switch them back on."""
+    from carnet_scheduling.services import reminders
+
+    try:
+        link = _open(request, db, token, booking.MANAGE)
+        appt = appts.get_appointment(db, link.subject_id)
+        reminders.opt_out(db, appt.patient_id)
+        links.audit_access(db, link, action="update", resource_type="scheduling_reminder_switch")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "scheduling/public_message.html", {"kind": "optout", "base": _base(request)})
+
+
 PATIENT_HANDLERS = [
     book_index, book_slots, book_form, book_request, confirm_page, confirm_code, mail_confirm_page, mail_confirm,
-    manage_page, manage_cancel, manage_move,
+    manage_page, manage_cancel, manage_move, reminders_off,
 ]
 
 # Messages of the errors shown on these pages (raised in English by the services, shown translated).

@@ -23,23 +23,29 @@ class Contact:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
 
 
-def patient_contact(db: CarnetSession, patient_id: int) -> Contact | None:
-    """The patient's own e-mail and phone, else those of the first holder of parental authority."""
+def patient_contact(db: CarnetSession, patient_id: int, channel: str | None = None) -> Contact | None:
+    """The patient's own e-mail and phone, else those of the first holder of parental authority.
+
+    With `channel` ("email" or "sms") only what that channel needs is opened (fewer decryptions)."""
     from carnet_core.encryption import KeyDestroyed, open_
     from carnet_core.patients.models import Patient, PatientGuardian
 
     patient = db.exec(select(Patient).where(Patient.id == patient_id)).first()
     if patient is None or patient.erased_at is not None:
         return None
+    want_email, want_phone = channel in (None, "email"), channel in (None, "sms")
     try:
-        email, phone = open_(db, patient, "email"), open_(db, patient, "phone")
-        first, last = open_(db, patient, "first_name"), open_(db, patient, "last_name")
-        if not email or not phone:
+        email = open_(db, patient, "email") if want_email else None
+        phone = open_(db, patient, "phone") if want_phone else None
+        first = last = None
+        if channel is None:
+            first, last = open_(db, patient, "first_name"), open_(db, patient, "last_name")
+        if (want_email and not email) or (want_phone and not phone):
             for guardian in db.exec(
                 select(PatientGuardian).where(PatientGuardian.patient_id == patient_id).order_by(PatientGuardian.id)
             ):
-                email = email or open_(db, guardian, "email")
-                phone = phone or open_(db, guardian, "phone")
+                email = email or (open_(db, guardian, "email") if want_email else None)
+                phone = phone or (open_(db, guardian, "phone") if want_phone else None)
     except KeyDestroyed:
         return None
     return Contact(email=email or None, phone=phone or None, first_name=first, last_name=last)

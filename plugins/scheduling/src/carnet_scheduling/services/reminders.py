@@ -70,6 +70,20 @@ def set_switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, ch
     db.flush()
 
 
+def opt_out(db: CarnetSession, patient_id: int) -> int:
+    """The patient asked for no reminders: switch them off and cancel those not sent yet."""
+    set_switch(db, "patient", patient_id, enabled=False)
+    count = 0
+    for reminder in db.exec(select(Reminder).join(Appointment, Appointment.id == Reminder.appointment_id).where(
+        Appointment.patient_id == patient_id, Reminder.status == SCHEDULED,
+    )):
+        _set(reminder, CANCELLED, "patient opted out")
+        db.add(reminder)
+        count += 1
+    db.flush()
+    return count
+
+
 def switched_off(db: CarnetSession, appt: Appointment, channel: str) -> bool:
     kind = db.exec(select(AppointmentType).where(AppointmentType.id == appt.appointment_type_id)).first()
     if kind is not None and not kind.reminders:
