@@ -95,6 +95,14 @@ def make_settings(home: Path, database_url: str | None = None, **overrides: Any)
     return settings
 
 
+def wipe_postgres_schema(engine: sa.Engine) -> None:
+    """Drop everything in the current schema (the test database only)."""
+    with engine.begin() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+
 def reset_postgres(engine: sa.Engine) -> None:
     """Empty every table (triggers disabled for the cleanup only: audit rows are append-only)."""
     with engine.begin() as conn:
@@ -196,6 +204,10 @@ def carnet_db(
     else:
         db = Database(url)
         key = tuple(sorted(plugin_host.plugins))
+        if not _postgres_migrated:
+            # The test database is disposable: start each session from an empty schema, so a
+            # schema left by an older checkout never meets this checkout's migrations.
+            wipe_postgres_schema(db.engine)
         if not _postgres_migrated.get(key):
             upgrade(db, plugin_host)
             _postgres_migrated[key] = True
