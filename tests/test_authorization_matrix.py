@@ -152,6 +152,7 @@ ROWS: dict[str, Row] = {
     # Patient registry: every role holds view/edit; visibility of each patient is the service's
     # rule (tests in core/tests/test_patients.py). No patient exists here: 404 / 400 / 422 answers.
     "GET /patients": Row(STAFF),
+    "POST /patients/search": Row(STAFF, body={"q": "x"}),
     "GET /patients/new": Row(STAFF),
     "POST /patients/new": Row(STAFF, body={"last_name": ""}, ok=(422,)),
     "GET /patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),

@@ -191,7 +191,7 @@ def test_an_erased_patient_answers_410_and_their_data_no_longer_opens(client, pe
     with carnet_db.session(clinic_id=clinic.id) as db:
         erase_patient(db, principal, get_patient(db, principal, pid))
     answer = client.get(f"/api/v1/patients/{pid}", headers=people.h("pia"))
-    assert answer.status_code == 410 and "erased" in answer.text
+    assert answer.status_code == 410 and "effacées" in answer.json()["detail"]
     assert client.patch(f"/api/v1/patients/{pid}", json={"phone": None}, headers=people.h("pia")).status_code == 410
     assert client.get("/api/v1/patients", params={"q": "lefevre"}, headers=people.h("pia")).json() == []
     with carnet_db.session(clinic_id=clinic.id) as db:
@@ -221,9 +221,32 @@ def test_pages_list_create_show_and_edit(client, people, login_as):
     assert shown.headers["cache-control"] == "no-store"
     bad = client.post(f"{location}/edit", data={**form, "email": "nope", "_csrf_token": token})
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
-    listed = client.get("/patients", params={"q": "bernard"})
-    assert "BERNARD Lucas" in listed.text
-    assert client.get("/patients", params={"q": "bernard"}, headers={"HX-Request": "true"}).text.startswith("<table")
+    listed = client.post("/patients/search", data={"q": "bernard", "_csrf_token": token})
+    assert listed.status_code == 200 and "BERNARD Lucas" in listed.text
+    partial = client.post("/patients/search", data={"q": "bernard", "_csrf_token": token},
+                          headers={"HX-Request": "true"})
+    assert partial.text.startswith("<table") and "BERNARD Lucas" in partial.text
+
+
+def test_the_search_form_posts_so_no_patient_data_lands_in_urls(client, people, login_as):
+    import re
+
+    token = login_as(client, people.users["pia"], send_csrf=False)
+    client.post("/patients/new", data={"last_name": "Bernard", "first_name": "Lucas", "_csrf_token": token})
+    client.post("/patients/new", data={"last_name": "Durand", "first_name": "Zoé", "_csrf_token": token})
+    # the page's form posts to the search handler, with its CSRF token
+    listing = client.get("/patients")
+    form = re.search(r"<form[^>]*role=\"search\"[^>]*>", listing.text).group(0)
+    assert 'method="post"' in form and 'action="/patients/search"' in form and 'hx-post="/patients/search"' in form
+    assert 'hx-get' not in form and 'method="get"' not in form
+    # a search returns the patient (exact last name, accents and case folded), not the others
+    found = client.post("/patients/search", data={"q": "BERNARD", "_csrf_token": token})
+    assert found.status_code == 200
+    assert "BERNARD Lucas" in found.text and "DURAND" not in found.text.split('id="patient-results"')[1]
+    assert str(found.url).endswith("/patients/search")
+    # without the CSRF token the search is refused; an over-long query is a 400, not a 500
+    assert client.post("/patients/search", data={"q": "bernard"}).status_code == 403
+    assert client.post("/patients/search", data={"q": "x" * 300, "_csrf_token": token}).status_code == 400
 
 CANARY = "QZXCANARY"
 CANARY_PATIENT = {
@@ -294,3 +317,28 @@ def test_canary_never_appears_in_clear_in_a_postgresql_dump(client, people, carn
     assert b"core_patient" in dump.stdout
     for needle in CANARY_BYTES:
         assert needle not in dump.stdout, needle
+
+
+def test_field_errors_are_french_with_a_stable_code_in_the_api_and_the_forms(client, people, login_as):
+    # the API: each error names its field, a stable code, and a message in the request's language
+    bad = {**VALID, "email": "pas-un-email", "birth_date": "2999-01-01", "ins_number": "123"}
+    answer = client.post("/api/v1/patients", json=bad, headers=people.h("pia"))
+    assert answer.status_code == 400
+    errors = {e["field"]: e for e in answer.json()["errors"]}
+    assert errors["email"]["code"] == "invalid_email"
+    assert errors["email"]["message"] == "Adresse e-mail invalide (nom@exemple.fr)."
+    assert errors["birth_date"]["code"] == "future_date"
+    assert errors["ins_number"] == {"field": "ins_number", "code": "invalid_ins",
+                                    "message": "Numéro INS invalide (15 caractères, clé comprise)."}
+    english = client.post("/api/v1/patients", json=bad, headers={**people.h("pia"), "Accept-Language": "en"})
+    assert {e["field"]: e["message"] for e in english.json()["errors"]}["email"].startswith("Not a valid e-mail")
+    # a body the schema refuses still gets a code per field
+    unknown = client.post("/api/v1/patients", json={**VALID, "clinic_id": 2}, headers=people.h("pia"))
+    assert unknown.status_code == 400 and unknown.json()["errors"][0]["code"] == "unknown_field"
+    # the HTML form shows the French message next to the field
+    token = login_as(client, people.users["pia"], send_csrf=False)
+    form = client.post("/patients/new", data={"last_name": "", "first_name": "Lucas", "phone": "12",
+                                              "_csrf_token": token})
+    assert form.status_code == 422
+    assert "Ce champ est obligatoire." in form.text
+    assert "Numéro de téléphone invalide" in form.text and "Not a valid phone" not in form.text

@@ -46,25 +46,40 @@ from carnet_core.web.state import carnet_state
 log = logging.getLogger("carnet.patients")
 
 
+def field_errors(request: Request[Any, Any, Any], exc: PatientInvalid) -> dict[str, dict[str, str]]:
+    """Each bad field's stable code and its message in the request's language."""
+    return {
+        name: {"code": error.code, "message": translate(request, error.message, **error.params)}
+        for name, error in exc.errors.items()
+    }
+
+
 @contextmanager
-def answers() -> Iterator[None]:
-    """Registry errors become clear 4xx answers (never a 500)."""
+def answers(request: Request[Any, Any, Any]) -> Iterator[None]:
+    """Registry errors become clear 4xx answers (never a 500), in the request's language; each
+    field error of the API carries a stable `code` so clients need not parse the text."""
     try:
         yield
     except PatientInvalid as exc:
         raise ValidationException(
-            "invalid patient data", extra=[{"key": k, "message": v} for k, v in exc.errors.items()]
+            translate(request, "Invalid patient data."),
+            extra=[{"key": k, **v} for k, v in field_errors(request, exc).items()],
         ) from None
     except PatientNotFound:
-        raise NotFoundException("no such patient") from None
+        raise NotFoundException(translate(request, "No such patient.")) from None
     except (PatientErased, KeyDestroyed):
-        raise HTTPException(status_code=410, detail="this patient's data was erased") from None
-    except PatientForbidden as exc:
-        raise PermissionDeniedException(str(exc)) from None
+        raise HTTPException(
+            status_code=410, detail=translate(request, "This patient's data was erased.")
+        ) from None
+    except PatientForbidden:
+        raise PermissionDeniedException(
+            translate(request, "Clinical notes need the permission to read and write clinical notes.")
+        ) from None
     except DecryptionError:
         log.warning("a patient record failed its integrity check")
         raise HTTPException(
-            status_code=409, detail="this record failed its integrity check and cannot be shown"
+            status_code=409,
+            detail=translate(request, "This record failed its integrity check and cannot be shown."),
         ) from None
 
 
@@ -90,25 +105,32 @@ class PatientApi(Controller):
     @post("/", opt={"permission": EDIT}, sync_to_thread=True, status_code=201, summary="Register a patient")
     def create(self, request: Request[Any, Any, Any], db: Any, data: PatientCreate) -> PatientOut:
         principal = principal_of(request)
-        with answers():
+        with answers(request):
             patient = services.create_patient(db, principal, given(data))
             assert patient.id is not None
             return _out(services.read_patient(db, principal, patient.id))
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file")
     def read(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> PatientOut:
-        with answers():
+        with answers(request):
             return _out(services.read_patient(db, principal_of(request), patient_id))
 
     @patch("/{patient_id:int}", opt={"permission": EDIT}, sync_to_thread=True, summary="Change a patient's file")
     def update(self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: PatientPatch) -> PatientOut:
         principal = principal_of(request)
-        with answers():
+        with answers(request):
             patient = services.get_patient(db, principal, patient_id)
             services.update_patient(db, principal, patient, given(data))
             return _out(services.read_patient(db, principal, patient_id))
 
-    @get("/", opt={"permission": VIEW}, sync_to_thread=True, summary="List or search patients")
+    @get(
+        "/", opt={"permission": VIEW}, sync_to_thread=True, summary="List or search patients",
+        description=(
+            "Without `q`, the list of patients. With `q`, an exact search by last name, e-mail or phone. "
+            "Prefer `POST /api/v1/patients/search`: a query string carries the name, e-mail or phone "
+            "into URLs, proxy and server access logs."
+        ),
+    )
     def search(
         self,
         request: Request[Any, Any, Any],
@@ -118,7 +140,7 @@ class PatientApi(Controller):
         offset: Annotated[int, Parameter(ge=0)] = 0,
         archived: bool = False,
     ) -> list[PatientSummary]:
-        with answers():
+        with answers(request):
             views = services.search_patients(
                 db, principal_of(request), q, limit=limit, offset=offset, archived=archived
             )
@@ -133,11 +155,15 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @post("/api/v1/patients/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200,
-      tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)")
+      tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)",
+      description=(
+          "The preferred way to search: the same exact search as `GET /api/v1/patients?q=`, with the "
+          "query in the body so that no name, e-mail or phone number lands in URLs or access logs."
+      ))
 def search_by_body(request: Request[Any, Any, Any], db: Any, data: SearchQuery) -> list[PatientSummary]:
     """Same as `GET /api/v1/patients?q=`, with the query in the body so that no name, e-mail or
     phone number lands in proxy or server access logs."""
-    with answers():
+    with answers(request):
         views = services.search_patients(
             db, principal_of(request), data.q, limit=data.limit, offset=data.offset, archived=data.archived
         )
@@ -187,14 +213,29 @@ class PatientPages(Controller):
     include_in_schema = False
 
     @get("/", opt={"permission": VIEW}, sync_to_thread=True, name="patients.list")
-    def list_page(
-        self, request: Request[Any, Any, Any], db: Any,
-        q: Annotated[str | None, Parameter(max_length=254)] = None,
-    ) -> Template:
-        with answers():
-            views = services.search_patients(db, principal_of(request), q)
+    def list_page(self, request: Request[Any, Any, Any], db: Any) -> Template:
+        # The page's search form posts (POST /patients/search): a query string would carry names,
+        # e-mails and phone numbers into URLs, browser history and proxy logs.
+        with answers(request):
+            views = services.search_patients(db, principal_of(request), None)
         return page(
-            request, "core/patients/list.html", {"patients": views, "q": q or ""}, partial="core/patients/_results.html"
+            request, "core/patients/list.html", {"patients": views, "q": ""}, partial="core/patients/_results.html"
+        )
+
+    @post("/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200, name="patients.search")
+    def search_page(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template:
+        raw = data.get("q")
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        q = raw.strip() if isinstance(raw, str) else ""
+        if len(q) > 254:
+            error = translate(request, "The search is too long (254 characters at most).")
+            return page(request, "core/patients/list.html", {"patients": [], "q": "", "error": error},
+                        partial="core/patients/_results.html", status_code=400)
+        with answers(request):
+            views = services.search_patients(db, principal_of(request), q or None)
+        return page(
+            request, "core/patients/list.html", {"patients": views, "q": q}, partial="core/patients/_results.html"
         )
 
     @get("/new", opt={"permission": EDIT}, sync_to_thread=True, name="patients.new")
@@ -210,10 +251,10 @@ class PatientPages(Controller):
         clinical = principal.can(CLINICAL)
         values = _form_values(data, clinical)
         try:
-            with answers():
+            with answers(request):
                 patient = services.create_patient(db, principal, values)
         except ValidationException as exc:
-            errors = {e["key"]: translate(request, e["message"]) for e in exc.extra or []}
+            errors = {e["key"]: e["message"] for e in exc.extra or []}
             return page(request, "core/patients/form.html", {
                 "values": values, "errors": errors, "patient_id": None, "clinical": clinical,
             }, status_code=422)
@@ -222,7 +263,7 @@ class PatientPages(Controller):
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
     def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
         principal = principal_of(request)
-        with answers():
+        with answers(request):
             view = services.read_patient(db, principal, patient_id)
             patient = services.get_patient(db, principal, patient_id)
         return page(request, "core/patients/show.html", {
@@ -232,7 +273,7 @@ class PatientPages(Controller):
     @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")
     def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
         principal = principal_of(request)
-        with answers():
+        with answers(request):
             view = services.read_patient(db, principal, patient_id)
         return page(request, "core/patients/form.html", {
             "values": view.fields, "errors": {}, "patient_id": patient_id, "clinical": view.clinical_visible,
@@ -243,15 +284,15 @@ class PatientPages(Controller):
         self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: FormBody
     ) -> Template | Redirect:
         principal = principal_of(request)
-        with answers():
+        with answers(request):
             patient = services.get_patient(db, principal, patient_id)
             clinical = services.clinical_allowed(db, principal, patient)
         values = _form_values(data, clinical)
         try:
-            with answers():
+            with answers(request):
                 services.update_patient(db, principal, patient, values)
         except ValidationException as exc:
-            errors = {e["key"]: translate(request, e["message"]) for e in exc.extra or []}
+            errors = {e["key"]: e["message"] for e in exc.extra or []}
             return page(request, "core/patients/form.html", {
                 "values": values, "errors": errors, "patient_id": patient_id, "clinical": clinical,
             }, status_code=422)

@@ -28,6 +28,7 @@ from carnet_core.encryption import (
     seal,
 )
 from carnet_core.encryption.normalise import fold_phone
+from carnet_core.i18n import N_
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
     CLINICAL_FIELDS,
@@ -36,7 +37,7 @@ from carnet_core.patients.models import (
     PatientGuardian,
     PatientSettings,
 )
-from carnet_core.patients.validation import PatientInvalid, clean_patient, normalise_phone
+from carnet_core.patients.validation import FieldError, PatientInvalid, clean_patient, normalise_phone
 
 VIEW = "core.patients.view"
 VIEW_ALL = "core.patients.view_all"
@@ -156,7 +157,8 @@ def _check_practitioner(db: Any, practitioner_id: int | None) -> None:
         select(Membership).where(Membership.user_id == practitioner_id, Membership.active.is_(True))
     ).first()
     if member is None or "practitioner" not in member.role_set:
-        raise PatientInvalid({"practitioner_id": "not a practitioner of this clinic"})
+        raise PatientInvalid({"practitioner_id": FieldError(
+            "not_a_practitioner", N_("Not a practitioner of this clinic."))})
 
 
 def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from carnet_core.db.base import utcnow
+from carnet_core.i18n import N_
 from carnet_core.patients.models import IDENTITY_STATUSES, RELATIONS, SEXES
 
 MAX_NAME = 100
@@ -19,12 +20,37 @@ _INS_RE = re.compile(r"^[12378]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2A|2B)\d{6}\d{
 _PLACE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 
 
+class FieldError(ValueError):
+    """What is wrong with one field: a stable `code` for programs, an English msgid (translated
+    where it is shown) and its variables."""
+
+    def __init__(self, code: str, message: str, **params: Any):
+        self.code = code
+        self.message = message
+        self.params = params
+        super().__init__(message % params if params else message)
+
+
 class PatientInvalid(ValueError):
     """Input rejected; `errors` maps each field to what is wrong with it."""
 
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
+    def __init__(self, errors: dict[str, FieldError | str]):
+        self.errors: dict[str, FieldError] = {
+            k: v if isinstance(v, FieldError) else FieldError("invalid", v) for k, v in errors.items()
+        }
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+def _required() -> FieldError:
+    return FieldError("required", N_("This field is required."))
+
+
+def _unknown() -> FieldError:
+    return FieldError("unknown_field", N_("Unknown field."))
+
+
+def _choice(choices: tuple[str, ...]) -> FieldError:
+    return FieldError("invalid_choice", N_("Must be one of: %(choices)s."), choices=", ".join(choices))
 
 
 def normalise_phone(value: str, region: str = "FR") -> str:
@@ -32,9 +58,11 @@ def normalise_phone(value: str, region: str = "FR") -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number; write it like 06 12 34 56 78 or +44 20 7946 0958") from None
+        raise FieldError(
+            "invalid_phone", N_("Not a phone number: write it like 06 12 34 56 78 or +44 20 7946 0958.")
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number; check the digits and the country code")
+        raise FieldError("invalid_phone", N_("Not a valid phone number: check the digits and the country code."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -42,7 +70,7 @@ def normalise_email(value: str) -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise ValueError("not a valid e-mail address (name@example.fr)") from None
+        raise FieldError("invalid_email", N_("Not a valid e-mail address (name@example.fr).")) from None
 
 
 def ins_key_ok(number: str) -> bool:
@@ -54,19 +82,19 @@ def ins_key_ok(number: str) -> bool:
 def _text(value: Any, limit: int, required: bool = False) -> str | None:
     if value is None:
         if required:
-            raise ValueError("required")
+            raise _required()
         return None
     if not isinstance(value, str):
-        raise ValueError("must be text")
+        raise FieldError("not_text", N_("Must be text."))
     text = " ".join(value.split()) if limit <= MAX_NAME else value.strip()
     if "\x00" in text:
-        raise ValueError("contains a forbidden character")
+        raise FieldError("forbidden_character", N_("Contains a forbidden character."))
     if not text:
         if required:
-            raise ValueError("required")
+            raise _required()
         return None
     if len(text) > limit:
-        raise ValueError(f"at most {limit} characters")
+        raise FieldError("too_long", N_("At most %(limit)s characters."), limit=limit)
     return text
 
 
@@ -77,13 +105,13 @@ def _date(value: Any) -> date | None:
         try:
             value = date.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError("not a date (YYYY-MM-DD)") from None
+            raise FieldError("invalid_date", N_("Not a date (YYYY-MM-DD).")) from None
     if not isinstance(value, date):
-        raise ValueError("not a date (YYYY-MM-DD)")
+        raise FieldError("invalid_date", N_("Not a date (YYYY-MM-DD)."))
     if value > utcnow().date():
-        raise ValueError("is in the future")
+        raise FieldError("future_date", N_("This date is in the future."))
     if value.year < 1900:
-        raise ValueError("is before 1900")
+        raise FieldError("date_too_old", N_("This date is before 1900."))
     return value
 
 
@@ -101,7 +129,7 @@ def _clean_field(name: str, value: Any) -> Any:
         if value in (None, ""):
             return None
         if value not in SEXES:
-            raise ValueError(f"one of {', '.join(SEXES)}")
+            raise _choice(SEXES)
         return value
     if name == "email":
         text = _text(value, 254)
@@ -115,7 +143,7 @@ def _clean_field(name: str, value: Any) -> Any:
             return None
         text = text.replace(" ", "").upper()
         if not _INS_RE.match(text) or not ins_key_ok(text):
-            raise ValueError("not a valid INS number (15 characters, key included)")
+            raise FieldError("invalid_ins", N_("Not a valid INS number (15 characters, key included)."))
         return text
     if name == "birth_place_code":
         text = _text(value, 5)
@@ -123,15 +151,15 @@ def _clean_field(name: str, value: Any) -> Any:
             return None
         text = text.upper()
         if not _PLACE_RE.match(text):
-            raise ValueError("an INSEE code of 5 characters (e.g. 75056, 2A004)")
+            raise FieldError("invalid_place_code", N_("An INSEE code of 5 characters (e.g. 75056, 2A004)."))
         return text
     if name == "identity_status":
         if value not in IDENTITY_STATUSES:
-            raise ValueError(f"one of {', '.join(IDENTITY_STATUSES)}")
+            raise _choice(IDENTITY_STATUSES)
         return value
     if name == "archived":
         if not isinstance(value, bool):
-            raise ValueError("true or false")
+            raise FieldError("not_boolean", N_("Must be true or false."))
         return value
     if name == "practitioner_id":
         if value is None or value == "":
@@ -139,8 +167,8 @@ def _clean_field(name: str, value: Any) -> Any:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ValueError("a user id") from None
-    raise ValueError("unknown field")
+            raise FieldError("invalid_user_id", N_("Must be a user id.")) from None
+    raise _unknown()
 
 
 PATIENT_INPUT = (
@@ -153,27 +181,29 @@ REQUIRED = ("last_name", "first_name")
 
 def clean_patient(data: dict[str, Any], partial: bool) -> dict[str, Any]:
     """Normalised values of the fields given; raises PatientInvalid listing every bad field."""
-    errors: dict[str, str] = {}
+    errors: dict[str, FieldError] = {}
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
         if name == "guardians":
             continue
         if name not in PATIENT_INPUT:
-            errors[name] = "unknown field"
+            errors[name] = _unknown()
             continue
         try:
             cleaned[name] = _clean_field(name, value)
-        except ValueError as exc:
-            errors[name] = str(exc)
+        except FieldError as exc:
+            errors[name] = exc
     for name in REQUIRED:
         if name in errors:
             continue
         if (not partial or name in data) and not cleaned.get(name):
-            errors[name] = "required"
+            errors[name] = _required()
     if "guardians" in data and data["guardians"] is not None:
         guardians = data["guardians"]
         if not isinstance(guardians, list) or len(guardians) > 4:
-            errors["guardians"] = "a list of at most 4 holders of parental authority"
+            errors["guardians"] = FieldError(
+                "too_many_guardians", N_("A list of at most 4 holders of parental authority.")
+            )
         else:
             cleaned["guardians"] = [
                 _clean_guardian(i, g, errors) for i, g in enumerate(guardians)
@@ -183,25 +213,25 @@ def clean_patient(data: dict[str, Any], partial: bool) -> dict[str, Any]:
     return cleaned
 
 
-def _clean_guardian(index: int, data: Any, errors: dict[str, str]) -> dict[str, Any]:
+def _clean_guardian(index: int, data: Any, errors: dict[str, FieldError]) -> dict[str, Any]:
     prefix = f"guardians[{index}]"
     if not isinstance(data, dict):
-        errors[prefix] = "an object"
+        errors[prefix] = FieldError("not_an_object", N_("Must be an object."))
         return {}
     out: dict[str, Any] = {}
     for name, value in data.items():
         try:
             if name == "relation":
                 if value not in RELATIONS:
-                    raise ValueError(f"one of {', '.join(RELATIONS)}")
+                    raise _choice(RELATIONS)
                 out[name] = value
             elif name in ("last_name", "first_name", "email", "phone", "address"):
                 out[name] = _clean_field(name, value)
             else:
-                raise ValueError("unknown field")
-        except ValueError as exc:
-            errors[f"{prefix}.{name}"] = str(exc)
+                raise _unknown()
+        except FieldError as exc:
+            errors[f"{prefix}.{name}"] = exc
     for name in ("relation", "last_name", "first_name"):
         if not out.get(name) and f"{prefix}.{name}" not in errors:
-            errors[f"{prefix}.{name}"] = "required"
+            errors[f"{prefix}.{name}"] = _required()
     return out

@@ -36,7 +36,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     extra = getattr(exc, "extra", None)
     if isinstance(exc, ValidationException):
         extra = [
-            {"field": e.get("key"), "message": e.get("message")} for e in (exc.extra or []) if isinstance(e, dict)
+            {"field": e.get("key"), "code": e.get("code") or _code_of(e), "message": e.get("message")}
+            for e in (exc.extra or []) if isinstance(e, dict)
         ] or extra
     if _is_api(request):
         return _json_error(status, str(exc.detail), extra)
@@ -46,6 +47,16 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return Response(f"{status}", status_code=status, media_type="text/plain")
+
+
+def _code_of(error: dict[str, Any]) -> str:
+    """A stable code for a body that failed the schema (msgspec's messages are English text)."""
+    message = str(error.get("message") or "")
+    if "unknown field" in message:
+        return "unknown_field"
+    if "missing required field" in message:
+        return "required"
+    return "invalid"
 
 
 def _ensure_principal(request: Request[Any, Any, Any]) -> None:
