@@ -159,6 +159,12 @@ ROWS: dict[str, Row] = {
     "GET /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
     "GET /patients/{patient_id:int}/accesses": Row(("owner", "practitioner"), {"patient_id": "999999"}, ok=(404,)),
     "POST /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, {"last_name": "X"}, ok=(404,)),
+    # RGPD: export (owners and the patient's practitioner), erasure (owners, confirmed)
+    "POST /patients/{patient_id:int}/export": Row(("owner", "practitioner"), {"patient_id": "999999"}, {},
+                                                  ok=(404,)),
+    "GET /patients/{patient_id:int}/erase": Row(("owner",), {"patient_id": "999999"}, ok=(404,)),
+    "POST /patients/{patient_id:int}/erase": Row(("owner",), {"patient_id": "999999"},
+                                                 {"reason": "other", "confirm_last_name": "X"}, ok=(404,)),
     "GET /api/v1/patients": Row(STAFF),
     "POST /api/v1/patients": Row(STAFF, body={"last_name": "X"}, ok=(400,)),
     "POST /api/v1/patients/search": Row(STAFF, body={"q": "x"}, ok=(400,)),

@@ -9,7 +9,9 @@ CARNET_CORE_REQUIRES = ">=0.1,<0.2"
 __version__ = "0.3.1"
 
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
-SEEN: dict[str, list] = {"toggled": [], "audit": [], "demo": [], "greeted": [], "context": []}
+SEEN: dict[str, list] = {
+    "toggled": [], "audit": [], "demo": [], "greeted": [], "context": [], "exported": [], "erased": [],
+}
 
 
 @hookimpl
@@ -46,6 +48,17 @@ def navigation_items(clinic, user):
 @hookimpl
 def patient_panels(clinic, patient, user, db):
     return [Panel(title="Example panel", template="example/_panel.html", context={"note": "from example"})]
+
+
+@hookimpl
+def export_patient_data(clinic, patient, db):
+    SEEN["exported"].append((clinic.slug, patient.id))
+    return {"greeting": "bonjour", "patient_id": patient.id}
+
+
+@hookimpl
+def erase_patient_data(clinic, patient, db):
+    SEEN["erased"].append((clinic.slug, patient.id))
 
 
 @hookimpl

@@ -16,4 +16,7 @@ def commands() -> list[click.Command]:
     from carnet_core.jobs.cli import commands as jobs_commands
 
     found.extend(jobs_commands())
+    from carnet_core.patients.cli import patients
+
+    found.append(patients)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,8 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.params import Body, Parameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
+from markupsafe import Markup
 
 from carnet_core.encryption import DecryptionError, KeyDestroyed
 from carnet_core.patients import services
@@ -32,6 +34,9 @@ from carnet_core.patients.schemas import (
 from carnet_core.patients.services import (
     CLINICAL,
     EDIT,
+    ERASE,
+    ERASURE_REASONS,
+    EXPORT,
     VIEW,
     PatientErased,
     PatientForbidden,
@@ -40,7 +45,7 @@ from carnet_core.patients.services import (
     PatientView,
 )
 from carnet_core.web.guards import principal_of
-from carnet_core.web.render import page, translate
+from carnet_core.web.render import base_context, page, translate
 from carnet_core.web.state import carnet_state
 
 log = logging.getLogger("carnet.patients")
@@ -205,7 +210,15 @@ def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]
     panels = []
     for group in hooks.patient_panels(clinic=principal.clinic, patient=patient, user=principal, db=db):
         panels.extend(p for p in group or [] if principal.can(p.permission))
-    return sorted(panels, key=lambda p: (p.order, p.title))
+    panels.sort(key=lambda p: (p.order, p.title))
+    # Each panel's template is rendered with the page's context, the panel's own `context` spread
+    # out (`{{ note }}`) and the panel itself (`{{ panel.context.note }}`).
+    env = state.templates
+    base = base_context(request)
+    return [
+        {"title": p.title, "html": Markup(env.get_template(p.template).render({**base, **p.context, "panel": p}))}
+        for p in panels
+    ]
 
 
 class PatientPages(Controller):
@@ -263,12 +276,71 @@ class PatientPages(Controller):
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
     def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
         principal = principal_of(request)
-        with answers(request):
-            view = services.read_patient(db, principal, patient_id)
-            patient = services.get_patient(db, principal, patient_id)
+        try:
+            with answers(request):
+                view = services.read_patient(db, principal, patient_id)
+                patient = services.get_patient(db, principal, patient_id)
+        except HTTPException as exc:
+            if exc.status_code == 410:
+                return page(request, "core/patients/erased.html", {}, status_code=410)
+            raise
         return page(request, "core/patients/show.html", {
             "patient": view, "panels": _panels(request, db, patient), "can_edit": principal.can(EDIT),
+            "can_export": services.may_export(principal, patient), "can_erase": principal.can(ERASE),
         })
+
+    @post("/{patient_id:int}/export", opt={"permission": EXPORT}, sync_to_thread=True, status_code=200,
+          name="patients.export")
+    def export_file(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Response[bytes]:
+        """The RGPD export of one patient's file, as a JSON attachment (audited "export")."""
+        principal = principal_of(request)
+        state = carnet_state(request)
+        with answers(request):
+            patient = services.get_patient(db, principal, patient_id)
+            if not services.may_export(principal, patient):
+                raise PatientForbidden("only owners and the patient's practitioner export a file")
+            document = services.export_patient(
+                db, principal, patient, host=state.host, enabled=principal.enabled_plugins, clinic=principal.clinic
+            )
+        body = json.dumps(document, ensure_ascii=False, indent=2).encode()
+        return Response(body, media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="patient-{patient_id}-export.json"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        })
+
+    @get("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase_form")
+    def erase_form(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+        principal = principal_of(request)
+        with answers(request):
+            services.get_patient(db, principal, patient_id)
+        return page(request, "core/patients/erase.html", {
+            "patient_id": patient_id, "reasons": _reasons(request), "errors": {}, "values": {},
+        })
+
+    @post("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase")
+    def erase(self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: FormBody) -> Template | Redirect:
+        """Lawful erasure, confirmed by typing the patient's last name and choosing a reason."""
+        principal = principal_of(request)
+        state = carnet_state(request)
+        values = {k: (v[0] if isinstance(v, list) and v else v) for k, v in data.items() if k != "_csrf_token"}
+        typed = values.get("confirm_last_name") if isinstance(values.get("confirm_last_name"), str) else ""
+        reason = values.get("reason") if isinstance(values.get("reason"), str) else ""
+        with answers(request):
+            patient = services.get_patient(db, principal, patient_id)
+            errors: dict[str, str] = {}
+            if reason not in ERASURE_REASONS:
+                errors["reason"] = translate(request, "Choose a reason from the list.")
+            if not services.confirms_last_name(db, patient, typed):
+                errors["confirm_last_name"] = translate(request, "Type the patient's last name exactly to confirm.")
+            if errors:
+                return page(request, "core/patients/erase.html", {
+                    "patient_id": patient_id, "reasons": _reasons(request), "errors": errors,
+                    "values": {"reason": reason},
+                }, status_code=422)
+            hooks = state.host.for_clinic(principal.enabled_plugins)
+            services.erase_patient(db, principal, patient, hooks=hooks, clinic=principal.clinic, reason=reason)
+        return Redirect(f"/patients/{patient_id}", status_code=303)
 
     @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")
     def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
@@ -297,6 +369,16 @@ class PatientPages(Controller):
                 "values": values, "errors": errors, "patient_id": patient_id, "clinical": clinical,
             }, status_code=422)
         return Redirect(f"/patients/{patient_id}", status_code=303)
+
+
+def _reasons(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    labels = {
+        "patient_request": translate(request, "The patient asked for erasure (right to erasure)"),
+        "retention_expired": translate(request, "The retention period has ended"),
+        "unlawful_processing": translate(request, "The data should never have been collected"),
+        "other": translate(request, "Another lawful ground"),
+    }
+    return [(code, labels[code]) for code in ERASURE_REASONS]
 
 
 def route_handlers() -> list[Any]:

@@ -16,5 +16,7 @@ def patient_permissions() -> list[Permission]:
                    roles=("owner", "practitioner", "secretary")),
         Permission("core.patients.clinical", N_("Read and write clinical notes of one's patients"),
                    roles=("practitioner",)),
+        Permission("core.patients.export", N_("Export a patient's file (RGPD access and portability)"),
+                   roles=("owner", "practitioner")),
         Permission("core.patients.erase", N_("Erase a patient's data (crypto-shredding)"), roles=("owner",)),
     ]

@@ -9,6 +9,7 @@ reads them. Every read and write records an audit entry in the same transaction.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ VIEW_ALL = "core.patients.view_all"
 EDIT = "core.patients.edit"
 CLINICAL = "core.patients.clinical"
 ERASE = "core.patients.erase"
+EXPORT = "core.patients.export"
+EXPORT_FORMAT = "carnet.patient-export/1"
+ERASURE_REASONS = ("patient_request", "retention_expired", "unlawful_processing", "other")
 RESOURCE = "patient"
 
 
@@ -66,7 +70,7 @@ class PatientForbidden(PatientError):
 __all__ = [
     "PatientErased", "PatientError", "PatientForbidden", "PatientInvalid", "PatientNotFound",
     "PatientView", "create_patient", "erase_patient", "get_patient", "list_patients", "read_patient",
-    "search_patients", "shares_patients", "update_patient",
+    "search_patients", "shares_patients", "update_patient", "export_patient", "may_export",
 ]
 
 
@@ -238,10 +242,14 @@ def update_patient(db: Any, principal: Any, patient: Patient, data: dict[str, An
 
 
 def erase_patient(
-    db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None
+    db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None, reason: str | None = None
 ) -> None:
-    """Lawful erasure: destroy the patient's key (crypto-shredding) and their search indexes."""
+    """Lawful erasure: destroy the patient's key (crypto-shredding) and their search indexes.
+
+    `reason` is one of ERASURE_REASONS (a code, kept in the audit record; never free text)."""
     assert patient.id is not None
+    if reason is not None and reason not in ERASURE_REASONS:
+        raise PatientInvalid({"reason": FieldError("invalid_choice", N_("Choose a reason from the list."))})
     if hooks is not None:
         hooks.erase_patient_data(clinic=clinic, patient=patient, db=db)
     destroy_subject_key(db, patient.clinic_id, patient_subject(patient.id))
@@ -252,8 +260,81 @@ def erase_patient(
     db.flush()
     audit.record(
         db, actor=principal, action="erase", resource_type=RESOURCE, resource_id=patient.id,
-        patient_id=patient.id,
+        patient_id=patient.id, details={"reason": reason} if reason else None,
     )
+
+
+def confirms_last_name(db: Any, patient: Patient, typed: str) -> bool:
+    """Whether `typed` is the patient's last name (case, spaces and accents folded, like search)."""
+    if not typed or not typed.strip() or patient.last_name_bidx is None:
+        return False
+    index = blind_index(db, patient.clinic_id, "core_patient.last_name", typed, "name")
+    return hmac.compare_digest(index, patient.last_name_bidx)
+
+
+# --- RGPD export ---------------------------------------------------------------------------------
+
+
+def may_export(principal: Any, patient: Patient) -> bool:
+    """Owners export any patient's file; a practitioner, the files of the patients they follow."""
+    if not principal.can(EXPORT):
+        return False
+    return "owner" in principal.roles or patient.practitioner_id == principal.user_id
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"an export holds JSON values, not {type(value).__name__}")
+
+
+def export_patient(
+    db: Any, actor: Any, patient: Patient, *, host: Any, enabled: set[str] | frozenset[str], clinic: Any
+) -> dict[str, Any]:
+    """Everything the record holds about the patient, decrypted (RGPD access and portability):
+    core fields, guardians, and each enabled plugin's `export_patient_data`, keyed by plugin name.
+
+    Callers check who may export (`may_export` for people); audited as action "export".
+    """
+    assert patient.id is not None
+    if patient.erased_at is not None:
+        raise PatientErased("this patient's data was erased; it can no longer be exported")
+    fields = {name: open_(db, patient, name) for name in (*ADMIN_FIELDS, *CLINICAL_FIELDS)}
+    guardians = [
+        {"relation": g.relation, **{n: open_(db, g, n) for n in GUARDIAN_FIELDS}}
+        for g in db.exec(
+            select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
+        ).all()
+    ]
+    plugins = {
+        name: _jsonable(result)
+        for name, result in host.call_each(
+            "export_patient_data", only=set(enabled), clinic=clinic, patient=patient, db=db
+        )
+    }
+    document = {
+        "format": EXPORT_FORMAT,
+        "exported_at": utcnow().isoformat(),
+        "clinic": {"slug": getattr(clinic, "slug", None), "name": getattr(clinic, "name", None)},
+        "patient": {
+            "id": patient.id, **fields, "identity_status": patient.identity_status,
+            "practitioner_id": patient.practitioner_id, "archived": patient.archived,
+            "created_at": patient.created_at.isoformat(), "updated_at": patient.updated_at.isoformat(),
+            "guardians": guardians,
+        },
+        "plugins": plugins,
+    }
+    audit.record(
+        db, actor=actor, action="export", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
+        clinic_id=patient.clinic_id, details={"plugins": sorted(plugins), "guardians": len(guardians)},
+    )
+    return document
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -127,3 +127,10 @@ def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
     from carnet_scheduling.demo import fill
 
     fill(clinic, db, context)
+
+
+@hookimpl
+def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any]:
+    from carnet_scheduling.services.exports import export_for_patient
+
+    return export_for_patient(db, patient.id)
