@@ -159,6 +159,8 @@ ROWS: dict[str, Row] = {
     "GET /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, ok=(404,)),
     "GET /patients/{patient_id:int}/accesses": Row(("owner", "practitioner"), {"patient_id": "999999"}, ok=(404,)),
     "POST /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, {"last_name": "X"}, ok=(404,)),
+    "GET /settings/patients": Row(("owner",)),
+    "POST /settings/patients": Row(("owner",), body={"share_patients": "1"}),
     # RGPD: export (owners and the patient's practitioner), erasure (owners, confirmed)
     "POST /patients/{patient_id:int}/export": Row(("owner", "practitioner"), {"patient_id": "999999"}, {},
                                                   ok=(404,)),

@@ -342,3 +342,33 @@ def test_field_errors_are_french_with_a_stable_code_in_the_api_and_the_forms(cli
     assert form.status_code == 422
     assert "Ce champ est obligatoire." in form.text
     assert "Numéro de téléphone invalide" in form.text and "Not a valid phone" not in form.text
+
+
+def test_an_owner_turns_patient_sharing_on_and_off_from_the_settings_page(client, people, carnet_db, login_as):
+    pid = client.post("/api/v1/patients", json=VALID, headers=people.h("pia")).json()["id"]
+    assert client.get(f"/api/v1/patients/{pid}", headers=people.h("paul")).status_code == 404
+    # a practitioner may not change the setting
+    token = login_as(client, people.users["paul"], send_csrf=False)
+    assert client.get("/settings/patients").status_code == 403
+    assert client.post("/settings/patients", data={"share_patients": "1", "_csrf_token": token}).status_code == 403
+    assert client.get(f"/api/v1/patients/{pid}", headers=people.h("paul")).status_code == 404
+    # the owner turns it on
+    client.cookies.clear()
+    token = login_as(client, people.users["owner"], send_csrf=False)
+    assert 'href="/settings/patients"' in client.get("/patients").text
+    page = client.get("/settings/patients")
+    assert page.status_code == 200 and 'name="share_patients"' in page.text and " checked" not in page.text
+    on = client.post("/settings/patients", data={"share_patients": "1", "_csrf_token": token}, follow_redirects=False)
+    assert on.status_code == 303
+    assert " checked" in client.get("/settings/patients").text
+    assert client.get(f"/api/v1/patients/{pid}", headers=people.h("paul")).status_code == 200
+    # and off again (an unchecked box sends nothing)
+    client.post("/settings/patients", data={"_csrf_token": token})
+    assert client.get(f"/api/v1/patients/{pid}", headers=people.h("paul")).status_code == 404
+    with carnet_db.session(unscoped=True) as db:
+        rows = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "patient_settings")
+                       .order_by(AuditRecord.seq)).all()
+    assert [(r.action, r.actor_user_id, r.details) for r in rows] == [
+        ("update", people.id["owner"], '{"share_patients":true}'),
+        ("update", people.id["owner"], '{"share_patients":false}'),
+    ]

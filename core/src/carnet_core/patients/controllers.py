@@ -37,6 +37,7 @@ from carnet_core.patients.services import (
     ERASE,
     ERASURE_REASONS,
     EXPORT,
+    SETTINGS,
     VIEW,
     PatientErased,
     PatientForbidden,
@@ -373,6 +374,27 @@ class PatientPages(Controller):
         return Redirect(f"/patients/{patient_id}", status_code=303)
 
 
+class PatientSettingsPages(Controller):
+    """The clinic's registry settings (owners): whether practitioners share every patient."""
+
+    path = "/settings/patients"
+    include_in_schema = False
+    opt = {"permission": SETTINGS}
+
+    @get("/", sync_to_thread=True, name="patients.settings")
+    def show(self, request: Request[Any, Any, Any], db: Any) -> Template:
+        return page(request, "core/patients/settings.html", {"share_patients": services.shares_patients(db)})
+
+    @post("/", sync_to_thread=True, name="patients.settings.save")
+    def save(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template | Redirect:
+        raw = data.get("share_patients")
+        if isinstance(raw, list):
+            raw = raw[-1] if raw else None
+        share = str(raw or "").lower() in ("1", "true", "on", "yes")
+        services.set_share_patients(db, share, actor=principal_of(request))
+        return Redirect("/settings/patients", status_code=303)
+
+
 def _reasons(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
     labels = {
         "patient_request": translate(request, "The patient asked for erasure (right to erasure)"),
@@ -384,4 +406,4 @@ def _reasons(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
 
 
 def route_handlers() -> list[Any]:
-    return [PatientApi, search_by_body, PatientPages]
+    return [PatientApi, search_by_body, PatientPages, PatientSettingsPages]

@@ -18,5 +18,7 @@ def patient_permissions() -> list[Permission]:
                    roles=("practitioner",)),
         Permission("core.patients.export", N_("Export a patient's file (RGPD access and portability)"),
                    roles=("owner", "practitioner")),
+        Permission("core.patients.settings", N_("Choose whether practitioners share the clinic's patients"),
+                   roles=("owner",)),
         Permission("core.patients.erase", N_("Erase a patient's data (crypto-shredding)"), roles=("owner",)),
     ]

@@ -46,6 +46,7 @@ EDIT = "core.patients.edit"
 CLINICAL = "core.patients.clinical"
 ERASE = "core.patients.erase"
 EXPORT = "core.patients.export"
+SETTINGS = "core.patients.settings"
 EXPORT_FORMAT = "carnet.patient-export/1"
 ERASURE_REASONS = ("patient_request", "retention_expired", "unlawful_processing", "other")
 RESOURCE = "patient"
@@ -108,12 +109,21 @@ def shares_patients(db: Any) -> bool:
     return cached
 
 
-def set_share_patients(db: Any, share: bool) -> None:
-    row = db.exec(select(PatientSettings)).first() or PatientSettings()
+def set_share_patients(db: Any, share: bool, actor: Any = None) -> bool:
+    """Turn patient sharing on or off for the session's clinic; audited when `actor` is given.
+    Returns whether the setting changed."""
+    row = db.exec(select(PatientSettings)).first() or PatientSettings(clinic_id=db.clinic_id)
+    changed = bool(row.share_patients) != share or row.id is None
     row.share_patients = share
     db.add(row)
     db.flush()
     db.info[_SHARE_INFO] = share
+    if actor is not None and changed:
+        audit.record(
+            db, actor=actor, action="update", resource_type="patient_settings", resource_id=row.id,
+            details={"share_patients": share},
+        )
+    return changed
 
 
 def _sees_all(db: Any, principal: Any) -> bool:
