@@ -53,7 +53,7 @@ def access_rows(db: Any, patient_id: int, limit: int = 200) -> list[dict[str, An
      sync_to_thread=True)
 def patient_accesses(request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
     principal = principal_of(request)
-    with answers():
+    with answers(request):
         patient = services.get_patient(db, principal, patient_id)  # visibility rules apply
     rows = access_rows(db, patient.id)
     # Looking at who read a file is itself a read of that file's history.
