@@ -39,7 +39,7 @@ class Gateway:
         return "gw-1"
 
 
-def test_a_transport_plugin_takes_the_sms(carnet_settings, inline_plugins):
+def test_hook_send_sms_a_transport_plugin_takes_the_sms(carnet_settings, inline_plugins):
     from carnet_core.plugins import build_plugin_host
 
     gateway = Gateway()
