@@ -16,9 +16,12 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+import sqlalchemy as sa
+
 from carnet_core.audit.services import AuditEvent
 
 log = logging.getLogger("carnet.audit")
+ENABLED_KEY = "_audit_enabled_plugins"
 
 
 class AuditNotifier:
@@ -28,21 +31,43 @@ class AuditNotifier:
         self.db = db
         self.host = host
 
-    def _enabled(self, clinic_id: int, info: dict[str, Any]) -> frozenset[str]:
-        principal = info.get("principal")
-        if principal is not None and getattr(principal, "clinic_id", None) == clinic_id:
-            known = getattr(principal, "enabled_plugins", None)
-            if known:
-                return frozenset(known)
-        from carnet_core.clinics.services import enabled_plugins
+    def prepare(self, session: Any, events: list[AuditEvent]) -> None:
+        """Before the commit, in the same transaction: which plugins each clinic has enabled."""
+        from carnet_core.clinics.models import ClinicPlugin
 
-        with self.db.session(clinic_id=clinic_id) as session:
-            return frozenset(enabled_plugins(session, clinic_id, self.host.names))
+        clinic_ids = {e.clinic_id for e in events}
+        principal = session.info.get("principal")
+        known: dict[int, frozenset[str]] = {}
+        if getattr(principal, "clinic_id", None) in clinic_ids and getattr(principal, "enabled_plugins", None):
+            known[principal.clinic_id] = frozenset(principal.enabled_plugins)
+        missing = clinic_ids - set(known)
+        if missing:
+            table = ClinicPlugin.__table__
+            rows = session.connection().execute(
+                sa.select(table.c.clinic_id, table.c.plugin).where(
+                    table.c.clinic_id.in_(missing), table.c.enabled.is_(True)
+                )
+            )
+            found: dict[int, set[str]] = defaultdict(set)
+            for clinic_id, plugin in rows:
+                found[clinic_id].add(plugin)
+            for clinic_id in missing:
+                known[clinic_id] = frozenset(found[clinic_id] & set(self.host.names))
+        session.info[ENABLED_KEY] = known
+
+    def _enabled(self, clinic_id: int, info: dict[str, Any]) -> frozenset[str]:
+        return info.get(ENABLED_KEY, {}).get(clinic_id, frozenset())
 
     def __call__(self, events: list[AuditEvent], info: dict[str, Any]) -> None:
         by_clinic: dict[int, list[AuditEvent]] = defaultdict(list)
         for event in events:
             by_clinic[event.clinic_id].append(event)
+        try:
+            self._announce(by_clinic, info)
+        finally:
+            info.pop(ENABLED_KEY, None)
+
+    def _announce(self, by_clinic: dict[int, list[AuditEvent]], info: dict[str, Any]) -> None:
         for clinic_id, clinic_events in by_clinic.items():
             caller = self.host.for_clinic(self._enabled(clinic_id, info)).audit_event
             # Each observer on its own: one that fails does not silence the others.

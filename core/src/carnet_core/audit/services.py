@@ -241,6 +241,18 @@ def record(
     return recorded
 
 
+@event.listens_for(CarnetSession, "before_commit")
+def _before_commit(session: CarnetSession) -> None:
+    # Whatever the notifier needs from the database is read now, on this transaction's own
+    # connection: after the commit that connection is still held, and opening a second one from
+    # every request at once can exhaust the pool.
+    pending = session.info.get(_PENDING)
+    notifier = session.info.get(NOTIFIER)
+    prepare = getattr(notifier, "prepare", None)
+    if pending and prepare is not None:
+        prepare(session, pending)
+
+
 @event.listens_for(CarnetSession, "after_commit")
 def _after_commit(session: CarnetSession) -> None:
     session.info.pop(_HEADS, None)

@@ -106,7 +106,9 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+            # as many connections as Litestar's worker threads (40): requests never wait for one
+            pool_size=10, max_overflow=30, **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -134,7 +136,9 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True, **kwargs)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True, **kwargs
+    )
 
 
 class Database:
