@@ -6,7 +6,7 @@ and forms); with htmx the grid and the dialog are swapped in place (partials sta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -190,12 +190,34 @@ def book_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
     q = {k: request.query_params.get(k) or "" for k in
          ("date", "time", "practitioner", "room", "type", "q", "patient_id", "next", "notes", "duration")}
     results = people.search(db, principal_of(request), q["q"]) if q["q"] else None
+    _prefill(db, q)
     if q["patient_id"].isdigit():
         name = people.one(db, principal_of(request), int(q["patient_id"]))
         if name:
             results = [(int(q["patient_id"]), name), *[r for r in results or [] if r[0] != int(q["patient_id"])]]
     return page(request, "scheduling/appointment_new.html", booking_context(request, db, q, results=results),
                 partial="scheduling/_appointment_new.html")
+
+
+def _prefill(db: CarnetSession, q: dict[str, str]) -> None:
+    """Defaults for a clicked cell: the room of the practitioner's working hours at that time, and
+    the appointment type they book most."""
+    if not q["practitioner"].isdigit():
+        return
+    practitioner_id = int(q["practitioner"])
+    if not q["room"] and q["date"] and q["time"]:
+        try:
+            weekday, at = date.fromisoformat(q["date"]).weekday(), time.fromisoformat(q["time"])
+        except ValueError:
+            return
+        for block in agenda.load_hours(db, practitioner_id):
+            if block.weekday == weekday and block.start_time <= at < block.end_time and block.room_id:
+                q["room"] = str(block.room_id)
+                break
+    if not q["type"]:
+        favourite = agenda.favourite_type(db, practitioner_id)
+        if favourite is not None:
+            q["type"] = str(favourite)
 
 
 @post("/appointments", name="scheduling.book", opt={"permission": perm.MANAGE}, sync_to_thread=True)

@@ -204,7 +204,9 @@ SERIES_FIELDS = ("patient_id", "practitioner", "type", "room", "weekday1", "time
 def series_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
     values = {k: (request.query_params.get(k) or "")[:200] for k in SERIES_FIELDS}
     values["practitioner"] = values["practitioner"] or (request.query_params.get("practitioner") or "")
-    values.setdefault("sessions", "")
+    if values["practitioner"].isdigit() and not values["type"]:
+        favourite = agenda.favourite_type(db, int(values["practitioner"]))
+        values["type"] = str(favourite) if favourite else ""
     return page(request, "scheduling/series_new.html", series_form_context(request, db, values))
 
 

@@ -106,6 +106,18 @@ def load_appointments(
     return list(db.exec(query.order_by(Appointment.starts_at, Appointment.id)))
 
 
+def favourite_type(db: CarnetSession, practitioner_id: int, sample: int = 60) -> int | None:
+    """The active appointment type this practitioner booked most among their latest appointments."""
+    recent = db.exec(select(Appointment.appointment_type_id).where(Appointment.practitioner_id == practitioner_id)
+                     .order_by(Appointment.starts_at.desc()).limit(sample)).all()  # type: ignore[attr-defined]
+    active = {t.id for t in db.exec(select(AppointmentType).where(AppointmentType.active == True))}  # noqa: E712
+    counts: dict[int, int] = {}
+    for type_id in recent:
+        if type_id in active:
+            counts[type_id] = counts.get(type_id, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else None
+
+
 def types_by_id(db: CarnetSession) -> dict[int, AppointmentType]:
     return {t.id: t for t in db.exec(select(AppointmentType))}  # type: ignore[misc]
 

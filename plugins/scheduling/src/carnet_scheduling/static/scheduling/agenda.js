@@ -38,6 +38,10 @@
       var body = document.getElementById("dialog-body");
       if (body) { body.innerHTML = ""; }
       if (opener && document.contains(opener)) { opener.focus(); }
+      else {
+        var grid = document.querySelector(".grid [tabindex='0']");
+        if (grid) { grid.focus(); }
+      }
       opener = null;
     }
   }, true);
