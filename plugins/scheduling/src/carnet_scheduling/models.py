@@ -113,7 +113,7 @@ class Prescription(ClinicOwned, table=True):
     __tablename__ = "scheduling_prescription"
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(index=True)  # core_patient.id (FK added once core patients land)
+    patient_id: int = Field(foreign_key="core_patient.id", index=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
     prescribed_on: date
     prescriber: str = Field(default="", max_length=200)
@@ -129,7 +129,7 @@ class Series(ClinicOwned, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     prescription_id: int | None = Field(default=None, foreign_key="scheduling_prescription.id", index=True)
-    patient_id: int = Field(index=True)  # core_patient.id (FK added once core patients land)
+    patient_id: int = Field(foreign_key="core_patient.id", index=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
     appointment_type_id: int = Field(
         # column "type_id": FK names must fit PostgreSQL's 63 characters
@@ -162,7 +162,7 @@ class Appointment(ClinicOwned, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    patient_id: int  # core_patient.id (FK added once core patients land)
+    patient_id: int = Field(foreign_key="core_patient.id")
     appointment_type_id: int = Field(
         # column "type_id": FK names must fit PostgreSQL's 63 characters
         foreign_key="scheduling_appointment_type.id", sa_column_kwargs={"name": "type_id"}

@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from carnet_core.contrib import PUBLIC
 from carnet_core.db.session import CarnetSession
 from carnet_core.web.state import carnet_state
-from carnet_scheduling.services import feeds
+from carnet_scheduling.services import feeds, people
 
 
 @get("/feed/{token:str}", opt={"permission": PUBLIC}, sync_to_thread=True, include_in_schema=False)
@@ -22,7 +22,7 @@ def calendar_feed(request: Request[Any, Any, Any], db: CarnetSession, token: str
         raise NotFoundException()
     clinic = request.scope["state"]["public_clinic"]
     body = feeds.render_feed(db, feed, clinic_name=clinic.name, base_url=carnet_state(request).settings.base_url,
-                             patient_names=None)
+                             patient_names=lambda ids: people.feed_names(db, ids))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 

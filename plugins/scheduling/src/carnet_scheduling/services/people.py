@@ -49,6 +49,17 @@ def names(
     return found
 
 
+def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
+    """Names for a practitioner's own calendar feed, once they opted in (their own appointments)."""
+    ids = sorted(set(patient_ids))
+    if not ids or _registry is None:
+        return {}
+    from sqlmodel import col, select
+
+    rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
+    return {p.id: _name(db, p) for p in rows}
+
+
 def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
     """Exact search by last name, e-mail or phone through core's registry (audited there)."""
     q = (q or "").strip()

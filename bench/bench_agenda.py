@@ -1,0 +1,415 @@
+"""Scheduling benchmarks on a two-year, ten-practitioner clinic (~100,000 appointments, 5,000 patients).
+
+(a) Week view HTML for one practitioner with 40 appointments that week, through the whole app
+    (login session, clinic scoping, audit record, sealed patient names, the shell), against a bare
+    Litestar + Jinja handler that reads the same rows from the same database and renders the same
+    grid template with plain names, without the plugin host, encryption or audit. Ratio of
+    throughputs, measured in the same run.
+(b) Availability search over four weeks for one practitioner (the service the API calls).
+(c) 50 concurrent booking requests for one slot over HTTP (uvicorn on loopback): exactly one 201
+    and 49 409s; then the rate of non-conflicting bookings over HTTP.
+
+The seeded database is a SQLite file under /tmp, reused across runs (delete the folder to reseed):
+
+    .venv/bin/python bench/bench_agenda.py [--requests 300] [--home /tmp/carnet-bench-agenda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+PRACTITIONERS = 10
+PATIENTS = 5_000
+WEEKS = 104
+FIRST_MONDAY = date(2025, 1, 6)
+MEASURED_WEEK = FIRST_MONDAY + timedelta(weeks=60)
+SLOTS = [clock(h, m) for h in range(8, 20) for m in (0, 30)]  # 24 half-hour slots a day
+
+
+def settings_for(home: Path):
+    from carnet_core.settings import load_settings
+
+    return load_settings({"CARNET_HOME": str(home), "CARNET_IN_PROCESS_WORKER": "0"})
+
+
+def seed(home: Path) -> dict[str, Any]:
+    """Create (or reuse) the big database; return ids the benchmarks need."""
+    marker = home / "seeded.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    from carnet_core.clinics.services import create_clinic
+    from carnet_core.db.migrate import upgrade
+    from carnet_core.db.session import Database
+    from carnet_core.encryption import install_keyring
+    from carnet_core.encryption.keyprovider import create_master_key_file
+    from carnet_core.identity import services as identity
+    from carnet_core.patients.services import create_patient
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.testing.identity import make_staff
+    from carnet_core.web.principal import Principal
+    from carnet_scheduling.migrations import scheduling_0001_initial as initial
+    from carnet_scheduling.models import Appointment
+    from carnet_scheduling.services import setup
+    from carnet_scheduling.services.calendar import local_to_utc
+
+    home.mkdir(parents=True, exist_ok=True)
+    settings = settings_for(home)
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    create_master_key_file(settings.keys_dir / "master.key")
+    host = build_plugin_host(settings)
+    db = Database(settings.database_url)
+    upgrade(db, host)
+    install_keyring(db, settings)
+    started = time.perf_counter()
+    with db.session(unscoped=True) as s:
+        clinic = create_clinic(s, "bench-agenda", "Cabinet Bench", host.names)
+    secretary = make_staff(db, settings, "secretary", clinic, email="secretariat@bench.test", name="Secrétariat")
+    with db.session(clinic_id=clinic.id) as s:
+        s.info["principal"] = "system:bench"
+        practitioners = []
+        for n in range(PRACTITIONERS):
+            user = identity.create_or_get_user(s, f"praticien{n}@bench.test", f"Praticien {n:02d}")
+            identity.set_membership(s, clinic.id, user.id, ("practitioner",))
+            practitioners.append(user.id)
+        place = setup.create_place(s, "Cabinet", "cabinet")
+        rooms = [setup.create_room(s, place.id, f"Salle {n + 1}").id for n in range(PRACTITIONERS)]
+        types = [setup.create_appointment_type(s, name, 30, colour=colour).id
+                 for name, colour in (("Séance", "#2563eb"), ("Bilan", "#16a34a"), ("Télésoin", "#7c3aed"))]
+        for p, room in zip(practitioners, rooms, strict=True):
+            setup.set_working_hours(s, p, [(d, clock(8), clock(20), place.id, room) for d in range(5)])
+        registrar = Principal(kind="user", user_id=practitioners[0], clinic_id=clinic.id, roles=frozenset({"owner"}))
+        patients = [create_patient(s, registrar, {"last_name": f"Patient{i:04d}", "first_name": "Camille",
+                                                  "practitioner_id": practitioners[i % PRACTITIONERS]}).id
+                    for i in range(PATIENTS)]
+    print(f"seed: clinic, staff and {PATIENTS} sealed patients in {time.perf_counter() - started:.0f}s")
+    # Appointments: bulk insert without the triggers (rows are built without overlaps), then
+    # the triggers are created again, exactly as the migration does.
+    started = time.perf_counter()
+    rnd = random.Random(7)
+    table = Appointment.__table__
+    type_key = next(c.key for c in table.columns if c.name == "type_id")
+    rows = []
+    now = datetime.now(UTC)
+    for w in range(WEEKS):
+        monday = FIRST_MONDAY + timedelta(weeks=w)
+        for pi, p in enumerate(practitioners):
+            measured = monday == MEASURED_WEEK and pi == 0
+            chosen = [(d, k) for d in range(5) for k in range(len(SLOTS))]
+            keep = set(rnd.sample(range(len(chosen)), 40 if measured else 96))
+            for idx, (d, k) in enumerate(chosen):
+                if idx not in keep:
+                    continue
+                day = monday + timedelta(days=d)
+                start = local_to_utc(day, SLOTS[k])
+                past = start < now
+                rows.append({
+                    "clinic_id": clinic.id, "practitioner_id": p, type_key: types[(idx + w) % 3],
+                    "patient_id": patients[(pi * 500 + k * 5 + d * 120 + w) % 500 + pi * 500],
+                    "place_id": place.id, "room_id": rooms[pi], "starts_at": start,
+                    "ends_at": start + timedelta(minutes=30), "local_day": day,
+                    "status": ("honoured" if idx % 17 else "absent") if past else "booked",
+                    "billable": True, "source": "staff", "created_at": now, "updated_at": now,
+                })
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_insert")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_update")
+        conn.execute(sa.insert(table), rows)
+        conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
+            name="scheduling_appointment_no_overlap_insert", event="INSERT", self_clause=""))
+        conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
+            name="scheduling_appointment_no_overlap_update",
+            event="UPDATE OF starts_at, ends_at, practitioner_id, room_id, status", self_clause="AND a.id <> NEW.id"))
+        conn.exec_driver_sql("ANALYZE")
+    print(f"seed: {len(rows)} appointments in {time.perf_counter() - started:.0f}s")
+    info = {"clinic_id": clinic.id, "practitioners": practitioners, "patients": patients, "types": types,
+            "rooms": rooms, "secretary": {"email": secretary.email, "password": secretary.password,
+                                          "totp": secretary.totp_secret, "id": secretary.id},
+            "appointments": len(rows)}
+    marker.write_text(json.dumps(info))
+    db.dispose()
+    return info
+
+
+# --- (a) week view ----------------------------------------------------------------------------
+
+
+def baseline_app(database_url: str):
+    """A bare Litestar + Jinja handler: the same rows, the same grid template, plain names."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from litestar import Litestar, get
+    from litestar.response import Response
+    from sqlalchemy.orm import Session
+
+    import carnet_scheduling
+    from carnet_scheduling.controllers.pages import AgendaQuery
+    from carnet_scheduling.models import Appointment, AppointmentType, AvailabilityException, WorkingHours
+    from carnet_scheduling.services import agenda
+
+    engine = sa.create_engine(database_url)
+    folder = Path(carnet_scheduling.__file__).parent / "templates"
+    env = Environment(loader=FileSystemLoader(str(folder)), autoescape=select_autoescape(default=True),
+                      extensions=["jinja2.ext.i18n"])
+    env.install_null_translations(newstyle=True)
+    template = env.get_template("scheduling/_grid.html")
+
+    @get("/week/{practitioner_id:int}/{day:str}", sync_to_thread=True)
+    def week(practitioner_id: int, day: str) -> Response[str]:
+        anchor = date.fromisoformat(day)
+        days = agenda.week_days(anchor)
+        start, end = agenda.window(days, "Europe/Paris")
+        with Session(engine) as s:
+            rows = list(s.scalars(sa.select(Appointment).where(
+                Appointment.practitioner_id == practitioner_id, Appointment.starts_at < end,
+                Appointment.ends_at > start).order_by(Appointment.starts_at)))
+            hours = list(s.scalars(sa.select(WorkingHours).where(WorkingHours.practitioner_id == practitioner_id)))
+            off = list(s.scalars(sa.select(AvailabilityException).where(AvailabilityException.starts_at < end,
+                                                                         AvailabilityException.ends_at > start)))
+            types = {t.id: t for t in s.scalars(sa.select(AppointmentType))}
+        shown = agenda.visible_days(days, hours, rows, "Europe/Paris")
+        grid = agenda.build_grid(columns=agenda.day_columns(shown, [d.strftime("%a %d/%m") for d in shown]),
+                                 appointments=rows, hours=hours, exceptions=off, tz="Europe/Paris", today=anchor)
+        aq = AgendaQuery("week", anchor, practitioner_id, None, False)
+        html = template.render(grid=grid, aq=aq, names={a.patient_id: f"PATIENT{a.patient_id:04d} Camille"
+                                                        for a in rows},
+                               types=types, rooms_by_id={}, staff_by_id={}, self_url=aq.url(), title_range=day,
+                               can_manage=True, status_labels={k: k for k in
+                                                               ("booked", "honoured", "absent", "excused", "cancelled")})
+        return Response(html, media_type="text/html")
+
+    return Litestar(route_handlers=[week])
+
+
+def login(client, info: dict[str, Any]) -> None:
+    import re
+
+    import pyotp
+
+    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text).group(1)
+    sec = info["secretary"]
+    r = client.post("/login", data={"email": sec["email"], "password": sec["password"], "_csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.status_code
+    code = pyotp.TOTP(sec["totp"]).at(time.time() + 30)  # the next step: never used before
+    r = client.post("/login/totp", data={"code": code, "_csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303, r.status_code
+    account = client.get("/account").text
+    client.headers["X-CSRF-Token"] = re.search(r'name="csrf-token" content="([^"]+)"', account).group(1)
+
+
+def throughput(fn, n: int) -> float:
+    for _ in range(min(20, n)):  # warm-up: caches, compiled statements
+        fn()
+    started = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - started)
+
+
+def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
+    from litestar.testing import TestClient
+
+    from carnet_core.db.session import Database
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.web.app import create_app
+
+    settings = settings_for(home)
+    host = build_plugin_host(settings)
+    app = create_app(settings, host=host, db=Database(settings.database_url))
+    practitioner = info["practitioners"][0]
+    url = f"/scheduling/?view=week&date={MEASURED_WEEK.isoformat()}&practitioner={practitioner}"
+    base = baseline_app(settings.database_url)
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as client, TestClient(app=base) as bare:
+        login(client, info)
+        full = client.get(url)
+        assert full.status_code == 200, full.status_code
+        shown = full.text.count('class="appt ')
+        plain = bare.get(f"/week/{practitioner}/{MEASURED_WEEK.isoformat()}")
+        assert plain.status_code == 200 and plain.text.count('class="appt ') == shown == 40, shown
+
+        def carnet_page() -> None:
+            assert client.get(url).status_code == 200
+
+        def carnet_partial() -> None:
+            assert client.get(url, headers={"HX-Request": "true"}).status_code == 200
+
+        def baseline() -> None:
+            assert bare.get(f"/week/{practitioner}/{MEASURED_WEEK.isoformat()}").status_code == 200
+
+        rate_base = throughput(baseline, n)
+        rate_full = throughput(carnet_page, n)
+        rate_partial = throughput(carnet_partial, n)
+        rate_base2 = throughput(baseline, n)
+    base_rate = (rate_base + rate_base2) / 2
+    print(f"(a) week view, 40 appointments, {info['appointments']} in the database, {n} requests each "
+          "(in-process ASGI client)")
+    print(f"    bare Litestar + Jinja (same rows, same grid template)  {base_rate:7.1f} req/s "
+          f"({1000 / base_rate:.1f} ms)")
+    print(f"    carnet full page (shell, session, audit, sealed names) {rate_full:7.1f} req/s "
+          f"({1000 / rate_full:.1f} ms)  ratio {rate_full / base_rate:.2f}")
+    print(f"    carnet htmx partial (what navigation swaps in)         {rate_partial:7.1f} req/s "
+          f"({1000 / rate_partial:.1f} ms)  ratio {rate_partial / base_rate:.2f}")
+    print(f"    page sizes: full {len(full.content) // 1024} KiB, baseline {len(plain.content) // 1024} KiB")
+
+
+def profile_week(home: Path, info: dict[str, Any], n: int = 50) -> None:
+    """Where the time of the full page goes (cProfile, top functions by cumulative time)."""
+    import cProfile
+    import pstats
+
+    from litestar.testing import TestClient
+
+    from carnet_core.db.session import Database
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.web.app import create_app
+
+    settings = settings_for(home)
+    app = create_app(settings, host=build_plugin_host(settings), db=Database(settings.database_url))
+    url = f"/scheduling/?view=week&date={MEASURED_WEEK.isoformat()}&practitioner={info['practitioners'][0]}"
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        login(client, info)
+        client.get(url)
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(n):
+            client.get(url)
+        prof.disable()
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(r"carnet_|jinja2/environment|sqlalchemy/orm/session.py:\d+\(execute\)", 25)
+
+
+# --- (b) availability ----------------------------------------------------------------------------
+
+
+def bench_availability(home: Path, info: dict[str, Any], n: int) -> None:
+    from carnet_core.db.session import Database
+    from carnet_core.encryption import install_keyring
+    from carnet_scheduling.services import availability
+
+    settings = settings_for(home)
+    db = Database(settings.database_url)
+    install_keyring(db, settings)
+    start = datetime.combine(MEASURED_WEEK, clock(0), tzinfo=UTC)
+    end = start + timedelta(weeks=4)
+    now = start - timedelta(days=1)
+    found = []
+
+    def search() -> None:
+        with db.session(clinic_id=info["clinic_id"]) as s:
+            found.append(len(availability.find_slots(s, info["practitioners"][0], info["types"][0], start, end,
+                                                     now=now, horizon=timedelta(days=180))))
+
+    rate = throughput(search, n)
+    print(f"(b) availability over four weeks, one practitioner: {rate:.0f} searches/s "
+          f"({1000 / rate:.1f} ms each), {found[-1]} free slots found")
+    db.dispose()
+
+
+# --- (c) contention over HTTP --------------------------------------------------------------------
+
+
+def bench_contention(home: Path, info: dict[str, Any], bookings: int) -> None:
+    import httpx
+    import uvicorn
+
+    from carnet_core.db.session import Database
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.web.app import create_app
+
+    settings = settings_for(home)
+    app = create_app(settings, host=build_plugin_host(settings), db=Database(settings.database_url))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            login(client, info)
+            cookies, headers = dict(client.cookies), dict(client.headers)
+        practitioner = info["practitioners"][1]
+        # a fresh slot each run: far in the future, at a minute no seeded row uses
+        minute = int(time.time()) % 50_000
+        slot = datetime(2030, 1, 7, 7, 0, tzinfo=UTC) + timedelta(days=7 * (minute // 10), minutes=(minute % 10) * 61)
+        patients = info["patients"][practitioner % PRACTITIONERS::PRACTITIONERS][:50]
+        barrier = threading.Barrier(50)
+
+        def attempt(patient_id: int) -> int:
+            with httpx.Client(base_url=base, timeout=60, cookies=cookies, headers=headers) as c:
+                barrier.wait()
+                return c.post("/api/v1/scheduling/appointments", json={
+                    "practitioner_id": practitioner, "patient_id": patient_id,
+                    "appointment_type_id": info["types"][0], "starts_at": slot.isoformat()}).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(50) as pool:
+            codes = list(pool.map(attempt, patients))
+        elapsed = time.perf_counter() - started
+        print(f"(c) 50 concurrent bookings of one slot over HTTP: {codes.count(201)} × 201, {codes.count(409)} × 409, "
+              f"other {sorted(c for c in codes if c not in (201, 409))}, in {elapsed:.2f}s")
+        assert codes.count(201) == 1 and codes.count(409) == 49
+
+        # non-conflicting bookings: distinct practitioners, patients and times, 8 clients at once
+        jobs = []
+        for i in range(bookings):
+            p_index = i % PRACTITIONERS
+            start = slot + timedelta(days=1 + i // (PRACTITIONERS * 8), minutes=31 * ((i // PRACTITIONERS) % 8))
+            patient = info["patients"][(i * 7919) % PATIENTS]
+            jobs.append((info["practitioners"][p_index], patient, start))
+        local = threading.local()
+
+        def book(job) -> int:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(base_url=base, timeout=60, cookies=cookies, headers=headers)
+            p, patient, start = job
+            return local.client.post("/api/v1/scheduling/appointments", json={
+                "practitioner_id": p, "patient_id": patient, "appointment_type_id": info["types"][0],
+                "starts_at": start.isoformat()}).status_code
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(book, jobs))
+        elapsed = time.perf_counter() - started
+        ok = results.count(201)
+        print(f"    non-conflicting bookings over HTTP (8 clients): {ok}/{len(jobs)} booked "
+              f"({results.count(409)} refused: same patient same day), {ok / elapsed:.0f} bookings/s")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default="/tmp/carnet-bench-agenda")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--bookings", type=int, default=400)
+    parser.add_argument("--profile", action="store_true", help="also profile the week page")
+    args = parser.parse_args()
+    home = Path(args.home)
+    info = seed(home)
+    bench_week(home, info, args.requests)
+    bench_availability(home, info, max(20, args.requests // 3))
+    bench_contention(home, info, args.bookings)
+    if args.profile:
+        profile_week(home, info)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
