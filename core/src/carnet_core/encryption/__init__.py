@@ -26,10 +26,12 @@ from carnet_core.encryption.services import (
     seal,
     seal_bytes,
     subject_key_destroyed,
+    warm_subject_keys,
 )
 from carnet_core.encryption.types import Sealed
 
 __all__ = [
+    "warm_subject_keys",
     "DecryptionError",
     "EncryptionError",
     "KeyDestroyed",

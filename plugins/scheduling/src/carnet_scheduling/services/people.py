@@ -42,11 +42,17 @@ def names(
     rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
     sees_all = principal.can(_registry.VIEW_ALL) or _registry.shares_patients(db)
     own = set(own_ids)
-    found: dict[int, str] = {}
-    for p in rows:
-        if sees_all or p.practitioner_id == principal.user_id or p.id in own:
-            found[p.id] = _name(db, p)
-    return found
+    shown = [p for p in rows if sees_all or p.practitioner_id == principal.user_id or p.id in own]
+    _warm(db, shown)
+    return {p.id: _name(db, p) for p in shown}
+
+
+def _warm(db: CarnetSession, patients: list[Any]) -> None:
+    """One query for the patients' keys instead of one per patient."""
+    from carnet_core.encryption import patient_subject, warm_subject_keys
+
+    if patients:
+        warm_subject_keys(db, db.clinic_id, [patient_subject(p.id) for p in patients])
 
 
 def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
@@ -57,6 +63,7 @@ def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
     from sqlmodel import col, select
 
     rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
+    _warm(db, list(rows))
     return {p.id: _name(db, p) for p in rows}
 
 
