@@ -307,7 +307,7 @@ def browser_page() -> Iterator[Any]:
         )
         context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
         page = context.new_page()
-        page.set_default_timeout(15000)
+        page.set_default_timeout(30000)  # generous: a loaded 2-core CI machine is slow, not broken
         yield page
         context.close()
         browser.close()
