@@ -113,6 +113,12 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # The sqlite3 module opens a transaction just before the first write; make it take the
+            # write lock at once (BEGIN IMMEDIATE, waiting up to busy_timeout). A deferred BEGIN
+            # reads first and fails at once with "database is locked" when another writer
+            # commits in between (a stale WAL snapshot cannot be upgraded), which concurrent
+            # requests hit.
+            dbapi_conn.isolation_level = "IMMEDIATE"
             cur = dbapi_conn.cursor()
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cur.execute("PRAGMA journal_mode=WAL")
@@ -129,7 +135,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             # keeps concurrent requests from failing on a lock upgrade.
             raw = conn.connection.dbapi_connection
             if not raw.in_transaction:
-                raw.execute("BEGIN")
+                raw.execute("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgres://"):

@@ -75,6 +75,17 @@ def _ensure_principal(request: Request[Any, Any, Any]) -> None:
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    from carnet_core.web.middleware import is_busy
+
+    if is_busy(exc):
+        # Nothing was committed (the transaction rolled back): say so, and when to try again.
+        log.warning("database busy on %s", request.method)
+        if _is_api(request):
+            response = _json_error(503, "the database is busy; nothing was changed, try again")
+        else:
+            response = page(request, "core/error.html", {"status": 503, "detail": None}, status_code=503)
+        response.headers["Retry-After"] = "1"
+        return response
     handler = request.scope.get("route_handler")
     log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, handler and handler.name)
     if _is_api(request):

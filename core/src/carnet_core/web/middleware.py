@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
+from sqlalchemy.exc import OperationalError
 
 from carnet_core.clinics.services import enabled_plugins, get_clinic_by_slug
 from carnet_core.web.principal import ANONYMOUS, Principal
@@ -46,12 +47,30 @@ def security_headers(path: str, secure: bool) -> list[tuple[str, str]]:
     return headers
 
 
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's 'database is locked': another writer held the lock longer than busy_timeout."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def _with_retry_when_busy(call: Any, attempts: int = 5) -> Any:
+    """Authenticators write (session touch, token use + its audit record) in their own short
+    transaction: retry it a few times when SQLite is momentarily busy."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except OperationalError as exc:
+            if not is_busy(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.02 * (attempt + 1))
+    return None
+
+
 def resolve_principal(state: CarnetState, scope: dict[str, Any]) -> tuple[Principal, int | None]:
     """Run the authenticators; load the clinic and its enabled plugins. Blocking: call in a thread."""
     connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
     principal = ANONYMOUS
     for authenticate in state.authenticators:
-        found = authenticate(connection, state)
+        found = _with_retry_when_busy(lambda a=authenticate: a(connection, state))
         if found is not None:
             principal = found
             break
