@@ -41,7 +41,11 @@ def test_a_practitioner_logs_in_opens_the_week_and_books_in_the_dialog(
     page.locator('a.cell[aria-label$=" 10:00"]').nth(1).click(force=True)
     dialog = page.locator("#sched-dialog")
     dialog.locator("#patient-q").wait_for()
-    dialog.locator("#patient-q").fill("Lefèvre")
+    # htmx wires the swapped-in form after it settles: typing earlier sends no search
+    page.wait_for_load_state("networkidle")
+    with page.expect_response(lambda r: "/scheduling/patients?" in r.url and r.status == 200):
+        dialog.locator("#patient-q").fill("Lefèvre")
+        dialog.locator("#patient-q").dispatch_event("search")
     tom = dialog.get_by_label("LEFÈVRE Tom")
     tom.wait_for()
     page.wait_for_load_state("networkidle")  # the search has settled (htmx, 300 ms debounce)
