@@ -221,3 +221,46 @@ def test_a_practitioner_sees_only_the_names_of_patients_they_follow_or_see(world
     # then the time is shown as taken, without the patient's name (the clinic does not share patients)
     assert r.status_code == 200 and "17:00–17:30" in r.text
     assert "LEFÈVRE" not in r.text
+
+
+def test_the_patient_search_is_answered_to_post_and_no_address_carries_a_name(app, world, client, login_as, people):
+    login_as(client, people["secretary"])
+    # the live search of the dialog posts (with the CSRF token, as htmx sends it in a header)
+    found = client.post("/scheduling/patients/search", data={"q": "Lefèvre"}, headers=HX)
+    assert found.status_code == 200 and "LEFÈVRE Patient10" in found.text
+    assert f'value="{world.patients[0]}"' in found.text
+    assert client.get("/scheduling/patients?q=Lef%C3%A8vre").status_code in (404, 405)
+    assert client.get("/scheduling/patients/search?q=Lef%C3%A8vre").status_code == 405
+    # the booking and series forms ignore a name put in their address
+    for url in ("/scheduling/appointments/new?q=Lef%C3%A8vre", "/scheduling/series/new?q=Lef%C3%A8vre"):
+        r = client.get(url)
+        assert r.status_code == 200 and "LEFÈVRE Patient10" not in r.text and 'value="Lefèvre"' not in r.text, url
+    # and their search fields post: no form or htmx request of theirs is a GET carrying `q`
+    for url in ("/scheduling/appointments/new", "/scheduling/series/new"):
+        html = client.get(url).text
+        assert 'hx-get="/scheduling/patients' not in html and 'formmethod="get"' not in html, url
+        assert 'hx-post="/scheduling/patients/search"' in html, url
+    # no GET route of the plugin is a patient search
+    get_paths = {route.path for route in app.routes for handler in getattr(route, "route_handlers", [])
+                 if "GET" in getattr(handler, "http_methods", ()) and route.path.startswith("/scheduling")}
+    assert not [p for p in get_paths if "patient" in p or "search" in p], get_paths
+
+
+def test_the_search_button_without_javascript_posts_and_keeps_what_was_typed(world, client, login_as, people):
+    login_as(client, people["secretary"])
+    form = {"q": "Lefèvre", "date": DAY.isoformat(), "time": "17:00", "practitioner": str(world.practitioner.id),
+            "type": str(world.session_type_id), "duration": "45", "next": "/scheduling/?view=week&date=2030-09-03"}
+    r = client.post("/scheduling/appointments/new", data=form)
+    assert r.status_code == 200 and "<html" in r.text
+    assert "LEFÈVRE Patient10" in r.text and 'value="Lefèvre"' in r.text
+    assert f'value="{DAY.isoformat()}"' in r.text and 'value="17:00"' in r.text and 'value="45"' in r.text
+    # in the dialog (htmx) the same button answers the dialog's body only
+    partial = client.post("/scheduling/appointments/new", data=form, headers=HX)
+    assert partial.status_code == 200 and "<html" not in partial.text and "LEFÈVRE Patient10" in partial.text
+    # the series form's Search button too
+    series = client.post("/scheduling/series/new", data={"q": "Lefèvre", "time1": "17:00", "sessions": "12"})
+    assert series.status_code == 200 and "LEFÈVRE Patient10" in series.text and 'value="12"' in series.text
+    # a search without the CSRF token is refused
+    client.headers.pop("X-CSRF-Token", None)
+    bare = client.post("/scheduling/patients/search", data={"q": "Lefèvre"})
+    assert bare.status_code == 403 and "LEFÈVRE" not in bare.text

@@ -43,9 +43,14 @@ def test_a_practitioner_logs_in_opens_the_week_and_books_in_the_dialog(
     dialog.locator("#patient-q").wait_for()
     # htmx wires the swapped-in form after it settles: typing earlier sends no search
     page.wait_for_load_state("networkidle")
-    with page.expect_response(lambda r: "/scheduling/patients?" in r.url and r.status == 200):
+    searches: list[str] = []
+    page.on("request", lambda r: searches.append(f"{r.method} {r.url}") if "/scheduling/patients" in r.url else None)
+    with page.expect_response(lambda r: r.url.endswith("/scheduling/patients/search") and r.request.method == "POST"
+                              and r.status == 200):
         dialog.locator("#patient-q").fill("Lefèvre")
         dialog.locator("#patient-q").dispatch_event("search")
+    # the name travels in the POST body only, never in an address
+    assert searches and all(s.startswith("POST ") and "?" not in s and "Lef" not in s for s in searches), searches
     tom = dialog.get_by_label("LEFÈVRE Tom")
     tom.wait_for()
     page.wait_for_load_state("networkidle")  # the search has settled (htmx, 300 ms debounce)

@@ -184,19 +184,38 @@ def booking_context(request: Request[Any, Any, Any], db: CarnetSession, values: 
     }
 
 
+BOOKING_FIELDS = ("date", "time", "practitioner", "room", "type", "patient_id", "next", "notes", "duration")
+
+
+def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, values: dict[str, str],
+                  search: str = "") -> Template:
+    results = people.search(db, principal_of(request), search) if search else None
+    if values["patient_id"].isdigit():
+        name = people.one(db, principal_of(request), int(values["patient_id"]))
+        if name:
+            pid = int(values["patient_id"])
+            results = [(pid, name), *[r for r in results or [] if r[0] != pid]]
+    values["q"] = search
+    return page(request, "scheduling/appointment_new.html", booking_context(request, db, values, results=results),
+                partial="scheduling/_appointment_new.html")
+
+
 @get("/appointments/new", name="scheduling.book_form", opt={"permission": perm.MANAGE}, sync_to_thread=True)
 def book_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
-    """The booking form, prefilled from the clicked cell (date, time, practitioner, room)."""
-    q = {k: request.query_params.get(k) or "" for k in
-         ("date", "time", "practitioner", "room", "type", "q", "patient_id", "next", "notes", "duration")}
-    results = people.search(db, principal_of(request), q["q"]) if q["q"] else None
-    _prefill(db, q)
-    if q["patient_id"].isdigit():
-        name = people.one(db, principal_of(request), int(q["patient_id"]))
-        if name:
-            results = [(int(q["patient_id"]), name), *[r for r in results or [] if r[0] != int(q["patient_id"])]]
-    return page(request, "scheduling/appointment_new.html", booking_context(request, db, q, results=results),
-                partial="scheduling/_appointment_new.html")
+    """The booking form, prefilled from the clicked cell (date, time, practitioner, room) or a
+    patient's page (`patient_id`). A name never comes through the address: the search posts."""
+    values = {k: (request.query_params.get(k) or "")[:200] for k in BOOKING_FIELDS}
+    _prefill(db, values)
+    return _booking_form(request, db, values)
+
+
+@post("/appointments/new", name="scheduling.book_form_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
+      status_code=200)
+def book_form_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+    """The booking form again with the patients found: the form's Search button (without
+    JavaScript, and in the dialog), every value typed so far kept."""
+    values = {k: text(data, k, 20_000 if k == "notes" else 200) for k in BOOKING_FIELDS}
+    return _booking_form(request, db, values, text(data, "q", 200))
 
 
 def _prefill(db: CarnetSession, q: dict[str, str]) -> None:
@@ -402,10 +421,12 @@ def move_following(request: Request[Any, Any, Any], db: CarnetSession, appointme
 # --- patient search, today, day sheet ----------------------------------------------------------
 
 
-@get("/patients", name="scheduling.patient_search", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def patient_search(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
-    """Exact search (last name, e-mail or phone) for the booking form; results as radio buttons."""
-    q = (request.query_params.get("q") or "").strip()[:200]
+@post("/patients/search", name="scheduling.patient_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
+      status_code=200)
+def patient_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+    """Exact search (last name, e-mail or phone) for the booking and series forms; results as radio
+    buttons. A POST: a query string would carry the name into addresses, history and proxy logs."""
+    q = text(data, "q", 200)
     results = people.search(db, principal_of(request), q) if q else []
     return page(request, "scheduling/_patient_results.html",
                 {"results": results, "q": q, "registry": people.registry_available(), "v": {}})
@@ -468,5 +489,6 @@ def day_sheet(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
     return page(request, "scheduling/day_sheet.html", context)
 
 
-PAGE_HANDLERS = [agenda_page, types_css, book_form, book, show_appointment, move_appointment, cancel_appointment,
-                 mark_appointment, write_notes, move_following, patient_search, today_list, day_sheet]
+PAGE_HANDLERS = [agenda_page, types_css, book_form, book_form_search, book, show_appointment, move_appointment,
+                 cancel_appointment, mark_appointment, write_notes, move_following, patient_search, today_list,
+                 day_sheet]

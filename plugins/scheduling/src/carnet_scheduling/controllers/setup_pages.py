@@ -202,11 +202,20 @@ SERIES_FIELDS = ("patient_id", "practitioner", "type", "room", "weekday1", "time
 
 @get("/series/new", name="scheduling.series_form", opt={"permission": perm.MANAGE}, sync_to_thread=True)
 def series_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
-    values = {k: (request.query_params.get(k) or "")[:200] for k in SERIES_FIELDS}
-    values["practitioner"] = values["practitioner"] or (request.query_params.get("practitioner") or "")
+    # A name never comes through the address: the form's search posts (below).
+    values = {k: (request.query_params.get(k) or "")[:200] for k in SERIES_FIELDS if k != "q"}
+    values["q"] = ""
     if values["practitioner"].isdigit() and not values["type"]:
         favourite = agenda.favourite_type(db, int(values["practitioner"]))
         values["type"] = str(favourite) if favourite else ""
+    return page(request, "scheduling/series_new.html", series_form_context(request, db, values))
+
+
+@post("/series/new", name="scheduling.series_form_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
+      status_code=200)
+def series_form_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+    """The series form again with the patients found (its Search button), every value kept."""
+    values = {k: text(data, k, 200) for k in SERIES_FIELDS}
     return page(request, "scheduling/series_new.html", series_form_context(request, db, values))
 
 
@@ -296,5 +305,5 @@ def series_page(request: Request[Any, Any, Any], db: CarnetSession, series_id: i
     })
 
 
-SETUP_HANDLERS = [setup_page, add_type, add_place, add_room, set_hours, add_exception, series_form, series_create,
-                  series_page]
+SETUP_HANDLERS = [setup_page, add_type, add_place, add_room, set_hours, add_exception, series_form, series_form_search,
+                  series_create, series_page]
