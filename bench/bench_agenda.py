@@ -197,11 +197,14 @@ def baseline_app(database_url: str):
 
 def staff_accounts(settings: Any, info: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """n secretaries of the bench clinic (created once, kept in the seed file's folder)."""
+    import hashlib
+
     from carnet_core.clinics.models import Clinic
     from carnet_core.db.session import Database
     from carnet_core.testing.identity import make_staff
 
-    path = settings.home / f"staff-{info['clinic_id']}.json"
+    database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:8]
+    path = settings.home / f"staff-{database}-{info['clinic_id']}.json"
     if path.exists():
         return json.loads(path.read_text())
     db = Database(settings.database_url)

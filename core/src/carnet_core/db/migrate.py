@@ -64,6 +64,8 @@ def upgrade(db: Database, host: PluginHost, target: str = "heads") -> None:
     import_models(host)
     cfg = alembic_config(db, host)
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")  # a migration waits for its locks
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, target)
 

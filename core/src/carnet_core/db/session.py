@@ -103,10 +103,17 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
             raise ScopeError(f"{type(obj).__name__} of clinic {obj.clinic_id} written from clinic {clinic_id}")
 
 
-def make_engine(url: str, **kwargs: Any) -> sa.Engine:
+# A statement waiting longer than this for a lock another transaction holds fails (SQLite's busy
+# timeout, PostgreSQL's lock_timeout), and the request answers 503 + Retry-After with nothing
+# changed, instead of holding a connection and a thread indefinitely. Migrations on PostgreSQL wait
+# as long as they must.
+LOCK_TIMEOUT_S = 30.0
+
+
+def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, **kwargs: Any) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+            url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, hide_parameters=True,
             # as many connections as Litestar's worker threads (40): requests never wait for one
             pool_size=10, max_overflow=30, **kwargs
         )
@@ -123,7 +130,7 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(lock_timeout * 1000)}")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
@@ -142,17 +149,19 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    connect_args = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
     return sa.create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True, **kwargs
+        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True,
+        connect_args=connect_args, **kwargs
     )
 
 
 class Database:
     """Owns the engine; hands out clinic-bound or explicitly unscoped sessions."""
 
-    def __init__(self, url: str, engine: sa.Engine | None = None):
+    def __init__(self, url: str, engine: sa.Engine | None = None, lock_timeout: float = LOCK_TIMEOUT_S):
         self.url = url
-        self.engine = engine or make_engine(url)
+        self.engine = engine or make_engine(url, lock_timeout=lock_timeout)
         self._factory = orm.sessionmaker(
             bind=self.engine, class_=CarnetSession, expire_on_commit=False
         )

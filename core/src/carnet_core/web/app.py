@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 from litestar import Litestar, Request, Router
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -35,12 +36,36 @@ class StartupError(Exception):
     """The app cannot start; the message names what to fix."""
 
 
-def provide_db(request: Request[Any, Any, Any]) -> Iterator[CarnetSession]:
+# Commits and rollbacks run on their own worker threads. Were they to share anyio's default pool
+# with the handlers, a burst of requests waiting on a row or the SQLite write lock held by one
+# transaction would take every thread, and that transaction could never get one to commit.
+ENDING_THREADS = 16
+
+
+def _ending_limiter(state: CarnetState) -> anyio.CapacityLimiter:
+    limiter = state.extras.get("ending_limiter")
+    if limiter is None:  # made on the event loop, by the first request
+        limiter = state.extras["ending_limiter"] = anyio.CapacityLimiter(ENDING_THREADS)
+    return limiter
+
+
+def _end(session: CarnetSession, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[CarnetSession]:
     """One unit of work per request, bound to the request's clinic (or to none).
 
     Litestar runs this cleanup before the response is sent, so a failed commit becomes an error
     answer, never a success for a change that was lost. A handler that raises rolls back;
-    `page(..., status_code>=400)` rolls back too (a form shown again with its errors).
+    `page(..., status_code>=400)` rolls back too (a form shown again with its errors). The commit
+    or rollback runs on a thread of its own pool (see ENDING_THREADS).
     """
     state: CarnetState = request.app.state["carnet"]
     session = state.db.new_session(clinic_id=request.scope["state"].get("clinic_id"))
@@ -49,15 +74,16 @@ def provide_db(request: Request[Any, Any, Any]) -> Iterator[CarnetSession]:
     session.info["request_id"] = request.scope["state"].get("request_id")
     session.info["address"] = request.client.host if request.client else None
     request.scope["state"]["db_session"] = session
+    limiter = _ending_limiter(state)
     try:
         yield session
-    except BaseException:
-        session.rollback()
+    except GeneratorExit:  # closed without an outcome (never cleaned up): nothing is kept
+        _end(session, False)
         raise
-    else:
-        session.commit()
-    finally:
-        session.close()
+    except BaseException:
+        await anyio.to_thread.run_sync(_end, session, False, limiter=limiter, abandon_on_cancel=False)
+        raise
+    await anyio.to_thread.run_sync(_end, session, True, limiter=limiter, abandon_on_cancel=False)
 
 
 def collect_permissions(host: PluginHost) -> dict[str, Permission]:

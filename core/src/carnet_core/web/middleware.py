@@ -48,8 +48,11 @@ def security_headers(path: str, secure: bool) -> list[tuple[str, str]]:
 
 
 def is_busy(exc: BaseException) -> bool:
-    """SQLite's 'database is locked': another writer held the lock longer than busy_timeout."""
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+    """Another transaction held a lock longer than we wait: SQLite's 'database is locked' (after
+    busy_timeout), PostgreSQL's lock_not_available (after lock_timeout, SQLSTATE 55P03)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return "database is locked" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def _with_retry_when_busy(call: Any, attempts: int = 5) -> Any:
