@@ -264,3 +264,48 @@ def test_the_search_button_without_javascript_posts_and_keeps_what_was_typed(wor
     client.headers.pop("X-CSRF-Token", None)
     bare = client.post("/scheduling/patients/search", data={"q": "Lefèvre"})
     assert bare.status_code == 403 and "LEFÈVRE" not in bare.text
+
+
+def _nav(html: str) -> str:
+    return html.split('aria-label="Navigation principale"', 1)[1].split("</nav>", 1)[0]
+
+
+def test_the_waiting_list_and_online_bookings_are_reachable_from_the_shell(world, client, login_as, people, staff,
+                                                                         make_clinic):
+    # given a practitioner: the waiting list is in the main navigation, online bookings on the agenda's head
+    login_as(client, people["practitioner"])
+    agenda = client.get("/scheduling/")
+    assert '<a href="/scheduling/waitlist">Liste d\'attente</a>' in _nav(agenda.text)
+    assert '<a href="/scheduling/" aria-current="page">Agenda</a>' in _nav(agenda.text)
+    assert '<a href="/scheduling/online">Rendez-vous pris en ligne</a>' in agenda.text
+    assert 'href="/scheduling/setup"' not in agenda.text  # set-up needs scheduling.configure (owners)
+    # on the waiting list, that entry is the current one (not the agenda, whose address is a prefix)
+    waitlist = _nav(client.get("/scheduling/waitlist").text)
+    assert '<a href="/scheduling/waitlist" aria-current="page">' in waitlist
+    assert '<a href="/scheduling/" aria-current' not in waitlist
+    assert client.get("/scheduling/online").status_code == 200
+    client.post("/logout")
+    # the owner also gets the set-up link
+    login_as(client, people["owner"])
+    assert 'href="/scheduling/setup"' in client.get("/scheduling/").text
+    client.post("/logout")
+    # a member of a clinic that has not enabled scheduling holds no scheduling permission: no entries
+    plain = make_clinic("cabinet-sans-agenda", plugins=[])
+    login_as(client, staff("owner,practitioner", clinic=plain, name="Hors Agenda"))
+    home = client.get("/")
+    assert home.status_code == 200 and "/scheduling/" not in _nav(home.text)
+    assert "/scheduling/waitlist" not in home.text and "Liste d'attente" not in home.text
+    assert client.get("/scheduling/waitlist").status_code == 404
+
+
+def test_navigation_entries_declare_the_agenda_permission():
+    from carnet_core.web.principal import Principal
+    from carnet_scheduling import permissions as perm
+    from carnet_scheduling.controllers.panels import navigation
+
+    items = {i.href: i.permission for i in navigation(None)}
+    assert items == {"/scheduling/": perm.VIEW, "/scheduling/waitlist": perm.VIEW}
+    # core shows an entry only to who holds its permission: a principal without scheduling.view sees none
+    without = Principal(kind="user", user_id=1, clinic_id=1, roles=frozenset({"secretary"}),
+                        permissions=frozenset({"core.patients.view"}))
+    assert not [href for href, p in items.items() if without.can(p)]

@@ -1,5 +1,5 @@
-"""What scheduling adds to the shell: the Agenda navigation entry and the patient page panel
-(upcoming appointments, series counters)."""
+"""What scheduling adds to the shell: navigation entries (agenda, waiting list) and
+the patient page panel (upcoming appointments, series counters)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,12 @@ UPCOMING = 8
 
 
 def navigation(user: Any) -> list[NavItem]:
-    return [NavItem(N_("Agenda"), "/scheduling/", permission=perm.VIEW, order=20)]
+    # The waiting list is daily work: it sits beside the agenda. Online bookings, set-up and
+    # reminder settings are links on the agenda's head (the top bar has room for few entries).
+    return [
+        NavItem(N_("Agenda"), "/scheduling/", permission=perm.VIEW, order=20),
+        NavItem(N_("Waiting list"), "/scheduling/waitlist", permission=perm.VIEW, order=21),
+    ]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
