@@ -129,6 +129,15 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "POST /scheduling/setup/rooms": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/hours": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/exceptions": Row(("owner",), body={}, ok=(422,)),
+    # reminder settings (owners) and a patient's reminders switch (from the patient page)
+    "GET /scheduling/setup/reminders": Row(("owner",)),
+    "POST /scheduling/setup/reminders/rules": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/reminders/defaults": Row(("owner",), body={}),
+    "POST /scheduling/setup/reminders/rules/{rule_id:int}": Row(("owner",), {"rule_id": 999999}, {"action": "off"},
+                                                                ok=(404,)),
+    "POST /scheduling/setup/reminders/switches": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/patients/{patient_id:int}/reminders": Row(_STAFF, {"patient_id": 999999}, {"enabled": "0"},
+                                                                ok=(404,)),
 }
 
 ROWS: dict[str, Row] = {

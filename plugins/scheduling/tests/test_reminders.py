@@ -3,6 +3,7 @@ none for cancelled or past appointments, switches and opt-out, no health data in
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -145,3 +146,105 @@ def test_rules_refuse_nonsense(carnet_db, world):
             reminders.add_rule(db, "pigeon", 60)
         with pytest.raises(SchedulingError):
             reminders.add_rule(db, "email", 5)
+
+
+def _states(db, appointment_id):
+    return sorted((r.channel, r.status) for r in reminders.for_appointment(db, appointment_id))
+
+
+def _audited(db, resource_type):
+    from carnet_core.audit.models import AuditRecord
+
+    return db.exec(select(AuditRecord).where(AuditRecord.resource_type == resource_type)).all()
+
+
+def test_a_new_rule_reaches_booked_appointments_and_a_twin_or_bad_delay_writes_nothing(carnet_db, world, booked):
+    from carnet_scheduling.services.errors import SchedulingError
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        rule = reminders.add_rule(db, "sms", 3 * 60)
+        assert ("sms", SCHEDULED) in _states(db, booked.id) and len(_states(db, booked.id)) == 4
+        assert [r.resource_id for r in _audited(db, "scheduling_reminder_rule")][-1] == str(rule.id)
+    for channel, minutes in (("email", 24 * 60), ("sms", -60), ("sms", 0), ("sms", 61 * 24 * 60), ("fax", 60)):
+        with carnet_db.session(clinic_id=world.clinic.id) as db:
+            db.info["principal"] = f"user:{world.practitioner.id}"
+            with pytest.raises(SchedulingError) as raised:
+                reminders.add_rule(db, channel, minutes)
+            assert raised.value.field == ("channel" if channel == "fax" else "minutes_before")
+            db.rollback()
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert len(reminders.rules(db)) == 4
+
+
+def test_switching_a_rule_off_cancels_its_pending_messages_and_on_brings_them_back(carnet_db, world, booked):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        sms = next(r for r in reminders.rules(db) if r.channel == "sms")
+        reminders.set_rule_active(db, sms.id, False)
+        assert _states(db, booked.id) == [("email", SCHEDULED), ("email", SCHEDULED), ("sms", CANCELLED)]
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        # a rule switched off cannot be duplicated by adding it again: the same rule comes back
+        again = reminders.add_rule(db, "sms", 2 * 24 * 60)
+        assert again.id == sms.id and again.active
+        assert _states(db, booked.id) == [("email", SCHEDULED), ("email", SCHEDULED), ("sms", SCHEDULED)]
+        assert len(reminders.for_appointment(db, booked.id)) == 3  # one message per rule, never a second row
+        changes = [json.loads(r.details) for r in _audited(db, "scheduling_reminder_rule")]
+        assert {"active": False, "cancelled": 1} in changes
+
+
+def test_a_used_rule_is_kept_and_an_unused_one_removed(carnet_db, world, booked, plugin_host):
+    from carnet_scheduling.services.errors import NotFound, SchedulingError
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        used = reminders.rules(db)[0].id
+        with pytest.raises(SchedulingError):
+            reminders.remove_rule(db, used)
+        db.rollback()
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        appts.cancel(db, appts.get_appointment(db, booked.id), "Empêchement",
+                     hooks=plugin_host.for_clinic({"scheduling"}))
+        fresh = reminders.add_rule(db, "email", 45).id  # no booked appointment left: it plans nothing
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        assert not reminders.rule_usage(db).get(fresh)
+        reminders.remove_rule(db, fresh)
+        assert fresh not in [r.id for r in reminders.rules(db)] and used in [r.id for r in reminders.rules(db)]
+        assert "delete" in [r.action for r in _audited(db, "scheduling_reminder_rule")]
+        with pytest.raises(NotFound):
+            reminders.remove_rule(db, fresh)
+
+
+@pytest.mark.parametrize("scope", ["practitioner", "appointment_type", "patient"])
+def test_a_switch_re_plans_booked_appointments_both_ways_and_is_audited(carnet_db, world, booked, scope):
+    subject = {"practitioner": booked.practitioner_id, "appointment_type": booked.appointment_type_id,
+               "patient": booked.patient_id}[scope]
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.switch(db, scope, subject, False)
+        assert {s for _, s in _states(db, booked.id)} == {CANCELLED}
+        assert subject in reminders.switched_off_ids(db, scope)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.switch(db, scope, subject, True)
+        assert {s for _, s in _states(db, booked.id)} == {SCHEDULED}
+        details = [json.loads(r.details) for r in _audited(db, "scheduling_reminder_switch")]
+        assert [d["enabled"] for d in details] == [False, True] and details[0]["scope"] == scope
+
+
+def test_a_switch_refuses_a_subject_of_another_clinic(carnet_db, world, make_clinic):
+    from conftest import make_world
+
+    from carnet_scheduling.services.errors import SchedulingError
+
+    other = make_world(carnet_db, make_clinic, slug="cabinet-autre")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        for scope, subject in (("practitioner", other.practitioner.id), ("appointment_type", other.session_type_id),
+                               ("patient", other.patients[0]), ("room", world.room_id)):
+            with pytest.raises(SchedulingError):
+                reminders.switch(db, scope, subject, False)
+        assert not reminders.switched_off_ids(db, "practitioner") and not reminders.switched_off_ids(db, "patient")

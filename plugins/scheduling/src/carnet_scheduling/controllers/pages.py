@@ -25,7 +25,7 @@ from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, integer, moment, safe_next, text
 from carnet_scheduling.controllers.messages import SLOT_REASONS, TAKEN
 from carnet_scheduling.models import ABSENT, BOOKED, CANCELLED, EXCUSED, HONOURED, Appointment
-from carnet_scheduling.services import agenda, people, setup
+from carnet_scheduling.services import agenda, people, reminders, setup
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.calendar import local_date, local_day_bounds, to_local
@@ -36,6 +36,9 @@ from carnet_scheduling.services.recurrence import WeeklySlot
 CHANGED = "scheduling-changed"  # htmx event: the agenda grid reloads itself, the dialog closes
 WEEKDAY_NAMES = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
                  N_("Sunday"))
+REMINDER_STATE_LABELS = {"scheduled": N_("scheduled"), "sent": N_("sent"), "failed": N_("failed"),
+                         "cancelled": N_("cancelled")}
+CHANNEL_LABELS = {"email": N_("E-mail"), "sms": N_("SMS")}
 STATUS_LABELS = {BOOKED: N_("Booked"), HONOURED: N_("Honoured"), ABSENT: N_("Absent (unexcused)"),
                  EXCUSED: N_("Excused"), CANCELLED: N_("Cancelled")}
 
@@ -307,6 +310,7 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
                                        plugin_settings(request).prescription_warning_sessions)
     record(db, action="read", resource_type="appointment", resource_id=appt.id, patient_id=appt.patient_id)
     start, end = to_local(appt.starts_at, tz), to_local(appt.ends_at, tz)
+    messages = [(r, to_local(r.sent_at or r.due_at, tz)) for r in reminders.for_appointment(db, appt.id)]
     staff = {p.id: p for p in practitioners(db)}
     return {
         "a": appt, "start": start, "end": end, "patient_name": name, "type": agenda.types_by_id(db).get(
@@ -316,6 +320,7 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
         "can_manage": principal.can(perm.MANAGE), "started": appt.starts_at <= utcnow(),
         "next": safe_next(next_url or request.query_params.get("next")), "weekdays": WEEKDAY_NAMES,
         "date_value": start.date().isoformat(), "time_value": start.strftime("%H:%M"),
+        "reminders": messages, "reminder_states": REMINDER_STATE_LABELS, "channel_labels": CHANNEL_LABELS,
     }
 
 

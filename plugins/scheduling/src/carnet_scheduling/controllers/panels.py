@@ -11,7 +11,7 @@ from carnet_core.contrib import NavItem, Panel
 from carnet_core.db.base import utcnow
 from carnet_core.i18n import N_
 from carnet_scheduling import permissions as perm
-from carnet_scheduling.services import agenda, people
+from carnet_scheduling.services import agenda, people, reminders
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.calendar import to_local
@@ -47,5 +47,6 @@ def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
            details={"view": "patient-panel", "count": len(rows)})
     context = {"upcoming": upcoming, "series": series, "status_labels": STATUS_LABELS,
                "can_manage": user.can(perm.MANAGE), "patient_id": patient.id,
-               "registry": people.registry_available()}
+               "registry": people.registry_available(),
+               "reminders_on": not reminders.switched_off_ids(db, "patient", [patient.id])}
     return [Panel(N_("Appointments"), "scheduling/_patient_panel.html", context, order=20, permission=perm.VIEW)]

@@ -10,10 +10,12 @@ everything and sends only for a booked appointment still in the future.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from carnet_core.audit import record
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
 from carnet_core.jobs import enqueue_with_options
@@ -34,23 +36,167 @@ MAX_MINUTES_BEFORE = 60 * 24 * 30
 DEFAULT_RULES = (("email", 7 * 24 * 60), ("email", 24 * 60), ("sms", 2 * 24 * 60))
 
 
-def add_rule(db: CarnetSession, channel: str, minutes_before: int) -> ReminderRule:
+MIN_MINUTES_BEFORE = 30
+CHANNEL_ERROR = "choose e-mail or SMS"
+DELAY_ERROR = "between 30 minutes and 30 days before the appointment"
+DUPLICATE_ERROR = "this reminder exists already"
+SUBJECT_ERROR = "choose a practitioner or an appointment type of this practice"
+USED_RULE_ERROR = "reminders were already planned with this rule: switch it off instead"
+
+
+def _check_rule(db: CarnetSession, channel: str, minutes_before: int, *, other_than: int | None = None) -> None:
     if channel not in CHANNELS:
-        raise SchedulingError("channel", "use 'email' or 'sms'")
-    if not 30 <= minutes_before <= MAX_MINUTES_BEFORE:
-        raise SchedulingError("minutes_before", "between 30 minutes and 30 days before the appointment")
-    rule = ReminderRule(channel=channel, minutes_before=minutes_before)
+        raise SchedulingError("channel", CHANNEL_ERROR)
+    if not MIN_MINUTES_BEFORE <= minutes_before <= MAX_MINUTES_BEFORE:
+        raise SchedulingError("minutes_before", DELAY_ERROR)
+    twin = db.exec(select(ReminderRule.id).where(
+        ReminderRule.channel == channel, ReminderRule.minutes_before == minutes_before,
+        ReminderRule.active == True, ReminderRule.id != (other_than or 0),  # noqa: E712
+    )).first()
+    if twin is not None:
+        raise SchedulingError("minutes_before", DUPLICATE_ERROR)
+
+
+def add_rule(db: CarnetSession, channel: str, minutes_before: int, *, now: datetime | None = None,
+             actor: Any = None) -> ReminderRule:
+    """A new rule of the clinic (or an identical deactivated one switched back on). Appointments
+    already booked get their reminder for it."""
+    _check_rule(db, channel, minutes_before)
+    rule = db.exec(select(ReminderRule).where(
+        ReminderRule.channel == channel, ReminderRule.minutes_before == minutes_before)).first()
+    if rule is None:
+        rule = ReminderRule(channel=channel, minutes_before=minutes_before)
+    created = rule.id is None
+    rule.active = True
     db.add(rule)
     db.flush()
+    replan(db, now=now)
+    record(db, action="create" if created else "update", resource_type="scheduling_reminder_rule",
+           resource_id=rule.id, details={"channel": channel, "minutes_before": minutes_before, "active": True},
+           actor=actor)
     return rule
 
 
-def ensure_default_rules(db: CarnetSession) -> list[ReminderRule]:
+def rules(db: CarnetSession) -> list[ReminderRule]:
+    """The clinic's rules, active first, the earliest reminder first."""
+    return list(db.exec(select(ReminderRule).order_by(
+        col(ReminderRule.active).desc(), col(ReminderRule.minutes_before).desc(), ReminderRule.channel)))
+
+
+def rule_usage(db: CarnetSession) -> dict[int, int]:
+    """How many messages each rule has produced (a used rule is kept, only deactivated)."""
+    rows = db.exec(select(Reminder.rule_id, sa.func.count()).group_by(Reminder.rule_id)).all()
+    return {rule_id: count for rule_id, count in rows}
+
+
+def _rule(db: CarnetSession, rule_id: int) -> ReminderRule:
+    from carnet_scheduling.services.errors import NotFound
+
+    rule = db.exec(select(ReminderRule).where(ReminderRule.id == rule_id)).first()
+    if rule is None:
+        raise NotFound("reminder rule")
+    return rule
+
+
+def set_rule_active(db: CarnetSession, rule_id: int, active: bool, *, now: datetime | None = None) -> ReminderRule:
+    """Switch a rule off (its messages not sent yet are cancelled) or back on (booked appointments
+    get their reminder for it)."""
+    rule = _rule(db, rule_id)
+    if active == rule.active:
+        return rule
+    if active:
+        _check_rule(db, rule.channel, rule.minutes_before, other_than=rule.id)
+    rule.active = active
+    db.add(rule)
+    db.flush()
+    cancelled = 0
+    if active:
+        replan(db, now=now)
+    else:
+        for reminder in db.exec(select(Reminder).where(Reminder.rule_id == rule.id, Reminder.status == SCHEDULED)):
+            _set(reminder, CANCELLED, "rule switched off")
+            db.add(reminder)
+            cancelled += 1
+        db.flush()
+    record(db, action="update", resource_type="scheduling_reminder_rule", resource_id=rule.id,
+           details={"active": active, "cancelled": cancelled})
+    return rule
+
+
+def remove_rule(db: CarnetSession, rule_id: int) -> None:
+    """Delete a rule that never produced a message; one that did keeps its history (switch it off)."""
+    rule = _rule(db, rule_id)
+    if rule_usage(db).get(rule.id):
+        raise SchedulingError("rule", USED_RULE_ERROR)
+    db.delete(rule)
+    db.flush()
+    record(db, action="delete", resource_type="scheduling_reminder_rule", resource_id=rule_id)
+
+
+def replan(db: CarnetSession, *, practitioner_id: int | None = None, appointment_type_id: int | None = None,
+           patient_id: int | None = None, now: datetime | None = None) -> int:
+    """Plan again the reminders of the booked future appointments (after a rule or a switch
+    changed): new ones are created, switched-off ones cancelled, sent ones never repeated."""
+    now = now or utcnow()
+    query = select(Appointment).where(Appointment.status == BOOKED, Appointment.starts_at > now)
+    if practitioner_id is not None:
+        query = query.where(Appointment.practitioner_id == practitioner_id)
+    if appointment_type_id is not None:
+        query = query.where(Appointment.appointment_type_id == appointment_type_id)
+    if patient_id is not None:
+        query = query.where(Appointment.patient_id == patient_id)
+    count = 0
+    for appt in list(db.exec(query.order_by(Appointment.starts_at))):
+        plan(db, appt, now)
+        count += 1
+    return count
+
+
+def switched_off_ids(db: CarnetSession, scope: str, subject_ids: list[int] | None = None) -> set[int]:
+    """Subjects of `scope` with every reminder switched off (the channel-wide switches)."""
+    query = select(ReminderSwitch.subject_id).where(ReminderSwitch.scope == scope,
+                                                    col(ReminderSwitch.channel).is_(None))
+    if subject_ids is not None:
+        query = query.where(col(ReminderSwitch.subject_id).in_(subject_ids))
+    return set(db.exec(query))
+
+
+def switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, *, now: datetime | None = None) -> None:
+    """Reminders on or off for one practitioner, appointment type or patient of the clinic; the
+    booked future appointments concerned are planned again (off: their pending messages are
+    cancelled)."""
+    from carnet_scheduling.services.context import patient_exists, practitioners
+
+    if scope == "practitioner":
+        known = any(p.id == subject_id for p in practitioners(db))
+    elif scope == "appointment_type":
+        known = db.exec(select(AppointmentType.id).where(AppointmentType.id == subject_id)).first() is not None
+    elif scope == "patient":
+        known = patient_exists(db, subject_id)
+    else:
+        raise SchedulingError("scope", f"use one of {', '.join(OFF_SCOPES)}")
+    if not known:
+        raise SchedulingError("subject", SUBJECT_ERROR)
+    set_switch(db, scope, subject_id, enabled)
+    if scope == "appointment_type" and enabled:
+        # "on" means on: also the type's own set-up flag (which reminders apply to the motif)
+        kind = db.exec(select(AppointmentType).where(AppointmentType.id == subject_id)).one()
+        if not kind.reminders:
+            kind.reminders = True
+            db.add(kind)
+            db.flush()
+    count = replan(db, now=now, **{f"{scope}_id": subject_id})
+    record(db, action="update", resource_type="scheduling_reminder_switch", resource_id=subject_id,
+           patient_id=subject_id if scope == "patient" else None,
+           details={"scope": scope, "enabled": enabled, "appointments": count})
+
+
+def ensure_default_rules(db: CarnetSession, actor: Any = "system:scheduling.reminders") -> list[ReminderRule]:
     """E-mail 7 days and 1 day before, SMS 2 days before, unless the clinic has rules already."""
     existing = list(db.exec(select(ReminderRule)))
     if existing:
         return existing
-    return [add_rule(db, channel, minutes) for channel, minutes in DEFAULT_RULES]
+    return [add_rule(db, channel, minutes, actor=actor) for channel, minutes in DEFAULT_RULES]
 
 
 def set_switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, channel: str | None = None) -> None:
@@ -58,7 +204,7 @@ def set_switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, ch
     if scope not in OFF_SCOPES:
         raise SchedulingError("scope", f"use one of {', '.join(OFF_SCOPES)}")
     if channel is not None and channel not in CHANNELS:
-        raise SchedulingError("channel", "use 'email' or 'sms'")
+        raise SchedulingError("channel", CHANNEL_ERROR)
     current = db.exec(select(ReminderSwitch).where(
         ReminderSwitch.scope == scope, ReminderSwitch.subject_id == subject_id,
         ReminderSwitch.channel == channel if channel else col(ReminderSwitch.channel).is_(None),
@@ -123,7 +269,8 @@ def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None) -> l
             continue
         if reminder is None:
             reminder = Reminder(appointment_id=appt.id, rule_id=rule.id, channel=rule.channel, due_at=due)
-        elif reminder.status in (SCHEDULED, CANCELLED) and reminder.due_at != due:
+        elif reminder.status == CANCELLED or (reminder.status == SCHEDULED and reminder.due_at != due):
+            # re-timed after a move, or wanted again (a rule or a switch back on)
             reminder.due_at = due
             _set(reminder, SCHEDULED, None)
         else:
