@@ -248,3 +248,35 @@ def test_a_switch_refuses_a_subject_of_another_clinic(carnet_db, world, make_cli
             with pytest.raises(SchedulingError):
                 reminders.switch(db, scope, subject, False)
         assert not reminders.switched_off_ids(db, "practitioner") and not reminders.switched_off_ids(db, "patient")
+
+
+def test_a_practice_that_never_set_its_rules_gets_the_usual_ones_with_its_first_booking(carnet_db, world, plugin_host):
+    from carnet_scheduling.patient_models import ReminderRule
+
+    patient_id = make_patient(carnet_db, world)
+    hooks = plugin_host.for_clinic({"scheduling"})
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        assert db.exec(select(ReminderRule)).all() == []
+        appt = appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id,
+                          appointment_type_id=world.session_type_id, starts_at=next_weekday_at(1, 17),
+                          hooks=hooks)
+        rules = sorted((r.channel, r.minutes_before) for r in db.exec(select(ReminderRule)))
+        planned = sorted((r.channel, appt.starts_at - r.due_at) for r in reminders.for_appointment(db, appt.id))
+    assert rules == sorted(reminders.DEFAULT_RULES)
+    assert planned == sorted((c, timedelta(minutes=m)) for c, m in reminders.DEFAULT_RULES)
+
+
+def test_the_last_rule_is_switched_off_not_removed(carnet_db, world):
+    from carnet_scheduling.patient_models import ReminderRule
+    from carnet_scheduling.services.errors import SchedulingError
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        first, second, third = reminders.ensure_default_rules(db)
+        reminders.remove_rule(db, first.id)
+        reminders.remove_rule(db, second.id)
+        with pytest.raises(SchedulingError) as refused:
+            reminders.remove_rule(db, third.id)
+        assert refused.value.message == reminders.LAST_RULE_ERROR
+        assert [r.id for r in db.exec(select(ReminderRule))] == [third.id]

@@ -28,6 +28,7 @@ SHOWN_MESSAGES = (
     N_("choose e-mail or SMS"), N_("between 30 minutes and 30 days before the appointment"),
     N_("this reminder exists already"), N_("choose a practitioner or an appointment type of this practice"),
     N_("reminders were already planned with this rule: switch it off instead"),
+    N_("the practice keeps at least one reminder rule: switch it off instead"),
 )
 FIELDS = {"minutes_before": "delay", "rule": "rule", "channel": "channel", "subject": "subject"}
 

@@ -42,6 +42,7 @@ DELAY_ERROR = "between 30 minutes and 30 days before the appointment"
 DUPLICATE_ERROR = "this reminder exists already"
 SUBJECT_ERROR = "choose a practitioner or an appointment type of this practice"
 USED_RULE_ERROR = "reminders were already planned with this rule: switch it off instead"
+LAST_RULE_ERROR = "the practice keeps at least one reminder rule: switch it off instead"
 
 
 def _check_rule(db: CarnetSession, channel: str, minutes_before: int, *, other_than: int | None = None) -> None:
@@ -128,6 +129,9 @@ def remove_rule(db: CarnetSession, rule_id: int) -> None:
     rule = _rule(db, rule_id)
     if rule_usage(db).get(rule.id):
         raise SchedulingError("rule", USED_RULE_ERROR)
+    if db.exec(select(sa.func.count()).select_from(ReminderRule)).one() <= 1:
+        # no rule at all means "never set up", which gets the usual rules (see plan)
+        raise SchedulingError("rule", LAST_RULE_ERROR)
     db.delete(rule)
     db.flush()
     record(db, action="delete", resource_type="scheduling_reminder_rule", resource_id=rule_id)
@@ -258,6 +262,10 @@ def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None) -> l
     if appt.status != BOOKED or appt.starts_at <= now:
         return []
     planned = []
+    if db.exec(select(ReminderRule.id).limit(1)).first() is None:
+        # A practice that never set its rules gets the usual ones with its first booking (its
+        # owner changes them in the set-up; a practice keeps at least one rule, on or off).
+        ensure_default_rules(db)
     existing = {r.rule_id: r for r in db.exec(select(Reminder).where(Reminder.appointment_id == appt.id))}
     for rule in db.exec(select(ReminderRule).where(ReminderRule.active == True)):  # noqa: E712
         due = appt.starts_at - timedelta(minutes=rule.minutes_before)
