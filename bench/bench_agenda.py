@@ -158,7 +158,13 @@ def baseline_app(database_url: str):
 
     import carnet_scheduling
     from carnet_scheduling.controllers.pages import AgendaQuery
-    from carnet_scheduling.models import Appointment, AppointmentType, AvailabilityException, WorkingHours
+    from carnet_scheduling.models import (
+        Appointment,
+        AppointmentType,
+        AvailabilityException,
+        WorkingHours,
+        overlapping_window,
+    )
     from carnet_scheduling.services import agenda
 
     engine = sa.create_engine(database_url)
@@ -175,8 +181,8 @@ def baseline_app(database_url: str):
         start, end = agenda.window(days, "Europe/Paris")
         with Session(engine) as s:
             rows = list(s.scalars(sa.select(Appointment).where(
-                Appointment.practitioner_id == practitioner_id, Appointment.starts_at < end,
-                Appointment.ends_at > start).order_by(Appointment.starts_at)))
+                Appointment.practitioner_id == practitioner_id, overlapping_window(start, end))
+                .order_by(Appointment.starts_at)))
             hours = list(s.scalars(sa.select(WorkingHours).where(WorkingHours.practitioner_id == practitioner_id)))
             off = list(s.scalars(sa.select(AvailabilityException).where(AvailabilityException.starts_at < end,
                                                                          AvailabilityException.ends_at > start)))

@@ -43,7 +43,8 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
         return
     # Only the clinic-owned tables this statement touches (selected, joined, in subqueries or
     # targeted by an UPDATE/DELETE) get the criterion: one per touched table, not one per model.
-    involved = _owned_in(state.statement)
+    tables = _tables_in(state.statement)
+    involved = _owned_of(tables)
     if not involved:
         return
     if clinic_id is None:
@@ -51,6 +52,11 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
             "query on a clinic-owned table from a session bound to no clinic; "
             "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
         )
+    if len(tables) == 1 and isinstance(tables[0], sa.Table) and isinstance(state.statement, _FILTERABLE):
+        # The statement reads or writes that one table once (no join, alias or subquery): a plain
+        # WHERE is the same criterion, without the cost of loader criteria (~0.1 ms a query).
+        state.statement = state.statement.where(tables[0].c.clinic_id == clinic_id)
+        return
     state.statement = state.statement.options(
         *(
             orm.with_loader_criteria(cls, lambda c: c.clinic_id == clinic_id, include_aliases=True)
@@ -74,10 +80,18 @@ def _owned_tables() -> dict[str, type]:
     return _owned_cache[1]
 
 
-def _owned_in(statement: Any) -> list[type]:
+_FILTERABLE = (sa.Select, sa.Update, sa.Delete)
+
+
+def _tables_in(statement: Any) -> list[Any]:
+    """Every table, alias and join the statement touches, once per occurrence."""
+    return list(sql_util.find_tables(statement, include_aliases=True, include_joins=True, include_crud=True))
+
+
+def _owned_of(tables: list[Any]) -> list[type]:
     owned = _owned_tables()
     found: dict[str, type] = {}
-    for table in sql_util.find_tables(statement, include_aliases=True, include_joins=True, include_crud=True):
+    for table in tables:
         base = getattr(table, "original", table)
         name = getattr(base, "name", None)
         if name in owned:

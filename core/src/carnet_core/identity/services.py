@@ -134,6 +134,18 @@ def memberships_of(db: CarnetSession, user_id: int) -> list[tuple[Membership, Cl
     return list(rows)
 
 
+def membership_and_clinic(db: CarnetSession, user_id: int, clinic_id: int) -> tuple[Membership, Clinic] | None:
+    """The user's active membership of the clinic with the clinic's row, in one query."""
+    found = db.exec(
+        select(Membership, Clinic).join(Clinic, Clinic.id == Membership.clinic_id).where(
+            Membership.user_id == user_id,
+            Membership.clinic_id == clinic_id,
+            Membership.active == True,  # noqa: E712
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
 def membership(db: CarnetSession, user_id: int, clinic_id: int) -> Membership | None:
     return db.exec(
         select(Membership).where(
@@ -492,15 +504,18 @@ def load_session(
     """The live session for a cookie value, or None. Expired sessions are deleted on sight."""
     if not raw or len(raw) > 100:
         return None
-    row = db.exec(select(LoginSession).where(LoginSession.token_hash == token_hash(raw))).first()
-    if row is None or row.stage != stage:
+    found = db.exec(
+        select(LoginSession, User).outerjoin(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == token_hash(raw))
+    ).first()
+    if found is None or found[0].stage != stage:
         return None
+    row, user = found
     now = now or utcnow()
     if stage == "full":
         expired = now - row.last_seen_at > idle or now - row.created_at > absolute
     else:
         expired = now - row.created_at > MFA_STAGE_TTL
-    user = db.get(User, row.user_id)
     if expired or user is None or user.disabled:
         db.delete(row)
         db.flush()

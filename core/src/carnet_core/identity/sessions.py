@@ -59,13 +59,13 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
         if found is None:
             return None
         row, user = found
-        member = services.membership(db, user.id, row.clinic_id) if row.clinic_id else None
-        if member is None:
+        found = services.membership_and_clinic(db, user.id, row.clinic_id) if row.clinic_id else None
+        if found is None:
             # Removed from the session's clinic: fall back to another clinic of the user, if any.
             row.clinic_id = services.default_clinic(db, user.id)
             db.add(row)
-            member = services.membership(db, user.id, row.clinic_id) if row.clinic_id else None
-        clinic = db.get(Clinic, member.clinic_id) if member else None
+            found = services.membership_and_clinic(db, user.id, row.clinic_id) if row.clinic_id else None
+        member, clinic = found if found is not None else (None, None)
         roles = member.role_set if member else frozenset()
         return Principal(
             kind="user",

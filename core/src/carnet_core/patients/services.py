@@ -10,6 +10,7 @@ reads them. Every read and write records an audit entry in the same transaction.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,13 @@ from carnet_core.encryption import (
     destroy_subject_key,
     ensure_subject_key,
     open_,
+    open_bytes,
     patient_subject,
     seal,
+    warm_subject_keys,
 )
 from carnet_core.encryption.normalise import fold_phone
+from carnet_core.encryption.services import row_context
 from carnet_core.i18n import N_
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
@@ -429,6 +433,36 @@ def search_patients(
             details={"count": len(views), "offset": offset},
         )
     return views
+
+
+def names_of(
+    db: Any, patient_ids: Iterable[int], keep: Callable[[int, int | None], bool] | None = None,
+) -> dict[int, tuple[str, str]]:
+    """(last name, first name) of live patients of the session's clinic, for pages that list many
+    (an agenda week shows 40): one query for the rows, one for their keys. `keep(patient_id,
+    practitioner_id)` chooses which names are opened at all. Not audited: callers record what
+    they show."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return {}
+    rows = db.exec(
+        select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name)
+        .where(Patient.id.in_(ids), Patient.erased_at.is_(None))  # type: ignore[union-attr,attr-defined]
+    ).all()
+    rows = [r for r in rows if keep is None or keep(r[0], r[2])]
+    if not rows:
+        return {}
+    warm_subject_keys(db, db.clinic_id, [patient_subject(r[0]) for r in rows])
+    table = Patient.__tablename__
+
+    def opened(patient_id: int, clinic_id: int, column: str, sealed: bytes | None) -> str:
+        if sealed is None:
+            return ""
+        context = row_context(table, column, patient_id)
+        return open_bytes(db, clinic_id, context, bytes(sealed)).decode("utf-8")
+
+    return {pid: (opened(pid, cid, "last_name", last), opened(pid, cid, "first_name", first))
+            for pid, cid, _, last, first in rows}
 
 
 def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:

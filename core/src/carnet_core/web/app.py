@@ -73,6 +73,11 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[CarnetSes
     session.info["principal"] = request.scope["state"].get("principal")
     session.info["request_id"] = request.scope["state"].get("request_id")
     session.info["address"] = request.client.host if request.client else None
+    # The request's clinic row, already read by the middleware (a detached copy, read-only).
+    scope_state = request.scope["state"]
+    clinic = getattr(scope_state.get("principal"), "clinic", None) or scope_state.get("public_clinic")
+    if clinic is not None and clinic.id == session.info.get("clinic_id"):
+        session.info["clinic"] = clinic
     request.scope["state"]["db_session"] = session
     limiter = _ending_limiter(state)
     try:

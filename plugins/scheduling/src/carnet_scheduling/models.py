@@ -8,7 +8,7 @@ migration (`scheduling_0001`), which the drift test keeps honest for everything 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -150,6 +150,7 @@ class Appointment(ClinicOwned, table=True):
     __sealed_subject__ = "patient_id"
     __table_args__ = (
         sa.Index("ix_scheduling_appointment_practitioner_start", "practitioner_id", "starts_at"),
+        sa.Index("ix_scheduling_appointment_start", "starts_at"),
         sa.Index("ix_scheduling_appointment_room_start", "room_id", "starts_at"),
         sa.Index("ix_scheduling_appointment_patient_start", "patient_id", "starts_at"),
         sa.Index(
@@ -186,6 +187,18 @@ class Appointment(ClinicOwned, table=True):
     @property
     def occupies(self) -> bool:
         return self.status != CANCELLED
+
+
+# An appointment lasts 12 hours at most (services.appointments.check_times), so whatever overlaps
+# a window starts at most that long before it: bounding the start on both sides turns a search on
+# the (…, starts_at) indexes into a range scan instead of a scan of the whole history before it.
+MAX_LENGTH = timedelta(hours=12)
+
+
+def overlapping_window(start: datetime, end: datetime) -> sa.ColumnElement[bool]:
+    """Appointments overlapping [start, end)."""
+    return sa.and_(Appointment.starts_at < end, Appointment.starts_at > start - MAX_LENGTH,
+                   Appointment.ends_at > start)
 
 
 class CalendarFeed(ClinicOwned, table=True):

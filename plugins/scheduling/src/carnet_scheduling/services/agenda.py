@@ -13,7 +13,15 @@ from sqlalchemy import or_
 from sqlmodel import select
 
 from carnet_core.db.session import CarnetSession
-from carnet_scheduling.models import CANCELLED, Appointment, AppointmentType, AvailabilityException, Room, WorkingHours
+from carnet_scheduling.models import (
+    CANCELLED,
+    Appointment,
+    AppointmentType,
+    AvailabilityException,
+    Room,
+    WorkingHours,
+    overlapping_window,
+)
 from carnet_scheduling.services.calendar import local_day_bounds, public_holiday, to_local, week_start, zone
 
 STEP = 15  # minutes per grid row
@@ -96,7 +104,7 @@ def load_appointments(
     db: CarnetSession, start: datetime, end: datetime, *, practitioner_id: int | None = None,
     room_id: int | None = None, include_cancelled: bool = True,
 ) -> list[Appointment]:
-    query = select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
+    query = select(Appointment).where(overlapping_window(start, end))
     if practitioner_id is not None:
         query = query.where(Appointment.practitioner_id == practitioner_id)
     if room_id is not None:

@@ -23,10 +23,12 @@ from carnet_scheduling.models import (
     CANCELLED,
     EXCUSED,
     HONOURED,
+    MAX_LENGTH,
     Appointment,
     AppointmentType,
     Place,
     Room,
+    overlapping_window,
 )
 from carnet_scheduling.services.calendar import local_date
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
@@ -35,7 +37,6 @@ from carnet_scheduling.services.recurrence import PATIENT_SAME_DAY, PRACTITIONER
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
-MAX_LENGTH = timedelta(hours=12)
 MAX_REASON = 300
 MAX_NOTES = 20_000
 
@@ -95,7 +96,7 @@ def overlapping(
     from sqlalchemy import or_
 
     query = select(Appointment).where(
-        Appointment.status != CANCELLED, Appointment.starts_at < ends_at, Appointment.ends_at > starts_at, or_(*who)
+        Appointment.status != CANCELLED, overlapping_window(starts_at, ends_at), or_(*who)
     )
     if exclude:
         query = query.where(col(Appointment.id).not_in(list(exclude)))
@@ -312,7 +313,7 @@ def in_range(
     limit: int = 2000,
 ) -> list[Appointment]:
     """Appointments starting in [start, end) (optionally one practitioner's, room's or patient's)."""
-    query = select(Appointment).where(Appointment.starts_at < end, Appointment.ends_at > start)
+    query = select(Appointment).where(overlapping_window(start, end))
     if practitioner_id is not None:
         query = query.where(Appointment.practitioner_id == practitioner_id)
     if room_id is not None:

@@ -12,7 +12,14 @@ from sqlmodel import select
 
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-from carnet_scheduling.models import CANCELLED, Appointment, AvailabilityException, Place, WorkingHours
+from carnet_scheduling.models import (
+    CANCELLED,
+    Appointment,
+    AvailabilityException,
+    Place,
+    WorkingHours,
+    overlapping_window,
+)
 from carnet_scheduling.services.appointments import check_times, get_type
 from carnet_scheduling.services.context import clinic_tz, is_practitioner
 from carnet_scheduling.services.errors import SchedulingError
@@ -28,7 +35,7 @@ def busy_intervals(
     rows = db.exec(
         select(Appointment.id, Appointment.practitioner_id, Appointment.room_id, Appointment.starts_at,
                Appointment.ends_at)
-        .where(Appointment.status != CANCELLED, Appointment.starts_at < end, Appointment.ends_at > start)
+        .where(Appointment.status != CANCELLED, overlapping_window(start, end))
     ).all()
     busy: list[Interval] = []
     rooms: dict[int, list[Interval]] = {}

@@ -18,7 +18,9 @@ _PATIENT = sa.table("core_patient", sa.column("id"), sa.column("clinic_id"))
 def clinic_tz(db: CarnetSession) -> str:
     cache = db.info.setdefault("scheduling.tz", {})
     if db.clinic_id not in cache:
-        clinic = db.get(Clinic, db.clinic_id) if db.clinic_id is not None else None
+        known = db.info.get("clinic")  # the request's clinic, read by core's middleware
+        clinic = known if known is not None and known.id == db.clinic_id else (
+            db.get(Clinic, db.clinic_id) if db.clinic_id is not None else None)
         cache[db.clinic_id] = clinic.timezone if clinic is not None else DEFAULT_TZ
     return cache[db.clinic_id]
 
@@ -32,12 +34,14 @@ def is_practitioner(db: CarnetSession, user_id: int) -> bool:
 
 
 def practitioners(db: CarnetSession) -> list[User]:
-    rows = db.exec(
-        select(User, Membership).join(Membership, Membership.user_id == User.id)
-        .where(Membership.active == True, User.disabled == False)  # noqa: E712
+    """Active practitioners of the session's clinic, by name (roles are a comma-separated list)."""
+    roles = sa.literal(",") + Membership.roles + sa.literal(",")
+    return list(db.exec(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.active == True, User.disabled == False,  # noqa: E712
+               roles.contains(",practitioner,"))
         .order_by(User.display_name)
-    ).all()
-    return [u for u, m in rows if "practitioner" in m.role_set]
+    ).all())
 
 
 def patient_exists(db: CarnetSession, patient_id: int) -> bool:

@@ -20,14 +20,6 @@ def registry_available() -> bool:
     return _registry is not None
 
 
-def _name(db: CarnetSession, patient: Any) -> str:
-    from carnet_core.encryption import open_
-
-    last = open_(db, patient, "last_name") or ""
-    first = open_(db, patient, "first_name") or ""
-    return f"{last.upper()} {first}".strip()
-
-
 def names(
     db: CarnetSession, principal: Any, patient_ids: Iterable[int], *, own_ids: Iterable[int] = (),
 ) -> dict[int, str]:
@@ -37,22 +29,21 @@ def names(
     ids = sorted(set(patient_ids))
     if not ids or _registry is None or principal is None or not principal.is_authenticated:
         return {}
-    from sqlmodel import col, select
-
-    rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
     sees_all = principal.can(_registry.VIEW_ALL) or _registry.shares_patients(db)
     own = set(own_ids)
-    shown = [p for p in rows if sees_all or p.practitioner_id == principal.user_id or p.id in own]
-    _warm(db, shown)
-    return {p.id: _name(db, p) for p in shown}
+
+    def may_see(patient_id: int, practitioner_id: int | None) -> bool:
+        return sees_all or practitioner_id == principal.user_id or patient_id in own
+
+    return {pid: _display(last, first) for pid, (last, first) in _names_of(db, ids, may_see).items()}
 
 
-def _warm(db: CarnetSession, patients: list[Any]) -> None:
-    """One query for the patients' keys instead of one per patient."""
-    from carnet_core.encryption import patient_subject, warm_subject_keys
+def _display(last: str, first: str) -> str:
+    return f"{last.upper()} {first}".strip()
 
-    if patients:
-        warm_subject_keys(db, db.clinic_id, [patient_subject(p.id) for p in patients])
+
+def _names_of(db: CarnetSession, ids: list[int], keep: Any = None) -> dict[int, tuple[str, str]]:
+    return _registry.names_of(db, ids, keep)
 
 
 def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
@@ -60,11 +51,7 @@ def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(patient_ids))
     if not ids or _registry is None:
         return {}
-    from sqlmodel import col, select
-
-    rows = db.exec(select(_Patient).where(col(_Patient.id).in_(ids), _Patient.erased_at.is_(None))).all()
-    _warm(db, list(rows))
-    return {p.id: _name(db, p) for p in rows}
+    return {pid: _display(last, first) for pid, (last, first) in _names_of(db, ids).items()}
 
 
 def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
