@@ -210,7 +210,7 @@ def staff_accounts(settings: Any, info: dict[str, Any], n: int) -> list[dict[str
     from carnet_core.testing.identity import make_staff
 
     database = hashlib.sha256(settings.database_url.encode()).hexdigest()[:8]
-    path = settings.home / f"staff-{database}-{info['clinic_id']}.json"
+    path = settings.home / f"staff-{database}-{info['clinic_id']}{info.get('stamp', '')}.json"
     if path.exists():
         return json.loads(path.read_text())
     db = Database(settings.database_url)
@@ -410,7 +410,7 @@ def small_clinic(home: Path, database_url: str) -> dict[str, Any]:
         patients = [create_patient(s, registrar, {"last_name": f"Patient{i:04d}", "first_name": "Camille"}).id
                     for i in range(500)]
     db.dispose()
-    return {"clinic_id": clinic.id, "practitioners": practitioners, "patients": patients, "types": [kind.id],
+    return {"clinic_id": clinic.id, "stamp": f"-{stamp}", "practitioners": practitioners, "patients": patients, "types": [kind.id],
             "secretary": {"email": secretary.email, "password": secretary.password, "totp": secretary.totp_secret}}
 
 

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from carnet_core.audit.models import AuditRecord
+from carnet_core.jobs.testing import wait_for_jobs
 from carnet_scheduling.patient_models import ReminderRule, ReminderSwitch
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import reminders
@@ -78,7 +79,8 @@ def test_bad_rules_get_a_french_field_error_and_write_nothing(world, scoped, cli
         assert len(db.exec(select(AuditRecord).where(AuditRecord.action != "read")).all()) == writes
 
 
-def test_reminders_switch_per_practitioner_and_type_and_re_plan(world, scoped, client, login_as, owner, plugin_host):
+def test_reminders_switch_per_practitioner_and_type_and_re_plan(
+        world, scoped, client, login_as, owner, plugin_host, jobs_worker):
     with scoped() as db:
         reminders.ensure_default_rules(db)
         a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
@@ -88,6 +90,7 @@ def test_reminders_switch_per_practitioner_and_type_and_re_plan(world, scoped, c
     r = client.post(f"{PAGE}/switches", data={"scope": "practitioner", "subject": str(world.practitioner.id),
                                                "enabled": "0"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"{PAGE}#practitioners"
+    wait_for_jobs(jobs_worker)  # booked appointments are re-planned by a job
     with scoped() as db:
         assert {x.status for x in reminders.for_appointment(db, a.id)} == {"cancelled"}
     assert "coupés" in client.get(PAGE).text
@@ -95,11 +98,13 @@ def test_reminders_switch_per_practitioner_and_type_and_re_plan(world, scoped, c
                                           "enabled": "1"})
     client.post(f"{PAGE}/switches", data={"scope": "appointment_type", "subject": str(world.session_type_id),
                                           "enabled": "0"})
+    wait_for_jobs(jobs_worker)
     with scoped() as db:
         assert {x.status for x in reminders.for_appointment(db, a.id)} == {"cancelled"}
         assert db.exec(select(ReminderSwitch.scope)).all() == ["appointment_type"]
     client.post(f"{PAGE}/switches", data={"scope": "appointment_type", "subject": str(world.session_type_id),
                                           "enabled": "1"})
+    wait_for_jobs(jobs_worker)
     with scoped() as db:
         assert {x.status for x in reminders.for_appointment(db, a.id)} == {"scheduled"}
         assert not db.exec(select(ReminderSwitch)).all()

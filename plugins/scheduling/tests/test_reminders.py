@@ -158,12 +158,16 @@ def _audited(db, resource_type):
     return db.exec(select(AuditRecord).where(AuditRecord.resource_type == resource_type)).all()
 
 
-def test_a_new_rule_reaches_booked_appointments_and_a_twin_or_bad_delay_writes_nothing(carnet_db, world, booked):
+def test_a_new_rule_reaches_booked_appointments_and_a_twin_or_bad_delay_writes_nothing(
+        carnet_db, world, booked, jobs_worker):
     from carnet_scheduling.services.errors import SchedulingError
 
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         rule = reminders.add_rule(db, "sms", 3 * 60)
+        assert len(_states(db, booked.id)) == 3  # re-planned by a job, after the commit
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert ("sms", SCHEDULED) in _states(db, booked.id) and len(_states(db, booked.id)) == 4
         assert [r.resource_id for r in _audited(db, "scheduling_reminder_rule")][-1] == str(rule.id)
     for channel, minutes in (("email", 24 * 60), ("sms", -60), ("sms", 0), ("sms", 61 * 24 * 60), ("fax", 60)):
@@ -177,7 +181,8 @@ def test_a_new_rule_reaches_booked_appointments_and_a_twin_or_bad_delay_writes_n
         assert len(reminders.rules(db)) == 4
 
 
-def test_switching_a_rule_off_cancels_its_pending_messages_and_on_brings_them_back(carnet_db, world, booked):
+def test_switching_a_rule_off_cancels_its_pending_messages_and_on_brings_them_back(
+        carnet_db, world, booked, jobs_worker):
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         sms = next(r for r in reminders.rules(db) if r.channel == "sms")
@@ -188,6 +193,8 @@ def test_switching_a_rule_off_cancels_its_pending_messages_and_on_brings_them_ba
         # a rule switched off cannot be duplicated by adding it again: the same rule comes back
         again = reminders.add_rule(db, "sms", 2 * 24 * 60)
         assert again.id == sms.id and again.active
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert _states(db, booked.id) == [("email", SCHEDULED), ("email", SCHEDULED), ("sms", SCHEDULED)]
         assert len(reminders.for_appointment(db, booked.id)) == 3  # one message per rule, never a second row
         changes = [json.loads(r.details) for r in _audited(db, "scheduling_reminder_rule")]
@@ -219,17 +226,22 @@ def test_a_used_rule_is_kept_and_an_unused_one_removed(carnet_db, world, booked,
 
 
 @pytest.mark.parametrize("scope", ["practitioner", "appointment_type", "patient"])
-def test_a_switch_re_plans_booked_appointments_both_ways_and_is_audited(carnet_db, world, booked, scope):
+def test_a_switch_re_plans_booked_appointments_both_ways_and_is_audited(
+        carnet_db, world, booked, scope, jobs_worker):
     subject = {"practitioner": booked.practitioner_id, "appointment_type": booked.appointment_type_id,
                "patient": booked.patient_id}[scope]
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         reminders.switch(db, scope, subject, False)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert {s for _, s in _states(db, booked.id)} == {CANCELLED}
         assert subject in reminders.switched_off_ids(db, scope)
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         reminders.switch(db, scope, subject, True)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert {s for _, s in _states(db, booked.id)} == {SCHEDULED}
         details = [json.loads(r.details) for r in _audited(db, "scheduling_reminder_switch")]
         assert [d["enabled"] for d in details] == [False, True] and details[0]["scope"] == scope
@@ -280,3 +292,39 @@ def test_the_last_rule_is_switched_off_not_removed(carnet_db, world):
             reminders.remove_rule(db, third.id)
         assert refused.value.message == reminders.LAST_RULE_ERROR
         assert [r.id for r in db.exec(select(ReminderRule))] == [third.id]
+
+
+def test_a_reminder_switched_off_before_its_re_planning_ran_is_not_sent(
+        carnet_db, world, booked, jobs_worker, carnet_settings):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.set_switch(db, "practitioner", booked.practitioner_id, False)  # no re-planning yet
+        pending = [r for r in reminders.for_appointment(db, booked.id) if r.channel == "email"]
+    assert pending and all(r.status == SCHEDULED for r in pending)
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert {r.status for r in reminders.for_appointment(db, booked.id)} == {CANCELLED}
+    assert mails(carnet_settings) == [] and sms_files(carnet_settings) == []
+
+
+def test_re_planning_works_in_batches_and_twice_changes_nothing(carnet_db, world, jobs_worker, monkeypatch):
+    from carnet_scheduling.patient_models import Reminder
+
+    monkeypatch.setattr(reminders, "REPLAN_BATCH", 2)
+    patient_id = make_patient(carnet_db, world)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        first = reminders.add_rule(db, "email", 24 * 60, replan_booked=False)
+        booked = [appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id,
+                             appointment_type_id=world.session_type_id, starts_at=next_weekday_at(1, 9) +
+                             timedelta(days=7 * week)).id for week in range(5)]
+        assert first.id
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.add_rule(db, "sms", 2 * 24 * 60)
+        reminders.request_replan(db)  # asked twice: the second run finds everything planned
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        rows = db.exec(select(Reminder.appointment_id, Reminder.channel, Reminder.status)).all()
+    assert sorted(rows) == sorted((a, c, SCHEDULED) for a in booked for c in ("email", "sms"))

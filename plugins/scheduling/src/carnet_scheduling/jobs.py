@@ -19,6 +19,7 @@ from carnet_core.links import issue
 from carnet_scheduling import messages
 from carnet_scheduling.models import BOOKED, Appointment
 from carnet_scheduling.patient_models import CANCELLED, FAILED, SCHEDULED, SENT, Reminder
+from carnet_scheduling.services import reminders
 from carnet_scheduling.services.contacts import patient_contact
 
 REMINDER_RETRIES = 5
@@ -66,6 +67,10 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
             _finish(reminder, CANCELLED, "appointment already started")
             db.add(reminder)
             return
+        if not reminders.still_wanted(db, reminder, appt):
+            _finish(reminder, CANCELLED, "switched off")  # before its re-planning job ran
+            db.add(reminder)
+            return
         contact = patient_contact(db, appt.patient_id, reminder.channel)
         address = None if contact is None else (contact.email if reminder.channel == "email" else contact.phone)
         if not address:
@@ -103,6 +108,18 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
         record(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
                patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},
                actor=f"job:{job.actor}")
+
+
+def replan_reminders(subject: dict[str, int], job: JobContext) -> None:
+    """Plan again the reminders of the booked future appointments (all, or one practitioner's,
+    appointment type's or patient's) in batches, one transaction each: the web keeps writing in
+    between. Safe to run twice: planning an appointment again changes nothing planned already."""
+    last = 0
+    while True:
+        with job.session() as db:
+            count, last = reminders.replan(db, after_id=last, limit=reminders.REPLAN_BATCH, **subject)
+        if count < reminders.REPLAN_BATCH:
+            return
 
 
 # --- messages to patients and practitioners ---------------------------------------------------

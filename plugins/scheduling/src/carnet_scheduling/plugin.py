@@ -62,6 +62,7 @@ def register_actors() -> list[Any]:
     return [
         ActorSpec("send_reminder", jobs.send_reminder, max_retries=jobs.REMINDER_RETRIES),
         ActorSpec("send_message", jobs.send_message, max_retries=jobs.REMINDER_RETRIES),
+        ActorSpec("replan_reminders", jobs.replan_reminders),
         ActorSpec("release_unconfirmed", jobs.release_unconfirmed),
         ActorSpec("offer_freed_slot", jobs.offer_freed_slot),
         ActorSpec("expire_offers", jobs.expire_offers),

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from carnet_core.audit import record
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
-from carnet_core.jobs import enqueue_with_options
+from carnet_core.jobs import enqueue, enqueue_with_options
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import (
     CANCELLED,
@@ -59,9 +59,9 @@ def _check_rule(db: CarnetSession, channel: str, minutes_before: int, *, other_t
 
 
 def add_rule(db: CarnetSession, channel: str, minutes_before: int, *, now: datetime | None = None,
-             actor: Any = None) -> ReminderRule:
+             actor: Any = None, replan_booked: bool = True) -> ReminderRule:
     """A new rule of the clinic (or an identical deactivated one switched back on). Appointments
-    already booked get their reminder for it."""
+    already booked get their reminder for it (unless `replan_booked` is False)."""
     _check_rule(db, channel, minutes_before)
     rule = db.exec(select(ReminderRule).where(
         ReminderRule.channel == channel, ReminderRule.minutes_before == minutes_before)).first()
@@ -71,7 +71,8 @@ def add_rule(db: CarnetSession, channel: str, minutes_before: int, *, now: datet
     rule.active = True
     db.add(rule)
     db.flush()
-    replan(db, now=now)
+    if replan_booked:
+        request_replan(db)
     record(db, action="create" if created else "update", resource_type="scheduling_reminder_rule",
            resource_id=rule.id, details={"channel": channel, "minutes_before": minutes_before, "active": True},
            actor=actor)
@@ -112,13 +113,12 @@ def set_rule_active(db: CarnetSession, rule_id: int, active: bool, *, now: datet
     db.flush()
     cancelled = 0
     if active:
-        replan(db, now=now)
+        request_replan(db)
     else:
-        for reminder in db.exec(select(Reminder).where(Reminder.rule_id == rule.id, Reminder.status == SCHEDULED)):
-            _set(reminder, CANCELLED, "rule switched off")
-            db.add(reminder)
-            cancelled += 1
-        db.flush()
+        cancelled = db.execute(
+            sa.update(Reminder).where(Reminder.rule_id == rule.id, Reminder.status == SCHEDULED)
+            .values(status=CANCELLED, detail="rule switched off", updated_at=utcnow())
+        ).rowcount
     record(db, action="update", resource_type="scheduling_reminder_rule", resource_id=rule.id,
            details={"active": active, "cancelled": cancelled})
     return rule
@@ -137,23 +137,46 @@ def remove_rule(db: CarnetSession, rule_id: int) -> None:
     record(db, action="delete", resource_type="scheduling_reminder_rule", resource_id=rule_id)
 
 
+REPLAN_ACTOR = "scheduling.replan_reminders"
+REPLAN_BATCH = 200
+REPLAN_SCOPES = ("practitioner_id", "appointment_type_id", "patient_id")
+
+
+def request_replan(db: CarnetSession, **subject: int) -> None:
+    """Plan again, in a job after this transaction commits, the reminders of the booked future
+    appointments (all of them, or one practitioner's, appointment type's or patient's): a rule or
+    a switch changed. A clinic may have thousands of such appointments; a request never holds
+    the database that long. Until the job runs, a switched-off reminder is refused at sending."""
+    unknown = set(subject) - set(REPLAN_SCOPES)
+    if unknown:
+        raise ValueError(f"replan by {', '.join(sorted(unknown))}: use one of {', '.join(REPLAN_SCOPES)}")
+    enqueue(db, REPLAN_ACTOR, subject)
+
+
 def replan(db: CarnetSession, *, practitioner_id: int | None = None, appointment_type_id: int | None = None,
-           patient_id: int | None = None, now: datetime | None = None) -> int:
+           patient_id: int | None = None, now: datetime | None = None, after_id: int = 0,
+           limit: int | None = None) -> tuple[int, int]:
     """Plan again the reminders of the booked future appointments (after a rule or a switch
-    changed): new ones are created, switched-off ones cancelled, sent ones never repeated."""
+    changed): new ones are created, switched-off ones cancelled, sent ones never repeated. Works
+    through appointments by id after `after_id`, at most `limit` of them; returns (how many, the
+    last id) for the next batch."""
     now = now or utcnow()
-    query = select(Appointment).where(Appointment.status == BOOKED, Appointment.starts_at > now)
+    query = select(Appointment).where(Appointment.status == BOOKED, Appointment.starts_at > now,
+                                      Appointment.id > after_id)
     if practitioner_id is not None:
         query = query.where(Appointment.practitioner_id == practitioner_id)
     if appointment_type_id is not None:
         query = query.where(Appointment.appointment_type_id == appointment_type_id)
     if patient_id is not None:
         query = query.where(Appointment.patient_id == patient_id)
-    count = 0
-    for appt in list(db.exec(query.order_by(Appointment.starts_at))):
+    query = query.order_by(Appointment.id)
+    if limit is not None:
+        query = query.limit(limit)
+    count, last = 0, after_id
+    for appt in list(db.exec(query)):
         plan(db, appt, now)
-        count += 1
-    return count
+        count, last = count + 1, appt.id or last
+    return count, last
 
 
 def switched_off_ids(db: CarnetSession, scope: str, subject_ids: list[int] | None = None) -> set[int]:
@@ -189,18 +212,23 @@ def switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, *, now
             kind.reminders = True
             db.add(kind)
             db.flush()
-    count = replan(db, now=now, **{f"{scope}_id": subject_id})
+    details: dict[str, Any] = {"scope": scope, "enabled": enabled}
+    if scope == "patient":  # one patient's few appointments: at once
+        details["appointments"] = replan(db, now=now, patient_id=subject_id)[0]
+    else:
+        request_replan(db, **{f"{scope}_id": subject_id})
     record(db, action="update", resource_type="scheduling_reminder_switch", resource_id=subject_id,
-           patient_id=subject_id if scope == "patient" else None,
-           details={"scope": scope, "enabled": enabled, "appointments": count})
+           patient_id=subject_id if scope == "patient" else None, details=details)
 
 
-def ensure_default_rules(db: CarnetSession, actor: Any = "system:scheduling.reminders") -> list[ReminderRule]:
+def ensure_default_rules(db: CarnetSession, actor: Any = "system:scheduling.reminders",
+                         replan_booked: bool = True) -> list[ReminderRule]:
     """E-mail 7 days and 1 day before, SMS 2 days before, unless the clinic has rules already."""
     existing = list(db.exec(select(ReminderRule)))
     if existing:
         return existing
-    return [add_rule(db, channel, minutes, actor=actor) for channel, minutes in DEFAULT_RULES]
+    return [add_rule(db, channel, minutes, actor=actor, replan_booked=replan_booked)
+            for channel, minutes in DEFAULT_RULES]
 
 
 def set_switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, channel: str | None = None) -> None:
@@ -234,6 +262,12 @@ def opt_out(db: CarnetSession, patient_id: int) -> int:
     return count
 
 
+def still_wanted(db: CarnetSession, reminder: Reminder, appt: Appointment) -> bool:
+    """At sending time: the reminder's rule is still on and no switch turned it off."""
+    rule = db.exec(select(ReminderRule).where(ReminderRule.id == reminder.rule_id)).first()
+    return rule is not None and rule.active and not switched_off(db, appt, reminder.channel)
+
+
 def switched_off(db: CarnetSession, appt: Appointment, channel: str) -> bool:
     kind = db.exec(select(AppointmentType).where(AppointmentType.id == appt.appointment_type_id)).first()
     if kind is not None and not kind.reminders:
@@ -264,8 +298,9 @@ def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None) -> l
     planned = []
     if db.exec(select(ReminderRule.id).limit(1)).first() is None:
         # A practice that never set its rules gets the usual ones with its first booking (its
-        # owner changes them in the set-up; a practice keeps at least one rule, on or off).
-        ensure_default_rules(db)
+        # owner changes them in the set-up; a practice keeps at least one rule, on or off). Only
+        # this booking is planned here: a booking request never re-plans the whole agenda.
+        ensure_default_rules(db, replan_booked=False)
     existing = {r.rule_id: r for r in db.exec(select(Reminder).where(Reminder.appointment_id == appt.id))}
     for rule in db.exec(select(ReminderRule).where(ReminderRule.active == True)):  # noqa: E712
         due = appt.starts_at - timedelta(minutes=rule.minutes_before)
