@@ -255,6 +255,22 @@ def throughput(fn, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def interleaved(variants: dict[str, Any], n: int, rounds: int = 10) -> dict[str, float]:
+    """Requests per second of each variant, measured in `rounds` alternating rounds of n/rounds."""
+    for fn in variants.values():  # warm-up: caches, compiled statements
+        for _ in range(min(20, n)):
+            fn()
+    spent = dict.fromkeys(variants, 0.0)
+    per_round = max(1, n // rounds)
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            started = time.perf_counter()
+            for _ in range(per_round):
+                fn()
+            spent[name] += time.perf_counter() - started
+    return {name: per_round * rounds / seconds for name, seconds in spent.items()}
+
+
 def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
     from litestar.testing import TestClient
 
@@ -285,11 +301,9 @@ def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
         def baseline() -> None:
             assert bare.get(f"/week/{practitioner}/{MEASURED_WEEK.isoformat()}").status_code == 200
 
-        rate_base = throughput(baseline, n)
-        rate_full = throughput(carnet_page, n)
-        rate_partial = throughput(carnet_partial, n)
-        rate_base2 = throughput(baseline, n)
-    base_rate = (rate_base + rate_base2) / 2
+        # interleaved rounds: a slow spell of the machine weighs on the three alike
+        rates = interleaved({"base": baseline, "full": carnet_page, "partial": carnet_partial}, n)
+    base_rate, rate_full, rate_partial = rates["base"], rates["full"], rates["partial"]
     print(f"(a) week view, 40 appointments, {info['appointments']} in the database, {n} requests each "
           "(in-process ASGI client)")
     print(f"    bare Litestar + Jinja (same rows, same grid template)  {base_rate:7.1f} req/s "

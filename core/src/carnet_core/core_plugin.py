@@ -32,11 +32,11 @@ def register_actors() -> list[ActorSpec]:
     ]
 
 
-def audit_checkpoint(job: Any) -> int:
+def audit_checkpoint(job: Any) -> None:
     """Sign every clinic's audit chain head (idempotent: an unchanged head is not signed again)."""
     from carnet_core.audit.integrity import checkpoint_all
 
-    return checkpoint_all(job.db, job.settings.keys_dir)
+    checkpoint_all(job.db, job.settings.keys_dir)  # a job returns nothing (Dramatiq keeps no results)
 
 
 @hookimpl

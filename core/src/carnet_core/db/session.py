@@ -65,19 +65,21 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
     )
 
 
-_owned_cache: tuple[int, dict[str, type]] = (-1, {})
+_owned_cache: dict[str, type] | None = None
+
+
+@event.listens_for(orm.Mapper, "instrument_class")
+def _forget_owned_tables(mapper: Any, class_: Any) -> None:
+    global _owned_cache
+    _owned_cache = None  # a model was mapped (a plugin's, a test's): recompute on next use
 
 
 def _owned_tables() -> dict[str, type]:
     """Table name -> mapped ClinicOwned class (recomputed when new models are mapped)."""
     global _owned_cache
-    mappers = default_registry.mappers
-    if _owned_cache[0] != len(mappers):
-        _owned_cache = (
-            len(mappers),
-            {m.local_table.name: m.class_ for m in mappers if _is_owned(m)},
-        )
-    return _owned_cache[1]
+    if _owned_cache is None:
+        _owned_cache = {m.local_table.name: m.class_ for m in default_registry.mappers if _is_owned(m)}
+    return _owned_cache
 
 
 _FILTERABLE = (sa.Select, sa.Update, sa.Delete)

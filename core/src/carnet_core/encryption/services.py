@@ -215,11 +215,18 @@ def warm_subject_keys(db: Any, clinic_id: int, subjects: Any) -> None:
         return
     rows = db.exec(select(SubjectKey).where(SubjectKey.clinic_id == clinic_id,
                                             SubjectKey.subject.in_(wanted))).all()  # type: ignore[attr-defined]
+    open_subject_keys(db, rows)
+
+
+def open_subject_keys(db: Any, rows: Iterable[SubjectKey | None]) -> None:
+    """Open the key rows a caller read itself (e.g. joined to its own rows) for this session's
+    reads. Destroyed keys (and None) are left out."""
+    cache = _cache(db)
     for row in rows:
-        if row.wrapped is None:
+        if row is None or row.wrapped is None or ("subject_id", row.id) in cache:
             continue
         key = _open_subject_row(db, row)
-        cache[("subject", clinic_id, row.subject)] = key
+        cache[("subject", row.clinic_id, row.subject)] = key
         cache[("subject_id", row.id)] = key
 
 

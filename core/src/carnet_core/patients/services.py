@@ -29,10 +29,10 @@ from carnet_core.encryption import (
     open_bytes,
     patient_subject,
     seal,
-    warm_subject_keys,
 )
+from carnet_core.encryption.models import SubjectKey
 from carnet_core.encryption.normalise import fold_phone
-from carnet_core.encryption.services import row_context
+from carnet_core.encryption.services import open_subject_keys, row_context
 from carnet_core.i18n import N_
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
@@ -445,14 +445,17 @@ def names_of(
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
+    subject = sa.literal(patient_subject(0)[:-1]) + sa.cast(Patient.id, sa.String)  # "patient:<id>"
     rows = db.exec(
-        select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name)
+        select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name,
+               SubjectKey)
+        .outerjoin(SubjectKey, sa.and_(SubjectKey.clinic_id == Patient.clinic_id, SubjectKey.subject == subject))
         .where(Patient.id.in_(ids), Patient.erased_at.is_(None))  # type: ignore[union-attr,attr-defined]
     ).all()
     rows = [r for r in rows if keep is None or keep(r[0], r[2])]
     if not rows:
         return {}
-    warm_subject_keys(db, db.clinic_id, [patient_subject(r[0]) for r in rows])
+    open_subject_keys(db, [r[5] for r in rows])  # the keys came with the rows: no second query
     table = Patient.__tablename__
 
     def opened(patient_id: int, clinic_id: int, column: str, sealed: bytes | None) -> str:
@@ -462,7 +465,7 @@ def names_of(
         return open_bytes(db, clinic_id, context, bytes(sealed)).decode("utf-8")
 
     return {pid: (opened(pid, cid, "last_name", last), opened(pid, cid, "first_name", first))
-            for pid, cid, _, last, first in rows}
+            for pid, cid, _, last, first, _key in rows}
 
 
 def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:
