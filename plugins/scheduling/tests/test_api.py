@@ -91,6 +91,16 @@ def test_availability_respects_hours_and_bookings(world, api, staff, login_as, c
     assert slots.status_code == 200
     starts = [to_local(datetime.fromisoformat(s["start"])).strftime("%H:%M") for s in slots.json()["slots"]]
     assert starts == ["09:00", "10:00", "10:30"]  # 09:30 is taken
+    # a colleague in the practitioner's room takes 10:30; one in another room changes nothing
+    for room, at, patient in ((world.room_id, time(10, 30), world.patients[1]),
+                              (world.room2_id, time(10), world.patients[2])):
+        taken = client.post(f"{API}/appointments", json=body(
+            world, practitioner_id=world.colleague.id, patient_id=patient, room_id=room,
+            starts_at=local_to_utc(soon, at).isoformat()))
+        assert taken.status_code == 201, taken.text
+    slots = client.get(f"{API}/availability", params=params)
+    starts = [to_local(datetime.fromisoformat(s["start"])).strftime("%H:%M") for s in slots.json()["slots"]]
+    assert starts == ["09:00", "10:00"]
     far = local_to_utc(soon + timedelta(days=200), time(0)).isoformat()
     too_long = client.get(f"{API}/availability", params={**params, "to": far})
     assert too_long.status_code == 422 and too_long.json()["errors"][0]["field"] == "to"

@@ -4,11 +4,13 @@ practitioner, then runs the pure `free_slots`. Online booking and waiting-list o
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
@@ -30,12 +32,18 @@ MAX_WINDOW = timedelta(days=92)
 
 def busy_intervals(
     db: CarnetSession, practitioner_id: int, start: datetime, end: datetime,
+    room_ids: Iterable[int] | None = None,
 ) -> tuple[list[Interval], dict[int, list[Interval]]]:
-    """(practitioner's busy times incl. exceptions and closures, busy times per room) in the window."""
+    """(practitioner's busy times incl. exceptions and closures, busy times per room) in the window;
+    rooms limited to `room_ids` when given (those the practitioner's hours use)."""
+    whose = Appointment.practitioner_id == practitioner_id
+    if room_ids is not None:
+        whose = or_(whose, col(Appointment.room_id).in_(sorted(set(room_ids))))
     rows = db.exec(
         select(Appointment.id, Appointment.practitioner_id, Appointment.room_id, Appointment.starts_at,
                Appointment.ends_at)
-        .where(Appointment.status != CANCELLED, overlapping_window(start, end))
+        .where(Appointment.status != CANCELLED, overlapping_window(start, end), whose if room_ids is not None
+               else sa.true())
     ).all()
     busy: list[Interval] = []
     rooms: dict[int, list[Interval]] = {}
@@ -88,7 +96,8 @@ def find_slots(
         WeeklyHours(h.weekday, h.start_time, h.end_time, h.place_id, h.room_id)
         for h in db.exec(select(WorkingHours).where(WorkingHours.practitioner_id == practitioner_id))
     ]
-    busy, rooms = busy_intervals(db, practitioner_id, start, end)
+    busy, rooms = busy_intervals(db, practitioner_id, start, end,
+                                 room_ids=[h.room_id for h in hours if h.room_id is not None])
     query = AvailabilityQuery(
         hours=hours, duration=timedelta(minutes=kind.duration_minutes), window_start=start, window_end=end,
         now=now or utcnow(), tz=clinic_tz(db), busy=busy, room_busy=rooms, min_notice=min_notice,
