@@ -32,3 +32,10 @@ def test_demo_agenda_has_series_hours_rooms_and_last_weeks_attendance(carnet_db,
         assert {a.status for a in past} >= {"honoured", "absent"}
         assert not [a for a in past if a.status == "booked" and a.ends_at < now - timedelta(days=7)]
         assert len({a.practitioner_id for a in rows}) == 2
+        # the usual reminder rules, with reminders planned for the appointments to come
+        from carnet_scheduling.patient_models import Reminder, ReminderRule
+
+        assert sorted((r.channel, r.minutes_before) for r in db.exec(select(ReminderRule))) == sorted(
+            [("email", 7 * 24 * 60), ("email", 24 * 60), ("sms", 2 * 24 * 60)])
+        planned = {r.appointment_id for r in db.exec(select(Reminder).where(Reminder.status == "scheduled"))}
+        assert {a.id for a in future if a.status == "booked"} <= planned

@@ -11,8 +11,8 @@ from typing import Any
 from carnet_core.db.base import utcnow
 from carnet_scheduling.models import ABSENT, EXCUSED, HONOURED
 from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services import reminders, setup
 from carnet_scheduling.services import series as series_svc
-from carnet_scheduling.services import setup
 from carnet_scheduling.services.calendar import local_date, local_day_bounds, local_to_utc, week_start
 from carnet_scheduling.services.context import clinic_tz
 from carnet_scheduling.services.errors import SchedulingError, SlotTaken
@@ -117,4 +117,7 @@ def _fill(db: Any, practitioners: list[Any], patients: list[Any]) -> None:
     for a in appts.in_range(db, local_to_utc(monday, time(0), tz), now - timedelta(hours=1)):
         if a.status == "booked" and a.ends_at < now:
             appts.mark(db, a, HONOURED)
+    # The usual reminder rules, planned for the booked appointments to come.
+    reminders.ensure_default_rules(db, replan_booked=False)
+    reminders.replan(db)
     return
