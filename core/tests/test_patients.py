@@ -308,8 +308,6 @@ def test_canary_never_appears_in_clear_in_the_sqlite_file_its_wal_or_the_logs(
 def test_canary_never_appears_in_clear_in_a_postgresql_dump(client, people, carnet_db, carnet_settings, caplog):
     import subprocess
 
-    if carnet_settings.is_sqlite:
-        pytest.skip("needs the PostgreSQL test database")
     _exercise_canary(client, people, caplog)
     url = carnet_settings.database_url
     dump = subprocess.run(["pg_dump", "--data-only", url], capture_output=True, timeout=120)

@@ -156,8 +156,11 @@ def _unwrap_data_key(db: Any, row: DataKey) -> bytes:
     return keyring_of(db).unwrap(row.wrapped, _data_key_context(row.clinic_id, row.purpose, row.version))
 
 
+PATIENT_SUBJECT = "patient:"
+
+
 def patient_subject(patient_id: int) -> str:
-    return f"patient:{int(patient_id)}"
+    return f"{PATIENT_SUBJECT}{int(patient_id)}"
 
 
 def _subject_key_row(db: Any, clinic_id: int, subject: str) -> SubjectKey | None:

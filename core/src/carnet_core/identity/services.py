@@ -147,13 +147,8 @@ def membership_and_clinic(db: CarnetSession, user_id: int, clinic_id: int) -> tu
 
 
 def membership(db: CarnetSession, user_id: int, clinic_id: int) -> Membership | None:
-    return db.exec(
-        select(Membership).where(
-            Membership.user_id == user_id,
-            Membership.clinic_id == clinic_id,
-            Membership.active == True,  # noqa: E712
-        )
-    ).first()
+    found = membership_and_clinic(db, user_id, clinic_id)
+    return found[0] if found is not None else None
 
 
 def disable_user(db: CarnetSession, user: User, actor: Any = None) -> None:

@@ -32,7 +32,7 @@ from carnet_core.encryption import (
 )
 from carnet_core.encryption.models import SubjectKey
 from carnet_core.encryption.normalise import fold_phone
-from carnet_core.encryption.services import open_subject_keys, row_context
+from carnet_core.encryption.services import PATIENT_SUBJECT, open_subject_keys, row_context
 from carnet_core.i18n import N_
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
@@ -95,7 +95,12 @@ class PatientView:
 
     @property
     def display_name(self) -> str:
-        return f"{(self.fields.get('last_name') or '').upper()} {self.fields.get('first_name') or ''}".strip()
+        return display_name(self.fields.get("last_name") or "", self.fields.get("first_name") or "")
+
+
+def display_name(last_name: str, first_name: str) -> str:
+    """How staff pages show a patient: "LEFÈVRE Élodie"."""
+    return f"{last_name.upper()} {first_name}".strip()
 
 
 # --- visibility ----------------------------------------------------------------------------------
@@ -439,13 +444,13 @@ def names_of(
     db: Any, patient_ids: Iterable[int], keep: Callable[[int, int | None], bool] | None = None,
 ) -> dict[int, tuple[str, str]]:
     """(last name, first name) of live patients of the session's clinic, for pages that list many
-    (an agenda week shows 40): one query for the rows, one for their keys. `keep(patient_id,
+    (an agenda week shows 40): one query reads the rows with their keys. `keep(patient_id,
     practitioner_id)` chooses which names are opened at all. Not audited: callers record what
     they show."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}
-    subject = sa.literal(patient_subject(0)[:-1]) + sa.cast(Patient.id, sa.String)  # "patient:<id>"
+    subject = sa.literal(PATIENT_SUBJECT) + sa.cast(Patient.id, sa.String)  # patient_subject(id), in SQL
     rows = db.exec(
         select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name,
                SubjectKey)

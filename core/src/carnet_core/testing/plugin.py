@@ -40,13 +40,18 @@ def _require_services() -> bool:
     return os.environ.get("CARNET_TEST_REQUIRE_SERVICES") == "1"
 
 
+def service_unavailable(reason: str) -> None:
+    """The service gate: skip a test whose service (PostgreSQL, Redis, Chromium) this machine lacks,
+    or fail it under CARNET_TEST_REQUIRE_SERVICES=1 (CI), where a skipped service test is a failure."""
+    if _require_services():
+        pytest.fail(f"service test without its service: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, env in (("postgres", PG_ENV), ("redis", REDIS_ENV)):
         if item.get_closest_marker(marker) and not os.environ.get(env):
-            message = f"{env} is not set"
-            if _require_services():
-                pytest.fail(f"service test without its service: {message}", pytrace=False)
-            pytest.skip(message)
+            service_unavailable(f"{env} is not set")
 
 
 def test_database_url() -> str | None:
@@ -293,9 +298,7 @@ def browser_page() -> Iterator[Any]:
     if reason is None and not Path(CHROMIUM).exists():
         reason = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
     if reason:
-        if _require_services():
-            pytest.fail(f"browser test without a browser: {reason}", pytrace=False)
-        pytest.skip(reason)
+        service_unavailable(reason)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
@@ -342,7 +345,7 @@ def redis_jobs(plugin_host: PluginHost, carnet_db: Database) -> Iterator[Any]:
 
     url = test_redis_url()
     if not url:
-        pytest.skip(f"{REDIS_ENV} is not set")
+        service_unavailable(f"{REDIS_ENV} is not set")
     namespace = unique_namespace()
     runtime = setup_jobs(plugin_host.settings, plugin_host, carnet_db, redis_url=url,
                          config=test_jobs_config(plugin_host.settings.env, namespace=namespace))

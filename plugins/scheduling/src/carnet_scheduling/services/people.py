@@ -10,10 +10,8 @@ from carnet_core.db.session import CarnetSession
 
 try:  # core's patient registry (carnet_core.patients); absent on older cores
     from carnet_core.patients import services as _registry
-    from carnet_core.patients.models import Patient as _Patient
 except ImportError:  # pragma: no cover - exercised only without the registry
     _registry = None
-    _Patient = None
 
 
 def registry_available() -> bool:
@@ -35,15 +33,12 @@ def names(
     def may_see(patient_id: int, practitioner_id: int | None) -> bool:
         return sees_all or practitioner_id == principal.user_id or patient_id in own
 
-    return {pid: _display(last, first) for pid, (last, first) in _names_of(db, ids, may_see).items()}
+    return _display_names(db, ids, may_see)
 
 
-def _display(last: str, first: str) -> str:
-    return f"{last.upper()} {first}".strip()
-
-
-def _names_of(db: CarnetSession, ids: list[int], keep: Any = None) -> dict[int, tuple[str, str]]:
-    return _registry.names_of(db, ids, keep)
+def _display_names(db: CarnetSession, ids: list[int], keep: Any = None) -> dict[int, str]:
+    opened = _registry.names_of(db, ids, keep)
+    return {pid: _registry.display_name(last, first) for pid, (last, first) in opened.items()}
 
 
 def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
@@ -51,7 +46,7 @@ def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(patient_ids))
     if not ids or _registry is None:
         return {}
-    return {pid: _display(last, first) for pid, (last, first) in _names_of(db, ids).items()}
+    return _display_names(db, ids)
 
 
 def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:

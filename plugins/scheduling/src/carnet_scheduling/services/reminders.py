@@ -173,8 +173,9 @@ def replan(db: CarnetSession, *, practitioner_id: int | None = None, appointment
     if limit is not None:
         query = query.limit(limit)
     count, last = 0, after_id
+    rules = active_rules(db)
     for appt in list(db.exec(query)):
-        plan(db, appt, now)
+        plan(db, appt, now, rules)
         count, last = count + 1, appt.id or last
     return count, last
 
@@ -227,8 +228,10 @@ def ensure_default_rules(db: CarnetSession, actor: Any = "system:scheduling.remi
     existing = list(db.exec(select(ReminderRule)))
     if existing:
         return existing
-    return [add_rule(db, channel, minutes, actor=actor, replan_booked=replan_booked)
-            for channel, minutes in DEFAULT_RULES]
+    added = [add_rule(db, channel, minutes, actor=actor, replan_booked=False) for channel, minutes in DEFAULT_RULES]
+    if replan_booked:
+        request_replan(db)  # one job for the three rules
+    return added
 
 
 def set_switch(db: CarnetSession, scope: str, subject_id: int, enabled: bool, channel: str | None = None) -> None:
@@ -265,20 +268,21 @@ def opt_out(db: CarnetSession, patient_id: int) -> int:
 def still_wanted(db: CarnetSession, reminder: Reminder, appt: Appointment) -> bool:
     """At sending time: the reminder's rule is still on and no switch turned it off."""
     rule = db.exec(select(ReminderRule).where(ReminderRule.id == reminder.rule_id)).first()
-    return rule is not None and rule.active and not switched_off(db, appt, reminder.channel)
+    return rule is not None and rule.active and reminder.channel not in off_channels(db, appt)
 
 
-def switched_off(db: CarnetSession, appt: Appointment, channel: str) -> bool:
-    kind = db.exec(select(AppointmentType).where(AppointmentType.id == appt.appointment_type_id)).first()
-    if kind is not None and not kind.reminders:
-        return True
+def off_channels(db: CarnetSession, appt: Appointment) -> frozenset[str]:
+    """The channels on which this appointment gets no reminder: all of them when its type has
+    reminders off, else those a practitioner, type or patient switch turned off."""
+    kind = db.exec(select(AppointmentType.reminders).where(AppointmentType.id == appt.appointment_type_id)).first()
+    if kind is False:
+        return frozenset(CHANNELS)
     subjects = [("practitioner", appt.practitioner_id), ("appointment_type", appt.appointment_type_id),
                 ("patient", appt.patient_id)]
-    found = db.exec(select(ReminderSwitch.id).where(
+    found = set(db.exec(select(ReminderSwitch.channel).where(
         sa.or_(*[sa.and_(ReminderSwitch.scope == s, ReminderSwitch.subject_id == i) for s, i in subjects]),
-        sa.or_(col(ReminderSwitch.channel).is_(None), ReminderSwitch.channel == channel),
-    )).first()
-    return found is not None
+    )))
+    return frozenset(CHANNELS) if None in found else frozenset(found)
 
 
 def _enqueue(db: CarnetSession, reminder: Reminder, appt: Appointment) -> None:
@@ -290,22 +294,30 @@ def _enqueue(db: CarnetSession, reminder: Reminder, appt: Appointment) -> None:
     )
 
 
-def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None) -> list[Reminder]:
-    """Create (or re-time, after a move) the reminders of a booked appointment."""
+def active_rules(db: CarnetSession) -> list[ReminderRule]:
+    """The clinic's rules that send. A practice that never set its rules gets the usual ones here,
+    with its first booking (its owner changes them in the set-up; a practice keeps at least one
+    rule, on or off). Only that booking is planned: a booking never re-plans the whole agenda."""
+    every = list(db.exec(select(ReminderRule)))
+    if not every:
+        every = ensure_default_rules(db, replan_booked=False)
+    return [rule for rule in every if rule.active]
+
+
+def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None,
+         rules: list[ReminderRule] | None = None) -> list[Reminder]:
+    """Create (or re-time, after a move) the reminders of a booked appointment. `rules`: the
+    active rules, when the caller plans many appointments (read once)."""
     now = now or utcnow()
     if appt.status != BOOKED or appt.starts_at <= now:
         return []
     planned = []
-    if db.exec(select(ReminderRule.id).limit(1)).first() is None:
-        # A practice that never set its rules gets the usual ones with its first booking (its
-        # owner changes them in the set-up; a practice keeps at least one rule, on or off). Only
-        # this booking is planned here: a booking request never re-plans the whole agenda.
-        ensure_default_rules(db, replan_booked=False)
     existing = {r.rule_id: r for r in db.exec(select(Reminder).where(Reminder.appointment_id == appt.id))}
-    for rule in db.exec(select(ReminderRule).where(ReminderRule.active == True)):  # noqa: E712
+    off = off_channels(db, appt)
+    for rule in active_rules(db) if rules is None else rules:
         due = appt.starts_at - timedelta(minutes=rule.minutes_before)
         reminder = existing.get(rule.id)
-        if due <= now or switched_off(db, appt, rule.channel):
+        if due <= now or rule.channel in off:
             if reminder is not None and reminder.status == SCHEDULED:
                 _set(reminder, CANCELLED, "not due any more" if due <= now else "switched off")
                 db.add(reminder)
