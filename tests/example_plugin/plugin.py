@@ -95,3 +95,13 @@ def demo_data(clinic, db, context):
 
 
 PUBLIC_PERMISSION = PUBLIC
+
+
+def install(inline_plugins):
+    """Register the example plugin for one test, with a clean record of what its hooks saw."""
+    import sys
+
+    inline_plugins.add("example", sys.modules[__name__])
+    for seen in SEEN.values():
+        seen.clear()
+    return inline_plugins

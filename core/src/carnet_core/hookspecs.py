@@ -2,6 +2,13 @@
 
 A plugin module implements these with ``@hookimpl``. Hooks that concern one clinic's events are
 called only for plugins that clinic has enabled (see ``PluginHost.for_clinic``).
+
+The exception are the data-lifecycle hooks named in ``DATA_LIFECYCLE_HOOKS`` (a patient's export
+and erasure; a clinic's export and retention to come): disabling a module keeps its data, so these
+run for every installed, allowed plugin, enabled for the clinic or not, through
+``PluginHost.lifecycle`` / ``PluginHost.lifecycle_each``. Asking ``for_clinic`` or
+``call_each(only=...)`` for one of them raises, so no caller can skip a disabled module's data.
+A plugin that holds nothing for the clinic or patient returns ``None``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ if TYPE_CHECKING:
 PROJECT = "carnet"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+# Hooks that reach a clinic's data whatever modules it has enabled (see the module docstring).
+# A new data-lifecycle hook (export_clinic_data, retention, destruction) is added here too.
+DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({"export_patient_data", "erase_patient_data"})
 
 
 @hookspec(firstresult=True)
@@ -87,12 +98,12 @@ def clinic_plugin_toggled(clinic: Any, plugin: str, enabled: bool) -> None:
 
 @hookspec
 def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
-    """On an RGPD export: return the plugin's data about this patient, JSON-serialisable."""
+    """Data lifecycle, every installed plugin even if disabled: return its data about the patient (JSON) or None."""
 
 
 @hookspec
 def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
-    """On a lawful erasure: remove or crypto-shred the plugin's data about this patient."""
+    """Data lifecycle, every installed plugin even if disabled: delete or shred all its rows about the patient."""
 
 
 @hookspec

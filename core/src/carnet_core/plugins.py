@@ -20,6 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from carnet_core import hookspecs
+from carnet_core.hookspecs import DATA_LIFECYCLE_HOOKS
 from carnet_core.settings import Settings, plugin_settings_from_env
 from carnet_core.version import __version__ as CORE_VERSION
 
@@ -75,11 +76,29 @@ class PluginHost:
         return sorted(n for n in self.plugins if n != CORE_PLUGIN)
 
     def for_clinic(self, enabled: set[str] | frozenset[str]) -> ClinicHooks:
-        """Hooks restricted to core and the plugins in `enabled` (a clinic's modules)."""
+        """Hooks restricted to core and the plugins in `enabled` (a clinic's modules).
+
+        Data-lifecycle hooks are refused here: call them with `lifecycle` / `lifecycle_each`."""
         return ClinicHooks(self, frozenset(enabled))
+
+    def lifecycle(self, hook_name: str) -> Any:
+        """The caller of a data-lifecycle hook over every installed, allowed plugin, enabled for
+        the clinic or not (a disabled module keeps its data, so its export and erasure must run)."""
+        _require_lifecycle(hook_name)
+        return getattr(self.pm.hook, hook_name)
+
+    def lifecycle_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """`lifecycle`, keeping which plugin returned what (None results left out)."""
+        _require_lifecycle(hook_name)
+        return self._call_each(hook_name, None, kwargs)
 
     def call_each(self, hook_name: str, only: set[str] | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook per plugin and keep who returned what (for mounting routes under /<name>)."""
+        if only is not None and hook_name in DATA_LIFECYCLE_HOOKS:
+            raise PluginError(_LIFECYCLE_ONLY.format(hook=hook_name))
+        return self._call_each(hook_name, only, kwargs)
+
+    def _call_each(self, hook_name: str, only: set[str] | None, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
         caller = getattr(self.pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
         for impl in reversed(caller.get_hookimpls()):
@@ -111,7 +130,24 @@ class ClinicHooks:
         ]
 
     def __getattr__(self, name: str) -> Any:
+        if name in DATA_LIFECYCLE_HOOKS:
+            raise PluginError(_LIFECYCLE_ONLY.format(hook=name))
         return self._host.pm.subset_hook_caller(name, remove_plugins=self._remove)
+
+
+_LIFECYCLE_ONLY = (
+    "'{hook}' is a data-lifecycle hook: it must reach every installed plugin, also those the clinic "
+    "disabled (they keep their data); call it with host.lifecycle('{hook}') or "
+    "host.lifecycle_each('{hook}', ...), not through for_clinic() or call_each(only=...)"
+)
+
+
+def _require_lifecycle(hook_name: str) -> None:
+    if hook_name not in DATA_LIFECYCLE_HOOKS:
+        raise PluginError(
+            f"'{hook_name}' is not a data-lifecycle hook ({', '.join(sorted(DATA_LIFECYCLE_HOOKS))}); "
+            "call clinic events through host.for_clinic(enabled)"
+        )
 
 
 def new_plugin_manager() -> pluggy.PluginManager:

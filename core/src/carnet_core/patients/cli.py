@@ -25,7 +25,7 @@ def export_command(rt: Any, slug: str, patient_id: int, output: str | None) -> N
     from sqlmodel import select
 
     from carnet_core.cli import fail
-    from carnet_core.clinics.services import enabled_plugins, get_clinic_by_slug
+    from carnet_core.clinics.services import get_clinic_by_slug
     from carnet_core.encryption import KeyDestroyed
     from carnet_core.patients.models import Patient
     from carnet_core.patients.services import PatientErased, export_patient
@@ -39,9 +39,8 @@ def export_command(rt: Any, slug: str, patient_id: int, output: str | None) -> N
         patient = db.exec(select(Patient).where(Patient.id == patient_id)).first()
         if patient is None:
             fail(f"no patient {patient_id} in clinic '{slug}'")
-        enabled = enabled_plugins(db, clinic.id, host.names)
         try:
-            document = export_patient(db, "system:cli", patient, host=host, enabled=enabled, clinic=clinic)
+            document = export_patient(db, "system:cli", patient, host=host, clinic=clinic)
         except (PatientErased, KeyDestroyed):
             fail(f"patient {patient_id} was erased; there is nothing left to export")
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"

@@ -302,9 +302,7 @@ class PatientPages(Controller):
             patient = services.get_patient(db, principal, patient_id)
             if not services.may_export(principal, patient):
                 raise PatientForbidden("only owners and the patient's practitioner export a file")
-            document = services.export_patient(
-                db, principal, patient, host=state.host, enabled=principal.enabled_plugins, clinic=principal.clinic
-            )
+            document = services.export_patient(db, principal, patient, host=state.host, clinic=principal.clinic)
         body = json.dumps(document, ensure_ascii=False, indent=2).encode()
         return Response(body, media_type="application/json", headers={
             "Content-Disposition": f'attachment; filename="patient-{patient_id}-export.json"',
@@ -341,8 +339,7 @@ class PatientPages(Controller):
                     "patient_id": patient_id, "reasons": _reasons(request), "errors": errors,
                     "values": {"reason": reason},
                 }, status_code=422)
-            hooks = state.host.for_clinic(principal.enabled_plugins)
-            services.erase_patient(db, principal, patient, hooks=hooks, clinic=principal.clinic, reason=reason)
+            services.erase_patient(db, principal, patient, host=state.host, clinic=principal.clinic, reason=reason)
         return Redirect(f"/patients/{patient_id}", status_code=303)
 
     @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")

@@ -261,16 +261,18 @@ def update_patient(db: Any, principal: Any, patient: Patient, data: dict[str, An
 
 
 def erase_patient(
-    db: Any, principal: Any, patient: Patient, hooks: Any = None, clinic: Any = None, reason: str | None = None
+    db: Any, principal: Any, patient: Patient, host: Any = None, clinic: Any = None, reason: str | None = None
 ) -> None:
-    """Lawful erasure: destroy the patient's key (crypto-shredding) and their search indexes.
+    """Lawful erasure: every installed plugin's `erase_patient_data` (enabled for the clinic or
+    not: a disabled module keeps its data), then destroy the patient's key (crypto-shredding) and
+    their search indexes.
 
     `reason` is one of ERASURE_REASONS (a code, kept in the audit record; never free text)."""
     assert patient.id is not None
     if reason is not None and reason not in ERASURE_REASONS:
         raise PatientInvalid({"reason": FieldError("invalid_choice", N_("Choose a reason from the list."))})
-    if hooks is not None:
-        hooks.erase_patient_data(clinic=clinic, patient=patient, db=db)
+    if host is not None:
+        host.lifecycle("erase_patient_data")(clinic=clinic, patient=patient, db=db)
     destroy_subject_key(db, patient.clinic_id, patient_subject(patient.id))
     patient.last_name_bidx = patient.email_bidx = patient.phone_bidx = None
     patient.erased_at = utcnow()
@@ -313,11 +315,10 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"an export holds JSON values, not {type(value).__name__}")
 
 
-def export_patient(
-    db: Any, actor: Any, patient: Patient, *, host: Any, enabled: set[str] | frozenset[str], clinic: Any
-) -> dict[str, Any]:
+def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: Any) -> dict[str, Any]:
     """Everything the record holds about the patient, decrypted (RGPD access and portability):
-    core fields, guardians, and each enabled plugin's `export_patient_data`, keyed by plugin name.
+    core fields, guardians, and each installed plugin's `export_patient_data` (enabled for the
+    clinic or not: a disabled module keeps its data), keyed by plugin name.
 
     Callers check who may export (`may_export` for people); audited as action "export".
     """
@@ -333,9 +334,7 @@ def export_patient(
     ]
     plugins = {
         name: _jsonable(result)
-        for name, result in host.call_each(
-            "export_patient_data", only=set(enabled), clinic=clinic, patient=patient, db=db
-        )
+        for name, result in host.lifecycle_each("export_patient_data", clinic=clinic, patient=patient, db=db)
     }
     document = {
         "format": EXPORT_FORMAT,

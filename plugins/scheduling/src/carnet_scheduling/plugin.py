@@ -132,7 +132,14 @@ def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
 
 
 @hookimpl
-def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any]:
+def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
     from carnet_scheduling.services.exports import export_for_patient
 
     return export_for_patient(db, patient.id)
+
+
+@hookimpl
+def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
+    from carnet_scheduling.services.exports import erase_for_patient
+
+    erase_for_patient(db, patient.id)

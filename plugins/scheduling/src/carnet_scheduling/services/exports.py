@@ -1,17 +1,30 @@
-"""RGPD export of what scheduling holds about one patient: appointments, prescriptions, series."""
+"""RGPD export and erasure of what scheduling holds about one patient: appointments,
+prescriptions, series, and what hangs off them (reminders, online bookings, waiting-list files,
+offers, reminder opt-outs). Core calls both whether or not the clinic still has scheduling enabled.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_core.encryption import open_
 from carnet_scheduling.models import Appointment, AppointmentType, Prescription, Series
+from carnet_scheduling.patient_models import (
+    Offer,
+    OnlineBooking,
+    Reminder,
+    ReminderSwitch,
+    WaitingEntry,
+    WaitingListing,
+)
 
 
-def export_for_patient(db: Any, patient_id: int) -> dict[str, Any]:
-    """Everything scheduling records about the patient, decrypted (the export is for the patient)."""
+def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
+    """Everything scheduling records about the patient, decrypted (the export is for the patient);
+    None when it records nothing (the export then has no "scheduling" part)."""
     types = {t.id: t for t in db.exec(select(AppointmentType)).all()}
     appointments = []
     for a in db.exec(
@@ -47,4 +60,39 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any]:
         }
         for s in db.exec(select(Series).where(Series.patient_id == patient_id).order_by(Series.id))
     ]
+    if not (appointments or prescriptions or series):
+        return None
     return {"appointments": appointments, "prescriptions": prescriptions, "series": series}
+
+
+def erase_for_patient(db: Any, patient_id: int) -> dict[str, int]:
+    """Delete every scheduling row about the patient, unsealed columns included (dates, types,
+    statuses, reasons): sealed values would be shredded with the patient's key anyway, the rest
+    would still tell when and why the patient came. Returns counts per table (for the audit).
+
+    Other patients' rows that merely point at an erased appointment (an offer of the slot it
+    freed) keep their row, with the pointer cleared."""
+    appointments = select(Appointment.id).where(Appointment.patient_id == patient_id)
+    entries = select(WaitingEntry.id).where(WaitingEntry.patient_id == patient_id)
+    counts: dict[str, int] = {}
+
+    def run(statement: Any, table: str) -> None:
+        counts[table] = counts.get(table, 0) + (db.exec(statement).rowcount or 0)
+
+    run(sa.update(Offer).where(Offer.freed_appointment_id.in_(appointments)).values(freed_appointment_id=None),
+        "offer_unlinked")
+    run(sa.update(Offer).where(Offer.booked_appointment_id.in_(appointments)).values(booked_appointment_id=None),
+        "offer_unlinked")
+    run(sa.update(WaitingEntry).where(WaitingEntry.earlier_than_appointment_id.in_(appointments))
+        .values(earlier_than_appointment_id=None), "waiting_entry_unlinked")
+    run(sa.delete(Offer).where(Offer.entry_id.in_(entries)), "offer")
+    run(sa.delete(WaitingListing).where(WaitingListing.entry_id.in_(entries)), "waiting_listing")
+    run(sa.delete(WaitingEntry).where(WaitingEntry.patient_id == patient_id), "waiting_entry")
+    run(sa.delete(Reminder).where(Reminder.appointment_id.in_(appointments)), "reminder")
+    run(sa.delete(OnlineBooking).where(OnlineBooking.appointment_id.in_(appointments)), "online_booking")
+    run(sa.delete(Appointment).where(Appointment.patient_id == patient_id), "appointment")
+    run(sa.delete(Series).where(Series.patient_id == patient_id), "series")
+    run(sa.delete(Prescription).where(Prescription.patient_id == patient_id), "prescription")
+    run(sa.delete(ReminderSwitch).where(ReminderSwitch.scope == "patient", ReminderSwitch.subject_id == patient_id),
+        "reminder_switch")
+    return {k: v for k, v in counts.items() if v}
