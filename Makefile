@@ -10,7 +10,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 HTMX := core/src/carnet_core/static/vendor/htmx.min.js
 
-.PHONY: setup run test lint init demo serve clean messages
+.PHONY: setup run test lint init demo serve clean messages mutation
 
 setup: $(STAMP) $(HTMX)
 
@@ -37,6 +37,11 @@ run: demo
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Mutation testing of the security modules (docs/MUTATION.md): `make mutation TARGETS="scoping"`.
+mutation: setup
+	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/python -m pip install -q -e 'core[mutation]'
+	$(BIN)/python scripts/mutation.py $(TARGETS)
 
 lint: setup
 	$(BIN)/python -m ruff check .

@@ -31,7 +31,6 @@ def _is_owned(mapper: Any) -> bool:
     return isinstance(mapper.class_, type) and issubclass(mapper.class_, ClinicOwned)
 
 
-@event.listens_for(CarnetSession, "do_orm_execute")
 def _scope_queries(state: orm.ORMExecuteState) -> None:
     if not (state.is_select or state.is_update or state.is_delete):
         return
@@ -64,6 +63,9 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
         )
     )
 
+
+# Registered by plain calls, not decorators: mutmut (`make mutation`) skips decorated functions.
+event.listen(CarnetSession, "do_orm_execute", _scope_queries)
 
 _owned_cache: dict[str, type] | None = None
 
@@ -101,7 +103,6 @@ def _owned_of(tables: list[Any]) -> list[type]:
     return list(found.values())
 
 
-@event.listens_for(CarnetSession, "before_flush")
 def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) -> None:
     clinic_id = session.info.get("clinic_id")
     for obj in list(session.new) + list(session.dirty):
@@ -117,6 +118,9 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
             obj.clinic_id = clinic_id
         elif obj.clinic_id != clinic_id:
             raise ScopeError(f"{type(obj).__name__} of clinic {obj.clinic_id} written from clinic {clinic_id}")
+
+
+event.listen(CarnetSession, "before_flush", _stamp_clinic)
 
 
 # A statement waiting longer than this for a lock another transaction holds fails (SQLite's busy

@@ -470,12 +470,15 @@ def rewrapped_subject_key(db: Any, row: SubjectKey, active: int) -> bytes | None
     return _wrapper(new.key)(key, _subject_key_context(row.clinic_id, row.subject, active))
 
 
-@event.listens_for(CarnetSession, "after_commit")
 def _forget_after_commit(session: CarnetSession) -> None:
     # Key rows are re-read by the next transaction: an erasure or a rotation elsewhere holds here.
     session.info.pop(_SESSION_CACHE, None)
 
 
-@event.listens_for(CarnetSession, "after_soft_rollback")
 def _forget_after_rollback(session: CarnetSession, previous_transaction: Any) -> None:
     session.info.pop(_SESSION_CACHE, None)
+
+
+# Registered by plain calls, not decorators: mutmut (`make mutation`) skips decorated functions.
+event.listen(CarnetSession, "after_commit", _forget_after_commit)
+event.listen(CarnetSession, "after_soft_rollback", _forget_after_rollback)

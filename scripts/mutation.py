@@ -1,0 +1,243 @@
+"""`make mutation`: mutation testing of the security modules with mutmut 3.x, one target at a time.
+
+    python scripts/mutation.py                 # every target of mutation/targets.toml
+    python scripts/mutation.py scoping audit   # some targets
+    python scripts/mutation.py --score         # scores of the last runs, nothing re-run
+    python scripts/mutation.py --survivors scoping   # the diff of each surviving mutant
+
+Each target gets a work folder `var/mutation/<target>/`: its `src` is a link to the target's source
+root, and its `pyproject.toml` is the root `[tool.mutmut]` plus the target's files and focused
+tests. mutmut copies `src` into `mutants/src`, which its runner puts first on `sys.path`, so the
+tests (run from the repository's own test files) import the mutated copy. Runs are incremental:
+mutmut keeps its results in the work folder and re-runs only what changed (delete the folder to
+start over). The score excludes the reviewed equivalent mutants of `mutation/equivalent.toml`;
+an entry whose diff no longer matches the mutant of that name is reported as stale and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ROOT / "mutation" / "targets.toml"
+EQUIVALENT = ROOT / "mutation" / "equivalent.toml"
+WORK = ROOT / "var" / "mutation"
+# mutmut's exit codes (mutmut.stats.status_by_exit_code): 1 and 3 are kills.
+KILLED = {1, 3}
+TIMEOUT = {36, -24, 24, 152, 255}
+
+
+@dataclass
+class Target:
+    name: str
+    root: str
+    mutate: list[str]
+    tests: list[str]
+
+    @property
+    def work(self) -> Path:
+        return WORK / self.name
+
+
+@dataclass
+class Score:
+    target: str
+    killed: int = 0
+    timeout: int = 0
+    survived: list[str] = field(default_factory=list)
+    no_tests: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+    equivalent: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def counted(self) -> int:
+        return self.killed + self.timeout + len(self.survived) + len(self.no_tests) + len(self.other)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.killed + self.timeout) / self.counted if self.counted else 0.0
+
+
+def load_targets() -> dict[str, Target]:
+    data = tomllib.loads(TARGETS.read_text())
+    return {name: Target(name, t["root"], list(t["mutate"]), list(t["tests"])) for name, t in data.items()}
+
+
+def load_equivalents() -> dict[str, dict[str, str]]:
+    """Mutant name -> {"target", "diff", "reason"} of every reviewed equivalent mutant."""
+    if not EQUIVALENT.exists():
+        return {}
+    entries = tomllib.loads(EQUIVALENT.read_text()).get("mutant", [])
+    found = {}
+    for entry in entries:
+        missing = {"target", "name", "diff", "reason"} - set(entry)
+        if missing or not entry["reason"].strip():
+            raise SystemExit(f"{EQUIVALENT}: entry {entry.get('name')!r} lacks {sorted(missing) or ['a reason']}")
+        found[entry["name"]] = entry
+    return found
+
+
+def write_config(target: Target) -> None:
+    """The target's work folder: `src` linked to its source root, its own [tool.mutmut]."""
+    work = target.work
+    work.mkdir(parents=True, exist_ok=True)
+    src = work / "src"
+    if src.is_symlink() and src.resolve() != (ROOT / target.root).resolve():
+        src.unlink()
+    if not src.exists():
+        src.symlink_to(ROOT / target.root, target_is_directory=True)
+    for test in target.tests:
+        if not (ROOT / test.split("::")[0]).exists():
+            raise SystemExit(f"target {target.name}: test file {test} does not exist")
+    for path in target.mutate:
+        if not (ROOT / target.root / path).exists():
+            raise SystemExit(f"target {target.name}: {target.root}/{path} does not exist")
+    shared = tomllib.loads((ROOT / "pyproject.toml").read_text()).get("tool", {}).get("mutmut", {})
+    config = dict(shared)
+    config["source_paths"] = ["src"]
+    config["only_mutate"] = [f"src/{p}" for p in target.mutate]
+    # Absolute test paths: mutmut runs pytest from `mutants/`; the repository's pytest settings apply.
+    config["pytest_add_cli_args_test_selection"] = [str(ROOT / t) for t in target.tests]
+    config["pytest_add_cli_args"] = [f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
+                                     *shared.get("pytest_add_cli_args", [])]
+    lines = ["# Written by scripts/mutation.py from mutation/targets.toml: edit that file instead.",
+             "[tool.mutmut]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in config.items()]
+    text = "\n".join(lines) + "\n"
+    path = work / "pyproject.toml"
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+        # A changed selection of tests invalidates mutmut's test mapping; start that target over.
+        shutil.rmtree(work / "mutants", ignore_errors=True)
+    # mutmut runs the tests from `mutants/` by their ids relative to the repository: link the
+    # test folders' top directories there (the mutated package itself is the copy in mutants/src).
+    (work / "mutants").mkdir(exist_ok=True)
+    for top in sorted({Path(t).parts[0] for t in target.tests}):
+        link = work / "mutants" / top
+        if not link.is_symlink():
+            link.symlink_to(ROOT / top, target_is_directory=True)
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Focused tests on the embedded defaults (SQLite, in-process broker): deterministic and fast.
+    for name in ("CARNET_TEST_DATABASE_URL", "CARNET_TEST_REDIS_URL", "CARNET_TEST_REQUIRE_SERVICES"):
+        env.pop(name, None)
+    return env
+
+
+def run(target: Target, max_children: int) -> int:
+    write_config(target)
+    mutmut = Path(sys.executable).parent / "mutmut"
+    command = ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(max_children)]
+    print(f"== {target.name}: mutmut on {', '.join(target.mutate)} against {', '.join(target.tests)}", flush=True)
+    done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    return done.returncode
+
+
+def _results(target: Target) -> dict[str, int | None]:
+    found: dict[str, int | None] = {}
+    for path in target.mutate:
+        meta = target.work / "mutants" / "src" / f"{path}.meta"
+        if meta.exists():
+            found.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return found
+
+
+def diff_of(target: Target, name: str) -> str:
+    """mutmut's own diff of a mutant (`mutmut show`), computed in the target's work folder."""
+    mutmut = Path(sys.executable).parent / "mutmut"
+    shown = subprocess.run([str(mutmut), "show", name], cwd=target.work, env=_environment(),  # noqa: S603
+                           capture_output=True, text=True, check=False)
+    return shown.stdout
+
+
+def changed_lines(diff: str) -> str:
+    """The mutant's own lines of a diff (`+` lines, the mutant's signature in the equivalent list)."""
+    return "\n".join(
+        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    )
+
+
+def score(target: Target, equivalents: dict[str, dict[str, str]]) -> Score | None:
+    results = _results(target)
+    if not results:
+        return None
+    result = Score(target.name)
+    for name, code in sorted(results.items()):
+        if code in KILLED:
+            result.killed += 1
+            continue
+        if code in TIMEOUT:
+            result.timeout += 1
+            continue
+        entry = equivalents.get(name)
+        if entry is not None and entry["target"] == target.name:
+            if changed_lines(diff_of(target, name)) == entry["diff"].strip():
+                result.equivalent.append(name)
+                continue
+            result.stale.append(name)
+        if code == 0:
+            result.survived.append(name)
+        elif code in (5, 33):
+            result.no_tests.append(name)
+        else:
+            result.other.append(f"{name} (exit {code})")
+    return result
+
+
+def print_score(result: Score) -> None:
+    print(f"{result.target}: {result.percent:.1f} % killed ({result.killed} killed, {result.timeout} timeout, "
+          f"{len(result.survived)} survived, {len(result.no_tests)} not covered by the target's tests, "
+          f"{len(result.other)} other; {len(result.equivalent)} reviewed equivalents excluded)")
+    for name in result.stale:
+        print(f"    stale equivalent entry (the mutant of that name changed; review it again): {name}")
+    for name in result.survived + result.no_tests + result.other:
+        print(f"    not killed: {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("targets", nargs="*", help="targets of mutation/targets.toml (default: all)")
+    parser.add_argument("--score", action="store_true", help="print the scores of the last runs only")
+    parser.add_argument("--survivors", action="store_true", help="print the diff of every mutant not killed")
+    parser.add_argument("--max-children", type=int, default=int(os.environ.get("MUTATION_CHILDREN", "2")))
+    parser.add_argument("--fail-under", type=float, default=None, help="exit 1 if a target scores lower")
+    args = parser.parse_args(argv)
+    targets = load_targets()
+    unknown = [t for t in args.targets if t not in targets]
+    if unknown:
+        parser.error(f"unknown targets {unknown}; known: {sorted(targets)}")
+    chosen = [targets[t] for t in (args.targets or targets)]
+    equivalents = load_equivalents()
+    failed = False
+    for target in chosen:
+        if not (args.score or args.survivors):
+            code = run(target, args.max_children)
+            if code != 0:
+                print(f"{target.name}: mutmut ended with exit code {code}", file=sys.stderr)
+                failed = True
+        result = score(target, equivalents)
+        if result is None:
+            print(f"{target.name}: no results yet (run `make mutation TARGETS={target.name}`)")
+            continue
+        print_score(result)
+        if args.survivors:
+            for name in result.survived + result.no_tests:
+                print(diff_of(target, name))
+        if args.fail_under is not None and result.percent < args.fail_under:
+            failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
