@@ -116,7 +116,8 @@ def test_patch_changes_only_given_fields_and_refuses_unknown_ones(client, people
     refused = client.patch(f"/api/v1/patients/{pid}", json={"clinic_id": 9}, headers=people.h("pia"))
     assert refused.status_code == 400
     bad = client.patch(f"/api/v1/patients/{pid}", json={"email": "nope"}, headers=people.h("pia"))
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and bad.json()["errors"][0] == {
+        "field": "email", "code": "invalid_email", "message": "Adresse e-mail invalide (nom@exemple.fr)."}
     assert client.get(f"/api/v1/patients/{pid}", headers=people.h("pia")).json()["email"] == VALID["email"].lower()
 
 
@@ -321,7 +322,7 @@ def test_field_errors_are_french_with_a_stable_code_in_the_api_and_the_forms(cli
     # the API: each error names its field, a stable code, and a message in the request's language
     bad = {**VALID, "email": "pas-un-email", "birth_date": "2999-01-01", "ins_number": "123"}
     answer = client.post("/api/v1/patients", json=bad, headers=people.h("pia"))
-    assert answer.status_code == 400
+    assert answer.status_code == 422 and answer.json()["status_code"] == 422
     errors = {e["field"]: e for e in answer.json()["errors"]}
     assert errors["email"]["code"] == "invalid_email"
     assert errors["email"]["message"] == "Adresse e-mail invalide (nom@exemple.fr)."

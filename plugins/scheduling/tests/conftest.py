@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from carnet_core.web.principal import Principal
+from carnet_core.plugin_api import Principal
 
 NAMES = ("Lefèvre", "Moreau", "Garnier", "Faure", "Rousseau", "Blanc", "Guerin", "Muller", "Henry", "Roussel")
 
@@ -31,7 +31,7 @@ class World:
 
 def add_patients(carnet_db, clinic_id: int, count: int, practitioner_id: int | None = None) -> list[int]:
     """Register patients through core's registry (sealed names "NAME Prénom n")."""
-    from carnet_core.patients.services import create_patient
+    from carnet_core.plugin_api import patient_registry
 
     ids = []
     with carnet_db.session(clinic_id=clinic_id) as db:
@@ -42,12 +42,12 @@ def add_patients(carnet_db, clinic_id: int, count: int, practitioner_id: int | N
             data = {"last_name": f"{NAMES[n % len(NAMES)]}", "first_name": f"Patient{start + n}"}
             if practitioner_id is not None:
                 data["practitioner_id"] = practitioner_id
-            ids.append(create_patient(db, registrar, data).id)
+            ids.append(patient_registry.create_patient(db, registrar, data).id)
     return ids
 
 
 def make_world(carnet_db, make_clinic, slug="cabinet-sched", plugins=None) -> World:
-    from carnet_core.identity import services as identity
+    from carnet_core.testing import identity_services as identity
     from carnet_scheduling.services import setup
 
     clinic = make_clinic(slug, plugins=plugins)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from carnet_core.web.principal import Principal
+from carnet_core.plugin_api import Principal
 
 CANARY_CARE = "Rééducation-Canari-7731"  # an appointment type name that must never leave the clinic
 CANARY_NOTES = "NoteCanari-Dysphagie-4412"
@@ -16,13 +16,13 @@ CANARY_NOTES = "NoteCanari-Dysphagie-4412"
 
 def make_patient(carnet_db: Any, world: Any, email_addr: str = "lea.dupont@example.org",
                  phone: str = "+33612345678", first: str = "Léa", last: str = "Dupont") -> int:
-    from carnet_core.patients.services import create_patient
+    from carnet_core.plugin_api import patient_registry
 
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         principal = Principal(kind="user", user_id=world.practitioner.id, clinic_id=world.clinic.id,
                               roles=frozenset({"owner", "practitioner"}), permissions=frozenset())
-        patient = create_patient(db, principal, {"last_name": last, "first_name": first, "email": email_addr,
+        patient = patient_registry.create_patient(db, principal, {"last_name": last, "first_name": first, "email": email_addr,
                                                  "phone": phone})
         return patient.id
 

@@ -120,7 +120,7 @@ def test_bad_input_gets_field_errors_and_writes_nothing(world, api, carnet_db, m
     for field, data in cases.items():
         r = api.post(f"{API}/appointments", json=data)
         assert r.status_code == 422, (field, r.text)
-        assert r.json()["errors"] == [{"field": field, "message": r.json()["errors"][0]["message"]}]
+        assert r.json()["errors"] == [{"field": field, "code": "invalid", "message": r.json()["errors"][0]["message"]}]
     unknown = api.post(f"{API}/appointments", json=body(world, colour="red"))
     assert unknown.status_code == 400 and "colour" in unknown.text
     naive = api.post(f"{API}/appointments", json=body(world, starts_at="2030-09-03T17:00:00"))

@@ -175,7 +175,7 @@ def test_hooks_are_called_for_enabled_plugins(world, scoped, plugin_host):
     seen = []
 
     class Listener:
-        from carnet_core import hookimpl
+        from carnet_core.plugin_api import hookimpl
 
         @hookimpl(optionalhook=True)
         def scheduling_appointment_booked(self, appointment, db):

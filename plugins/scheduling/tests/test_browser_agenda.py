@@ -9,7 +9,7 @@ import pytest
 from patientside import make_patient
 from sqlmodel import select
 
-from carnet_core.testing.identity import make_staff
+from carnet_core.testing import make_staff
 from carnet_scheduling.models import Appointment
 
 pytestmark = pytest.mark.browser

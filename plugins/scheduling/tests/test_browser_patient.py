@@ -11,7 +11,7 @@ import pytest
 from patientside import assert_no_health_data, mail_text, mails
 from sqlmodel import select
 
-from carnet_core.jobs.testing import wait_for_jobs
+from carnet_core.testing import wait_for_jobs
 from carnet_scheduling.patient_models import Offer, WaitingListing
 from carnet_scheduling.services import setup, waitlist
 

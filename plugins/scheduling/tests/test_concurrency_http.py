@@ -16,8 +16,8 @@ CLIENTS = int(os.environ.get("CARNET_TEST_CLIENTS", "50"))
 
 
 def test_concurrent_booking_requests_get_one_201_and_409s(world, carnet_db, live_server):
-    from carnet_core.identity import services as identity
-    from carnet_core.identity.models import User
+    from carnet_core.plugin_api import User
+    from carnet_core.testing import identity_services as identity
 
     patients = add_patients(carnet_db, world.clinic.id, CLIENTS)
     with carnet_db.session(clinic_id=world.clinic.id) as db:

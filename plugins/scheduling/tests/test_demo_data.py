@@ -6,10 +6,9 @@ from datetime import timedelta
 from click.testing import CliRunner
 from sqlmodel import select
 
-from carnet_core.cli import main
-from carnet_core.clinics.services import get_clinic_by_slug
-from carnet_core.db.base import utcnow
-from carnet_core.demo import DEMO_SLUG
+from carnet_core.plugin_api import utcnow
+from carnet_core.testing import DEMO_SLUG, get_clinic_by_slug
+from carnet_core.testing import carnet_cli as main
 from carnet_scheduling.models import Appointment, Room, Series, WorkingHours
 
 

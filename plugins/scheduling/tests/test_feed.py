@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from icalendar import Calendar
 
-from carnet_core.db.base import utcnow
+from carnet_core.plugin_api import utcnow
 from carnet_scheduling.services import appointments as appts
 
 

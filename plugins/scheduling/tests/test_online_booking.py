@@ -13,9 +13,7 @@ import sqlalchemy as sa
 from patientside import CANARY_CARE, assert_no_health_data, mail_text, mails
 from sqlmodel import select
 
-from carnet_core.jobs.models import OutboxMessage
-from carnet_core.jobs.testing import wait_for_jobs
-from carnet_core.testing.identity import csrf_token
+from carnet_core.testing import OutboxMessage, csrf_token, wait_for_jobs
 from carnet_scheduling.models import BOOKED, CANCELLED, Appointment
 from carnet_scheduling.services import setup
 
@@ -63,6 +61,21 @@ def test_the_public_page_lists_free_slots_of_online_types_only(client, online):
     assert client.get(f"/p/{online.clinic.slug}/scheduling/book/{online.practitioner.id}/{online.session_type_id}").status_code == 404
     _, start = _first_slot(client, online)
     assert datetime.fromisoformat(start) - datetime.now(UTC) >= timedelta(hours=24)  # minimum notice
+
+
+def test_a_refused_booking_form_comes_back_as_a_french_page(client, online, carnet_db):
+    _, start = _first_slot(client, online)
+    base = f"/p/{online.clinic.slug}/scheduling"
+    form = {"_csrf_token": csrf_token(client, f"{base}/book"), "start": start, "first_name": "Léa",
+            "last_name": "Dupont", "email": "lea.dupont@example.org", "phone": "12"}
+    refused = client.post(f"{base}/book/{online.practitioner.id}/{online.other['type_id']}", data=form)
+    assert refused.status_code == 400 and refused.headers["content-type"].startswith("text/html")
+    assert "<form" in refused.text and 'value="Dupont"' in refused.text  # the form again, values kept
+    assert _book(client, online, start).status_code == 303
+    taken = client.post(f"{base}/book/{online.practitioner.id}/{online.other['type_id']}",
+                        data={**form, "phone": "06 12 34 56 78", "email": "autre@example.org", "last_name": "Autre"})
+    assert taken.status_code in (400, 409) and taken.headers["content-type"].startswith("text/html")
+    assert "plus libre" in taken.text and "<form" in taken.text
 
 
 def test_booking_then_confirming_with_the_emailed_code(client, online, carnet_db, carnet_settings, jobs_worker):

@@ -20,8 +20,7 @@ from patientside import (
 )
 from sqlmodel import select
 
-from carnet_core.jobs.models import OutboxMessage
-from carnet_core.jobs.testing import wait_for_jobs
+from carnet_core.testing import OutboxMessage, wait_for_jobs
 from carnet_scheduling.patient_models import CANCELLED, SCHEDULED, SENT
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import reminders, setup
@@ -153,7 +152,7 @@ def _states(db, appointment_id):
 
 
 def _audited(db, resource_type):
-    from carnet_core.audit.models import AuditRecord
+    from carnet_core.testing import AuditRecord
 
     return db.exec(select(AuditRecord).where(AuditRecord.resource_type == resource_type)).all()
 

@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from patientside import mails, make_patient, next_weekday_at
 from sqlmodel import select
 
-from carnet_core.jobs.models import JobEffect, OutboxMessage
-from carnet_core.testing.plugin import test_redis_url
+from carnet_core.testing import JobEffect, OutboxMessage, test_redis_url
 from carnet_scheduling.patient_models import SENT, Reminder, ReminderRule
 from carnet_scheduling.services import appointments as appts
 
@@ -109,7 +108,7 @@ def _wait(predicate, timeout: float, what: str) -> None:
 def _clean_namespace(redis_url: str, namespace: str) -> None:
     import redis
 
-    from carnet_core.jobs.testing import delete_namespace
+    from carnet_core.testing import delete_namespace
 
     delete_namespace(redis.Redis.from_url(redis_url), namespace)
 

@@ -11,8 +11,7 @@ import pytest
 from patientside import assert_no_health_data, mail_text, mails, make_patient, next_weekday_at
 from sqlmodel import select
 
-from carnet_core.jobs.testing import wait_for_jobs
-from carnet_core.testing.identity import csrf_token
+from carnet_core.testing import csrf_token, wait_for_jobs
 from carnet_scheduling.models import BOOKED, CANCELLED, Appointment
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
@@ -76,7 +75,7 @@ def test_priority_rules_order_the_list_visibly(client, hours, carnet_db):
     rules = waitlist.PriorityRules()
     with carnet_db.session(clinic_id=hours.clinic.id) as db:
         ranked = waitlist.ranked(db, hours.practitioner.id, rules)
-        from carnet_core.encryption import open_
+        from carnet_core.plugin_api import open_
 
         names = [open_(db, entry, "full_name") for _l, entry, _p, _parts in ranked]
         assert names == ["Urgent Patient", "Enfant Patient", "Adulte Patient"]

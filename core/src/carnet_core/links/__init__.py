@@ -1,6 +1,7 @@
 """Patient links: signed, expiring, single-purpose links for people without accounts (cancel or
 move an appointment, accept an offer, confirm a booking), with optional one-time codes."""
 
+from carnet_core.links.models import PatientLink
 from carnet_core.links.services import (
     CODE_LOCKED,
     EXPIRED,
@@ -16,6 +17,7 @@ from carnet_core.links.services import (
     issue,
     issue_code,
     open_link,
+    refusal_reason,
     revoke,
     use,
     verify_code,
@@ -23,6 +25,7 @@ from carnet_core.links.services import (
 
 __all__ = [
     "CODE_LOCKED", "EXPIRED", "REVOKED", "THROTTLED", "UNKNOWN", "USED", "IssuedLink", "LinkError",
-    "LinkRefused", "audit_access", "contact_allowed", "issue", "issue_code", "open_link", "revoke",
+    "LinkRefused", "PatientLink", "audit_access", "contact_allowed", "issue", "issue_code", "open_link",
+    "refusal_reason", "revoke",
     "use", "verify_code",
 ]

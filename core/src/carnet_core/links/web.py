@@ -8,7 +8,7 @@ from litestar import Request
 from litestar.response import Template
 
 from carnet_core.links.services import LinkRefused
-from carnet_core.web.render import base_context
+from carnet_core.web.render import page
 
 
 def client_address(request: Request[Any, Any, Any]) -> str | None:
@@ -19,9 +19,7 @@ def keep_page(request: Request[Any, Any, Any], template: str, context: dict[str,
               status_code: int = 200) -> Template:
     """Render a page without rolling the request's transaction back, even for a 4xx: the
     attempts and refusals recorded while checking a link must count."""
-    merged = base_context(request)
-    merged.update(context or {})
-    return Template(template_name=template, context=merged, status_code=status_code)
+    return page(request, template, context, status_code=status_code, keep=True)
 
 
 def refusal_page(request: Request[Any, Any, Any], refused: LinkRefused) -> Template:

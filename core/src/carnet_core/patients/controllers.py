@@ -15,13 +15,13 @@ from litestar.exceptions import (
     HTTPException,
     NotFoundException,
     PermissionDeniedException,
-    ValidationException,
 )
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Response, Template
 from markupsafe import Markup
 
 from carnet_core.encryption import DecryptionError, KeyDestroyed
+from carnet_core.i18n import N_
 from carnet_core.patients import services
 from carnet_core.patients.schemas import (
     GuardianOut,
@@ -45,19 +45,13 @@ from carnet_core.patients.services import (
     PatientNotFound,
     PatientView,
 )
+from carnet_core.web.errors import invalid_fields
+from carnet_core.web.forms import errors_of, form_page
 from carnet_core.web.guards import principal_of
 from carnet_core.web.render import base_context, page, translate
 from carnet_core.web.state import carnet_state
 
 log = logging.getLogger("carnet.patients")
-
-
-def field_errors(request: Request[Any, Any, Any], exc: PatientInvalid) -> dict[str, dict[str, str]]:
-    """Each bad field's stable code and its message in the request's language."""
-    return {
-        name: {"code": error.code, "message": translate(request, error.message, **error.params)}
-        for name, error in exc.errors.items()
-    }
 
 
 @contextmanager
@@ -67,10 +61,7 @@ def answers(request: Request[Any, Any, Any]) -> Iterator[None]:
     try:
         yield
     except PatientInvalid as exc:
-        raise ValidationException(
-            translate(request, "Invalid patient data."),
-            extra=[{"key": k, **v} for k, v in field_errors(request, exc).items()],
-        ) from None
+        raise invalid_fields(request, exc, N_("Invalid patient data.")) from None
     except PatientNotFound:
         raise NotFoundException(translate(request, "No such patient.")) from None
     except (PatientErased, KeyDestroyed):
@@ -266,14 +257,13 @@ class PatientPages(Controller):
         principal = principal_of(request)
         clinical = principal.can(CLINICAL)
         values = _form_values(data, clinical)
-        try:
-            with answers(request):
+        with answers(request):
+            try:
                 patient = services.create_patient(db, principal, values)
-        except ValidationException as exc:
-            errors = {e["key"]: e["message"] for e in exc.extra or []}
-            return page(request, "core/patients/form.html", {
-                "values": values, "errors": errors, "patient_id": None, "clinical": clinical,
-            }, status_code=422)
+            except PatientInvalid as exc:
+                return form_page(request, "core/patients/form.html", {
+                    "values": values, "patient_id": None, "clinical": clinical,
+                }, errors_of(request, exc))
         return Redirect(f"/patients/{patient.id}", status_code=303)
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
@@ -360,14 +350,13 @@ class PatientPages(Controller):
             patient = services.get_patient(db, principal, patient_id)
             clinical = services.clinical_allowed(db, principal, patient)
         values = _form_values(data, clinical)
-        try:
-            with answers(request):
+        with answers(request):
+            try:
                 services.update_patient(db, principal, patient, values)
-        except ValidationException as exc:
-            errors = {e["key"]: e["message"] for e in exc.extra or []}
-            return page(request, "core/patients/form.html", {
-                "values": values, "errors": errors, "patient_id": patient_id, "clinical": clinical,
-            }, status_code=422)
+            except PatientInvalid as exc:
+                return form_page(request, "core/patients/form.html", {
+                    "values": values, "patient_id": patient_id, "clinical": clinical,
+                }, errors_of(request, exc))
         return Redirect(f"/patients/{patient_id}", status_code=303)
 
 

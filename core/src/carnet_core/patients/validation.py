@@ -10,6 +10,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from carnet_core.db.base import utcnow
+from carnet_core.errors import FieldError, InvalidInput
 from carnet_core.i18n import N_
 from carnet_core.patients.models import IDENTITY_STATUSES, RELATIONS, SEXES
 
@@ -20,25 +21,8 @@ _INS_RE = re.compile(r"^[12378]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2A|2B)\d{6}\d{
 _PLACE_RE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 
 
-class FieldError(ValueError):
-    """What is wrong with one field: a stable `code` for programs, an English msgid (translated
-    where it is shown) and its variables."""
-
-    def __init__(self, code: str, message: str, **params: Any):
-        self.code = code
-        self.message = message
-        self.params = params
-        super().__init__(message % params if params else message)
-
-
-class PatientInvalid(ValueError):
-    """Input rejected; `errors` maps each field to what is wrong with it."""
-
-    def __init__(self, errors: dict[str, FieldError | str]):
-        self.errors: dict[str, FieldError] = {
-            k: v if isinstance(v, FieldError) else FieldError("invalid", v) for k, v in errors.items()
-        }
-        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+class PatientInvalid(InvalidInput):
+    """Patient input rejected; `errors` maps each field to what is wrong with it."""
 
 
 def _required() -> FieldError:

@@ -1,1 +1,40 @@
-"""Test support for core and plugin authors (loaded by pytest through the `carnet` pytest11 entry)."""
+"""Test support for core and plugin authors (loaded by pytest through the `carnet` pytest11 entry).
+
+A plugin's tests import from `carnet_core.plugin_api` and from here only. Besides the fixtures
+(`carnet_core.testing.plugin`) and the identity helpers (`carnet_core.testing.identity`), this
+module names what a test inspects but a plugin never touches: the audit and outbox tables, the
+jobs helpers, the CLI, the demo clinic's slug and core's account services.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES: dict[str, tuple[str, str | None]] = {
+    "AuditRecord": ("carnet_core.audit.models", "AuditRecord"),
+    "OutboxMessage": ("carnet_core.jobs.models", "OutboxMessage"),
+    "JobEffect": ("carnet_core.jobs.models", "JobEffect"),
+    "wait_for_jobs": ("carnet_core.jobs.testing", "wait_for_jobs"),
+    "delete_namespace": ("carnet_core.jobs.testing", "delete_namespace"),
+    "carnet_cli": ("carnet_core.cli", "main"),
+    "DEMO_SLUG": ("carnet_core.demo", "DEMO_SLUG"),
+    "get_clinic_by_slug": ("carnet_core.clinics.services", "get_clinic_by_slug"),
+    "identity_services": ("carnet_core.identity.services", None),
+    "csrf_token": ("carnet_core.testing.identity", "csrf_token"),
+    "make_staff": ("carnet_core.testing.identity", "make_staff"),
+    "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
+    "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"carnet_core.testing has no '{name}'")
+    module_name, attribute = _NAMES[name]
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value

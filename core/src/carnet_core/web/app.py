@@ -20,12 +20,13 @@ from litestar.template.config import TemplateConfig
 from carnet_core.clinics.controllers import ModulesController, operator_plugins
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, Permission
 from carnet_core.db.session import CarnetSession, Database
+from carnet_core.errors import InvalidInput
 from carnet_core.i18n import load_catalogs
 from carnet_core.plugins import CORE_PLUGIN, PluginHost, build_plugin_host
 from carnet_core.settings import Settings
 from carnet_core.version import __version__
 from carnet_core.web import routes
-from carnet_core.web.errors import http_exception_handler, internal_error_handler
+from carnet_core.web.errors import http_exception_handler, internal_error_handler, invalid_input_handler
 from carnet_core.web.guards import permission_guard, plugin_enabled_guard
 from carnet_core.web.middleware import CarnetMiddleware, add_security_headers
 from carnet_core.web.state import CarnetState
@@ -216,7 +217,10 @@ def create_app(
         middleware=[CarnetMiddleware, *state.extras.get("middleware", [])],
         guards=list(state.extras.get("guards", [])),
         before_send=[add_security_headers],
-        exception_handlers={HTTPException: http_exception_handler, Exception: internal_error_handler},
+        exception_handlers={
+            HTTPException: http_exception_handler, InvalidInput: invalid_input_handler,
+            Exception: internal_error_handler,
+        },
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(env)),
         openapi_config=openapi,
         state=State({"carnet": state}),

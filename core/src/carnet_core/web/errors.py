@@ -1,4 +1,8 @@
-"""Error answers: JSON for the API, a readable page for people; never a stack trace."""
+"""Error answers: JSON for the API, a readable page for people; never a stack trace.
+
+The convention (see `carnet_core.errors`): field errors answer 422 on the API with
+`{"status_code", "detail", "errors": [{"field", "code", "message"}]}`; a body the schema refuses
+answers 400 with the same shape; an HTML form re-renders itself (`carnet_core.web.forms`)."""
 
 from __future__ import annotations
 
@@ -10,9 +14,39 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from carnet_core.web.render import page
+from carnet_core.errors import InvalidInput
+from carnet_core.i18n import N_
+from carnet_core.web.render import page, translate
 
 log = logging.getLogger("carnet.web")
+
+
+class InvalidFields(HTTPException):
+    """422: the values are well-formed but refused. `extra` lists `{"field", "code", "message"}`."""
+
+    status_code = 422
+
+
+def field_errors(request: Request[Any, Any, Any], exc: InvalidInput) -> dict[str, dict[str, str]]:
+    """Each bad field's stable code and its message in the request's language."""
+    return {
+        name: {"code": error.code, "message": translate(request, error.message, **error.params)}
+        for name, error in exc.errors.items()
+    }
+
+
+def invalid_fields(request: Request[Any, Any, Any], exc: InvalidInput, detail: str | None = None) -> InvalidFields:
+    """The API's answer to refused input: 422 with each field's code and translated message
+    (`detail`, an N_() msgid, summarises; "Invalid input." by default)."""
+    return InvalidFields(
+        detail=translate(request, detail or N_("Invalid input.")),
+        extra=[{"field": name, **error} for name, error in field_errors(request, exc).items()],
+    )
+
+
+def invalid_input_handler(request: Request[Any, Any, Any], exc: InvalidInput) -> Response[Any]:
+    """A service's `InvalidInput` that no handler caught: 422, JSON for the API, a page otherwise."""
+    return http_exception_handler(request, invalid_fields(request, exc))
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
@@ -34,7 +68,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
             return Response("", status_code=204, headers={"HX-Redirect": target})
         return Redirect(target, status_code=303)
     extra = getattr(exc, "extra", None)
-    if isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException) and not any(isinstance(e, dict) and "field" in e for e in extra or []):
         extra = [
             {"field": e.get("key"), "code": e.get("code") or _code_of(e), "message": e.get("message")}
             for e in (exc.extra or []) if isinstance(e, dict)
@@ -43,7 +77,10 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         return _json_error(status, str(exc.detail), extra)
     _ensure_principal(request)
     try:
-        return page(request, "core/error.html", {"status": status, "detail": exc.detail}, status_code=status)
+        detail = exc.detail
+        if isinstance(exc, InvalidFields) and extra:
+            detail = " ".join(str(e.get("message")) for e in extra if isinstance(e, dict))
+        return page(request, "core/error.html", {"status": status, "detail": detail}, status_code=status)
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return Response(f"{status}", status_code=status, media_type="text/plain")

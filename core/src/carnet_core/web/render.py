@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.enums import MediaType
 from litestar.response import Template
 
 from carnet_core.contrib import NavItem
@@ -71,13 +72,21 @@ def page(
     partial: str | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    keep: bool = False,
 ) -> Template:
-    """The full page, or `partial` alone when htmx asks (HX-Request)."""
+    """The full page, or `partial` alone when htmx asks (HX-Request).
+
+    Always `text/html`, whatever the handler's return annotation (Litestar would otherwise give a
+    handler annotated `-> object` or `-> Any` the JSON media type, and the browser would print the
+    page's source). A status of 400 or more rolls the request's transaction back, unless `keep`
+    (a refusal that must be recorded, such as a patient link's failed attempt)."""
     name = partial if partial and is_htmx(request) else template
-    if status_code >= 400:
+    if status_code >= 400 and not keep:
         session = request.scope.get("state", {}).get("db_session")
         if session is not None:
             session.rollback()
     merged = base_context(request)
     merged.update(context or {})
-    return Template(template_name=name, context=merged, status_code=status_code, headers=headers)
+    media_type = MediaType.HTML if name.endswith(".html") else None
+    return Template(template_name=name, context=merged, status_code=status_code, headers=headers,
+                    media_type=media_type)

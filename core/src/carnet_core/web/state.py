@@ -32,3 +32,30 @@ def carnet_state(app_or_request: Any) -> CarnetState:
     """The CarnetState of a Litestar app, request or connection."""
     app = getattr(app_or_request, "app", app_or_request)
     return app.state["carnet"]
+
+
+def settings_of(app_or_request: Any) -> Settings:
+    """The process's settings (plugin settings under `.plugins["<name>"]`)."""
+    return carnet_state(app_or_request).settings
+
+
+def host_of(app_or_request: Any) -> PluginHost:
+    """The process's plugin host."""
+    return carnet_state(app_or_request).host
+
+
+def plugin_settings(app_or_request: Any, plugin: str) -> Any:
+    """A plugin's settings model (from `register_settings` and CARNET_<PLUGIN>_*), or None."""
+    return carnet_state(app_or_request).settings.plugins.get(plugin)
+
+
+def clinic_hooks(request: Any) -> Any:
+    """Hook caller limited to the plugins the request's clinic enabled: the signed-in member's clinic
+    on staff pages, the clinic in the address on public pages (/p/<slug>/...)."""
+    scope_state = request.scope.get("state", {})
+    if "public_clinic" in scope_state:
+        enabled = scope_state.get("public_plugins", frozenset())
+    else:
+        principal = scope_state.get("principal")
+        enabled = principal.enabled_plugins if principal is not None else frozenset()
+    return carnet_state(request).host.for_clinic(enabled)

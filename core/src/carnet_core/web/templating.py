@@ -60,3 +60,22 @@ def _datetime_local(value: Any, tz: str = "Europe/Paris", fmt: str = "%d/%m/%Y %
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+_MESSAGE_ENV = "_carnet_message_environment"
+
+
+def message_environment(host: PluginHost) -> Environment:
+    """A Jinja environment for plain-text message templates (e-mail and SMS bodies) outside a
+    request, e.g. in jobs: same template folders and gettext catalogs as the web, no HTML escaping.
+    Built once per plugin host; `env.globals["gettext_catalogs"]` translates from Python."""
+    env = getattr(host, _MESSAGE_ENV, None)
+    if env is None:
+        from carnet_core.i18n import load_catalogs
+
+        catalogs = load_catalogs(host)
+        env = build_environment(host, catalogs)
+        env.autoescape = False  # plain-text bodies
+        env.globals["gettext_catalogs"] = catalogs
+        setattr(host, _MESSAGE_ENV, env)
+    return env

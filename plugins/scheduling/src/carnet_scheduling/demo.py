@@ -8,7 +8,7 @@ import contextlib
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from carnet_core.db.base import utcnow
+from carnet_core.plugin_api import utcnow
 from carnet_scheduling.models import ABSENT, EXCUSED, HONOURED
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import reminders, setup

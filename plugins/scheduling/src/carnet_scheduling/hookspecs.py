@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.hookspecs import hookspec
+from carnet_core.plugin_api import hookspec
 
 
 @hookspec

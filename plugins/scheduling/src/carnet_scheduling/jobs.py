@@ -12,10 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.jobs import JobContext, already_done, once
-from carnet_core.links import issue
+from carnet_core.plugin_api import JobContext, already_done, links, once, record, utcnow
 from carnet_scheduling import messages
 from carnet_scheduling.models import BOOKED, Appointment
 from carnet_scheduling.patient_models import CANCELLED, FAILED, SCHEDULED, SENT, Reminder
@@ -32,7 +29,7 @@ def reminder_key(reminder_id: int, due: str) -> str:
 
 def manage_link(db: Any, appt: Appointment, settings: Any, clinic: Any) -> str:
     """A link to see, cancel or move the appointment, valid until it starts."""
-    issued = issue(db, purpose=MANAGE, subject_type="scheduling_appointment", subject_id=appt.id,
+    issued = links.issue(db, purpose=MANAGE, subject_type="scheduling_appointment", subject_id=appt.id,
                    patient_id=appt.patient_id, expires_at=appt.starts_at, max_uses=1)
     return messages.public_url(settings, clinic, f"a/{issued.token}")
 

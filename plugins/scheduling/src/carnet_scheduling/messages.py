@@ -14,29 +14,22 @@ from typing import Any
 from babel.dates import format_datetime
 from sqlmodel import select
 
-from carnet_core.clinics.models import Clinic
-from carnet_core.db.session import CarnetSession
-from carnet_core.identity.models import User
-from carnet_core.mail import Attachment, Mail, send_mail
-from carnet_core.sms import send_sms
+from carnet_core.plugin_api import (
+    Attachment,
+    CarnetSession,
+    Clinic,
+    Mail,
+    User,
+    message_environment,
+    send_mail,
+    send_sms,
+)
 from carnet_scheduling.models import Appointment, Place
-
-_ENV_ATTR = "_scheduling_message_env"
 
 
 def environment(host: Any) -> Any:
     """The Jinja environment for message templates of this process (built once per host)."""
-    env = getattr(host, _ENV_ATTR, None)
-    if env is None:
-        from carnet_core.i18n import load_catalogs
-        from carnet_core.web.templating import build_environment
-
-        catalogs = load_catalogs(host)
-        env = build_environment(host, catalogs)
-        env.autoescape = False  # plain-text bodies
-        env.globals["gettext_catalogs"] = catalogs
-        setattr(host, _ENV_ATTR, env)
-    return env
+    return message_environment(host)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
-from carnet_core.encryption.types import Sealed
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, utcnow
 
 MODALITIES = ("cabinet", "domicile", "telesoin")
 PLACE_KINDS = MODALITIES

@@ -7,9 +7,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core import links
-from carnet_core.identity.models import User
-from carnet_core.mail import Attachment
+from carnet_core.plugin_api import Attachment, User, links
 from carnet_scheduling import messages
 from carnet_scheduling.models import BOOKED, CANCELLED, Appointment
 from carnet_scheduling.patient_models import OnlineBooking
@@ -51,14 +49,12 @@ def prepare(db: Any, kind: str, subject_id: int, settings: Any, lang: messages.L
 
 
 def _booking_code(db: Any, booking_id: int, settings: Any, lang: messages.Lang) -> Prepared | None:
-    from carnet_core.links.models import PatientLink
-
     booking = db.exec(select(OnlineBooking).where(OnlineBooking.id == booking_id)).first()
     if booking is None or booking.confirmed_at is not None or booking.released_at is not None:
         return None
     appt = _appointment(db, booking.appointment_id)
-    link = db.exec(select(PatientLink).where(PatientLink.id == booking.link_id)).first()
-    if appt is None or appt.status != BOOKED or link is None or links.services.refusal_reason(link):
+    link = db.exec(select(links.PatientLink).where(links.PatientLink.id == booking.link_id)).first()
+    if appt is None or appt.status != BOOKED or link is None or links.refusal_reason(link):
         return None
     contact = patient_contact(db, appt.patient_id)
     if contact is None or not contact.email:

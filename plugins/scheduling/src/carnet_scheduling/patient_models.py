@@ -11,8 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
-from carnet_core.encryption.types import Sealed
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, utcnow
 
 CHANNELS = ("email", "sms")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carnet_core.contrib import Permission
+from carnet_core.plugin_api import Permission
 
 VIEW = "scheduling.view"  # see the agenda (patient names, times, places; no clinical notes)
 MANAGE = "scheduling.manage"  # book, move, cancel, mark attendance, series, set-up of own agenda

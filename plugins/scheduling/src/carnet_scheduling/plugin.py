@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.hookspecs import hookimpl
+from carnet_core.plugin_api import hookimpl
 
 
 @hookimpl
@@ -56,7 +56,7 @@ def register_routes() -> list[Any]:
 
 @hookimpl
 def register_actors() -> list[Any]:
-    from carnet_core.contrib import ActorSpec
+    from carnet_core.plugin_api import ActorSpec
     from carnet_scheduling import jobs
 
     return [
@@ -74,7 +74,7 @@ def register_actors() -> list[Any]:
 def register_schedules() -> list[Any]:
     from datetime import timedelta
 
-    from carnet_core.contrib import Schedule
+    from carnet_core.plugin_api import Schedule
 
     return [
         Schedule("release-unconfirmed", actor="scheduling.release_unconfirmed", every=timedelta(minutes=5)),
@@ -101,8 +101,7 @@ def scheduling_appointment_moved(appointment: Any, previous_start: Any, previous
 
 @hookimpl
 def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> None:
-    from carnet_core.db.base import utcnow
-    from carnet_core.jobs import enqueue
+    from carnet_core.plugin_api import enqueue, utcnow
     from carnet_scheduling.services import reminders
 
     reminders.cancel_for(db, appointment.id)

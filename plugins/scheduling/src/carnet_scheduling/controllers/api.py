@@ -11,8 +11,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter, QueryParameter
 
-from carnet_core.db.session import CarnetSession
-from carnet_core.web.guards import principal_of
+from carnet_core.plugin_api import CarnetSession, principal_of, settings_of
 from carnet_scheduling import permissions as perm
 from carnet_scheduling import schemas
 from carnet_scheduling.controllers.common import field_error, hooks_for, plugin_settings
@@ -79,7 +78,7 @@ class AppointmentsApi(Controller):
             raise field_error(SchedulingError("to", "ask for 92 days at most"))
         rows = appts.in_range(db, start, end, practitioner_id=practitioner_id, room_id=room_id,
                               include_cancelled=include_cancelled)
-        from carnet_core.audit import record
+        from carnet_core.plugin_api import record
 
         record(db, action="list", resource_type="appointment", details={"count": len(rows)})
         return {"items": [schemas.appointment_out(a) for a in rows]}
@@ -87,7 +86,7 @@ class AppointmentsApi(Controller):
     @get("/{appointment_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def show(self, db: CarnetSession, appointment_id: int) -> dict[str, Any]:
         appt = _appointment(db, appointment_id)
-        from carnet_core.audit import record
+        from carnet_core.plugin_api import record
 
         record(db, action="read", resource_type="appointment", resource_id=appt.id, patient_id=appt.patient_id)
         return schemas.appointment_out(appt)
@@ -225,7 +224,7 @@ class SeriesApi(Controller):
         except NotFound:
             raise NotFoundException() from None
         c = series.counters(db, row, plugin_settings(request).prescription_warning_sessions)
-        from carnet_core.audit import record
+        from carnet_core.plugin_api import record
 
         record(db, action="read", resource_type="series", resource_id=row.id, patient_id=row.patient_id)
         return {
@@ -311,9 +310,7 @@ class FeedApi(Controller):
         if not principal.clinic or principal.user_id is None:
             raise NotFoundException()
         _, token = feeds.issue_feed(db, principal.user_id, data.show_patient_names)
-        from carnet_core.web.state import carnet_state
-
-        base = carnet_state(request).settings.base_url
+        base = settings_of(request).base_url
         return {"url": f"{base}/p/{principal.clinic.slug}/scheduling/feed/{token}.ics",
                 "show_patient_names": data.show_patient_names}
 

@@ -5,32 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import NotFoundException
 
-from carnet_core.web.guards import principal_of
-from carnet_core.web.state import carnet_state
+from carnet_core.plugin_api import clinic_hooks
+from carnet_core.plugin_api import plugin_settings as _plugin_settings
 from carnet_scheduling.services.errors import NotFound, SchedulingError
 
 
-class FieldErrors(HTTPException):
-    """422 with field errors: `{"detail": ..., "errors": [{"field", "message"}]}`; nothing written."""
-
-    status_code = 422
-
-
-def field_error(exc: SchedulingError) -> FieldErrors:
-    return FieldErrors(detail="invalid input", extra=[{"field": exc.field, "message": exc.message}])
+def field_error(exc: SchedulingError) -> SchedulingError:
+    """Refused input on the API: a SchedulingError is core's InvalidInput, which core answers with
+    422 and `{"status_code", "detail", "errors": [{"field", "code", "message"}]}`, nothing written."""
+    return exc
 
 
 def hooks_for(request: Request[Any, Any, Any]) -> Any:
     """Hook caller limited to the plugins this clinic enabled."""
-    return carnet_state(request).host.for_clinic(principal_of(request).enabled_plugins)
+    return clinic_hooks(request)
 
 
 def plugin_settings(request: Request[Any, Any, Any]) -> Any:
     from carnet_scheduling.settings import SchedulingSettings
 
-    return carnet_state(request).settings.plugins.get("scheduling") or SchedulingSettings()
+    return _plugin_settings(request, "scheduling") or SchedulingSettings()
 
 
 def not_found(exc: NotFound) -> NotFoundException:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carnet_core.i18n import N_
+from carnet_core.plugin_api import N_
 
 SERVICE_MESSAGES = (
     N_("give a time with its offset, e.g. 2026-09-01T17:00:00+02:00"),

@@ -14,12 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
-from carnet_core.i18n import N_
-from carnet_core.web.guards import principal_of
-from carnet_core.web.render import is_htmx, page, translate
+from carnet_core.plugin_api import N_, CarnetSession, is_htmx, page, principal_of, record, translate, utcnow
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, integer, moment, safe_next, text

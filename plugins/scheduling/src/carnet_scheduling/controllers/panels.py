@@ -6,10 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from carnet_core.audit import record
-from carnet_core.contrib import NavItem, Panel
-from carnet_core.db.base import utcnow
-from carnet_core.i18n import N_
+from carnet_core.plugin_api import N_, NavItem, Panel, record, utcnow
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.services import agenda, people, reminders
 from carnet_scheduling.services import appointments as appts

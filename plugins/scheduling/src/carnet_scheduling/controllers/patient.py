@@ -14,13 +14,18 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from carnet_core import links
-from carnet_core.contrib import PUBLIC
-from carnet_core.db.session import CarnetSession
-from carnet_core.identity.models import User
-from carnet_core.links.web import client_address, keep_page, refusal_page
-from carnet_core.web.render import page
-from carnet_core.web.state import carnet_state
+from carnet_core.plugin_api import (
+    PUBLIC,
+    CarnetSession,
+    User,
+    client_address,
+    clinic_hooks,
+    host_of,
+    keep_page,
+    links,
+    page,
+    refusal_page,
+)
 from carnet_scheduling import messages
 from carnet_scheduling.controllers.common import plugin_settings
 from carnet_scheduling.services import appointments as appts
@@ -36,7 +41,7 @@ def _clinic(request: Request[Any, Any, Any]) -> Any:
 
 
 def _hooks(request: Request[Any, Any, Any]) -> Any:
-    return carnet_state(request).host.for_clinic(request.scope["state"].get("public_plugins", frozenset()))
+    return clinic_hooks(request)
 
 
 def _rules(request: Request[Any, Any, Any]) -> booking.OnlineRules:
@@ -164,7 +169,7 @@ def confirm_code(request: Request[Any, Any, Any], db: CarnetSession, token: str,
 
 
 def _done(request: Any, db: CarnetSession, appt: Any, kind: str) -> Template:
-    lang = messages.Lang(carnet_state(request).host, "fr")
+    lang = messages.Lang(host_of(request), "fr")
     facts = messages.appointment_facts(db, appt, lang)
     return keep_page(request, "scheduling/public_message.html", {"kind": kind, "facts": facts, "base": _base(request)})
 
@@ -194,7 +199,7 @@ def mail_confirm(request: Request[Any, Any, Any], db: CarnetSession, token: str)
 def _manage_context(request: Any, db: CarnetSession, link: Any, token: str, **more: Any) -> dict[str, Any]:
     appt = appts.get_appointment(db, link.subject_id)
     clinic = _clinic(request)
-    lang = messages.Lang(carnet_state(request).host, "fr")
+    lang = messages.Lang(host_of(request), "fr")
     rules = _rules(request)
     slots: list[Any] = []
     kind = appts.get_type(db, appt.appointment_type_id)
@@ -286,7 +291,7 @@ PATIENT_HANDLERS = [
 ]
 
 # Messages of the errors shown on these pages (raised in English by the services, shown translated).
-from carnet_core.i18n import N_  # noqa: E402
+from carnet_core.plugin_api import N_  # noqa: E402
 
 ERROR_MESSAGES = (
     N_("this time is not free any more; please choose another one"),

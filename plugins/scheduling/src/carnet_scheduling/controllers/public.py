@@ -8,9 +8,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 
-from carnet_core.contrib import PUBLIC
-from carnet_core.db.session import CarnetSession
-from carnet_core.web.state import carnet_state
+from carnet_core.plugin_api import PUBLIC, CarnetSession, settings_of
 from carnet_scheduling.services import feeds, people
 
 
@@ -21,7 +19,7 @@ def calendar_feed(request: Request[Any, Any, Any], db: CarnetSession, token: str
     if feed is None:
         raise NotFoundException()
     clinic = request.scope["state"]["public_clinic"]
-    body = feeds.render_feed(db, feed, clinic_name=clinic.name, base_url=carnet_state(request).settings.base_url,
+    body = feeds.render_feed(db, feed, clinic_name=clinic.name, base_url=settings_of(request).base_url,
                              patient_names=lambda ids: people.feed_names(db, ids))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})

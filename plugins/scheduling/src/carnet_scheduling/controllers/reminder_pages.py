@@ -10,10 +10,7 @@ from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
-from carnet_core.db.session import CarnetSession
-from carnet_core.i18n import N_
-from carnet_core.web.guards import principal_of
-from carnet_core.web.render import page, translate
+from carnet_core.plugin_api import N_, CarnetSession, page, principal_of, translate
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.forms import Form, FormErrors, integer, text
 from carnet_scheduling.controllers.pages import CHANNEL_LABELS

@@ -11,10 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from sqlmodel import select
 
-from carnet_core.db.session import CarnetSession
-from carnet_core.i18n import N_
-from carnet_core.web.guards import principal_of
-from carnet_core.web.render import page, translate
+from carnet_core.plugin_api import N_, CarnetSession, page, principal_of, translate
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, flag, integer, text
@@ -292,7 +289,7 @@ def series_page(request: Request[Any, Any, Any], db: CarnetSession, series_id: i
     sessions = series_svc.series_appointments(db, row.id, include_cancelled=True)
     principal = principal_of(request)
     own = {row.patient_id} if row.practitioner_id == principal.user_id else set()
-    from carnet_core.audit import record
+    from carnet_core.plugin_api import record
 
     record(db, action="read", resource_type="series", resource_id=row.id, patient_id=row.patient_id)
     staff = {p.id: p for p in practitioners(db)}

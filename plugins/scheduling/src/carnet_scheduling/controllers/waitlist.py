@@ -12,15 +12,20 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from carnet_core import links
-from carnet_core.contrib import PUBLIC
-from carnet_core.db.session import CarnetSession
-from carnet_core.encryption import open_
-from carnet_core.identity.models import User
-from carnet_core.links.web import client_address, keep_page, refusal_page
-from carnet_core.web.guards import principal_of
-from carnet_core.web.render import page
-from carnet_core.web.state import carnet_state
+from carnet_core.plugin_api import (
+    PUBLIC,
+    CarnetSession,
+    User,
+    client_address,
+    clinic_hooks,
+    host_of,
+    keep_page,
+    links,
+    open_,
+    page,
+    principal_of,
+    refusal_page,
+)
 from carnet_scheduling import messages
 from carnet_scheduling.controllers.common import plugin_settings
 from carnet_scheduling.permissions import MANAGE, VIEW
@@ -39,7 +44,7 @@ def _base(request: Request[Any, Any, Any]) -> str:
 
 
 def _hooks(request: Request[Any, Any, Any]) -> Any:
-    return carnet_state(request).host.for_clinic(request.scope["state"].get("public_plugins", frozenset()))
+    return clinic_hooks(request)
 
 
 def _form(request: Any, db: CarnetSession, values: dict[str, Any] | None = None, error: Any = None,
@@ -116,7 +121,7 @@ def offer_accept(request: Request[Any, Any, Any], db: CarnetSession, token: str)
     except (SchedulingError, NotFound):
         return page(request, "scheduling/public_offer_done.html", {"kind": "closed", "base": _base(request)},
                     status_code=410)
-    lang = messages.Lang(carnet_state(request).host, "fr")
+    lang = messages.Lang(host_of(request), "fr")
     return keep_page(request, "scheduling/public_offer_done.html", {
         "kind": "booked", "facts": messages.appointment_facts(db, appt, lang), "base": _base(request)})
 
@@ -209,7 +214,7 @@ def staff_waitlist(request: Request[Any, Any, Any], db: CarnetSession, practitio
                 fields["situation"] = open_(db, entry, "situation")
                 fields["prescription"] = open_(db, entry, "prescription")
             rows.append({"listing": listing, "entry": entry, "points": points, "parts": parts, "fields": fields})
-        from carnet_core.audit import record
+        from carnet_core.plugin_api import record
 
         record(db, action="list", resource_type="scheduling_waiting_entry", details={"count": len(rows)})
     offers = []
@@ -258,7 +263,7 @@ def staff_online(request: Request[Any, Any, Any], db: CarnetSession) -> Template
 STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online]
 
 # Words shown through `_(…)` from data (days, half-days, states) and the services' error messages.
-from carnet_core.i18n import N_  # noqa: E402
+from carnet_core.plugin_api import N_  # noqa: E402
 
 SHOWN_MESSAGES = (
     N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),

@@ -9,7 +9,7 @@ Create Date: 2026-11-28
 import sqlalchemy as sa
 from alembic import op
 
-from carnet_core.db.base import UTCDateTime
+from carnet_core.plugin_api import UTCDateTime
 
 revision = "scheduling_0001"
 down_revision = None

@@ -9,8 +9,7 @@ Create Date: 2026-11-28 13:21:44.190105
 import sqlalchemy as sa
 from alembic import op
 
-from carnet_core.db.base import UTCDateTime
-from carnet_core.encryption.types import Sealed
+from carnet_core.plugin_api import Sealed, UTCDateTime
 
 revision = 'scheduling_0002'
 down_revision = 'scheduling_0001'

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import select
 
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession
 from carnet_scheduling.models import (
     CANCELLED,
     Appointment,

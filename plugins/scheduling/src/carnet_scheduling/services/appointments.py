@@ -14,9 +14,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession, record, utcnow
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,
@@ -287,7 +285,7 @@ def mark(
 
 def set_notes(db: CarnetSession, appt: Appointment, notes: str | None, *, audit: bool = True) -> None:
     """Seal clinical notes with core encryption (the patient's key)."""
-    from carnet_core.encryption import seal
+    from carnet_core.plugin_api import seal
 
     if notes is not None and len(notes) > MAX_NOTES:
         raise SchedulingError("notes", f"notes hold {MAX_NOTES} characters at most")
@@ -301,7 +299,7 @@ def set_notes(db: CarnetSession, appt: Appointment, notes: str | None, *, audit:
 
 def read_notes(db: CarnetSession, appt: Appointment) -> str | None:
     """Open the clinical notes (audited read)."""
-    from carnet_core.encryption import open_
+    from carnet_core.plugin_api import open_
 
     record(db, action="read", resource_type="appointment_notes", resource_id=appt.id, patient_id=appt.patient_id)
     return open_(db, appt, "notes")

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession, utcnow
 from carnet_scheduling.models import (
     CANCELLED,
     Appointment,

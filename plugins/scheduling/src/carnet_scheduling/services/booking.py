@@ -16,10 +16,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core import links
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
-from carnet_core.jobs import enqueue
+from carnet_core.plugin_api import CarnetSession, enqueue, links, utcnow
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType, WorkingHours
 from carnet_scheduling.patient_models import OnlineBooking
 from carnet_scheduling.services import appointments as appts
@@ -98,10 +95,7 @@ def clean_contact(data: dict[str, Any]) -> dict[str, str]:
 def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitioner_id: int,
                            allow_new: bool) -> int:
     """The clinic's patient with this e-mail and last name (blind indexes), else a new one."""
-    from carnet_core.encryption import blind_index
-    from carnet_core.patients.models import Patient
-    from carnet_core.patients.services import create_patient
-    from carnet_core.web.principal import Principal
+    from carnet_core.plugin_api import Patient, Principal, blind_index, patient_registry
 
     clinic_id = db.clinic_id
     assert clinic_id is not None
@@ -120,7 +114,7 @@ def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitio
     data = {k: v for k, v in contact.items() if v}
     data["practitioner_id"] = practitioner_id
     try:
-        patient = create_patient(db, principal, data)
+        patient = patient_registry.create_patient(db, principal, data)
     except ValueError as exc:
         raise SchedulingError("phone" if "phone" in str(exc) else "email", "check your contact details") from exc
     assert patient.id is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,7 @@ def patient_contact(db: CarnetSession, patient_id: int, channel: str | None = No
     """The patient's own e-mail and phone, else those of the first holder of parental authority.
 
     With `channel` ("email" or "sms") only what that channel needs is opened (fewer decryptions)."""
-    from carnet_core.encryption import KeyDestroyed, open_
-    from carnet_core.patients.models import Patient, PatientGuardian
+    from carnet_core.plugin_api import KeyDestroyed, Patient, PatientGuardian, open_
 
     patient = db.exec(select(Patient).where(Patient.id == patient_id)).first()
     if patient is None or patient.erased_at is not None:

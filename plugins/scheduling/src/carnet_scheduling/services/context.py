@@ -7,9 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from carnet_core.clinics.models import Clinic
-from carnet_core.db.session import CarnetSession
-from carnet_core.identity.models import Membership, User
+from carnet_core.plugin_api import CarnetSession, Clinic, Membership, User
 from carnet_scheduling.services.calendar import DEFAULT_TZ
 
 _PATIENT = sa.table("core_patient", sa.column("id"), sa.column("clinic_id"))

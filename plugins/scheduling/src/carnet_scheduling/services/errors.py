@@ -1,15 +1,19 @@
-"""Scheduling errors. Bad input raises SchedulingError (a ValueError) naming the field and the fix."""
+"""Scheduling errors. Bad input raises SchedulingError (core's InvalidInput) naming the field and the fix."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from carnet_core.plugin_api import FieldError, InvalidInput
 
-class SchedulingError(ValueError):
-    """Input that cannot be accepted; `field` names what to change (for 4xx field errors)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+class SchedulingError(InvalidInput):
+    """Input that cannot be accepted; `field` names what to change, `message` is an English msgid
+    (translated where shown), `code` a stable code for API clients. Core answers it on the API
+    with 422 and the field error (see `carnet_core.errors`)."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid"):
+        super().__init__({field: FieldError(code, message)})
         self.field = field
         self.message = message
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from carnet_core.encryption import open_
+from carnet_core.plugin_api import open_
 from carnet_scheduling.models import Appointment, AppointmentType, Prescription, Series
 from carnet_scheduling.patient_models import (
     Offer,

@@ -11,9 +11,7 @@ from datetime import datetime, timedelta
 from icalendar import Calendar, Event
 from sqlmodel import select
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession, record, utcnow
 from carnet_scheduling.models import Appointment, AppointmentType, CalendarFeed, Place, Room
 from carnet_scheduling.services import appointments as appts
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession
 
 try:  # core's patient registry (carnet_core.patients); absent on older cores
-    from carnet_core.patients import services as _registry
+    from carnet_core.plugin_api import patient_registry as _registry
 except ImportError:  # pragma: no cover - exercised only without the registry
     _registry = None
 

@@ -15,10 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
-from carnet_core.jobs import enqueue, enqueue_with_options
+from carnet_core.plugin_api import CarnetSession, enqueue, enqueue_with_options, record, utcnow
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import (
     CANCELLED,

@@ -10,9 +10,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.audit import record
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession, record, utcnow
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,

@@ -8,8 +8,7 @@ from datetime import date, datetime, time
 
 from sqlmodel import delete, select
 
-from carnet_core.audit import record
-from carnet_core.db.session import CarnetSession
+from carnet_core.plugin_api import CarnetSession, record
 from carnet_scheduling.models import (
     EXCEPTION_KINDS,
     MODALITIES,

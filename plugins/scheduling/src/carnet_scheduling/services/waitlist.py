@@ -17,11 +17,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core import links
-from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession
-from carnet_core.encryption import open_, seal
-from carnet_core.jobs import enqueue
+from carnet_core.plugin_api import CarnetSession, enqueue, links, open_, seal, utcnow
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
@@ -383,7 +379,7 @@ def offers_made(db: CarnetSession, practitioner_id: int | None = None,
 
 def prepare_message(db: CarnetSession, kind: str, subject_id: int, settings: Any, lang: Any) -> Any:
     """The waiting-list e-mails: request received, refusal, "still interested?", offers."""
-    from carnet_core.clinics.models import Clinic
+    from carnet_core.plugin_api import Clinic
 
     if kind == "offer":
         return prepare_offer(db, subject_id, settings, lang)
@@ -439,8 +435,7 @@ def _waitlist_message(db: CarnetSession, kind: str, entry: WaitingEntry, email: 
 
 
 def prepare_offer(db: CarnetSession, offer_id: int, settings: Any, lang: Any) -> Any:
-    from carnet_core.clinics.models import Clinic
-    from carnet_core.identity.models import User
+    from carnet_core.plugin_api import Clinic, User
     from carnet_scheduling import messages
     from carnet_scheduling.outgoing import Prepared
 
