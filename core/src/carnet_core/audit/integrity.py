@@ -5,10 +5,17 @@ genesis, or the latest signed purge anchor) and names the first record that brea
 modified (content no longer matches its hash), deleted (a seq is missing), inserted or
 reordered (prev_hash or seq order no longer match), truncated (a signed checkpoint or the
 chain head covers records that are gone).
+
+It reads the chain head, the checkpoints and the records in one consistent snapshot of the
+database (`begin_snapshot`): while the application appends, statements run one after the other
+would otherwise see a head newer than the records read before it, and report a healthy chain
+as truncated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -26,6 +33,8 @@ from carnet_core.db.session import CarnetSession
 
 CHECKPOINT = "checkpoint"
 ANCHOR = "anchor"
+# A write that changes nothing: the row lock on PostgreSQL, the database write lock on SQLite.
+_HOLD_HEAD = sa.text("UPDATE core_audit_head SET seq = seq WHERE clinic_id = :clinic_id")
 
 
 def checkpoint_message(clinic_id: int, kind: str, seq: int, hash_: str, created_at: datetime) -> bytes:
@@ -101,6 +110,31 @@ class Verification:
         return self
 
 
+def begin_snapshot(db: CarnetSession) -> None:
+    """Make every read of `db`'s transaction see the same committed state of the database.
+
+    PostgreSQL: the transaction runs REPEATABLE READ (one snapshot, taken at its first
+    statement). SQLite: the sqlite3 module runs reads outside any transaction (each statement
+    its own snapshot) until the first write; a deferred BEGIN opens a read transaction, which
+    in WAL mode keeps the snapshot of its first read until it ends. Writers are not blocked.
+    Call it before the session's first statement.
+    """
+    if db.in_transaction():
+        raise RuntimeError("begin_snapshot() must be called before the session's first statement")
+    if db.get_bind().dialect.name == "sqlite":
+        db.connection().connection.dbapi_connection.execute("BEGIN")
+    else:
+        db.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+@contextmanager
+def snapshot(database: Any) -> Iterator[CarnetSession]:
+    """An unscoped session of `database` that reads one consistent snapshot (see begin_snapshot)."""
+    with database.session(unscoped=True) as db:
+        begin_snapshot(db)
+        yield db
+
+
 _COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-defined]
     "id", "clinic_id", "seq", "occurred_at", "actor_kind", "actor_id", "actor_user_id", "patient_id",
     "resource_type", "resource_id", "action", "outcome", "address", "request_id", "details",
@@ -109,7 +143,13 @@ _COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-def
 
 
 def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int = 5000) -> Verification:
-    """Check the clinic's chain, its signed checkpoints and its head; stop at the first problem."""
+    """Check the clinic's chain, its signed checkpoints and its head; stop at the first problem.
+
+    A session that has not started yet is made to read one snapshot; a session already in a
+    transaction must hold the clinic's chain head (as purge does) or read a snapshot.
+    """
+    if not db.in_transaction():
+        begin_snapshot(db)
     result = Verification(clinic_id=clinic_id)
     checkpoints = list(db.exec(
         select(AuditCheckpoint).where(AuditCheckpoint.clinic_id == clinic_id).order_by(col(AuditCheckpoint.id))
@@ -220,6 +260,9 @@ def purge(
     if retention_days < 1:
         raise AuditError("retention must be at least 1 day")
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    # Hold the clinic's chain head first (writers of this clinic wait): the verification below
+    # then sees the chain and its head as they stay until the purge commits.
+    db.connection().execute(_HOLD_HEAD, {"clinic_id": clinic_id})
     upto = db.exec(
         select(sa.func.max(AuditRecord.seq)).where(
             AuditRecord.clinic_id == clinic_id, AuditRecord.occurred_at < cutoff
