@@ -5,22 +5,18 @@ bypasses the append-only triggers as an attacker with database access would: by 
 (SQLite) or with session_replication_role = replica (PostgreSQL).
 """
 
-import json
 import os
-from contextlib import contextmanager
-from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from audit_tampering import TABLE, row, run_verify, tampering, verify_report
 from click.testing import CliRunner
 
 from carnet_core import audit
 from carnet_core.audit.chain import canonical, chain_hash
-from carnet_core.audit.integrity import make_checkpoint, purge, verify_clinic
-from carnet_core.audit.models import AuditRecord
+from carnet_core.audit.integrity import make_checkpoint
 from carnet_core.audit.signing import ensure_signing_key
 from carnet_core.cli import main
-from carnet_core.db.base import utcnow
 
 
 @pytest.fixture
@@ -41,37 +37,11 @@ def trail(carnet_db, clinic, keys_dir):
     return clinic
 
 
-@contextmanager
-def tampering(carnet_db):
-    """A connection on which the append-only guards are off, as for an attacker with DB access."""
-    with carnet_db.engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            for (name,) in conn.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'core_audit%'"
-            ).all():
-                conn.exec_driver_sql(f"DROP TRIGGER {name}")
-        else:
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        yield conn
-
-
-TABLE = AuditRecord.__table__
-
-
 def _row(conn, seq):
-    return conn.execute(sa.select(TABLE).where(TABLE.c.seq == seq)).mappings().one()
+    return row(conn, seq)
 
 
-def run_verify(carnet_settings, *args):
-    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
-    result = CliRunner().invoke(main, ["audit", "verify", *args], env=env)
-    return result.exit_code, result.output
-
-
-def _problem(carnet_settings, slug):
-    code, output = run_verify(carnet_settings, "--clinic", slug, "--json")
-    (report,) = json.loads(output)
-    return code, report
+_problem = verify_report
 
 
 def test_an_intact_trail_verifies(carnet_settings, trail):
@@ -248,65 +218,6 @@ def test_init_creates_the_signing_key_outside_the_database_with_mode_0600(carnet
     assert oct(os.stat(key).st_mode & 0o777) == "0o600"
     assert (carnet_settings.keys_dir / "audit-signing.pub").exists()
     assert any("audit signing key: present" in line for line in initialise(carnet_settings, plugin_host, carnet_db))
-
-
-# Retention -----------------------------------------------------------------------------------
-
-
-def _old_trail(carnet_db, clinic, ages_in_days):
-    now = utcnow()
-    for age in ages_in_days:
-        with carnet_db.session(clinic_id=clinic.id) as db:
-            audit.record(db, action="read", resource_type="patient", actor="system",
-                         occurred_at=now - timedelta(days=age))
-
-
-def test_purge_keeps_the_remainder_verifiable_and_is_audited(carnet_db, clinic, keys_dir, carnet_settings):
-    # given 4 records older than a year and 3 recent ones
-    _old_trail(carnet_db, clinic, [400, 390, 380, 370, 10, 5, 1])
-    # when the trail is purged with the default retention
-    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
-    result = CliRunner().invoke(main, ["audit", "purge"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "cabinet-test: 4 record(s) older than 365 days purged" in result.output
-    # then the kept chain starts after the signed anchor, ends with the purge's own record, and verifies
-    with carnet_db.session(clinic_id=clinic.id) as db:
-        check = verify_clinic(db, clinic.id, keys_dir)
-        rows = db.exec(sa.text("SELECT seq, action, details FROM core_audit ORDER BY seq")).all()
-    assert check.ok, check.problem
-    assert (check.anchor_seq, check.first_seq, check.last_seq) == (4, 5, 8)
-    assert [r[0] for r in rows] == [5, 6, 7, 8]
-    assert rows[-1][1] == "purge" and json.loads(rows[-1][2])["deleted"] == 4
-
-
-def test_purge_is_the_only_way_out_remaining_rows_stay_undeletable(carnet_db, clinic, keys_dir):
-    _old_trail(carnet_db, clinic, [400, 1])
-    with carnet_db.session(unscoped=True) as db:
-        assert purge(db, keys_dir, clinic.id, 365) == 1
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"), carnet_db.engine.begin() as conn:
-        conn.exec_driver_sql("DELETE FROM core_audit")
-
-
-def test_purge_refuses_to_erase_a_broken_chain(carnet_db, clinic, keys_dir):
-    _old_trail(carnet_db, clinic, [400, 390, 1])
-    with tampering(carnet_db) as conn:
-        conn.exec_driver_sql("UPDATE core_audit SET action = 'list' WHERE seq = 2")
-    with pytest.raises(audit.AuditError, match="broken"), carnet_db.session(unscoped=True) as db:
-        purge(db, keys_dir, clinic.id, 365)
-    with carnet_db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM core_audit").scalar() == 3
-
-
-def test_tampering_after_a_purge_is_still_detected(carnet_db, clinic, keys_dir):
-    _old_trail(carnet_db, clinic, [400, 390, 10, 5])
-    with carnet_db.session(unscoped=True) as db:
-        purge(db, keys_dir, clinic.id, 365)
-    with tampering(carnet_db) as conn:
-        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq = 3")
-    with carnet_db.session(unscoped=True) as db:
-        check = verify_clinic(db, clinic.id, keys_dir)
-    assert not check.ok and check.problem.seq == 4 and "missing" in check.problem.reason
-
 
 
 def test_checkpoint_all_signs_each_clinic_head_once(carnet_db, clinic, keys_dir, make_clinic):

@@ -1,0 +1,52 @@
+"""Helpers for the audit tamper tests: an attacker's connection, running `carnet audit verify`.
+
+Tampering bypasses the append-only triggers as an attacker with database access would: by
+dropping them (SQLite) or with session_replication_role = replica (PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from carnet_core.audit.models import AuditRecord
+from carnet_core.cli import main
+
+TABLE = AuditRecord.__table__
+
+
+@contextmanager
+def tampering(carnet_db):
+    """A connection on which the append-only guards are off, as for an attacker with DB access."""
+    with carnet_db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            for (name,) in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'core_audit%'"
+            ).all():
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield conn
+
+
+def row(conn, seq, clinic_id=None):
+    stmt = sa.select(TABLE).where(TABLE.c.seq == seq)
+    if clinic_id is not None:
+        stmt = stmt.where(TABLE.c.clinic_id == clinic_id)
+    return conn.execute(stmt).mappings().one()
+
+
+def run_verify(carnet_settings, *args):
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(main, ["audit", "verify", *args], env=env)
+    return result.exit_code, result.output
+
+
+def verify_report(carnet_settings, slug):
+    """(exit code, the JSON report of one clinic) of `carnet audit verify --clinic SLUG --json`."""
+    code, output = run_verify(carnet_settings, "--clinic", slug, "--json")
+    (report,) = json.loads(output)
+    return code, report
