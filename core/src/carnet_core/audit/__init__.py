@@ -6,6 +6,7 @@ from carnet_core.audit.services import (
     AuditEvent,
     accesses_for_patient,
     record,
+    record_many,
 )
 
-__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record"]
+__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record", "record_many"]

@@ -41,6 +41,8 @@ MAX_DETAILS_BYTES = 2048
 # Session info keys (per transaction state; cleared at commit and rollback).
 _HEADS = "_audit_heads"
 _PENDING = "_audit_pending"
+# (clinic, patient id) and (clinic, resource type, resource id) named by this transaction's records.
+NAMED = "_audit_named"
 NOTIFIER = "audit_notifier"  # a callable(events, session_info) set by the process (see events.py)
 
 
@@ -142,6 +144,7 @@ def _details_text(details: dict[str, Any] | None) -> str:
 
 _TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
 _INSERT = sa.insert(_TABLE)  # parameters passed at execution: compiled once, cached
+_INSERT_MANY = sa.insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 _BUMP_HEAD = sa.text(
     "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
 )
@@ -168,6 +171,85 @@ def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
+def _validated(
+    db: CarnetSession, *, action: str, resource_type: str, resource_id: Any, patient_id: int | None,
+    outcome: str, details: dict[str, Any] | None, actor: Any, clinic_id: int | None,
+    occurred_at: datetime | None,
+) -> dict[str, Any]:
+    """The record's fields (without seq and hashes), or AuditError naming what is wrong."""
+    if not _NAME_RE.match(action or ""):
+        raise AuditError(f"action '{action}': use a lowercase word such as {', '.join(ACTIONS[:6])}")
+    if not _RESOURCE_RE.match(resource_type or ""):
+        raise AuditError(f"resource_type '{resource_type}': use a lowercase name such as 'patient'")
+    if outcome not in OUTCOMES:
+        raise AuditError(f"outcome '{outcome}': use one of {', '.join(OUTCOMES)}")
+    if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
+        raise AuditError("patient_id must be the patient's integer id")
+    who = resolve_actor(actor, db.info)
+    clinic = _clinic_of(db, clinic_id)
+    return {
+        "clinic_id": clinic,
+        "occurred_at": occurred_at or utcnow(),
+        "actor_kind": who.kind,
+        "actor_id": who.id,
+        "actor_user_id": who.user_id,
+        "patient_id": patient_id,
+        "resource_type": resource_type,
+        "resource_id": None if resource_id is None else str(resource_id)[:128],
+        "action": action,
+        "outcome": outcome,
+        "address": (db.info.get("address") or None) and str(db.info["address"])[:64],
+        "request_id": (db.info.get("request_id") or None) and str(db.info["request_id"])[:64],
+        "details": _details_text(details),
+    }
+
+
+def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Chain `batch` (fields of one clinic) after the clinic's head: one head lock, one INSERT."""
+    clinic = batch[0]["clinic_id"]
+    rows: list[dict[str, Any]] = []
+    try:
+        conn = db.connection()
+        heads: dict[int, tuple[int, str]] = db.info.setdefault(_HEADS, {})
+        if clinic in heads:
+            # This transaction already holds the head row: no need to lock it again.
+            seq, prev = heads[clinic][0] + 1, heads[clinic][1]
+        else:
+            seq, prev = _lock_head(conn, clinic)
+        for fields in batch:
+            fields["seq"] = seq
+            digest = chain_hash(prev, canonical(fields))
+            rows.append({**fields, "prev_hash": prev, "hash": digest})
+            prev, seq = digest, seq + 1
+        if len(rows) == 1:
+            ids = [conn.execute(_INSERT, rows[0]).inserted_primary_key[0]]
+        else:
+            ids = list(conn.execute(_INSERT_MANY, rows).scalars())
+        last = rows[-1]
+        conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
+        heads[clinic] = (last["seq"], last["hash"])
+    except AuditError:
+        raise
+    except Exception as exc:
+        db.info.pop(_HEADS, None)
+        raise AuditError("the audit record could not be written; the action is refused") from exc
+    recorded = [
+        AuditEvent(
+            id=int(row_id), seq=row["seq"], hash=row["hash"], details=json.loads(row["details"]),
+            **{k: v for k, v in row.items() if k not in ("seq", "details", "prev_hash", "hash")},
+        )
+        for row_id, row in zip(ids, rows, strict=True)
+    ]
+    db.info.setdefault(_PENDING, []).extend(recorded)
+    named = db.info.setdefault(NAMED, set())
+    for event_ in recorded:
+        if event_.patient_id is not None:
+            named.add((event_.clinic_id, event_.patient_id))
+        if event_.resource_id is not None:
+            named.add((event_.clinic_id, event_.resource_type, event_.resource_id))
+    return recorded
+
+
 def record(
     db: CarnetSession,
     *,
@@ -183,66 +265,45 @@ def record(
 ) -> AuditEvent:
     """Append an audit record in `db`'s transaction and return it.
 
-    Actor, request id and address default from the session (`db.info`, set per web request);
-    jobs and commands pass `actor="job:<name>"` or `"system:<what>"`. The clinic is the
+    Actor, request id and address default from the session (`db.info`, set per web request and
+    per job); commands pass `actor="system:<what>"`. The clinic is the
     session's, or `clinic_id=` for an unscoped session. `details` is a small JSON object of
     ids and counts, never patient data. Raises AuditError (and the action must fail) when the
     record cannot be written.
+
+    A record naming a patient covers, for this transaction, what core would otherwise trace by
+    itself for that patient (sealed values opened, patient rows written: see `audit.trace`).
     """
-    if not _NAME_RE.match(action or ""):
-        raise AuditError(f"action '{action}': use a lowercase word such as {', '.join(ACTIONS[:6])}")
-    if not _RESOURCE_RE.match(resource_type or ""):
-        raise AuditError(f"resource_type '{resource_type}': use a lowercase name such as 'patient'")
-    if outcome not in OUTCOMES:
-        raise AuditError(f"outcome '{outcome}': use one of {', '.join(OUTCOMES)}")
-    if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
-        raise AuditError("patient_id must be the patient's integer id")
-    who = resolve_actor(actor, db.info)
-    clinic = _clinic_of(db, clinic_id)
-    fields: dict[str, Any] = {
-        "clinic_id": clinic,
-        "occurred_at": occurred_at or utcnow(),
-        "actor_kind": who.kind,
-        "actor_id": who.id,
-        "actor_user_id": who.user_id,
-        "patient_id": patient_id,
-        "resource_type": resource_type,
-        "resource_id": None if resource_id is None else str(resource_id)[:128],
-        "action": action,
-        "outcome": outcome,
-        "address": (db.info.get("address") or None) and str(db.info["address"])[:64],
-        "request_id": (db.info.get("request_id") or None) and str(db.info["request_id"])[:64],
-        "details": _details_text(details),
-    }
-    try:
-        conn = db.connection()
-        heads: dict[int, tuple[int, str]] = db.info.setdefault(_HEADS, {})
-        if clinic in heads:
-            # This transaction already holds the head row: no need to lock it again.
-            seq, prev = heads[clinic][0] + 1, heads[clinic][1]
-        else:
-            seq, prev = _lock_head(conn, clinic)
-        fields["seq"] = seq
-        digest = chain_hash(prev, canonical(fields))
-        result = conn.execute(_INSERT, {**fields, "prev_hash": prev, "hash": digest})
-        conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": seq, "hash": digest})
-        heads[clinic] = (seq, digest)
-    except AuditError:
-        raise
-    except Exception as exc:
-        db.info.pop(_HEADS, None)
-        raise AuditError("the audit record could not be written; the action is refused") from exc
-    recorded = AuditEvent(
-        id=int(result.inserted_primary_key[0]), seq=seq, hash=digest,
-        details=json.loads(fields["details"]),
-        **{k: v for k, v in fields.items() if k not in ("seq", "details")},
+    fields = _validated(
+        db, action=action, resource_type=resource_type, resource_id=resource_id, patient_id=patient_id,
+        outcome=outcome, details=details, actor=actor, clinic_id=clinic_id, occurred_at=occurred_at,
     )
-    db.info.setdefault(_PENDING, []).append(recorded)
+    return _append(db, [fields])[0]
+
+
+def record_many(db: CarnetSession, entries: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Append several records (keyword arguments of `record` each) in one go: one head lock and
+    one INSERT per clinic. Used by core's structural trace; same rules as `record`."""
+    by_clinic: dict[int, list[dict[str, Any]]] = {}
+    for entry in entries:
+        fields = _validated(
+            db, action=entry["action"], resource_type=entry["resource_type"],
+            resource_id=entry.get("resource_id"), patient_id=entry.get("patient_id"),
+            outcome=entry.get("outcome", "success"), details=entry.get("details"), actor=entry.get("actor"),
+            clinic_id=entry.get("clinic_id"), occurred_at=entry.get("occurred_at"),
+        )
+        by_clinic.setdefault(fields["clinic_id"], []).append(fields)
+    recorded: list[AuditEvent] = []
+    for batch in by_clinic.values():
+        recorded.extend(_append(db, batch))
     return recorded
 
 
 @event.listens_for(CarnetSession, "before_commit")
 def _before_commit(session: CarnetSession) -> None:
+    from carnet_core.audit.trace import flush_trace  # the trace builds on this module
+
+    flush_trace(session)  # core's own records of opens and writes join the transaction first
     # Whatever the notifier needs from the database is read now, on this transaction's own
     # connection: after the commit that connection is still held, and opening a second one from
     # every request at once can exhaust the pool.
@@ -255,7 +316,12 @@ def _before_commit(session: CarnetSession) -> None:
 
 @event.listens_for(CarnetSession, "after_commit")
 def _after_commit(session: CarnetSession) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released (SQLAlchemy announces it as a commit): the transaction still
+        # holds the chain head, and its records are not committed yet.
+        return
     session.info.pop(_HEADS, None)
+    session.info.pop(NAMED, None)
     pending = session.info.pop(_PENDING, None)
     notifier: Callable[[list[AuditEvent], dict[str, Any]], None] | None = session.info.get(NOTIFIER)
     if pending and notifier is not None:
@@ -271,6 +337,9 @@ def _after_rollback(session: CarnetSession, previous_transaction: Any) -> None:
     # head and the events that will never be committed.
     session.info.pop(_HEADS, None)
     session.info.pop(_PENDING, None)
+    from carnet_core.audit.trace import forget
+
+    forget(session, outermost=not previous_transaction.nested)
 
 
 def accesses_for_patient(db: CarnetSession, patient_id: int, limit: int = 200) -> list[AuditRecord]:

@@ -14,6 +14,9 @@ from sqlmodel.main import default_registry
 
 from carnet_core.db.base import ClinicOwned
 
+# Where carnet_core.audit.trace notes the sealed values a transaction opened.
+TRACE_OPENS = "_trace_opens"
+
 
 class ScopeError(RuntimeError):
     """A clinic-owned table was touched by a session that is not bound to a clinic."""
@@ -215,9 +218,18 @@ class Database:
             session.commit()
         except BaseException:
             session.rollback()
+            _keep_opens(session)
             raise
         finally:
             session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _keep_opens(session: CarnetSession) -> None:
+    """Sealed values opened by a unit of work that failed were seen all the same: trace them."""
+    if session.info.get(TRACE_OPENS):
+        from carnet_core.audit.trace import keep_opens_after_rollback
+
+        keep_opens_after_rollback(session)

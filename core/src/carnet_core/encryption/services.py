@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlmodel import select
 
+from carnet_core.audit.trace import note_open
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
 from carnet_core.encryption.keyring import KEYRING_INFO, Keyring, aead
@@ -66,6 +67,7 @@ class _Key:
     kind: int
     ref: int
     key: bytes
+    patient_id: int | None = None  # the data subject, for keys of patients (the trace names them)
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -242,7 +244,8 @@ def _open_subject_row(db: Any, row: SubjectKey) -> _Key:
         unwrap=_unwrapper(data_key.key),
     )
     assert row.id is not None
-    return _Key(KIND_SUBJECT, row.id, key)
+    patient_id = int(row.subject[len(PATIENT_SUBJECT):]) if row.subject.startswith(PATIENT_SUBJECT) else None
+    return _Key(KIND_SUBJECT, row.id, key, patient_id)
 
 
 def _wrapper(key: bytes) -> Any:
@@ -340,7 +343,12 @@ def seal_bytes(db: Any, clinic_id: int, context: str, plaintext: bytes, subject:
 
 
 def open_bytes(db: Any, clinic_id: int, context: str, sealed: bytes) -> bytes:
-    return _decrypt(_key_for_header(db, clinic_id, sealed), context, clinic_id, sealed)
+    """Open a sealed value. Every open is noted for the audit trail (`carnet_core.audit.trace`):
+    core records it, attributed to the session's principal, when the transaction commits."""
+    key = _key_for_header(db, clinic_id, sealed)
+    plain = _decrypt(key, context, clinic_id, sealed)
+    note_open(db, clinic_id, key.patient_id, context)
+    return plain
 
 
 def row_context(table: str, column: str, row_id: Any) -> str:

@@ -42,6 +42,7 @@ class JobContext:
         if cid is None and not unscoped:
             raise JobsError("this job carries no clinic id; pass clinic_id=... or unscoped=True")
         with self.db.session(clinic_id=cid, unscoped=unscoped and cid is None) as s:
+            s.info["principal"] = f"job:{self.actor}"  # who acts, for the audit trail
             yield s
 
 

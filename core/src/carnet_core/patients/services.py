@@ -444,8 +444,8 @@ def names_of(
 ) -> dict[int, tuple[str, str]]:
     """(last name, first name) of live patients of the session's clinic, for pages that list many
     (an agenda week shows 40): one query reads the rows with their keys. `keep(patient_id,
-    practitioner_id)` chooses which names are opened at all. Not audited: callers record what
-    they show."""
+    practitioner_id)` chooses which names are opened at all. Each name opened is traced by core
+    (one record per patient and transaction, see `carnet_core.audit.trace`)."""
     ids = sorted(set(patient_ids))
     if not ids:
         return {}

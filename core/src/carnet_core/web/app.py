@@ -19,7 +19,7 @@ from litestar.template.config import TemplateConfig
 
 from carnet_core.clinics.controllers import ModulesController, operator_plugins
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, Permission
-from carnet_core.db.session import CarnetSession, Database
+from carnet_core.db.session import TRACE_OPENS, CarnetSession, Database
 from carnet_core.errors import InvalidInput
 from carnet_core.i18n import load_catalogs
 from carnet_core.plugins import CORE_PLUGIN, PluginHost, build_plugin_host
@@ -56,6 +56,10 @@ def _end(session: CarnetSession, commit: bool) -> None:
             session.commit()
         else:
             session.rollback()
+            if session.info.get(TRACE_OPENS):  # a refused form showed patient data all the same
+                from carnet_core.audit.trace import keep_opens_after_rollback
+
+                keep_opens_after_rollback(session)
     finally:
         session.close()
 
