@@ -20,6 +20,13 @@ from carnet_core.web.principal import Principal
 
 
 @pytest.fixture
+def patient_guard():
+    # The sneaky plugin loads patients itself, which core's pytest plugin refuses by default
+    # (tests/test_patient_access.py); here we look at what is traced when it does in production.
+    return False
+
+
+@pytest.fixture
 def inline_plugins(inline_plugins):
     inline_plugins.add("sneaky", sneaky.plugin)
     sneaky.SEEN.clear()
@@ -142,3 +149,23 @@ def test_the_trace_keeps_the_chain_verifiable(client, clinic, carnet_db, carnet_
     assert client.post(f"/sneaky/scribble/{ids[0]}").status_code == 201
     with carnet_db.session(unscoped=True) as db:
         assert verify_clinic(db, clinic.id, carnet_settings.keys_dir).ok
+
+
+def test_a_bulk_delete_is_traced_per_patient(clinic, carnet_db, staff):
+    from sqlalchemy import delete
+
+    from carnet_core.patients.models import PatientGuardian
+    from carnet_core.patients.services import create_patient
+
+    owner = staff("owner")
+    registrar = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner"}))
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        pid = create_patient(db, registrar, {"last_name": "Petit", "first_name": "Léo", "guardians": [
+            {"relation": "mother", "last_name": "Petit", "first_name": "Anne"},
+            {"relation": "father", "last_name": "Petit", "first_name": "Marc"}]}).id
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = f"user:{owner.id}"
+        db.exec(delete(PatientGuardian).where(PatientGuardian.patient_id == pid))
+    [deleted] = _records(carnet_db, clinic, patient_id=pid, action="delete")
+    assert (deleted.resource_type, deleted.actor_user_id) == ("core_patient_guardian", owner.id)
+    assert deleted.details == '{"rows":2,"trace":"write"}'

@@ -31,8 +31,10 @@ seen: `keep_opens_after_rollback` (called by the web request's and `Database.ses
 records the opens in a transaction of their own. Writes that rolled back changed nothing and are
 not recorded.
 
-Not covered: SQL written by hand (`text()`, `connection.execute`), which bypasses the ORM; ORM bulk
-UPDATE/DELETE statements on such tables are traced without patient (`{"bulk": true}`).
+ORM bulk UPDATE/DELETE statements on such tables (`db.exec(delete(Appointment).where(...))`) read
+the ids and patients of the rows they match first, and are traced per patient like the others
+(without a patient column, or in an unscoped session, without patient: `{"bulk": true}`).
+Not covered: SQL written by hand (`text()`, `connection.execute`), which bypasses the ORM.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import logging
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event, orm
 
 from carnet_core.audit.services import NAMED, record_many
@@ -142,10 +145,24 @@ def _note_bulk(state: orm.ORMExecuteState) -> None:
     traced = traced_table(state.bind_mapper.class_)
     if traced is None:
         return
-    clinic_id = state.session.info.get("clinic_id")
+    session = state.session
+    clinic_id = session.info.get("clinic_id")
     if clinic_id is None:  # unscoped system work: the clinic of the rows is not known here
         return
-    _note_write(state.session.info, clinic_id, None, traced[0], "update" if state.is_update else "delete", None)
+    action = "update" if state.is_update else "delete"
+    table = state.bind_mapper.local_table
+    if traced[1] is None or "id" not in table.c:
+        _note_write(session.info, clinic_id, None, traced[0], action, None)
+        return
+    # Which rows, of which patients: the statement's own criteria, read first (bulk statements
+    # on such tables are rare: an erasure, a clean-up), so each patient's trail names them.
+    patient = state.bind_mapper.attrs[traced[1]].columns[0]
+    query = sa.select(table.c.id, patient)
+    where = getattr(state.statement, "whereclause", None)
+    if where is not None:
+        query = query.where(where)
+    for row_id, patient_id in session.execute(query).all():
+        _note_write(session.info, clinic_id, patient_id, traced[0], action, row_id)
 
 
 # --- writing the records -------------------------------------------------------------------------
