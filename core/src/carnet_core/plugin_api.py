@@ -46,6 +46,14 @@ _NAMES: dict[str, str] = {
     "ClinicOwned": "carnet_core.db.base",
     "UTCDateTime": "carnet_core.db.base",
     "utcnow": "carnet_core.db.base",
+    # same-clinic references (models) and their migrations (see carnet_core.db.schema)
+    "clinic_key": "carnet_core.db.schema",
+    "same_clinic": "carnet_core.db.schema",
+    "create_clinic_key": "carnet_core.db.schema",
+    "drop_clinic_key": "carnet_core.db.schema",
+    "reference_same_clinic": "carnet_core.db.schema",
+    "reference_any_clinic": "carnet_core.db.schema",
+    "reference_name": "carnet_core.db.schema",
     # the principal (who asks) and the request's context
     "Principal": "carnet_core.web.principal",
     "principal_of": "carnet_core.web.guards",

@@ -7,12 +7,21 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+
+def _fk_column(constraint: sa.ForeignKeyConstraint, table: sa.Table) -> str:
+    """The referencing column a foreign key is named after: its only column, or for a same-clinic
+    key `(clinic_id, x)` the `x` (so it keeps the name a plain key on `x` had)."""
+    names = [c for c in constraint.column_keys if c != "clinic_id"] or list(constraint.column_keys)
+    return names[0]
+
+
 # Stable constraint names so Alembic batch migrations on SQLite and drift checks agree.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk_column": _fk_column,
+    "fk": "fk_%(table_name)s_%(fk_column)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
 

@@ -59,15 +59,46 @@ def alembic_config(db: Database, host: PluginHost) -> Config:
     return cfg
 
 
+class MigrationError(RuntimeError):
+    """A migration would leave the database inconsistent; nothing was applied."""
+
+
 def upgrade(db: Database, host: PluginHost, target: str = "heads") -> None:
-    """Apply every migration of core and loaded plugins (`upgrade heads`)."""
+    """Apply every migration of core and loaded plugins (`upgrade heads`), in one transaction."""
     import_models(host)
     cfg = alembic_config(db, host)
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")  # a migration waits for its locks
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, target)
+    with db.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        raw = conn.connection.dbapi_connection
+        if sqlite:
+            # SQLite's way to rebuild a table (batch mode) that other tables' rows point at: foreign
+            # keys off for the migration (a pragma that only takes effect outside a transaction),
+            # every key checked before the commit, then on again for the pooled connection.
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL lock_timeout = 0")  # a migration waits for its locks
+                if sqlite and not raw.in_transaction:
+                    raw.execute("BEGIN IMMEDIATE")  # one transaction (the sqlite3 module runs DDL outside one)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, target)
+                if sqlite:
+                    _check_foreign_keys(raw)
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(raw: Any) -> None:
+    broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        shown = "; ".join(f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:10])
+        raise MigrationError(
+            f"the migration would leave {len(broken)} row(s) pointing at rows that do not exist or belong to "
+            f"another clinic ({shown}); nothing was applied: correct or remove those rows, then run "
+            "`carnet init` again"
+        )
 
 
 def current_heads(db: Database, host: PluginHost) -> tuple[set[str], set[str]]:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
+from carnet_core.db.schema import same_clinic
 
 
 class PatientLink(ClinicOwned, table=True):
@@ -17,6 +18,7 @@ class PatientLink(ClinicOwned, table=True):
     how many times, and an optional one-time code sent by e-mail."""
 
     __tablename__ = "core_patient_link"
+    __table_args__ = (same_clinic("patient_id", "core_patient"),)
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)  # SHA-256 of a 256-bit random token

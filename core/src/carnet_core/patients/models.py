@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
+from carnet_core.db.schema import clinic_key, same_clinic
 from carnet_core.encryption.types import Sealed
 
 SEXES = ("F", "M", "U")  # female, male, unknown/other (INS traits use F/M/U too)
@@ -29,6 +30,7 @@ class Patient(ClinicOwned, SQLModel, table=True):
     __tablename__ = "core_patient"
     __sealed_subject__ = "id"
     __table_args__ = (
+        clinic_key("core_patient"),  # other clinic rows point at (clinic_id, id): same clinic only
         sa.Index("ix_core_patient_clinic_last_name", "clinic_id", "last_name_bidx"),
         sa.Index("ix_core_patient_clinic_email", "clinic_id", "email_bidx"),
         sa.Index("ix_core_patient_clinic_phone", "clinic_id", "phone_bidx"),
@@ -65,9 +67,10 @@ class PatientGuardian(ClinicOwned, SQLModel, table=True):
 
     __tablename__ = "core_patient_guardian"
     __sealed_subject__ = "patient_id"
+    __table_args__ = (same_clinic("patient_id", "core_patient"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="core_patient.id", index=True)
+    patient_id: int = Field(index=True)
     relation: str = Field(max_length=16)
     last_name: bytes | None = Field(default=None, sa_type=Sealed)
     first_name: bytes | None = Field(default=None, sa_type=Sealed)

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, utcnow
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
 
 MODALITIES = ("cabinet", "domicile", "telesoin")
 PLACE_KINDS = MODALITIES
@@ -32,6 +32,7 @@ class Place(ClinicOwned, table=True):
     """Where care happens: the cabinet (with rooms), home visits, or télésoin."""
 
     __tablename__ = "scheduling_place"
+    __table_args__ = (clinic_key("scheduling_place"),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
@@ -44,9 +45,10 @@ class Room(ClinicOwned, table=True):
     """A room of a place: a resource that cannot be double-booked either."""
 
     __tablename__ = "scheduling_room"
+    __table_args__ = (clinic_key("scheduling_room"), same_clinic("place_id", "scheduling_place"))
 
     id: int | None = Field(default=None, primary_key=True)
-    place_id: int = Field(foreign_key="scheduling_place.id", index=True)
+    place_id: int = Field(index=True)
     name: str = Field(max_length=120)
     active: bool = Field(default=True)
 
@@ -55,11 +57,12 @@ class WorkingHours(ClinicOwned, table=True):
     """A weekly block of a practitioner's working hours at a place (wall-clock, clinic time zone)."""
 
     __tablename__ = "scheduling_working_hours"
+    __table_args__ = (same_clinic("place_id", "scheduling_place"), same_clinic("room_id", "scheduling_room"))
 
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="core_user.id", index=True)
-    place_id: int = Field(foreign_key="scheduling_place.id")
-    room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
+    place_id: int
+    room_id: int | None = Field(default=None)
     weekday: int = Field(ge=0, le=6)
     start_time: time
     end_time: time
@@ -93,6 +96,7 @@ class AppointmentType(ClinicOwned, table=True):
     """A "motif": what the appointment is for, how long, where, and its booking rules."""
 
     __tablename__ = "scheduling_appointment_type"
+    __table_args__ = (clinic_key("scheduling_appointment_type"),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
@@ -110,9 +114,10 @@ class Prescription(ClinicOwned, table=True):
     """A medical prescription: the sessions it allows and the acts (e.g. "AMO 10.1")."""
 
     __tablename__ = "scheduling_prescription"
+    __table_args__ = (clinic_key("scheduling_prescription"), same_clinic("patient_id", "core_patient"))
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="core_patient.id", index=True)
+    patient_id: int = Field(index=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
     prescribed_on: date
     prescriber: str = Field(default="", max_length=200)
@@ -125,16 +130,21 @@ class Series(ClinicOwned, table=True):
     """A treatment series: its weekly rule and target; its sessions are appointments."""
 
     __tablename__ = "scheduling_series"
+    __table_args__ = (
+        clinic_key("scheduling_series"),
+        same_clinic("prescription_id", "scheduling_prescription"),
+        same_clinic("patient_id", "core_patient"),
+        same_clinic("type_id", "scheduling_appointment_type"),
+        same_clinic("room_id", "scheduling_room"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    prescription_id: int | None = Field(default=None, foreign_key="scheduling_prescription.id", index=True)
-    patient_id: int = Field(foreign_key="core_patient.id", index=True)
+    prescription_id: int | None = Field(default=None, index=True)
+    patient_id: int = Field(index=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    appointment_type_id: int = Field(
-        # column "type_id": FK names must fit PostgreSQL's 63 characters
-        foreign_key="scheduling_appointment_type.id", sa_column_kwargs={"name": "type_id"}
-    )
-    room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
+    # column "type_id": FK names must fit PostgreSQL's 63 characters
+    appointment_type_id: int = Field(sa_column_kwargs={"name": "type_id"})
+    room_id: int | None = Field(default=None)
     rule: str = Field(max_length=500)  # JSON: {"slots": [[weekday, "HH:MM"], ...], "every_weeks": n}
     sessions_target: int
     first_day: date
@@ -158,18 +168,22 @@ class Appointment(ClinicOwned, table=True):
             postgresql_where=sa.text("billable AND status <> 'cancelled'"),
         ),
         sa.CheckConstraint("ends_at > starts_at", name="time_order"),
+        clinic_key("scheduling_appointment"),
+        same_clinic("patient_id", "core_patient"),
+        same_clinic("type_id", "scheduling_appointment_type"),
+        same_clinic("place_id", "scheduling_place"),
+        same_clinic("room_id", "scheduling_room"),
+        same_clinic("series_id", "scheduling_series"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    patient_id: int = Field(foreign_key="core_patient.id")
-    appointment_type_id: int = Field(
-        # column "type_id": FK names must fit PostgreSQL's 63 characters
-        foreign_key="scheduling_appointment_type.id", sa_column_kwargs={"name": "type_id"}
-    )
-    place_id: int | None = Field(default=None, foreign_key="scheduling_place.id")
-    room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
-    series_id: int | None = Field(default=None, foreign_key="scheduling_series.id", index=True)
+    patient_id: int
+    # column "type_id": FK names must fit PostgreSQL's 63 characters
+    appointment_type_id: int = Field(sa_column_kwargs={"name": "type_id"})
+    place_id: int | None = Field(default=None)
+    room_id: int | None = Field(default=None)
+    series_id: int | None = Field(default=None, index=True)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     local_day: date

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field
 
-from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, utcnow
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
 
 CHANNELS = ("email", "sms")
 
@@ -29,6 +29,7 @@ class ReminderRule(ClinicOwned, table=True):
     """A clinic's rule: send on `channel` this many minutes before each appointment."""
 
     __tablename__ = "scheduling_reminder_rule"
+    __table_args__ = (clinic_key("scheduling_reminder_rule"),)
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=8)
@@ -58,11 +59,13 @@ class Reminder(ClinicOwned, table=True):
     __table_args__ = (
         sa.UniqueConstraint("appointment_id", "rule_id", name="uq_scheduling_reminder_appointment_rule"),
         sa.Index("ix_scheduling_reminder_status_due", "status", "due_at"),
+        same_clinic("appointment_id", "scheduling_appointment"),
+        same_clinic("rule_id", "scheduling_reminder_rule"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    appointment_id: int = Field(foreign_key="scheduling_appointment.id", index=True)
-    rule_id: int = Field(foreign_key="scheduling_reminder_rule.id")
+    appointment_id: int = Field(index=True)
+    rule_id: int
     channel: str = Field(max_length=8)
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=SCHEDULED, max_length=16)
@@ -77,9 +80,10 @@ class OnlineBooking(ClinicOwned, table=True):
     patient (code or link), and is released when confirmation does not come in time."""
 
     __tablename__ = "scheduling_online_booking"
+    __table_args__ = (same_clinic("appointment_id", "scheduling_appointment"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    appointment_id: int = Field(foreign_key="scheduling_appointment.id", unique=True)
+    appointment_id: int = Field(unique=True)
     link_id: int | None = Field(default=None)  # the confirmation link (core_patient_link)
     confirm_by: datetime = Field(sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -92,10 +96,15 @@ class WaitingEntry(ClinicOwned, table=True):
     earlier slot). Everything the patient wrote is sealed."""
 
     __tablename__ = "scheduling_waiting_entry"
+    __table_args__ = (
+        clinic_key("scheduling_waiting_entry"),
+        same_clinic("patient_id", "core_patient"),
+        same_clinic("earlier_than_appointment_id", "scheduling_appointment"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int | None = Field(default=None, foreign_key="core_patient.id", index=True)
-    earlier_than_appointment_id: int | None = Field(default=None, foreign_key="scheduling_appointment.id")
+    patient_id: int | None = Field(default=None, index=True)
+    earlier_than_appointment_id: int | None = Field(default=None)
     full_name: bytes | None = Field(default=None, sa_type=Sealed)
     email: bytes | None = Field(default=None, sa_type=Sealed)
     phone: bytes | None = Field(default=None, sa_type=Sealed)
@@ -116,10 +125,13 @@ class WaitingListing(ClinicOwned, table=True):
     """A file on one practitioner's list, with that practitioner's triage."""
 
     __tablename__ = "scheduling_waiting_listing"
-    __table_args__ = (sa.UniqueConstraint("entry_id", "practitioner_id", name="uq_scheduling_waiting_listing"),)
+    __table_args__ = (
+        sa.UniqueConstraint("entry_id", "practitioner_id", name="uq_scheduling_waiting_listing"),
+        same_clinic("entry_id", "scheduling_waiting_entry"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    entry_id: int = Field(foreign_key="scheduling_waiting_entry.id", index=True)
+    entry_id: int = Field(index=True)
     practitioner_id: int = Field(foreign_key="core_user.id", index=True)
     state: str = Field(default="new", max_length=16)  # new, accepted, refused
     priority: int = Field(default=0)  # set by the practitioner; higher first
@@ -132,19 +144,26 @@ class Offer(ClinicOwned, table=True):
     no-double-booking constraint decides), the others' offers lapse."""
 
     __tablename__ = "scheduling_offer"
-    __table_args__ = (sa.Index("ix_scheduling_offer_slot", "clinic_id", "practitioner_id", "starts_at"),)
+    __table_args__ = (
+        sa.Index("ix_scheduling_offer_slot", "clinic_id", "practitioner_id", "starts_at"),
+        same_clinic("entry_id", "scheduling_waiting_entry"),
+        same_clinic("freed_appointment_id", "scheduling_appointment"),
+        same_clinic("booked_appointment_id", "scheduling_appointment"),
+        same_clinic("appointment_type_id", "scheduling_appointment_type"),
+        same_clinic("room_id", "scheduling_room"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    entry_id: int = Field(foreign_key="scheduling_waiting_entry.id", index=True)
-    freed_appointment_id: int | None = Field(default=None, foreign_key="scheduling_appointment.id")
+    entry_id: int = Field(index=True)
+    freed_appointment_id: int | None = Field(default=None)
     practitioner_id: int = Field(foreign_key="core_user.id")
-    appointment_type_id: int = Field(foreign_key="scheduling_appointment_type.id")
-    room_id: int | None = Field(default=None, foreign_key="scheduling_room.id")
+    appointment_type_id: int
+    room_id: int | None = Field(default=None)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="offered", max_length=16)  # offered, accepted, taken, expired, declined
     link_id: int | None = Field(default=None)
     expires_at: datetime = Field(sa_type=UTCDateTime)
-    booked_appointment_id: int | None = Field(default=None, foreign_key="scheduling_appointment.id")
+    booked_appointment_id: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

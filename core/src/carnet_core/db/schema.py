@@ -1,0 +1,164 @@
+"""Schema helpers for clinic-owned tables: same-clinic references enforced by the database.
+
+A row of clinic A must never point at a row of clinic B (a patient, an appointment...): it would be
+sealed under A's key, shown in A's pages and left behind by B's erasure. The ORM stamps and
+filters `clinic_id`, but a foreign key on `patient_id` alone accepts any clinic's patient. So every
+reference from a clinic-owned table to another clinic-owned table is a composite foreign key
+`(clinic_id, <column>) -> <parent>(clinic_id, id)`, refused by SQLite and PostgreSQL alike; the
+parent carries a unique "clinic key" on `(clinic_id, id)` for it to point at.
+
+In models::
+
+    from carnet_core.db.schema import clinic_key, same_clinic
+
+    class Visit(ClinicOwned, table=True):
+        __tablename__ = "hello_visit"
+        __table_args__ = (clinic_key("hello_visit"),              # others may point at a visit
+                          same_clinic("patient_id", "core_patient"))
+        id: int | None = Field(default=None, primary_key=True)
+        patient_id: int = Field(index=True)       # no foreign_key=: same_clinic() is the key
+
+In migrations (`op.create_table(..., same_clinic("patient_id", "core_patient"))` for a new table,
+or for an existing one)::
+
+    from carnet_core.db.schema import create_clinic_key, reference_same_clinic
+
+    create_clinic_key(op, "hello_visit")
+    reference_same_clinic(op, "hello_note", {"visit_id": "hello_visit", "patient_id": "core_patient"})
+
+`tests/test_schema_contract.py` fails, naming the fix, when a clinic-owned table references
+another one without such a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import conv
+
+CLINIC_KEY_COLUMNS = ("clinic_id", "id")
+
+
+def clinic_key_name(table: str) -> str:
+    return f"uq_{table}_clinic_key"
+
+
+def reference_name(table: str, column: str, parent: str) -> str:
+    """The foreign key's name: the one a single-column key on `column` had (naming convention;
+    shortened with a hash like the convention's names where PostgreSQL's 63 characters need it)."""
+    return conv(f"fk_{table}_{column}_{parent}")
+
+
+def clinic_key(table: str) -> sa.Index:
+    """The unique `(clinic_id, id)` index same-clinic references point at (in `__table_args__`)."""
+    return sa.Index(clinic_key_name(table), *CLINIC_KEY_COLUMNS, unique=True)
+
+
+def same_clinic(column: str, parent: str, **kwargs: Any) -> sa.ForeignKeyConstraint:
+    """`(clinic_id, column) -> parent(clinic_id, id)`: the referenced row must be of the same clinic.
+
+    For `__table_args__` (named by the naming convention, like a plain foreign key on `column`)
+    and for `op.create_table(...)` in migrations. `kwargs` go to the constraint (e.g. `ondelete`)."""
+    return sa.ForeignKeyConstraint(
+        ["clinic_id", column], [f"{parent}.clinic_id", f"{parent}.id"], info={"same_clinic": True}, **kwargs
+    )
+
+
+def create_clinic_key(op: Any, table: str) -> None:
+    """Migration: give an existing clinic-owned table its clinic key (no table rebuild)."""
+    op.create_index(clinic_key_name(table), table, list(CLINIC_KEY_COLUMNS), unique=True)
+
+
+def drop_clinic_key(op: Any, table: str) -> None:
+    op.drop_index(clinic_key_name(table), table_name=table)
+
+
+def reference_same_clinic(op: Any, table: str, references: Mapping[str, str]) -> None:
+    """Migration: turn `table`'s references `{column: parent}` into same-clinic composite keys.
+
+    A plain foreign key on the column is replaced (same name). On SQLite the table is rebuilt in
+    batch mode with its rows: recreate its triggers afterwards if it has any. The parents need
+    their clinic key first (`create_clinic_key`)."""
+    existing = _plain_keys(op, table)
+    with op.batch_alter_table(table) as batch:
+        for column, parent in references.items():
+            for name in existing.get((column, parent), []):
+                batch.drop_constraint(name, type_="foreignkey")
+            batch.create_foreign_key(
+                reference_name(table, column, parent), parent, ["clinic_id", column], ["clinic_id", "id"]
+            )
+
+
+def reference_any_clinic(op: Any, table: str, references: Mapping[str, str]) -> None:
+    """Migration (downgrade): back from `reference_same_clinic` to plain foreign keys."""
+    with op.batch_alter_table(table) as batch:
+        for column, parent in references.items():
+            batch.drop_constraint(reference_name(table, column, parent), type_="foreignkey")
+            batch.create_foreign_key(reference_name(table, column, parent), parent, [column], ["id"])
+
+
+def _plain_keys(op: Any, table: str) -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for fk in sa.inspect(op.get_bind()).get_foreign_keys(table):
+        if len(fk["constrained_columns"]) == 1 and fk.get("name"):
+            found.setdefault((fk["constrained_columns"][0], fk["referred_table"]), []).append(fk["name"])
+    return found
+
+
+def is_same_clinic(fk: sa.ForeignKeyConstraint) -> bool:
+    """Whether a foreign key binds the clinic: `clinic_id` maps onto the parent's `clinic_id`."""
+    pairs = {(e.parent.name, e.column.name) for e in fk.elements}
+    return ("clinic_id", "clinic_id") in pairs and len(pairs) == 2
+
+
+# Columns that name a patient without a foreign key, on purpose.
+UNREFERENCED_PATIENT_COLUMNS = {
+    # audit records are append-only and must stay verifiable whatever happens to the rows they name
+    "core_audit.patient_id": "audit records outlive what they name",
+}
+
+
+def unscoped_references(metadata: sa.MetaData, owned: set[str]) -> list[str]:
+    """Columns of clinic-owned tables pointing at a clinic-owned table without a same-clinic key,
+    `patient_id` columns without any key, and parents lacking their clinic key, each with the fix
+    (for the schema contract test and `carnet plugins check`)."""
+    problems: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in owned:
+            continue
+        keyed_columns: set[str] = set()
+        for fk in table.foreign_key_constraints:
+            parent = fk.referred_table.name
+            columns = [c for c in fk.column_keys if c != "clinic_id"]
+            keyed_columns.update(columns)
+            if parent not in owned:
+                continue
+            if not is_same_clinic(fk):
+                problems.append(
+                    f"{table.name}.{', '.join(fk.column_keys)} references {parent} of any clinic: declare it "
+                    f"with same_clinic({fk.column_keys[0]!r}, {parent!r}) in __table_args__ instead of "
+                    "foreign_key= (carnet_core.db.schema), and migrate with reference_same_clinic()"
+                )
+            elif not has_clinic_key(fk.referred_table):
+                problems.append(
+                    f"{parent} is referenced by {table.name}.{columns[0]} but has no clinic key: add "
+                    f"clinic_key({parent!r}) to its __table_args__ and create_clinic_key(op, {parent!r}) "
+                    "in a migration"
+                )
+        unreferenced = "patient_id" in table.c and "patient_id" not in keyed_columns
+        if unreferenced and f"{table.name}.patient_id" not in UNREFERENCED_PATIENT_COLUMNS:
+            problems.append(
+                f"{table.name}.patient_id names a patient without a foreign key: declare "
+                "same_clinic('patient_id', 'core_patient') in __table_args__ (carnet_core.db.schema)"
+            )
+    return problems
+
+
+def has_clinic_key(table: sa.Table) -> bool:
+    wanted = list(CLINIC_KEY_COLUMNS)
+    return any(ix.unique and [c.name for c in ix.columns] == wanted for ix in table.indexes) or any(
+        isinstance(c, sa.UniqueConstraint) and [col.name for col in c.columns] == wanted for c in table.constraints
+    )
+
