@@ -85,10 +85,14 @@ def _plugin_error_guard(fn: Any) -> Any:
 @_plugin_error_guard
 def init(rt: Runtime) -> None:
     """Create or upgrade the database and local key material (safe to run again)."""
-    from carnet_core.setup import initialise
+    from carnet_core.setup import SchemaDrift, initialise
 
-    for line in initialise(rt.settings, rt.host, rt.db):
-        click.echo(line)
+    try:
+        for line in initialise(rt.settings, rt.host, rt.db):
+            click.echo(line)
+    except SchemaDrift as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(1)
 
 
 @main.command()

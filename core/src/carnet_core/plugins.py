@@ -257,7 +257,19 @@ def build_plugin_host(
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin '{pm.get_name(exc.plugin)}': {exc}") from None
     _load_plugin_settings(host)
+    _check_models(host)
     return host
+
+
+def _check_models(host: PluginHost) -> None:
+    """Fail at start when a model of core or of a loaded plugin breaks the schema contract (a table
+    without its prefix, a sealed column outside a clinic table, a reference that may cross clinics)."""
+    from carnet_core.db.schema import SchemaError, check_schema
+
+    try:
+        check_schema(host)
+    except SchemaError as exc:
+        raise PluginError(str(exc)) from None
 
 
 def _add_plugin_hookspecs(pm: pluggy.PluginManager, plugin: str, specs: Any) -> None:

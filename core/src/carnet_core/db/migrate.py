@@ -151,3 +151,21 @@ def drift(db: Database, host: PluginHost) -> list[Any]:
             },
         )
         return compare_metadata(ctx, SQLModel.metadata)
+
+
+def describe(diff: Any) -> str:
+    """One line for an Alembic difference between the models and the database."""
+    if isinstance(diff, list):  # the changes of one column come as a list
+        return "; ".join(describe(d) for d in diff)
+    kind = diff[0]
+    where = "in the models, not in the database" if kind.startswith("add_") else "in the database, not in the models"
+    if kind in ("add_table", "remove_table"):
+        return f"table {diff[1].name} is {where}"
+    if kind in ("add_column", "remove_column"):
+        return f"column {diff[2]}.{diff[3].name} is {where}"
+    if kind.startswith("modify_"):
+        return f"column {diff[2]}.{diff[3]}: {kind[7:]} is {diff[5]!s} in the database, {diff[6]!s} in the models"
+    obj = diff[1]
+    table = getattr(getattr(obj, "table", None), "name", None) or getattr(getattr(obj, "parent", None), "name", "")
+    what = kind.split("_", 1)[1].replace("fk", "foreign key")
+    return f"{what} {getattr(obj, 'name', None) or ''} on {table} is {where}".replace("  ", " ")

@@ -162,3 +162,70 @@ def has_clinic_key(table: sa.Table) -> bool:
         isinstance(c, sa.UniqueConstraint) and [col.name for col in c.columns] == wanted for c in table.constraints
     )
 
+
+# --- start-up checks of the models core and the loaded plugins declare -----------------------------
+
+
+class SchemaError(RuntimeError):
+    """A model breaks the schema contract; the message names each table and the fix."""
+
+
+def tables_by_owner(host: Any) -> dict[str, list[tuple[type, sa.Table]]]:
+    """The mapped tables of core (`"core"`) and of each loaded plugin, by the package defining them."""
+    from sqlmodel.main import default_registry
+
+    packages = {}
+    for name, info in host.plugins.items():
+        package = "carnet_core" if name == "core" else getattr(info.module, "__package__", None)
+        if package:
+            packages[package] = name
+    found: dict[str, list[tuple[type, sa.Table]]] = {}
+    for mapper in default_registry.mappers:
+        module = getattr(mapper.class_, "__module__", "") or ""
+        for package, name in packages.items():
+            if module == package or module.startswith(package + "."):
+                found.setdefault(name, []).append((mapper.class_, mapper.local_table))
+                break
+    return found
+
+
+def schema_problems(host: Any) -> list[str]:
+    """What the models of core and the loaded plugins get wrong, each with the fix: a table without
+    its `<plugin>_` prefix, a sealed column on a table that is not clinic-owned, a reference between
+    clinic rows that the database does not keep within one clinic."""
+    from sqlmodel import SQLModel
+
+    from carnet_core.db.base import ClinicOwned
+    from carnet_core.encryption.types import Sealed
+
+    problems: list[str] = []
+    owned: set[str] = set()
+    for plugin, tables in sorted(tables_by_owner(host).items()):
+        for cls, table in tables:
+            if not table.name.startswith(f"{plugin}_"):
+                problems.append(
+                    f"plugin '{plugin}': table '{table.name}' ({cls.__name__}) must be named '{plugin}_…' "
+                    f"(e.g. __tablename__ = '{plugin}_{table.name}') so migrations, drift checks and "
+                    "key rotation find it; rename it and its migration"
+                )
+            sealed = [c.name for c in table.columns if isinstance(c.type, Sealed)]
+            if issubclass(cls, ClinicOwned):
+                owned.add(table.name)
+            elif sealed:
+                problems.append(
+                    f"table '{table.name}' ({cls.__name__}) has sealed columns {', '.join(sealed)} but is not "
+                    "clinic-owned: inherit carnet_core.db.ClinicOwned (a sealed value is bound to its clinic's "
+                    "key and erased with it)"
+                )
+    problems.extend(unscoped_references(SQLModel.metadata, owned))
+    return problems
+
+
+def check_schema(host: Any) -> None:
+    """Fail at start when the models break the schema contract (`schema_problems`)."""
+    from carnet_core.db.migrate import import_models
+
+    import_models(host)
+    problems = schema_problems(host)
+    if problems:
+        raise SchemaError("the models break the schema contract:\n- " + "\n- ".join(problems))
