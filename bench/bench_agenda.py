@@ -9,9 +9,15 @@
 (c) 50 concurrent booking requests for one slot over HTTP (uvicorn on loopback): exactly one 201
     and 49 409s; then the rate of non-conflicting bookings over HTTP.
 
-The seeded database is a SQLite file under /tmp, reused across runs (delete the folder to reseed):
+The seeded database is a SQLite file under /tmp, reused across runs (delete the folder to reseed),
+or with `--database postgresql://…` a PostgreSQL database seeded once (use a home of its own; keep
+the database between runs). `--role NAME` makes Carnet connect as that application role (created
+without SUPERUSER or BYPASSRLS if missing, as CARNET_DATABASE_ROLE does), so row-level security
+applies; the bare baseline keeps the URL's user:
 
     .venv/bin/python bench/bench_agenda.py [--requests 300] [--home /tmp/carnet-bench-agenda]
+    .venv/bin/python bench/bench_agenda.py --database postgresql://postgres@127.0.0.1/bench \
+        --home /tmp/carnet-bench-agenda-pg --role carnet_bench_app --no-contention
 """
 
 from __future__ import annotations
@@ -40,19 +46,55 @@ MEASURED_WEEK = FIRST_MONDAY + timedelta(weeks=60)
 SLOTS = [clock(h, m) for h in range(8, 20) for m in (0, 30)]  # 24 half-hour slots a day
 
 
+# Set by --database / --role: where (a) and (b) run, and the application role on PostgreSQL.
+DATABASE: dict[str, str | None] = {"url": None, "role": None}
+
+
 def settings_for(home: Path, database_url: str | None = None):
     from carnet_core.settings import load_settings
 
     env = {"CARNET_HOME": str(home), "CARNET_IN_PROCESS_WORKER": "0"}
+    database_url = database_url or DATABASE["url"]
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url
+    if DATABASE["role"] and database_url and database_url.startswith("postgres"):
+        env["CARNET_DATABASE_ROLE"] = DATABASE["role"]
     return load_settings(env)
+
+
+def open_db(settings: Any) -> Any:
+    from carnet_core.db.session import Database
+
+    role = getattr(settings, "database_role", None)
+    return Database(settings.database_url, role=role) if role else Database(settings.database_url)
+
+
+def ensure_role(database_url: str, role: str) -> None:
+    """The application role: no SUPERUSER, no BYPASSRLS, rights on the tables (as the URL's user)."""
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        if not conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar():
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
+        conn.exec_driver_sql(f'GRANT "{role}" TO current_user')
+        conn.exec_driver_sql(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        conn.exec_driver_sql(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        conn.exec_driver_sql(f'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+    engine.dispose()
 
 
 def seed(home: Path) -> dict[str, Any]:
     """Create (or reuse) the big database; return ids the benchmarks need."""
     marker = home / "seeded.json"
     if marker.exists():
+        if DATABASE["url"]:  # bring a kept PostgreSQL database to this checkout's migrations
+            from carnet_core.db.migrate import upgrade
+            from carnet_core.db.session import Database
+            from carnet_core.plugins import build_plugin_host
+
+            settings = settings_for(home)
+            db = Database(settings.database_url)
+            upgrade(db, build_plugin_host(settings))
+            db.dispose()
         return json.loads(marker.read_text())
     from carnet_core.clinics.services import create_clinic
     from carnet_core.db.migrate import upgrade
@@ -72,7 +114,8 @@ def seed(home: Path) -> dict[str, Any]:
     home.mkdir(parents=True, exist_ok=True)
     settings = settings_for(home)
     settings.keys_dir.mkdir(parents=True, exist_ok=True)
-    create_master_key_file(settings.keys_dir / "master.key")
+    if not (settings.keys_dir / "master.key").exists():
+        create_master_key_file(settings.keys_dir / "master.key")
     host = build_plugin_host(settings)
     db = Database(settings.database_url)
     upgrade(db, host)
@@ -128,14 +171,18 @@ def seed(home: Path) -> dict[str, Any]:
                     "billable": True, "source": "staff", "created_at": now, "updated_at": now,
                 })
     with db.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_insert")
-        conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_update")
+        if db.dialect == "sqlite":
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_insert")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS scheduling_appointment_no_overlap_update")
         conn.execute(sa.insert(table), rows)
-        conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
-            name="scheduling_appointment_no_overlap_insert", event="INSERT", self_clause=""))
-        conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
-            name="scheduling_appointment_no_overlap_update",
-            event="UPDATE OF starts_at, ends_at, practitioner_id, room_id, status", self_clause="AND a.id <> NEW.id"))
+        if db.dialect == "sqlite":
+            conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
+                name="scheduling_appointment_no_overlap_insert", event="INSERT", self_clause=""))
+            conn.exec_driver_sql(initial.SQLITE_TRIGGER.format(
+                name="scheduling_appointment_no_overlap_update",
+                event="UPDATE OF starts_at, ends_at, practitioner_id, room_id, status",
+                self_clause="AND a.id <> NEW.id"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
     print(f"seed: {len(rows)} appointments in {time.perf_counter() - started:.0f}s")
     info = {"clinic_id": clinic.id, "practitioners": practitioners, "patients": patients, "types": types,
@@ -167,7 +214,7 @@ def baseline_app(database_url: str):
     )
     from carnet_scheduling.services import agenda
 
-    engine = sa.create_engine(database_url)
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     folder = Path(carnet_scheduling.__file__).parent / "templates"
     env = Environment(loader=FileSystemLoader(str(folder)), autoescape=select_autoescape(default=True),
                       extensions=["jinja2.ext.i18n"])
@@ -274,13 +321,12 @@ def interleaved(variants: dict[str, Any], n: int, rounds: int = 10) -> dict[str,
 def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
     from litestar.testing import TestClient
 
-    from carnet_core.db.session import Database
     from carnet_core.plugins import build_plugin_host
     from carnet_core.web.app import create_app
 
     settings = settings_for(home)
     host = build_plugin_host(settings)
-    app = create_app(settings, host=host, db=Database(settings.database_url))
+    app = create_app(settings, host=host, db=open_db(settings))
     practitioner = info["practitioners"][0]
     url = f"/scheduling/?view=week&date={MEASURED_WEEK.isoformat()}&practitioner={practitioner}"
     base = baseline_app(settings.database_url)
@@ -304,8 +350,10 @@ def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
         # interleaved rounds: a slow spell of the machine weighs on the three alike
         rates = interleaved({"base": baseline, "full": carnet_page, "partial": carnet_partial}, n)
     base_rate, rate_full, rate_partial = rates["base"], rates["full"], rates["partial"]
-    print(f"(a) week view, 40 appointments, {info['appointments']} in the database, {n} requests each "
-          "(in-process ASGI client)")
+    where = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
+    role = f", Carnet as role {settings.database_role}" if getattr(settings, "database_role", None) else ""
+    print(f"(a) week view, 40 appointments, {info['appointments']} in the database ({where}{role}), {n} requests "
+          "each (in-process ASGI client)")
     print(f"    bare Litestar + Jinja (same rows, same grid template)  {base_rate:7.1f} req/s "
           f"({1000 / base_rate:.1f} ms)")
     print(f"    carnet full page (shell, session, audit, sealed names) {rate_full:7.1f} req/s "
@@ -525,9 +573,15 @@ def main() -> int:
     parser.add_argument("--concurrent", type=int, default=50, help="simultaneous bookings of one slot")
     parser.add_argument("--no-contention", action="store_true", help="skip (c) on SQLite")
     parser.add_argument("--pg", help="PostgreSQL scratch database for the contention run (c), besides SQLite")
+    parser.add_argument("--database", help="run (a) and (b) on this PostgreSQL database (seeded once) instead")
+    parser.add_argument("--role", help="with --database: Carnet connects as this application role (RLS applies)")
     args = parser.parse_args()
     home = Path(args.home)
+    DATABASE["url"] = args.database
     info = seed(home)
+    if args.role and args.database:
+        ensure_role(args.database, args.role)  # after seeding and migrating: grants cover every table
+        DATABASE["role"] = args.role
     bench_week(home, info, args.requests)
     bench_availability(home, info, max(20, args.requests // 3))
     if not args.no_contention:

@@ -54,6 +54,8 @@ _NAMES: dict[str, str] = {
     "reference_same_clinic": "carnet_core.db.schema",
     "reference_any_clinic": "carnet_core.db.schema",
     "reference_name": "carnet_core.db.schema",
+    "enable_clinic_rls": "carnet_core.db.schema",
+    "disable_clinic_rls": "carnet_core.db.schema",
     # the principal (who asks) and the request's context
     "Principal": "carnet_core.web.principal",
     "principal_of": "carnet_core.web.guards",

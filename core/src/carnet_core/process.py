@@ -19,4 +19,4 @@ def prepare_database(db: Database, settings: Settings, host: Any) -> Database:
 
 
 def open_database(settings: Settings, host: Any) -> Database:
-    return prepare_database(Database(settings.database_url), settings, host)
+    return prepare_database(Database(settings.database_url, role=settings.database_role), settings, host)

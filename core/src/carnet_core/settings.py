@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ class Settings(BaseModel):
 
     home: Path = Field(description="All local state: database, keys, mail and SMS folders.")
     database_url: str
+    # PostgreSQL: every connection does `SET ROLE` to this role, so row-level security applies
+    # even when the login role may bypass it (superuser, BYPASSRLS).
+    database_role: str | None = None
     redis_url: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str | None = None
@@ -50,6 +54,13 @@ class Settings(BaseModel):
     log_format: str = "json"
     plugins: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("database_role")
+    @classmethod
+    def _database_role(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", v):
+            raise ValueError("must be a PostgreSQL role name (letters, digits and _, at most 63)")
+        return v
 
     @field_validator("base_url")
     @classmethod
@@ -139,6 +150,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     values: dict[str, Any] = {
         "home": home,
         "database_url": database_url,
+        "database_role": env.get("CARNET_DATABASE_ROLE") or None,
         "redis_url": env.get("CARNET_REDIS_URL") or None,
         "base_url": env.get("CARNET_BASE_URL") or "http://127.0.0.1:8000",
         "smtp_url": env.get("CARNET_SMTP_URL") or None,

@@ -79,6 +79,8 @@ def upgrade(db: Database, host: PluginHost, target: str = "heads") -> None:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("SET LOCAL lock_timeout = 0")  # a migration waits for its locks
+                    # row-level security: a migration's own statements act on every clinic's rows
+                    conn.exec_driver_sql("SELECT set_config('carnet.unscoped', 'on', true)")
                 if sqlite and not raw.in_transaction:
                     raw.execute("BEGIN IMMEDIATE")  # one transaction (the sqlite3 module runs DDL outside one)
                 cfg.attributes["connection"] = conn

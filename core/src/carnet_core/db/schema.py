@@ -229,3 +229,53 @@ def check_schema(host: Any) -> None:
     problems = schema_problems(host)
     if problems:
         raise SchemaError("the models break the schema contract:\n- " + "\n- ".join(problems))
+
+
+# --- row-level security (PostgreSQL): a second line under the ORM's clinic filter ----------------
+
+RLS_POLICY = "carnet_clinic"
+# The session's settings, evaluated once per statement (scalar subqueries become InitPlans), so
+# an index on clinic_id still serves and the policy costs no function call per row.
+RLS_CONDITION = (
+    "clinic_id = (SELECT NULLIF(current_setting('carnet.clinic_id', true), '')::integer) "
+    "OR (SELECT current_setting('carnet.unscoped', true)) = 'on'"
+)
+
+
+def enable_clinic_rls(op: Any, table: str) -> None:
+    """Migration: on PostgreSQL, rows of `table` are visible and writable only for the clinic the
+    transaction is bound to (`carnet.clinic_id`, set by every CarnetSession) or to an explicitly
+    unscoped session (`carnet.unscoped`), even for raw SQL. FORCE applies it to the table owner
+    too. Superusers and BYPASSRLS roles are never subject to it: the application must connect as
+    (or `CARNET_DATABASE_ROLE` to) a role without them. No-op on SQLite (the ORM layer alone)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
+    op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
+    op.execute(f'DROP POLICY IF EXISTS {RLS_POLICY} ON "{table}"')
+    op.execute(f'CREATE POLICY {RLS_POLICY} ON "{table}" USING ({RLS_CONDITION}) WITH CHECK ({RLS_CONDITION})')
+
+
+def disable_clinic_rls(op: Any, table: str) -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(f'DROP POLICY IF EXISTS {RLS_POLICY} ON "{table}"')
+    op.execute(f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY')
+    op.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
+
+
+def tables_without_rls(connection: Any, tables: set[str]) -> list[str]:
+    """Of the given clinic-owned tables, those PostgreSQL does not guard with the clinic policy
+    (enabled, forced, policy present), each with the fix."""
+    rows = connection.exec_driver_sql(
+        "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity, "
+        "EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %(policy)s) "
+        "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'",
+        {"policy": RLS_POLICY},
+    ).all()
+    state = {name: (enabled and forced and policy) for name, enabled, forced, policy in rows}
+    return [
+        f"{name}: no row-level security; call enable_clinic_rls(op, {name!r}) (carnet_core.db.schema) "
+        "in the migration that creates it"
+        for name in sorted(tables) if not state.get(name)
+    ]

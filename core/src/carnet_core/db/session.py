@@ -126,6 +126,21 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
 event.listen(CarnetSession, "before_flush", _stamp_clinic)
 
 
+@event.listens_for(CarnetSession, "after_begin")
+def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any) -> None:
+    """PostgreSQL: tell the row-level security policies which clinic this transaction is bound to
+    (`carnet.clinic_id`) or that it is explicitly unscoped (`carnet.unscoped`); both last until the
+    transaction ends. A session bound to neither sees no clinic row, like the ORM refuses it."""
+    if connection.dialect.name != "postgresql":
+        return
+    clinic_id = session.info.get("clinic_id")
+    unscoped = clinic_id is None and bool(session.info.get("unscoped"))
+    connection.exec_driver_sql(
+        "SELECT set_config('carnet.clinic_id', %s, true), set_config('carnet.unscoped', %s, true)",
+        ("" if clinic_id is None else str(int(clinic_id)), "on" if unscoped else "off"),
+    )
+
+
 # A statement waiting longer than this for a lock another transaction holds fails (SQLite's busy
 # timeout, PostgreSQL's lock_timeout), and the request answers 503 + Retry-After with nothing
 # changed, instead of holding a connection and a thread indefinitely. Migrations on PostgreSQL wait
@@ -133,7 +148,9 @@ event.listen(CarnetSession, "before_flush", _stamp_clinic)
 LOCK_TIMEOUT_S = 30.0
 
 
-def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, **kwargs: Any) -> sa.Engine:
+def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None = None, **kwargs: Any) -> sa.Engine:
+    """An engine for `url`; on PostgreSQL, `role` makes every connection `SET ROLE` to it (the
+    application role that row-level security applies to, see CARNET_DATABASE_ROLE)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, hide_parameters=True,
@@ -173,18 +190,29 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, **kwargs: Any) -
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     connect_args = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True,
         connect_args=connect_args, **kwargs
     )
+    if role:
+
+        @event.listens_for(engine, "connect")
+        def _set_role(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f'SET ROLE "{role}"')  # validated as an identifier by the settings
+            dbapi_conn.commit()
+
+    return engine
 
 
 class Database:
     """Owns the engine; hands out clinic-bound or explicitly unscoped sessions."""
 
-    def __init__(self, url: str, engine: sa.Engine | None = None, lock_timeout: float = LOCK_TIMEOUT_S):
+    def __init__(
+        self, url: str, engine: sa.Engine | None = None, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None = None
+    ):
         self.url = url
-        self.engine = engine or make_engine(url, lock_timeout=lock_timeout)
+        self.engine = engine or make_engine(url, lock_timeout=lock_timeout, role=role)
         self._factory = orm.sessionmaker(
             bind=self.engine, class_=CarnetSession, expire_on_commit=False
         )

@@ -196,7 +196,7 @@ def create_app(
 ) -> Litestar:
     """Build the web application for `settings` (and, in tests, a given host and database)."""
     host = host or build_plugin_host(settings)
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, role=settings.database_role)
     catalogs = load_catalogs(host)
     env = build_environment(host, catalogs, debug=settings.debug)
     state = CarnetState(settings=settings.with_plugin_settings(host.settings.plugins), host=host, db=db, templates=env)
