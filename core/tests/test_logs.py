@@ -55,5 +55,57 @@ def test_requests_are_logged_by_route_name_not_path(client, carnet_settings):
         logging.getLogger().removeHandler(handler)
     entries = [json.loads(line) for line in stream.getvalue().splitlines()]
     access = [e for e in entries if e["logger"] == "carnet.access"]
-    assert access and access[-1]["route"] == "core.home" and access[-1]["status"] == 200
+    assert access and access[-1]["route"] == "/" and access[-1]["handler"] == "core.home"
+    assert access[-1]["status"] == 200
     assert access[-1]["request_id"] == "req-0123456789"
+
+
+def test_framework_loggers_configured_before_carnet_are_taken_back(carnet_settings):
+    """What uvicorn (`--factory`), Litestar or Dramatiq configure goes through Carnet's handler:
+    JSON and scrubbed; uvicorn's access lines (raw paths and queries) are dropped; warnings and
+    uncaught exceptions in threads are logged, by type and place only."""
+    import threading
+    import warnings
+
+    foreign = io.StringIO()
+    for name in ("uvicorn.error", "uvicorn.access", "litestar", "dramatiq.worker"):
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.StreamHandler(foreign))
+        logger.propagate = False
+    stream = io.StringIO()
+    logging.captureWarnings(False)  # as in a fresh process (an earlier test may have turned it on)
+    handler = configure_logging(carnet_settings, stream)
+    try:
+        logging.getLogger("uvicorn.error").warning("started for jeanne.dupont@example.fr")
+        logging.getLogger("uvicorn.access").warning('127.0.0.1 - "GET /p/x/c/%s HTTP/1.1" 200', "A" * 40)
+        logging.getLogger("litestar").warning("call 06 12 34 56 78")
+        logging.getLogger("dramatiq.worker").warning("worker up")
+        # pytest installs its own warning and thread hooks around each test: call the
+        # process's hooks as Python would
+        warnings.showwarning(DeprecationWarning("deprecated thing"), DeprecationWarning, "x.py", 1)
+
+        def boom():
+            raise ValueError("Dupont Jeanne born 1980-02-03")
+
+        try:
+            boom()
+        except ValueError as exc:
+            args = threading.ExceptHookArgs((ValueError, exc, exc.__traceback__, threading.current_thread()))
+        threading.excepthook(args)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.captureWarnings(False)
+        threading.excepthook = threading.__excepthook__
+        import sys
+
+        sys.excepthook = sys.__excepthook__
+    assert foreign.getvalue() == ""
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    by_logger = {e["logger"]: e for e in entries}
+    assert by_logger["uvicorn.error"]["msg"] == "started for [email]"
+    assert by_logger["litestar"]["msg"] == "call [phone]"
+    assert "dramatiq.worker" in by_logger and "uvicorn.access" not in by_logger
+    assert "deprecated thing" in by_logger["py.warnings"]["msg"]
+    crash = by_logger["carnet"]
+    assert crash["exception"] == "ValueError" and "in boom" in crash["exception_at"]
+    assert "Dupont" not in stream.getvalue()

@@ -108,7 +108,9 @@ def serve(rt: Runtime, host: str, port: int) -> None:
 
     app = create_app(rt.settings, host=rt.host, db=rt.db)
     click.echo(f"Carnet listening on http://{host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn keeps its hands off logging, configured by `main` for this process
+    # (its own access lines would carry raw paths and queries; Carnet writes its own).
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", access_log=False)
 
 
 @main.group()

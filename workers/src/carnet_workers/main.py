@@ -28,12 +28,14 @@ log = logging.getLogger("carnet.workers")
 SHUTDOWN_TIMEOUT_MS = 30_000
 
 
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.Formatter.converter = time.gmtime
+def _configure_logging(settings: Settings) -> None:
+    """Carnet's logging (JSON, UTC, scrubbed), unless this process already has it (`carnet worker`
+    configured it at start); Dramatiq's loggers are taken back either way."""
+    from carnet_core.logs import carnet_handler, configure_logging, own_loggers
+
+    if carnet_handler() is None:
+        configure_logging(settings)
+    own_loggers()
 
 
 def _stop_event() -> threading.Event:
@@ -62,7 +64,7 @@ def run_worker(
             "CARNET_REDIS_URL is not set: in the embedded set-up `carnet serve` runs jobs itself. "
             "Set CARNET_REDIS_URL to run separate worker processes"
         )
-    _configure_logging()
+    _configure_logging(settings)
     if processes == 1:
         _run_single(settings, threads, queues, relay)
     else:
@@ -174,7 +176,7 @@ def run_scheduler(settings: Settings) -> None:
     """Fire plugins' periodic schedules into the outbox while this process leads."""
     from carnet_core.jobs.scheduler import Scheduler
 
-    _configure_logging()
+    _configure_logging(settings)
     host, db, config = _build(settings)
     stop = _stop_event()
     try:

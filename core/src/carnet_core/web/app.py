@@ -28,7 +28,7 @@ from carnet_core.version import __version__
 from carnet_core.web import routes
 from carnet_core.web.errors import http_exception_handler, internal_error_handler, invalid_input_handler
 from carnet_core.web.guards import permission_guard, plugin_enabled_guard
-from carnet_core.web.middleware import CarnetMiddleware, add_security_headers
+from carnet_core.web.middleware import AccessLog, CarnetMiddleware, add_security_headers
 from carnet_core.web.state import CarnetState
 from carnet_core.web.templating import build_environment
 
@@ -94,6 +94,16 @@ async def provide_db(request: Request[Any, Any, Any]) -> AsyncIterator[CarnetSes
         await anyio.to_thread.run_sync(_end, session, False, limiter=limiter, abandon_on_cancel=False)
         raise
     await anyio.to_thread.run_sync(_end, session, True, limiter=limiter, abandon_on_cancel=False)
+
+
+def _own_logging() -> None:
+    """At start-up, take back loggers configured since the process set up its logging (a server
+    such as uvicorn configures its own before building the app). A process that installed no
+    Carnet handler (a test) is left alone."""
+    from carnet_core.logs import carnet_handler, own_loggers
+
+    if carnet_handler() is not None:
+        own_loggers()
 
 
 def collect_permissions(host: PluginHost) -> dict[str, Permission]:
@@ -229,7 +239,13 @@ def create_app(
         openapi_config=openapi,
         state=State({"carnet": state}),
         debug=False,
+        # Carnet owns the process's logging (carnet_core.logs): Litestar's default configuration
+        # would replace its handler at start-up (no JSON, no request id, no scrubbing).
+        logging_config=None,
+        on_startup=[_own_logging],
     )
+    # Outside routing, so that unrouted requests (404, 405) get a request id and an access line.
+    app.asgi_handler = AccessLog(app.asgi_handler)
     check_route_permissions(app, state.permissions)
     for hook in state.extras.get("on_app_created", []):
         hook(app)

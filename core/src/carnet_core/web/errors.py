@@ -60,8 +60,14 @@ def _json_error(status: int, detail: str, extra: Any = None) -> Response[Any]:
     return Response(body, status_code=status, media_type="application/json")
 
 
+def _note_for_log(request: Request[Any, Any, Any], exc: Exception) -> None:
+    """The refusal's kind for the access line (AccessLog): the exception's class, never its text."""
+    request.scope.setdefault("state", {})["log_error"] = type(exc).__name__
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    _note_for_log(request, exc)
     if isinstance(exc, NotAuthorizedException) and not _is_api(request):
         target = "/login?next=" + request.url.path if request.method == "GET" else "/login"
         if request.headers.get("hx-request") == "true":
@@ -114,6 +120,7 @@ def _ensure_principal(request: Request[Any, Any, Any]) -> None:
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     from carnet_core.web.middleware import is_busy
 
+    _note_for_log(request, exc)
     if is_busy(exc):
         # Nothing was committed (the transaction rolled back): say so, and when to try again.
         log.warning("database busy on %s", request.method)
@@ -124,7 +131,10 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
         response.headers["Retry-After"] = "1"
         return response
     handler = request.scope.get("route_handler")
-    log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, handler and handler.name)
+    log.error(
+        "unhandled error %s on %s %s", type(exc).__name__, request.method, handler and handler.name,
+        exc_info=exc,
+    )
     if _is_api(request):
         return _json_error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
     try:

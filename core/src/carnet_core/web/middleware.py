@@ -1,4 +1,4 @@
-"""ASGI middleware: request id, principal resolution, security headers."""
+"""ASGI middleware: request id and access lines, principal resolution, security headers."""
 
 from __future__ import annotations
 
@@ -97,8 +97,24 @@ def resolve_principal(state: CarnetState, scope: dict[str, Any]) -> tuple[Princi
     return principal, public_clinic_id
 
 
-class CarnetMiddleware:
-    """Sets `state.principal`, `state.clinic_id` and `state.request_id` for routed requests."""
+def new_request_id(scope: dict[str, Any]) -> str:
+    """The caller's X-Request-ID when it is a plain token, else a fresh one."""
+    incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+    return incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+
+def route_template(scope: dict[str, Any]) -> str:
+    """The matched route's template (`/scheduling/appointments/{id}`), never the path itself: paths
+    carry ids and patient links' secret tokens. An unrouted request has none."""
+    return scope.get("path_template") or "(unrouted)"
+
+
+class AccessLog:
+    """Outermost layer of the application (around routing, so 404s and 405s count too): gives each
+    HTTP request its id and writes one access line when it ends: method, route template, handler
+    name, status, duration and request id; info below 400, warning for 4xx, error for 5xx, with
+    the refusal's kind (`error`) when an exception handler noted one. Never the path, the query
+    or a body."""
 
     def __init__(self, app: Any):
         self.app = app
@@ -107,19 +123,9 @@ class CarnetMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state: CarnetState = scope["app"].state["carnet"]
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request_id = new_request_id(scope)
         token = request_id_var.set(request_id)
-        st = scope.setdefault("state", {})
-        st["request_id"] = request_id
-        path = scope.get("path", "")
-        if path.startswith("/static/"):
-            principal, public_clinic_id = ANONYMOUS, None
-        else:
-            principal, public_clinic_id = await anyio.to_thread.run_sync(resolve_principal, state, scope)
-        st["principal"] = principal
-        st["clinic_id"] = principal.clinic_id if principal.clinic_id is not None else public_clinic_id
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status: dict[str, int] = {}
 
@@ -131,16 +137,49 @@ class CarnetMiddleware:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
+            code = status.get("code", 500)
+            level = logging.INFO if code < 400 else logging.WARNING if code < 500 else logging.ERROR
             handler = scope.get("route_handler")
-            # The route's name, never the path: paths of patient links carry secret tokens.
-            access_log.info(
-                "request", extra={
-                    "method": scope.get("method"), "route": getattr(handler, "name", None) or "?",
-                    "status": status.get("code", 500),
+            access_log.log(
+                level, "request", extra={
+                    "method": scope.get("method"), "route": route_template(scope),
+                    "handler": getattr(handler, "name", None), "status": code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "error": scope["state"].get("log_error"),
                 },
             )
             request_id_var.reset(token)
+
+
+class CarnetMiddleware:
+    """Sets `state.principal` and `state.clinic_id` for routed requests (the request id comes from
+    AccessLog, outside routing)."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: CarnetState = scope["app"].state["carnet"]
+        st = scope.setdefault("state", {})
+        token = None
+        if "request_id" not in st:  # an app served without its AccessLog layer
+            st["request_id"] = new_request_id(scope)
+            token = request_id_var.set(st["request_id"])
+        path = scope.get("path", "")
+        if path.startswith("/static/"):
+            principal, public_clinic_id = ANONYMOUS, None
+        else:
+            principal, public_clinic_id = await anyio.to_thread.run_sync(resolve_principal, state, scope)
+        st["principal"] = principal
+        st["clinic_id"] = principal.clinic_id if principal.clinic_id is not None else public_clinic_id
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if token is not None:
+                request_id_var.reset(token)
 
 
 async def add_security_headers(message: dict[str, Any], scope: dict[str, Any]) -> None:

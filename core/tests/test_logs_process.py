@@ -1,0 +1,131 @@
+"""Logs of a real web process (issue 14, item 5): `carnet serve` and `uvicorn --factory
+carnet_core.web.asgi:build` write JSON lines, scrubbed, with route template, status and request
+id; nothing the framework or the server configures replaces Carnet's handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+CANARY_EMAIL = "jeanne.canari@example.fr"
+CANARY_PHONE = "06 12 34 56 78"
+CANARY_TOKEN = "Zk9" * 14  # 42 characters, shaped like a link token
+CANARIES = (CANARY_EMAIL, "jeanne.canari", CANARY_PHONE, "0612345678", CANARY_TOKEN)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
+    env.update({
+        "CARNET_HOME": str(settings.home), "CARNET_DATABASE_URL": settings.database_url,
+        "CARNET_IN_PROCESS_WORKER": "0", "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024",
+        "CARNET_LOG_LEVEL": "info", "CARNET_LOG_FORMAT": "json",
+    })
+    return env
+
+
+COMMANDS = {
+    "carnet serve": lambda port: [os.path.join(os.path.dirname(sys.executable), "carnet"), "serve", "--port", str(port)],
+    "uvicorn factory": lambda port: [
+        sys.executable, "-m", "uvicorn", "--factory", "carnet_core.web.asgi:build", "--port", str(port),
+    ],
+}
+
+
+def _serve(command, settings, out, err):
+    port = _free_port()
+    proc = subprocess.Popen(COMMANDS[command](port), env=_env(settings), stdout=out, stderr=err)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{command} exited with {proc.returncode}")
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+            return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"{command} did not start")
+
+
+def _requests(base: str, token: str) -> dict[str, int]:
+    """Requests that carry contact details and tokens in their path, query and body, and 4xx;
+    returns the request id sent with each, and the status it got."""
+    sent: dict[str, int] = {}
+
+    def call(request_id: str, method: str, path: str, **kwargs) -> None:
+        headers = {"X-Request-ID": request_id, **kwargs.pop("headers", {})}
+        answer = httpx.request(method, base + path, headers=headers, timeout=30, **kwargs)
+        sent[request_id] = answer.status_code
+
+    call("req-home-000001", "GET", "/healthz")
+    call("req-query-00002", "GET", f"/login?next=/patients&email={CANARY_EMAIL}&tel={CANARY_PHONE}")
+    call("req-link-000003", "GET", f"/p/cabinet-test/scheduling/a/{CANARY_TOKEN}")
+    call("req-enroll-0004", "GET", f"/enroll/{CANARY_TOKEN}")
+    call("req-unrouted-05", "GET", f"/nowhere/{CANARY_EMAIL}?phone={CANARY_PHONE}")
+    call("req-login-00006", "POST", "/login", data={"email": CANARY_EMAIL, "password": CANARY_TOKEN})
+    call("req-api-0000007", "GET", "/api/v1/me", headers={"Authorization": f"Bearer carnet_{CANARY_TOKEN}"})
+    call("req-body-000008", "POST", "/api/v1/patients", headers={"Authorization": f"Bearer {token}"},
+         json={"first_name": "Jeanne", "email": CANARY_EMAIL, "phone": CANARY_PHONE, "unexpected": CANARY_TOKEN})
+    call("req-search-0009", "POST", "/api/v1/patients/search", headers={"Authorization": f"Bearer {token}"},
+         content=b'{"q": "' + CANARY_EMAIL.encode() + b'"')  # malformed JSON
+    return sent
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_real_web_process_writes_scrubbed_json_access_lines(
+    command, carnet_settings, carnet_db, clinic, staff, tmp_path
+):
+    from carnet_core.identity import services
+    from carnet_core.identity.models import User
+
+    member = staff("practitioner")
+    with carnet_db.session(unscoped=True) as db:
+        db.info["principal"] = "system:tests"
+        token, _ = services.create_token(db, clinic.id, db.get(User, member.id), name="logs test")
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc, base = _serve(command, carnet_settings, out, err)
+        try:
+            sent = _requests(base, token)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert {status for status in sent.values() if status >= 400} >= {400, 401, 404}, sent
+    output = out_path.read_text() + err_path.read_text()
+    for canary in CANARIES:
+        assert canary not in output, canary
+    entries = []
+    for line in output.splitlines():
+        if line.startswith("Carnet listening on http://"):  # the command's own banner (stdout)
+            continue
+        entries.append(json.loads(line))  # every other line is one JSON object
+    assert all(e["ts"].endswith("+00:00") and e["level"] and e["logger"] for e in entries)
+    access = {e["request_id"]: e for e in entries if e["logger"] == "carnet.access"}
+    for request_id, status in sent.items():
+        line = access[request_id]  # every request leaves one line, 4xx and 5xx included
+        assert line["status"] == status and line["method"] in {"GET", "POST"}
+        assert isinstance(line["duration_ms"], float)
+        assert line["level"] == ("info" if status < 400 else "warning" if status < 500 else "error")
+        assert "?" not in line["route"] and "canari" not in line["route"]
+    assert access["req-home-000001"]["route"] == "/healthz"
+    assert access["req-link-000003"]["route"] in {"(unrouted)", "/p/{clinic_slug}/scheduling/a/{token}"}
+    assert access["req-enroll-0004"]["route"] == "/enroll/{token}"
+    assert access["req-unrouted-05"]["route"] == "(unrouted)"
+    assert access["req-login-00006"]["handler"] == "identity.login.submit"
+    assert access["req-api-0000007"]["error"] == "NotAuthorizedException"
+    assert access["req-body-000008"]["route"] == "/api/v1/patients"
+    assert not [e for e in entries if e["logger"].startswith("uvicorn.access")]
