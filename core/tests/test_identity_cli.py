@@ -64,3 +64,26 @@ def test_token_scopes_must_be_permission_names(carnet_settings, clinic, staff):
     result = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", user.email,
                   "--scopes", "everything")
     assert result.exit_code == 2 and "unknown scope" in result.output
+
+
+def test_token_is_refused_to_an_invited_person_who_has_not_enrolled(carnet_settings, clinic, client):
+    invited = _run(carnet_settings, "user", "create", "--clinic", clinic.slug, "--email", "new@cabinet.fr",
+                   "--role", "owner")
+    assert invited.exit_code == 0, invited.output
+    result = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", "new@cabinet.fr")
+    assert result.exit_code == 2 and "has not finished enrolling" in result.output
+    assert "carnet_" not in result.output
+    assert "new@cabinet.fr" not in _run(carnet_settings, "token", "list").output
+
+
+def test_token_scopes_cannot_go_beyond_the_users_roles(carnet_settings, clinic, staff):
+    secretary = staff("secretary")
+    result = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", secretary.email,
+                  "--scopes", "core.patients.view,core.audit.view")
+    assert result.exit_code == 2
+    assert "core.audit.view" in result.output and "go beyond" in result.output
+    assert "core.patients.view go" not in result.output  # the scope the role grants is not blamed
+    # within the role: issued
+    allowed = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", secretary.email,
+                   "--scopes", "core.patients.view")
+    assert allowed.exit_code == 0, allowed.output

@@ -87,14 +87,44 @@ def test_weaker_hash_is_upgraded_at_login(carnet_db, clinic, keys):
         assert not passwords.needs_rehash(db.get(User, user.id).password_hash)
 
 
-def test_token_is_stored_hashed_scoped_and_revocable(carnet_db, clinic, keys):
+def test_token_is_stored_hashed_scoped_and_revocable(carnet_db, clinic, keys, staff, app):
+    from carnet_core.web.state import carnet_state
+
+    member = staff("owner")
     with carnet_db.session(unscoped=True) as db:
-        user, _ = services.invite(db, clinic.id, "api@b.fr", "owner")
-        raw, row = services.create_token(db, clinic.id, user, scopes=["core.manage_modules"])
+        user = db.get(User, member.id)
+        permissions = carnet_state(app).permissions
+        raw, row = services.create_token(
+            db, clinic.id, user, scopes=["core.manage_modules"], permissions=permissions,
+        )
         assert raw not in row.token_hash and raw.startswith("carnet_")
         found = services.authenticate_token(db, raw, "10.0.0.1")
         assert found is not None and found[0].last_used_at is not None
         assert services.revoke_token(db, row.id)
+        assert services.authenticate_token(db, raw, "10.0.0.1") is None
+
+
+def test_token_rules_hold_in_the_service_not_only_in_the_cli(carnet_db, clinic, staff, app):
+    from carnet_core.web.state import carnet_state
+
+    permissions = carnet_state(app).permissions
+    secretary_id = staff("secretary").id
+    with carnet_db.session(unscoped=True) as db:
+        invited, _ = services.invite(db, clinic.id, "invited@b.fr", "owner")
+        with pytest.raises(services.IdentityError, match="has not finished enrolling"):
+            services.create_token(db, clinic.id, invited)
+        secretary = db.get(User, secretary_id)
+        with pytest.raises(services.IdentityError, match="go beyond"):
+            services.create_token(db, clinic.id, secretary, scopes=["core.manage_modules"], permissions=permissions)
+        with pytest.raises(ValueError, match="permission registry"):
+            services.create_token(db, clinic.id, secretary, scopes=["core.patients.view"])
+        # a token issued before these rules to someone who never enrolled does not authenticate
+        from carnet_core.identity.keys import token_hash
+        from carnet_core.identity.models import ApiToken
+
+        raw = services.TOKEN_PREFIX + "x" * 43
+        db.add(ApiToken(clinic_id=clinic.id, user_id=invited.id, token_hash=token_hash(raw), prefix=raw[:13]))
+        db.flush()
         assert services.authenticate_token(db, raw, "10.0.0.1") is None
 
 

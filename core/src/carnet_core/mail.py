@@ -92,10 +92,16 @@ def write_to_folder(folder: Path, msg: EmailMessage, name: str | None = None) ->
 
 
 def write_file_atomically(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` to folder/name through a hidden temporary file, fsync, then rename."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write `data` to folder/name through a hidden temporary file, fsync, then rename. The folder
+    is 0700 and the file 0600 (messages name patients and carry their links)."""
+    from carnet_core.statefiles import PRIVATE_FILE, private_dir
+
+    if not folder.is_dir():
+        private_dir(folder)
     tmp = folder / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-    with open(tmp, "wb") as fh:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # whatever the umask
+    with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -19,4 +19,10 @@ def prepare_database(db: Database, settings: Settings, host: Any) -> Database:
 
 
 def open_database(settings: Settings, host: Any) -> Database:
+    """The process's database. Whatever the process creates from here on (the SQLite files, mail,
+    SMS, keys) is private, and the state folders and database files made earlier are tightened."""
+    from carnet_core import statefiles
+
+    statefiles.private_umask()
+    statefiles.tighten(settings, files=False)
     return prepare_database(Database(settings.database_url, role=settings.database_role), settings, host)

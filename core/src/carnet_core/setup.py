@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
+from carnet_core import statefiles
 from carnet_core.db import migrate
 from carnet_core.settings import Settings
 
@@ -18,10 +18,10 @@ def initialise(settings: Settings, host: Any, db: Any) -> Iterator[str]:
     """Folders, migrations, key material; then, if the migrated database does not match the
     models of core and the loaded plugins, raise SchemaDrift naming each difference (after the
     other steps, so keys are still made)."""
+    statefiles.private_umask()
     for folder in (settings.home, settings.mail_dir, settings.sms_dir, settings.keys_dir):
-        folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(settings.keys_dir, 0o700)
-    yield f"state folder: {settings.home}"
+        statefiles.private_dir(folder)
+    yield f"state folder: {settings.home} (private: folders 0700, files 0600)"
     before, heads = migrate.current_heads(db, host)
     migrate.upgrade(db, host)
     after, _ = migrate.current_heads(db, host)
@@ -34,6 +34,9 @@ def initialise(settings: Settings, host: Any, db: Any) -> Iterator[str]:
 
     for step in setup_steps.steps():
         yield from step(settings, host, db)
+    changed = statefiles.tighten(settings)
+    if changed:
+        yield f"state files: {changed} modes tightened to 0700/0600"
     if differences:
         raise SchemaDrift(
             "the database does not match the models after every migration ran:\n  "

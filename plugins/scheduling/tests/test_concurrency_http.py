@@ -15,14 +15,16 @@ T = local_to_utc(date(2031, 3, 4), time(10))
 CLIENTS = int(os.environ.get("CARNET_TEST_CLIENTS", "50"))
 
 
-def test_concurrent_booking_requests_get_one_201_and_409s(world, carnet_db, live_server):
+def test_concurrent_booking_requests_get_one_201_and_409s(world, carnet_db, carnet_settings, live_server):
     from carnet_core.plugin_api import User
+    from carnet_core.testing import enroll
     from carnet_core.testing import identity_services as identity
 
     patients = add_patients(carnet_db, world.clinic.id, CLIENTS)
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = "system:tests"
         user = db.get(User, world.practitioner.id)
+        enroll(db, carnet_settings, user)  # tokens are issued to enrolled accounts only
         token, _ = identity.create_token(db, world.clinic.id, user, name="concurrency test")
     headers = {"Authorization": f"Bearer {token}"}
     barrier = threading.Barrier(len(patients))

@@ -120,7 +120,7 @@ def token_create(rt: Runtime, slug: str, email: str, scopes: str, expires: str, 
     from carnet_core.web.app import collect_permissions
 
     clinic = _clinic(rt, slug)
-    known = set(collect_permissions(rt.host))
+    known = collect_permissions(rt.host)
     try:
         lifetime = services.parse_duration(expires) if expires else None
         with rt.db.session(unscoped=True) as db:
@@ -134,7 +134,7 @@ def token_create(rt: Runtime, slug: str, email: str, scopes: str, expires: str, 
                 scopes=scopes.split(",") if scopes else None,
                 expires_in=lifetime,
                 name=name,
-                known_permissions=known,
+                permissions=known,
             )
             token_id = row.id
     except services.IdentityError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -616,20 +617,43 @@ def create_token(
     scopes: list[str] | None = None,
     expires_in: timedelta | None = None,
     name: str = "",
-    known_permissions: set[str] | None = None,
+    permissions: Mapping[str, Any] | None = None,
 ) -> tuple[str, ApiToken]:
-    """A new bearer token (returned once, stored hashed) acting as `user` in the clinic."""
+    """A new bearer token (returned once, stored hashed) acting as `user` in the clinic.
+
+    Refused for a disabled account, for someone who is not an active member of the clinic, for an
+    invited person who has not finished enrolling (password and second factor: a token must not
+    be a way round them), and for scopes the user's roles do not grant. `permissions` maps each
+    permission name to its declaration (anything with `roles`), as collected from the plugins;
+    it is required when `scopes` are given.
+    """
     if user.disabled:
         raise IdentityError("this account is disabled; enable it before creating a token")
-    if membership(db, user.id, clinic_id) is None:
+    if not user.enrolled:
+        raise IdentityError(
+            f"{user.email} has not finished enrolling (password and second factor); "
+            "create the token once they have logged in for the first time"
+        )
+    member = membership(db, user.id, clinic_id)
+    if member is None:
         raise IdentityError(f"{user.email} is not a member of this clinic; add them with `carnet user create`")
     cleaned = sorted({s.strip() for s in scopes or [] if s.strip()}) or None
-    if cleaned and known_permissions is not None:
-        unknown = [s for s in cleaned if s not in known_permissions]
+    if cleaned:
+        if permissions is None:
+            raise ValueError("create_token needs the permission registry to check scopes")
+        unknown = [s for s in cleaned if s not in permissions]
         if unknown:
             raise IdentityError(
                 f"unknown scope(s) {', '.join(unknown)}; scopes are permission names such as "
-                f"{', '.join(sorted(known_permissions)[:3])}"
+                f"{', '.join(sorted(permissions)[:3])}"
+            )
+        roles = member.role_set
+        beyond = [s for s in cleaned if not set(permissions[s].roles) & roles]
+        if beyond:
+            raise IdentityError(
+                f"scope(s) {', '.join(beyond)} go beyond what {user.email}'s roles "
+                f"({', '.join(sorted(roles)) or 'none'}) allow in this clinic; a token never has "
+                "more rights than its user"
             )
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
@@ -656,7 +680,7 @@ def authenticate_token(db: CarnetSession, raw: str, address: str | None) -> tupl
         return None
     user = db.get(User, row.user_id)
     member = membership(db, row.user_id, row.clinic_id)
-    if user is None or user.disabled or member is None:
+    if user is None or user.disabled or not user.enrolled or member is None:
         return None
     row.last_used_at = now
     row.last_used_address = (address or None) and address[:64]

@@ -23,6 +23,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "identity_services": ("carnet_core.identity.services", None),
     "csrf_token": ("carnet_core.testing.identity", "csrf_token"),
     "make_staff": ("carnet_core.testing.identity", "make_staff"),
+    "enroll": ("carnet_core.testing.identity", "enroll"),
     "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
 }

@@ -41,19 +41,28 @@ def make_staff(
 ) -> StaffUser:
     """Create an enrolled staff member (password set, TOTP confirmed) through the services."""
     from carnet_core.identity import services
+
+    email = email or f"staff-{uuid.uuid4().hex[:8]}@cabinet.test"
+    with db.session(unscoped=True) as session:
+        user, _ = services.invite(session, clinic.id, email, roles, name or email.split("@")[0])
+        secret, codes = enroll(session, settings, user, password)
+        parsed = services.parse_roles(roles)
+        return StaffUser(user.id, user.email, password, secret, clinic.id, parsed, codes)
+
+
+def enroll(session: Any, settings: Any, user: Any, password: str = STAFF_PASSWORD) -> tuple[str, list[str]]:
+    """Finish an account's enrollment through the services (password, then a confirmed TOTP
+    secret); returns the secret and the recovery codes."""
+    from carnet_core.identity import services
     from carnet_core.identity.keys import IdentityKeys
     from carnet_core.identity.policy import IdentityPolicy
 
     keys = IdentityKeys.from_settings(settings)
-    email = email or f"staff-{uuid.uuid4().hex[:8]}@cabinet.test"
-    with db.session(unscoped=True) as session:
-        user, _ = services.invite(session, clinic.id, email, roles, name or email.split("@")[0])
-        services.set_password(session, user, password, IdentityPolicy.from_settings(settings))
-        secret = services.start_totp_enrollment(session, keys, user)
-        # Confirm with the previous step's code, so the current and next ones stay usable to log in.
-        codes = services.confirm_totp_enrollment(session, keys, user, pyotp.TOTP(secret).at(time.time() - 30))
-        parsed = services.parse_roles(roles)
-        return StaffUser(user.id, user.email, password, secret, clinic.id, parsed, codes or [])
+    services.set_password(session, user, password, IdentityPolicy.from_settings(settings))
+    secret = services.start_totp_enrollment(session, keys, user)
+    # Confirm with the previous step's code, so the current and next ones stay usable to log in.
+    codes = services.confirm_totp_enrollment(session, keys, user, pyotp.TOTP(secret).at(time.time() - 30))
+    return secret, codes or []
 
 
 def csrf_token(client: Any, path: str = "/") -> str:

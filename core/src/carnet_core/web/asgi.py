@@ -11,8 +11,11 @@ from carnet_core.web.app import create_app
 def build() -> Litestar:
     """Read settings from the environment once, own the process's logging (the server configured
     its own loggers before calling this factory), and build the application."""
+    from carnet_core import statefiles
     from carnet_core.logs import configure_logging
 
     settings = load_settings()
     configure_logging(settings)
+    statefiles.private_umask()
+    statefiles.tighten(settings, files=False)
     return create_app(settings)
