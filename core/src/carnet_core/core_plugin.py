@@ -24,10 +24,11 @@ def register_permissions() -> list[Permission]:
 
 @hookimpl
 def register_actors() -> list[ActorSpec]:
-    from carnet_core.identity.mail import send_account_link
+    from carnet_core.identity.mail import send_account_link, send_login_alert
 
     return [
         ActorSpec("send_account_link", send_account_link, max_retries=8),
+        ActorSpec("send_login_alert", send_login_alert, max_retries=8),
         ActorSpec("audit_checkpoint", audit_checkpoint, max_retries=3),
     ]
 

@@ -41,10 +41,14 @@ class Settings(BaseModel):
     audit_retention_days: int = 365
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
-    # Login throttling: failed steps tolerated per account and per address in a sliding window.
+    # Login throttling (identity.policy): failed steps tolerated per account (from devices that never
+    # logged in to it) and per address within the window, then refusals that double with each
+    # further failure, from login_backoff_seconds up to the window. Known devices count apart.
     login_max_failures_per_account: int = Field(5, ge=1, le=1000)
     login_max_failures_per_address: int = Field(20, ge=1, le=100_000)
-    login_failure_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    login_failure_window_minutes: int = Field(24 * 60, ge=1, le=7 * 24 * 60)
+    login_backoff_seconds: int = Field(60, ge=1, le=24 * 3600)
+    login_known_device_days: int = Field(90, ge=1, le=400)
     # argon2id memory per password hash; OWASP's floor is 19 MiB (checked in load_settings).
     password_hash_memory_kib: int = Field(64 * 1024, ge=8, le=4 * 1024 * 1024)
     testing: bool = False  # the test suite: allows cheaper password hashing, never in production
@@ -166,7 +170,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "log_format": (env.get("CARNET_LOG_FORMAT") or "json").lower(),
         "login_max_failures_per_account": env.get("CARNET_LOGIN_MAX_FAILURES_PER_ACCOUNT") or 5,
         "login_max_failures_per_address": env.get("CARNET_LOGIN_MAX_FAILURES_PER_ADDRESS") or 20,
-        "login_failure_window_minutes": env.get("CARNET_LOGIN_FAILURE_WINDOW_MINUTES") or 15,
+        "login_failure_window_minutes": env.get("CARNET_LOGIN_FAILURE_WINDOW_MINUTES") or 24 * 60,
+        "login_backoff_seconds": env.get("CARNET_LOGIN_BACKOFF_SECONDS") or 60,
+        "login_known_device_days": env.get("CARNET_LOGIN_KNOWN_DEVICE_DAYS") or 90,
         "password_hash_memory_kib": env.get("CARNET_PASSWORD_HASH_MEMORY_KIB") or 64 * 1024,
         "testing": _flag(env.get("CARNET_TESTING"), False),
         "env": {k: v for k, v in env.items() if k.startswith("CARNET_")},

@@ -3,8 +3,10 @@ clinic switcher, logout; and GET /api/v1/me. Thin: parse, call services, render.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -23,7 +25,9 @@ from carnet_core.identity.policy import IdentityPolicy
 from carnet_core.identity.sessions import (
     clear_session_cookie,
     cookie_name,
+    device_cookie_name,
     lifetimes,
+    set_device_cookie,
     set_session_cookie,
 )
 from carnet_core.identity.trail import record_account_event, record_failed_login
@@ -55,9 +59,27 @@ def _unit(request: Request[Any, Any, Any]) -> Iterator[Any]:
         yield db
 
 
-def _too_many(request: Request[Any, Any, Any]) -> str:
-    minutes = _policy(carnet_state(request)).window_minutes
+def _too_many(request: Request[Any, Any, Any], wait: timedelta | None) -> str:
+    minutes = max(1, math.ceil((wait or timedelta(minutes=1)).total_seconds() / 60))
     return translate(request, N_("Too many attempts. Wait %(minutes)s minutes, then try again."), minutes=minutes)
+
+
+def _retry_after(wait: timedelta | None) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(wait.total_seconds())))} if wait else {}
+
+
+def _device_cookie(request: Request[Any, Any, Any]) -> str | None:
+    return request.cookies.get(device_cookie_name(carnet_state(request).settings))
+
+
+def _device_value(request: Request[Any, Any, Any], user: User, device: str | None) -> str:
+    """After a full login: the cookie that makes this browser (or keeps it) a known device."""
+    return services.remember_device(_keys(carnet_state(request)), _device_cookie(request), user, device)
+
+
+def _set_device(request: Request[Any, Any, Any], response: Any, value: str) -> None:
+    state = carnet_state(request)
+    set_device_cookie(response, state.settings, value, _policy(state).known_device)
 
 
 def _address(request: Request[Any, Any, Any]) -> str | None:
@@ -95,7 +117,10 @@ def login_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redi
     email, password = _field(data, "email", 254), _field(data, "password", 1000)
     next_url = _safe_next(_field(data, "next"))
     with _unit(request) as db:
-        check = services.check_password(db, _keys(state), email, password, _address(request), _policy(state))
+        check = services.check_password(
+            db, _keys(state), email, password, _address(request), _policy(state),
+            device_cookie=_device_cookie(request),
+        )
         if check.user is not None:
             # Whatever session this browser had (pending or full) ends: the new one gets a new id.
             services.revoke_session_by_cookie(db, request.cookies.get(cookie_name(state.settings)))
@@ -109,12 +134,16 @@ def login_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redi
             )
     if check.user is None:
         # Same body and status whether or not the account exists (the e-mail is echoed as typed).
-        message = _too_many(request) if check.limited else translate(request, N_("Incorrect e-mail or password."))
+        if check.limited:
+            message = _too_many(request, check.retry_after)
+        else:
+            message = translate(request, N_("Incorrect e-mail or password."))
         return page(
             request,
             "core/identity/login.html",
             {"next": next_url, "email": email, "error": message},
             status_code=429 if check.limited else 400,
+            headers=_retry_after(check.retry_after),
         )
     response = Redirect("/login/totp", status_code=303)
     set_session_cookie(response, state.settings, raw)
@@ -149,10 +178,12 @@ def totp_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redir
         if found is None:
             return Redirect("/login", status_code=303)
         pending, user = found
-        if services.is_limited(db, keys, user.email, address, policy):
+        device = services.known_device(keys, _device_cookie(request), user, policy)
+        wait = services.refusal(db, keys, user.email, address, policy, device=device)
+        if wait is not None:
             services.revoke_session(db, pending.id)
             record_failed_login(db, keys, user.email, user.id, step="second_factor", reason="rate_limited")
-            error, status = _too_many(request), 429
+            error, status = _too_many(request, wait), 429
         elif services.verify_second_factor(db, keys, user, code):
             if services.default_clinic(db, user.id) is None:
                 services.revoke_session(db, pending.id)
@@ -160,10 +191,11 @@ def totp_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redir
                 error, status = translate(request, message), 403
             else:
                 raw, full = services.complete_login(db, pending, user, address, request.headers.get("user-agent"))
-                services.clear_account_failures(db, keys, user.email)
+                services.clear_account_failures(db, keys, user.email, device=device)
                 target = _safe_next(full.next_url)
+                device_value = _device_value(request, user, device)
         else:
-            services.record_failure(db, keys, user.email, address, policy)
+            services.record_failure(db, keys, user.email, address, policy, device=device)
             record_failed_login(db, keys, user.email, user.id, step="second_factor", reason="invalid")
             pending.mfa_failures += 1
             db.add(pending)
@@ -172,9 +204,11 @@ def totp_submit(request: Request[Any, Any, Any], data: Form) -> Template | Redir
             error, status = translate(request, N_("This code is not valid. Enter the current code from your app.")), 400
     if raw is None:
         # The refusal is recorded: keep it even though the page answers with an error status.
-        return page(request, "core/identity/totp.html", {"error": error}, status_code=status)
+        headers = _retry_after(wait) if status == 429 else None
+        return page(request, "core/identity/totp.html", {"error": error}, status_code=status, headers=headers)
     response = Redirect(target, status_code=303)
     set_session_cookie(response, state.settings, raw)
+    _set_device(request, response, device_value)
     return response
 
 
@@ -273,12 +307,14 @@ def enroll_confirm(request: Request[Any, Any, Any], token: str, data: Form) -> T
                 user_agent=request.headers.get("user-agent"),
             )
             services.record_login(db, user, row, via="enroll")
+            device_value = _device_value(request, user, None)
     if codes is None:
         return _totp_step(
             request, token, user, secret, N_("This code is not valid. Enter the current code from your app."), 400
         )
     response = page(request, "core/identity/recovery_codes.html", {"codes": codes, "first": True})
     set_session_cookie(response, state.settings, raw)
+    _set_device(request, response, device_value)
     return response
 
 
@@ -297,8 +333,12 @@ def forgot_submit(request: Request[Any, Any, Any], data: Form) -> Template:
     email = _field(data, "email", 254)
     address = _address(request)
     with _unit(request) as db:
-        if services.is_limited(db, keys, f"reset:{email}", f"reset:{address}", policy):
-            return page(request, "core/identity/forgot.html", {"error": _too_many(request)}, status_code=429)
+        wait = services.refusal(db, keys, f"reset:{email}", f"reset:{address}", policy)
+        if wait is not None:
+            return page(
+                request, "core/identity/forgot.html", {"error": _too_many(request, wait)}, status_code=429,
+                headers=_retry_after(wait),
+            )
         # Each request counts, so links cannot be used to flood a mailbox.
         services.record_failure(db, keys, f"reset:{email}", f"reset:{address}", policy)
         user = services.get_user_by_email(db, email)
@@ -328,9 +368,10 @@ def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Tem
         if found is None:
             return _invalid_link(request)
         link, user = found
-        if services.is_limited(db, keys, user.email, address, policy):
+        wait = services.refusal(db, keys, user.email, address, policy)
+        if wait is not None:
             record_failed_login(db, keys, user.email, user.id, step="reset", reason="rate_limited")
-            error, status = _too_many(request), 429
+            error, status = _too_many(request, wait), 429
         elif password != confirm:
             error = translate(request, N_("The two passwords differ."))
         else:

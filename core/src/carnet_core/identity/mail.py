@@ -91,3 +91,46 @@ def send_account_link(user_id: int, purpose: str, job: JobContext) -> None:
         token = services.create_link(db, user.id, purpose)
         message = compose(job.settings, job.host, purpose, user.email, token, clinic)
         send_mail(job.settings, message, key=job.key())
+
+
+# --- login alert --------------------------------------------------------------------------
+
+ALERT_ACTOR = "core.send_login_alert"
+ALERT_SUBJECT = N_("Failed attempts to log in to your Carnet account")
+
+
+def enqueue_login_alert(db: CarnetSession, user_id: int, clinic_id: int | None = None) -> None:
+    """Tell the account holder, once `db` commits, that strangers are trying their password
+    (identity.services.warn_owner_if_attacked decides when: at most once per window)."""
+    enqueue_with_options(db, ALERT_ACTOR, args=[user_id], clinic_id=clinic_id, max_age=timedelta(hours=24))
+
+
+def compose_login_alert(settings: Settings, host: Any, to: str, clinic: Clinic | None) -> Mail:
+    """No secret, no address of the attacker, no link to click: the message says what happens
+    and what to do, and where to go by typing the address."""
+    from carnet_core.web.templating import build_environment
+
+    catalogs = load_catalogs(host)
+    env = build_environment(host, catalogs)
+    locale = mail_locale(settings, clinic)
+    context = {"locale": locale, "base_url": settings.base_url}
+    return Mail(
+        to=to,
+        subject=catalogs.gettext(locale, ALERT_SUBJECT),
+        text=env.get_template("core/mail/login_alert.txt").render(context),
+        html=env.get_template("core/mail/login_alert.html").render(context),
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+
+
+def send_login_alert(user_id: int, job: JobContext) -> None:
+    """The `core.send_login_alert` actor: one message per enqueued alert (idempotency key and send
+    in one transaction, like `send_account_link`)."""
+    with job.session(unscoped=True) as db:
+        if not once(db, job.key()):
+            return
+        user = db.get(User, user_id)
+        if user is None or user.disabled:
+            return
+        clinic = db.get(Clinic, job.clinic_id) if job.clinic_id is not None else None
+        send_mail(job.settings, compose_login_alert(job.settings, job.host, user.email, clinic), key=job.key())

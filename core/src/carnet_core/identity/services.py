@@ -11,7 +11,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -377,46 +377,113 @@ def remaining_recovery_codes(db: CarnetSession, user_id: int) -> int:
 class PasswordCheck:
     user: User | None  # set only when the password is right for an enrolled, enabled account
     limited: bool = False
+    retry_after: timedelta | None = None  # when limited: how long before the next try is heard
+
+
+# How failures are counted. A stranger's failures count per account and per address; a device
+# that logged in to the account before (a valid known-device cookie, see below) has a counter of
+# its own and ignores those two, so strangers cannot lock the owner out of their own devices.
+# Past the limit, each key is refused for a time that doubles with each further failure
+# (IdentityPolicy.refusal): brute force stays hopeless and a typo costs a minute.
 
 
 def _attempt_keys(keys: IdentityKeys, email: str, address: str | None) -> tuple[str, str]:
     return keys.mac("login-account", email.strip().lower()), keys.mac("login-address", address or "-")
 
 
-def is_limited(
-    db: CarnetSession, keys: IdentityKeys, email: str, address: str | None, policy: IdentityPolicy | None = None
-) -> bool:
-    policy = policy or DEFAULT_POLICY
+def _counters(
+    keys: IdentityKeys, email: str, address: str | None, policy: IdentityPolicy, device: str | None
+) -> list[tuple[str, str, int]]:
+    """(scope, key, limit) of each counter a login step of `email` from here is held to."""
+    if device is not None:
+        return [("device", keys.mac("login-device", device), policy.account_limit)]
     account_key, address_key = _attempt_keys(keys, email, address)
-    since = utcnow() - policy.window
+    return [("account", account_key, policy.account_limit), ("address", address_key, policy.address_limit)]
 
-    def count(scope: str, key: str) -> int:
-        return db.exec(
-            select(sa.func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > since)
+
+def refusal(
+    db: CarnetSession,
+    keys: IdentityKeys,
+    email: str,
+    address: str | None,
+    policy: IdentityPolicy | None = None,
+    *,
+    device: str | None = None,
+) -> timedelta | None:
+    """How long the caller must still wait before a login step is heard, or None when it may try
+    now. `device` is the known-device id (`known_device`) when the request carries a valid one."""
+    policy = policy or DEFAULT_POLICY
+    now = utcnow()
+    longest = None
+    for scope, key, limit in _counters(keys, email, address, policy, device):
+        count, last = db.exec(
+            select(sa.func.count(), sa.func.max(LoginAttempt.at))
+            .where(LoginAttempt.scope == scope, LoginAttempt.key == key, LoginAttempt.at > now - policy.window)
         ).one()
+        if last is None or count < limit:
+            continue
+        wait = _aware(last) + policy.refusal(count, limit) - now
+        if wait > timedelta(0) and (longest is None or wait > longest):
+            longest = wait
+    return longest
 
-    if count("account", account_key) >= policy.account_limit:
-        return True
-    return count("address", address_key) >= policy.address_limit
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def record_failure(
-    db: CarnetSession, keys: IdentityKeys, email: str, address: str | None, policy: IdentityPolicy | None = None
+    db: CarnetSession,
+    keys: IdentityKeys,
+    email: str,
+    address: str | None,
+    policy: IdentityPolicy | None = None,
+    *,
+    device: str | None = None,
 ) -> None:
     policy = policy or DEFAULT_POLICY
-    account_key, address_key = _attempt_keys(keys, email, address)
-    db.add(LoginAttempt(scope="account", key=account_key))
-    db.add(LoginAttempt(scope="address", key=address_key))
+    for scope, key, _limit in _counters(keys, email, address, policy, device):
+        db.add(LoginAttempt(scope=scope, key=key))
     # Old rows are useless; trimming here keeps the table small without a scheduled job.
     db.exec(sa.delete(LoginAttempt).where(LoginAttempt.at < utcnow() - 2 * policy.window))
     db.flush()
 
 
-def clear_account_failures(db: CarnetSession, keys: IdentityKeys, email: str) -> None:
+def clear_account_failures(db: CarnetSession, keys: IdentityKeys, email: str, *, device: str | None = None) -> None:
+    """A full login succeeded: this account's (and this device's) failures are forgotten."""
     account_key, _ = _attempt_keys(keys, email, None)
     db.exec(sa.delete(LoginAttempt).where(LoginAttempt.scope == "account", LoginAttempt.key == account_key))
+    if device is not None:
+        device_key = keys.mac("login-device", device)
+        db.exec(sa.delete(LoginAttempt).where(LoginAttempt.scope == "device", LoginAttempt.key == device_key))
+
+
+def warn_owner_if_attacked(
+    db: CarnetSession, keys: IdentityKeys, user: User | None, email: str, policy: IdentityPolicy | None = None
+) -> bool:
+    """When strangers' failures on an existing account reach the limit, e-mail its holder (once
+    per window): their known devices still get in; a new device waits. Returns True if a message
+    was queued. The message holds no secret and no address of the attacker."""
+    policy = policy or DEFAULT_POLICY
+    if user is None or user.disabled or not user.enrolled:
+        return False
+    account_key, _ = _attempt_keys(keys, email, None)
+    since = utcnow() - policy.window
+
+    def count(scope: str) -> int:
+        return db.exec(
+            select(sa.func.count()).select_from(LoginAttempt)
+            .where(LoginAttempt.scope == scope, LoginAttempt.key == account_key, LoginAttempt.at > since)
+        ).one()
+
+    if count("account") < policy.account_limit or count("notice") > 0:
+        return False
+    db.add(LoginAttempt(scope="notice", key=account_key))
+    db.flush()
+    from carnet_core.identity.mail import enqueue_login_alert
+
+    enqueue_login_alert(db, user.id, clinic_id=default_clinic(db, user.id))
+    return True
 
 
 def check_password(
@@ -426,31 +493,99 @@ def check_password(
     password: str,
     address: str | None,
     policy: IdentityPolicy | None = None,
+    *,
+    device_cookie: str | None = None,
 ) -> PasswordCheck:
     """First login step. Unknown accounts cost the same argon2 work as known ones, and every
-    failure (whatever the reason) is counted per account and per address."""
+    failure (whatever the reason) is counted: per account and per address, or, from a device
+    that logged in to this account before (`device_cookie`), per device."""
     policy = policy or DEFAULT_POLICY
     user = get_user_by_email(db, email)
     account_id = user.id if user is not None else None
-    if is_limited(db, keys, email, address, policy):
+    device = known_device(keys, device_cookie, user, policy)
+    wait = refusal(db, keys, email, address, policy, device=device)
+    if wait is not None:
         record_failed_login(db, keys, email, account_id, step="password", reason="rate_limited")
-        return PasswordCheck(user=None, limited=True)
+        return PasswordCheck(user=None, limited=True, retry_after=wait)
     usable = user is not None and not user.disabled and user.enrolled
     ok = passwords.verify_password(user.password_hash if usable else None, password or "", policy.hasher)
     if not (ok and usable):
-        record_failure(db, keys, email, address, policy)
+        record_failure(db, keys, email, address, policy, device=device)
         reason = "invalid"
         if user is not None and user.disabled:
             reason = "disabled"
         elif user is not None and not user.enrolled:
             reason = "not_enrolled"
         record_failed_login(db, keys, email, account_id, step="password", reason=reason)
+        if device is None:
+            warn_owner_if_attacked(db, keys, user, email, policy)
         return PasswordCheck(user=None)
     if passwords.needs_rehash(user.password_hash, policy.hasher):
         user.password_hash = passwords.hash_password(password, policy.hasher)
         db.add(user)
         db.flush()
     return PasswordCheck(user=user)
+
+
+# --- known devices ------------------------------------------------------------------------
+# A browser that completed a login (password and second factor) gets a signed, HttpOnly cookie
+# naming the account and a random device id. It proves nothing by itself (password and second
+# factor are still asked); it only moves that browser's login steps to a counter of their own.
+# The signature covers the account's password and second-factor change times, so changing either
+# revokes every known device. The cookie holds a few entries (a shared front-desk computer).
+
+DEVICE_COOKIE_ENTRIES = 5
+
+
+def _device_stamp(user: User) -> str:
+    def at(moment: datetime | None) -> str:
+        return f"{_aware(moment).timestamp():.3f}" if moment is not None else "-"
+
+    return f"{at(user.password_changed_at)}/{at(user.totp_confirmed_at)}"
+
+
+def _device_mac(keys: IdentityKeys, user: User, device_id: str, issued: int) -> str:
+    return keys.mac("known-device", f"{user.id}.{device_id}.{issued}.{_device_stamp(user)}")[:32]
+
+
+def _device_entries(cookie: str | None) -> list[tuple[int, str, int, str]]:
+    """(user id, device id, issued at, mac) of each well-formed entry of the cookie."""
+    entries = []
+    for part in (cookie or "")[:1000].split("~")[:DEVICE_COOKIE_ENTRIES]:
+        fields = part.split(".")
+        if len(fields) == 4 and fields[0].isdigit() and fields[2].isdigit() and re.fullmatch(r"[\w-]{8,32}", fields[1]):
+            entries.append((int(fields[0]), fields[1], int(fields[2]), fields[3]))
+    return entries
+
+
+def known_device(
+    keys: IdentityKeys, cookie: str | None, user: User | None, policy: IdentityPolicy | None = None
+) -> str | None:
+    """The device id if `cookie` holds a valid, unexpired entry for `user`, else None."""
+    import hmac
+
+    policy = policy or DEFAULT_POLICY
+    if user is None or user.id is None or not cookie:
+        return None
+    now = utcnow().timestamp()
+    for user_id, device_id, issued, mac in _device_entries(cookie):
+        if user_id != user.id or now - issued > policy.known_device.total_seconds():
+            continue
+        if hmac.compare_digest(mac, _device_mac(keys, user, device_id, issued)):
+            return device_id
+    return None
+
+
+def remember_device(keys: IdentityKeys, cookie: str | None, user: User, device: str | None = None) -> str:
+    """The cookie value after a full login of `user` on this browser: its entry (new, or renewed
+    for the same device id) first, other accounts' entries kept, at most DEVICE_COOKIE_ENTRIES."""
+    device_id = device or secrets.token_urlsafe(12)
+    issued = int(utcnow().timestamp())
+    entry = f"{user.id}.{device_id}.{issued}.{_device_mac(keys, user, device_id, issued)}"
+    others = [
+        ".".join((str(u), d, str(i), m)) for u, d, i, m in _device_entries(cookie) if u != user.id
+    ]
+    return "~".join([entry, *others][:DEVICE_COOKIE_ENTRIES])
 
 
 # --- sessions -----------------------------------------------------------------------------

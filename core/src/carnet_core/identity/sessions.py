@@ -44,6 +44,25 @@ def clear_session_cookie(response: Response[Any], settings: Settings) -> None:
     )
 
 
+def device_cookie_name(settings: Settings) -> str:
+    return "__Host-carnet_device" if settings.secure_cookies else "carnet_device"
+
+
+def set_device_cookie(response: Response[Any], settings: Settings, value: str, max_age: timedelta) -> None:
+    """The known-device cookie (identity.services.remember_device): signed, HttpOnly, kept across
+    browser restarts for `max_age` (an Expires date); the server checks its signature and its age
+    on every use, whatever the browser keeps."""
+    response.set_cookie(
+        device_cookie_name(settings),
+        value,
+        expires=int(max_age.total_seconds()),
+        path="/",
+        secure=settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+
+
 def lifetimes(settings: Settings) -> tuple[timedelta, timedelta]:
     return timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_absolute_hours)
 
