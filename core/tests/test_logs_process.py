@@ -129,3 +129,31 @@ def test_a_real_web_process_writes_scrubbed_json_access_lines(
     assert access["req-api-0000007"]["error"] == "NotAuthorizedException"
     assert access["req-body-000008"]["route"] == "/api/v1/patients"
     assert not [e for e in entries if e["logger"].startswith("uvicorn.access")]
+
+
+@pytest.mark.parametrize("command", ["scheduler", pytest.param("worker", marks=pytest.mark.redis)])
+def test_worker_and_scheduler_processes_write_json_lines(command, carnet_settings, carnet_db, tmp_path):
+    """The other long-running processes log through the same handler, down to the line written
+    from the SIGTERM handler while they stop."""
+    import signal
+
+    from carnet_core.testing.plugin import test_redis_url
+
+    env = _env(carnet_settings)
+    if command == "worker":
+        env["CARNET_REDIS_URL"] = test_redis_url()
+    err_path = tmp_path / "stderr"
+    with err_path.open("wb") as err:
+        proc = subprocess.Popen(  # noqa: S603
+            [os.path.join(os.path.dirname(sys.executable), "carnet"), command],
+            env=env, stdout=subprocess.PIPE, stderr=err,
+        )
+        try:
+            started = proc.stdout.readline().decode()  # the command's banner, once it runs
+            assert started.startswith(f"carnet {command}"), started
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    entries = [json.loads(line) for line in err_path.read_text().splitlines()]  # only JSON lines
+    assert any(e["msg"] == "received SIGTERM; stopping" for e in entries), entries
+    assert all(e["ts"].endswith("+00:00") for e in entries)

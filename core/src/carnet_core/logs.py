@@ -13,10 +13,16 @@ import re
 import sys
 import threading
 import traceback
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from carnet_core.settings import Settings
+
+# The request being served (set by carnet_core.web.middleware.AccessLog). Defined here, not in the
+# web layer, so that formatting a line never imports anything (a line may be written from a signal
+# handler or a thread while that module is being imported).
+request_id_var: ContextVar[str | None] = ContextVar("carnet_request_id", default=None)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w/])(?:\+|00)?\d(?:[ .-]?\d){8,13}(?![\w/])")
@@ -53,8 +59,6 @@ def exception_place(tb: Any) -> str | None:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from carnet_core.web.middleware import request_id_var
-
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),

@@ -465,8 +465,6 @@ def warn_owner_if_attacked(
     per window): their known devices still get in; a new device waits. Returns True if a message
     was queued. The message holds no secret and no address of the attacker."""
     policy = policy or DEFAULT_POLICY
-    if user is None or user.disabled or not user.enrolled:
-        return False
     account_key, _ = _attempt_keys(keys, email, None)
     since = utcnow() - policy.window
 
@@ -476,7 +474,9 @@ def warn_owner_if_attacked(
             .where(LoginAttempt.scope == scope, LoginAttempt.key == account_key, LoginAttempt.at > since)
         ).one()
 
-    if count("account") < policy.account_limit or count("notice") > 0:
+    # Counted for unknown accounts too: the same work whether or not the account exists.
+    reached = count("account") >= policy.account_limit
+    if not reached or user is None or user.disabled or not user.enrolled or count("notice") > 0:
         return False
     db.add(LoginAttempt(scope="notice", key=account_key))
     db.flush()

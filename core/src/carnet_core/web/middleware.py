@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 from typing import Any
 
 import anyio
@@ -15,11 +14,11 @@ from litestar.datastructures import MutableScopeHeaders
 from sqlalchemy.exc import OperationalError
 
 from carnet_core.clinics.services import enabled_plugins, get_clinic_by_slug
+from carnet_core.logs import request_id_var
 from carnet_core.web.principal import ANONYMOUS, Principal
 from carnet_core.web.state import CarnetState
 
 access_log = logging.getLogger("carnet.access")
-request_id_var: ContextVar[str | None] = ContextVar("carnet_request_id", default=None)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 _PUBLIC_RE = re.compile(r"^/p/([a-z0-9-]{1,63})/")
 
