@@ -169,3 +169,29 @@ def test_throttling_settings_are_read_from_the_environment(carnet_settings):
     policy = IdentityPolicy.from_settings(carnet_settings)
     assert policy.backoff == timedelta(seconds=1) and policy.window == timedelta(minutes=5)
     assert policy.refusal(policy.account_limit + 2, policy.account_limit) == timedelta(seconds=4)
+
+
+def test_strangers_failures_do_not_stop_the_owner_from_resetting_by_mail(
+    app, staff, carnet_db, carnet_settings, jobs_worker
+):
+    import re
+    import time
+
+    user = staff("secretary")
+    _stranger_fails(app, user.email, services.ACCOUNT_LIMIT + 1)
+    with TestClient(app=app, base_url=BASE) as owner:  # a new device: its login is refused
+        assert _password_step(owner, user.email, user.password).status_code == 429
+        token = csrf_token(owner, "/password/forgot")
+        assert owner.post("/password/forgot", data={"email": user.email, "_csrf_token": token}).status_code == 200
+        wait_for_jobs(jobs_worker)
+        texts = [
+            email.message_from_bytes(p.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+            for p in carnet_settings.mail_dir.glob("*.eml")
+        ]
+        link = next(m.group(1) for t in texts if (m := re.search(r"8000(/password/reset/[\w-]+)", t)))
+        new_password = "la glycine fleurit en avril"
+        token = csrf_token(owner, link)
+        done = owner.post(link, data={"password": new_password, "confirm": new_password,
+                                      "code": user.totp().at(time.time() + 30), "_csrf_token": token},
+                          follow_redirects=False)
+        assert done.status_code == 303, done.text

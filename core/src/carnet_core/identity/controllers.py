@@ -368,7 +368,11 @@ def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Tem
         if found is None:
             return _invalid_link(request)
         link, user = found
-        wait = services.refusal(db, keys, user.email, address, policy)
+        # The link came to the owner's mailbox: its attempts count on their own (like a known
+        # device), so strangers' failures on the account never stop its owner from resetting.
+        # Each link allows the account limit of second-factor tries; links are rate-limited too.
+        holder = f"reset-link:{link.id}"
+        wait = services.refusal(db, keys, user.email, address, policy, device=holder)
         if wait is not None:
             record_failed_login(db, keys, user.email, user.id, step="reset", reason="rate_limited")
             error, status = _too_many(request, wait), 429
@@ -381,7 +385,7 @@ def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Tem
                 error = translate(request, str(exc))
         # The second factor is checked last, so a typo in the password does not spend a code.
         if error is None and not services.verify_second_factor(db, keys, user, _field(data, "code", 40)):
-            services.record_failure(db, keys, user.email, address, policy)
+            services.record_failure(db, keys, user.email, address, policy, device=holder)
             record_failed_login(db, keys, user.email, user.id, step="reset", reason="invalid")
             error = translate(request, N_("This code is not valid. Enter the current code from your app."))
         if error is None:
