@@ -81,5 +81,9 @@ def _chmod(path: Path, mode: int) -> int:
     current = stat.S_IMODE(path.stat().st_mode)
     if current == mode:
         return 0
-    os.chmod(path, mode)
+    try:
+        os.chmod(path, mode)
+    except PermissionError:  # owned by another account (a mounted secret): say so, go on
+        log.warning("state file %s is mode %o and not ours to change; make it %o", path.name, current, mode)
+        return 0
     return 1
