@@ -135,9 +135,12 @@ def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any)
         return
     clinic_id = session.info.get("clinic_id")
     unscoped = clinic_id is None and bool(session.info.get("unscoped"))
+    # SET LOCAL, not SELECT set_config(): a utility statement takes no snapshot, so a REPEATABLE
+    # READ transaction still gets its snapshot at its first real statement (audit.begin_snapshot
+    # relies on it). The values are an integer and a keyword, never text from outside.
+    clinic = "" if clinic_id is None else str(int(clinic_id))
     connection.exec_driver_sql(
-        "SELECT set_config('carnet.clinic_id', %s, true), set_config('carnet.unscoped', %s, true)",
-        ("" if clinic_id is None else str(int(clinic_id)), "on" if unscoped else "off"),
+        f"SET LOCAL carnet.clinic_id = '{clinic}'; SET LOCAL carnet.unscoped = '{'on' if unscoped else 'off'}'"
     )
 
 
