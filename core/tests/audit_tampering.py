@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from carnet_core import audit
+from carnet_core.audit.integrity import make_checkpoint
 from carnet_core.audit.models import AuditRecord
 from carnet_core.cli import main
 
@@ -50,3 +52,15 @@ def verify_report(carnet_settings, slug):
     code, output = run_verify(carnet_settings, "--clinic", slug, "--json")
     (report,) = json.loads(output)
     return code, report
+
+
+def write_trail(carnet_db, clinic_id, keys_dir, count=10, checkpoints=(5, 10)):
+    """`count` records with every column filled (no NULL hides an edit), each in its own
+    transaction, and a signed checkpoint after the records whose seq is in `checkpoints`."""
+    for i in range(1, count + 1):
+        with carnet_db.session(clinic_id=clinic_id) as db:
+            db.info.update(address=f"192.0.2.{i}", request_id=f"req-{i}")
+            audit.record(db, action="read", resource_type="patient", resource_id=100 + i,
+                         patient_id=100 + i, actor=f"user:{i}", details={"n": i})
+            if i in checkpoints:
+                make_checkpoint(db, keys_dir, clinic_id)

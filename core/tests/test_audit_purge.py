@@ -16,15 +16,8 @@ from click.testing import CliRunner
 
 from carnet_core import audit
 from carnet_core.audit.integrity import purge, verify_clinic
-from carnet_core.audit.signing import ensure_signing_key
 from carnet_core.cli import main
 from carnet_core.db.base import utcnow
-
-
-@pytest.fixture
-def keys_dir(carnet_settings):
-    ensure_signing_key(carnet_settings.keys_dir)
-    return carnet_settings.keys_dir
 
 
 def _old_trail(carnet_db, clinic, ages_in_days):

@@ -14,40 +14,14 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from audit_tampering import TABLE, row, tampering
+from audit_tampering import TABLE, row, tampering, write_trail
 
-from carnet_core import audit
 from carnet_core.audit.chain import HASHED_FIELDS, canonical, chain_hash
-from carnet_core.audit.integrity import make_checkpoint, verify_clinic
+from carnet_core.audit.integrity import verify_clinic
 from carnet_core.audit.models import AuditCheckpoint
-from carnet_core.audit.signing import ensure_signing_key
 
 CHECKPOINTS = AuditCheckpoint.__table__
 TARGET = 4  # the record the column tests edit
-
-
-@pytest.fixture
-def keys_dir(carnet_settings):
-    ensure_signing_key(carnet_settings.keys_dir)
-    return carnet_settings.keys_dir
-
-
-def _write(carnet_db, clinic_id, count, keys_dir, checkpoints=()):
-    """`count` records with every column filled (no NULL hides an edit), checkpoints after some."""
-    for i in range(1, count + 1):
-        with carnet_db.session(clinic_id=clinic_id) as db:
-            db.info.update(address=f"192.0.2.{i}", request_id=f"req-{i}")
-            audit.record(db, action="read", resource_type="patient", resource_id=100 + i,
-                         patient_id=100 + i, actor=f"user:{i}", details={"n": i})
-            if i in checkpoints:
-                make_checkpoint(db, keys_dir, clinic_id)
-
-
-@pytest.fixture
-def trail(carnet_db, clinic, keys_dir):
-    """Ten full records, signed checkpoints at seq 5 and seq 10."""
-    _write(carnet_db, clinic.id, 10, keys_dir, checkpoints=(5, 10))
-    return clinic
 
 
 def _verify(carnet_db, clinic_id, keys_dir):
@@ -155,7 +129,7 @@ def test_editing_any_signed_field_of_a_checkpoint_names_it(carnet_db, trail, key
 def test_a_checkpoint_moved_to_another_clinic_is_named_there(carnet_db, trail, make_clinic, keys_dir):
     # given another clinic with a chain as long, and the first clinic's checkpoint relabelled as its
     other = make_clinic("autre")
-    _write(carnet_db, other.id, 6, keys_dir)
+    write_trail(carnet_db, other.id, keys_dir, count=6, checkpoints=())
     with tampering(carnet_db) as conn:
         cp = _checkpoint(conn, 5)
         conn.execute(sa.update(CHECKPOINTS).where(CHECKPOINTS.c.id == cp["id"]).values(clinic_id=other.id))
@@ -251,7 +225,7 @@ def test_forged_records_after_the_head_with_its_seq_moved_are_named(carnet_db, t
 
 def test_a_replaced_last_record_is_named(carnet_db, clinic, keys_dir):
     # given a last record (after the last checkpoint) replaced by a forged one with a valid hash
-    _write(carnet_db, clinic.id, 6, keys_dir, checkpoints=(5,))
+    write_trail(carnet_db, clinic.id, keys_dir, count=6, checkpoints=(5,))
     with tampering(carnet_db) as conn:
         last = row(conn, 6)
         conn.execute(sa.delete(TABLE).where(TABLE.c.id == last["id"]))

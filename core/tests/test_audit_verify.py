@@ -7,34 +7,13 @@ bypasses the append-only triggers as an attacker with database access would: by 
 
 import os
 
-import pytest
 import sqlalchemy as sa
 from audit_tampering import TABLE, row, run_verify, tampering, verify_report
 from click.testing import CliRunner
 
 from carnet_core import audit
 from carnet_core.audit.chain import canonical, chain_hash
-from carnet_core.audit.integrity import make_checkpoint
-from carnet_core.audit.signing import ensure_signing_key
 from carnet_core.cli import main
-
-
-@pytest.fixture
-def keys_dir(carnet_settings):
-    ensure_signing_key(carnet_settings.keys_dir)
-    return carnet_settings.keys_dir
-
-
-@pytest.fixture
-def trail(carnet_db, clinic, keys_dir):
-    """Ten records in the test clinic, a signed checkpoint at seq 5 and another at seq 10."""
-    for i in range(1, 11):
-        with carnet_db.session(clinic_id=clinic.id) as db:
-            audit.record(db, action="read", resource_type="patient", patient_id=100 + i,
-                         actor=f"user:{i}", details={"n": i})
-            if i in (5, 10):
-                make_checkpoint(db, keys_dir, clinic.id)
-    return clinic
 
 
 def _row(conn, seq):

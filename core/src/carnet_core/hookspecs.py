@@ -92,6 +92,11 @@ def audit_event(event: Any) -> None:
 
 
 @hookspec
+def audit_checkpoint_signed(checkpoint: Any) -> None:
+    """After a signed audit checkpoint or purge anchor commits (any clinic, every plugin): send it to a witness."""
+
+
+@hookspec
 def clinic_plugin_toggled(clinic: Any, plugin: str, enabled: bool) -> None:
     """After a clinic enables or disables a plugin (the toggled plugin itself is always told)."""
 

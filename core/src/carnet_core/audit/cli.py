@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import click
+from sqlmodel import select
 
 
 def _clinics(rt: Any, slug: str | None) -> list[Any]:
@@ -28,39 +29,53 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--clinic", "slug", help="Only this clinic (default: every clinic).")
+@click.option("--clinic", "slug", help="Only this clinic (default: every clinic, and clinics that are gone).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def verify_command(rt: Any, slug: str | None, as_json: bool) -> None:
     """Check every record, hash link and signed checkpoint; exit 1 naming the first bad record."""
-    from carnet_core.audit.integrity import verify_clinic
+    from carnet_core.audit.checkpoints import read_log
+    from carnet_core.audit.integrity import snapshot, verify_clinic, verify_log
 
+    keys_dir = rt.settings.keys_dir
+    clinics = _clinics(rt, slug)
+    log = read_log(keys_dir)  # before the database: each line's checkpoint is then in the snapshot
     results = []
-    for clinic in _clinics(rt, slug):
-        with rt.db.session(unscoped=True) as db:
-            results.append((clinic, verify_clinic(db, clinic.id, rt.settings.keys_dir)))
+    with snapshot(rt.db) as db:
+        for clinic in clinics:
+            results.append((clinic.slug, verify_clinic(db, clinic.id, keys_dir, log=log)))
+        if slug is None:
+            from carnet_core.clinics.models import Clinic
+
+            existing = set(db.exec(select(Clinic.id)))
+            results += [(None, r) for r in verify_log(log, keys_dir, existing)]
     if as_json:
         click.echo(json.dumps([
             {
-                "clinic": c.slug, "ok": r.ok, "records": r.records, "first_seq": r.first_seq,
-                "last_seq": r.last_seq, "checkpoints": r.checkpoints, "last_signed_seq": r.last_signed_seq,
+                "clinic": label, "clinic_id": r.clinic_id, "ok": r.ok, "records": r.records,
+                "first_seq": r.first_seq, "last_seq": r.last_seq, "checkpoints": r.checkpoints,
+                "logged_checkpoints": r.logged, "last_signed_seq": r.last_signed_seq,
                 "problem": None if r.problem is None else {
                     "seq": r.problem.seq, "record_id": r.problem.record_id,
-                    "checkpoint_id": r.problem.checkpoint_id, "reason": r.problem.reason,
+                    "checkpoint_id": r.problem.checkpoint_id, "log_line": r.problem.log_line,
+                    "reason": r.problem.reason,
                 },
                 "warnings": r.warnings,
             }
-            for c, r in results
+            for label, r in results
         ], indent=2))
     else:
-        for c, r in results:
+        for label, r in results:
+            name = label or (f"clinic id {r.clinic_id}" if r.clinic_id is not None else "checkpoint log")
             if r.ok:
-                span = f"seq {r.first_seq}..{r.last_seq}" if r.records else "empty"
-                click.echo(f"{c.slug}: intact, {r.records} record(s) ({span}), {r.checkpoints} signed checkpoint(s)")
+                if label is not None:
+                    span = f"seq {r.first_seq}..{r.last_seq}" if r.records else "empty"
+                    click.echo(f"{name}: intact, {r.records} record(s) ({span}), "
+                               f"{r.checkpoints} signed checkpoint(s)")
                 for warning in r.warnings:
-                    click.echo(f"{c.slug}: note: {warning}")
+                    click.echo(f"{name}: note: {warning}")
             else:
-                click.secho(f"{c.slug}: BROKEN at {r.problem.describe()}", fg="red", err=True)
+                click.secho(f"{name}: BROKEN at {r.problem.describe()}", fg="red", err=True)
     if not all(r.ok for _, r in results):
         sys.exit(1)
 

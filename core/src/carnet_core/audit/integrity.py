@@ -25,7 +25,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from carnet_core.audit import signing
-from carnet_core.audit.chain import GENESIS, canonical, canonical_json, chain_hash, iso_utc
+from carnet_core.audit.chain import GENESIS, canonical, chain_hash
+from carnet_core.audit.checkpoints import (
+    CheckpointLog,
+    SignedCheckpoint,
+    checkpoint_message,
+    publish_after_commit,
+    read_log,
+)
 from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from carnet_core.audit.services import AuditError, record
 from carnet_core.db.base import utcnow
@@ -37,21 +44,21 @@ ANCHOR = "anchor"
 _HOLD_HEAD = sa.text("UPDATE core_audit_head SET seq = seq WHERE clinic_id = :clinic_id")
 
 
-def checkpoint_message(clinic_id: int, kind: str, seq: int, hash_: str, created_at: datetime) -> bytes:
-    return canonical_json({
-        "v": 1, "type": "carnet.audit.checkpoint", "clinic_id": clinic_id, "kind": kind,
-        "seq": seq, "hash": hash_, "created_at": iso_utc(created_at),
-    }).encode("utf-8")
-
-
-def _signed_checkpoint(keys_dir: Path, clinic_id: int, kind: str, seq: int, hash_: str) -> AuditCheckpoint:
+def _store_signed(
+    db: CarnetSession, keys_dir: Path, clinic_id: int, kind: str, seq: int, hash_: str
+) -> AuditCheckpoint:
+    """Sign, store in `db`'s transaction, and once it commits append to the checkpoint log."""
     key = signing.load_private_key(keys_dir)
     created_at = utcnow()
     message = checkpoint_message(clinic_id, kind, seq, hash_, created_at)
-    return AuditCheckpoint(
+    checkpoint = AuditCheckpoint(
         clinic_id=clinic_id, kind=kind, seq=seq, hash=hash_, created_at=created_at,
         key_id=signing.key_id(key.public_key()), signature=signing.sign(key, message),
     )
+    db.add(checkpoint)
+    db.flush()
+    publish_after_commit(db, keys_dir, checkpoint)
+    return checkpoint
 
 
 def make_checkpoint(db: CarnetSession, keys_dir: Path, clinic_id: int) -> AuditCheckpoint | None:
@@ -67,10 +74,7 @@ def make_checkpoint(db: CarnetSession, keys_dir: Path, clinic_id: int) -> AuditC
     ).first()
     if last is not None and last.seq >= head.seq:
         return None
-    checkpoint = _signed_checkpoint(keys_dir, clinic_id, CHECKPOINT, head.seq, head.hash)
-    db.add(checkpoint)
-    db.flush()
-    return checkpoint
+    return _store_signed(db, keys_dir, clinic_id, CHECKPOINT, head.seq, head.hash)
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Problem:
     seq: int | None = None
     record_id: int | None = None
     checkpoint_id: int | None = None
+    log_line: int | None = None  # line of the checkpoint log (CARNET_HOME/keys/audit-checkpoints.jsonl)
 
     def describe(self) -> str:
         where = []
@@ -88,17 +93,20 @@ class Problem:
             where.append(f"record id {self.record_id}")
         if self.checkpoint_id is not None:
             where.append(f"checkpoint id {self.checkpoint_id}")
+        if self.log_line is not None:
+            where.append(f"checkpoint log line {self.log_line}")
         return f"{', '.join(where) or 'chain'}: {self.reason}"
 
 
 @dataclass
 class Verification:
-    clinic_id: int
+    clinic_id: int | None  # None: the checkpoint log itself
     ok: bool = True
     records: int = 0
     first_seq: int | None = None
     last_seq: int = 0
     checkpoints: int = 0
+    logged: int = 0  # lines of the checkpoint log for this clinic
     last_signed_seq: int | None = None
     anchor_seq: int | None = None
     problem: Problem | None = None
@@ -142,47 +150,91 @@ _COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-def
 )]
 
 
-def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int = 5000) -> Verification:
+@dataclass(frozen=True)
+class _Signed:
+    """A verified signed checkpoint, from the database (`id`) or only from the log (`line`)."""
+
+    kind: str
+    seq: int
+    hash: str
+    id: int | None = None
+    line: int | None = None
+
+    def where(self) -> dict[str, int | None]:
+        return {"checkpoint_id": self.id, "log_line": self.line}
+
+
+def _check_signature(cp: Any, public_keys: dict[str, Any], keys_dir: Path) -> str | None:
+    """Why the signed checkpoint `cp` does not verify, or None."""
+    key = public_keys.get(cp.key_id)
+    if key is None:
+        return (f"signed with key {cp.key_id}, whose public key is not in {keys_dir} "
+                "(restore audit-signing.pub or the retired audit-signing-<key id>.pub)")
+    message = checkpoint_message(cp.clinic_id, cp.kind, cp.seq, cp.hash, cp.created_at)
+    if cp.kind not in (CHECKPOINT, ANCHOR) or not signing.verify(key, message, cp.signature):
+        return "checkpoint signature is invalid (forged or altered checkpoint)"
+    return None
+
+
+def verify_clinic(
+    db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int = 5000, log: CheckpointLog | None = None
+) -> Verification:
     """Check the clinic's chain, its signed checkpoints and its head; stop at the first problem.
+
+    The signed checkpoints are those of the database and those of the checkpoint log (`log`,
+    read from `keys_dir` when not given): the chain must reach the last of either, and a logged
+    checkpoint missing from the database is reported. The log is read before the database, so
+    that every line stands for a checkpoint the database reads can see.
 
     A session that has not started yet is made to read one snapshot; a session already in a
     transaction must hold the clinic's chain head (as purge does) or read a snapshot.
     """
+    if log is None:
+        log = read_log(keys_dir)
     if not db.in_transaction():
         begin_snapshot(db)
     result = Verification(clinic_id=clinic_id)
-    checkpoints = list(db.exec(
+    head = db.get(AuditHead, clinic_id)
+    rows = list(db.exec(
         select(AuditCheckpoint).where(AuditCheckpoint.clinic_id == clinic_id).order_by(col(AuditCheckpoint.id))
     ))
-    result.checkpoints = len(checkpoints)
-    public_keys = signing.load_public_keys(keys_dir) if checkpoints else {}
-    for cp in checkpoints:
-        key = public_keys.get(cp.key_id)
-        if key is None:
-            return result.fail(Problem(
-                f"signed with key {cp.key_id}, whose public key is not in {keys_dir} "
-                "(restore audit-signing.pub or the retired audit-signing-<key id>.pub)",
-                seq=cp.seq, checkpoint_id=cp.id,
-            ))
-        message = checkpoint_message(cp.clinic_id, cp.kind, cp.seq, cp.hash, cp.created_at)
-        if cp.kind not in (CHECKPOINT, ANCHOR) or not signing.verify(key, message, cp.signature):
-            return result.fail(Problem("checkpoint signature is invalid (forged or altered checkpoint)",
-                                       seq=cp.seq, checkpoint_id=cp.id))
-    anchors = [cp for cp in checkpoints if cp.kind == ANCHOR]
+    logged = log.for_clinic(clinic_id)
+    result.checkpoints, result.logged = len(rows), len(logged)
+    public_keys = signing.load_public_keys(keys_dir) if rows or logged else {}
+    signed: list[_Signed] = []
+    for cp in rows:
+        wrong = _check_signature(cp, public_keys, keys_dir)
+        if wrong:
+            return result.fail(Problem(wrong, seq=cp.seq, checkpoint_id=cp.id))
+        signed.append(_Signed(cp.kind, cp.seq, cp.hash, id=cp.id))
+    stored = {SignedCheckpoint.of(cp).identity for cp in rows}
+    only_logged = []
+    for entry in logged:
+        cp = entry.checkpoint
+        if cp.identity in stored:
+            continue
+        wrong = _check_signature(cp, public_keys, keys_dir)
+        if wrong:
+            return result.fail(Problem(wrong, seq=cp.seq, log_line=entry.line_no))
+        only_logged.append(_Signed(cp.kind, cp.seq, cp.hash, line=entry.line_no))
+    signed += only_logged
+    anchors = [cp for cp in signed if cp.kind == ANCHOR]
     anchor = max(anchors, key=lambda cp: cp.seq) if anchors else None
     expected, running = (anchor.seq + 1, anchor.hash) if anchor else (1, GENESIS)
     result.anchor_seq = anchor.seq if anchor else None
-    signed = {cp.seq: cp for cp in checkpoints if cp.kind == CHECKPOINT and cp.seq >= expected}
-    if checkpoints:
-        result.last_signed_seq = max(cp.seq for cp in checkpoints)
+    covering: dict[int, list[_Signed]] = {}
+    for cp in signed:
+        if cp.kind == CHECKPOINT and cp.seq >= expected:
+            covering.setdefault(cp.seq, []).append(cp)
+    if signed:
+        result.last_signed_seq = max(cp.seq for cp in signed)
     last_id = None
     stmt = (
         sa.select(*_COLUMNS)
         .where(_COLUMNS[1] == clinic_id, _COLUMNS[2] >= expected)
         .order_by(_COLUMNS[2], _COLUMNS[0])
     )
-    rows = db.connection().execute(stmt.execution_options(yield_per=batch))
-    for row in rows.mappings():
+    for row in db.connection().execute(stmt.execution_options(yield_per=batch)).mappings():
         seq, rid = row["seq"], row["id"]
         if seq != expected:
             if seq < expected:
@@ -199,24 +251,29 @@ def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int 
         digest = chain_hash(running, canonical(row))
         if digest != row["hash"]:
             return result.fail(Problem("content does not match its hash (modified record)", seq, rid))
-        cp = signed.get(seq)
-        if cp is not None and cp.hash != digest:
-            return result.fail(Problem(f"does not match signed checkpoint {cp.id} (rewritten chain)", seq, rid))
+        for cp in covering.get(seq, ()):
+            if cp.hash != digest:
+                name = f"checkpoint {cp.id}" if cp.id is not None else f"checkpoint of log line {cp.line}"
+                return result.fail(Problem(f"does not match signed {name} (rewritten chain)", seq, rid))
         if result.first_seq is None:
             result.first_seq = seq
         result.records += 1
         running, last_id, expected = digest, rid, seq + 1
     result.last_seq = expected - 1
-    if anchor is not None and result.records == 0 and anchor.hash != running:
-        return result.fail(Problem("purge anchor hash mismatch", anchor.seq, checkpoint_id=anchor.id))
-    beyond = [cp for cp in checkpoints if cp.seq > result.last_seq]
+    if signed and head is None and result.records == 0:
+        last = max(signed, key=lambda cp: cp.seq)
+        return result.fail(Problem(
+            f"the clinic's audit trail is gone: signed checkpoints cover records up to seq {last.seq} but "
+            "the database holds no record and no chain head (deleted trail)", seq=last.seq, **last.where(),
+        ))
+    beyond = [cp for cp in signed if cp.seq > result.last_seq]
     if beyond:
         cp = max(beyond, key=lambda c: c.seq)
+        name = f"checkpoint {cp.id}" if cp.id is not None else f"checkpoint (log line {cp.line})"
         return result.fail(Problem(
-            f"missing: signed checkpoint {cp.id} covers records up to seq {cp.seq} but the chain "
-            f"ends at seq {result.last_seq} (truncated)", seq=result.last_seq + 1, checkpoint_id=cp.id,
+            f"missing: signed {name} covers records up to seq {cp.seq} but the chain "
+            f"ends at seq {result.last_seq} (truncated)", seq=result.last_seq + 1, **cp.where(),
         ))
-    head = db.get(AuditHead, clinic_id)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
     if head_seq > result.last_seq:
         return result.fail(Problem(
@@ -233,6 +290,12 @@ def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int 
             "the chain head's hash differs from the last record's (replaced tail)", seq=result.last_seq,
             record_id=last_id,
         ))
+    if only_logged:
+        cp = only_logged[0]
+        return result.fail(Problem(
+            f"the signed {cp.kind} of the checkpoint log at seq {cp.seq} is missing from the database "
+            "(deleted checkpoint)", seq=cp.seq, log_line=cp.line,
+        ))
     unsigned = result.last_seq - (result.last_signed_seq or 0)
     if unsigned > 0 and result.records:
         result.warnings.append(
@@ -240,6 +303,42 @@ def verify_clinic(db: CarnetSession, clinic_id: int, keys_dir: Path, batch: int 
             "run `carnet audit checkpoint` (it also runs on a schedule)"
         )
     return result
+
+
+def verify_log(log: CheckpointLog, keys_dir: Path, clinic_ids: set[int]) -> list[Verification]:
+    """What the checkpoint log says beyond each existing clinic's chain: its unreadable lines, and
+    the clinics that are gone while signed checkpoints of their trail remain (one result each)."""
+    results = []
+    if log.unreadable or log.torn_tail:
+        whole = Verification(clinic_id=None, logged=len(log.entries))
+        if log.torn_tail:
+            whole.warnings.append(f"the last line of {log.path} is incomplete (a write cut short)")
+        if log.unreadable:
+            number, why = log.unreadable[0]
+            whole.fail(Problem(
+                f"unreadable line in {log.path.name}: {why} (altered log, or a write cut short by a crash)",
+                log_line=number,
+            ))
+        results.append(whole)
+    public_keys = signing.load_public_keys(keys_dir)
+    for clinic_id in sorted(log.clinic_ids() - clinic_ids):
+        entries = log.for_clinic(clinic_id)
+        gone = Verification(clinic_id=clinic_id, logged=len(entries))
+        for entry in entries:
+            wrong = _check_signature(entry.checkpoint, public_keys, keys_dir)
+            if wrong:
+                gone.fail(Problem(wrong, seq=entry.checkpoint.seq, log_line=entry.line_no))
+                break
+        else:
+            last = max(entries, key=lambda e: e.checkpoint.seq)
+            gone.last_signed_seq = last.checkpoint.seq
+            gone.fail(Problem(
+                f"clinic {clinic_id} no longer exists, but the checkpoint log holds {len(entries)} signed "
+                f"checkpoint(s) of its audit trail up to seq {last.checkpoint.seq} (deleted clinic and trail)",
+                seq=last.checkpoint.seq, log_line=last.line_no,
+            ))
+        results.append(gone)
+    return results
 
 
 def purge(
@@ -279,8 +378,7 @@ def purge(
     upto_hash = db.exec(
         select(AuditRecord.hash).where(AuditRecord.clinic_id == clinic_id, AuditRecord.seq == upto)
     ).one()
-    db.add(_signed_checkpoint(keys_dir, clinic_id, ANCHOR, upto, upto_hash))
-    db.flush()
+    _store_signed(db, keys_dir, clinic_id, ANCHOR, upto, upto_hash)
     deleted = db.connection().execute(
         sa.delete(AuditRecord.__table__).where(  # type: ignore[attr-defined]
             AuditRecord.__table__.c.clinic_id == clinic_id,  # type: ignore[attr-defined]

@@ -110,7 +110,19 @@ def verify(public: Any, message: bytes, signature_hex: str) -> bool:
 
 
 def init_step(settings: Any, host: Any, db: Any) -> Iterator[str]:
-    """`carnet init`: create the audit signing key pair once."""
+    """`carnet init`: create the audit signing key pair once; put the database's signed
+    checkpoints the checkpoint log lacks into it (a deployment from before the log)."""
+    from sqlmodel import select
+
+    from carnet_core.audit.checkpoints import copy_missing, log_path
+    from carnet_core.audit.models import AuditCheckpoint
+
     created, kid = ensure_signing_key(settings.keys_dir)
     state = "created" if created else "present"
     yield f"audit signing key: {state} ({private_path(settings.keys_dir)}, key id {kid})"
+    with db.session(unscoped=True) as session:
+        stored = list(session.exec(select(AuditCheckpoint).order_by(AuditCheckpoint.id)))
+    copied = copy_missing(settings.keys_dir, stored)
+    where = log_path(settings.keys_dir)
+    yield (f"audit checkpoint log: {copied} signed checkpoint(s) copied from the database ({where})"
+           if copied else f"audit checkpoint log: up to date ({where})")
