@@ -148,3 +148,16 @@ def test_retention_below_one_day_is_refused(carnet_db, clinic, keys_dir):
     with pytest.raises(audit.AuditError, match="at least 1 day"), carnet_db.session(unscoped=True) as db:
         purge(db, keys_dir, clinic.id, 0)
     assert _seqs(carnet_db, clinic) == [1]
+
+
+def test_purge_records_what_it_did_and_who_did_it(carnet_db, clinic, bystander, keys_dir):
+    _old_trail(carnet_db, clinic, [3, 2, 0])
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 1) == 2  # one day: the shortest retention there is
+    with carnet_db.engine.connect() as conn:
+        last = conn.execute(sa.text(
+            "SELECT action, resource_type, actor_kind, actor_id, details FROM core_audit "
+            "WHERE clinic_id = :c ORDER BY seq DESC LIMIT 1"), {"c": clinic.id}).one()
+    assert tuple(last[:4]) == ("purge", "audit_trail", "system", "retention")
+    assert json.loads(last[4]) == {"up_to_seq": 2, "deleted": 2, "retention_days": 1}
+    _untouched(carnet_db, keys_dir, bystander)

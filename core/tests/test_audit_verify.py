@@ -7,12 +7,14 @@ bypasses the append-only triggers as an attacker with database access would: by 
 
 import os
 
+import pytest
 import sqlalchemy as sa
 from audit_tampering import TABLE, row, run_verify, tampering, verify_report
 from click.testing import CliRunner
 
 from carnet_core import audit
 from carnet_core.audit.chain import canonical, chain_hash
+from carnet_core.audit.integrity import verify_clinic
 from carnet_core.cli import main
 
 
@@ -232,3 +234,69 @@ def test_the_scheduled_checkpoint_job_signs_every_clinic_chain(jobs_worker, make
     with jobs_worker.db.session(unscoped=True) as db:
         signed = {row.clinic_id for row in db.exec(select(AuditCheckpoint))}
     assert {c.id for c in clinics} <= signed
+
+
+def test_records_after_the_last_checkpoint_are_noted_not_broken(carnet_settings, carnet_db, trail):
+    code, output = run_verify(carnet_settings)
+    assert code == 0 and "note:" not in output  # everything signed
+    for _ in range(3):
+        with carnet_db.session(clinic_id=trail.id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system")
+    code, output = run_verify(carnet_settings)
+    assert code == 0
+    assert ("cabinet-test: note: 3 record(s) after the last signed checkpoint are protected by the chain only"
+            in output)
+
+
+def test_an_empty_clinic_is_intact_without_notes(carnet_settings, clinic, keys_dir):
+    code, report = verify_report(carnet_settings, "cabinet-test")
+    assert code == 0
+    assert (report["records"], report["first_seq"], report["last_seq"], report["last_signed_seq"]) == (0, None, 0, None)
+    assert report["warnings"] == []
+
+
+def test_a_record_deleted_and_put_back_is_named_as_reordered(carnet_settings, carnet_db, trail):
+    # given an attacker who deletes record 4 and inserts the very same content again: every hash
+    # still links, but the record now sits after the records that follow it
+    with tampering(carnet_db) as conn:
+        copy = dict(_row(conn, 4))
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq = 4")
+        copy.pop("id")
+        conn.execute(sa.insert(TABLE).values(**copy))
+        fifth = _row(conn, 5)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert (report["problem"]["seq"], report["problem"]["record_id"]) == (5, fifth)
+    assert "stored before the record that precedes it (reordered)" in report["problem"]["reason"]
+
+
+def test_the_problem_names_every_place_it_knows():
+    from carnet_core.audit.integrity import Problem
+
+    assert Problem("gone").describe() == "chain: gone"
+    assert Problem("x", seq=3, record_id=9, checkpoint_id=2, log_line=7).describe() == (
+        "seq 3, record id 9, checkpoint id 2, checkpoint log line 7: x"
+    )
+
+
+def test_a_snapshot_must_start_with_the_session(carnet_db, trail):
+    from carnet_core.audit.integrity import begin_snapshot
+
+    with carnet_db.session(unscoped=True) as db:
+        db.exec(sa.text("SELECT 1"))
+        with pytest.raises(RuntimeError, match="before the session's first statement"):
+            begin_snapshot(db)
+
+
+def test_verify_reads_one_snapshot_even_if_the_chain_grows_meanwhile(carnet_db, trail, keys_dir):
+    # a verification that started before a record is appended ends with the chain it started on
+    from carnet_core.audit.integrity import snapshot
+
+    with snapshot(carnet_db) as db:
+        first = verify_clinic(db, trail.id, keys_dir)
+        with carnet_db.session(clinic_id=trail.id) as writer:
+            audit.record(writer, action="read", resource_type="patient", actor="system")
+        again = verify_clinic(db, trail.id, keys_dir)
+    assert first.ok and again.ok and first.last_seq == again.last_seq == 10
+    with carnet_db.session(unscoped=True) as db:
+        assert verify_clinic(db, trail.id, keys_dir).last_seq == 11
