@@ -7,9 +7,9 @@ import click
 
 def commands() -> list[click.Command]:
     from carnet_core.audit.cli import audit
-    from carnet_core.encryption.cli import keys
+    from carnet_core.encryption.cli import check, keys
 
-    found: list[click.Command] = [keys, audit]
+    found: list[click.Command] = [keys, check, audit]
     from carnet_core.identity.cli import COMMANDS as identity_commands
 
     found.extend(identity_commands)

@@ -80,6 +80,12 @@ _NAMES: dict[str, str] = {
     "blind_index": "carnet_core.encryption",
     "DecryptionError": "carnet_core.encryption",
     "KeyDestroyed": "carnet_core.encryption",
+    # fail closed per record: a damaged value becomes an Unreadable marker (lists, pages, exports)
+    "open_or_unreadable": "carnet_core.encryption.unreadable",
+    "open_fields": "carnet_core.encryption.unreadable",
+    "open_row_value": "carnet_core.encryption.unreadable",
+    "readable": "carnet_core.encryption.unreadable",
+    "Unreadable": "carnet_core.encryption.unreadable",
     # audit
     "record": "carnet_core.audit",
     "AuditEvent": "carnet_core.audit",

@@ -105,3 +105,39 @@ def keys_rewrap(rt: Runtime, slug: str | None, batch: int, pause: float) -> None
             f"{clinic.slug}: at v{report.target_version}; {report.subject_keys} patient keys and "
             f"{report.rows} rows re-sealed; retired: {retired}"
         )
+
+
+@click.command("check")
+@click.option("--clinic", "slug", help="Only this clinic (default: every clinic).")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Rows per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_runtime
+@_plugin_error_guard
+def check(rt: Runtime, slug: str | None, batch: int, as_json: bool) -> None:
+    """Open every sealed value and list damaged records (table, column, id); exit 1 if any."""
+    import sys
+
+    from carnet_core.db.migrate import import_models, owned_prefixes
+    from carnet_core.encryption.check import check_clinic
+    from carnet_core.encryption.rewrap import sealed_tables
+
+    import_models(rt.host)
+    tables = sealed_tables(owned_prefixes(rt.host))
+    rows = []
+    for clinic in _clinics(rt, slug):
+        report = check_clinic(rt.db, clinic.id, tables, batch=batch)
+        rows.append({"clinic": clinic.slug, "values": report.values,
+                     "damaged": [d.__dict__ for d in report.damaged or []]})
+    damaged = sum(len(r["damaged"]) for r in rows)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            state = f"{len(row['damaged'])} damaged" if row["damaged"] else "intact"
+            click.echo(f"{row['clinic']}: {row['values']} sealed values opened, {state}")
+            for d in row["damaged"]:
+                click.echo(f"  DAMAGED {d['table']}.{d['column']} id {d['row_id']}")
+        if damaged:
+            click.echo("Restore these rows from a backup taken before the damage (the key cannot repair them).")
+    if damaged:
+        sys.exit(1)

@@ -230,7 +230,10 @@ def open_subject_keys(db: Any, rows: Iterable[SubjectKey | None]) -> None:
     for row in rows:
         if row is None or row.wrapped is None or ("subject_id", row.id) in cache:
             continue
-        key = _open_subject_row(db, row)
+        try:
+            key = _open_subject_row(db, row)
+        except DecryptionError:
+            continue  # a damaged key row: its values fail one by one when opened (fail closed per record)
         cache[("subject", row.clinic_id, row.subject)] = key
         cache[("subject_id", row.id)] = key
 

@@ -21,6 +21,7 @@ from litestar.response import Redirect, Response, Template
 from markupsafe import Markup
 
 from carnet_core.encryption import DecryptionError, KeyDestroyed
+from carnet_core.encryption.unreadable import readable
 from carnet_core.i18n import N_
 from carnet_core.patients import services
 from carnet_core.patients.schemas import (
@@ -81,8 +82,12 @@ def answers(request: Request[Any, Any, Any]) -> Iterator[None]:
 
 
 def _out(view: PatientView) -> PatientOut:
-    f = view.fields
+    # A damaged value (integrity check failed) is null and named in `unreadable`: never a 409 for
+    # the whole file, never the marker text passed off as the patient's data.
+    f = {name: readable(value) for name, value in view.fields.items()}
     extra: dict[str, Any] = {"notes": f.get("notes")} if view.clinical_visible else {}
+    if view.unreadable:
+        extra["unreadable"] = view.unreadable
     return PatientOut(
         id=view.id, last_name=f["last_name"], first_name=f["first_name"], birth_date=f["birth_date"],
         sex=f["sex"], email=f["email"], phone=f["phone"], address=f["address"],
@@ -90,7 +95,8 @@ def _out(view: PatientView) -> PatientOut:
         birth_last_name=f["birth_last_name"], birth_first_names=f["birth_first_names"],
         birth_place_code=f["birth_place_code"], identity_status=view.identity_status,
         practitioner_id=view.practitioner_id, archived=view.archived, created_at=view.created_at,
-        updated_at=view.updated_at, guardians=[GuardianOut(**g) for g in view.guardians], **extra,
+        updated_at=view.updated_at,
+        guardians=[GuardianOut(**{k: readable(v) for k, v in g.items()}) for g in view.guardians], **extra,
     )
 
 
@@ -168,9 +174,10 @@ def search_by_body(request: Request[Any, Any, Any], db: Any, data: SearchQuery) 
 
 
 def _summary(v: PatientView) -> PatientSummary:
+    extra: dict[str, Any] = {"unreadable": v.unreadable} if v.unreadable else {}
     return PatientSummary(
-        id=v.id, last_name=v.fields["last_name"], first_name=v.fields["first_name"],
-        birth_date=v.fields["birth_date"], archived=v.archived,
+        id=v.id, last_name=readable(v.fields["last_name"]), first_name=readable(v.fields["first_name"]),
+        birth_date=readable(v.fields["birth_date"]), archived=v.archived, **extra,
     )
 
 
@@ -338,7 +345,9 @@ class PatientPages(Controller):
         with answers(request):
             view = services.read_patient(db, principal, patient_id)
         return page(request, "core/patients/form.html", {
-            "values": view.fields, "errors": {}, "patient_id": patient_id, "clinical": view.clinical_visible,
+            # a damaged field is left empty: saving the form replaces it (never the marker's text)
+            "values": {name: readable(value) for name, value in view.fields.items()}, "errors": {},
+            "patient_id": patient_id, "clinical": view.clinical_visible,
         })
 
     @post("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.update")

@@ -97,6 +97,8 @@ class PatientOut(msgspec.Struct, omit_defaults=True):
     updated_at: datetime
     guardians: list[GuardianOut] = []
     notes: str | None | UnsetType = UNSET  # present only for those who may read clinical notes
+    # present only when some values failed their integrity check: those fields are null
+    unreadable: list[str] | UnsetType = UNSET
 
 
 class PatientSummary(msgspec.Struct):
@@ -105,6 +107,7 @@ class PatientSummary(msgspec.Struct):
     first_name: str | None
     birth_date: str | None
     archived: bool
+    unreadable: list[str] | UnsetType = UNSET  # fields that failed their integrity check (null)
 
 
 def given(struct: msgspec.Struct) -> dict[str, Any]:

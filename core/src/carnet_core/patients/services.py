@@ -25,14 +25,13 @@ from carnet_core.encryption import (
     blind_index,
     destroy_subject_key,
     ensure_subject_key,
-    open_,
-    open_bytes,
     patient_subject,
     seal,
 )
 from carnet_core.encryption.models import SubjectKey
 from carnet_core.encryption.normalise import fold_phone
-from carnet_core.encryption.services import PATIENT_SUBJECT, open_subject_keys, row_context
+from carnet_core.encryption.services import PATIENT_SUBJECT, open_subject_keys
+from carnet_core.encryption.unreadable import Unreadable, open_fields, open_row_value, unreadable_fields
 from carnet_core.i18n import N_
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
@@ -92,6 +91,8 @@ class PatientView:
     clinical_visible: bool = False
     created_at: Any = None
     updated_at: Any = None
+    # Fields whose sealed value failed its integrity check (shown as "données illisibles").
+    unreadable: list[str] = field(default_factory=list)
 
     @property
     def display_name(self) -> str:
@@ -99,7 +100,11 @@ class PatientView:
 
 
 def display_name(last_name: str, first_name: str) -> str:
-    """How staff pages show a patient: "LEFÈVRE Élodie"."""
+    """How staff pages show a patient: "LEFÈVRE Élodie" (the `Unreadable` marker when a part of
+    the name is damaged: never half a name)."""
+    for part in (last_name, first_name):
+        if isinstance(part, Unreadable):
+            return part
     return f"{last_name.upper()} {first_name}".strip()
 
 
@@ -325,9 +330,9 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
     assert patient.id is not None
     if patient.erased_at is not None:
         raise PatientErased("this patient's data was erased; it can no longer be exported")
-    fields = {name: open_(db, patient, name) for name in (*ADMIN_FIELDS, *CLINICAL_FIELDS)}
+    fields = open_fields(db, patient, (*ADMIN_FIELDS, *CLINICAL_FIELDS))
     guardians = [
-        {"relation": g.relation, **{n: open_(db, g, n) for n in GUARDIAN_FIELDS}}
+        {"relation": g.relation, **open_fields(db, g, GUARDIAN_FIELDS)}
         for g in db.exec(
             select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
         ).all()
@@ -336,6 +341,9 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
         name: _jsonable(result)
         for name, result in host.lifecycle_each("export_patient_data", clinic=clinic, patient=patient, db=db)
     }
+    unreadable = unreadable_fields(fields) + [f"guardians.{n}" for g in guardians for n in unreadable_fields(g)]
+    fields = {name: _readable(value) for name, value in fields.items()}
+    guardians = [{name: _readable(value) for name, value in g.items()} for g in guardians]
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow().isoformat(),
@@ -348,6 +356,8 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
         },
         "plugins": plugins,
     }
+    if unreadable:  # fail closed per field: the damaged values are left out and named
+        document["unreadable"] = unreadable
     audit.record(
         db, actor=actor, action="export", resource_type=RESOURCE, resource_id=patient.id, patient_id=patient.id,
         clinic_id=patient.clinic_id, details={"plugins": sorted(plugins), "guardians": len(guardians)},
@@ -361,18 +371,21 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
 def _view(db: Any, principal: Any, patient: Patient, with_guardians: bool = True) -> PatientView:
     clinical = clinical_allowed(db, principal, patient)
     names = ADMIN_FIELDS + (CLINICAL_FIELDS if clinical else ())
-    fields = {name: open_(db, patient, name) for name in names}
+    fields = open_fields(db, patient, names)  # a damaged value fails closed for this record only
+    unreadable = unreadable_fields(fields)
     guardians = []
     if with_guardians:
         for g in db.exec(
             select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
         ).all():
-            guardians.append({"relation": g.relation, **{n: open_(db, g, n) for n in GUARDIAN_FIELDS}})
+            opened = open_fields(db, g, GUARDIAN_FIELDS)
+            unreadable += [f"guardians.{n}" for n in unreadable_fields(opened)]
+            guardians.append({"relation": g.relation, **opened})
     assert patient.id is not None
     return PatientView(
         id=patient.id, fields=fields, guardians=guardians, practitioner_id=patient.practitioner_id,
         identity_status=patient.identity_status, archived=patient.archived, clinical_visible=clinical,
-        created_at=patient.created_at, updated_at=patient.updated_at,
+        created_at=patient.created_at, updated_at=patient.updated_at, unreadable=unreadable,
     )
 
 
@@ -463,13 +476,15 @@ def names_of(
     table = Patient.__tablename__
 
     def opened(patient_id: int, clinic_id: int, column: str, sealed: bytes | None) -> str:
-        if sealed is None:
-            return ""
-        context = row_context(table, column, patient_id)
-        return open_bytes(db, clinic_id, context, bytes(sealed)).decode("utf-8")
+        # a damaged name becomes an Unreadable marker for this patient only (reported once)
+        return open_row_value(db, clinic_id, table, column, patient_id, sealed) or ""
 
     return {pid: (opened(pid, cid, "last_name", last), opened(pid, cid, "first_name", first))
             for pid, cid, _, last, first, _key in rows}
+
+
+def _readable(value: Any) -> Any:
+    return None if isinstance(value, Unreadable) else value
 
 
 def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import BaseLoader, Environment, StrictUndefined, TemplateNotFound, Undefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    Environment,
+    StrictUndefined,
+    TemplateNotFound,
+    Undefined,
+    pass_context,
+    select_autoescape,
+)
 
-from carnet_core.i18n import Catalogs, install_jinja
+from carnet_core.encryption.unreadable import Unreadable
+from carnet_core.i18n import DEFAULT_LOCALE, Catalogs, install_jinja
 
 if TYPE_CHECKING:
     from carnet_core.plugins import PluginHost
@@ -42,8 +51,17 @@ class NamespacedLoader(BaseLoader):
 
 
 def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False) -> Environment:
+    @pass_context
+    def finalize(context: Any, value: Any) -> Any:
+        # A damaged sealed value shows as "données illisibles (n° 12)" in the page's language,
+        # wherever a template prints it (one place for every page of core and plugins).
+        if isinstance(value, Unreadable):
+            return value.translated(catalogs.get(context.get("locale", DEFAULT_LOCALE)).gettext)
+        return value
+
     env = Environment(
         loader=NamespacedLoader(host),
+        finalize=finalize,
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined if debug else Undefined,

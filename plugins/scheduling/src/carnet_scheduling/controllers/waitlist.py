@@ -21,7 +21,8 @@ from carnet_core.plugin_api import (
     host_of,
     keep_page,
     links,
-    open_,
+    open_fields,
+    open_or_unreadable,
     page,
     principal_of,
     refusal_page,
@@ -208,18 +209,18 @@ def staff_waitlist(request: Request[Any, Any, Any], db: CarnetSession, practitio
     rows = []
     if chosen is not None:
         for listing, entry, points, parts in waitlist.ranked(db, chosen, priorities):
-            fields = {name: open_(db, entry, name) for name in ("full_name", "age_years", "email", "phone")}
+            # a damaged value shows as "données illisibles" for this file only (core's fail-closed opening)
+            fields = open_fields(db, entry, ("full_name", "age_years", "email", "phone"))
             # The situation and prescription are read by the practitioners only (clinical content).
             if principal.can("scheduling.clinical"):
-                fields["situation"] = open_(db, entry, "situation")
-                fields["prescription"] = open_(db, entry, "prescription")
+                fields.update(open_fields(db, entry, ("situation", "prescription")))
             rows.append({"listing": listing, "entry": entry, "points": points, "parts": parts, "fields": fields})
         from carnet_core.plugin_api import record
 
         record(db, action="list", resource_type="scheduling_waiting_entry", details={"count": len(rows)})
     offers = []
     for offer, entry in waitlist.offers_made(db, chosen):
-        offers.append({"offer": offer, "who": open_(db, entry, "full_name") if entry.full_name else None,
+        offers.append({"offer": offer, "who": open_or_unreadable(db, entry, "full_name") if entry.full_name else None,
                        "patient_id": entry.patient_id,
                        "when": messages.when_text(offer.starts_at, principal.clinic.timezone, "fr")})
     return page(request, "scheduling/waitlist.html", {

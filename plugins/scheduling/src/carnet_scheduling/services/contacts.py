@@ -27,24 +27,27 @@ def patient_contact(db: CarnetSession, patient_id: int, channel: str | None = No
     """The patient's own e-mail and phone, else those of the first holder of parental authority.
 
     With `channel` ("email" or "sms") only what that channel needs is opened (fewer decryptions)."""
-    from carnet_core.plugin_api import KeyDestroyed, Patient, PatientGuardian, open_
+    from carnet_core.plugin_api import KeyDestroyed, Patient, PatientGuardian, open_or_unreadable, readable
+
+    def _open(db: CarnetSession, row: object, column: str) -> str | None:
+        return readable(open_or_unreadable(db, row, column))  # damaged: as if missing (reported by core)
 
     patient = db.exec(select(Patient).where(Patient.id == patient_id)).first()
     if patient is None or patient.erased_at is not None:
         return None
     want_email, want_phone = channel in (None, "email"), channel in (None, "sms")
     try:
-        email = open_(db, patient, "email") if want_email else None
-        phone = open_(db, patient, "phone") if want_phone else None
+        email = _open(db, patient, "email") if want_email else None
+        phone = _open(db, patient, "phone") if want_phone else None
         first = last = None
         if channel is None:
-            first, last = open_(db, patient, "first_name"), open_(db, patient, "last_name")
+            first, last = _open(db, patient, "first_name"), _open(db, patient, "last_name")
         if (want_email and not email) or (want_phone and not phone):
             for guardian in db.exec(
                 select(PatientGuardian).where(PatientGuardian.patient_id == patient_id).order_by(PatientGuardian.id)
             ):
-                email = email or (open_(db, guardian, "email") if want_email else None)
-                phone = phone or (open_(db, guardian, "phone") if want_phone else None)
+                email = email or (_open(db, guardian, "email") if want_email else None)
+                phone = phone or (_open(db, guardian, "phone") if want_phone else None)
     except KeyDestroyed:
         return None
     return Contact(email=email or None, phone=phone or None, first_name=first, last_name=last)

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from carnet_core.plugin_api import open_
+from carnet_core.plugin_api import open_or_unreadable, readable
 from carnet_scheduling.models import Appointment, AppointmentType, Prescription, Series
 from carnet_scheduling.patient_models import (
     Offer,
@@ -42,7 +42,7 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
             "practitioner_id": a.practitioner_id,
             "series_id": a.series_id,
             "source": a.source,
-            "notes": open_(db, a, "notes"),
+            "notes": readable(open_or_unreadable(db, a, "notes")),  # damaged: null, listed below
             "created_at": a.created_at.isoformat(),
         })
     prescriptions = [

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import CarnetSession, enqueue, links, open_, seal, utcnow
+from carnet_core.plugin_api import CarnetSession, enqueue, links, open_, open_or_unreadable, readable, seal, utcnow
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
@@ -158,8 +158,8 @@ def triage(db: CarnetSession, listing_id: int, practitioner_id: int, action: str
 
 
 def _age(db: CarnetSession, entry: WaitingEntry) -> int | None:
-    raw = open_(db, entry, "age_years") if entry.age_years is not None else None
-    return int(raw) if raw and raw.isdigit() else None
+    raw = readable(open_or_unreadable(db, entry, "age_years")) if entry.age_years is not None else None
+    return int(raw) if raw and raw.isdigit() else None  # damaged: no age points (reported by core)
 
 
 def score(db: CarnetSession, entry: WaitingEntry, listing: WaitingListing, rules: PriorityRules,
