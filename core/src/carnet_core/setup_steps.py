@@ -10,7 +10,8 @@ Step = Callable[[Any, Any, Any], Iterator[str]]
 
 def steps() -> list[Step]:
     from carnet_core.audit.signing import init_step as audit_signing_key
+    from carnet_core.encryption.legacy import legacy_values_step
     from carnet_core.encryption.setup import master_key_step
 
-    found: list[Step] = [master_key_step, audit_signing_key]
+    found: list[Step] = [master_key_step, legacy_values_step, audit_signing_key]
     return found

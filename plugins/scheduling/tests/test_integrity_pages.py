@@ -13,8 +13,8 @@ import pytest
 from icalendar import Calendar
 from sqlmodel import select
 
-from carnet_core.audit.models import AuditRecord
-from carnet_core.db.base import utcnow
+from carnet_core.plugin_api import utcnow
+from carnet_core.testing import AuditRecord
 from carnet_core.testing.tamper import flip_sealed_byte
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import local_to_utc

@@ -26,6 +26,11 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "enroll": ("carnet_core.testing.identity", "enroll"),
     "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
+    # upgrade tests: migrate a database to a revision, fill it the old way, then run `carnet init`
+    "build_plugin_host": ("carnet_core.plugins", "build_plugin_host"),
+    "open_database": ("carnet_core.process", "open_database"),
+    "migrations": ("carnet_core.db.migrate", None),
+    "carnet_init": ("carnet_core.setup", "initialise"),
 }
 
 __all__ = sorted(_NAMES)

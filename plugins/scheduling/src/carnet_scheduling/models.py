@@ -111,18 +111,20 @@ class AppointmentType(ClinicOwned, table=True):
 
 
 class Prescription(ClinicOwned, table=True):
-    """A medical prescription: the sessions it allows and the acts (e.g. "AMO 10.1")."""
+    """A medical prescription: the sessions it allows and the acts (e.g. "AMO 10.1"). Who
+    prescribed and the acts say what the patient is treated for: sealed with the patient's key."""
 
     __tablename__ = "scheduling_prescription"
+    __sealed_subject__ = "patient_id"
     __table_args__ = (clinic_key("scheduling_prescription"), same_clinic("patient_id", "core_patient"))
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(index=True)
     practitioner_id: int = Field(foreign_key="core_user.id")
     prescribed_on: date
-    prescriber: str = Field(default="", max_length=200)
+    prescriber: bytes | None = Field(default=None, sa_type=Sealed)  # sealed text, 200 characters at most
     sessions_prescribed: int
-    acts: str = Field(default="", max_length=200)
+    acts: bytes | None = Field(default=None, sa_type=Sealed)  # sealed text, 200 characters at most
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -189,7 +191,7 @@ class Appointment(ClinicOwned, table=True):
     local_day: date
     status: str = Field(default=BOOKED, max_length=16)
     billable: bool = Field(default=True)
-    cancel_reason: str | None = Field(default=None, max_length=300)
+    cancel_reason: bytes | None = Field(default=None, sa_type=Sealed)  # sealed text (staff's or patient's words)
     status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     notes: bytes | None = Field(default=None, sa_type=Sealed)
     source: str = Field(default="staff", max_length=16)  # staff, series, online, api

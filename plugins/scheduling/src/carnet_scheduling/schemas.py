@@ -12,20 +12,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AppointmentIn(Strict):
+class OverridesIn(Strict):
+    """What a staff member or API client explicitly allows when booking or moving."""
+
+    allow_past: bool = Field(default=False, description=(
+        "Book a time that has already started (e.g. entering a session after the fact). Without it such "
+        "a booking is refused with 422 (field allow_past). Recorded in the audit record."))
+    allow_outside_hours: bool = Field(default=False, description=(
+        "Book outside the practitioner's weekly working hours or during their time off or a clinic "
+        "closure. Without it such a booking is refused with 422 (field allow_outside_hours). Recorded "
+        "in the audit record."))
+
+
+class AppointmentIn(OverridesIn):
     practitioner_id: int = Field(gt=0)
     patient_id: int = Field(gt=0)
     appointment_type_id: int = Field(gt=0)
     starts_at: datetime
-    ends_at: datetime | None = None
+    ends_at: datetime | None = Field(default=None, description=(
+        "Default: the start plus the type's duration. Never shorter than the type's duration (422)."))
     room_id: int | None = Field(default=None, gt=0)
     place_id: int | None = Field(default=None, gt=0)
     notes: str | None = Field(default=None, max_length=20_000)
 
 
-class MoveIn(Strict):
+class MoveIn(OverridesIn):
     starts_at: datetime
-    ends_at: datetime | None = None
+    ends_at: datetime | None = Field(default=None, description=(
+        "Default: the appointment keeps its length. Never shorter than the type's duration (422)."))
     room_id: int | None = Field(default=None, gt=0)
 
 
@@ -153,12 +167,16 @@ class SlotTakenOut(BaseModel):
     conflict: AppointmentOut | None = Field(description="The appointment holding the time (None: another clinic's)")
 
 
-def appointment_out(a: Any) -> dict[str, Any]:
-    """An appointment as the API shows it to staff (never its notes)."""
+def appointment_out(db: Any, a: Any) -> dict[str, Any]:
+    """An appointment as the API shows it to staff (never its notes; the cancellation reason
+    opened from its seal, null if damaged)."""
+    from carnet_core.plugin_api import open_or_unreadable, readable
+
+    reason = readable(open_or_unreadable(db, a, "cancel_reason")) if a.cancel_reason is not None else None
     return {
         "id": a.id, "practitioner_id": a.practitioner_id, "patient_id": a.patient_id,
         "appointment_type_id": a.appointment_type_id, "room_id": a.room_id, "place_id": a.place_id,
         "series_id": a.series_id, "starts_at": a.starts_at.isoformat(), "ends_at": a.ends_at.isoformat(),
-        "status": a.status, "cancel_reason": a.cancel_reason, "billable": a.billable, "source": a.source,
+        "status": a.status, "cancel_reason": reason, "billable": a.billable, "source": a.source,
         "has_notes": a.notes is not None,
     }

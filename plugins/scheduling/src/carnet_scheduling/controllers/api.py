@@ -17,6 +17,7 @@ from carnet_scheduling import schemas
 from carnet_scheduling.controllers.common import field_error, hooks_for, plugin_settings
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import availability, feeds, series, setup
+from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
 
@@ -28,7 +29,7 @@ TAKEN = {409: ResponseSpec(data_container=schemas.SlotTakenOut, description="The
 def slot_taken(db: CarnetSession, exc: SlotTaken) -> Response[Any]:
     db.rollback()
     body = {"status_code": 409, "detail": "slot taken", "reason": exc.reason,
-            "conflict": schemas.appointment_out(exc.conflict) if exc.conflict is not None else None}
+            "conflict": schemas.appointment_out(db, exc.conflict) if exc.conflict is not None else None}
     return Response(body, status_code=409, media_type="application/json")
 
 
@@ -43,7 +44,12 @@ class AppointmentsApi(Controller):
     path = "/appointments"
     tags = ["scheduling"]
 
-    @post("/", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN)
+    @post("/", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN,
+          description=(
+              "Book an appointment. It lasts at least its type's duration. A time in the past needs "
+              "`allow_past: true`, a time outside the practitioner's working hours (or in their time off "
+              "or a clinic closure) `allow_outside_hours: true`; without them the answer is 422 naming the "
+              "field. An override used is recorded in the audit record (details.override)."))
     def create(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.AppointmentIn) -> Any:
         """Book an appointment: 201 with it, or 409 with the appointment that holds the time."""
         if data.notes and not principal_of(request).can(perm.CLINICAL):
@@ -54,12 +60,13 @@ class AppointmentsApi(Controller):
                 appointment_type_id=data.appointment_type_id, starts_at=data.starts_at, ends_at=data.ends_at,
                 room_id=data.room_id, place_id=data.place_id, notes=data.notes, source="api",
                 actor_user_id=principal_of(request).user_id, hooks=hooks_for(request),
+                overrides=Overrides(past=data.allow_past, outside_hours=data.allow_outside_hours),
             )
         except SchedulingError as exc:
             raise field_error(exc) from None
         except SlotTaken as exc:
             return slot_taken(db, exc)
-        return schemas.appointment_out(appt)
+        return schemas.appointment_out(db, appt)
 
     @get("/", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def list(
@@ -81,7 +88,7 @@ class AppointmentsApi(Controller):
         from carnet_core.plugin_api import record
 
         record(db, action="list", resource_type="appointment", details={"count": len(rows)})
-        return {"items": [schemas.appointment_out(a) for a in rows]}
+        return {"items": [schemas.appointment_out(db, a) for a in rows]}
 
     @get("/{appointment_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def show(self, db: CarnetSession, appointment_id: int) -> dict[str, Any]:
@@ -89,7 +96,7 @@ class AppointmentsApi(Controller):
         from carnet_core.plugin_api import record
 
         record(db, action="read", resource_type="appointment", resource_id=appt.id, patient_id=appt.patient_id)
-        return schemas.appointment_out(appt)
+        return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/move", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200,
           responses=TAKEN)
@@ -98,12 +105,13 @@ class AppointmentsApi(Controller):
         appt = _appointment(db, appointment_id)
         room = data.room_id if "room_id" in data.model_fields_set else ...
         try:
-            appts.move(db, appt, data.starts_at, data.ends_at, room_id=room, hooks=hooks_for(request))
+            appts.move(db, appt, data.starts_at, data.ends_at, room_id=room, hooks=hooks_for(request),
+                       overrides=Overrides(past=data.allow_past, outside_hours=data.allow_outside_hours))
         except SchedulingError as exc:
             raise field_error(exc) from None
         except SlotTaken as exc:
             return slot_taken(db, exc)
-        return schemas.appointment_out(appt)
+        return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/cancel", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
     def cancel(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
@@ -114,7 +122,7 @@ class AppointmentsApi(Controller):
             appts.cancel(db, appt, data.reason, hooks=hooks_for(request))
         except SchedulingError as exc:
             raise field_error(exc) from None
-        return schemas.appointment_out(appt)
+        return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/status", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
     def status(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
@@ -127,7 +135,7 @@ class AppointmentsApi(Controller):
             raise field_error(exc) from None
         except SlotTaken as exc:
             return slot_taken(db, exc)
-        return schemas.appointment_out(appt)
+        return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/move-following", opt={"permission": perm.MANAGE}, sync_to_thread=True,
           status_code=200)
@@ -146,7 +154,7 @@ class AppointmentsApi(Controller):
             raise field_error(exc) from None
         except SlotTaken as exc:
             return slot_taken(db, exc)
-        return {"moved": [schemas.appointment_out(a) for a in moved], "plan": series.plan_payload(plan)}
+        return {"moved": [schemas.appointment_out(db, a) for a in moved], "plan": series.plan_payload(plan)}
 
     @get("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
     def read_notes(self, db: CarnetSession, appointment_id: int) -> dict[str, Any]:
@@ -215,7 +223,7 @@ class SeriesApi(Controller):
         except SlotTaken as exc:
             return slot_taken(db, exc)
         return {"id": result.series.id, "plan": series.plan_payload(result.plan),
-                "appointments": [schemas.appointment_out(a) for a in result.appointments]}
+                "appointments": [schemas.appointment_out(db, a) for a in result.appointments]}
 
     @get("/series/{series_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def show_series(self, request: Request[Any, Any, Any], db: CarnetSession, series_id: int) -> dict[str, Any]:
@@ -231,7 +239,7 @@ class SeriesApi(Controller):
             "id": row.id, "patient_id": row.patient_id, "practitioner_id": row.practitioner_id,
             "prescription_id": row.prescription_id, "sessions_target": row.sessions_target,
             "counters": c.__dict__,
-            "appointments": [schemas.appointment_out(a) for a in series.series_appointments(db, row.id)],
+            "appointments": [schemas.appointment_out(db, a) for a in series.series_appointments(db, row.id)],
         }
 
 

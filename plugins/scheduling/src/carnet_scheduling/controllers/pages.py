@@ -17,12 +17,13 @@ from litestar.response import Redirect, Template
 from carnet_core.plugin_api import N_, CarnetSession, is_htmx, page, principal_of, record, translate, utcnow
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.common import hooks_for, plugin_settings
-from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, integer, moment, safe_next, text
+from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, flag, integer, moment, safe_next, text
 from carnet_scheduling.controllers.messages import SLOT_REASONS, TAKEN
 from carnet_scheduling.models import ABSENT, BOOKED, CANCELLED, EXCUSED, HONOURED, Appointment
 from carnet_scheduling.services import agenda, people, reminders, setup
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
+from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.calendar import local_date, local_day_bounds, to_local
 from carnet_scheduling.services.context import clinic_tz, practitioners
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
@@ -248,8 +249,10 @@ def book(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
     room_id = integer(request, data, "room", errors, required=False)
     duration = integer(request, data, "duration", errors, required=False, low=5, high=480)
     notes = text(data, "notes", 20_000) or None
+    override = flag(data, "override")  # the staff ticked "book anyway" (past or outside working hours)
     values = {k: text(data, k) for k in ("date", "time", "practitioner", "patient_id", "type", "room", "duration",
                                          "next")}
+    values["override"] = "1" if override else ""
     values["notes"] = notes or ""
     if patient_id is None and "patient_id" in errors:
         errors["patient_id"] = translate(request, "Choose a patient (search by last name, e-mail or phone).")
@@ -261,7 +264,7 @@ def book(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
                 db, practitioner_id=practitioner_id, patient_id=patient_id, appointment_type_id=type_id,  # type: ignore[arg-type]
                 starts_at=starts_at, ends_at=starts_at + timedelta(minutes=duration) if duration else None,  # type: ignore[operator,arg-type]
                 room_id=room_id, notes=notes, actor_user_id=principal_of(request).user_id,
-                hooks=hooks_for(request),
+                hooks=hooks_for(request), overrides=Overrides(past=override, outside_hours=override),
             )
         except SchedulingError as exc:
             errors[_form_field(exc.field)] = translate(request, exc.message)
@@ -281,6 +284,7 @@ def book(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
 
 def _form_field(field: str) -> str:
     return {"starts_at": "time", "ends_at": "duration", "practitioner_id": "practitioner",
+            "allow_past": "override", "allow_outside_hours": "override",
             "appointment_type_id": "type", "room_id": "room", "place_id": "room"}.get(field, field)
 
 
@@ -308,7 +312,9 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
     messages = [(r, to_local(r.sent_at or r.due_at, tz)) for r in reminders.for_appointment(db, appt.id)]
     staff = {p.id: p for p in practitioners(db)}
     return {
-        "a": appt, "start": start, "end": end, "patient_name": name, "type": agenda.types_by_id(db).get(
+        "a": appt, "start": start, "end": end, "patient_name": name,
+        "cancel_reason": appts.cancel_reason(db, appt) if appt.cancel_reason is not None else None,
+        "type": agenda.types_by_id(db).get(
             appt.appointment_type_id), "rooms": setup.list_rooms(db), "room": agenda.rooms_by_id(db).get(appt.room_id),
         "practitioner": staff.get(appt.practitioner_id), "clinical": clinical, "notes": notes,
         "counters": counters, "errors": errors or {}, "status_labels": STATUS_LABELS,

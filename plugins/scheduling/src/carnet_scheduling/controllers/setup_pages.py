@@ -19,6 +19,7 @@ from carnet_scheduling.controllers.messages import REASON_LABELS, SLOT_REASONS, 
 from carnet_scheduling.controllers.pages import STATUS_LABELS, WEEKDAY_NAMES, today_local
 from carnet_scheduling.models import EXCEPTION_KINDS, MODALITIES, AvailabilityException
 from carnet_scheduling.services import agenda, people, setup
+from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.calendar import local_day_bounds, to_local
 from carnet_scheduling.services.context import clinic_tz, practitioners
@@ -295,7 +296,9 @@ def series_page(request: Request[Any, Any, Any], db: CarnetSession, series_id: i
     staff = {p.id: p for p in practitioners(db)}
     return page(request, "scheduling/series.html", {
         "s": row, "c": counters, "patient_name": people.names(db, principal, [row.patient_id], own_ids=own).get(
-            row.patient_id), "sessions": [(a, to_local(a.starts_at, tz)) for a in sessions],
+            row.patient_id), "sessions": [
+            (a, to_local(a.starts_at, tz), appts.cancel_reason(db, a) if a.cancel_reason is not None else None)
+            for a in sessions],
         "practitioner": staff.get(row.practitioner_id), "status_labels": STATUS_LABELS,
         "type": agenda.types_by_id(db).get(row.appointment_type_id), "now": datetime.now(tz=to_local(
             row.created_at, tz).tzinfo),

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 from sqlmodel import col, select
 
-from carnet_core.plugin_api import CarnetSession, record, utcnow
+from carnet_core.plugin_api import CarnetSession, open_or_unreadable, record, seal, utcnow
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,
@@ -28,6 +28,7 @@ from carnet_scheduling.models import (
     Room,
     overlapping_window,
 )
+from carnet_scheduling.services.booking_rules import Overrides, check_duration, check_overrides
 from carnet_scheduling.services.calendar import local_date
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
@@ -175,11 +176,19 @@ def book(
     actor_user_id: int | None = None,
     hooks: Any = None,
     audit: bool = True,
+    overrides: Overrides | None = None,
 ) -> Appointment:
-    """Book an appointment (status booked). Raises SchedulingError, or SlotTaken when the time is held."""
+    """Book an appointment (status booked). Raises SchedulingError, or SlotTaken when the time is held.
+
+    An explicit `ends_at` gives at least the type's duration. With `overrides` (staff and API
+    bookings) a time in the past or outside the practitioner's hours needs the matching override,
+    recorded in the audit record."""
     kind = get_type(db, appointment_type_id)
     if not kind.active:
         raise SchedulingError("appointment_type_id", "this appointment type is archived")
+    if ends_at is not None:
+        check_times(starts_at, ends_at)
+        check_duration(kind, starts_at, ends_at)
     ends_at = ends_at or starts_at + timedelta(minutes=kind.duration_minutes)
     check_times(starts_at, ends_at)
     if not is_practitioner(db, practitioner_id):
@@ -189,6 +198,7 @@ def book(
     place_id = _check_room(db, room_id, place_id)
     if notes is not None and len(notes) > MAX_NOTES:
         raise SchedulingError("notes", f"notes hold {MAX_NOTES} characters at most")
+    used = check_overrides(db, practitioner_id, starts_at, ends_at, overrides) if overrides is not None else []
     appt = Appointment(
         practitioner_id=practitioner_id, patient_id=patient_id, appointment_type_id=kind.id,
         room_id=room_id, place_id=place_id, series_id=series_id,
@@ -202,21 +212,30 @@ def book(
     if notes:
         set_notes(db, appt, notes, audit=False)
     if audit:
+        details: dict[str, Any] = {"source": source, "series_id": series_id}
+        if used:
+            details["override"] = used  # e.g. ["past", "outside_hours"]: said explicitly by the caller
         record(db, action="create", resource_type="appointment", resource_id=appt.id, patient_id=patient_id,
-               details={"source": source, "series_id": series_id})
+               details=details)
     notify(hooks, "scheduling_appointment_booked", appointment=appt, db=db)
     return appt
 
 
 def move(
     db: CarnetSession, appt: Appointment, starts_at: datetime, ends_at: datetime | None = None, *,
-    room_id: int | None | type = ..., hooks: Any = None, audit: bool = True,
+    room_id: int | None | type = ..., hooks: Any = None, audit: bool = True, overrides: Overrides | None = None,
 ) -> Appointment:
-    """Move a booked appointment to a new time (and room). Raises SlotTaken when the time is held."""
+    """Move a booked appointment to a new time (and room). Raises SlotTaken when the time is held.
+    An explicit `ends_at` keeps at least the type's duration; `overrides` as for `book`."""
     if appt.status != BOOKED:
         raise SchedulingError("status", "only a booked appointment can be moved")
+    if ends_at is not None:
+        check_times(starts_at, ends_at)
+        check_duration(get_type(db, appt.appointment_type_id), starts_at, ends_at)
     ends_at = ends_at or starts_at + (appt.ends_at - appt.starts_at)
     check_times(starts_at, ends_at)
+    used = (check_overrides(db, appt.practitioner_id, starts_at, ends_at, overrides)
+            if overrides is not None else [])
     previous = (appt.starts_at, appt.ends_at)
     if room_id is not ...:
         appt.place_id = _check_room(db, room_id, None) if room_id is not None else appt.place_id  # type: ignore[arg-type]
@@ -229,8 +248,11 @@ def move(
     db.add(appt)
     _flush_or_slot_taken(db, appt)
     if audit:
+        details: dict[str, Any] = {"change": "move"}
+        if used:
+            details["override"] = used
         record(db, action="update", resource_type="appointment", resource_id=appt.id, patient_id=appt.patient_id,
-               details={"change": "move"})
+               details=details)
     notify(hooks, "scheduling_appointment_moved", appointment=appt, previous_start=previous[0],
            previous_end=previous[1], db=db)
     return appt
@@ -245,7 +267,8 @@ def cancel(db: CarnetSession, appt: Appointment, reason: str, *, hooks: Any = No
         raise SchedulingError("reason", f"keep the reason under {MAX_REASON} characters")
     if appt.status != BOOKED:
         raise SchedulingError("status", "only a booked appointment can be cancelled")
-    appt.status, appt.cancel_reason = CANCELLED, reason
+    appt.status = CANCELLED
+    seal(db, appt, "cancel_reason", reason)  # the staff's or the patient's own words: health data
     appt.status_changed_at = appt.updated_at = utcnow()
     db.add(appt)
     db.flush()
@@ -295,6 +318,12 @@ def set_notes(db: CarnetSession, appt: Appointment, notes: str | None, *, audit:
     if audit:
         record(db, action="update", resource_type="appointment_notes", resource_id=appt.id,
                patient_id=appt.patient_id)
+
+
+def cancel_reason(db: CarnetSession, appt: Appointment) -> str | None:
+    """The cancellation reason in clear, for staff who see the appointment (callers audit their
+    read of the appointment); a damaged value is core's Unreadable marker."""
+    return open_or_unreadable(db, appt, "cancel_reason")
 
 
 def read_notes(db: CarnetSession, appt: Appointment) -> str | None:

@@ -38,7 +38,7 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
             "type": kind.name if kind else None,
             "modality": kind.modality if kind else None,
             "status": a.status,
-            "cancel_reason": a.cancel_reason,
+            "cancel_reason": readable(open_or_unreadable(db, a, "cancel_reason")),
             "practitioner_id": a.practitioner_id,
             "series_id": a.series_id,
             "source": a.source,
@@ -47,8 +47,10 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
         })
     prescriptions = [
         {
-            "id": p.id, "prescribed_on": p.prescribed_on.isoformat(), "prescriber": p.prescriber,
-            "sessions_prescribed": p.sessions_prescribed, "acts": p.acts, "practitioner_id": p.practitioner_id,
+            "id": p.id, "prescribed_on": p.prescribed_on.isoformat(),
+            "prescriber": readable(open_or_unreadable(db, p, "prescriber")),
+            "sessions_prescribed": p.sessions_prescribed, "acts": readable(open_or_unreadable(db, p, "acts")),
+            "practitioner_id": p.practitioner_id,
         }
         for p in db.exec(select(Prescription).where(Prescription.patient_id == patient_id).order_by(Prescription.id))
     ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import CarnetSession, record, utcnow
+from carnet_core.plugin_api import CarnetSession, record, seal, utcnow
 from carnet_scheduling.models import (
     ABSENT,
     BOOKED,
@@ -53,9 +53,12 @@ def create_prescription(
     if not 1 <= sessions_prescribed <= 200:
         raise SchedulingError("sessions_prescribed", "give 1 to 200 sessions")
     row = Prescription(patient_id=patient_id, practitioner_id=practitioner_id, prescribed_on=prescribed_on,
-                       sessions_prescribed=sessions_prescribed, prescriber=(prescriber or "").strip()[:200],
-                       acts=(acts or "").strip()[:200])
+                       sessions_prescribed=sessions_prescribed)
     db.add(row)
+    db.flush()
+    # who prescribed and the acts tell what the patient is treated for: sealed with their key
+    seal(db, row, "prescriber", (prescriber or "").strip()[:200] or None)
+    seal(db, row, "acts", (acts or "").strip()[:200] or None)
     db.flush()
     record(db, action="create", resource_type="prescription", resource_id=row.id, patient_id=patient_id)
     return row
