@@ -40,10 +40,11 @@ def _scheduling_history(carnet_db, clinic, patient_id, practitioner_id):
         db.add_all([kind, rule])
         db.flush()
         prescription = Prescription(patient_id=patient_id, practitioner_id=practitioner_id,
-                                    prescribed_on=date(2026, 2, 20), prescriber="Dr Roux", sessions_prescribed=20,
-                                    acts="AMO 10.1")
+                                    prescribed_on=date(2026, 2, 20), sessions_prescribed=20)
         db.add(prescription)
         db.flush()
+        seal(db, prescription, "prescriber", "Dr Roux")
+        seal(db, prescription, "acts", "AMO 10.1")
         series = Series(prescription_id=prescription.id, patient_id=patient_id, practitioner_id=practitioner_id,
                         appointment_type_id=kind.id, rule='{"slots": [[0, "09:00"]], "every_weeks": 1}',
                         sessions_target=20, first_day=date(2026, 3, 2))
@@ -54,10 +55,10 @@ def _scheduling_history(carnet_db, clinic, patient_id, practitioner_id):
             visit = Appointment(practitioner_id=practitioner_id, patient_id=patient_id, appointment_type_id=kind.id,
                                 series_id=series.id, starts_at=start + timedelta(days=days),
                                 ends_at=start + timedelta(days=days, hours=1),
-                                local_day=date(2026, 3, 2) + timedelta(days=days), status=status,
-                                cancel_reason=reason)
+                                local_day=date(2026, 3, 2) + timedelta(days=days), status=status)
             db.add(visit)
             db.flush()
+            seal(db, visit, "cancel_reason", reason)
             seal(db, visit, "notes", f"séance {days}: progrès")
             visits.append(visit)
         db.add(Reminder(appointment_id=visits[1].id, rule_id=rule.id, channel="email",
