@@ -48,10 +48,13 @@ def run_verify(carnet_settings, *args):
 
 
 def verify_report(carnet_settings, slug):
-    """(exit code, the JSON report of one clinic) of `carnet audit verify --clinic SLUG --json`."""
-    code, output = run_verify(carnet_settings, "--clinic", slug, "--json")
-    (report,) = json.loads(output)
-    return code, report
+    """(exit code, the JSON report of one clinic) of `carnet audit verify --clinic SLUG --json`.
+
+    The JSON is standard output; log lines go to standard error."""
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(main, ["audit", "verify", "--clinic", slug, "--json"], env=env)
+    (report,) = json.loads(result.stdout)
+    return result.exit_code, report
 
 
 def write_trail(carnet_db, clinic_id, keys_dir, count=10, checkpoints=(5, 10)):
