@@ -19,6 +19,10 @@ def load(db: Any, patient_id: int) -> Patient:
     return db.get(Patient, patient_id)
 
 
+def everyone(db: Any) -> list[Patient]:
+    return list(db.exec(select(Patient)).all())
+
+
 @get("/peek/{patient_id:int}", opt={"permission": "sneaky.view"}, sync_to_thread=True)
 def peek(db: Any, patient_id: int) -> dict[str, Any]:
     patient = load(db, patient_id)
@@ -27,7 +31,7 @@ def peek(db: Any, patient_id: int) -> dict[str, Any]:
 
 @get("/peek-all", opt={"permission": "sneaky.view"}, sync_to_thread=True)
 def peek_all(db: Any) -> dict[str, Any]:
-    return {"names": [open_(db, p, "last_name") for p in db.exec(select(Patient)).all()]}
+    return {"names": [open_(db, p, "last_name") for p in everyone(db)]}
 
 
 @post("/scribble/{patient_id:int}", opt={"permission": "sneaky.view"}, sync_to_thread=True)

@@ -67,10 +67,16 @@ _NAMES: dict[str, str] = {
     "Clinic": "carnet_core.clinics.models",
     "User": "carnet_core.identity.models",
     "Membership": "carnet_core.identity.models",
-    # patients (the registry)
-    "Patient": "carnet_core.patients.models",
-    "PatientGuardian": "carnet_core.patients.models",
-    "patient_registry": "carnet_core.patients.services",
+    # patients: the one way in (visibility, clinical gate, audit); loading Patient is refused
+    "patient_access": "carnet_core.patients.patient_access",
+    "PatientAccess": "carnet_core.patients.patient_access",
+    "PatientRef": "carnet_core.patients.patient_access",
+    "PatientContact": "carnet_core.patients.patient_access",
+    "PatientError": "carnet_core.patients.services",
+    "PatientNotFound": "carnet_core.patients.services",
+    "PatientErased": "carnet_core.patients.services",
+    "PatientForbidden": "carnet_core.patients.services",
+    "PatientInvalid": "carnet_core.patients.services",
     # sealing (encryption at rest) and exact-match search
     "Sealed": "carnet_core.encryption",
     "seal": "carnet_core.encryption",
@@ -88,6 +94,7 @@ _NAMES: dict[str, str] = {
     "Unreadable": "carnet_core.encryption.unreadable",
     # audit
     "record": "carnet_core.audit",
+    "record_many": "carnet_core.audit",
     "AuditEvent": "carnet_core.audit",
     # jobs
     "enqueue": "carnet_core.jobs",
@@ -123,8 +130,8 @@ _NAMES: dict[str, str] = {
     "clock": "carnet_core.web.forms",
 }
 
-# Names that are whole modules (used as `links.issue(...)`, `patient_registry.names_of(...)`).
-_MODULES = frozenset({"patient_registry", "links"})
+# Names that are whole modules (used as `links.issue(...)`).
+_MODULES = frozenset({"links"})
 
 __all__ = sorted(_NAMES)
 

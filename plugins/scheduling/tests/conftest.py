@@ -31,7 +31,7 @@ class World:
 
 def add_patients(carnet_db, clinic_id: int, count: int, practitioner_id: int | None = None) -> list[int]:
     """Register patients through core's registry (sealed names "NAME Prénom n")."""
-    from carnet_core.plugin_api import patient_registry
+    from carnet_core.plugin_api import patient_access
 
     ids = []
     with carnet_db.session(clinic_id=clinic_id) as db:
@@ -42,7 +42,7 @@ def add_patients(carnet_db, clinic_id: int, count: int, practitioner_id: int | N
             data = {"last_name": f"{NAMES[n % len(NAMES)]}", "first_name": f"Patient{start + n}"}
             if practitioner_id is not None:
                 data["practitioner_id"] = practitioner_id
-            ids.append(patient_registry.create_patient(db, registrar, data).id)
+            ids.append(patient_access(db, registrar).register(data))
     return ids
 
 

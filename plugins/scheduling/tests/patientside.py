@@ -16,15 +16,14 @@ CANARY_NOTES = "NoteCanari-Dysphagie-4412"
 
 def make_patient(carnet_db: Any, world: Any, email_addr: str = "lea.dupont@example.org",
                  phone: str = "+33612345678", first: str = "Léa", last: str = "Dupont") -> int:
-    from carnet_core.plugin_api import patient_registry
+    from carnet_core.plugin_api import patient_access
 
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         principal = Principal(kind="user", user_id=world.practitioner.id, clinic_id=world.clinic.id,
                               roles=frozenset({"owner", "practitioner"}), permissions=frozenset())
-        patient = patient_registry.create_patient(db, principal, {"last_name": last, "first_name": first, "email": email_addr,
-                                                 "phone": phone})
-        return patient.id
+        return patient_access(db, principal).register({"last_name": last, "first_name": first, "email": email_addr,
+                                                       "phone": phone})
 
 
 def next_weekday_at(weekday: int, hour: int, minute: int = 0, weeks: int = 1, tz: str = "Europe/Paris") -> datetime:

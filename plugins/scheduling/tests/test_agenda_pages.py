@@ -90,8 +90,9 @@ def test_a_taken_slot_or_bad_input_shows_the_form_again_and_writes_nothing(world
 
 
 def test_a_secretary_never_sees_clinical_notes(world, scoped, client, login_as, people):
+    # the patient is followed by the world's practitioner; the session is given by the owner
     with scoped() as db:
-        a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+        a = appts.book(db, practitioner_id=people["owner"].id, patient_id=world.patients[0],
                        appointment_type_id=world.session_type_id, starts_at=T, notes="Dysphasie: progrès nets")
     login_as(client, people["secretary"])
     for url in (f"/scheduling/appointments/{a.id}", f"/scheduling/?view=day&date={DAY}&practitioner={world.practitioner.id}",
@@ -103,7 +104,13 @@ def test_a_secretary_never_sees_clinical_notes(world, scoped, client, login_as, 
     assert client.get(f"/api/v1/scheduling/appointments/{a.id}/notes").status_code == 403
     denied = client.post(f"/scheduling/appointments/{a.id}/notes", data={"notes": "x"})
     assert denied.status_code == 403
-    # the practitioner reads and writes them
+    # nor does a practitioner who neither follows the patient nor gives the session (core's gate)
+    client.post("/logout")
+    login_as(client, people["practitioner"])
+    assert "Dysphasie" not in client.get(f"/scheduling/appointments/{a.id}", headers=HX).text
+    assert client.get(f"/api/v1/scheduling/appointments/{a.id}/notes").status_code == 403
+    assert client.post(f"/scheduling/appointments/{a.id}/notes", data={"notes": "x"}).status_code == 403
+    # the practitioner who gives the session reads and writes them
     client.post("/logout")
     login_as(client, people["owner"])
     r = client.get(f"/scheduling/appointments/{a.id}", headers=HX)

@@ -16,6 +16,8 @@ from carnet_core.db.base import ClinicOwned
 
 # Where carnet_core.audit.trace notes the sealed values a transaction opened.
 TRACE_OPENS = "_trace_opens"
+# Packages whose direct loads of patient rows fail (carnet_core.patients.guard); tests only.
+PATIENT_GUARD = "carnet.patient_guard"
 
 
 class ScopeError(RuntimeError):
@@ -223,6 +225,8 @@ class Database:
         self.keyring: Any = None
         # Announces committed audit records (carnet_core.audit.events.install_audit_notifier).
         self.audit_notifier: Any = None
+        # Plugin packages that may not load patient rows themselves (carnet_core.patients.guard).
+        self.patient_guard: frozenset[str] | None = None
 
     @property
     def dialect(self) -> str:
@@ -234,6 +238,8 @@ class Database:
             session.info["carnet.keyring"] = self.keyring
         if self.audit_notifier is not None:
             session.info["audit_notifier"] = self.audit_notifier
+        if self.patient_guard:
+            session.info[PATIENT_GUARD] = self.patient_guard
         if clinic_id is not None:
             session.info["clinic_id"] = clinic_id
         elif unscoped:

@@ -191,13 +191,23 @@ def plugin_host(carnet_settings: Settings, inline_plugins: InlinePlugins) -> Plu
 
 
 @pytest.fixture
+def patient_guard() -> bool:
+    """Whether plugin code that loads patient rows itself fails (DirectPatientAccess): on by
+    default, so a plugin's suite proves it reaches patients through `carnet_core.patients.access`.
+    Override it with False only to test what core does when a plugin does not."""
+    return True
+
+
+@pytest.fixture
 def carnet_db(
     plugin_host: PluginHost,
     carnet_settings: Settings,
     _sqlite_template: Callable[[PluginHost], Path],
     _postgres_migrated: dict[tuple[str, ...], bool],
+    patient_guard: bool,
 ) -> Iterator[Database]:
-    """A migrated, empty database for this test."""
+    """A migrated, empty database for this test (plugins' direct patient loads refused, see
+    `patient_guard`)."""
     from carnet_core.db.migrate import upgrade
 
     url = carnet_settings.database_url
@@ -220,6 +230,10 @@ def carnet_db(
     from carnet_core.process import prepare_database
 
     prepare_database(db, carnet_settings, plugin_host)
+    if patient_guard:
+        from carnet_core.patients.guard import plugin_packages
+
+        db.patient_guard = plugin_packages(plugin_host)
     yield db
     db.dispose()
 

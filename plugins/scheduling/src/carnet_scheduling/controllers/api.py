@@ -16,7 +16,7 @@ from carnet_scheduling import permissions as perm
 from carnet_scheduling import schemas
 from carnet_scheduling.controllers.common import field_error, hooks_for, plugin_settings
 from carnet_scheduling.services import appointments as appts
-from carnet_scheduling.services import availability, feeds, series, setup
+from carnet_scheduling.services import availability, feeds, people, series, setup
 from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
@@ -38,6 +38,14 @@ def _appointment(db: CarnetSession, appointment_id: int) -> Any:
         return appts.get_appointment(db, appointment_id)
     except NotFound:
         raise NotFoundException() from None
+
+
+def _clinical_appointment(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int) -> Any:
+    """The appointment, if core's clinical gate lets this person at its patient's notes (403)."""
+    appt = _appointment(db, appointment_id)
+    if not people.clinical_allowed(db, principal_of(request), appt):
+        raise PermissionDeniedException("clinical notes need core.patients.clinical on a patient one follows")
+    return appt
 
 
 class AppointmentsApi(Controller):
@@ -157,14 +165,15 @@ class AppointmentsApi(Controller):
         return {"moved": [schemas.appointment_out(db, a) for a in moved], "plan": series.plan_payload(plan)}
 
     @get("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def read_notes(self, db: CarnetSession, appointment_id: int) -> dict[str, Any]:
+    def read_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int) -> dict[str, Any]:
         """Clinical notes (practitioners only; audited)."""
-        appt = _appointment(db, appointment_id)
+        appt = _clinical_appointment(request, db, appointment_id)
         return {"id": appt.id, "notes": appts.read_notes(db, appt)}
 
     @put("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def write_notes(self, db: CarnetSession, appointment_id: int, data: schemas.NotesIn) -> dict[str, Any]:
-        appt = _appointment(db, appointment_id)
+    def write_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+                    data: schemas.NotesIn) -> dict[str, Any]:
+        appt = _clinical_appointment(request, db, appointment_id)
         try:
             appts.set_notes(db, appt, data.notes)
         except SchedulingError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import N_, CarnetSession, is_htmx, page, principal_of, record, translate, utcnow
@@ -299,7 +299,7 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
                         errors: FormErrors | None = None, next_url: str | None = None) -> dict[str, Any]:
     principal = principal_of(request)
     tz = clinic_tz(db)
-    clinical = principal.can(perm.CLINICAL)
+    clinical = people.clinical_allowed(db, principal, appt)
     notes = appts.read_notes(db, appt) if clinical and appt.notes is not None else None
     own = {appt.patient_id} if appt.practitioner_id == principal.user_id else set()
     name = people.names(db, principal, [appt.patient_id], own_ids=own).get(appt.patient_id)
@@ -392,6 +392,8 @@ def mark_appointment(request: Request[Any, Any, Any], db: CarnetSession, appoint
       sync_to_thread=True)
 def write_notes(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
     appt = _appointment(db, appointment_id)
+    if not people.clinical_allowed(db, principal_of(request), appt):
+        raise PermissionDeniedException("clinical notes of a patient one does not follow")
     try:
         appts.set_notes(db, appt, text(data, "notes", 20_001) or None)
     except SchedulingError as exc:

@@ -20,7 +20,7 @@ def calendar_feed(request: Request[Any, Any, Any], db: CarnetSession, token: str
         raise NotFoundException()
     clinic = request.scope["state"]["public_clinic"]
     body = feeds.render_feed(db, feed, clinic_name=clinic.name, base_url=settings_of(request).base_url,
-                             patient_names=lambda ids: people.feed_names(db, ids))
+                             patient_names=lambda ids: people.feed_names(db, feed, ids))
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"})
 

@@ -15,7 +15,7 @@ from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.forms import Form, FormErrors, integer, text
 from carnet_scheduling.controllers.pages import CHANNEL_LABELS
 from carnet_scheduling.services import people, reminders, setup
-from carnet_scheduling.services.context import patient_exists, practitioners
+from carnet_scheduling.services.context import practitioners
 from carnet_scheduling.services.errors import NotFound, SchedulingError
 
 UNITS = {"days": 24 * 60, "hours": 60}
@@ -150,7 +150,7 @@ def switch(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> An
 def patient_switch(request: Request[Any, Any, Any], db: CarnetSession, patient_id: int, data: Form) -> Redirect:
     """Reminders on or off for one patient (from the patient page; the patient can also stop them
     with the link in each message)."""
-    if not patient_exists(db, patient_id) or people.one(db, principal_of(request), patient_id) is None:
+    if people.one(db, principal_of(request), patient_id) is None:
         raise NotFoundException()  # not this clinic's, or not a patient this person may see
     reminders.switch(db, "patient", patient_id, text(data, "enabled", 1) == "1")
     return Redirect(f"/patients/{patient_id}", status_code=303)

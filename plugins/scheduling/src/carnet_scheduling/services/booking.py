@@ -94,31 +94,23 @@ def clean_contact(data: dict[str, Any]) -> dict[str, str]:
 
 def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitioner_id: int,
                            allow_new: bool) -> int:
-    """The clinic's patient with this e-mail and last name (blind indexes), else a new one."""
-    from carnet_core.plugin_api import Patient, Principal, blind_index, patient_registry
+    """The clinic's patient with this e-mail and last name (core's exact match), else a new one
+    registered through core's registry, acting as "the online booking"."""
+    from carnet_core.plugin_api import PatientInvalid, Principal, patient_access
 
-    clinic_id = db.clinic_id
-    assert clinic_id is not None
-    email_idx = blind_index(db, clinic_id, "core_patient.email", contact["email"], "email")
-    name_idx = blind_index(db, clinic_id, "core_patient.last_name", contact["last_name"], "name")
-    found = db.exec(select(Patient).where(
-        Patient.email_bidx == email_idx, Patient.last_name_bidx == name_idx, Patient.erased_at.is_(None)  # type: ignore[union-attr]
-    ).order_by(Patient.id)).first()
+    principal = Principal(kind="patient_link", clinic_id=db.clinic_id, extra={"actor_id": "online-booking"})
+    patients = patient_access(db, principal)
+    found = patients.find(email=contact["email"], last_name=contact["last_name"])
     if found is not None:
-        assert found.id is not None
-        return found.id
+        return found
     if not allow_new:
         raise SchedulingError("appointment_type_id", "this kind of appointment is for patients already followed here")
-    # The patient registers themselves: the registry's rules apply, acting as "the online booking".
-    principal = Principal(kind="patient_link", clinic_id=clinic_id, extra={"actor_id": "online-booking"})
-    data = {k: v for k, v in contact.items() if v}
+    data: dict[str, Any] = {k: v for k, v in contact.items() if v}
     data["practitioner_id"] = practitioner_id
     try:
-        patient = patient_registry.create_patient(db, principal, data)
-    except ValueError as exc:
+        return patients.register(data)
+    except (PatientInvalid, ValueError) as exc:
         raise SchedulingError("phone" if "phone" in str(exc) else "email", "check your contact details") from exc
-    assert patient.id is not None
-    return patient.id
 
 
 @dataclass(frozen=True)

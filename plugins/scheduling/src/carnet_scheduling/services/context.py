@@ -10,8 +10,6 @@ from sqlmodel import select
 from carnet_core.plugin_api import CarnetSession, Clinic, Membership, User
 from carnet_scheduling.services.calendar import DEFAULT_TZ
 
-_PATIENT = sa.table("core_patient", sa.column("id"), sa.column("clinic_id"))
-
 
 def clinic_tz(db: CarnetSession) -> str:
     cache = db.info.setdefault("scheduling.tz", {})
@@ -44,10 +42,9 @@ def practitioners(db: CarnetSession) -> list[User]:
 
 def patient_exists(db: CarnetSession, patient_id: int) -> bool:
     """The patient belongs to the session's clinic (another clinic's patient does not exist here)."""
-    row = db.execute(
-        sa.select(_PATIENT.c.id).where(_PATIENT.c.id == patient_id, _PATIENT.c.clinic_id == db.clinic_id)
-    ).first()
-    return row is not None
+    from carnet_core.plugin_api import patient_access
+
+    return patient_access(db).exists(patient_id)
 
 
 def notify(hooks: Any, name: str, **kwargs: Any) -> None:

@@ -1,62 +1,63 @@
-"""Patients as the agenda shows them: names opened from core's sealed registry for staff who may
-see them, exact (blind-index) search for the booking form. Reads are audited by the callers."""
+"""Patients as the agenda shows them, through core's patient access (`carnet_core.plugin_api.patient_access`):
+its visibility rules, its clinical gate, and its audit. Scheduling never loads patient rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
-from carnet_core.plugin_api import CarnetSession
-
-try:  # core's patient registry (carnet_core.patients); absent on older cores
-    from carnet_core.plugin_api import patient_registry as _registry
-except ImportError:  # pragma: no cover - exercised only without the registry
-    _registry = None
+from carnet_core.plugin_api import CarnetSession, patient_access
 
 
 def registry_available() -> bool:
-    return _registry is not None
+    return True
 
 
 def names(
     db: CarnetSession, principal: Any, patient_ids: Iterable[int], *, own_ids: Iterable[int] = (),
 ) -> dict[int, str]:
-    """Display names of the patients this staff member may see: every patient for who sees the
-    whole registry (or when the clinic shares patients), else the patients they follow and those
-    booked with them (`own_ids`). Others are left out (the agenda then shows them as busy)."""
-    ids = sorted(set(patient_ids))
-    if not ids or _registry is None or principal is None or not principal.is_authenticated:
+    """Display names of the patients this staff member may see under core's rules, counting the
+    patients booked with them (`own_ids`) as patients they care for. Others are left out (the
+    agenda then shows them as busy)."""
+    if principal is None or not principal.is_authenticated:
         return {}
-    sees_all = principal.can(_registry.VIEW_ALL) or _registry.shares_patients(db)
-    own = set(own_ids)
-
-    def may_see(patient_id: int, practitioner_id: int | None) -> bool:
-        return sees_all or practitioner_id == principal.user_id or patient_id in own
-
-    return _display_names(db, ids, may_see)
+    return patient_access(db, principal).names(patient_ids, cared_for=own_ids)
 
 
-def _display_names(db: CarnetSession, ids: list[int], keep: Any = None) -> dict[int, str]:
-    opened = _registry.names_of(db, ids, keep)
-    return {pid: _registry.display_name(last, first) for pid, (last, first) in opened.items()}
+def feed_names(db: CarnetSession, feed: Any, patient_ids: Iterable[int]) -> dict[int, str]:
+    """Names for a practitioner's own calendar feed, once they opted in: read on the
+    practitioner's behalf (the feed's token acts for them), their own appointments only."""
+    from carnet_core.plugin_api import Principal
 
-
-def feed_names(db: CarnetSession, patient_ids: Iterable[int]) -> dict[int, str]:
-    """Names for a practitioner's own calendar feed, once they opted in (their own appointments)."""
-    ids = sorted(set(patient_ids))
-    if not ids or _registry is None:
-        return {}
-    return _display_names(db, ids)
+    ids = list(patient_ids)
+    holder = Principal(kind="token", user_id=feed.practitioner_id, clinic_id=db.clinic_id,
+                       extra={"token_id": f"calendar_feed:{feed.id}"})
+    return patient_access(db, holder).names(ids, cared_for=ids)
 
 
 def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
-    """Exact search by last name, e-mail or phone through core's registry (audited there)."""
-    q = (q or "").strip()
-    if not q or _registry is None or len(q) > 200:
-        return []
-    views = _registry.search_patients(db, principal, q, limit=limit)
-    return [(v.id, v.display_name) for v in views]
+    """Exact search by last name, e-mail or phone among the patients this person sees (audited
+    by core)."""
+    return [(ref.id, ref.display_name or "") for ref in patient_access(db, principal).search(q, limit=limit)]
 
 
 def one(db: CarnetSession, principal: Any, patient_id: int) -> str | None:
     return names(db, principal, [patient_id]).get(patient_id)
+
+
+def may_read_clinical(db: CarnetSession, principal: Any, patient_id: int, *, cares: bool) -> bool:
+    """Core's clinical gate: clinical permission on a patient they follow (or the clinic shares),
+    or on the patient of an appointment that is theirs (`cares`)."""
+    return patient_access(db, principal).may_read_clinical(patient_id, cares=cares)
+
+
+def clinical_allowed(db: CarnetSession, principal: Any, appointment: Any) -> bool:
+    """Whether this person may read and write the appointment's clinical notes: scheduling's
+    clinical permission and core's clinical gate on its patient (the appointment's own
+    practitioner counts as caring for the patient)."""
+    from carnet_scheduling import permissions as perm
+
+    if principal is None or not principal.can(perm.CLINICAL):
+        return False
+    cares = appointment.practitioner_id == principal.user_id
+    return may_read_clinical(db, principal, appointment.patient_id, cares=cares)
