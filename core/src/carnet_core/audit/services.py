@@ -144,7 +144,12 @@ def _details_text(details: dict[str, Any] | None) -> str:
 
 _TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
 _INSERT = sa.insert(_TABLE)  # parameters passed at execution: compiled once, cached
-_INSERT_MANY = sa.insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_IDS = (
+    sa.select(_TABLE.c.id)
+    .where(_TABLE.c.clinic_id == sa.bindparam("clinic_id"),
+           _TABLE.c.seq.between(sa.bindparam("first"), sa.bindparam("last")))
+    .order_by(_TABLE.c.seq)
+)
 _BUMP_HEAD = sa.text(
     "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
 )
@@ -224,7 +229,11 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
         if len(rows) == 1:
             ids = [conn.execute(_INSERT, rows[0]).inserted_primary_key[0]]
         else:
-            ids = list(conn.execute(_INSERT_MANY, rows).scalars())
+            # A plain executemany (one batch), then the ids by their seq range: INSERT ... RETURNING
+            # in parameter order falls back to one statement per row on SQLite.
+            conn.execute(_INSERT, rows)
+            ids = list(conn.execute(_IDS, {"clinic_id": clinic, "first": rows[0]["seq"],
+                                           "last": rows[-1]["seq"]}).scalars())
         last = rows[-1]
         conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
         heads[clinic] = (last["seq"], last["hash"])
