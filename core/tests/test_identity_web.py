@@ -196,13 +196,25 @@ def test_session_cookie_is_host_prefixed_and_secure_over_https(https_app, carnet
 
 def test_csrf_token_is_required_for_a_form_post(client, staff, login_as, carnet_db):
     user = staff("owner")
-    login_as(client, user, send_csrf=False)
+    token = login_as(client, user, send_csrf=False)
+    with carnet_db.session(unscoped=True) as db:
+        before = db.get(User, user.id)
+        stored = (before.password_hash, before.password_changed_at)
     data = {"current": user.password, "password": "nouvelle phrase secrète", "confirm": "nouvelle phrase secrète"}
     assert client.post("/account/password", data=data).status_code == 403
     assert client.post("/account/password", data={**data, "_csrf_token": "forged"}).status_code == 403
+    # the password did NOT change: same hash, same date, the session kept, the old password still valid
     with carnet_db.session(unscoped=True) as db:
-        assert db.get(User, user.id).password_changed_at is not None  # set at enrollment only
+        after = db.get(User, user.id)
+        assert (after.password_hash, after.password_changed_at) == stored
         assert len(_sessions(carnet_db)) == 1
+    assert client.get("/api/v1/me").status_code == 200
+    with TestClient(app=client.app, base_url="http://127.0.0.1:8000") as other:
+        assert _password_step(other, user.email, user.password).status_code == 303
+    # and the same request with the session's token does change it (the refusals were the CSRF check)
+    assert client.post("/account/password", data={**data, "_csrf_token": token}).status_code in (200, 303)
+    with carnet_db.session(unscoped=True) as db:
+        assert db.get(User, user.id).password_hash != stored[0]
 
 
 def test_csrf_token_is_required_for_an_htmx_post(client, staff, login_as):

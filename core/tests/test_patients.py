@@ -174,11 +174,18 @@ def test_every_read_and_write_is_audited(client, people, carnet_db):
     client.get("/api/v1/patients", params={"q": "lefevre"}, headers=people.h("pia"))
     with carnet_db.session(unscoped=True) as db:
         rows = db.exec(select(AuditRecord).where(AuditRecord.patient_id == pid).order_by(AuditRecord.seq)).all()
-    actions = [(r.action, r.actor_user_id) for r in rows]
-    assert ("create", people.id["pia"]) in actions
-    assert ("read", people.id["sec"]) in actions
-    assert ("update", people.id["pia"]) in actions
-    assert ("search", people.id["pia"]) in actions
+    # exactly these records, in this order: what was done, to what, by whom (each through a token)
+    recorded = [(r.action, r.resource_type, r.resource_id, r.patient_id, r.actor_kind, r.actor_user_id, r.details)
+                for r in rows]
+    pia, sec = people.id["pia"], people.id["sec"]
+    assert recorded == [
+        ("create", "patient", str(pid), pid, "token", pia, "{}"),
+        ("read", "patient", str(pid), pid, "token", pia, '{"clinical":true}'),  # the answer shows the file
+        ("read", "patient", str(pid), pid, "token", sec, '{"clinical":false}'),  # a secretary: no clinical part
+        ("update", "patient", str(pid), pid, "token", pia, '{"fields":["phone"]}'),
+        ("read", "patient", str(pid), pid, "token", pia, '{"clinical":true}'),
+        ("search", "patient", str(pid), pid, "token", pia, '{"by":"last_name"}'),
+    ]
     assert all("Lef" not in (r.details or "") for r in rows)
 
 

@@ -1,11 +1,16 @@
 """Clinic scoping is applied centrally to every query on clinic-owned tables."""
 
+import types
+
 import pytest
 import sqlalchemy as sa
+from litestar import Request, get
 from sqlmodel import select
 
+from carnet_core import hookimpl
 from carnet_core.clinics.models import ClinicPlugin
-from carnet_core.db.session import ScopeError
+from carnet_core.contrib import PUBLIC, Permission
+from carnet_core.db.session import CarnetSession, ScopeError
 
 
 def test_scoped_session_sees_only_its_clinic_rows(carnet_db, make_clinic):
@@ -93,3 +98,61 @@ def test_an_unbound_session_may_not_join_clinic_rows_either(carnet_db):
         db.exec(select(Clinic.slug).join(ClinicPlugin, ClinicPlugin.clinic_id == Clinic.id)).all()
     with carnet_db.session() as db:  # tables that belong to no clinic stay readable
         assert db.exec(select(Clinic)).all() == []
+
+
+# --- the per-request session, through the app (issue 16, class 6) --------------------------------
+
+
+
+def _probe_rows(db: CarnetSession) -> dict:
+    """What a handler's `db` is bound to, and which clinic rows a plain query returns."""
+    found = {"clinic_id": db.clinic_id, "unscoped": bool(db.info.get("unscoped"))}
+    try:
+        found["plugins"] = sorted(f"{r.clinic_id}:{r.plugin}" for r in db.exec(select(ClinicPlugin)))
+    except ScopeError:
+        found["plugins"] = "ScopeError"
+    return found
+
+
+@get("/probe", name="scopeprobe.public", opt={"permission": PUBLIC}, sync_to_thread=True)
+def public_probe(request: Request, db: CarnetSession) -> dict:
+    return _probe_rows(db)
+
+
+@get("/members", name="scopeprobe.members", opt={"permission": "scopeprobe.view"}, sync_to_thread=True)
+def member_probe(request: Request, db: CarnetSession) -> dict:
+    return _probe_rows(db)
+
+
+_probe_plugin = types.ModuleType("carnet_scopeprobe")
+_probe_plugin.CARNET_CORE_REQUIRES = ">=0.1"
+_probe_plugin.register_permissions = hookimpl(
+    lambda: [Permission("scopeprobe.view", "Probe", roles=("owner", "practitioner", "secretary"))]
+)
+_probe_plugin.register_routes = hookimpl(lambda: [public_probe, member_probe])
+
+
+@pytest.fixture
+def probe(inline_plugins):
+    inline_plugins.add("scopeprobe", _probe_plugin)
+
+
+def test_a_request_without_a_clinic_gets_a_session_bound_to_none_never_unscoped(
+    probe, app, client, make_clinic, staff, login_as
+):
+    from litestar.testing import TestClient
+
+    a = make_clinic("alpha")
+    b = make_clinic("beta")
+    # anonymous: no clinic, and no way around it (a clinic-owned query fails instead of seeing all)
+    anonymous = client.get("/scopeprobe/probe")
+    assert anonymous.status_code == 200, anonymous.text
+    assert anonymous.json() == {"clinic_id": None, "unscoped": False, "plugins": "ScopeError"}
+    # a member of each clinic: bound to their clinic, seeing its rows only
+    for clinic, other in ((a, b), (b, a)):
+        with TestClient(app=app, base_url="http://127.0.0.1:8000") as member:
+            login_as(member, staff("secretary", clinic=clinic))
+            seen = member.get("/scopeprobe/members").json()
+            assert seen["clinic_id"] == clinic.id and seen["unscoped"] is False
+            assert seen["plugins"] and all(p.startswith(f"{clinic.id}:") for p in seen["plugins"])
+            assert not [p for p in seen["plugins"] if p.startswith(f"{other.id}:")]

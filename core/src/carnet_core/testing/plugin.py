@@ -373,5 +373,6 @@ from carnet_core.testing.identity import (  # noqa: E402  (fixtures re-exported 
     login_as_fixture,
     staff,
 )
+from carnet_core.testing.matrix import authorization_matrix  # noqa: E402
 
-__all__ = ["csrf_headers_fixture", "login_as_fixture", "staff"]
+__all__ = ["authorization_matrix", "csrf_headers_fixture", "login_as_fixture", "staff"]

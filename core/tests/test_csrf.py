@@ -1,0 +1,118 @@
+"""CSRF for anonymous visitors: the token is bound to the visitor's own cookie (issue 16, class 5).
+
+On the login form, the password-reset forms and a public patient form: two visitors get different
+tokens, and one visitor's token is refused with another visitor's cookie, changing nothing;
+the visitor's own token is accepted (so the refusals are the binding, not a broken form).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.testing import TestClient
+
+from carnet_core.identity.models import User
+from carnet_core.testing.identity import csrf_token
+from carnet_core.testing.matrix import snapshot
+
+BASE = "http://127.0.0.1:8000"
+
+
+@pytest.fixture
+def visitors(app):
+    """Two anonymous browsers with cookie jars of their own."""
+    with TestClient(app=app, base_url=BASE) as one, TestClient(app=app, base_url=BASE) as two:
+        yield one, two
+
+
+def _cookie(client) -> str:
+    (value,) = [v for k, v in client.cookies.items() if k.endswith("carnet_csrf")]
+    return value
+
+
+def _tokens(visitors, path):
+    one, two = visitors
+    first, second = csrf_token(one, path), csrf_token(two, path)
+    assert _cookie(one) != _cookie(two)
+    assert first != second, f"two visitors of {path} got the same CSRF token"
+    # a reload keeps the visitor's token (it is their cookie's, not the page's)
+    assert csrf_token(one, path) == first
+    return first, second
+
+
+def _post_with_foreign_token(visitors, path, data, foreign_token, carnet_db, carnet_settings):
+    """Visitor two posts visitor one's token: refused, nothing changed, still anonymous."""
+    _, two = visitors
+    before = snapshot(carnet_db, carnet_settings)
+    response = two.post(path, data={**data, "_csrf_token": foreign_token}, follow_redirects=False)
+    assert response.status_code == 403, f"{path}: {response.status_code} with another visitor's token"
+    response = two.post(path, data=data, headers={"X-CSRF-Token": foreign_token}, follow_redirects=False)
+    assert response.status_code == 403, f"{path}: {response.status_code} with another visitor's token (header)"
+    assert snapshot(carnet_db, carnet_settings) == before
+    assert not [k for k in two.cookies if k.endswith("carnet_session")]
+
+
+def test_login_tokens_are_per_visitor(visitors, staff, carnet_db, carnet_settings):
+    user = staff("owner")
+    first, second = _tokens(visitors, "/login")
+    data = {"email": user.email, "password": user.password}
+    _post_with_foreign_token(visitors, "/login", data, first, carnet_db, carnet_settings)
+    # the visitor's own token passes (the password step answers with the second-factor page)
+    own = visitors[1].post("/login", data={**data, "_csrf_token": second}, follow_redirects=False)
+    assert own.status_code == 303 and own.headers["location"].startswith("/login/totp")
+
+
+def test_a_token_without_its_cookie_or_with_a_malformed_cookie_is_refused(app, visitors, staff):
+    user = staff("owner")
+    one, _ = visitors
+    token = csrf_token(one, "/login")
+    data = {"email": user.email, "password": user.password, "_csrf_token": token}
+    with TestClient(app=app, base_url=BASE) as fresh:  # no cookie at all
+        assert fresh.post("/login", data=data, follow_redirects=False).status_code == 403
+    with TestClient(app=app, base_url=BASE) as odd:  # a cookie the server never made (too short)
+        refused = odd.post("/login", data=data, headers={"Cookie": "carnet_csrf=abc"}, follow_redirects=False)
+        assert refused.status_code == 403
+        # a malformed cookie is replaced by a fresh one, with a token of its own
+        replaced = odd.get("/login", headers={"Cookie": "carnet_csrf=abc"})
+        assert re.search(r"carnet_csrf=[A-Za-z0-9_-]{32,}", replaced.headers.get("set-cookie", ""))
+
+
+def test_password_forgot_tokens_are_per_visitor(visitors, staff, carnet_db, carnet_settings):
+    user = staff("owner")
+    first, second = _tokens(visitors, "/password/forgot")
+    _post_with_foreign_token(visitors, "/password/forgot", {"email": user.email}, first, carnet_db, carnet_settings)
+    own = visitors[1].post("/password/forgot", data={"email": user.email, "_csrf_token": second})
+    assert own.status_code == 200
+
+
+def test_password_reset_tokens_are_per_visitor_and_the_password_stays(visitors, staff, carnet_db, carnet_settings):
+    from carnet_core.identity import services
+
+    user = staff("owner")
+    with carnet_db.session(unscoped=True) as db:
+        raw = services.create_link(db, user.id, "reset")
+        before = db.get(User, user.id)
+        hashed, changed_at = before.password_hash, before.password_changed_at
+    path = f"/password/reset/{raw}"
+    first, _ = _tokens(visitors, path)
+    new = "la glycine fleurit en avril"
+    data = {"password": new, "confirm": new, "code": user.totp().now()}
+    _post_with_foreign_token(visitors, path, data, first, carnet_db, carnet_settings)
+    with carnet_db.session(unscoped=True) as db:
+        after = db.get(User, user.id)
+        assert (after.password_hash, after.password_changed_at) == (hashed, changed_at)
+    assert visitors[1].get(path).status_code == 200  # the link was not spent
+
+
+def test_a_public_patient_form_token_is_per_visitor(visitors, make_clinic, carnet_db, carnet_settings):
+    clinic = make_clinic("cabinet-public")  # every installed plugin enabled
+    path = f"/p/{clinic.slug}/scheduling/waitlist"
+    if visitors[0].get(path).status_code == 404:
+        pytest.skip("the scheduling plugin is not installed")
+    first, second = _tokens(visitors, path)
+    _post_with_foreign_token(visitors, path, {"last_name": "Martin", "email": "lea@example.org"}, first,
+                             carnet_db, carnet_settings)
+    own = visitors[1].post(path, data={"_csrf_token": second}, follow_redirects=False)
+    assert own.status_code != 403  # the form itself answers (its own validation)
+    assert re.search(r"<form", own.text)

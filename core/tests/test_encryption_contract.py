@@ -1,0 +1,246 @@
+"""What encryption must keep true whatever the code becomes (issue 16, class 7).
+
+- the on-disk format is pinned: values sealed (and keys wrapped) by today's code keep opening;
+- blind indexes are keyed with the clinic's index key, never its data key (pinned vector);
+- the key caches are keyed per clinic: a session touching two clinics never mixes their keys;
+- an erased patient's key leaves the session cache and the process-wide keyring cache;
+- the bulk key-opening functions of the patient-list path keep to their clinic and skip
+  destroyed keys.
+"""
+
+from __future__ import annotations
+
+import hmac
+from hashlib import sha256
+
+import pytest
+from sqlmodel import select
+
+from carnet_core.encryption import (
+    DecryptionError,
+    KeyDestroyed,
+    Keyring,
+    LocalKeyProvider,
+    blind_index,
+    destroy_subject_key,
+    ensure_subject_key,
+    patient_subject,
+)
+from carnet_core.encryption.models import PURPOSE_DATA, PURPOSE_INDEX, STATE_ACTIVE, DataKey, SubjectKey
+from carnet_core.encryption.services import (
+    _SESSION_CACHE,
+    _subject_key_context,
+    open_bytes,
+    open_subject_keys,
+    row_context,
+    seal_bytes,
+    warm_subject_keys,
+)
+
+# --- pinned test vectors ---------------------------------------------------------------------------
+# Produced once by the code of December 2026 from these raw keys; they must open forever after.
+# A change that breaks them makes every existing database unreadable: add a new format version
+# instead (the header's first byte), and keep reading this one.
+MASTER_KEY = bytes(range(32))
+DATA_KEY = b"\x11" * 32  # clinic 1, purpose "data", version 1
+INDEX_KEY = b"\x22" * 32  # clinic 1, purpose "index", version 1
+SUBJECT_KEY = b"\x33" * 32  # clinic 1, "patient:5", wrapped by data key version 1, key row id 1
+DATA_WRAPPED = bytes.fromhex(
+    "014d9c85c1c28a8f390138d069e8a96aecae582c3c4409fa84adbd8b6f6a01a23ce4d6a29893514175b1d26b896fff5f47a8e5956b005dbd837622ad5c"
+)
+INDEX_WRAPPED = bytes.fromhex(
+    "018ef3ae889909fd4c8939d9544a1398d66a828b18ec80517fb04bb6917648df4b304cadc4b8966fde50954a89e5b192415fa6c2b15aa2ab851aa2672a"
+)
+SUBJECT_WRAPPED = bytes.fromhex(
+    "20e82f1d816011ec2569c9684a2122dcf333b4caa07716630e73f40b013cd9e4b3810c0541c8cc67f49ea82d0ede533bd177e85f3dd9b2b3331b6418"
+)
+# sealed with the clinic key for row_context("vector_note", "body", 7), clinic 1
+CLINIC_SEALED = bytes.fromhex(
+    "016300000001373ec3433301fec5c701140c233952ed11507fdd5bb8aaa5e8dfc003d6e8f493cad58bfb9b2cd694f4b43f668e075192127d11fb7c8e4b32"
+)
+# sealed with patient 5's key for row_context("vector_note", "body", 8), clinic 1
+SUBJECT_SEALED = bytes.fromhex(
+    "0173000000019c801b66e60987f88f86fcdb4fa9ba2f41e042db00b26a4d11b45c9b2c5e48f0d2c29df8853dd47962c645ea00d9f25e769504ac"
+)
+# blind_index(clinic 1, "core_patient.email", " Alice.Martin@Example.ORG ", "email")
+EMAIL_BLIND_INDEX = bytes.fromhex("d802058e78c7a8cb8d85eeda36464f50")
+
+
+@pytest.fixture
+def vector_clinic(carnet_db, make_clinic):
+    """Clinic 1 holding the pinned keys, read through a keyring with the pinned master key."""
+    clinic = make_clinic("vecteur", plugins=[])
+    assert clinic.id == 1, "the vectors are bound to clinic id 1: run on a fresh database"
+    provider = LocalKeyProvider(MASTER_KEY)
+    carnet_db.keyring = Keyring(provider)
+    with carnet_db.session(unscoped=True) as db:
+        for purpose, wrapped in ((PURPOSE_DATA, DATA_WRAPPED), (PURPOSE_INDEX, INDEX_WRAPPED)):
+            db.add(DataKey(clinic_id=1, purpose=purpose, version=1, state=STATE_ACTIVE, wrapped=wrapped,
+                           master_key_id=provider.key_id))
+        db.flush()
+        db.add(SubjectKey(id=1, clinic_id=1, subject=patient_subject(5), data_key_version=1, wrapped=SUBJECT_WRAPPED))
+    return clinic
+
+
+def test_values_sealed_by_the_pinned_format_keep_opening(carnet_db, vector_clinic):
+    with carnet_db.session(clinic_id=1) as db:
+        assert open_bytes(db, 1, row_context("vector_note", "body", 7), CLINIC_SEALED).decode() == \
+            "Séance du 3 mars, CANARY-V1"
+        assert open_bytes(db, 1, row_context("vector_note", "body", 8), SUBJECT_SEALED).decode() == \
+            "Bilan initial, CANARY-V2"
+        # what is sealed today has the same header: format 1, kind, key reference (4 bytes)
+        assert seal_bytes(db, 1, "x", b"y")[:6] == CLINIC_SEALED[:6]
+        assert seal_bytes(db, 1, "x", b"y", subject=patient_subject(5))[:6] == SUBJECT_SEALED[:6]
+        # and the pinned values stay bound to their row and clinic
+        with pytest.raises(DecryptionError):
+            open_bytes(db, 1, row_context("vector_note", "body", 8), CLINIC_SEALED)
+
+
+def test_the_blind_index_is_keyed_with_the_index_key_never_the_data_key(carnet_db, vector_clinic):
+    with carnet_db.session(clinic_id=1) as db:
+        index = blind_index(db, 1, "core_patient.email", " Alice.Martin@Example.ORG ", "email")
+    message = b"carnet.bidx.v1\x00core_patient.email\x00alice.martin@example.org"
+    assert index == hmac.new(INDEX_KEY, message, sha256).digest()[:16]
+    assert index != hmac.new(DATA_KEY, message, sha256).digest()[:16]
+    assert index == EMAIL_BLIND_INDEX
+
+
+# --- two clinics in one session ----------------------------------------------------------------------
+
+
+def test_a_session_touching_two_clinics_seals_each_with_its_own_keys(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    subject = patient_subject(77)  # the same subject name in both clinics: the caches must not mix them
+    with carnet_db.session(unscoped=True) as db:
+        sealed = {}
+        for clinic in (a, b, a, b):  # alternating: each clinic's second seal comes from the warm cache
+            sealed[("clinic", clinic.id)] = seal_bytes(db, clinic.id, "ctx", f"clinic {clinic.id}".encode())
+            sealed[("subject", clinic.id)] = seal_bytes(db, clinic.id, "ctx", f"patient of {clinic.id}".encode(),
+                                                        subject=subject)
+        indexes = {c.id: blind_index(db, c.id, "core_patient.email", "alice@example.org", "email") for c in (a, b)}
+        # reading both clinics' values in one session too
+        opened = {key: open_bytes(db, key[1], "ctx", value) for key, value in sealed.items()}
+    assert opened == {("clinic", a.id): f"clinic {a.id}".encode(), ("clinic", b.id): f"clinic {b.id}".encode(),
+                      ("subject", a.id): f"patient of {a.id}".encode(),
+                      ("subject", b.id): f"patient of {b.id}".encode()}
+    assert indexes[a.id] != indexes[b.id]
+    for clinic in (a, b):  # each value opens in a fresh session of its own clinic only
+        other = b if clinic is a else a
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            assert open_bytes(db, clinic.id, "ctx", sealed[("clinic", clinic.id)]) == f"clinic {clinic.id}".encode()
+            assert open_bytes(db, clinic.id, "ctx", sealed[("subject", clinic.id)]) == \
+                f"patient of {clinic.id}".encode()
+            assert blind_index(db, clinic.id, "core_patient.email", "alice@example.org", "email") == indexes[clinic.id]
+            with pytest.raises(DecryptionError):
+                open_bytes(db, clinic.id, "ctx", sealed[("clinic", other.id)])
+
+
+def test_an_erased_patients_key_leaves_the_session_and_process_caches(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    subject = patient_subject(12)
+    keyring = carnet_db.keyring
+    with carnet_db.session(clinic_id=b.id) as db:
+        kept = seal_bytes(db, b.id, "ctx", b"beta's patient 12", subject=subject)
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = seal_bytes(db, a.id, "ctx", b"alpha's patient 12", subject=subject)
+        assert open_bytes(db, a.id, "ctx", sealed) == b"alpha's patient 12"  # the key is now in both caches
+        row = db.exec(select(SubjectKey).where(SubjectKey.subject == subject)).one()
+        wrapped, context = bytes(row.wrapped), _subject_key_context(a.id, subject, row.data_key_version)
+        assert destroy_subject_key(db, a.id, subject)
+        # the same session cannot open it any more (its cache forgot the key)
+        with pytest.raises(KeyDestroyed):
+            open_bytes(db, a.id, "ctx", sealed)
+        with pytest.raises(KeyDestroyed):
+            seal_bytes(db, a.id, "ctx", b"again", subject=subject)
+        assert not [slot for slot in db.info.get(_SESSION_CACHE, {}) if subject in slot and a.id in slot]
+
+    # the process keyring forgot it too: a copy of the old wrapped bytes (a backup) is not served
+    # from memory; it has to be unwrapped again, by a data key the attacker does not have
+    def refuse(_wrapped: bytes, _context: bytes) -> bytes:
+        raise DecryptionError("not in the cache")
+
+    with pytest.raises(DecryptionError, match="not in the cache"):
+        keyring.unwrap(wrapped, context, unwrap=refuse)
+    with carnet_db.session(clinic_id=a.id) as db:
+        with pytest.raises(KeyDestroyed):
+            open_bytes(db, a.id, "ctx", sealed)
+    with carnet_db.session(clinic_id=b.id) as db:  # the other clinic's patient 12 is untouched
+        assert open_bytes(db, b.id, "ctx", kept) == b"beta's patient 12"
+
+
+# --- bulk key opening (patient lists) ----------------------------------------------------------------
+
+
+def _cached(db):
+    return set(db.info.get(_SESSION_CACHE, {}))
+
+
+def test_warm_subject_keys_opens_only_its_clinics_live_keys(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    live, gone = patient_subject(1), patient_subject(2)
+    with carnet_db.session(unscoped=True) as db:
+        for clinic in (a, b):
+            ensure_subject_key(db, clinic.id, live)
+            ensure_subject_key(db, clinic.id, gone)
+        sealed = seal_bytes(db, a.id, "ctx", b"gone", subject=gone)
+        destroy_subject_key(db, a.id, gone)
+    with carnet_db.session(unscoped=True) as db:  # unscoped: the function's own filter is all there is
+        warm_subject_keys(db, a.id, [live, gone, patient_subject(3)])
+        subject_slots = {slot for slot in _cached(db) if slot[0] == "subject"}
+        assert subject_slots == {("subject", a.id, live)}
+        ids = {slot[1] for slot in _cached(db) if slot[0] == "subject_id"}
+        a_live = db.exec(select(SubjectKey).where(SubjectKey.clinic_id == a.id, SubjectKey.subject == live)).one()
+        assert ids == {a_live.id}
+        with pytest.raises(KeyDestroyed):
+            open_bytes(db, a.id, "ctx", sealed)
+        warm_subject_keys(db, a.id, [live])  # already warm: nothing read again
+        assert {slot for slot in _cached(db) if slot[0] == "subject"} == {("subject", a.id, live)}
+
+
+def test_open_subject_keys_skips_missing_and_destroyed_rows(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    with carnet_db.session(unscoped=True) as db:
+        ensure_subject_key(db, a.id, patient_subject(1))
+        ensure_subject_key(db, b.id, patient_subject(1))
+        ensure_subject_key(db, a.id, patient_subject(2))
+        destroy_subject_key(db, a.id, patient_subject(2))
+    with carnet_db.session(unscoped=True) as db:
+        rows = db.exec(select(SubjectKey).order_by(SubjectKey.id)).all()
+        open_subject_keys(db, [None, *rows])
+        cached = _cached(db)
+        assert {s for s in cached if s[0] == "subject"} == {("subject", a.id, patient_subject(1)),
+                                                             ("subject", b.id, patient_subject(1))}
+        destroyed = next(r for r in rows if r.wrapped is None)
+        assert ("subject_id", destroyed.id) not in cached
+        assert {s[1] for s in cached if s[0] == "subject_id"} == {r.id for r in rows if r.wrapped is not None}
+
+
+def test_names_of_lists_only_the_sessions_clinic_and_skips_erased_patients(carnet_db, make_clinic, staff):
+    from carnet_core.patients.services import create_patient, erase_patient, names_of
+    from carnet_core.web.principal import Principal
+
+    a = make_clinic("alpha")
+    b = make_clinic("beta")
+    ids = {}
+    for clinic in (a, b):
+        owner = staff("owner", clinic=clinic)
+        principal = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner"}),
+                              permissions=frozenset({"core.patients.view", "core.patients.edit"}))
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            for last in ("Martin", "Durand"):
+                ids[(clinic.slug, last)] = create_patient(db, principal, {"last_name": last, "first_name": "Léa"}).id
+        if clinic is a:
+            with carnet_db.session(clinic_id=a.id) as db:
+                from carnet_core.patients.models import Patient
+
+                erase_patient(db, principal, db.get(Patient, ids[("alpha", "Durand")]), reason="other")
+    with carnet_db.session(clinic_id=a.id) as db:
+        names = names_of(db, list(ids.values()))
+        assert names == {ids[("alpha", "Martin")]: ("Martin", "Léa")}
+        kept = names_of(db, list(ids.values()), keep=lambda pid, _prac: pid != ids[("alpha", "Martin")])
+        assert kept == {}
+        assert names_of(db, []) == {}
