@@ -23,6 +23,7 @@ from markupsafe import Markup
 from carnet_core.encryption import DecryptionError, KeyDestroyed
 from carnet_core.encryption.unreadable import readable
 from carnet_core.i18n import N_
+from carnet_core.inputs import Id, Offset
 from carnet_core.patients import services
 from carnet_core.patients.schemas import (
     GuardianOut,
@@ -114,12 +115,12 @@ class PatientApi(Controller):
             return _out(services.read_patient(db, principal, patient.id))
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file")
-    def read(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> PatientOut:
+    def read(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> PatientOut:
         with answers(request):
             return _out(services.read_patient(db, principal_of(request), patient_id))
 
     @patch("/{patient_id:int}", opt={"permission": EDIT}, sync_to_thread=True, summary="Change a patient's file")
-    def update(self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: PatientPatch) -> PatientOut:
+    def update(self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: PatientPatch) -> PatientOut:
         principal = principal_of(request)
         with answers(request):
             patient = services.get_patient(db, principal, patient_id)
@@ -140,7 +141,7 @@ class PatientApi(Controller):
         db: Any,
         q: Annotated[str | None, Parameter(max_length=254, description="exact last name, e-mail or phone")] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        offset: Offset = 0,
         archived: bool = False,
     ) -> list[PatientSummary]:
         with answers(request):
@@ -153,7 +154,7 @@ class PatientApi(Controller):
 class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
     q: Annotated[str, msgspec.Meta(max_length=254)]
     limit: Annotated[int, msgspec.Meta(ge=1, le=200)] = 50
-    offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    offset: Offset = 0
     archived: bool = False
 
 
@@ -274,7 +275,7 @@ class PatientPages(Controller):
         return Redirect(f"/patients/{patient.id}", status_code=303)
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
-    def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+    def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
         principal = principal_of(request)
         try:
             with answers(request):
@@ -291,7 +292,7 @@ class PatientPages(Controller):
 
     @post("/{patient_id:int}/export", opt={"permission": EXPORT}, sync_to_thread=True, status_code=200,
           name="patients.export")
-    def export_file(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Response[bytes]:
+    def export_file(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Response[bytes]:
         """The RGPD export of one patient's file, as a JSON attachment (audited "export")."""
         principal = principal_of(request)
         state = carnet_state(request)
@@ -308,7 +309,7 @@ class PatientPages(Controller):
         })
 
     @get("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase_form")
-    def erase_form(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+    def erase_form(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
         principal = principal_of(request)
         with answers(request):
             services.get_patient(db, principal, patient_id)
@@ -317,7 +318,7 @@ class PatientPages(Controller):
         })
 
     @post("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase")
-    def erase(self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: FormBody) -> Template | Redirect:
+    def erase(self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: FormBody) -> Template | Redirect:
         """Lawful erasure, confirmed by typing the patient's last name and choosing a reason."""
         principal = principal_of(request)
         state = carnet_state(request)
@@ -340,7 +341,7 @@ class PatientPages(Controller):
         return Redirect(f"/patients/{patient_id}", status_code=303)
 
     @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")
-    def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+    def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
         principal = principal_of(request)
         with answers(request):
             view = services.read_patient(db, principal, patient_id)
@@ -352,7 +353,7 @@ class PatientPages(Controller):
 
     @post("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.update")
     def update_page(
-        self, request: Request[Any, Any, Any], db: Any, patient_id: int, data: FormBody
+        self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: FormBody
     ) -> Template | Redirect:
         principal = principal_of(request)
         with answers(request):

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from carnet_core.inputs import Id
+
 Name = Annotated[str, Meta(min_length=1, max_length=100)]
 Text = Annotated[str, Meta(max_length=500)]
 Email = Annotated[str, Meta(max_length=254)]
@@ -41,7 +43,7 @@ class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
     birth_first_names: Name | None = None
     birth_place_code: Annotated[str, Meta(max_length=5)] | None = None
     identity_status: IdentityStatus = "provisional"
-    practitioner_id: int | None = None
+    practitioner_id: Id | None = None
     guardians: Annotated[list[GuardianIn], Meta(max_length=4)] = []
 
 
@@ -62,7 +64,7 @@ class PatientPatch(msgspec.Struct, forbid_unknown_fields=True):
     birth_first_names: Name | None | UnsetType = UNSET
     birth_place_code: Annotated[str, Meta(max_length=5)] | None | UnsetType = UNSET
     identity_status: IdentityStatus | UnsetType = UNSET
-    practitioner_id: int | None | UnsetType = UNSET
+    practitioner_id: Id | None | UnsetType = UNSET
     archived: bool | UnsetType = UNSET
     guardians: Annotated[list[GuardianIn], Meta(max_length=4)] | UnsetType = UNSET
 

@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from carnet_core.db.base import utcnow
 from carnet_core.errors import FieldError, InvalidInput
 from carnet_core.i18n import N_
+from carnet_core.inputs import id_in_range, text_problem
 from carnet_core.patients.models import IDENTITY_STATUSES, RELATIONS, SEXES
 
 MAX_NAME = 100
@@ -71,14 +72,15 @@ def _text(value: Any, limit: int, required: bool = False) -> str | None:
     if not isinstance(value, str):
         raise FieldError("not_text", N_("Must be text."))
     text = " ".join(value.split()) if limit <= MAX_NAME else value.strip()
-    if "\x00" in text:
-        raise FieldError("forbidden_character", N_("Contains a forbidden character."))
     if not text:
         if required:
             raise _required()
         return None
     if len(text) > limit:
         raise FieldError("too_long", N_("At most %(limit)s characters."), limit=limit)
+    problem = text_problem(text)
+    if problem is not None:
+        raise FieldError(problem.code, problem.message)
     return text
 
 
@@ -149,9 +151,12 @@ def _clean_field(name: str, value: Any) -> Any:
         if value is None or value == "":
             return None
         try:
-            return int(value)
+            found = int(value)
         except (TypeError, ValueError):
             raise FieldError("invalid_user_id", N_("Must be a user id.")) from None
+        if not id_in_range(found):
+            raise FieldError("invalid_user_id", N_("Must be a user id."))
+        return found
     raise _unknown()
 
 

@@ -28,6 +28,7 @@ from carnet_core.version import __version__
 from carnet_core.web import routes
 from carnet_core.web.errors import http_exception_handler, internal_error_handler, invalid_input_handler
 from carnet_core.web.guards import permission_guard, plugin_enabled_guard
+from carnet_core.web.limits import CarnetRequest, path_params_guard
 from carnet_core.web.middleware import AccessLog, CarnetMiddleware, add_security_headers
 from carnet_core.web.state import CarnetState
 from carnet_core.web.templating import build_environment
@@ -229,7 +230,8 @@ def create_app(
         route_handlers=[core_router, *plugin_routers(host), *static_routers(host)],
         dependencies={"db": Provide(provide_db)},
         middleware=[CarnetMiddleware, *state.extras.get("middleware", [])],
-        guards=list(state.extras.get("guards", [])),
+        guards=[path_params_guard, *state.extras.get("guards", [])],
+        request_class=CarnetRequest,
         before_send=[add_security_headers],
         exception_handlers={
             HTTPException: http_exception_handler, InvalidInput: invalid_input_handler,

@@ -95,6 +95,11 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
 def _code_of(error: dict[str, Any]) -> str:
     """A stable code for a body that failed the schema (msgspec's messages are English text)."""
     message = str(error.get("message") or "")
+    from carnet_core.inputs import TEXT_PROBLEMS
+
+    for problem in TEXT_PROBLEMS:  # the free-text validator's answers keep their own codes
+        if message == problem.message:
+            return problem.code
     if "unknown field" in message:
         return "unknown_field"
     if "missing required field" in message:

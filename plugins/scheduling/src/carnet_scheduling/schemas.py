@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
-from typing import Any, Literal
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from carnet_core.plugin_api import Day, FreeText, Id, Moment, OptionalText
+
+START = "An instant with its UTC offset (e.g. 2030-09-03T17:00:00+02:00), between 2000-01-01 and 2099-12-31"
+DAY = "A day between 2000-01-01 and 2099-12-31"
 
 
 class Strict(BaseModel):
@@ -25,26 +30,27 @@ class OverridesIn(Strict):
 
 
 class AppointmentIn(OverridesIn):
-    practitioner_id: int = Field(gt=0)
-    patient_id: int = Field(gt=0)
-    appointment_type_id: int = Field(gt=0)
-    starts_at: datetime
-    ends_at: datetime | None = Field(default=None, description=(
-        "Default: the start plus the type's duration. Never shorter than the type's duration (422)."))
-    room_id: int | None = Field(default=None, gt=0)
-    place_id: int | None = Field(default=None, gt=0)
-    notes: str | None = Field(default=None, max_length=20_000)
+    practitioner_id: Id
+    patient_id: Id
+    appointment_type_id: Id
+    starts_at: Moment = Field(description=START)
+    ends_at: Moment | None = Field(default=None, description=(
+        "Default: the start plus the type's duration. Never shorter than the type's duration (422), "
+        "at most 12 hours after the start."))
+    room_id: Id | None = None
+    place_id: Id | None = None
+    notes: Annotated[str, OptionalText] | None = Field(default=None, max_length=20_000)
 
 
 class MoveIn(OverridesIn):
-    starts_at: datetime
-    ends_at: datetime | None = Field(default=None, description=(
+    starts_at: Moment = Field(description=START)
+    ends_at: Moment | None = Field(default=None, description=(
         "Default: the appointment keeps its length. Never shorter than the type's duration (422)."))
-    room_id: int | None = Field(default=None, gt=0)
+    room_id: Id | None = None
 
 
 class CancelIn(Strict):
-    reason: str = Field(min_length=1, max_length=300)
+    reason: Annotated[str, FreeText] = Field(min_length=1, max_length=300)
 
 
 class StatusIn(Strict):
@@ -52,7 +58,7 @@ class StatusIn(Strict):
 
 
 class NotesIn(Strict):
-    notes: str | None = Field(default=None, max_length=20_000)
+    notes: Annotated[str, OptionalText] | None = Field(default=None, max_length=20_000)
 
 
 class WeeklySlotIn(Strict):
@@ -61,32 +67,32 @@ class WeeklySlotIn(Strict):
 
 
 class PrescriptionIn(Strict):
-    patient_id: int = Field(gt=0)
-    practitioner_id: int = Field(gt=0)
-    prescribed_on: date
+    patient_id: Id
+    practitioner_id: Id
+    prescribed_on: Day = Field(description="Between 2000-01-01 and today")
     sessions_prescribed: int = Field(ge=1, le=200)
-    prescriber: str = Field(default="", max_length=200)
-    acts: str = Field(default="", max_length=200)
+    prescriber: Annotated[str, OptionalText] = Field(default="", max_length=200)
+    acts: Annotated[str, OptionalText] = Field(default="", max_length=200)
 
 
 class SeriesIn(Strict):
-    patient_id: int = Field(gt=0)
-    practitioner_id: int = Field(gt=0)
-    appointment_type_id: int = Field(gt=0)
+    patient_id: Id
+    practitioner_id: Id
+    appointment_type_id: Id
     slots: list[WeeklySlotIn] = Field(min_length=1, max_length=7)
-    first_day: date
+    first_day: Day = Field(description=DAY)
     sessions: int = Field(ge=1, le=200)
     every_weeks: int = Field(default=1, ge=1, le=4)
-    room_id: int | None = Field(default=None, gt=0)
-    prescription_id: int | None = Field(default=None, gt=0)
-    last_day: date | None = None
+    room_id: Id | None = None
+    prescription_id: Id | None = None
+    last_day: Day | None = Field(default=None, description=DAY)
     skip_school_holidays: bool = False
     dry_run: bool = False
 
 
 class MoveFollowingIn(Strict):
     slots: list[WeeklySlotIn] = Field(min_length=1, max_length=7)
-    first_day: date
+    first_day: Day = Field(description=DAY)
     every_weeks: int | None = Field(default=None, ge=1, le=4)
     skip_school_holidays: bool = False
 
@@ -95,8 +101,8 @@ class WorkingBlockIn(Strict):
     weekday: int = Field(ge=0, le=6)
     start: time
     end: time
-    place_id: int = Field(gt=0)
-    room_id: int | None = Field(default=None, gt=0)
+    place_id: Id
+    room_id: Id | None = None
 
 
 class WorkingHoursIn(Strict):
@@ -104,18 +110,18 @@ class WorkingHoursIn(Strict):
 
 
 class PlaceIn(Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: Annotated[str, FreeText] = Field(min_length=1, max_length=120)
     kind: Literal["cabinet", "domicile", "telesoin"] = "cabinet"
-    address: str = Field(default="", max_length=300)
+    address: Annotated[str, OptionalText] = Field(default="", max_length=300)
 
 
 class RoomIn(Strict):
-    place_id: int = Field(gt=0)
-    name: str = Field(min_length=1, max_length=120)
+    place_id: Id
+    name: Annotated[str, FreeText] = Field(min_length=1, max_length=120)
 
 
 class AppointmentTypeIn(Strict):
-    name: str = Field(min_length=1, max_length=120)
+    name: Annotated[str, FreeText] = Field(min_length=1, max_length=120)
     duration_minutes: int = Field(ge=5, le=480)
     modality: Literal["cabinet", "domicile", "telesoin"] = "cabinet"
     colour: str = Field(default="#3b82f6", pattern=r"^#[0-9a-fA-F]{6}$")
@@ -126,17 +132,17 @@ class AppointmentTypeIn(Strict):
 
 
 class ExceptionIn(Strict):
-    starts_at: datetime
-    ends_at: datetime
-    practitioner_id: int | None = Field(default=None, gt=0, description="None: the whole clinic is closed")
+    starts_at: Moment = Field(description=START)
+    ends_at: Moment = Field(description="After starts_at")
+    practitioner_id: Id | None = Field(default=None, description="None: the whole clinic is closed")
     kind: Literal["holiday", "training", "closure", "other"] = "holiday"
-    label: str = Field(default="", max_length=200)
+    label: Annotated[str, OptionalText] = Field(default="", max_length=200)
 
 
 class SchoolHolidayIn(Strict):
-    first_day: date
-    last_day: date
-    label: str = Field(min_length=1, max_length=120)
+    first_day: Day = Field(description=DAY)
+    last_day: Day = Field(description=DAY)
+    label: Annotated[str, FreeText] = Field(min_length=1, max_length=120)
 
 
 class FeedIn(Strict):

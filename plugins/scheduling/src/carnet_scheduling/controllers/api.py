@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter, QueryParameter
+from litestar.params import QueryParameter
 
-from carnet_core.plugin_api import CarnetSession, principal_of, settings_of
+from carnet_core.plugin_api import CarnetSession, Id, OptionalIdParam, principal_of, settings_of
 from carnet_scheduling import permissions as perm
 from carnet_scheduling import schemas
 from carnet_scheduling.controllers.common import field_error, hooks_for, plugin_settings
@@ -33,7 +33,7 @@ def slot_taken(db: CarnetSession, exc: SlotTaken) -> Response[Any]:
     return Response(body, status_code=409, media_type="application/json")
 
 
-def _appointment(db: CarnetSession, appointment_id: int) -> Any:
+def _appointment(db: CarnetSession, appointment_id: Id) -> Any:
     try:
         return appts.get_appointment(db, appointment_id)
     except NotFound:
@@ -79,8 +79,8 @@ class AppointmentsApi(Controller):
     @get("/", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def list(
         self, db: CarnetSession, start: From, end: To,
-        practitioner_id: int | None = Parameter(default=None, gt=0),
-        room_id: int | None = Parameter(default=None, gt=0),
+        practitioner_id: OptionalIdParam = None,
+        room_id: OptionalIdParam = None,
         include_cancelled: bool = False,
     ) -> dict[str, Any]:
         """Appointments overlapping [from, to) (at most 92 days), without clinical notes."""
@@ -99,7 +99,7 @@ class AppointmentsApi(Controller):
         return {"items": [schemas.appointment_out(db, a) for a in rows]}
 
     @get("/{appointment_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
-    def show(self, db: CarnetSession, appointment_id: int) -> dict[str, Any]:
+    def show(self, db: CarnetSession, appointment_id: Id) -> dict[str, Any]:
         appt = _appointment(db, appointment_id)
         from carnet_core.plugin_api import record
 
@@ -108,7 +108,7 @@ class AppointmentsApi(Controller):
 
     @post("/{appointment_id:int}/move", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200,
           responses=TAKEN)
-    def move(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+    def move(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
              data: schemas.MoveIn) -> Any:
         appt = _appointment(db, appointment_id)
         room = data.room_id if "room_id" in data.model_fields_set else ...
@@ -122,7 +122,7 @@ class AppointmentsApi(Controller):
         return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/cancel", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
-    def cancel(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+    def cancel(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
                data: schemas.CancelIn) -> dict[str, Any]:
         """Cancel with a reason; the slot is free at once."""
         appt = _appointment(db, appointment_id)
@@ -133,7 +133,7 @@ class AppointmentsApi(Controller):
         return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/status", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
-    def status(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+    def status(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
                data: schemas.StatusIn) -> Any:
         """Mark honoured, absent (non excusé) or excused."""
         appt = _appointment(db, appointment_id)
@@ -147,7 +147,7 @@ class AppointmentsApi(Controller):
 
     @post("/{appointment_id:int}/move-following", opt={"permission": perm.MANAGE}, sync_to_thread=True,
           status_code=200)
-    def move_following(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+    def move_following(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
                        data: schemas.MoveFollowingIn) -> Any:
         """Move this occurrence and the following ones of its series to a new weekly rule."""
         appt = _appointment(db, appointment_id)
@@ -165,13 +165,13 @@ class AppointmentsApi(Controller):
         return {"moved": [schemas.appointment_out(db, a) for a in moved], "plan": series.plan_payload(plan)}
 
     @get("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def read_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int) -> dict[str, Any]:
+    def read_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id) -> dict[str, Any]:
         """Clinical notes (practitioners only; audited)."""
         appt = _clinical_appointment(request, db, appointment_id)
         return {"id": appt.id, "notes": appts.read_notes(db, appt)}
 
     @put("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def write_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int,
+    def write_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
                     data: schemas.NotesIn) -> dict[str, Any]:
         appt = _clinical_appointment(request, db, appointment_id)
         try:
@@ -184,7 +184,7 @@ class AppointmentsApi(Controller):
 @get("/availability", opt={"permission": perm.VIEW}, sync_to_thread=True, tags=["scheduling"])
 def availability_api(
     request: Request[Any, Any, Any], db: CarnetSession, start: From, end: To,
-    practitioner_id: int = Parameter(gt=0), appointment_type_id: int = Parameter(gt=0),
+    practitioner_id: Id, appointment_type_id: Id,
 ) -> dict[str, Any]:
     """Free slots of a practitioner for an appointment type in [from, to) (at most 92 days)."""
     cfg = plugin_settings(request)
@@ -235,7 +235,7 @@ class SeriesApi(Controller):
                 "appointments": [schemas.appointment_out(db, a) for a in result.appointments]}
 
     @get("/series/{series_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
-    def show_series(self, request: Request[Any, Any, Any], db: CarnetSession, series_id: int) -> dict[str, Any]:
+    def show_series(self, request: Request[Any, Any, Any], db: CarnetSession, series_id: Id) -> dict[str, Any]:
         try:
             row = series.get_series(db, series_id)
         except NotFound:
@@ -286,7 +286,7 @@ class SetupApi(Controller):
         return row.model_dump(exclude={"clinic_id"})
 
     @put("/working-hours/{practitioner_id:int}", sync_to_thread=True)
-    def set_hours(self, db: CarnetSession, practitioner_id: int, data: schemas.WorkingHoursIn) -> dict[str, Any]:
+    def set_hours(self, db: CarnetSession, practitioner_id: Id, data: schemas.WorkingHoursIn) -> dict[str, Any]:
         """Replace a practitioner's weekly hours; overlapping blocks are refused."""
         try:
             rows = setup.set_working_hours(

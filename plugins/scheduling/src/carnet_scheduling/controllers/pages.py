@@ -14,7 +14,17 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.response import Redirect, Template
 
-from carnet_core.plugin_api import N_, CarnetSession, is_htmx, page, principal_of, record, translate, utcnow
+from carnet_core.plugin_api import (
+    N_,
+    CarnetSession,
+    id_in_range,
+    is_htmx,
+    page,
+    principal_of,
+    record,
+    translate,
+    utcnow,
+)
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, flag, integer, moment, safe_next, text
@@ -220,7 +230,7 @@ def book_form_search(request: Request[Any, Any, Any], db: CarnetSession, data: F
 def _prefill(db: CarnetSession, q: dict[str, str]) -> None:
     """Defaults for a clicked cell: the room of the practitioner's working hours at that time, and
     the appointment type they book most."""
-    if not q["practitioner"].isdigit():
+    if not q["practitioner"].isdigit() or not id_in_range(int(q["practitioner"])):
         return
     practitioner_id = int(q["practitioner"])
     if not q["room"] and q["date"] and q["time"]:

@@ -17,7 +17,9 @@ from litestar.response import Redirect, Template
 from carnet_core.plugin_api import (
     PUBLIC,
     CarnetSession,
+    DateOutOfRange,
     User,
+    check_moment,
     client_address,
     clinic_hooks,
     host_of,
@@ -61,9 +63,10 @@ def _parse_start(raw: str) -> datetime:
         moment = datetime.fromisoformat(str(raw))
     except ValueError:
         raise SchedulingError("starts_at", "choose one of the proposed times") from None
-    if moment.tzinfo is None:
-        raise SchedulingError("starts_at", "choose one of the proposed times")
-    return moment
+    try:
+        return check_moment(moment, aware=True)
+    except DateOutOfRange:
+        raise SchedulingError("starts_at", "choose one of the proposed times") from None
 
 
 @get("/book", name="scheduling.public.book", opt=OPT, sync_to_thread=True)

@@ -31,7 +31,7 @@ from carnet_scheduling.models import (
 from carnet_scheduling.services.booking_rules import Overrides, check_duration, check_overrides
 from carnet_scheduling.services.calendar import local_date
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
-from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
+from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken, free_text
 from carnet_scheduling.services.recurrence import PATIENT_SAME_DAY, PRACTITIONER_BUSY, ROOM_BUSY
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -40,11 +40,18 @@ MAX_REASON = 300
 MAX_NOTES = 20_000
 
 
-def check_times(starts_at: datetime, ends_at: datetime) -> None:
-    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+def check_start(starts_at: datetime) -> None:
+    """Before any arithmetic on the start: a start near the end of the calendar would overflow."""
+    if starts_at.tzinfo is None:
         raise SchedulingError("starts_at", "give a time with its offset, e.g. 2026-09-01T17:00:00+02:00")
     if not EARLIEST <= starts_at < LATEST:
         raise SchedulingError("starts_at", "give a date between 2000 and 2099")
+
+
+def check_times(starts_at: datetime, ends_at: datetime) -> None:
+    check_start(starts_at)
+    if ends_at.tzinfo is None:
+        raise SchedulingError("ends_at", "give a time with its offset, e.g. 2026-09-01T17:00:00+02:00")
     if ends_at <= starts_at:
         raise SchedulingError("ends_at", "the end must be after the start")
     if ends_at - starts_at > MAX_LENGTH:
@@ -186,6 +193,7 @@ def book(
     kind = get_type(db, appointment_type_id)
     if not kind.active:
         raise SchedulingError("appointment_type_id", "this appointment type is archived")
+    check_start(starts_at)
     if ends_at is not None:
         check_times(starts_at, ends_at)
         check_duration(kind, starts_at, ends_at)
@@ -229,6 +237,7 @@ def move(
     An explicit `ends_at` keeps at least the type's duration; `overrides` as for `book`."""
     if appt.status != BOOKED:
         raise SchedulingError("status", "only a booked appointment can be moved")
+    check_start(starts_at)
     if ends_at is not None:
         check_times(starts_at, ends_at)
         check_duration(get_type(db, appt.appointment_type_id), starts_at, ends_at)
@@ -260,7 +269,7 @@ def move(
 
 def cancel(db: CarnetSession, appt: Appointment, reason: str, *, hooks: Any = None, audit: bool = True) -> Appointment:
     """Cancel with a reason; the time becomes free at once."""
-    reason = (reason or "").strip()
+    reason = free_text("reason", reason)
     if not reason:
         raise SchedulingError("reason", "say why the appointment is cancelled")
     if len(reason) > MAX_REASON:
@@ -312,6 +321,8 @@ def set_notes(db: CarnetSession, appt: Appointment, notes: str | None, *, audit:
 
     if notes is not None and len(notes) > MAX_NOTES:
         raise SchedulingError("notes", f"notes hold {MAX_NOTES} characters at most")
+    if notes:
+        free_text("notes", notes)
     seal(db, appt, "notes", notes or None)
     db.add(appt)
     db.flush()

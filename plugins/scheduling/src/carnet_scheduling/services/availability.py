@@ -21,7 +21,7 @@ from carnet_scheduling.models import (
     WorkingHours,
     overlapping_window,
 )
-from carnet_scheduling.services.appointments import check_times, get_type
+from carnet_scheduling.services.appointments import check_start, get_type
 from carnet_scheduling.services.context import clinic_tz, is_practitioner
 from carnet_scheduling.services.errors import SchedulingError
 from carnet_scheduling.services.slots import AvailabilityQuery, Interval, Slot, WeeklyHours, free_slots
@@ -78,7 +78,7 @@ def find_slots(
 ) -> list[Slot]:
     """Free slots for one practitioner and appointment type in [start, end)."""
     # Friendly errors for naive or absurd dates (the window itself may span weeks).
-    check_times(start, start + timedelta(minutes=1))
+    check_start(start)
     if end.tzinfo is None:
         raise SchedulingError("to", "give a time with its offset, e.g. 2026-09-30T00:00:00+02:00")
     if end <= start:

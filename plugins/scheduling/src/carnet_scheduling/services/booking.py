@@ -22,7 +22,7 @@ from carnet_scheduling.patient_models import OnlineBooking
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.availability import find_slots
 from carnet_scheduling.services.context import practitioners
-from carnet_scheduling.services.errors import SchedulingError
+from carnet_scheduling.services.errors import SchedulingError, free_text
 from carnet_scheduling.services.slots import Slot
 
 CONFIRM = "scheduling.confirm"  # the page where the patient types the e-mailed code
@@ -77,8 +77,8 @@ def _slot_is_free(db: CarnetSession, practitioner_id: int, type_id: int, starts_
 
 def clean_contact(data: dict[str, Any]) -> dict[str, str]:
     """Validate the booking form's identity fields; SchedulingError names the first bad one."""
-    first = str(data.get("first_name") or "").strip()
-    last = str(data.get("last_name") or "").strip()
+    first = free_text("first_name", str(data.get("first_name") or ""))
+    last = free_text("last_name", str(data.get("last_name") or ""))
     email = str(data.get("email") or "").strip().lower()
     phone = str(data.get("phone") or "").strip()
     if not first or len(first) > 100:

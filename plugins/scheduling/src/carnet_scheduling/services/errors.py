@@ -30,3 +30,16 @@ class SlotTaken(Exception):
         super().__init__(reason)
         self.reason = reason  # "practitioner_busy", "room_busy", "patient_already_booked_that_day"
         self.conflict = conflict
+
+
+def free_text(field: str, value: str | None, *, required: bool = False) -> str:
+    """`value` stripped, checked by core's one free-text validator (no control or bidi characters,
+    combining marks capped, a visible character when `required`); SchedulingError names the field.
+    Every text a person types into scheduling goes through here, from the API and from the forms."""
+    from carnet_core.plugin_api import text_problem
+
+    text = (value or "").strip()
+    problem = text_problem(text, required=required)
+    if problem is not None:
+        raise SchedulingError(field, problem.message)
+    return text

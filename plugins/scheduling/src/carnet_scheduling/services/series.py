@@ -26,7 +26,7 @@ from carnet_scheduling.models import (
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import DateRange, local_date, local_day_bounds
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
-from carnet_scheduling.services.errors import NotFound, SchedulingError
+from carnet_scheduling.services.errors import NotFound, SchedulingError, free_text
 from carnet_scheduling.services.recurrence import (
     CLOSURE,
     SeriesContext,
@@ -57,8 +57,8 @@ def create_prescription(
     db.add(row)
     db.flush()
     # who prescribed and the acts tell what the patient is treated for: sealed with their key
-    seal(db, row, "prescriber", (prescriber or "").strip()[:200] or None)
-    seal(db, row, "acts", (acts or "").strip()[:200] or None)
+    seal(db, row, "prescriber", free_text("prescriber", prescriber)[:200] or None)
+    seal(db, row, "acts", free_text("acts", acts)[:200] or None)
     db.flush()
     record(db, action="create", resource_type="prescription", resource_id=row.id, patient_id=patient_id)
     return row

@@ -21,7 +21,7 @@ from carnet_scheduling.models import (
 )
 from carnet_scheduling.services.appointments import check_times
 from carnet_scheduling.services.context import is_practitioner
-from carnet_scheduling.services.errors import SchedulingError
+from carnet_scheduling.services.errors import SchedulingError, free_text
 from carnet_scheduling.services.slots import HoursError, WeeklyHours, validate_weekly_hours
 
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -31,13 +31,16 @@ def _name(value: str, field: str = "name", limit: int = 120) -> str:
     value = (value or "").strip()
     if not value or len(value) > limit:
         raise SchedulingError(field, f"give 1 to {limit} characters")
+    value = free_text(field, value, required=True)
+    if not value:
+        raise SchedulingError(field, f"give 1 to {limit} characters")
     return value
 
 
 def create_place(db: CarnetSession, name: str, kind: str = "cabinet", address: str = "") -> Place:
     if kind not in MODALITIES:
         raise SchedulingError("kind", f"use one of {', '.join(MODALITIES)}")
-    place = Place(name=_name(name), kind=kind, address=(address or "").strip()[:300])
+    place = Place(name=_name(name), kind=kind, address=free_text("address", address)[:300])
     db.add(place)
     db.flush()
     record(db, action="create", resource_type="scheduling_place", resource_id=place.id)
@@ -145,7 +148,7 @@ def add_exception(
             raise
     if practitioner_id is not None and not is_practitioner(db, practitioner_id):
         raise SchedulingError("practitioner_id", "no such practitioner in this clinic")
-    row = AvailabilityException(practitioner_id=practitioner_id, kind=kind, label=(label or "").strip()[:200],
+    row = AvailabilityException(practitioner_id=practitioner_id, kind=kind, label=free_text("label", label)[:200],
                                 starts_at=starts_at, ends_at=ends_at)
     db.add(row)
     db.flush()

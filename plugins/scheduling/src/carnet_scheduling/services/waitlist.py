@@ -23,7 +23,7 @@ from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import to_local
 from carnet_scheduling.services.context import clinic_tz, is_practitioner
-from carnet_scheduling.services.errors import NotFound, SchedulingError
+from carnet_scheduling.services.errors import NotFound, SchedulingError, free_text
 
 MESSAGE_ACTOR = "scheduling.send_message"
 OFFER = "scheduling.offer"
@@ -78,11 +78,11 @@ def parse_availability(raw: Any) -> list[list[Any]]:
 
 def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -> WaitingEntry:
     """Register a file from the public intake form on the chosen practitioners' lists."""
-    name = str(data.get("full_name") or "").strip()
+    name = free_text("full_name", str(data.get("full_name") or ""))
     email = str(data.get("email") or "").strip().lower()
     phone = str(data.get("phone") or "").strip()
-    situation = str(data.get("situation") or "").strip()
-    prescription = str(data.get("prescription") or "").strip()
+    situation = free_text("situation", str(data.get("situation") or ""))
+    prescription = free_text("prescription", str(data.get("prescription") or ""))
     age = str(data.get("age_years") or "").strip()
     if not name or len(name) > 200:
         raise SchedulingError("full_name", "give the patient's name")
@@ -141,7 +141,7 @@ def triage(db: CarnetSession, listing_id: int, practitioner_id: int, action: str
     if action == "accept":
         listing.state = "accepted"
     elif action == "refuse":
-        text = (message or "").strip()
+        text = free_text("message", message)
         if not text or len(text) > 2000:
             raise SchedulingError("message", "write a short message for the patient (2000 characters at most)")
         listing.state = "refused"
