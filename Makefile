@@ -10,7 +10,7 @@ PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 HTMX := core/src/carnet_core/static/vendor/htmx.min.js
 
-.PHONY: setup run test lint init demo serve clean messages mutation
+.PHONY: setup run test lint init demo serve clean messages mutation fuzz
 
 setup: $(STAMP) $(HTMX)
 
@@ -42,6 +42,10 @@ test: setup
 mutation: setup
 	@$(BIN)/python -c "import mutmut" 2>/dev/null || $(BIN)/python -m pip install -q -e 'core[mutation]'
 	$(BIN)/python scripts/mutation.py $(TARGETS)
+
+# Schemathesis against a served demo clinic (every API operation, stateless and stateful).
+fuzz: setup
+	$(BIN)/python scripts/fuzz_api.py $(FUZZ_ARGS)
 
 lint: setup
 	$(BIN)/python -m ruff check .

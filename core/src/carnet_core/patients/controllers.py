@@ -101,12 +101,21 @@ def _out(view: PatientView) -> PatientOut:
     )
 
 
+BY_ID = {"patient_id": "$response.body#/id"}
+PATIENT_LINKS = {  # where a registered patient leads (OpenAPI links)
+    "GetPatient": ("GET", "/api/v1/patients/{patient_id}", BY_ID),
+    "UpdatePatient": ("PATCH", "/api/v1/patients/{patient_id}", BY_ID),
+}
+
+
 class PatientApi(Controller):
     path = "/api/v1/patients"
     tags = ["patients"]
     include_in_schema = True
+    opt = {"error_statuses": (409, 410)}  # a record failing its integrity check; an erased patient
 
-    @post("/", opt={"permission": EDIT}, sync_to_thread=True, status_code=201, summary="Register a patient")
+    @post("/", opt={"permission": EDIT, "links": PATIENT_LINKS}, sync_to_thread=True, status_code=201,
+          summary="Register a patient")
     def create(self, request: Request[Any, Any, Any], db: Any, data: PatientCreate) -> PatientOut:
         principal = principal_of(request)
         with answers(request):
@@ -158,8 +167,8 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
     archived: bool = False
 
 
-@post("/api/v1/patients/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200,
-      tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)",
+@post("/api/v1/patients/search", opt={"permission": VIEW, "error_statuses": (409, 410)}, sync_to_thread=True,
+      status_code=200, tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)",
       description=(
           "The preferred way to search: the same exact search as `GET /api/v1/patients?q=`, with the "
           "query in the body so that no name, e-mail or phone number lands in URLs or access logs."

@@ -12,8 +12,6 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -24,12 +22,12 @@ from carnet_core.errors import InvalidInput
 from carnet_core.i18n import load_catalogs
 from carnet_core.plugins import CORE_PLUGIN, PluginHost, build_plugin_host
 from carnet_core.settings import Settings
-from carnet_core.version import __version__
 from carnet_core.web import routes
 from carnet_core.web.errors import http_exception_handler, internal_error_handler, invalid_input_handler
 from carnet_core.web.guards import permission_guard, plugin_enabled_guard
 from carnet_core.web.limits import CarnetRequest, path_params_guard
 from carnet_core.web.middleware import AccessLog, CarnetMiddleware, add_security_headers
+from carnet_core.web.openapi import document_api_errors, openapi_config
 from carnet_core.web.state import CarnetState
 from carnet_core.web.templating import build_environment
 
@@ -223,9 +221,9 @@ def create_app(
         path="/", route_handlers=core_handlers + list(extra_route_handlers or []),
         guards=[permission_guard], include_in_schema=False,
     )
-    openapi = OpenAPIConfig(
-        title="Carnet API", version=__version__, path="/schema", render_plugins=[JsonRenderPlugin()],
-    )
+    from carnet_core.identity.sessions import cookie_name
+
+    openapi = openapi_config(cookie_name(state.settings))
     app = Litestar(
         route_handlers=[core_router, *plugin_routers(host), *static_routers(host)],
         dependencies={"db": Provide(provide_db)},
@@ -249,6 +247,7 @@ def create_app(
     # Outside routing, so that unrouted requests (404, 405) get a request id and an access line.
     app.asgi_handler = AccessLog(app.asgi_handler)
     check_route_permissions(app, state.permissions)
+    document_api_errors(app, state.extras)
     for hook in state.extras.get("on_app_created", []):
         hook(app)
     return app

@@ -21,8 +21,20 @@ from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
 
-From = Annotated[datetime, QueryParameter(name="from", description="Start of the range, with its offset")]
-To = Annotated[datetime, QueryParameter(name="to", description="End of the range, with its offset")]
+From = Annotated[datetime, QueryParameter(
+    name="from", description="Start of the range, with its offset, between 2000-01-01 and 2099-12-31")]
+To = Annotated[datetime, QueryParameter(
+    name="to", description="End of the range, with its offset: after `from`, 92 days later at most")]
+BY_ID = {"appointment_id": "$response.body#/id"}
+# Where a booked appointment leads (OpenAPI links: create -> read -> change).
+APPOINTMENT_LINKS = {
+    "GetAppointment": ("GET", "/api/v1/scheduling/appointments/{appointment_id}", BY_ID),
+    "MoveAppointment": ("POST", "/api/v1/scheduling/appointments/{appointment_id}/move", BY_ID),
+    "MarkAppointment": ("POST", "/api/v1/scheduling/appointments/{appointment_id}/status", BY_ID),
+    "CancelAppointment": ("POST", "/api/v1/scheduling/appointments/{appointment_id}/cancel", BY_ID),
+    "ReadNotes": ("GET", "/api/v1/scheduling/appointments/{appointment_id}/notes", BY_ID),
+    "WriteNotes": ("PUT", "/api/v1/scheduling/appointments/{appointment_id}/notes", BY_ID),
+}
 TAKEN = {409: ResponseSpec(data_container=schemas.SlotTakenOut, description="The time is taken: the holder")}
 
 
@@ -48,11 +60,15 @@ def _clinical_appointment(request: Request[Any, Any, Any], db: CarnetSession, ap
     return appt
 
 
+RULES = {"error_statuses": (422,)}  # field errors of the scheduling rules (see carnet_core.web.openapi)
+
+
 class AppointmentsApi(Controller):
     path = "/appointments"
     tags = ["scheduling"]
+    opt = RULES
 
-    @post("/", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN,
+    @post("/", opt={"permission": perm.MANAGE, "links": APPOINTMENT_LINKS}, sync_to_thread=True, status_code=201, responses=TAKEN,
           description=(
               "Book an appointment. It lasts at least its type's duration. A time in the past needs "
               "`allow_past: true`, a time outside the practitioner's working hours (or in their time off "
@@ -181,7 +197,7 @@ class AppointmentsApi(Controller):
         return {"id": appt.id, "has_notes": appt.notes is not None}
 
 
-@get("/availability", opt={"permission": perm.VIEW}, sync_to_thread=True, tags=["scheduling"])
+@get("/availability", opt={"permission": perm.VIEW, **RULES}, sync_to_thread=True, tags=["scheduling"])
 def availability_api(
     request: Request[Any, Any, Any], db: CarnetSession, start: From, end: To,
     practitioner_id: Id, appointment_type_id: Id,
@@ -203,6 +219,7 @@ def availability_api(
 class SeriesApi(Controller):
     path = "/"
     tags = ["scheduling"]
+    opt = RULES
 
     @post("/prescriptions", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201)
     def create_prescription(self, db: CarnetSession, data: schemas.PrescriptionIn) -> dict[str, Any]:
@@ -213,7 +230,10 @@ class SeriesApi(Controller):
         return {"id": row.id, "patient_id": row.patient_id, "sessions_prescribed": row.sessions_prescribed,
                 "prescribed_on": row.prescribed_on.isoformat()}
 
-    @post("/series", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201, responses=TAKEN)
+    @post("/series", sync_to_thread=True, status_code=201, responses=TAKEN, opt={
+        "permission": perm.MANAGE,
+        "links": {"GetSeries": ("GET", "/api/v1/scheduling/series/{series_id}", {"series_id": "$response.body#/id"})},
+    })
     def create_series(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.SeriesIn) -> Any:
         """Plan and book a series; skipped and conflicting dates are reported. `dry_run` previews."""
         try:
@@ -255,7 +275,7 @@ class SeriesApi(Controller):
 class SetupApi(Controller):
     path = "/"
     tags = ["scheduling"]
-    opt = {"permission": perm.CONFIGURE}
+    opt = {"permission": perm.CONFIGURE, **RULES}
 
     @get("/appointment-types", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def list_types(self, db: CarnetSession) -> dict[str, Any]:
