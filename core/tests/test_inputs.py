@@ -214,3 +214,19 @@ def test_a_patient_form_with_a_nul_is_shown_again_and_writes_nothing(client, car
 def test_a_nul_in_a_static_path_is_not_found(client):
     for path in ("/static/core/%00", "/static/core/app.css%00", "/static/vendor/%00.js"):
         assert client.get(path).status_code == 404, path
+
+
+def test_core_names_go_through_the_same_validator(carnet_db, clinic, staff):
+    from carnet_core.clinics.services import ClinicError, create_clinic
+    from carnet_core.identity.models import User
+    from carnet_core.identity.services import IdentityError, create_or_get_user, create_token
+
+    member = staff("owner")
+    with carnet_db.session(unscoped=True) as db:
+        with pytest.raises(ClinicError, match="name"):
+            create_clinic(db, "cabinet-bidi", "Cabinet \u202egnol")
+        with pytest.raises(IdentityError, match="name"):
+            create_or_get_user(db, "nul@cabinet.test", "Ann\x00e")
+        with pytest.raises(IdentityError, match="name"):
+            create_token(db, clinic.id, db.get(User, member.id), name="ci\x1b[31m")
+        assert create_or_get_user(db, "ok@cabinet.test", "Anne-Sophie Lefèvre").display_name == "Anne-Sophie Lefèvre"

@@ -9,6 +9,7 @@ from sqlmodel import select
 from carnet_core.clinics.models import Clinic, ClinicPlugin
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
+from carnet_core.inputs import text_problem
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -25,6 +26,8 @@ def create_clinic(db: CarnetSession, slug: str, name: str, plugins: list[str] | 
     name = name.strip()
     if not name or len(name) > 200:
         raise ClinicError("name: give a name of 1 to 200 characters")
+    if (problem := text_problem(name)) is not None:
+        raise ClinicError(f"name: {problem.message}")
     if db.exec(select(Clinic).where(Clinic.slug == slug)).first() is not None:
         raise ClinicError(f"a clinic with slug '{slug}' already exists")
     clinic = Clinic(slug=slug, name=name)

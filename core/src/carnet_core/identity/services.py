@@ -35,6 +35,7 @@ from carnet_core.identity.models import (
 )
 from carnet_core.identity.policy import IdentityPolicy
 from carnet_core.identity.trail import record_account_event, record_failed_login
+from carnet_core.inputs import text_problem
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 ENROLL_TTL = timedelta(hours=72)
@@ -88,6 +89,8 @@ def create_or_get_user(db: CarnetSession, email: str, display_name: str = "", rp
         name = (display_name or "").strip()
         if len(name) > 200:
             raise IdentityError("name: use at most 200 characters")
+        if (problem := text_problem(name, required=False)) is not None:
+            raise IdentityError(f"name: {problem.message}")
         if rpps is not None and not re.fullmatch(r"\d{11}", rpps):
             raise IdentityError("rpps: the RPPS number has 11 digits")
         user = User(email=email, display_name=name, rpps=rpps)
@@ -744,6 +747,13 @@ def parse_duration(text: str) -> timedelta:
     return delta
 
 
+def check_token_name(name: str) -> str:
+    name = name.strip()[:100]
+    if (problem := text_problem(name, required=False)) is not None:
+        raise IdentityError(f"name: {problem.message}")
+    return name
+
+
 def create_token(
     db: CarnetSession,
     clinic_id: int,
@@ -794,7 +804,7 @@ def create_token(
     row = ApiToken(
         clinic_id=clinic_id,
         user_id=user.id,
-        name=name.strip()[:100],
+        name=check_token_name(name),
         token_hash=token_hash(raw),
         prefix=raw[: len(TOKEN_PREFIX) + 6],
         scopes=",".join(cleaned) if cleaned else None,
