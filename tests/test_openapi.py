@@ -39,7 +39,7 @@ def test_every_api_operation_documents_its_errors(document):
         if path.startswith("/api/v1/scheduling/") and "feed" not in path:
             assert "422" in statuses, (method, path)
         if path.startswith("/api/v1/patients"):
-            assert {"409", "410"} <= statuses, (method, path)
+            assert {"409", "410", "422"} <= statuses, (method, path)
         error = operation["responses"]["404"]["content"]["application/json"]["schema"]
         assert error, (method, path)
 

@@ -112,7 +112,7 @@ class PatientApi(Controller):
     path = "/api/v1/patients"
     tags = ["patients"]
     include_in_schema = True
-    opt = {"error_statuses": (409, 410)}  # a record failing its integrity check; an erased patient
+    opt = {"error_statuses": (409, 410, 422)}  # integrity check failed; patient erased; field errors
 
     @post("/", opt={"permission": EDIT, "links": PATIENT_LINKS}, sync_to_thread=True, status_code=201,
           summary="Register a patient")
@@ -167,7 +167,7 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
     archived: bool = False
 
 
-@post("/api/v1/patients/search", opt={"permission": VIEW, "error_statuses": (409, 410)}, sync_to_thread=True,
+@post("/api/v1/patients/search", opt={"permission": VIEW, "error_statuses": (409, 410, 422)}, sync_to_thread=True,
       status_code=200, tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)",
       description=(
           "The preferred way to search: the same exact search as `GET /api/v1/patients?q=`, with the "
