@@ -1,7 +1,8 @@
 """Input bounds applied to every route before any handler runs (see `carnet_core.inputs`).
 
-- `path_params_guard`: an integer path parameter beyond MAX_ID names nothing (404), and a path
-  parameter carrying a NUL byte (`/static/core/%00`) names no file (404). Without it such values
+- `path_params_guard`: an integer path parameter beyond MAX_ID names nothing (404), and a file path
+  parameter carrying a NUL byte (`/static/core/%00`) names no file (404); text parameters are left
+  to their handlers (a patient link answers its own "invalid link" page). Without it such values
   reach the database or the file system and come back as a 500.
 - `OptionalIdParam`: the id bound for an optional query parameter.
 - `CarnetRequest`: the request class of the app; its JSON decoding refuses bodies nested deeper than
@@ -33,8 +34,12 @@ def path_params_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: B
             continue
         if isinstance(value, int) and not -MAX_ID <= value <= MAX_ID:
             raise NotFoundException()
-        if isinstance(value, str | PurePath) and "\x00" in str(value):
+        if (isinstance(value, PurePath) or _serves_files(handler)) and "\x00" in str(value):
             raise NotFoundException()
+
+
+def _serves_files(handler: BaseRouteHandler) -> bool:
+    return (handler.name or "").startswith("static.")  # the routers of app.static_routers
 
 
 class CarnetRequest(Request[Any, Any, Any]):
