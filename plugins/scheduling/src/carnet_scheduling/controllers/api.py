@@ -68,8 +68,8 @@ class AppointmentsApi(Controller):
     tags = ["scheduling"]
     opt = RULES
 
-    @post("/", opt={"permission": perm.MANAGE, "links": APPOINTMENT_LINKS}, sync_to_thread=True, status_code=201, responses=TAKEN,
-          description=(
+    @post("/", opt={"permission": perm.MANAGE, "links": APPOINTMENT_LINKS}, sync_to_thread=True, status_code=201,
+          responses=TAKEN, description=(
               "Book an appointment. It lasts at least its type's duration. A time in the past needs "
               "`allow_past: true`, a time outside the practitioner's working hours (or in their time off "
               "or a clinic closure) `allow_outside_hours: true`; without them the answer is 422 naming the "
