@@ -97,6 +97,7 @@ def text_problem(value: str, *, required: bool = True) -> TextProblem | None:
     """
     visible = False
     marks = 0
+    stacked = False  # reported after the scan: a forbidden character anywhere is the graver fault
     last = len(value) - 1
     for i, ch in enumerate(value):
         if ch in _BIDI_CONTROLS:
@@ -106,12 +107,13 @@ def text_problem(value: str, *, required: bool = True) -> TextProblem | None:
         category = unicodedata.category(ch)
         if category in ("Mn", "Me"):
             marks += 1
-            if marks > MAX_COMBINING_RUN:
-                return TOO_MANY_MARKS
+            stacked = stacked or marks > MAX_COMBINING_RUN
             continue
         marks = 0
         if category[0] in "LNPS" or category == "Mc":
             visible = True
+    if stacked:
+        return TOO_MANY_MARKS
     if required and not visible:
         return NO_VISIBLE_CHARACTER
     return None
