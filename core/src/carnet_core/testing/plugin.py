@@ -34,6 +34,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "slow: slower tests",
     ):
         config.addinivalue_line("markers", marker)
+    _hypothesis_profile()
+
+
+def _hypothesis_profile() -> None:
+    """Property tests judge results, not speed: no per-example deadline on a shared, busy machine."""
+    try:
+        from hypothesis import HealthCheck, settings
+    except ImportError:  # an out-of-tree plugin's suite without hypothesis
+        return
+    settings.register_profile("carnet", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("carnet")
 
 
 def _require_services() -> bool:
