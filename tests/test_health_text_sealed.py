@@ -43,11 +43,17 @@ NO_HEALTH_DATA = {
     ("scheduling_waiting_entry", "removed_reason"): "code chosen by the code (silent, booked, …), not typed",
     ("scheduling_offer", "status"): "code: offered, accepted, taken, expired, declined",
     ("scheduling_waiting_listing", "state"): "triage code: new, accepted, refused",
+    ("billing_note", "kind"): "code: note, credit",
+    ("billing_note", "status"): "code: draft, issued",
+    ("billing_note", "number"): "the note's number in its series (2026-000123)",
+    ("billing_note", "issuer"): "JSON of the practitioner's billing mentions (name, address, RPPS, SIRET)",
 }
 # Free text that must stay sealed (issue #14: these were in clear).
 MUST_BE_SEALED = {
     ("scheduling_appointment", "cancel_reason"), ("scheduling_appointment", "notes"),
     ("scheduling_prescription", "prescriber"), ("scheduling_prescription", "acts"),
+    ("billing_note", "patient_name"), ("billing_note_line", "code"), ("billing_note_line", "label"),
+    ("billing_note_line", "place"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Carnet billing: notes d'honoraires (plugin `billing`)."""

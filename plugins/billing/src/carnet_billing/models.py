@@ -1,0 +1,176 @@
+"""Billing tables (prefix `billing_`), all owned by a clinic.
+
+Money is stored as whole cents (integers) and handled as `Decimal` in the services (`money.py`):
+never a float. An NGAP coefficient is stored in hundredths (`AMO 10.1` -> 1010).
+
+What the database enforces itself (migration `billing_0001`, SQLite and PostgreSQL alike):
+
+- an issued note or credit note is never updated or deleted, and its lines never change
+  (triggers, like the audit tables'); a draft is free;
+- a number series only moves forward one step at a time (no hand edit, no gap);
+- a number is unique per practitioner and year;
+- every reference stays within one clinic (same-clinic composite keys) and, on PostgreSQL, rows
+  are visible to their clinic only (row-level security).
+
+Issued documents are accounting records kept 10 years: their sealed texts (the patient's name, the
+acts) are sealed with the clinic's key, not the patient's, so that a patient's erasure (which
+destroys the patient's key) leaves the kept notes readable by the practice and still sealed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
+
+# Kinds and statuses (codes, never free text).
+NOTE = "note"
+CREDIT = "credit"
+KINDS = (NOTE, CREDIT)
+DRAFT = "draft"
+ISSUED = "issued"
+STATUSES = (DRAFT, ISSUED)
+
+METROPOLE = "metropole"
+OUTRE_MER = "outre_mer"
+ZONES = (METROPOLE, OUTRE_MER)
+
+NGAP = "ngap"
+FREE = "free"
+ACT_KINDS = (NGAP, FREE)
+
+
+class BillingProfile(ClinicOwned, table=True):
+    """Who bills: one profile per practitioner of the clinic, in their own name."""
+
+    __tablename__ = "billing_profile"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "practitioner_id", name="uq_billing_profile_practitioner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    name: str = Field(default="", max_length=120)
+    profession: str = Field(default="", max_length=120)
+    address: str = Field(default="", max_length=300)
+    rpps: str = Field(default="", max_length=11)
+    adeli: str = Field(default="", max_length=9)
+    siret: str = Field(default="", max_length=14)
+    conventionne: bool = Field(default=True)
+    zone: str = Field(default=METROPOLE, max_length=16)
+    footer: str = Field(default="", max_length=500)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class KeyLetterValue(ClinicOwned, table=True):
+    """A clinic's own dated value of an NGAP key letter in a zone (added by an owner): it adds to,
+    or replaces on the same date, the values shipped in `data/ngap_key_letters.json`."""
+
+    __tablename__ = "billing_key_letter_value"
+    __table_args__ = (
+        sa.UniqueConstraint("clinic_id", "letter", "zone", "effective_from", name="uq_billing_key_letter_value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    letter: str = Field(max_length=8)
+    zone: str = Field(max_length=16)
+    effective_from: date
+    value_cents: int
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Act(ClinicOwned, table=True):
+    """An act of the clinic's catalogue: an NGAP key letter × coefficient (its amount follows the
+    dated value of the letter), or a free-tariff act at a set price (psychologues, bilans not
+    reimbursed, non-conventionnés)."""
+
+    __tablename__ = "billing_act"
+    __table_args__ = (clinic_key("billing_act"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(max_length=200)
+    kind: str = Field(default=NGAP, max_length=8)
+    letter: str | None = Field(default=None, max_length=8)
+    coefficient_hundredths: int | None = Field(default=None)
+    price_cents: int | None = Field(default=None)
+    active: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class NumberSeries(ClinicOwned, table=True):
+    """The last number given in a practitioner's series of a year: notes and credit notes share
+    it, so the series is continuous and chronological (taken under a row lock when issuing)."""
+
+    __tablename__ = "billing_number_series"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "practitioner_id", "year", name="uq_billing_number_series"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    year: int
+    last_seq: int = Field(default=0)
+
+
+class Note(ClinicOwned, table=True):
+    """A note d'honoraires (kind "note") or a credit note cancelling one, fully or partly (kind
+    "credit", `credit_of_id`). A draft has no number; issuing gives one and freezes the row."""
+
+    __tablename__ = "billing_note"
+    __table_args__ = (
+        clinic_key("billing_note"),
+        same_clinic("patient_id", "core_patient"),
+        same_clinic("credit_of_id", "billing_note"),
+        sa.UniqueConstraint("clinic_id", "practitioner_id", "year", "seq", name="uq_billing_note_number"),
+        sa.Index("ix_billing_note_practitioner_status", "practitioner_id", "status"),
+        sa.CheckConstraint("total_cents >= 0", name="total_positive"),
+        sa.CheckConstraint(
+            "(status = 'draft' AND number IS NULL AND seq IS NULL) OR "
+            "(status = 'issued' AND number IS NOT NULL AND seq IS NOT NULL AND issued_on IS NOT NULL)",
+            name="number_when_issued"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default=NOTE, max_length=8)
+    status: str = Field(default=DRAFT, max_length=8)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    patient_id: int = Field(index=True)
+    credit_of_id: int | None = Field(default=None, index=True)
+    number: str | None = Field(default=None, max_length=16)
+    year: int | None = Field(default=None)
+    seq: int | None = Field(default=None)
+    issued_on: date | None = Field(default=None)
+    issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    total_cents: int = Field(default=0)
+    # the patient objects to their name on the note: none is printed
+    name_withheld: bool = Field(default=False)
+    # the patient's name as printed, taken when issuing (sealed with the clinic's key, see above)
+    patient_name: bytes | None = Field(default=None, sa_type=Sealed)
+    # the practitioner's mentions as printed (JSON of the billing profile), taken when issuing
+    issuer: str | None = Field(default=None, max_length=2000)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class NoteLine(ClinicOwned, table=True):
+    """One act of a note: its date and place, its code and label (sealed: they say what the
+    patient is treated for), the key letter's value in force on the act's date, the amount."""
+
+    __tablename__ = "billing_note_line"
+    __table_args__ = (
+        same_clinic("note_id", "billing_note", ondelete="CASCADE"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(index=True)
+    position: int = Field(default=0)
+    act_day: date
+    code: bytes | None = Field(default=None, sa_type=Sealed)  # e.g. "AMO 10.1"; sealed text
+    label: bytes | None = Field(default=None, sa_type=Sealed)  # e.g. "Séance de rééducation"; sealed text
+    place: bytes | None = Field(default=None, sa_type=Sealed)  # where the act took place; sealed text
+    coefficient_hundredths: int | None = Field(default=None)
+    unit_cents: int = Field(default=0)  # the key letter's value on act_day, or the free act's price
+    quantity: int = Field(default=1)
+    amount_cents: int = Field(default=0)

@@ -1,0 +1,19 @@
+"""Billing permissions and the roles that hold them by default."""
+
+from __future__ import annotations
+
+from carnet_core.plugin_api import Permission
+
+VIEW = "billing.view"  # see notes (owners and secretaries all of them, a practitioner their own)
+PREPARE = "billing.prepare"  # prepare, edit and delete drafts
+ISSUE = "billing.issue"  # issue one's own notes and credit notes (owners: anyone's)
+PROFILE = "billing.profile"  # keep one's own billing profile
+MANAGE = "billing.manage"  # the clinic's tariffs and catalogue of acts
+
+PERMISSIONS = [
+    Permission(VIEW, "See notes d'honoraires", roles=("owner", "practitioner", "secretary")),
+    Permission(PREPARE, "Prepare draft notes", roles=("owner", "practitioner", "secretary")),
+    Permission(ISSUE, "Issue notes and credit notes", roles=("owner", "practitioner")),
+    Permission(PROFILE, "Keep one's billing profile", roles=("owner", "practitioner")),
+    Permission(MANAGE, "Manage tariffs and acts", roles=("owner",)),
+]

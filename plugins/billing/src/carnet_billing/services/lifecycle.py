@@ -1,0 +1,56 @@
+"""A patient's billing data in their RGPD export, and what their erasure does to it.
+
+Erasure: drafts (not accounting records) are deleted with their lines. Issued notes and credit
+notes are accounting records that the law keeps for 10 years: they stay, unchanged (the database
+refuses any change to them), and the patient's name printed on them stays sealed — with the
+clinic's key, so the practice can still produce the note to the tax office after the patient's own
+key is destroyed by the erasure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_billing.models import DRAFT, Note, NoteLine
+from carnet_core.plugin_api import open_or_unreadable, readable
+
+RETENTION_YEARS = 10
+
+
+def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
+    """Every note and credit note about the patient with its acts, decrypted; None when none."""
+    notes = list(db.exec(select(Note).where(Note.patient_id == patient_id).order_by(Note.id)).all())
+    if not notes:
+        return None
+    exported = []
+    for note in notes:
+        lines = db.exec(select(NoteLine).where(NoteLine.note_id == note.id).order_by(NoteLine.position)).all()
+        exported.append({
+            "id": note.id, "kind": note.kind, "status": note.status, "number": note.number,
+            "issued_on": note.issued_on.isoformat() if note.issued_on else None,
+            "practitioner_id": note.practitioner_id, "credit_of_id": note.credit_of_id,
+            "total_cents": note.total_cents,
+            "patient_name": readable(open_or_unreadable(db, note, "patient_name")),
+            "lines": [{
+                "act_day": line.act_day.isoformat(), "quantity": line.quantity,
+                "coefficient_hundredths": line.coefficient_hundredths, "unit_cents": line.unit_cents,
+                "amount_cents": line.amount_cents,
+                **{f: readable(open_or_unreadable(db, line, f)) for f in ("code", "label", "place")},
+            } for line in lines],
+        })
+    return {"notes": exported, "retention": f"Les notes émises sont conservées {RETENTION_YEARS} ans "
+                                            "(pièces comptables), même après une demande d'effacement."}
+
+
+def erase_for_patient(db: Any, patient_id: int) -> None:
+    """Delete the patient's drafts; keep issued notes and credit notes (legal retention)."""
+    drafts = list(db.exec(select(Note).where(Note.patient_id == patient_id, Note.status == DRAFT)).all())
+    for note in drafts:
+        for line in db.exec(select(NoteLine).where(NoteLine.note_id == note.id)).all():
+            db.delete(line)
+    db.flush()
+    for note in drafts:
+        db.delete(note)
+    db.flush()
