@@ -304,6 +304,10 @@ def _register_area_commands() -> None:
 
     for command in cli_areas.commands():
         main.add_command(command)
+    from carnet_core.kit.cli import COMMANDS as kit_commands  # also adds `plugins new|check`
+
+    for command in kit_commands:
+        main.add_command(command)
 
 
 _register_area_commands()

@@ -5,10 +5,12 @@ Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 """
 
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-${imports if imports else ""}
+from alembic import op
+% if imports:
+
+${imports}
+% endif
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
