@@ -125,6 +125,26 @@ SCHEDULING_ROWS: dict[str, Row] = {
                                                                 ok=(404,)),
 }
 
+# billing pages: unknown notes answer 404 (after the guards), empty forms 422
+_NOTE = {"note_id": 999999}
+BILLING_ROWS: dict[str, Row] = {
+    "GET /billing": Row(_STAFF),
+    "GET /billing/notes/new": Row(_STAFF),
+    "POST /billing/notes/new": Row(_STAFF, body={"q": "x"}),
+    "POST /billing/notes": Row(_STAFF, body={}, ok=(422,)),
+    "GET /billing/notes/{note_id:int}": Row(_STAFF, _NOTE, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/lines": Row(_STAFF, _NOTE, {}, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/lines/{line_id:int}/remove": Row(_STAFF, {**_NOTE, "line_id": 999999}, {},
+                                                                       ok=(404,)),
+    "POST /billing/notes/{note_id:int}/delete": Row(_STAFF, _NOTE, {}, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
+    "GET /billing/profile": Row(_CLINICAL),
+    "POST /billing/profile": Row(_CLINICAL, body={"siret": "1"}, ok=(422,)),
+    "GET /billing/tariffs": Row(("owner",)),
+    "POST /billing/tariffs": Row(("owner",), body={}, ok=(422,)),
+}
+
 # Path parameters naming a real patient of clinic A: a member of clinic B is refused on each route.
 _PA = {"patient_id": "__patient_a__"}
 
@@ -145,6 +165,7 @@ ROWS: dict[str, Row] = {
     "POST /clinic/switch": Row(ANY_MEMBER, body={"clinic_id": "__clinic_a__"}),
     "GET /api/v1/me": Row(ANY_MEMBER),
     **SCHEDULING_ROWS,
+    **BILLING_ROWS,
     "GET /settings/users": Row(("owner",)),
     "POST /settings/users": Row(("owner",), body={"email": "nouvelle@cabinet.test", "roles": "secretary"}),
     "POST /settings/users/{user_id:int}/roles": Row(("owner",), {"user_id": "__target_roles__"},

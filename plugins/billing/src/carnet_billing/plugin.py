@@ -15,6 +15,21 @@ def register_permissions() -> list[Any]:
 
 
 @hookimpl
+def register_routes() -> list[Any]:
+    from carnet_billing.controllers.pages import PAGE_HANDLERS
+
+    return PAGE_HANDLERS
+
+
+@hookimpl
+def navigation_items(clinic: Any, user: Any) -> list[Any]:
+    from carnet_billing import permissions as perm
+    from carnet_core.plugin_api import N_, NavItem
+
+    return [NavItem(N_("Billing"), "/billing/", permission=perm.VIEW, order=30)]
+
+
+@hookimpl
 def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
     from carnet_billing.services.lifecycle import export_for_patient
 
