@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -115,9 +114,9 @@ def write_config(target: Target) -> None:
     text = "\n".join(lines) + "\n"
     path = work / "pyproject.toml"
     if not path.exists() or path.read_text() != text:
+        # mutmut fingerprints its configuration and invalidates what a change affects (a new test
+        # selection: everything; new timeouts: the timeouts), keeping the other verdicts.
         path.write_text(text)
-        # A changed selection of tests invalidates mutmut's test mapping; start that target over.
-        shutil.rmtree(work / "mutants", ignore_errors=True)
     # mutmut runs the tests from `mutants/` by their ids relative to the repository: link the
     # test folders' top directories there (the mutated package itself is the copy in mutants/src).
     (work / "mutants").mkdir(exist_ok=True)
@@ -135,12 +134,24 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def run(target: Target, max_children: int) -> int:
+def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]]) -> int:
     write_config(target)
     mutmut = Path(sys.executable).parent / "mutmut"
-    command = ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(max_children)]
+    command = ["nice", "-n", os.environ.get("MUTATION_NICE", "10"), str(mutmut), "run", "--max-children",
+               str(max_children)]
     print(f"== {target.name}: mutmut on {', '.join(target.mutate)} against {', '.join(target.tests)}", flush=True)
     done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    if done.returncode != 0:
+        return done.returncode
+    # mutmut keeps a verdict until the mutated function changes: a survivor of an earlier run is
+    # not tried again when tests are added. Try every mutant not killed again, by name, against
+    # the current tests (mutmut re-runs the mutants it is given explicitly); reviewed equivalents
+    # are not tried again.
+    again = [name for name, code in _results(target).items()
+             if code not in KILLED and code not in TIMEOUT and name not in equivalents]
+    if again:
+        print(f"== {target.name}: {len(again)} mutants not killed, tried again against the current tests", flush=True)
+        done = subprocess.run([*command, *again], cwd=target.work, env=_environment(), check=False)  # noqa: S603
     return done.returncode
 
 
@@ -222,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for target in chosen:
         if not (args.score or args.survivors):
-            code = run(target, args.max_children)
+            code = run(target, args.max_children, equivalents)
             if code != 0:
                 print(f"{target.name}: mutmut ended with exit code {code}", file=sys.stderr)
                 failed = True

@@ -1,18 +1,27 @@
 """The fast mutant set: the most important security mutations must each make a test fail.
 
 `make mutation` (mutmut, docs/MUTATION.md) runs thousands of mutants in tens of minutes; this runs
-in every `make test`: each named mutation below is applied to a copy of carnet_core, and the test
-that guards it runs against the copy in a fresh process. It must FAIL there (exit code 1). A
+in every `make test`: each named mutation below is applied to its own copy of carnet_core, and the
+test that guards it runs against the copy in a fresh process, where it must FAIL (a failed test,
+not an error). A control run of the same guard tests against the unmutated code, in the same
+minimal pytest (only Carnet's plugin loaded), must pass: the failures are the mutations'. A
 snippet that no longer appears exactly once fails too: the guarded code moved, so update the
 mutation (and check its test still guards it).
+
+Cost: one interpreter per case (the import check and pytest in the same process), carnet_core
+byte-compiled once for every copy, pytest without the third-party plugins the guard tests do not
+use, and the cases run side by side on the machine's cores.
 """
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,28 +100,93 @@ MUTATIONS = [
 ]
 
 
+# One interpreter per case: check the mutated copy is the carnet_core imported, then run pytest.
+RUNNER = """
+import sys
+import carnet_core
+if not carnet_core.__file__.startswith(sys.argv[1]):
+    print("imported", carnet_core.__file__, "instead of the copy in", sys.argv[1])
+    sys.exit(99)
+import pytest
+sys.exit(pytest.main(sys.argv[2:]))
+"""
+
+
+@dataclass
+class Outcome:
+    code: int
+    failed: int
+    errors: int
+    output: str
+
+
+def _run(copy_parent: Path, tests: tuple[str, ...], report: Path) -> Outcome:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_TEST_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(copy_parent), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # Only Carnet's pytest plugin: the third-party ones (faker, schemathesis, ...) cost seconds to
+    # import and no guard test uses them.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    args = ["-q", "-x", "-p", "no:cacheprovider", "-p", "carnet_core.testing.plugin", f"--junitxml={report}", *tests]
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(copy_parent / "carnet_core"), *args],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    failed = errors = 0
+    if report.exists():
+        for suite in ET.parse(report).getroot().iter("testsuite"):
+            failed += int(suite.get("failures", 0))
+            errors += int(suite.get("errors", 0))
+    return Outcome(done.returncode, failed, errors, done.stdout[-3000:] + done.stderr[-2000:])
+
+
+class Cases:
+    """Every case (and the control run) submitted at once, run two or more at a time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        template = root / "template" / "carnet_core"
+        shutil.copytree(PACKAGE, template, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        compileall.compile_dir(template, quiet=1)  # once, for every copy (copies keep mtimes)
+        self.template = template
+        self.pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+        everything = tuple(t for m in MUTATIONS for t in m.tests)
+        self.control: Future[Outcome] = self.pool.submit(_run, template.parent, everything, root / "control.xml")
+        self.futures: dict[str, Future[Outcome]] = {}
+        self.problems: dict[str, str] = {}
+        for index, mutation in enumerate(MUTATIONS):
+            parent = root / f"case-{index}"
+            copy = parent / "carnet_core"
+            shutil.copytree(template, copy)
+            target = copy / mutation.file
+            source = target.read_text()
+            if source.count(mutation.original) != 1:
+                self.problems[mutation.name] = (
+                    f"{mutation.file}: the guarded snippet {mutation.original!r} appears "
+                    f"{source.count(mutation.original)} times; update the mutation in tests/test_mutation_fast.py")
+                continue
+            target.write_text(source.replace(mutation.original, mutation.mutant))
+            for stale in (target.parent / "__pycache__").glob(f"{target.stem}.*.pyc"):
+                stale.unlink()
+            self.futures[mutation.name] = self.pool.submit(_run, parent, mutation.tests, root / f"case-{index}.xml")
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory: pytest.TempPathFactory):
+    found = Cases(tmp_path_factory.mktemp("mutation-fast"))
+    yield found
+    found.pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.slow
+def test_the_guard_tests_pass_without_the_mutations(cases: Cases) -> None:
+    outcome = cases.control.result()
+    assert outcome.code == 0, f"the guard tests fail on the unmutated code (exit {outcome.code})\n{outcome.output}"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.name for m in MUTATIONS])
-def test_the_suite_kills_the_mutant(mutation: Mutation, tmp_path: Path) -> None:
-    copy = tmp_path / "carnet_core"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
-    target = copy / mutation.file
-    source = target.read_text()
-    assert source.count(mutation.original) == 1, (
-        f"{mutation.file}: the guarded snippet {mutation.original!r} appears {source.count(mutation.original)} "
-        "times; update the mutation in tests/test_mutation_fast.py"
-    )
-    target.write_text(source.replace(mutation.original, mutation.mutant))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_TEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    # the copy must be the one imported (PYTHONPATH precedes the editable install's path)
-    probe = subprocess.run([sys.executable, "-c", "import carnet_core; print(carnet_core.__file__)"],
-                           env=env, cwd=ROOT, capture_output=True, text=True, check=True)
-    assert probe.stdout.strip().startswith(str(copy)), probe.stdout
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutation.tests],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )
-    assert done.returncode == 1, (
-        f"the mutant survived (exit {done.returncode}): {mutation.name}\n{done.stdout[-3000:]}{done.stderr[-2000:]}"
+def test_the_suite_kills_the_mutant(mutation: Mutation, cases: Cases) -> None:
+    assert mutation.name not in cases.problems, cases.problems.get(mutation.name)
+    outcome = cases.futures[mutation.name].result()
+    assert outcome.code == 1 and outcome.failed >= 1 and outcome.errors == 0, (
+        f"the mutant survived (exit {outcome.code}, {outcome.failed} failed, {outcome.errors} errors): "
+        f"{mutation.name}\n{outcome.output}"
     )
