@@ -116,3 +116,56 @@ def test_a_public_patient_form_token_is_per_visitor(visitors, make_clinic, carne
     own = visitors[1].post(path, data={"_csrf_token": second}, follow_redirects=False)
     assert own.status_code != 403  # the form itself answers (its own validation)
     assert re.search(r"<form", own.text)
+
+
+# --- where the token is read from, and whose it is ---------------------------------------------
+
+
+def test_the_token_is_found_in_a_multipart_form_and_the_cookie_among_others(app, visitors, staff):
+    """A multipart form (file uploads) carries the token like a urlencoded one; the CSRF cookie is
+    found wherever it stands in the Cookie header, next to other cookies."""
+    user = staff("owner")
+    one, _ = visitors
+    token = csrf_token(one, "/login")
+    value = _cookie(one)
+    data = {"email": user.email, "password": user.password}
+    refused = one.post("/login", data=data, files={"attachment": ("note.txt", b"x")}, follow_redirects=False)
+    assert refused.status_code == 403
+    passed = one.post("/login", data={**data, "_csrf_token": token}, files={"attachment": ("note.txt", b"x")},
+                      follow_redirects=False)
+    assert passed.status_code != 403, passed.text
+    for header in (f"carnet_csrf={value}", f"theme=dark; carnet_csrf={value}; lang=fr", f"lang=fr;carnet_csrf={value}",
+                   f"x_carnet_csrf=abcdefghijklmnopqrstuvwxyz0123456789AB; carnet_csrf={value}"):
+        with TestClient(app=app, base_url=BASE) as bare:
+            answer = bare.post("/login", data={**data, "_csrf_token": token}, headers={"Cookie": header},
+                               follow_redirects=False)
+            assert answer.status_code == 303, (header, answer.status_code)
+    with TestClient(app=app, base_url=BASE) as bare:  # only the cookie of that exact name counts
+        answer = bare.post("/login", data={**data, "_csrf_token": token}, headers={"Cookie": f"x_carnet_csrf={value}"},
+                           follow_redirects=False)
+        assert answer.status_code == 403
+
+
+def test_a_logged_in_member_uses_the_sessions_token_never_a_cookie_bound_one(client, staff, login_as):
+    """Once logged in, the token is the server-side session's: the anonymous token of the login
+    page is refused, and the session's token works without any CSRF cookie."""
+    anonymous = csrf_token(client, "/login")
+    session_token = login_as(client, staff("owner"), send_csrf=False)
+    assert session_token != anonymous
+    assert client.post("/logout", headers={"X-CSRF-Token": anonymous}, follow_redirects=False).status_code == 403
+    assert client.get("/api/v1/me").status_code == 200
+    for name in [k for k in client.cookies if k.endswith("carnet_csrf")]:
+        client.cookies.delete(name)
+    assert client.post("/logout", headers={"X-CSRF-Token": session_token}, follow_redirects=False).status_code == 303
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_refused_api_call_says_why_and_static_files_set_no_cookie(client, staff, login_as):
+    login_as(client, staff("owner"), send_csrf=False)
+    refused = client.post("/api/v1/patients", json={"last_name": "Martin", "first_name": "Léa"})
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "CSRF token missing or invalid; reload the page and try again"
+    with TestClient(app=client.app, base_url=BASE) as fresh:
+        asset = fresh.get("/static/vendor/htmx.min.js")
+        assert asset.status_code == 200 and "set-cookie" not in asset.headers
+        assert "set-cookie" in fresh.get("/login").headers

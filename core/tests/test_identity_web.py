@@ -1,7 +1,9 @@
 """Login with a mandatory second factor, sessions, cookies and CSRF (issue 3, acceptance 1 and 2)."""
 
+import re
 import time
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 import sqlalchemy as sa
@@ -285,3 +287,153 @@ def test_rate_limit_per_address_holds_across_accounts(client, staff, carnet_db):
     # the limit lives in the database: a fresh app (another process) sees it too
     with carnet_db.session(unscoped=True) as db:
         assert db.execute(sa.text("SELECT count(*) FROM core_login_attempt")).scalar() >= 2 * services.ADDRESS_LIMIT
+
+
+def _set_cookies(response) -> dict[str, dict]:
+    """Every Set-Cookie of a response: name -> {"value", and each attribute lower-cased}."""
+    from http.cookies import SimpleCookie
+
+    found = {}
+    for header in response.headers.get_list("set-cookie"):
+        jar = SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            found[name] = {"value": morsel.value, "flags": {part.strip().lower() for part in header.split(";")[1:]},
+                           **{k: v for k, v in morsel.items() if v}}
+    return found
+
+
+def _full_login_and_logout(client, user):
+    """The cookies of the login page (the anonymous CSRF cookie), of the second-factor step
+    (session and known-device cookies) and of logout."""
+    page = _set_cookies(client.get("/login"))
+    _password_step(client, user.email, user.password)
+    token = csrf_token(client, "/login/totp")
+    login = client.post("/login/totp", data={"code": user.totp().now(), "_csrf_token": token}, follow_redirects=False)
+    assert login.status_code == 303, login.text
+    token = csrf_token(client, "/account")
+    logout = client.post("/logout", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    assert logout.status_code == 303
+    return page, _set_cookies(login), _set_cookies(logout)
+
+
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_every_identity_cookie_is_http_only_same_site_and_secure_over_https(
+    https, client, https_app, carnet_db, clinic, staff
+):
+    """The CSRF, session, known-device and logout cookies, attribute by attribute: a browser session
+    cookie (no lifetime) HttpOnly SameSite=Lax, the known-device cookie HttpOnly SameSite=Strict
+    kept for the policy's days, the logout cookie emptied at once; `__Host-` and Secure over HTTPS,
+    neither on plain-HTTP localhost, never a Domain."""
+    from carnet_core.identity.policy import KNOWN_DEVICE_DAYS
+    from carnet_core.testing.identity import make_staff
+
+    if https:
+        user = make_staff(carnet_db, https_app.state["carnet"].settings, "owner", clinic)
+        with TestClient(app=https_app, base_url="https://carnet.example.fr") as c:
+            page, login, logout = _full_login_and_logout(c, user)
+        prefix = "__Host-"
+    else:
+        page, login, logout = _full_login_and_logout(client, staff("owner"))
+        prefix = ""
+    session, device, cleared = login[f"{prefix}carnet_session"], login[f"{prefix}carnet_device"], \
+        logout[f"{prefix}carnet_session"]
+    csrf = page[f"{prefix}carnet_csrf"]
+    for cookie, same_site in ((session, "lax"), (device, "strict"), (cleared, "lax"), (csrf, "lax")):
+        assert cookie["path"] == "/" and "httponly" in cookie["flags"], cookie
+        assert cookie["samesite"].lower() == same_site, cookie
+        assert ("secure" in cookie["flags"]) is https, cookie
+        assert "domain" not in cookie, cookie
+    assert session["value"] and "max-age" not in session and "expires" not in session
+    # the anonymous CSRF cookie: a browser-session cookie of at least 256 random bits, URL-safe
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43,64}", csrf["value"]) and "max-age" not in csrf and "expires" not in csrf
+    assert device["value"] and "max-age" not in device
+    expires = parsedate_to_datetime(device["expires"]).timestamp()
+    assert abs(expires - (time.time() + KNOWN_DEVICE_DAYS * 86400)) < 120, device["expires"]
+    assert cleared["value"] == "" and cleared["max-age"] == "0"
+
+
+# --- API tokens: the bearer authenticator ------------------------------------------------------
+
+
+def _token(carnet_db, app, user, clinic, scopes=None):
+    from carnet_core.identity.services import create_token
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        raw, row = create_token(db, clinic.id, db.get(User, user.id), scopes=scopes, name="t",
+                                permissions=app.state["carnet"].permissions)
+        return raw, row.id
+
+
+def test_an_api_token_acts_as_its_member_in_its_clinic_and_every_use_is_recorded(
+    app, client, staff, carnet_db, clinic, make_clinic
+):
+    import json
+
+    from carnet_core.audit.models import AuditRecord
+    from carnet_core.identity.models import ApiToken, Membership
+
+    user = staff("owner,practitioner", name="Marie Curie")
+    other = make_clinic("autre-cabinet")
+    with carnet_db.session(unscoped=True) as db:  # a member of another clinic too, as secretary
+        db.add(Membership(clinic_id=other.id, user_id=user.id, roles="secretary"))
+    raw, token_id = _token(carnet_db, app, user, clinic, scopes=["core.patients.view"])
+    for header in (f"Bearer {raw}", f"bearer {raw}", f"BEARER   {raw}  "):
+        me = client.get("/api/v1/me", headers={"Authorization": header})
+        assert me.status_code == 200, (header, me.text)
+        assert me.json() == {
+            "id": user.id, "email": user.email, "display_name": "Marie Curie", "roles": ["owner", "practitioner"],
+            "clinic": {"id": clinic.id, "slug": clinic.slug, "name": clinic.name}, "scopes": ["core.patients.view"],
+        }
+    for header in (f"Basic {raw}", "Bearer ", "Bearer", raw, f"Bearer {raw}x", f"Token {raw}"):
+        assert client.get("/api/v1/me", headers={"Authorization": header}).status_code == 401, header
+    with carnet_db.session(unscoped=True) as db:
+        uses = db.exec(sa.select(AuditRecord).where(AuditRecord.resource_type == "api_token")).scalars().all()
+        row = db.get(ApiToken, token_id)
+        assert row.last_used_address == "testclient" and row.last_used_at is not None
+    assert len(uses) == 3  # the refused headers authenticate nothing and record nothing
+    for use in uses:
+        assert (use.clinic_id, use.action, use.resource_id, use.actor_kind, use.actor_id) == (
+            clinic.id, "use", str(token_id), "token", str(token_id))
+        assert json.loads(use.details) == {"method": "GET", "route": "/api/v1/me"}
+
+
+def test_an_unscoped_token_holds_its_roles_permissions_and_writes_without_a_csrf_token(
+    app, client, staff, login_as, carnet_db, clinic
+):
+    """A bearer token carries no cookie, so no CSRF token is asked; a session cookie without its
+    CSRF token is refused on the same route."""
+    writer = staff("owner,practitioner")
+    raw, _ = _token(carnet_db, app, writer, clinic)
+    bearer = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/v1/me", headers=bearer).json()["scopes"] is None
+    created = client.post("/api/v1/patients", headers=bearer, json={"last_name": "Martin", "first_name": "Léa"})
+    assert created.status_code == 201, created.text
+    # the same write from the member's logged-in browser without the session's CSRF token: refused
+    login_as(client, writer, send_csrf=False)
+    refused = client.post("/api/v1/patients", json={"last_name": "Martin", "first_name": "Léa"})
+    assert refused.status_code == 403
+
+
+def test_a_session_follows_its_member_to_another_clinic_when_removed_from_its_own(
+    client, staff, login_as, carnet_db, clinic, make_clinic
+):
+    from carnet_core.identity.models import Membership
+
+    user = staff("owner", name="Marie Curie")
+    other = make_clinic("autre-cabinet")
+    login_as(client, user)
+    assert client.get("/api/v1/me").json()["clinic"]["id"] == clinic.id
+    with carnet_db.session(unscoped=True) as db:
+        db.add(Membership(clinic_id=other.id, user_id=user.id, roles="secretary"))
+        db.exec(sa.update(Membership).where(Membership.user_id == user.id, Membership.clinic_id == clinic.id)
+                .values(active=False))
+    me = client.get("/api/v1/me").json()
+    assert me["clinic"] == {"id": other.id, "slug": other.slug, "name": other.name}
+    assert me["roles"] == ["secretary"] and me["display_name"] == "Marie Curie"
+    assert [s.clinic_id for s in _sessions(carnet_db, "full")] == [other.id]  # the session moved for good
+    # removed from every clinic: the session stays, in no clinic, and a member's route refuses it
+    with carnet_db.session(unscoped=True) as db:
+        db.exec(sa.update(Membership).where(Membership.user_id == user.id).values(active=False))
+    assert client.get("/api/v1/me").status_code == 403
+    assert [s.clinic_id for s in _sessions(carnet_db, "full")] == [None]
