@@ -143,6 +143,13 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /billing/profile": Row(_CLINICAL, body={"siret": "1"}, ok=(422,)),
     "GET /billing/tariffs": Row(("owner",)),
     "POST /billing/tariffs": Row(("owner",), body={}, ok=(422,)),
+    "GET /api/v1/billing/notes": Row(_STAFF),
+    "POST /api/v1/billing/notes": Row(_STAFF, body={}, ok=(400,)),
+    "GET /api/v1/billing/notes/{note_id:int}": Row(_STAFF, _NOTE, ok=(404,)),
+    "DELETE /api/v1/billing/notes/{note_id:int}": Row(_STAFF, _NOTE, ok=(404,)),
+    "POST /api/v1/billing/notes/{note_id:int}/lines": Row(_STAFF, _NOTE, {}, ok=(400, 404)),
+    "POST /api/v1/billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
+    "POST /api/v1/billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(400, 404)),
 }
 
 # Path parameters naming a real patient of clinic A: a member of clinic B is refused on each route.

@@ -22,6 +22,13 @@ def register_routes() -> list[Any]:
 
 
 @hookimpl
+def register_api_routes() -> list[Any]:
+    from carnet_billing.controllers.api import API_HANDLERS
+
+    return API_HANDLERS
+
+
+@hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[Any]:
     from carnet_billing import permissions as perm
     from carnet_core.plugin_api import N_, NavItem

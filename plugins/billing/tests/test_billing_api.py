@@ -1,0 +1,78 @@
+"""The billing JSON API: create a draft, add acts, issue (422 naming the missing mentions first),
+credit notes; amounts as decimal strings; core's error convention; 404 for others' notes."""
+
+import pytest
+
+from carnet_billing.services import profiles
+from carnet_core.identity.models import User
+from carnet_core.identity.services import create_token
+
+PROFILE = {"name": "Claire Martin", "profession": "Orthophoniste", "address": "1 rue des Tilleuls, Lyon",
+           "rpps": "10001234567", "siret": "12345678900011"}
+API = "/api/v1/billing/notes"
+
+
+@pytest.fixture
+def api(client, clinic, staff, carnet_db):
+    owner = staff("owner,practitioner", email="claire@cabinet.test")
+    colleague = staff("practitioner", email="julien@cabinet.test")
+    from carnet_core.patients.services import create_patient
+    from carnet_core.web.principal import Principal
+
+    registrar = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner"}),
+                          permissions=frozenset({"core.patients.edit", "core.patients.view"}))
+    headers = {}
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        patient = create_patient(db, registrar, {"last_name": "Lefèvre", "first_name": "Élodie",
+                                                 "practitioner_id": owner.id})
+        for who in (owner, colleague):
+            raw, _ = create_token(db, clinic.id, db.get(User, who.id), name="api")
+            headers[who.id] = {"Authorization": f"Bearer {raw}"}
+    return owner, colleague, patient.id, headers
+
+
+def test_a_note_through_the_api(client, api, carnet_db, clinic):
+    owner, colleague, patient_id, headers = api
+    mine = headers[owner.id]
+    created = client.post(API, json={"practitioner_id": owner.id, "patient_id": patient_id}, headers=mine)
+    assert created.status_code == 201, created.text
+    note_id = created.json()["id"]
+    assert created.json()["number"] is None and created.json()["total"] == "0.00"
+    added = client.post(f"{API}/{note_id}/lines", json={"act_day": "2026-03-02", "letter": "AMO",
+                                                        "coefficient": "10.1", "label": "Séance"}, headers=mine)
+    assert added.status_code == 201, added.text
+    assert added.json()["total"] == "26.26" and added.json()["lines"][0]["code"] == "AMO 10,1"
+    bad = client.post(f"{API}/{note_id}/lines", json={"act_day": "2099-01-01", "price": "10"}, headers=mine)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "act_day"
+    assert client.post(f"{API}/{note_id}/lines", json={"act_day": "2026-03-02", "price": 10.5},
+                       headers=mine).status_code == 400  # a float is not an amount
+    refused = client.post(f"{API}/{note_id}/issue", headers=mine)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "profile" and "SIRET" in refused.json()["errors"][0]["message"]
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        profiles.save(db, owner.id, PROFILE)
+    issued = client.post(f"{API}/{note_id}/issue", headers=mine)
+    assert issued.status_code == 200 and issued.json()["number"].endswith("-000001")
+    assert issued.json()["remaining"] == "26.26"
+    assert client.delete(f"{API}/{note_id}", headers=mine).status_code == 422  # issued: never deleted
+    credit = client.post(f"{API}/{note_id}/credit", json={"amount": "30"}, headers=mine)
+    assert credit.status_code == 422 and credit.json()["errors"][0]["field"] == "amount"
+    credit = client.post(f"{API}/{note_id}/credit", json={}, headers=mine)
+    assert credit.status_code == 201 and credit.json()["number"].endswith("-000002")
+    assert credit.json()["kind"] == "credit" and credit.json()["total"] == "26.26"
+    assert client.get(f"{API}/{note_id}", headers=mine).json()["remaining"] == "0.00"
+    # a colleague: someone else's note does not exist for them
+    assert client.get(f"{API}/{note_id}", headers=headers[colleague.id]).status_code == 404
+    assert client.get(API, headers=headers[colleague.id]).json() == []
+    assert {n["id"] for n in client.get(API, headers=mine).json()} == {note_id, credit.json()["id"]}
+
+
+def test_a_draft_is_deleted_and_unknown_notes_are_404(client, api):
+    owner, _, patient_id, headers = api
+    mine = headers[owner.id]
+    note_id = client.post(API, json={"practitioner_id": owner.id, "patient_id": patient_id}, headers=mine).json()["id"]
+    assert client.delete(f"{API}/{note_id}", headers=mine).status_code == 204
+    assert client.get(f"{API}/{note_id}", headers=mine).status_code == 404
+    assert client.get(f"{API}/{2**63}", headers=mine).status_code in (400, 404)
+    unknown = client.post(API, json={"practitioner_id": owner.id, "patient_id": 999999}, headers=mine)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "patient_id"
