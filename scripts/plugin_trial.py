@@ -3,7 +3,8 @@
 Generates a plugin with `carnet plugins new` in a folder outside the repository (a new temporary
 one by default), installs it into a throwaway virtual environment layered on this one (so the
 repository's environment is not touched), checks it with ruff and `carnet plugins check`, migrates
-a fresh Carnet home with `carnet init`, and runs the plugin's own tests. Exits 1 at the first
+a fresh Carnet home with `carnet init`, and runs the plugin's own tests (on SQLite, or on the
+PostgreSQL database given with `--test-database-url`, which they empty). Exits 1 at the first
 step that fails, naming it. Run by CI (.ci/run) and by tests/test_plugin_scaffold.py.
 """
 
@@ -44,7 +45,7 @@ def layered_venv(folder: Path) -> Path:
     return python
 
 
-def trial(parent: Path, name: str) -> None:
+def trial(parent: Path, name: str, test_database_url: str | None = None) -> None:
     parent = parent.resolve()
     if parent == ROOT or ROOT in parent.parents:
         raise TrialFailed(f"plugin trial: {parent} is inside the repository; give a folder outside it")
@@ -60,6 +61,8 @@ def trial(parent: Path, name: str) -> None:
     run("install", [str(python), "-m", "pip", "install", "-q", "-e", str(plugin)], plugin, env)
     run("check", [str(python), "-m", "carnet_core", "plugins", "check", name], plugin, env)
     run("migrate", [str(python), "-m", "carnet_core", "init"], plugin, env)
+    if test_database_url:  # its tests on PostgreSQL (row-level security, same-clinic keys there)
+        env["CARNET_TEST_DATABASE_URL"] = test_database_url
     run("its own tests", [str(python), "-m", "pytest", "-q", "-p", "no:warnings"], plugin, env)
 
 
@@ -67,10 +70,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, help="Folder outside the repository (default: a new temporary one).")
     parser.add_argument("--name", default="bilans", help="The plugin's name (default: bilans).")
+    parser.add_argument("--test-database-url", help="Run the plugin's tests on this (disposable) PostgreSQL database.")
     args = parser.parse_args()
     parent = args.dir or Path(tempfile.mkdtemp(prefix="carnet-plugin-trial-"))
     try:
-        trial(parent, args.name)
+        trial(parent, args.name, args.test_database_url)
     except TrialFailed as exc:
         print(exc, file=sys.stderr)
         return 1
