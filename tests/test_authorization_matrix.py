@@ -139,6 +139,7 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /billing/notes/{note_id:int}/delete": Row(_STAFF, _NOTE, {}, ok=(404,)),
     "POST /billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "POST /billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/payments": Row(_STAFF, _NOTE, {}, ok=(404,)),
     "GET /billing/profile": Row(_CLINICAL),
     "POST /billing/profile": Row(_CLINICAL, body={"siret": "1"}, ok=(422,)),
     "GET /billing/tariffs": Row(("owner",)),
@@ -150,6 +151,7 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /api/v1/billing/notes/{note_id:int}/lines": Row(_STAFF, _NOTE, {}, ok=(400, 404)),
     "POST /api/v1/billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "POST /api/v1/billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(400, 404)),
+    "POST /api/v1/billing/notes/{note_id:int}/payments": Row(_STAFF, _NOTE, {}, ok=(400, 404)),
 }
 
 # Path parameters naming a real patient of clinic A: a member of clinic B is refused on each route.

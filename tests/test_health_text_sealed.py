@@ -47,6 +47,8 @@ NO_HEALTH_DATA = {
     ("billing_note", "status"): "code: draft, issued",
     ("billing_note", "number"): "the note's number in its series (2026-000123)",
     ("billing_note", "issuer"): "JSON of the practitioner's billing mentions (name, address, RPPS, SIRET)",
+    ("billing_payment", "method"): "code: card, cash, cheque, transfer",
+    ("billing_payment", "payer"): "code: patient, amo, amc",
 }
 # Free text that must stay sealed (issue #14: these were in clear).
 MUST_BE_SEALED = {

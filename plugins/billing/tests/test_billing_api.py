@@ -53,7 +53,13 @@ def test_a_note_through_the_api(client, api, carnet_db, clinic):
         profiles.save(db, owner.id, PROFILE)
     issued = client.post(f"{API}/{note_id}/issue", headers=mine)
     assert issued.status_code == 200 and issued.json()["number"].endswith("-000001")
-    assert issued.json()["remaining"] == "26.26"
+    assert issued.json()["remaining"] == "26.26" and issued.json()["state"] == "issued"
+    paid = client.post(f"{API}/{note_id}/payments", json={"amount": "6.26", "paid_on": "2026-03-02",
+                                                         "method": "card"}, headers=mine)
+    assert paid.status_code == 201 and paid.json()["state"] == "partly_paid" and paid.json()["due"] == "20.00"
+    over = client.post(f"{API}/{note_id}/payments", json={"amount": "20.01", "paid_on": "2026-03-02",
+                                                         "method": "cash"}, headers=mine)
+    assert over.status_code == 422 and over.json()["errors"][0]["field"] == "amount"
     assert client.delete(f"{API}/{note_id}", headers=mine).status_code == 422  # issued: never deleted
     credit = client.post(f"{API}/{note_id}/credit", json={"amount": "30"}, headers=mine)
     assert credit.status_code == 422 and credit.json()["errors"][0]["field"] == "amount"
@@ -61,6 +67,7 @@ def test_a_note_through_the_api(client, api, carnet_db, clinic):
     assert credit.status_code == 201 and credit.json()["number"].endswith("-000002")
     assert credit.json()["kind"] == "credit" and credit.json()["total"] == "26.26"
     assert client.get(f"{API}/{note_id}", headers=mine).json()["remaining"] == "0.00"
+    assert client.get(f"{API}/{note_id}", headers=mine).json()["state"] == "cancelled"
     # a colleague: someone else's note does not exist for them
     assert client.get(f"{API}/{note_id}", headers=headers[colleague.id]).status_code == 404
     assert client.get(API, headers=headers[colleague.id]).json() == []

@@ -57,6 +57,13 @@ def test_a_practitioner_bills_from_the_pages(client, people, carnet_db, clinic, 
     number = re.search(r"n° (\d{4}-\d{6})", page.text).group(1)
     assert number.endswith("-000001") and "26,26" in page.text and "Exonéré de TVA" in page.text
     assert "AMO 10,1" in page.text
+    # a card payment of part of it, then one beyond what is due
+    paid = _post(client, f"{note_path}/payments", token, amount="10,00", paid_on="2026-03-02", method="card",
+                 payer="patient")
+    assert paid.status_code == 303
+    assert "partiellement payée" in client.get(note_path).text
+    over = _post(client, f"{note_path}/payments", token, amount="100", paid_on="2026-03-02", method="card")
+    assert over.status_code == 422 and "Le paiement dépasse ce qui reste dû" in over.text
     # a partial credit note, then one too large
     credit = _post(client, f"{note_path}/credit", token, amount="6,26")
     assert credit.status_code == 303
@@ -76,6 +83,8 @@ def test_a_practitioner_bills_from_the_pages(client, people, carnet_db, clinic, 
     assert _post(client, f"{note_path}/credit", sec_token).status_code == 403
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert notes.remaining_cents(db, db.get(Note, note_id)) == 2000
+    assert _post(client, f"{note_path}/payments", sec_token, amount="1", paid_on="2026-03-02",
+                 method="cash").status_code == 303  # a secretary records payments
 
 
 def test_billing_is_invisible_to_a_clinic_without_it(client, staff, make_clinic, login_as):

@@ -174,3 +174,28 @@ class NoteLine(ClinicOwned, table=True):
     unit_cents: int = Field(default=0)  # the key letter's value on act_day, or the free act's price
     quantity: int = Field(default=1)
     amount_cents: int = Field(default=0)
+
+
+# Payments: who paid (the patient, the Assurance Maladie's part, a complémentaire's) and how.
+PAYERS = ("patient", "amo", "amc")
+METHODS = ("card", "cash", "cheque", "transfer")
+
+
+class Payment(ClinicOwned, table=True):
+    """A payment received for an issued note, partial or whole. An accounting record: never
+    updated or deleted (triggers of `billing_0002`)."""
+
+    __tablename__ = "billing_payment"
+    __table_args__ = (
+        same_clinic("note_id", "billing_note"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(index=True)
+    paid_on: date
+    method: str = Field(max_length=8)
+    payer: str = Field(default="patient", max_length=8)
+    amount_cents: int
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -7,6 +7,7 @@ from carnet_core.plugin_api import Permission
 VIEW = "billing.view"  # see notes (owners and secretaries all of them, a practitioner their own)
 PREPARE = "billing.prepare"  # prepare, edit and delete drafts
 ISSUE = "billing.issue"  # issue one's own notes and credit notes (owners: anyone's)
+PAYMENTS = "billing.payments"  # record payments
 PROFILE = "billing.profile"  # keep one's own billing profile
 MANAGE = "billing.manage"  # the clinic's tariffs and catalogue of acts
 
@@ -14,6 +15,7 @@ PERMISSIONS = [
     Permission(VIEW, "See notes d'honoraires", roles=("owner", "practitioner", "secretary")),
     Permission(PREPARE, "Prepare draft notes", roles=("owner", "practitioner", "secretary")),
     Permission(ISSUE, "Issue notes and credit notes", roles=("owner", "practitioner")),
+    Permission(PAYMENTS, "Record payments", roles=("owner", "practitioner", "secretary")),
     Permission(PROFILE, "Keep one's billing profile", roles=("owner", "practitioner")),
     Permission(MANAGE, "Manage tariffs and acts", roles=("owner",)),
 ]

@@ -3,7 +3,7 @@ decimal strings in euros ("26.26") next to whole cents — never as JSON floats.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,11 +42,20 @@ class CreditIn(Strict):
         "Amount to cancel in euros; absent: all that remains of the note (at most what remains: 422)"))
 
 
+class PaymentIn(Strict):
+    amount: str = Field(pattern=AMOUNT, description="Amount in euros, at most what is still due (422 otherwise)")
+    paid_on: Day = Field(description="The day it was paid: not in the future")
+    method: Literal["card", "cash", "cheque", "transfer"]
+    payer: Literal["patient", "amo", "amc"] = Field(
+        default="patient", description="Who paid: the patient, the Assurance Maladie (amo) or a complémentaire (amc)")
+
+
 def euros_text(cents: int) -> str:
     return str(from_cents(cents))
 
 
-def note_out(note: Note, lines: list[dict[str, Any]] | None = None, remaining: int | None = None) -> dict[str, Any]:
+def note_out(note: Note, lines: list[dict[str, Any]] | None = None, remaining: int | None = None,
+             balance: Any = None, payments: list[Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": note.id, "kind": note.kind, "status": note.status, "number": note.number,
         "practitioner_id": note.practitioner_id, "patient_id": note.patient_id, "credit_of_id": note.credit_of_id,
@@ -55,6 +64,12 @@ def note_out(note: Note, lines: list[dict[str, Any]] | None = None, remaining: i
     }
     if remaining is not None:
         body["remaining"], body["remaining_cents"] = euros_text(remaining), remaining
+    if balance is not None:
+        body["state"] = balance.status
+        body["paid"], body["due"] = euros_text(balance.paid_cents), euros_text(balance.due_cents)
+    if payments is not None:
+        body["payments"] = [{"id": p.id, "paid_on": p.paid_on.isoformat(), "method": p.method, "payer": p.payer,
+                             "amount": euros_text(p.amount_cents)} for p in payments]
     if lines is not None:
         body["lines"] = [{
             "id": line["id"], "act_day": line["act_day"].isoformat(), "code": readable(line["code"]),

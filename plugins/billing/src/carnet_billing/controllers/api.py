@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 from carnet_billing import permissions as perm
 from carnet_billing import schemas
 from carnet_billing.money import parse_amount, parse_coefficient
-from carnet_billing.services import notes
+from carnet_billing.services import notes, payments
 from carnet_billing.services.errors import NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import CarnetSession, Id, principal_of
@@ -37,7 +37,7 @@ def _full(db: CarnetSession, request: Request[Any, Any, Any], note_id: int) -> d
     except NotFound:
         raise NotFoundException() from None
     remaining = notes.remaining_cents(db, note) if note.status == "issued" and note.kind == "note" else None
-    return schemas.note_out(note, lines, remaining)
+    return schemas.note_out(note, lines, remaining, payments.balance(db, note), payments.of_note(db, note))
 
 
 def _call(action: Any) -> Any:
@@ -101,6 +101,15 @@ class NotesApi(Controller):
         amount: Decimal | None = parse_amount(data.amount) if data.amount else None
         avoir = _call(lambda: notes.credit(db, principal_of(request), note_id, amount))
         return _full(db, request, avoir.id)
+
+    @post("/{note_id:int}/payments", opt={"permission": perm.PAYMENTS}, sync_to_thread=True, status_code=201)
+    def pay(self, request: Request[Any, Any, Any], db: DB, note_id: NoteId,
+            data: JSONBody[schemas.PaymentIn]) -> dict[str, Any]:
+        """Record a payment of an issued note (partial or whole; 422 on a draft, a cancelled note or
+        beyond what is due). The answer is the note with its state (issued, partly_paid, paid)."""
+        _call(lambda: payments.record(db, principal_of(request), note_id, amount=parse_amount(data.amount),  # type: ignore[arg-type]
+                                      paid_on=data.paid_on, method=data.method, payer=data.payer))
+        return _full(db, request, note_id)
 
 
 API_HANDLERS = [NotesApi]

@@ -15,9 +15,9 @@ from litestar.response import Redirect, Template
 from sqlmodel import select
 
 from carnet_billing import permissions as perm
-from carnet_billing.models import DRAFT, ISSUED, ZONES
+from carnet_billing.models import DRAFT, ISSUED, METHODS, PAYERS, ZONES
 from carnet_billing.money import euros, parse_amount, parse_coefficient
-from carnet_billing.services import notes, profiles, tariffs
+from carnet_billing.services import notes, payments, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import (
@@ -45,13 +45,17 @@ NoteId = FromPath[Id]
 LineId = FromPath[Id]
 ZONE_LABELS = {"metropole": N_("Metropolitan France"), "outre_mer": N_("Overseas departments")}
 KIND_LABELS = {"note": N_("Note"), "credit": N_("Credit note")}
-STATUS_LABELS = {DRAFT: N_("draft"), ISSUED: N_("issued")}
+STATUS_LABELS = {DRAFT: N_("draft"), ISSUED: N_("issued"), payments.PARTLY_PAID: N_("partly paid"),
+                 payments.PAID: N_("paid"), payments.CANCELLED: N_("cancelled")}
+METHOD_LABELS = {"card": N_("Card"), "cash": N_("Cash"), "cheque": N_("Cheque"), "transfer": N_("Transfer")}
+PAYER_LABELS = {"patient": N_("Patient"), "amo": N_("Assurance Maladie"), "amc": N_("Complémentaire")}
 
 
 def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
     return {"euros": euros, "kind_labels": KIND_LABELS, "status_labels": STATUS_LABELS,
-            "zone_labels": ZONE_LABELS, "zones": ZONES, "principal": principal_of(request), "perm": perm,
-            "errors": FormErrors(), "v": {}, **context}
+            "zone_labels": ZONE_LABELS, "zones": ZONES, "methods": METHODS, "payers": PAYERS,
+            "method_labels": METHOD_LABELS, "payer_labels": PAYER_LABELS, "principal": principal_of(request),
+            "perm": perm, "errors": FormErrors(), "v": {}, **context}
 
 
 def _staff(db: CarnetSession) -> list[Any]:
@@ -74,9 +78,10 @@ def _names(db: CarnetSession, request: Request[Any, Any, Any], rows: list[Any]) 
 @get("/", name="billing.notes", opt={"permission": perm.VIEW}, sync_to_thread=True)
 def notes_page(request: Request[Any, Any, Any], db: DB) -> Template:
     rows = notes.listing(db, principal_of(request))
+    issued = [n for n in rows if n.status == ISSUED]
     return page(request, "billing/notes.html", _common(
-        request, drafts=[n for n in rows if n.status == DRAFT], issued=[n for n in rows if n.status == ISSUED],
-        names=_names(db, request, rows)))
+        request, drafts=[n for n in rows if n.status == DRAFT], issued=issued,
+        balances={n.id: payments.balance(db, n) for n in issued}, names=_names(db, request, rows)))
 
 
 def _new_context(request: Request[Any, Any, Any], db: CarnetSession, values: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +135,8 @@ def _note_context(request: Request[Any, Any, Any], db: CarnetSession, note_id: i
         request, note=note, lines=lines, credits=related, original=original,
         name=_names(db, request, [note]).get(note.patient_id),
         remaining=notes.remaining_cents(db, note) if note.status == ISSUED else None,
+        balance=payments.balance(db, note), payments=payments.of_note(db, note),
+        may_pay=principal.can(perm.PAYMENTS),
         may_issue=principal.can(perm.ISSUE) and (
             note.practitioner_id == principal.user_id or "owner" in principal.roles),
         may_prepare=principal.can(perm.PREPARE), letters=tariffs.known_letters(db),
@@ -221,6 +228,19 @@ def credit_note(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: 
     return answer
 
 
+@post("/notes/{note_id:int}/payments", name="billing.payment_add", opt={"permission": perm.PAYMENTS},
+      sync_to_thread=True)
+def add_payment(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: Form) -> Any:
+    errors = FormErrors()
+    paid_on = day(request, data, "paid_on", errors)
+    amount = parse_amount(text(data, "amount", 16))
+    if amount is None:
+        errors["amount"] = translate(request, "Enter an amount in euros with two decimals at most.")
+    return _service(request, db, note_id, data, lambda: payments.record(
+        db, principal_of(request), note_id, amount=amount, paid_on=paid_on,  # type: ignore[arg-type]
+        method=text(data, "method", 8), payer=text(data, "payer", 8) or "patient"), errors)
+
+
 # --- profile and tariffs ------------------------------------------------------------------------
 
 PROFILE_FIELDS = ("name", "profession", "address", "rpps", "adeli", "siret", "zone", "footer")
@@ -285,4 +305,5 @@ def add_tariff(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
 
 
 PAGE_HANDLERS = [notes_page, new_note_page, search_patient, create_note, note_page, add_line, remove_line,
-                 delete_note, issue_note, credit_note, profile_page, save_profile, tariffs_page, add_tariff]
+                 delete_note, issue_note, credit_note, add_payment, profile_page, save_profile, tariffs_page,
+                 add_tariff]

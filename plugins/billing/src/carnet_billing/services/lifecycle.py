@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_billing.models import DRAFT, Note, NoteLine
+from carnet_billing.models import DRAFT, Note, NoteLine, Payment
 from carnet_core.plugin_api import open_or_unreadable, readable
 
 RETENTION_YEARS = 10
@@ -39,6 +39,9 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
                 "amount_cents": line.amount_cents,
                 **{f: readable(open_or_unreadable(db, line, f)) for f in ("code", "label", "place")},
             } for line in lines],
+            "payments": [{
+                "paid_on": p.paid_on.isoformat(), "method": p.method, "payer": p.payer, "amount_cents": p.amount_cents,
+            } for p in db.exec(select(Payment).where(Payment.note_id == note.id).order_by(Payment.id)).all()],
         })
     return {"notes": exported, "retention": f"Les notes émises sont conservées {RETENTION_YEARS} ans "
                                             "(pièces comptables), même après une demande d'effacement."}

@@ -1,0 +1,59 @@
+"""Billing: payments of issued notes (partial or whole, by card, cash, cheque or transfer, from
+the patient, the Assurance Maladie or a complémentaire); accounting records, never updated or
+deleted (triggers on both databases), visible to their clinic only (row-level security).
+
+Revision ID: billing_0002
+Revises: billing_0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from carnet_core.plugin_api import UTCDateTime, disable_clinic_rls, enable_clinic_rls, same_clinic
+
+revision = "billing_0002"
+down_revision = "billing_0001"
+branch_labels = None
+depends_on = None
+
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER billing_payment_no_update BEFORE UPDATE ON billing_payment
+    BEGIN SELECT RAISE(ABORT, 'billing_payment is an accounting record: UPDATE refused'); END""",
+    """CREATE TRIGGER billing_payment_no_delete BEFORE DELETE ON billing_payment
+    BEGIN SELECT RAISE(ABORT, 'billing_payment is an accounting record: DELETE refused'); END""",
+]
+PG_TRIGGER = ("CREATE TRIGGER billing_payment_refuse BEFORE UPDATE OR DELETE ON billing_payment "
+              "FOR EACH ROW EXECUTE FUNCTION billing_refuse()")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "billing_payment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("clinic_id", sa.Integer(), nullable=False),
+        sa.Column("note_id", sa.Integer(), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("payer", sa.String(length=8), nullable=False),
+        sa.Column("amount_cents", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["clinic_id"], ["core_clinic.id"], name="fk_billing_payment_clinic_id_core_clinic"),
+        sa.ForeignKeyConstraint(["created_by"], ["core_user.id"], name="fk_billing_payment_created_by_core_user"),
+        same_clinic("note_id", "billing_note", name="fk_billing_payment_note_id_billing_note"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.PrimaryKeyConstraint("id", name="pk_billing_payment"),
+    )
+    op.create_index("ix_billing_payment_clinic_id", "billing_payment", ["clinic_id"])
+    op.create_index("ix_billing_payment_note_id", "billing_payment", ["note_id"])
+    enable_clinic_rls(op, "billing_payment")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(PG_TRIGGER)
+    else:
+        for statement in SQLITE_TRIGGERS:
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    disable_clinic_rls(op, "billing_payment")
+    op.drop_table("billing_payment")
