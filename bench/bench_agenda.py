@@ -17,7 +17,11 @@ applies; the bare baseline keeps the URL's user:
 
     .venv/bin/python bench/bench_agenda.py [--requests 300] [--home /tmp/carnet-bench-agenda]
     .venv/bin/python bench/bench_agenda.py --database postgresql://postgres@127.0.0.1/bench \
-        --home /tmp/carnet-bench-agenda-pg --role carnet_bench_app --no-contention
+        --home /tmp/carnet-bench-agenda-pg --role carnet_bench_app --no-contention [--compare-rls]
+
+`--compare-rls` (with `--role`) adds the same full page served by an app connecting as the URL's
+superuser, to which row-level security does not apply, in the same interleaved rounds: the
+policies' cost as a ratio of one run. `--only-week` stops after (a).
 """
 
 from __future__ import annotations
@@ -318,7 +322,9 @@ def interleaved(variants: dict[str, Any], n: int, rounds: int = 10) -> dict[str,
     return {name: per_round * rounds / seconds for name, seconds in spent.items()}
 
 
-def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
+def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = False) -> None:
+    from contextlib import ExitStack
+
     from litestar.testing import TestClient
 
     from carnet_core.plugins import build_plugin_host
@@ -330,8 +336,30 @@ def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
     practitioner = info["practitioners"][0]
     url = f"/scheduling/?view=week&date={MEASURED_WEEK.isoformat()}&practitioner={practitioner}"
     base = baseline_app(settings.database_url)
-    with TestClient(app=app, base_url="http://127.0.0.1:8000") as client, TestClient(app=base) as bare:
+    with ExitStack() as stack:
+        client = stack.enter_context(TestClient(app=app, base_url="http://127.0.0.1:8000"))
+        bare = stack.enter_context(TestClient(app=base))
         login(client, info)
+        variants: dict[str, Any] = {}
+        if compare_rls:
+            # The same app connecting as the URL's user (a superuser: row-level security does not
+            # apply), measured in the same interleaved rounds: what the policies cost.
+            role = DATABASE["role"]
+            DATABASE["role"] = None
+            try:
+                plain_settings = settings_for(home)
+            finally:
+                DATABASE["role"] = role
+            bypass = stack.enter_context(TestClient(
+                app=create_app(plain_settings, host=host, db=open_db(plain_settings)),
+                base_url="http://127.0.0.1:8000"))
+            login(bypass, info)
+            assert bypass.get(url).status_code == 200
+
+            def carnet_bypass() -> None:
+                assert bypass.get(url).status_code == 200
+
+            variants["bypass"] = carnet_bypass
         full = client.get(url)
         assert full.status_code == 200, full.status_code
         shown = full.text.count('class="appt ')
@@ -348,7 +376,7 @@ def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
             assert bare.get(f"/week/{practitioner}/{MEASURED_WEEK.isoformat()}").status_code == 200
 
         # interleaved rounds: a slow spell of the machine weighs on the three alike
-        rates = interleaved({"base": baseline, "full": carnet_page, "partial": carnet_partial}, n)
+        rates = interleaved({"base": baseline, "full": carnet_page, "partial": carnet_partial, **variants}, n)
     base_rate, rate_full, rate_partial = rates["base"], rates["full"], rates["partial"]
     where = "PostgreSQL" if settings.database_url.startswith("postgres") else "SQLite"
     role = f", Carnet as role {settings.database_role}" if getattr(settings, "database_role", None) else ""
@@ -360,6 +388,10 @@ def bench_week(home: Path, info: dict[str, Any], n: int) -> None:
           f"({1000 / rate_full:.1f} ms)  ratio {rate_full / base_rate:.2f}")
     print(f"    carnet htmx partial (what navigation swaps in)         {rate_partial:7.1f} req/s "
           f"({1000 / rate_partial:.1f} ms)  ratio {rate_partial / base_rate:.2f}")
+    if "bypass" in rates:
+        print(f"    carnet full page, row-level security bypassed          {rates['bypass']:7.1f} req/s "
+              f"({1000 / rates['bypass']:.1f} ms)  ratio {rates['bypass'] / base_rate:.2f}  "
+              f"(RLS on / bypassed {rate_full / rates['bypass']:.2f})")
     print(f"    page sizes: full {len(full.content) // 1024} KiB, baseline {len(plain.content) // 1024} KiB")
 
 
@@ -575,6 +607,10 @@ def main() -> int:
     parser.add_argument("--pg", help="PostgreSQL scratch database for the contention run (c), besides SQLite")
     parser.add_argument("--database", help="run (a) and (b) on this PostgreSQL database (seeded once) instead")
     parser.add_argument("--role", help="with --database: Carnet connects as this application role (RLS applies)")
+    parser.add_argument("--compare-rls", action="store_true",
+                        help="with --role: also time the full page connecting as the URL's (superuser) user, "
+                             "row-level security bypassed, in the same interleaved rounds")
+    parser.add_argument("--only-week", action="store_true", help="run (a) only")
     args = parser.parse_args()
     home = Path(args.home)
     DATABASE["url"] = args.database
@@ -582,7 +618,9 @@ def main() -> int:
     if args.role and args.database:
         ensure_role(args.database, args.role)  # after seeding and migrating: grants cover every table
         DATABASE["role"] = args.role
-    bench_week(home, info, args.requests)
+    bench_week(home, info, args.requests, compare_rls=bool(args.compare_rls and DATABASE["role"]))
+    if args.only_week:
+        return 0
     bench_availability(home, info, max(20, args.requests // 3))
     if not args.no_contention:
         bench_contention(home, info, args.bookings, concurrent=args.concurrent)

@@ -75,7 +75,7 @@ class AuditEvent:
     outcome: str
     address: str | None
     request_id: str | None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # read-only: records of a batch may share it
     hash: str = ""
 
 
@@ -144,6 +144,8 @@ def _details_text(details: dict[str, Any] | None) -> str:
 
 _TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
 _INSERT = sa.insert(_TABLE)  # parameters passed at execution: compiled once, cached
+# PostgreSQL: one multi-row INSERT ... RETURNING, ids in the rows' order (insertmanyvalues)
+_INSERT_RETURNING = sa.insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 _IDS = (
     sa.select(_TABLE.c.id)
     .where(_TABLE.c.clinic_id == sa.bindparam("clinic_id"),
@@ -179,7 +181,7 @@ def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
 def _validated(
     db: CarnetSession, *, action: str, resource_type: str, resource_id: Any, patient_id: int | None,
     outcome: str, details: dict[str, Any] | None, actor: Any, clinic_id: int | None,
-    occurred_at: datetime | None,
+    occurred_at: datetime | None, who: Actor | None = None,
 ) -> dict[str, Any]:
     """The record's fields (without seq and hashes), or AuditError naming what is wrong."""
     if not _NAME_RE.match(action or ""):
@@ -190,7 +192,7 @@ def _validated(
         raise AuditError(f"outcome '{outcome}': use one of {', '.join(OUTCOMES)}")
     if patient_id is not None and (isinstance(patient_id, bool) or not isinstance(patient_id, int)):
         raise AuditError("patient_id must be the patient's integer id")
-    who = resolve_actor(actor, db.info)
+    who = who or resolve_actor(actor, db.info)
     clinic = _clinic_of(db, clinic_id)
     return {
         "clinic_id": clinic,
@@ -212,7 +214,6 @@ def _validated(
 def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
     """Chain `batch` (fields of one clinic) after the clinic's head: one head lock, one INSERT."""
     clinic = batch[0]["clinic_id"]
-    rows: list[dict[str, Any]] = []
     try:
         conn = db.connection()
         heads: dict[int, tuple[int, str]] = db.info.setdefault(_HEADS, {})
@@ -221,20 +222,22 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
             seq, prev = heads[clinic][0] + 1, heads[clinic][1]
         else:
             seq, prev = _lock_head(conn, clinic)
-        for fields in batch:
+        for fields in batch:  # the batch's own dicts become the rows (no copies)
             fields["seq"] = seq
-            digest = chain_hash(prev, canonical(fields))
-            rows.append({**fields, "prev_hash": prev, "hash": digest})
-            prev, seq = digest, seq + 1
-        if len(rows) == 1:
-            ids = [conn.execute(_INSERT, rows[0]).inserted_primary_key[0]]
+            fields["prev_hash"] = prev
+            fields["hash"] = prev = chain_hash(prev, canonical(fields))
+            seq += 1
+        if len(batch) == 1:
+            ids = [conn.execute(_INSERT, batch[0]).inserted_primary_key[0]]
+        elif conn.dialect.name == "postgresql":
+            ids = list(conn.execute(_INSERT_RETURNING, batch).scalars())
         else:
-            # A plain executemany (one batch), then the ids by their seq range: INSERT ... RETURNING
-            # in parameter order falls back to one statement per row on SQLite.
-            conn.execute(_INSERT, rows)
-            ids = list(conn.execute(_IDS, {"clinic_id": clinic, "first": rows[0]["seq"],
-                                           "last": rows[-1]["seq"]}).scalars())
-        last = rows[-1]
+            # SQLite: a plain executemany (one batch), then the ids by their seq range: INSERT ...
+            # RETURNING in parameter order falls back to one statement per row there.
+            conn.execute(_INSERT, batch)
+            ids = list(conn.execute(_IDS, {"clinic_id": clinic, "first": batch[0]["seq"],
+                                           "last": batch[-1]["seq"]}).scalars())
+        last = batch[-1]
         conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
         heads[clinic] = (last["seq"], last["hash"])
     except AuditError:
@@ -242,13 +245,18 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
     except Exception as exc:
         db.info.pop(_HEADS, None)
         raise AuditError("the audit record could not be written; the action is refused") from exc
-    recorded = [
-        AuditEvent(
-            id=int(row_id), seq=row["seq"], hash=row["hash"], details=json.loads(row["details"]),
-            **{k: v for k, v in row.items() if k not in ("seq", "details", "prev_hash", "hash")},
-        )
-        for row_id, row in zip(ids, rows, strict=True)
-    ]
+    parsed: dict[str, Any] = {}  # a batch's records often share their details (the trace's do)
+    recorded = []
+    for row_id, row in zip(ids, batch, strict=True):
+        text = row["details"]
+        details = parsed.get(text)
+        if details is None:
+            details = parsed[text] = json.loads(text)
+        recorded.append(AuditEvent(
+            int(row_id), row["clinic_id"], row["seq"], row["occurred_at"], row["actor_kind"], row["actor_id"],
+            row["actor_user_id"], row["patient_id"], row["resource_type"], row["resource_id"], row["action"],
+            row["outcome"], row["address"], row["request_id"], details, row["hash"],
+        ))
     db.info.setdefault(_PENDING, []).extend(recorded)
     named = db.info.setdefault(NAMED, set())
     for event_ in recorded:
@@ -294,12 +302,17 @@ def record_many(db: CarnetSession, entries: list[dict[str, Any]]) -> list[AuditE
     """Append several records (keyword arguments of `record` each) in one go: one head lock and
     one INSERT per clinic. Used by core's structural trace; same rules as `record`."""
     by_clinic: dict[int, list[dict[str, Any]]] = {}
+    actors: dict[int, tuple[Any, Actor]] = {}  # the entries of a batch mostly share one actor
     for entry in entries:
+        actor = entry.get("actor")
+        known = actors.get(id(actor))
+        if known is None or known[0] is not actor:
+            known = actors[id(actor)] = (actor, resolve_actor(actor, db.info))
         fields = _validated(
             db, action=entry["action"], resource_type=entry["resource_type"],
             resource_id=entry.get("resource_id"), patient_id=entry.get("patient_id"),
-            outcome=entry.get("outcome", "success"), details=entry.get("details"), actor=entry.get("actor"),
-            clinic_id=entry.get("clinic_id"), occurred_at=entry.get("occurred_at"),
+            outcome=entry.get("outcome", "success"), details=entry.get("details"), actor=actor,
+            clinic_id=entry.get("clinic_id"), occurred_at=entry.get("occurred_at"), who=known[1],
         )
         by_clinic.setdefault(fields["clinic_id"], []).append(fields)
     recorded: list[AuditEvent] = []

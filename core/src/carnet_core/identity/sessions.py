@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.response import Response
 
 from carnet_core.clinics.models import Clinic
+from carnet_core.clinics.services import enabled_plugins
 from carnet_core.identity import services
 from carnet_core.settings import Settings
 from carnet_core.web.principal import Principal
@@ -86,6 +87,8 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
             found = services.membership_and_clinic(db, user.id, row.clinic_id) if row.clinic_id else None
         member, clinic = found if found is not None else (None, None)
         roles = member.role_set if member else frozenset()
+        # The clinic's enabled plugins in this same transaction (not one more per request).
+        enabled = frozenset(enabled_plugins(db, clinic.id, state.host.names)) if clinic else frozenset()
         return Principal(
             kind="user",
             user_id=user.id,
@@ -97,6 +100,7 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
             permissions=state.role_permissions(roles),
             session_id=str(row.id),
             extra={"csrf_token": row.csrf_token},
+            enabled_plugins=enabled,
         )
 
 
