@@ -181,7 +181,7 @@ def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
 def _validated(
     db: CarnetSession, *, action: str, resource_type: str, resource_id: Any, patient_id: int | None,
     outcome: str, details: dict[str, Any] | None, actor: Any, clinic_id: int | None,
-    occurred_at: datetime | None, who: Actor | None = None,
+    occurred_at: datetime | None, who: Actor | None = None, details_text: str | None = None,
 ) -> dict[str, Any]:
     """The record's fields (without seq and hashes), or AuditError naming what is wrong."""
     if not _NAME_RE.match(action or ""):
@@ -207,7 +207,7 @@ def _validated(
         "outcome": outcome,
         "address": (db.info.get("address") or None) and str(db.info["address"])[:64],
         "request_id": (db.info.get("request_id") or None) and str(db.info["request_id"])[:64],
-        "details": _details_text(details),
+        "details": _details_text(details) if details_text is None else details_text,
     }
 
 
@@ -302,17 +302,24 @@ def record_many(db: CarnetSession, entries: list[dict[str, Any]]) -> list[AuditE
     """Append several records (keyword arguments of `record` each) in one go: one head lock and
     one INSERT per clinic. Used by core's structural trace; same rules as `record`."""
     by_clinic: dict[int, list[dict[str, Any]]] = {}
-    actors: dict[int, tuple[Any, Actor]] = {}  # the entries of a batch mostly share one actor
+    # The entries of a batch mostly share one actor, and often one details object (the trace's
+    # do): each is resolved and encoded once.
+    actors: dict[int, tuple[Any, Actor]] = {}
+    texts: dict[int, tuple[Any, str]] = {}
     for entry in entries:
-        actor = entry.get("actor")
+        actor, details = entry.get("actor"), entry.get("details")
         known = actors.get(id(actor))
         if known is None or known[0] is not actor:
             known = actors[id(actor)] = (actor, resolve_actor(actor, db.info))
+        text = texts.get(id(details))
+        if text is None or text[0] is not details:
+            text = texts[id(details)] = (details, _details_text(details))
         fields = _validated(
             db, action=entry["action"], resource_type=entry["resource_type"],
             resource_id=entry.get("resource_id"), patient_id=entry.get("patient_id"),
-            outcome=entry.get("outcome", "success"), details=entry.get("details"), actor=actor,
+            outcome=entry.get("outcome", "success"), details=details, actor=actor,
             clinic_id=entry.get("clinic_id"), occurred_at=entry.get("occurred_at"), who=known[1],
+            details_text=text[1],
         )
         by_clinic.setdefault(fields["clinic_id"], []).append(fields)
     recorded: list[AuditEvent] = []

@@ -192,14 +192,18 @@ def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]
     named = info.get(NAMED) or set()
     actor = _actor(info)
     entries: list[dict[str, Any]] = []
+    shared: dict[tuple[Any, ...], dict[str, Any]] = {}  # equal details, one object: encoded once
     for (clinic_id, patient_id, kind), (columns, rows, values) in sorted(opens.items(), key=_order):
         if _covered(named, clinic_id, patient_id, kind, rows):
             continue
+        fields = tuple(sorted(columns)[:_MAX_FIELDS])
+        details = shared.get((fields, values, len(rows)))
+        if details is None:
+            details = shared[(fields, values, len(rows))] = {
+                "trace": "open", "fields": list(fields), "values": values, "rows": len(rows)}
         entries.append({
             "action": "read", "resource_type": _resource(kind), "patient_id": patient_id, "clinic_id": clinic_id,
-            "resource_id": next(iter(rows)) if len(rows) == 1 else None, "actor": actor,
-            "details": {"trace": "open", "fields": sorted(columns)[:_MAX_FIELDS], "values": values,
-                        "rows": len(rows)},
+            "resource_id": next(iter(rows)) if len(rows) == 1 else None, "actor": actor, "details": details,
         })
     for (clinic_id, patient_id, table, action), rows in sorted(writes.items(), key=_order):
         ids = rows - {""}

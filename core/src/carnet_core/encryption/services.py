@@ -483,6 +483,10 @@ def rewrapped_subject_key(db: Any, row: SubjectKey, active: int) -> bytes | None
 
 def _forget_after_commit(session: CarnetSession) -> None:
     # Key rows are re-read by the next transaction: an erasure or a rotation elsewhere holds here.
+    # A savepoint released (announced as a commit too) leaves the transaction, and its keys, as
+    # they were: a patient created in a savepoint does not read its keys twice.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_SESSION_CACHE, None)
 
 

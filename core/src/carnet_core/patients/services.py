@@ -191,23 +191,27 @@ def _check_practitioner(db: Any, practitioner_id: int | None) -> None:
 
 def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
     clinic_id = patient.clinic_id
-    for name in (*ADMIN_FIELDS, *CLINICAL_FIELDS):
-        if name in values:
-            seal(db, patient, name, values[name])
-    if "last_name" in values:
-        patient.last_name_bidx = blind_index(db, clinic_id, "core_patient.last_name", values["last_name"], "name")
-    if "email" in values:
-        patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
-    if "phone" in values:
-        patient.phone_bidx = blind_index(db, clinic_id, "core_patient.phone", values["phone"], "phone")
+    # The key reads below do not flush the sealed values set above them: the row is written
+    # once, by the caller's flush, not once per key read.
+    with db.no_autoflush:
+        for name in (*ADMIN_FIELDS, *CLINICAL_FIELDS):
+            if name in values:
+                seal(db, patient, name, values[name])
+        if "last_name" in values:
+            patient.last_name_bidx = blind_index(db, clinic_id, "core_patient.last_name", values["last_name"], "name")
+        if "email" in values:
+            patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
+        if "phone" in values:
+            patient.phone_bidx = blind_index(db, clinic_id, "core_patient.phone", values["phone"], "phone")
     for name in ("identity_status", "archived", "practitioner_id"):
         if name in values:
             setattr(patient, name, values[name])
 
 
-def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]]) -> None:
-    for old in db.exec(select(PatientGuardian).where(PatientGuardian.patient_id == patient.id)).all():
-        db.delete(old)
+def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]], new: bool = False) -> None:
+    if not new:  # a patient just created has none to replace
+        for old in db.exec(select(PatientGuardian).where(PatientGuardian.patient_id == patient.id)).all():
+            db.delete(old)
     db.flush()
     for data in guardians:
         guardian = PatientGuardian(
@@ -233,7 +237,7 @@ def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
     assert patient.id is not None
     ensure_subject_key(db, patient.clinic_id, patient_subject(patient.id))
     _write_fields(db, patient, values)
-    _write_guardians(db, patient, guardians)
+    _write_guardians(db, patient, guardians, new=True)
     db.add(patient)
     db.flush()
     audit.record(
