@@ -67,14 +67,24 @@ def canonical(fields: Any) -> bytes:
     as `iso_utc` and `details` as its canonical text (the pinned vectors and properties of
     core/tests/test_audit_chain_properties.py hold it), written field by field: a week view appends
     40 records in a request and verification reads hundreds of thousands."""
-    details = fields["details"]
+    return canonical_values(
+        fields["action"], fields["actor_id"], fields["actor_kind"], fields["actor_user_id"], fields["address"],
+        fields["clinic_id"], fields["details"], fields["occurred_at"], fields["outcome"], fields["patient_id"],
+        fields["request_id"], fields["resource_id"], fields["resource_type"], fields["seq"],
+    )
+
+
+def canonical_values(
+    action: Any, actor_id: Any, actor_kind: Any, actor_user_id: Any, address: Any, clinic_id: Any, details: Any,
+    occurred_at: datetime, outcome: Any, patient_id: Any, request_id: Any, resource_id: Any, resource_type: Any,
+    seq: Any,
+) -> bytes:
+    """`canonical` of the hashed fields given in their sorted order (verification's row tuples)."""
     return (_TEMPLATE % (
-        _json(fields["action"]), _json(fields["actor_id"]), _json(fields["actor_kind"]),
-        _json(fields["actor_user_id"]), _json(fields["address"]), _json(fields["clinic_id"]),
+        _json(action), _json(actor_id), _json(actor_kind), _json(actor_user_id), _json(address), _json(clinic_id),
         encode_basestring(details if type(details) is str else canonical_json(details)),
-        '"' + iso_utc(fields["occurred_at"]) + '"', _json(fields["outcome"]), _json(fields["patient_id"]),
-        _json(fields["request_id"]), _json(fields["resource_id"]), _json(fields["resource_type"]),
-        _json(fields["seq"]), _VERSION,
+        '"' + iso_utc(occurred_at) + '"', _json(outcome), _json(patient_id), _json(request_id),
+        _json(resource_id), _json(resource_type), _json(seq), _VERSION,
     )).encode("utf-8")
 
 

@@ -14,6 +14,7 @@ as truncated.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from carnet_core.audit import signing
-from carnet_core.audit.chain import GENESIS, canonical, chain_hash
+from carnet_core.audit.chain import GENESIS, canonical_values
 from carnet_core.audit.checkpoints import (
     CheckpointLog,
     SignedCheckpoint,
@@ -234,8 +235,11 @@ def verify_clinic(
         .where(_COLUMNS[1] == clinic_id, _COLUMNS[2] >= expected)
         .order_by(_COLUMNS[2], _COLUMNS[0])
     )
-    for row in db.connection().execute(stmt.execution_options(yield_per=batch)).mappings():
-        seq, rid = row["seq"], row["id"]
+    sha256 = hashlib.sha256
+    running_bytes = None  # chain_hash's steps, the previous hash kept as bytes from one record to the next
+    for row in db.connection().execute(stmt.execution_options(yield_per=batch)):
+        (rid, clinic, seq, occurred_at, actor_kind, actor_id, actor_user_id, patient_id, resource_type,
+         resource_id, action, outcome, address, request_id, details, prev_hash, stored_hash) = row
         if seq != expected:
             if seq < expected:
                 return result.fail(Problem(f"seq {seq} appears more than once (inserted record)", seq, rid))
@@ -243,13 +247,18 @@ def verify_clinic(
             return result.fail(Problem(f"records with seq {missing} are missing (deleted)", seq, rid))
         if last_id is not None and rid <= last_id:
             return result.fail(Problem("stored before the record that precedes it (reordered)", seq, rid))
-        if row["prev_hash"] != running:
+        if prev_hash != running:
             return result.fail(Problem(
                 "prev_hash does not match the previous record's hash (inserted, reordered or replaced)",
                 seq, rid,
             ))
-        digest = chain_hash(running, canonical(row))
-        if digest != row["hash"]:
+        content = canonical_values(action, actor_id, actor_kind, actor_user_id, address, clinic, details,
+                                   occurred_at, outcome, patient_id, request_id, resource_id, resource_type, seq)
+        if running_bytes is None:
+            running_bytes = bytes.fromhex(running)
+        running_bytes = sha256(b"\x01" + running_bytes + sha256(b"\x00" + content).digest()).digest()
+        digest = running_bytes.hex()  # = chain_hash(running, content)
+        if digest != stored_hash:
             return result.fail(Problem("content does not match its hash (modified record)", seq, rid))
         for cp in covering.get(seq, ()):
             if cp.hash != digest:
