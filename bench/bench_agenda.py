@@ -313,13 +313,27 @@ def interleaved(variants: dict[str, Any], n: int, rounds: int = 10) -> dict[str,
             fn()
     spent = dict.fromkeys(variants, 0.0)
     per_round = max(1, n // rounds)
+    ROUNDS.clear()
     for _ in range(rounds):
         for name, fn in variants.items():
             started = time.perf_counter()
             for _ in range(per_round):
                 fn()
-            spent[name] += time.perf_counter() - started
+            took = time.perf_counter() - started
+            spent[name] += took
+            ROUNDS.setdefault(name, []).append(took)
     return {name: per_round * rounds / seconds for name, seconds in spent.items()}
+
+
+# Seconds each variant took in each round of the last `interleaved` run.
+ROUNDS: dict[str, list[float]] = {}
+
+
+def round_ratios(name: str, base: str = "base") -> str:
+    """Median and range of `name`'s throughput ratio to `base` round by round: on a loaded machine
+    a slow spell that falls on one variant's rounds moves the total ratio, not the median."""
+    ratios = sorted(b / v for b, v in zip(ROUNDS[base], ROUNDS[name], strict=True))
+    return f"median of rounds {ratios[len(ratios) // 2]:.2f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
 
 
 def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = False) -> None:
@@ -385,13 +399,13 @@ def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = Fal
     print(f"    bare Litestar + Jinja (same rows, same grid template)  {base_rate:7.1f} req/s "
           f"({1000 / base_rate:.1f} ms)")
     print(f"    carnet full page (shell, session, audit, sealed names) {rate_full:7.1f} req/s "
-          f"({1000 / rate_full:.1f} ms)  ratio {rate_full / base_rate:.2f}")
+          f"({1000 / rate_full:.1f} ms)  ratio {rate_full / base_rate:.2f}, {round_ratios('full')}")
     print(f"    carnet htmx partial (what navigation swaps in)         {rate_partial:7.1f} req/s "
-          f"({1000 / rate_partial:.1f} ms)  ratio {rate_partial / base_rate:.2f}")
+          f"({1000 / rate_partial:.1f} ms)  ratio {rate_partial / base_rate:.2f}, {round_ratios('partial')}")
     if "bypass" in rates:
         print(f"    carnet full page, row-level security bypassed          {rates['bypass']:7.1f} req/s "
-              f"({1000 / rates['bypass']:.1f} ms)  ratio {rates['bypass'] / base_rate:.2f}  "
-              f"(RLS on / bypassed {rate_full / rates['bypass']:.2f})")
+              f"({1000 / rates['bypass']:.1f} ms)  ratio {rates['bypass'] / base_rate:.2f}, {round_ratios('bypass')}")
+        print(f"    RLS on / bypassed: {rate_full / rates['bypass']:.2f}, {round_ratios('full', 'bypass')}")
     print(f"    page sizes: full {len(full.content) // 1024} KiB, baseline {len(plain.content) // 1024} KiB")
 
 
