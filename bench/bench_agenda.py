@@ -314,19 +314,28 @@ def interleaved(variants: dict[str, Any], n: int, rounds: int = 10) -> dict[str,
     spent = dict.fromkeys(variants, 0.0)
     per_round = max(1, n // rounds)
     ROUNDS.clear()
+    CPU.clear()
     for _ in range(rounds):
         for name, fn in variants.items():
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for _ in range(per_round):
                 fn()
             took = time.perf_counter() - started
             spent[name] += took
             ROUNDS.setdefault(name, []).append(took)
+            CPU[name] = CPU.get(name, 0.0) + time.process_time() - cpu
     return {name: per_round * rounds / seconds for name, seconds in spent.items()}
 
 
-# Seconds each variant took in each round of the last `interleaved` run.
+# Seconds each variant took in each round of the last `interleaved` run, and this process's CPU
+# seconds per variant (all of the work with SQLite, whose engine runs in the process: on a shared
+# machine, time spent waiting for a core does not count).
 ROUNDS: dict[str, list[float]] = {}
+CPU: dict[str, float] = {}
+
+
+def cpu_ratio(name: str, base: str = "base") -> str:
+    return f"CPU-time ratio {CPU[base] / CPU[name]:.2f}"
 
 
 def round_ratios(name: str, base: str = "base") -> str:
@@ -406,6 +415,10 @@ def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = Fal
         print(f"    carnet full page, row-level security bypassed          {rates['bypass']:7.1f} req/s "
               f"({1000 / rates['bypass']:.1f} ms)  ratio {rates['bypass'] / base_rate:.2f}, {round_ratios('bypass')}")
         print(f"    RLS on / bypassed: {rate_full / rates['bypass']:.2f}, {round_ratios('full', 'bypass')}")
+    if where == "SQLite":
+        print(f"    in-process CPU time per request: bare {1000 * CPU['base'] / n:.1f} ms, full "
+              f"{1000 * CPU['full'] / n:.1f} ms ({cpu_ratio('full')}), partial {1000 * CPU['partial'] / n:.1f} ms "
+              f"({cpu_ratio('partial')})")
     print(f"    page sizes: full {len(full.content) // 1024} KiB, baseline {len(plain.content) // 1024} KiB")
 
 
