@@ -233,3 +233,31 @@ def test_who_sees_and_issues_a_note(world, scoped):
             notes.issue(db, secretary, note.id)
         notes.issue(db, owner, note.id)
         assert notes.get(db, secretary, note.id).number is not None
+
+
+def test_the_catalogue_holds_ngap_and_free_tariff_acts_used_on_lines(world, scoped):
+    from carnet_billing.services import acts
+
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with scoped() as db:
+        seance = acts.create(db, label="Rééducation du langage", kind="ngap", letter="amo", coefficient_hundredths=1010)
+        bilan = acts.create(db, label="Bilan non remboursé", kind="free", price=Decimal("60.00"))
+        with pytest.raises(BillingInvalid) as refused:
+            acts.create(db, label="", kind="ngap", letter="XYZ", coefficient_hundredths=0)
+        assert set(refused.value.errors) == {"act_label", "act_letter", "act_coefficient"}
+        with pytest.raises(BillingInvalid) as refused:
+            acts.create(db, label="Séance", kind="free", price=Decimal("0"))
+        assert set(refused.value.errors) == {"act_price"}
+        note = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[0])
+        notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), act_id=seance.id))
+        notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), act_id=bilan.id))
+        assert note.total_cents == 2626 + 6000
+        first, second = notes.lines_of(db, note)
+        assert (open_(db, first, "code"), open_(db, first, "label")) == ("AMO 10,1", "Rééducation du langage")
+        assert (second.unit_cents, open_(db, second, "label"), open_(db, second, "code")) == (
+            6000, "Bilan non remboursé", None)
+        acts.set_active(db, bilan.id, False)
+        with pytest.raises(BillingInvalid) as refused:
+            notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), act_id=bilan.id))
+        assert "act_id" in refused.value.errors
+        assert [a.id for a in acts.listing(db, active_only=True)] == [seance.id]

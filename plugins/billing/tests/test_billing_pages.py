@@ -108,3 +108,21 @@ def test_the_tariffs_page_adds_a_dated_value_for_owners_only(client, people, log
     client.cookies.clear()
     login_as(client, colleague)
     assert client.get("/billing/tariffs").status_code == 403
+
+
+def test_owners_keep_the_catalogue_of_acts_and_use_it_on_notes(client, people):
+    owner, colleague, secretary, patient_id, token = people
+    bad = _post(client, "/billing/acts", token, act_label="Bilan", kind="free", act_price="0")
+    assert bad.status_code == 422 and "Saisissez un montant entre 0,01 € et 10 000 €." in bad.text
+    assert _post(client, "/billing/acts", token, act_label="Bilan non remboursé", kind="free",
+                 act_price="60").status_code == 303
+    page = client.get("/billing/tariffs")
+    assert "Bilan non remboursé" in page.text and "60,00" in page.text
+    act_id = re.search(r'action="/billing/acts/(\d+)"', page.text).group(1)
+    note_path = _post(client, "/billing/notes", token, patient_id=str(patient_id),
+                      practitioner=str(owner.id)).headers["location"]
+    assert "Bilan non remboursé" in client.get(note_path).text  # offered in the act picker
+    assert _post(client, f"{note_path}/lines", token, act_day="2026-03-02", act_id=act_id).status_code == 303
+    assert "60,00" in client.get(note_path).text
+    assert _post(client, f"/billing/acts/{act_id}", token, active="0").status_code == 303
+    assert "Activer" in client.get("/billing/tariffs").text

@@ -17,7 +17,7 @@ from sqlmodel import select
 from carnet_billing import permissions as perm
 from carnet_billing.models import DRAFT, ISSUED, METHODS, PAYERS, ZONES
 from carnet_billing.money import euros, parse_amount, parse_coefficient
-from carnet_billing.services import notes, payments, profiles, tariffs
+from carnet_billing.services import acts, notes, payments, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import (
@@ -140,6 +140,7 @@ def _note_context(request: Request[Any, Any, Any], db: CarnetSession, note_id: i
         may_issue=principal.can(perm.ISSUE) and (
             note.practitioner_id == principal.user_id or "owner" in principal.roles),
         may_prepare=principal.can(perm.PREPARE), letters=tariffs.known_letters(db),
+        catalogue=acts.listing(db, active_only=True),
         today=notes.clinic_today(db).isoformat(), v=values or {},
     )
 
@@ -177,18 +178,19 @@ def add_line(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: For
     errors = FormErrors()
     act_day = day(request, data, "act_day", errors)
     quantity = integer(request, data, "quantity", errors, required=False, low=1, high=notes.MAX_QUANTITY) or 1
-    letter = text(data, "letter", 8) or None
+    act_id = integer(request, data, "act_id", errors, required=False)
+    letter = None if act_id else (text(data, "letter", 8) or None)
     coefficient = price = None
     if letter:
         coefficient = parse_coefficient(text(data, "coefficient", 12))
         if coefficient is None:
             errors["coefficient"] = translate(request, "Enter a coefficient between 0,01 and 100.")
-    elif text(data, "price", 16):
+    elif not act_id and text(data, "price", 16):
         price = parse_amount(text(data, "price", 16))
         if price is None:
             errors["price"] = translate(request, "Enter an amount in euros with two decimals at most.")
-    line = LineInput(act_day=act_day or date.min, letter=letter, coefficient_hundredths=coefficient, price=price,
-                     label=text(data, "label", 300), place=text(data, "place", 300), quantity=quantity)
+    line = LineInput(act_day=act_day or date.min, act_id=act_id, letter=letter, coefficient_hundredths=coefficient,
+                     price=price, label=text(data, "label", 300), place=text(data, "place", 300), quantity=quantity)
     return _service(request, db, note_id, data, lambda: notes.add_line(db, principal_of(request), note_id, line),
                     errors)
 
@@ -277,7 +279,8 @@ def save_profile(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
 def _tariffs_context(request: Request[Any, Any, Any], db: CarnetSession,
                      values: dict[str, Any] | None) -> dict[str, Any]:
     return _common(request, values_list=tariffs.all_values(db), letters=tariffs.letters(),
-                   v=values or {"zone": "metropole"})
+                   acts=acts.listing(db), known_letters=tariffs.known_letters(db),
+                   v=values or {"zone": "metropole", "kind": "ngap"})
 
 
 @get("/tariffs", name="billing.tariffs", opt={"permission": perm.MANAGE}, sync_to_thread=True)
@@ -304,6 +307,36 @@ def add_tariff(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
     return Redirect("/billing/tariffs", status_code=303)
 
 
+@post("/acts", name="billing.act_add", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def add_act(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
+    errors = FormErrors()
+    kind = text(data, "kind", 8)
+    coefficient = price = None
+    if kind == "ngap":
+        coefficient = parse_coefficient(text(data, "act_coefficient", 12))
+    elif kind == "free":
+        price = parse_amount(text(data, "act_price", 16))
+    try:
+        acts.create(db, label=text(data, "act_label", 300), kind=kind, letter=text(data, "act_letter", 8),
+                    coefficient_hundredths=coefficient, price=price)
+    except BillingInvalid as exc:
+        errors.update(errors_of(request, exc))
+    if errors:
+        db.rollback()
+        return form_page(request, "billing/tariffs.html", _tariffs_context(request, db, dict(data)), errors)
+    return Redirect("/billing/tariffs#acts", status_code=303)
+
+
+@post("/acts/{act_id:int}", name="billing.act_switch", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def switch_act(request: Request[Any, Any, Any], db: DB, act_id: FromPath[Id], data: Form) -> Any:
+    """Switch an act of the catalogue on or off (`active` = 1 or 0)."""
+    try:
+        acts.set_active(db, act_id, flag(data, "active"))
+    except NotFound:
+        raise NotFoundException() from None
+    return Redirect("/billing/tariffs#acts", status_code=303)
+
+
 PAGE_HANDLERS = [notes_page, new_note_page, search_patient, create_note, note_page, add_line, remove_line,
                  delete_note, issue_note, credit_note, add_payment, profile_page, save_profile, tariffs_page,
-                 add_tariff]
+                 add_tariff, add_act, switch_act]
