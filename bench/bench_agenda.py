@@ -205,6 +205,7 @@ def baseline_app(database_url: str):
     """A bare Litestar + Jinja handler: the same rows, the same grid template, plain names."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
     from litestar import Litestar, get
+    from litestar.params import FromPath
     from sqlalchemy.orm import Session
 
     import carnet_scheduling
@@ -226,7 +227,7 @@ def baseline_app(database_url: str):
     template = env.get_template("scheduling/_grid.html")
 
     @get("/week/{practitioner_id:int}/{day:str}", sync_to_thread=True)
-    def week(practitioner_id: int, day: str) -> Response[str]:
+    def week(practitioner_id: FromPath[int], day: FromPath[str]) -> Response[str]:
         anchor = date.fromisoformat(day)
         days = agenda.week_days(anchor)
         start, end = agenda.window(days, "Europe/Paris")

@@ -4,6 +4,7 @@ import types
 
 import pytest
 from litestar import Request, post
+from litestar.di import NamedDependency
 from sqlmodel import select
 
 from carnet_core import audit, hookimpl
@@ -14,7 +15,7 @@ from carnet_core.db.session import CarnetSession
 
 
 @post("/rename", name="auditdemo.rename", opt={"permission": "auditdemo.write"}, sync_to_thread=True)
-def rename(request: Request, db: CarnetSession) -> dict:
+def rename(request: Request, db: NamedDependency[CarnetSession]) -> dict:
     """A tiny patient-data-like write: changes a row, then audits it in the same transaction."""
     row = db.exec(select(ClinicPlugin).where(ClinicPlugin.plugin == "auditdemo")).one()
     row.enabled = not row.enabled

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from carnet_core import hookimpl
 from carnet_core.audit.models import AuditRecord
@@ -36,7 +38,7 @@ from carnet_core.testing.identity import csrf_headers
 
 
 @get("/l/{token:str}", name="linktest.show", opt={"permission": PUBLIC}, sync_to_thread=True)
-def show(request: Request[Any, Any, Any], token: str, db: Any) -> Any:
+def show(request: Request[Any, Any, Any], token: FromPath[str], db: NamedDependency[Any]) -> Any:
     try:
         link = open_link(db, token, "linktest.cancel", client_address(request))
     except LinkRefused as refused:
@@ -45,7 +47,7 @@ def show(request: Request[Any, Any, Any], token: str, db: Any) -> Any:
 
 
 @post("/l/{token:str}", name="linktest.do", opt={"permission": PUBLIC}, sync_to_thread=True, status_code=200)
-def do(request: Request[Any, Any, Any], token: str, db: Any) -> Any:
+def do(request: Request[Any, Any, Any], token: FromPath[str], db: NamedDependency[Any]) -> Any:
     try:
         link = open_link(db, token, "linktest.cancel", client_address(request))
         use(db, link, action="update")

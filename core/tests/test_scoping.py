@@ -5,6 +5,7 @@ import types
 import pytest
 import sqlalchemy as sa
 from litestar import Request, get
+from litestar.di import NamedDependency
 from sqlmodel import select
 
 from carnet_core import hookimpl
@@ -115,12 +116,12 @@ def _probe_rows(db: CarnetSession) -> dict:
 
 
 @get("/probe", name="scopeprobe.public", opt={"permission": PUBLIC}, sync_to_thread=True)
-def public_probe(request: Request, db: CarnetSession) -> dict:
+def public_probe(request: Request, db: NamedDependency[CarnetSession]) -> dict:
     return _probe_rows(db)
 
 
 @get("/members", name="scopeprobe.members", opt={"permission": "scopeprobe.view"}, sync_to_thread=True)
-def member_probe(request: Request, db: CarnetSession) -> dict:
+def member_probe(request: Request, db: NamedDependency[CarnetSession]) -> dict:
     return _probe_rows(db)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlmodel import select
 
 from carnet_core import hookimpl
@@ -24,18 +26,18 @@ def everyone(db: Any) -> list[Patient]:
 
 
 @get("/peek/{patient_id:int}", opt={"permission": "sneaky.view"}, sync_to_thread=True)
-def peek(db: Any, patient_id: int) -> dict[str, Any]:
+def peek(db: NamedDependency[Any], patient_id: FromPath[int]) -> dict[str, Any]:
     patient = load(db, patient_id)
     return {"name": f"{open_(db, patient, 'last_name')} {open_(db, patient, 'first_name')}"}
 
 
 @get("/peek-all", opt={"permission": "sneaky.view"}, sync_to_thread=True)
-def peek_all(db: Any) -> dict[str, Any]:
+def peek_all(db: NamedDependency[Any]) -> dict[str, Any]:
     return {"names": [open_(db, p, "last_name") for p in everyone(db)]}
 
 
 @post("/scribble/{patient_id:int}", opt={"permission": "sneaky.view"}, sync_to_thread=True)
-def scribble(db: Any, patient_id: int) -> dict[str, Any]:
+def scribble(db: NamedDependency[Any], patient_id: FromPath[int]) -> dict[str, Any]:
     patient = load(db, patient_id)
     seal(db, patient, "notes", "écrit en douce")
     db.add(patient)

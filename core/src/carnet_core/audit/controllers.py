@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from carnet_core.audit.services import ACTIONS, ACTOR_KINDS, TrailFilter, record, search_trail
@@ -77,7 +78,7 @@ class AuditController(Controller):
     opt = {"permission": "core.audit.view"}
 
     @get("/", name="core.audit", sync_to_thread=True)
-    def trail(self, request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    def trail(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
         filters, before, raw, errors = parse_filters(request)
         context: dict[str, Any] = {
             "f": raw, "errors": errors, "actions": ACTIONS, "actor_kinds": ACTOR_KINDS,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.clinics import services
@@ -37,11 +38,11 @@ class ModulesController(Controller):
     opt = {"permission": "core.manage_modules"}
 
     @get("/", name="core.modules", sync_to_thread=True)
-    def show(self, request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    def show(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
         return page(request, "core/modules.html", {"modules": module_rows(request, db)})
 
     @post("/{plugin:str}", name="core.modules.toggle", sync_to_thread=True)
-    def toggle(self, request: Request[Any, Any, Any], db: CarnetSession, plugin: str,
+    def toggle(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], plugin: FromPath[str],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         state = carnet_state(request)

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.contrib import AUTHENTICATED, PUBLIC
@@ -250,7 +250,7 @@ def _totp_step(
 
 
 @get("/enroll/{token:str}", name="identity.enroll", opt={"permission": PUBLIC}, sync_to_thread=True)
-def enroll_form(request: Request[Any, Any, Any], token: str) -> Template:
+def enroll_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     with _unit(request) as db:
         found = services.find_link(db, token, "enroll")
     if found is None:
@@ -259,7 +259,7 @@ def enroll_form(request: Request[Any, Any, Any], token: str) -> Template:
 
 
 @post("/enroll/{token:str}", name="identity.enroll.password", opt={"permission": PUBLIC}, sync_to_thread=True)
-def enroll_password(request: Request[Any, Any, Any], token: str, data: Form) -> Template:
+def enroll_password(request: Request[Any, Any, Any], token: FromPath[str], data: Form) -> Template:
     state = carnet_state(request)
     password, confirm = _field(data, "password", 1000), _field(data, "confirm", 1000)
     with _unit(request) as db:
@@ -284,7 +284,7 @@ def enroll_password(request: Request[Any, Any, Any], token: str, data: Form) -> 
 
 
 @post("/enroll/{token:str}/confirm", name="identity.enroll.confirm", opt={"permission": PUBLIC}, sync_to_thread=True)
-def enroll_confirm(request: Request[Any, Any, Any], token: str, data: Form) -> Template:
+def enroll_confirm(request: Request[Any, Any, Any], token: FromPath[str], data: Form) -> Template:
     state = carnet_state(request)
     keys = _keys(state)
     with _unit(request) as db:
@@ -350,7 +350,7 @@ def forgot_submit(request: Request[Any, Any, Any], data: Form) -> Template:
 
 
 @get("/password/reset/{token:str}", name="identity.reset", opt={"permission": PUBLIC}, sync_to_thread=True)
-def reset_form(request: Request[Any, Any, Any], token: str) -> Template:
+def reset_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     with _unit(request) as db:
         if services.find_link(db, token, "reset") is None:
             return _invalid_link(request)
@@ -358,7 +358,7 @@ def reset_form(request: Request[Any, Any, Any], token: str) -> Template:
 
 
 @post("/password/reset/{token:str}", name="identity.reset.submit", opt={"permission": PUBLIC}, sync_to_thread=True)
-def reset_submit(request: Request[Any, Any, Any], token: str, data: Form) -> Template | Redirect:
+def reset_submit(request: Request[Any, Any, Any], token: FromPath[str], data: Form) -> Template | Redirect:
     state = carnet_state(request)
     keys, address, policy = _keys(state), _address(request), _policy(state)
     password, confirm = _field(data, "password", 1000), _field(data, "confirm", 1000)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.db.session import CarnetSession
@@ -86,13 +87,15 @@ class StaffController(Controller):
         return self._render(request, db, error=translate(request, str(exc)), status_code=status, form=form)
 
     @get("/", name="identity.staff", sync_to_thread=True)
-    def show(self, request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+    def show(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
         done = request.query_params.get("done")
         flash = translate(request, DONE[done]) if done in DONE else None
         return self._render(request, db, flash=flash)
 
     @post("/", name="identity.staff.invite", sync_to_thread=True)
-    def invite(self, request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template | Redirect:
+    def invite(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form,
+    ) -> Template | Redirect:
         form = {"email": _text(data, "email", 254), "name": _text(data, "name", 200), "roles": _roles(data)}
         try:
             staff.invite(db, form["email"], form["roles"], form["name"])
@@ -101,7 +104,9 @@ class StaffController(Controller):
         return self._done(request, db, "invited")
 
     @post("/{user_id:int}/roles", name="identity.staff.roles", sync_to_thread=True)
-    def roles(self, request: Request[Any, Any, Any], db: CarnetSession, user_id: int, data: Form) -> Any:
+    def roles(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], user_id: FromPath[int], data: Form,
+    ) -> Any:
         try:
             staff.change_roles(db, user_id, _roles(data))
         except services.IdentityError as exc:
@@ -109,7 +114,9 @@ class StaffController(Controller):
         return self._done(request, db, "roles")
 
     @post("/{user_id:int}/remove", name="identity.staff.remove", sync_to_thread=True)
-    def remove(self, request: Request[Any, Any, Any], db: CarnetSession, user_id: int) -> Any:
+    def remove(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], user_id: FromPath[int],
+    ) -> Any:
         try:
             staff.remove(db, user_id)
         except services.IdentityError as exc:
@@ -117,7 +124,9 @@ class StaffController(Controller):
         return self._done(request, db, "removed")
 
     @post("/{user_id:int}/disable", name="identity.staff.disable", sync_to_thread=True)
-    def disable(self, request: Request[Any, Any, Any], db: CarnetSession, user_id: int) -> Any:
+    def disable(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], user_id: FromPath[int],
+    ) -> Any:
         principal = principal_of(request)
         # Other clinics are out of this session's scope by design: count them with a read of
         # their own, and only to refuse (their names are never shown).
@@ -130,7 +139,9 @@ class StaffController(Controller):
         return self._done(request, db, "disabled")
 
     @post("/{user_id:int}/resend", name="identity.staff.resend", sync_to_thread=True)
-    def resend(self, request: Request[Any, Any, Any], db: CarnetSession, user_id: int) -> Any:
+    def resend(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], user_id: FromPath[int],
+    ) -> Any:
         try:
             staff.resend_invitation(db, user_id)
         except services.IdentityError as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 from sqlmodel import select
 
@@ -51,7 +53,7 @@ def access_rows(db: Any, patient_id: int, limit: int = 200) -> list[dict[str, An
 
 @get("/patients/{patient_id:int}/accesses", name="patients.accesses", opt={"permission": ACCESSES},
      sync_to_thread=True)
-def patient_accesses(request: Request[Any, Any, Any], db: Any, patient_id: int) -> Template:
+def patient_accesses(request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: FromPath[int]) -> Template:
     principal = principal_of(request)
     with answers(request):
         patient = services.get_patient(db, principal, patient_id)  # visibility rules apply

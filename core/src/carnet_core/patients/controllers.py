@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Response, Template
 from markupsafe import Markup
 
@@ -116,7 +117,9 @@ class PatientApi(Controller):
 
     @post("/", opt={"permission": EDIT, "links": PATIENT_LINKS}, sync_to_thread=True, status_code=201,
           summary="Register a patient")
-    def create(self, request: Request[Any, Any, Any], db: Any, data: PatientCreate) -> PatientOut:
+    def create(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], data: JSONBody[PatientCreate],
+    ) -> PatientOut:
         principal = principal_of(request)
         with answers(request):
             patient = services.create_patient(db, principal, given(data))
@@ -124,12 +127,14 @@ class PatientApi(Controller):
             return _out(services.read_patient(db, principal, patient.id))
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file")
-    def read(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> PatientOut:
+    def read(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> PatientOut:
         with answers(request):
             return _out(services.read_patient(db, principal_of(request), patient_id))
 
     @patch("/{patient_id:int}", opt={"permission": EDIT}, sync_to_thread=True, summary="Change a patient's file")
-    def update(self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: PatientPatch) -> PatientOut:
+    def update(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id, data: JSONBody[PatientPatch],
+    ) -> PatientOut:
         principal = principal_of(request)
         with answers(request):
             patient = services.get_patient(db, principal, patient_id)
@@ -147,11 +152,11 @@ class PatientApi(Controller):
     def search(
         self,
         request: Request[Any, Any, Any],
-        db: Any,
+        db: NamedDependency[Any],
         q: Annotated[str | None, Parameter(max_length=254, description="exact last name, e-mail or phone")] = None,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         offset: Offset = 0,
-        archived: bool = False,
+        archived: FromQuery[bool] = False,
     ) -> list[PatientSummary]:
         with answers(request):
             views = services.search_patients(
@@ -173,7 +178,9 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
           "The preferred way to search: the same exact search as `GET /api/v1/patients?q=`, with the "
           "query in the body so that no name, e-mail or phone number lands in URLs or access logs."
       ))
-def search_by_body(request: Request[Any, Any, Any], db: Any, data: SearchQuery) -> list[PatientSummary]:
+def search_by_body(
+    request: Request[Any, Any, Any], db: NamedDependency[Any], data: JSONBody[SearchQuery],
+) -> list[PatientSummary]:
     """Same as `GET /api/v1/patients?q=`, with the query in the body so that no name, e-mail or
     phone number lands in proxy or server access logs."""
     with answers(request):
@@ -237,7 +244,7 @@ class PatientPages(Controller):
     include_in_schema = False
 
     @get("/", opt={"permission": VIEW}, sync_to_thread=True, name="patients.list")
-    def list_page(self, request: Request[Any, Any, Any], db: Any) -> Template:
+    def list_page(self, request: Request[Any, Any, Any], db: NamedDependency[Any]) -> Template:
         # The page's search form posts (POST /patients/search): a query string would carry names,
         # e-mails and phone numbers into URLs, browser history and proxy logs.
         with answers(request):
@@ -247,7 +254,7 @@ class PatientPages(Controller):
         )
 
     @post("/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200, name="patients.search")
-    def search_page(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template:
+    def search_page(self, request: Request[Any, Any, Any], db: NamedDependency[Any], data: FormBody) -> Template:
         raw = data.get("q")
         if isinstance(raw, list):
             raw = raw[0] if raw else None
@@ -270,7 +277,9 @@ class PatientPages(Controller):
         })
 
     @post("/new", opt={"permission": EDIT}, sync_to_thread=True, name="patients.create")
-    def create_page(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template | Redirect:
+    def create_page(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], data: FormBody,
+    ) -> Template | Redirect:
         principal = principal_of(request)
         clinical = principal.can(CLINICAL)
         values = _form_values(data, clinical)
@@ -284,7 +293,7 @@ class PatientPages(Controller):
         return Redirect(f"/patients/{patient.id}", status_code=303)
 
     @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, name="patients.show")
-    def show_page(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
+    def show_page(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> Template:
         principal = principal_of(request)
         try:
             with answers(request):
@@ -301,7 +310,7 @@ class PatientPages(Controller):
 
     @post("/{patient_id:int}/export", opt={"permission": EXPORT}, sync_to_thread=True, status_code=200,
           name="patients.export")
-    def export_file(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Response[bytes]:
+    def export_file(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> Response[bytes]:
         """The RGPD export of one patient's file, as a JSON attachment (audited "export")."""
         principal = principal_of(request)
         state = carnet_state(request)
@@ -318,7 +327,7 @@ class PatientPages(Controller):
         })
 
     @get("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase_form")
-    def erase_form(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
+    def erase_form(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> Template:
         principal = principal_of(request)
         with answers(request):
             services.get_patient(db, principal, patient_id)
@@ -327,7 +336,9 @@ class PatientPages(Controller):
         })
 
     @post("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase")
-    def erase(self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: FormBody) -> Template | Redirect:
+    def erase(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id, data: FormBody,
+    ) -> Template | Redirect:
         """Lawful erasure, confirmed by typing the patient's last name and choosing a reason."""
         principal = principal_of(request)
         state = carnet_state(request)
@@ -350,7 +361,7 @@ class PatientPages(Controller):
         return Redirect(f"/patients/{patient_id}", status_code=303)
 
     @get("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.edit")
-    def edit_page(self, request: Request[Any, Any, Any], db: Any, patient_id: Id) -> Template:
+    def edit_page(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> Template:
         principal = principal_of(request)
         with answers(request):
             view = services.read_patient(db, principal, patient_id)
@@ -362,7 +373,7 @@ class PatientPages(Controller):
 
     @post("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.update")
     def update_page(
-        self, request: Request[Any, Any, Any], db: Any, patient_id: Id, data: FormBody
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id, data: FormBody
     ) -> Template | Redirect:
         principal = principal_of(request)
         with answers(request):
@@ -387,11 +398,11 @@ class PatientSettingsPages(Controller):
     opt = {"permission": SETTINGS}
 
     @get("/", sync_to_thread=True, name="patients.settings")
-    def show(self, request: Request[Any, Any, Any], db: Any) -> Template:
+    def show(self, request: Request[Any, Any, Any], db: NamedDependency[Any]) -> Template:
         return page(request, "core/patients/settings.html", {"share_patients": services.shares_patients(db)})
 
     @post("/", sync_to_thread=True, name="patients.settings.save")
-    def save(self, request: Request[Any, Any, Any], db: Any, data: FormBody) -> Template | Redirect:
+    def save(self, request: Request[Any, Any, Any], db: NamedDependency[Any], data: FormBody) -> Template | Redirect:
         raw = data.get("share_patients")
         if isinstance(raw, list):
             raw = raw[-1] if raw else None

@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from carnet_core.plugin_api import CarnetSession, Id, OptionalIdParam, principal_of, settings_of
 from carnet_scheduling import permissions as perm
@@ -74,7 +75,10 @@ class AppointmentsApi(Controller):
               "`allow_past: true`, a time outside the practitioner's working hours (or in their time off "
               "or a clinic closure) `allow_outside_hours: true`; without them the answer is 422 naming the "
               "field. An override used is recorded in the audit record (details.override)."))
-    def create(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.AppointmentIn) -> Any:
+    def create(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession],
+        data: JSONBody[schemas.AppointmentIn],
+    ) -> Any:
         """Book an appointment: 201 with it, or 409 with the appointment that holds the time."""
         if data.notes and not principal_of(request).can(perm.CLINICAL):
             raise PermissionDeniedException("writing clinical notes needs scheduling.clinical")
@@ -94,10 +98,10 @@ class AppointmentsApi(Controller):
 
     @get("/", opt={"permission": perm.VIEW}, sync_to_thread=True)
     def list(
-        self, db: CarnetSession, start: From, end: To,
+        self, db: NamedDependency[CarnetSession], start: From, end: To,
         practitioner_id: OptionalIdParam = None,
         room_id: OptionalIdParam = None,
-        include_cancelled: bool = False,
+        include_cancelled: FromQuery[bool] = False,
     ) -> dict[str, Any]:
         """Appointments overlapping [from, to) (at most 92 days), without clinical notes."""
         try:
@@ -115,7 +119,7 @@ class AppointmentsApi(Controller):
         return {"items": [schemas.appointment_out(db, a) for a in rows]}
 
     @get("/{appointment_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
-    def show(self, db: CarnetSession, appointment_id: Id) -> dict[str, Any]:
+    def show(self, db: NamedDependency[CarnetSession], appointment_id: Id) -> dict[str, Any]:
         appt = _appointment(db, appointment_id)
         from carnet_core.plugin_api import record
 
@@ -124,8 +128,8 @@ class AppointmentsApi(Controller):
 
     @post("/{appointment_id:int}/move", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200,
           responses=TAKEN)
-    def move(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
-             data: schemas.MoveIn) -> Any:
+    def move(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+             data: JSONBody[schemas.MoveIn]) -> Any:
         appt = _appointment(db, appointment_id)
         room = data.room_id if "room_id" in data.model_fields_set else ...
         try:
@@ -138,8 +142,8 @@ class AppointmentsApi(Controller):
         return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/cancel", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
-    def cancel(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
-               data: schemas.CancelIn) -> dict[str, Any]:
+    def cancel(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+               data: JSONBody[schemas.CancelIn]) -> dict[str, Any]:
         """Cancel with a reason; the slot is free at once."""
         appt = _appointment(db, appointment_id)
         try:
@@ -149,8 +153,8 @@ class AppointmentsApi(Controller):
         return schemas.appointment_out(db, appt)
 
     @post("/{appointment_id:int}/status", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=200)
-    def status(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
-               data: schemas.StatusIn) -> Any:
+    def status(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+               data: JSONBody[schemas.StatusIn]) -> Any:
         """Mark honoured, absent (non excusé) or excused."""
         appt = _appointment(db, appointment_id)
         try:
@@ -163,8 +167,8 @@ class AppointmentsApi(Controller):
 
     @post("/{appointment_id:int}/move-following", opt={"permission": perm.MANAGE}, sync_to_thread=True,
           status_code=200)
-    def move_following(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
-                       data: schemas.MoveFollowingIn) -> Any:
+    def move_following(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+                       data: JSONBody[schemas.MoveFollowingIn]) -> Any:
         """Move this occurrence and the following ones of its series to a new weekly rule."""
         appt = _appointment(db, appointment_id)
         try:
@@ -181,14 +185,16 @@ class AppointmentsApi(Controller):
         return {"moved": [schemas.appointment_out(db, a) for a in moved], "plan": series.plan_payload(plan)}
 
     @get("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def read_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id) -> dict[str, Any]:
+    def read_notes(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+    ) -> dict[str, Any]:
         """Clinical notes (practitioners only; audited)."""
         appt = _clinical_appointment(request, db, appointment_id)
         return {"id": appt.id, "notes": appts.read_notes(db, appt)}
 
     @put("/{appointment_id:int}/notes", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
-    def write_notes(self, request: Request[Any, Any, Any], db: CarnetSession, appointment_id: Id,
-                    data: schemas.NotesIn) -> dict[str, Any]:
+    def write_notes(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: Id,
+                    data: JSONBody[schemas.NotesIn]) -> dict[str, Any]:
         appt = _clinical_appointment(request, db, appointment_id)
         try:
             appts.set_notes(db, appt, data.notes)
@@ -199,7 +205,7 @@ class AppointmentsApi(Controller):
 
 @get("/availability", opt={"permission": perm.VIEW, **RULES}, sync_to_thread=True, tags=["scheduling"])
 def availability_api(
-    request: Request[Any, Any, Any], db: CarnetSession, start: From, end: To,
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], start: From, end: To,
     practitioner_id: Id, appointment_type_id: Id,
 ) -> dict[str, Any]:
     """Free slots of a practitioner for an appointment type in [from, to) (at most 92 days)."""
@@ -222,7 +228,9 @@ class SeriesApi(Controller):
     opt = RULES
 
     @post("/prescriptions", opt={"permission": perm.MANAGE}, sync_to_thread=True, status_code=201)
-    def create_prescription(self, db: CarnetSession, data: schemas.PrescriptionIn) -> dict[str, Any]:
+    def create_prescription(
+        self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.PrescriptionIn],
+    ) -> dict[str, Any]:
         try:
             row = series.create_prescription(db, **data.model_dump())
         except SchedulingError as exc:
@@ -234,7 +242,9 @@ class SeriesApi(Controller):
         "permission": perm.MANAGE,
         "links": {"GetSeries": ("GET", "/api/v1/scheduling/series/{series_id}", {"series_id": "$response.body#/id"})},
     })
-    def create_series(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.SeriesIn) -> Any:
+    def create_series(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: JSONBody[schemas.SeriesIn],
+    ) -> Any:
         """Plan and book a series; skipped and conflicting dates are reported. `dry_run` previews."""
         try:
             result = series.create_series(
@@ -255,7 +265,9 @@ class SeriesApi(Controller):
                 "appointments": [schemas.appointment_out(db, a) for a in result.appointments]}
 
     @get("/series/{series_id:int}", opt={"permission": perm.VIEW}, sync_to_thread=True)
-    def show_series(self, request: Request[Any, Any, Any], db: CarnetSession, series_id: Id) -> dict[str, Any]:
+    def show_series(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], series_id: Id,
+    ) -> dict[str, Any]:
         try:
             row = series.get_series(db, series_id)
         except NotFound:
@@ -278,11 +290,13 @@ class SetupApi(Controller):
     opt = {"permission": perm.CONFIGURE, **RULES}
 
     @get("/appointment-types", opt={"permission": perm.VIEW}, sync_to_thread=True)
-    def list_types(self, db: CarnetSession) -> dict[str, Any]:
+    def list_types(self, db: NamedDependency[CarnetSession]) -> dict[str, Any]:
         return {"items": [t.model_dump(exclude={"clinic_id"}) for t in setup.list_types(db)]}
 
     @post("/appointment-types", sync_to_thread=True, status_code=201)
-    def create_type(self, db: CarnetSession, data: schemas.AppointmentTypeIn) -> dict[str, Any]:
+    def create_type(
+        self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.AppointmentTypeIn],
+    ) -> dict[str, Any]:
         try:
             row = setup.create_appointment_type(db, **data.model_dump())
         except SchedulingError as exc:
@@ -290,7 +304,7 @@ class SetupApi(Controller):
         return row.model_dump(exclude={"clinic_id"})
 
     @post("/places", sync_to_thread=True, status_code=201)
-    def create_place(self, db: CarnetSession, data: schemas.PlaceIn) -> dict[str, Any]:
+    def create_place(self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.PlaceIn]) -> dict[str, Any]:
         try:
             row = setup.create_place(db, **data.model_dump())
         except SchedulingError as exc:
@@ -298,7 +312,7 @@ class SetupApi(Controller):
         return row.model_dump(exclude={"clinic_id"})
 
     @post("/rooms", sync_to_thread=True, status_code=201)
-    def create_room(self, db: CarnetSession, data: schemas.RoomIn) -> dict[str, Any]:
+    def create_room(self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.RoomIn]) -> dict[str, Any]:
         try:
             row = setup.create_room(db, data.place_id, data.name)
         except SchedulingError as exc:
@@ -306,7 +320,9 @@ class SetupApi(Controller):
         return row.model_dump(exclude={"clinic_id"})
 
     @put("/working-hours/{practitioner_id:int}", sync_to_thread=True)
-    def set_hours(self, db: CarnetSession, practitioner_id: Id, data: schemas.WorkingHoursIn) -> dict[str, Any]:
+    def set_hours(
+        self, db: NamedDependency[CarnetSession], practitioner_id: Id, data: JSONBody[schemas.WorkingHoursIn],
+    ) -> dict[str, Any]:
         """Replace a practitioner's weekly hours; overlapping blocks are refused."""
         try:
             rows = setup.set_working_hours(
@@ -318,7 +334,7 @@ class SetupApi(Controller):
                             "place_id": r.place_id, "room_id": r.room_id} for r in rows]}
 
     @post("/exceptions", sync_to_thread=True, status_code=201)
-    def add_exception(self, db: CarnetSession, data: schemas.ExceptionIn) -> dict[str, Any]:
+    def add_exception(self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.ExceptionIn]) -> dict[str, Any]:
         try:
             row = setup.add_exception(db, data.starts_at, data.ends_at, practitioner_id=data.practitioner_id,
                                       kind=data.kind, label=data.label)
@@ -327,7 +343,9 @@ class SetupApi(Controller):
         return {"id": row.id}
 
     @post("/school-holidays", sync_to_thread=True, status_code=201)
-    def add_school_holiday(self, db: CarnetSession, data: schemas.SchoolHolidayIn) -> dict[str, Any]:
+    def add_school_holiday(
+        self, db: NamedDependency[CarnetSession], data: JSONBody[schemas.SchoolHolidayIn],
+    ) -> dict[str, Any]:
         try:
             row = setup.add_school_holiday(db, data.first_day, data.last_day, data.label)
         except SchedulingError as exc:
@@ -341,7 +359,9 @@ class FeedApi(Controller):
     opt = {"permission": perm.FEED}
 
     @post("/", sync_to_thread=True, status_code=201)
-    def issue(self, request: Request[Any, Any, Any], db: CarnetSession, data: schemas.FeedIn) -> dict[str, Any]:
+    def issue(
+        self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: JSONBody[schemas.FeedIn],
+    ) -> dict[str, Any]:
         """A new private feed URL for the caller (the previous one stops working). Shown once."""
         principal = principal_of(request)
         if not principal.clinic or principal.user_id is None:
@@ -352,7 +372,7 @@ class FeedApi(Controller):
                 "show_patient_names": data.show_patient_names}
 
     @post("/revoke", sync_to_thread=True, status_code=200)
-    def revoke(self, request: Request[Any, Any, Any], db: CarnetSession) -> dict[str, Any]:
+    def revoke(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> dict[str, Any]:
         return {"revoked": feeds.revoke_feed(db, principal_of(request).user_id)}
 
 

@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
@@ -157,7 +159,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
 
 
 @get("/", name="scheduling.agenda", opt={"permission": perm.VIEW}, sync_to_thread=True)
-def agenda_page(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def agenda_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """The agenda: a week or a day of one practitioner or room, or the clinic's rooms on one day."""
     aq, errors = parse_agenda(request, db)
     if errors:
@@ -166,7 +168,7 @@ def agenda_page(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
 
 
 @get("/types.css", name="scheduling.types_css", opt={"permission": perm.VIEW}, sync_to_thread=True)
-def types_css(db: CarnetSession) -> Response[str]:
+def types_css(db: NamedDependency[CarnetSession]) -> Response[str]:
     """The clinic's appointment-type colours as CSS classes (no inline styles under the CSP)."""
     lines = [f".t-{t.id}{{--type:{t.colour}}}" for t in setup.list_types(db, active_only=False)
              if setup.COLOUR_RE.match(t.colour or "")]
@@ -210,7 +212,7 @@ def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, values: di
 
 
 @get("/appointments/new", name="scheduling.book_form", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def book_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def book_form(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """The booking form, prefilled from the clicked cell (date, time, practitioner, room) or a
     patient's page (`patient_id`). A name never comes through the address: the search posts."""
     values = {k: (request.query_params.get(k) or "")[:200] for k in BOOKING_FIELDS}
@@ -220,7 +222,7 @@ def book_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
 
 @post("/appointments/new", name="scheduling.book_form_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
       status_code=200)
-def book_form_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+def book_form_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
     """The booking form again with the patients found: the form's Search button (without
     JavaScript, and in the dialog), every value typed so far kept."""
     values = {k: text(data, k, 20_000 if k == "notes" else 200) for k in BOOKING_FIELDS}
@@ -249,7 +251,7 @@ def _prefill(db: CarnetSession, q: dict[str, str]) -> None:
 
 
 @post("/appointments", name="scheduling.book", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def book(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def book(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     tz = clinic_tz(db)
     errors = FormErrors()
     starts_at = moment(request, data, "date", "time", tz, errors)
@@ -347,13 +349,17 @@ def _dialog(request: Request[Any, Any, Any], db: CarnetSession, appt: Appointmen
 
 @get("/appointments/{appointment_id:int}", name="scheduling.appointment", opt={"permission": perm.VIEW},
      sync_to_thread=True)
-def show_appointment(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int) -> Template:
+def show_appointment(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int],
+) -> Template:
     return _dialog(request, db, _appointment(db, appointment_id))
 
 
 @post("/appointments/{appointment_id:int}/move", name="scheduling.move", opt={"permission": perm.MANAGE},
       sync_to_thread=True)
-def move_appointment(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
+def move_appointment(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int], data: Form,
+) -> Any:
     appt = _appointment(db, appointment_id)
     errors = FormErrors()
     starts_at = moment(request, data, "date", "time", clinic_tz(db), errors)
@@ -372,7 +378,9 @@ def move_appointment(request: Request[Any, Any, Any], db: CarnetSession, appoint
 
 @post("/appointments/{appointment_id:int}/cancel", name="scheduling.cancel", opt={"permission": perm.MANAGE},
       sync_to_thread=True)
-def cancel_appointment(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
+def cancel_appointment(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int], data: Form,
+) -> Any:
     appt = _appointment(db, appointment_id)
     try:
         appts.cancel(db, appt, text(data, "reason", 1000), hooks=hooks_for(request))
@@ -385,7 +393,9 @@ def cancel_appointment(request: Request[Any, Any, Any], db: CarnetSession, appoi
 
 @post("/appointments/{appointment_id:int}/status", name="scheduling.mark", opt={"permission": perm.MANAGE},
       sync_to_thread=True)
-def mark_appointment(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
+def mark_appointment(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int], data: Form,
+) -> Any:
     appt = _appointment(db, appointment_id)
     try:
         appts.mark(db, appt, text(data, "status", 16), hooks=hooks_for(request))
@@ -400,7 +410,9 @@ def mark_appointment(request: Request[Any, Any, Any], db: CarnetSession, appoint
 
 @post("/appointments/{appointment_id:int}/notes", name="scheduling.notes", opt={"permission": perm.CLINICAL},
       sync_to_thread=True)
-def write_notes(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
+def write_notes(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int], data: Form,
+) -> Any:
     appt = _appointment(db, appointment_id)
     if not people.clinical_allowed(db, principal_of(request), appt):
         raise PermissionDeniedException("clinical notes of a patient one does not follow")
@@ -414,7 +426,9 @@ def write_notes(request: Request[Any, Any, Any], db: CarnetSession, appointment_
 
 @post("/appointments/{appointment_id:int}/move-following", name="scheduling.move_following",
       opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def move_following(request: Request[Any, Any, Any], db: CarnetSession, appointment_id: int, data: Form) -> Any:
+def move_following(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], appointment_id: FromPath[int], data: Form,
+) -> Any:
     """Move this session and every following one of its series to a new weekday and time."""
     appt = _appointment(db, appointment_id)
     errors = FormErrors()
@@ -441,7 +455,7 @@ def move_following(request: Request[Any, Any, Any], db: CarnetSession, appointme
 
 @post("/patients/search", name="scheduling.patient_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
       status_code=200)
-def patient_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+def patient_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
     """Exact search (last name, e-mail or phone) for the booking and series forms; results as radio
     buttons. A POST: a query string would carry the name into addresses, history and proxy logs."""
     q = text(data, "q", 200)
@@ -477,7 +491,7 @@ def _day_params(request: Request[Any, Any, Any], db: CarnetSession) -> tuple[dat
 
 
 @get("/today", name="scheduling.today", opt={"permission": perm.VIEW}, sync_to_thread=True)
-def today_list(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def today_list(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """Today's appointments (mine for a practitioner, everyone's otherwise), with quick marking."""
     the_day, practitioner_id, errors = _day_params(request, db)
     if errors:
@@ -497,7 +511,7 @@ def today_list(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
 
 
 @get("/day-sheet", name="scheduling.day_sheet", opt={"permission": perm.VIEW}, sync_to_thread=True)
-def day_sheet(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def day_sheet(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """A printable day sheet for one practitioner (or everyone)."""
     the_day, practitioner_id, errors = _day_params(request, db)
     if errors:

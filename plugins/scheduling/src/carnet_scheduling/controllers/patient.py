@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
@@ -70,7 +71,7 @@ def _parse_start(raw: str) -> datetime:
 
 
 @get("/book", name="scheduling.public.book", opt=OPT, sync_to_thread=True)
-def book_index(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def book_index(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     people = booking.online_practitioners(db)
     return page(request, "scheduling/public_book.html", {
         "practitioners": people, "types": booking.online_types(db), "base": _base(request),
@@ -78,7 +79,10 @@ def book_index(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
 
 
 @get("/book/{practitioner_id:int}/{type_id:int}", name="scheduling.public.slots", opt=OPT, sync_to_thread=True)
-def book_slots(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int) -> Template:
+def book_slots(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromPath[int],
+    type_id: FromPath[int],
+) -> Template:
     clinic = _clinic(request)
     try:
         slots = booking.public_slots(db, practitioner_id, type_id, _rules(request), days=21)
@@ -107,8 +111,10 @@ def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, practition
 
 
 @get("/book/{practitioner_id:int}/{type_id:int}/form", name="scheduling.public.form", opt=OPT, sync_to_thread=True)
-def book_form(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
-              start: str = "") -> Template:
+def book_form(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromPath[int],
+    type_id: FromPath[int], start: FromQuery[str] = "",
+) -> Template:
     try:
         return _booking_form(request, db, practitioner_id, type_id, start)
     except SchedulingError:
@@ -116,8 +122,10 @@ def book_form(request: Request[Any, Any, Any], db: CarnetSession, practitioner_i
 
 
 @post("/book/{practitioner_id:int}/{type_id:int}", name="scheduling.public.request", opt=OPT, sync_to_thread=True)
-def book_request(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
-                 data: Form) -> Any:
+def book_request(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromPath[int],
+    type_id: FromPath[int], data: Form,
+) -> Any:
     start = str(data.get("start") or "")
     try:
         requested = booking.request_booking(
@@ -148,7 +156,7 @@ def _open(request: Any, db: CarnetSession, token: str, purpose: str | tuple[str,
 
 
 @get("/confirm/{token:str}", name="scheduling.public.confirm", opt=OPT, sync_to_thread=True)
-def confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def confirm_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         _open(request, db, token, booking.CONFIRM)
     except links.LinkRefused as refused:
@@ -157,7 +165,9 @@ def confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token: str)
 
 
 @post("/confirm/{token:str}", name="scheduling.public.confirm_code", opt=OPT, sync_to_thread=True)
-def confirm_code(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+def confirm_code(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str], data: Form,
+) -> Template:
     try:
         link = _open(request, db, token, booking.CONFIRM)
         if not links.verify_code(db, link, str(data.get("code") or ""), client_address(request)):
@@ -178,7 +188,9 @@ def _done(request: Any, db: CarnetSession, appt: Any, kind: str) -> Template:
 
 
 @get("/c/{token:str}", name="scheduling.public.mail_confirm", opt=OPT, sync_to_thread=True)
-def mail_confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def mail_confirm_page(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str],
+) -> Template:
     try:
         _open(request, db, token, booking.CONFIRM_MAIL)
     except links.LinkRefused as refused:
@@ -188,7 +200,7 @@ def mail_confirm_page(request: Request[Any, Any, Any], db: CarnetSession, token:
 
 
 @post("/c/{token:str}", name="scheduling.public.mail_confirm_do", opt=OPT, sync_to_thread=True)
-def mail_confirm(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def mail_confirm(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         link = _open(request, db, token, booking.CONFIRM_MAIL)
         appt = booking.confirm(db, link)
@@ -228,7 +240,7 @@ def _manage_context(request: Any, db: CarnetSession, link: Any, token: str, **mo
 
 
 @get("/a/{token:str}", name="scheduling.public.manage", opt=OPT, sync_to_thread=True)
-def manage_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def manage_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         link = _open(request, db, token, booking.MANAGE)
         links.audit_access(db, link, resource_type="appointment")
@@ -238,7 +250,9 @@ def manage_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) 
 
 
 @post("/a/{token:str}/cancel", name="scheduling.public.cancel", opt=OPT, sync_to_thread=True)
-def manage_cancel(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+def manage_cancel(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str], data: Form,
+) -> Template:
     try:
         link = _open(request, db, token, booking.MANAGE)
     except links.LinkRefused as refused:
@@ -255,7 +269,9 @@ def manage_cancel(request: Request[Any, Any, Any], db: CarnetSession, token: str
 
 
 @post("/a/{token:str}/move", name="scheduling.public.move", opt=OPT, sync_to_thread=True)
-def manage_move(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+def manage_move(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str], data: Form,
+) -> Template:
     try:
         link = _open(request, db, token, booking.MANAGE)
     except links.LinkRefused as refused:
@@ -274,7 +290,9 @@ def manage_move(request: Request[Any, Any, Any], db: CarnetSession, token: str, 
 
 
 @post("/a/{token:str}/reminders-off", name="scheduling.public.reminders_off", opt=OPT, sync_to_thread=True)
-def reminders_off(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def reminders_off(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str],
+) -> Template:
     """The patient opts out of reminders (every channel); staff can switch them back on."""
     from carnet_scheduling.services import reminders
 

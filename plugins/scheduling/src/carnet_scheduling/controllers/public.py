@@ -6,14 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from carnet_core.plugin_api import PUBLIC, CarnetSession, settings_of
 from carnet_scheduling.services import feeds, people
 
 
 @get("/feed/{token:str}", opt={"permission": PUBLIC}, sync_to_thread=True, include_in_schema=False)
-def calendar_feed(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Response[bytes]:
+def calendar_feed(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str],
+) -> Response[bytes]:
     token = token.removesuffix(".ics")
     feed = feeds.find_feed(db, token)
     if feed is None:

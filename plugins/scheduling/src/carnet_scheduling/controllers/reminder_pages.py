@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import N_, CarnetSession, page, principal_of, translate
@@ -76,13 +78,13 @@ def _error(request: Request[Any, Any, Any], db: CarnetSession, exc: SchedulingEr
 
 
 @get("/setup/reminders", name="scheduling.reminders", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def reminders_page(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def reminders_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     return _page(request, db)
 
 
 @post("/setup/reminders/rules", name="scheduling.reminders.add", opt={"permission": perm.CONFIGURE},
       sync_to_thread=True)
-def add_rule(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def add_rule(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     """A rule "send on <channel> <delay> <unit> before": 30 minutes to 30 days, no twin."""
     values = {k: text(data, k, 12) for k in ("channel", "delay", "unit")}
     errors = FormErrors()
@@ -102,7 +104,7 @@ def add_rule(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> 
 
 @post("/setup/reminders/defaults", name="scheduling.reminders.defaults", opt={"permission": perm.CONFIGURE},
       sync_to_thread=True)
-def default_rules(request: Request[Any, Any, Any], db: CarnetSession) -> Redirect:
+def default_rules(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Redirect:
     """The usual rules (e-mail 7 days and 1 day before, SMS 2 days before) for a clinic with none."""
     reminders.ensure_default_rules(db, actor=None)
     return _back()
@@ -110,7 +112,9 @@ def default_rules(request: Request[Any, Any, Any], db: CarnetSession) -> Redirec
 
 @post("/setup/reminders/rules/{rule_id:int}", name="scheduling.reminders.rule", opt={"permission": perm.CONFIGURE},
       sync_to_thread=True)
-def change_rule(request: Request[Any, Any, Any], db: CarnetSession, rule_id: int, data: Form) -> Any:
+def change_rule(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], rule_id: FromPath[int], data: Form,
+) -> Any:
     """`action` = off (pending messages cancelled), on, or remove (a rule that never sent anything)."""
     action = text(data, "action", 8)
     try:
@@ -129,7 +133,7 @@ def change_rule(request: Request[Any, Any, Any], db: CarnetSession, rule_id: int
 
 @post("/setup/reminders/switches", name="scheduling.reminders.switch", opt={"permission": perm.CONFIGURE},
       sync_to_thread=True)
-def switch(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def switch(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     """Reminders on or off for one practitioner or one appointment type."""
     errors = FormErrors()
     scope = text(data, "scope", 24)
@@ -147,7 +151,9 @@ def switch(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> An
 
 @post("/patients/{patient_id:int}/reminders", name="scheduling.reminders.patient", opt={"permission": perm.MANAGE},
       sync_to_thread=True)
-def patient_switch(request: Request[Any, Any, Any], db: CarnetSession, patient_id: int, data: Form) -> Redirect:
+def patient_switch(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], patient_id: FromPath[int], data: Form,
+) -> Redirect:
     """Reminders on or off for one patient (from the patient page; the patient can also stop them
     with the link in each message)."""
     if people.one(db, principal_of(request), patient_id) is None:

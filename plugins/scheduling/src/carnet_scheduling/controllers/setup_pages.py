@@ -7,7 +7,9 @@ from datetime import datetime, time
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from sqlmodel import select
 
@@ -61,7 +63,7 @@ def setup_context(request: Request[Any, Any, Any], db: CarnetSession, practition
 
 
 @get("/setup", name="scheduling.setup", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def setup_page(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def setup_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     errors = FormErrors()
     practitioner_id = integer(request, {"p": request.query_params.get("practitioner") or ""}, "p", errors,
                               required=False)
@@ -81,7 +83,7 @@ def _back(section: str, practitioner_id: int | None = None) -> Redirect:
 
 
 @post("/setup/types", name="scheduling.setup.types", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def add_type(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def add_type(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     errors = FormErrors()
     duration = integer(request, data, "duration", errors, low=5, high=480)
     modality = text(data, "modality", 16) or "cabinet"
@@ -100,7 +102,7 @@ def add_type(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> 
 
 
 @post("/setup/places", name="scheduling.setup.places", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def add_place(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def add_place(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     try:
         setup.create_place(db, text(data, "name", 200), text(data, "kind", 16) or "cabinet", text(data, "address", 300))
     except SchedulingError as exc:
@@ -109,7 +111,7 @@ def add_place(request: Request[Any, Any, Any], db: CarnetSession, data: Form) ->
 
 
 @post("/setup/rooms", name="scheduling.setup.rooms", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def add_room(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def add_room(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     errors = FormErrors()
     place_id = integer(request, data, "place_id", errors)
     if not errors:
@@ -123,7 +125,7 @@ def add_room(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> 
 
 
 @post("/setup/hours", name="scheduling.setup.hours", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
-def set_hours(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def set_hours(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     """Replace a practitioner's weekly hours from the 7 × 2 table (empty rows are no work)."""
     errors = FormErrors()
     practitioner_id = integer(request, data, "practitioner", errors)
@@ -154,7 +156,7 @@ def set_hours(request: Request[Any, Any, Any], db: CarnetSession, data: Form) ->
 
 @post("/setup/exceptions", name="scheduling.setup.exceptions", opt={"permission": perm.CONFIGURE},
       sync_to_thread=True)
-def add_exception(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def add_exception(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     """Time off of one practitioner, or a closure of the whole clinic, from one day to another."""
     errors = FormErrors()
     first, last = day(request, data, "first_day", errors), day(request, data, "last_day", errors)
@@ -199,7 +201,7 @@ SERIES_FIELDS = ("patient_id", "practitioner", "type", "room", "weekday1", "time
 
 
 @get("/series/new", name="scheduling.series_form", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def series_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def series_form(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     # A name never comes through the address: the form's search posts (below).
     values = {k: (request.query_params.get(k) or "")[:200] for k in SERIES_FIELDS if k != "q"}
     values["q"] = ""
@@ -211,14 +213,14 @@ def series_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
 
 @post("/series/new", name="scheduling.series_form_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
       status_code=200)
-def series_form_search(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+def series_form_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
     """The series form again with the patients found (its Search button), every value kept."""
     values = {k: text(data, k, 200) for k in SERIES_FIELDS}
     return page(request, "scheduling/series_new.html", series_form_context(request, db, values))
 
 
 @post("/series", name="scheduling.series_create", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def series_create(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Any:
+def series_create(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
     """`action=preview` plans without writing (skipped and conflicting dates shown); `create` books."""
     values = {k: text(data, k, 200) for k in SERIES_FIELDS}
     dry_run = text(data, "action", 10) != "create"
@@ -280,7 +282,9 @@ def series_create(request: Request[Any, Any, Any], db: CarnetSession, data: Form
 
 
 @get("/series/{series_id:int}", name="scheduling.series", opt={"permission": perm.VIEW}, sync_to_thread=True)
-def series_page(request: Request[Any, Any, Any], db: CarnetSession, series_id: int) -> Template:
+def series_page(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], series_id: FromPath[int],
+) -> Template:
     try:
         row = series_svc.get_series(db, series_id)
     except NotFound:

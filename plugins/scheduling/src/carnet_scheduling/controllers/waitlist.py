@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
@@ -63,12 +64,12 @@ def _all_practitioners(db: CarnetSession) -> list[Any]:
 
 
 @get("/waitlist", name="scheduling.public.waitlist", opt=OPT, sync_to_thread=True)
-def waitlist_form(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def waitlist_form(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     return _form(request, db)
 
 
 @post("/waitlist", name="scheduling.public.waitlist_join", opt=OPT, sync_to_thread=True)
-def waitlist_join(request: Request[Any, Any, Any], db: CarnetSession, data: Form) -> Template:
+def waitlist_join(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
     def listed(name: str) -> list[str]:
         value = data.get(name)
         return value if isinstance(value, list) else [value] if value else []
@@ -89,7 +90,7 @@ def _open(request: Any, db: CarnetSession, token: str, purpose: str) -> Any:
 
 
 @get("/o/{token:str}", name="scheduling.public.offer", opt=OPT, sync_to_thread=True)
-def offer_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def offer_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     from sqlmodel import select
 
     from carnet_scheduling.patient_models import Offer
@@ -110,7 +111,7 @@ def offer_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -
 
 
 @post("/o/{token:str}/accept", name="scheduling.public.offer_accept", opt=OPT, sync_to_thread=True)
-def offer_accept(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def offer_accept(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         link = _open(request, db, token, waitlist.OFFER)
         appt = waitlist.accept_offer(db, link, _hooks(request))
@@ -128,7 +129,9 @@ def offer_accept(request: Request[Any, Any, Any], db: CarnetSession, token: str)
 
 
 @post("/o/{token:str}/decline", name="scheduling.public.offer_decline", opt=OPT, sync_to_thread=True)
-def offer_decline(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def offer_decline(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str],
+) -> Template:
     try:
         link = _open(request, db, token, waitlist.OFFER)
         waitlist.decline_offer(db, link)
@@ -138,7 +141,7 @@ def offer_decline(request: Request[Any, Any, Any], db: CarnetSession, token: str
 
 
 @get("/w/{token:str}", name="scheduling.public.still", opt=OPT, sync_to_thread=True)
-def still_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def still_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         _open(request, db, token, waitlist.STILL_INTERESTED)
     except links.LinkRefused as refused:
@@ -147,7 +150,9 @@ def still_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -
 
 
 @post("/w/{token:str}", name="scheduling.public.still_answer", opt=OPT, sync_to_thread=True)
-def still_answer(request: Request[Any, Any, Any], db: CarnetSession, token: str, data: Form) -> Template:
+def still_answer(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str], data: Form,
+) -> Template:
     try:
         link = _open(request, db, token, waitlist.STILL_INTERESTED)
         entry = waitlist.answer_still_interested(db, link, str(data.get("answer")) == "yes")
@@ -159,7 +164,7 @@ def still_answer(request: Request[Any, Any, Any], db: CarnetSession, token: str,
 
 
 @get("/m/{token:str}", name="scheduling.public.message", opt=OPT, sync_to_thread=True)
-def message_page(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def message_page(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     try:
         link = _open(request, db, token, waitlist.READ_MESSAGE)
         text = waitlist.read_refusal(db, link)
@@ -171,7 +176,7 @@ def message_page(request: Request[Any, Any, Any], db: CarnetSession, token: str)
 
 
 @post("/a/{token:str}/earlier", name="scheduling.public.earlier", opt=OPT, sync_to_thread=True)
-def ask_earlier(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Template:
+def ask_earlier(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], token: FromPath[str]) -> Template:
     from carnet_scheduling.services import appointments as appts
     from carnet_scheduling.services.booking import MANAGE as MANAGE_LINK
 
@@ -198,7 +203,9 @@ def _rules(request: Any) -> tuple[waitlist.PriorityRules, waitlist.WaitRules]:
 
 
 @get("/waitlist", name="scheduling.waitlist", opt={"permission": VIEW}, sync_to_thread=True)
-def staff_waitlist(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int | None = None) -> Template:
+def staff_waitlist(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromQuery[int | None] = None,
+) -> Template:
     principal = principal_of(request)
     from carnet_scheduling.services.context import practitioners
 
@@ -231,7 +238,9 @@ def staff_waitlist(request: Request[Any, Any, Any], db: CarnetSession, practitio
 
 @post("/waitlist/{listing_id:int}", name="scheduling.waitlist.triage", opt={"permission": MANAGE},
       sync_to_thread=True)
-def staff_triage(request: Request[Any, Any, Any], db: CarnetSession, listing_id: int, data: Form) -> Any:
+def staff_triage(
+    request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], listing_id: FromPath[int], data: Form,
+) -> Any:
     principal = principal_of(request)
     try:
         priority = int(data["priority"]) if str(data.get("priority") or "").strip() else None
@@ -246,7 +255,7 @@ def staff_triage(request: Request[Any, Any, Any], db: CarnetSession, listing_id:
 
 
 @get("/online", name="scheduling.online", opt={"permission": VIEW}, sync_to_thread=True)
-def staff_online(request: Request[Any, Any, Any], db: CarnetSession) -> Template:
+def staff_online(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """Bookings, moves and cancellations made by patients online (no clinical content)."""
     from sqlmodel import select
 
