@@ -9,6 +9,25 @@ from typing import Any
 
 PUBLIC = "public"  # permission for routes reachable without login (patient links, booking)
 AUTHENTICATED = "authenticated"  # any logged-in staff member of the clinic
+ROLES = ("owner", "practitioner", "secretary")  # a member's roles in a clinic; the only role names
+
+
+class UnknownRole(ValueError):
+    """A role name that is not one of ROLES (a typo would otherwise silently match nobody)."""
+
+
+def unknown_role(role: object) -> UnknownRole:
+    return UnknownRole(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+
+
+class Roles(frozenset[str]):
+    """A principal's roles. Asking for a role that does not exist (`"praticien" in roles`) raises
+    UnknownRole instead of answering False for everyone."""
+
+    def __contains__(self, role: object) -> bool:
+        if role not in ROLES:
+            raise unknown_role(role)
+        return frozenset.__contains__(self, role)
 
 
 @dataclass(frozen=True)

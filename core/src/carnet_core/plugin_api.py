@@ -34,7 +34,8 @@ _NAMES: dict[str, str] = {
     "Schedule": "carnet_core.contrib",
     "PUBLIC": "carnet_core.contrib",
     "AUTHENTICATED": "carnet_core.contrib",
-    "ROLES": "carnet_core.identity.models",
+    "ROLES": "carnet_core.contrib",
+    "UnknownRole": "carnet_core.contrib",
     # errors (services raise them; core answers them)
     "FieldError": "carnet_core.errors",
     "InvalidInput": "carnet_core.errors",

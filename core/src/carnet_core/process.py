@@ -9,12 +9,15 @@ from carnet_core.settings import Settings
 
 
 def prepare_database(db: Database, settings: Settings, host: Any) -> Database:
-    """Give the database its keyring (sealed columns) and its audit notifier (audit_event hook)."""
+    """Give the database its keyring (sealed columns), its audit notifier (audit_event hook) and
+    the names of the actors the plugins declare (`enqueue` refuses any other)."""
     from carnet_core.audit.events import install_audit_notifier
     from carnet_core.encryption import install_keyring
+    from carnet_core.jobs.outbox import declared_actors
 
     install_keyring(db, settings)
     install_audit_notifier(db, host)
+    db.actors = declared_actors(host)
     return db
 
 

@@ -18,6 +18,7 @@ from carnet_core.db.base import ClinicOwned
 TRACE_OPENS = "_trace_opens"
 # Packages whose direct loads of patient rows fail (carnet_core.patients.guard); tests only.
 PATIENT_GUARD = "carnet.patient_guard"
+ACTORS = "carnet.actors"  # the actor names the installed plugins declare (enqueue refuses others)
 
 
 class ScopeError(RuntimeError):
@@ -227,6 +228,8 @@ class Database:
         self.audit_notifier: Any = None
         # Plugin packages that may not load patient rows themselves (carnet_core.patients.guard).
         self.patient_guard: frozenset[str] | None = None
+        # Actors the process's plugins declare (carnet_core.process.prepare_database); None: unchecked.
+        self.actors: frozenset[str] | None = None
 
     @property
     def dialect(self) -> str:
@@ -240,6 +243,8 @@ class Database:
             session.info["audit_notifier"] = self.audit_notifier
         if self.patient_guard:
             session.info[PATIENT_GUARD] = self.patient_guard
+        if self.actors is not None:
+            session.info[ACTORS] = self.actors
         if clinic_id is not None:
             session.info["clinic_id"] = clinic_id
         elif unscoped:

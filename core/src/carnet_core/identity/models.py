@@ -8,9 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from carnet_core.contrib import ROLES as ROLES  # re-exported: identity's services and pages use it
 from carnet_core.db.base import ClinicOwned, UTCDateTime, utcnow
-
-ROLES = ("owner", "practitioner", "secretary")
 
 
 class User(SQLModel, table=True):

@@ -23,7 +23,7 @@ from dramatiq import Message
 from dramatiq.errors import ActorNotFound
 
 from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession, Database
+from carnet_core.db.session import ACTORS, CarnetSession, Database
 from carnet_core.jobs.config import JobsConfig, JobsError
 from carnet_core.jobs.models import DONE, EXPIRED, FAILED, PENDING, PUBLISHED, OutboxMessage
 
@@ -59,6 +59,13 @@ def enqueue_with_options(
             f"actor name '{actor}' must be '<plugin>.<name>' in lowercase, "
             "e.g. 'scheduling.send_reminder'"
         )
+    declared = db.info.get(ACTORS)
+    if declared is not None and actor not in declared:
+        raise JobsError(
+            f"no installed plugin declares the actor '{actor}', so no worker would ever run it; "
+            f"a plugin declares '<plugin>.<name>' by returning ActorSpec('<name>', fn) from its "
+            f"register_actors hook (declared: {', '.join(sorted(declared)) or 'none'})"
+        )
     if not_before is not None and not_before.tzinfo is None:
         raise JobsError(
             "not_before must be a timezone-aware datetime (UTC), e.g. datetime.now(UTC)"
@@ -85,6 +92,13 @@ def enqueue_with_options(
     db.add(row)
     db.flush()
     return row
+
+
+def declared_actors(host: Any) -> frozenset[str]:
+    """The full names (`<plugin>.<name>`) of the actors the host's plugins declare."""
+    return frozenset(
+        f"{plugin}.{spec.name}" for plugin, specs in host.call_each("register_actors") for spec in specs or []
+    )
 
 
 def _to_millis(moment: datetime) -> int:

@@ -51,7 +51,7 @@ from carnet_core.patients.services import (
 from carnet_core.web.errors import invalid_fields
 from carnet_core.web.forms import errors_of, form_page
 from carnet_core.web.guards import principal_of
-from carnet_core.web.render import base_context, page, translate
+from carnet_core.web.render import base_context, contributed, page, translate
 from carnet_core.web.state import carnet_state
 
 log = logging.getLogger("carnet.patients")
@@ -222,10 +222,8 @@ def _form_values(data: dict[str, Any], clinical: bool) -> dict[str, Any]:
 def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]:
     state = carnet_state(request)
     principal = principal_of(request)
-    hooks = state.host.for_clinic(principal.enabled_plugins)
-    panels = []
-    for group in hooks.patient_panels(clinic=principal.clinic, patient=patient, user=principal, db=db):
-        panels.extend(p for p in group or [] if principal.can(p.permission))
+    panels = contributed(request, "patient_panels", "patient panel",
+                         clinic=principal.clinic, patient=patient, user=principal, db=db)
     panels.sort(key=lambda p: (p.order, p.title))
     # Each panel's template is rendered with the page's context, the panel's own `context` spread
     # out (`{{ note }}`) and the panel itself (`{{ panel.context.note }}`).

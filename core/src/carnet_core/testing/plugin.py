@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from carnet_core.db.session import Database
-from carnet_core.plugins import PluginHost, build_plugin_host
+from carnet_core.plugins import PluginError, PluginHost, build_plugin_host
 from carnet_core.settings import Settings, load_settings
 
 PG_ENV = "CARNET_TEST_DATABASE_URL"
@@ -140,12 +140,29 @@ class InlinePlugins:
     """Plugins defined inside a test: `inline_plugins.add("example", module_or_object)`."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[str, Any]] = []
+        self._items: list[tuple[str, Any]] = []
+        self.built = False  # set once a plugin host has read the list
+
+    @property
+    def items(self) -> list[tuple[str, Any]]:
+        """The registered plugins, read by whoever builds the host (`plugin_host`, or a test's own
+        `build_plugin_host(..., extra=inline_plugins.items)`): from then on `add` refuses."""
+        self.built = True
+        return list(self._items)
 
     def add(self, name: str, plugin: Any) -> Any:
+        if self.built:
+            # Too late: the host and the app exist without it, and its routes would answer 404.
+            raise PluginError(
+                f"test plugin '{name}' is registered after the plugin host was already built (by the "
+                "plugin_host, carnet_db, app or client fixture), so it would never be loaded; register "
+                "it in a fixture that those depend on: override `inline_plugins` "
+                "(def inline_plugins(inline_plugins): inline_plugins.add(...); return inline_plugins), "
+                "or request your own fixture before `app`/`client` in the test's arguments"
+            )
         if not hasattr(plugin, "CARNET_CORE_REQUIRES"):
             plugin.CARNET_CORE_REQUIRES = ">=0.1,<1"
-        self.items.append((name, plugin))
+        self._items.append((name, plugin))
         return plugin
 
 

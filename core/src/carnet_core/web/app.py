@@ -16,7 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from carnet_core.clinics.controllers import ModulesController, operator_plugins
-from carnet_core.contrib import AUTHENTICATED, PUBLIC, Permission
+from carnet_core.contrib import AUTHENTICATED, PUBLIC, ROLES, Permission
 from carnet_core.db.session import TRACE_OPENS, CarnetSession, Database
 from carnet_core.errors import InvalidInput
 from carnet_core.i18n import load_catalogs
@@ -111,6 +111,13 @@ def collect_permissions(host: PluginHost) -> dict[str, Permission]:
         for perm in declared:
             if plugin != CORE_PLUGIN and not perm.name.startswith(f"{plugin}."):
                 raise StartupError(f"plugin '{plugin}' declares permission '{perm.name}'; prefix it with '{plugin}.'")
+            unknown = [role for role in perm.roles if role not in ROLES]
+            if unknown or isinstance(perm.roles, str):
+                raise StartupError(
+                    f"plugin '{plugin}' grants permission '{perm.name}' to "
+                    f"{', '.join(repr(r) for r in unknown) or repr(perm.roles)}, which is not a role; "
+                    f"the roles are {', '.join(ROLES)} (a tuple: roles=(\"owner\",))"
+                )
             permissions[perm.name] = perm
     return permissions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from carnet_core.contrib import AUTHENTICATED, PUBLIC
+from carnet_core.contrib import AUTHENTICATED, PUBLIC, Roles
 
 
 @dataclass
@@ -24,6 +24,10 @@ class Principal:
     enabled_plugins: frozenset[str] = frozenset()
     session_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.roles, Roles):  # `"praticien" in principal.roles` raises UnknownRole
+            self.roles = Roles(self.roles)
 
     def _authenticated(self) -> bool:
         return self.kind in ("user", "token") and self.user_id is not None

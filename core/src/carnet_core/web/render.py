@@ -8,8 +8,9 @@ from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Template
 
-from carnet_core.contrib import NavItem
+from carnet_core.contrib import AUTHENTICATED, PUBLIC, NavItem
 from carnet_core.i18n import negotiate
+from carnet_core.plugins import PluginError
 from carnet_core.web.guards import principal_of
 from carnet_core.web.state import carnet_state
 
@@ -34,15 +35,35 @@ def translate(request: Request[Any, Any, Any], message: str, **variables: Any) -
 
 
 def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:
-    state = carnet_state(request)
     principal = principal_of(request)
     if not principal.is_authenticated:
         return []
-    hooks = state.host.for_clinic(principal.enabled_plugins)
-    items: list[NavItem] = []
-    for group in hooks.navigation_items(clinic=principal.clinic, user=principal):
-        items.extend(item for item in group or [] if principal.can(item.permission))
+    items: list[NavItem] = contributed(
+        request, "navigation_items", "navigation item", clinic=principal.clinic, user=principal,
+    )
     return sorted(items, key=lambda i: (i.order, i.label))
+
+
+def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs: Any) -> list[Any]:
+    """What the clinic's plugins return from `hook` (navigation items, patient panels), keeping
+    the items the principal may see. An item whose permission no plugin declares would be hidden
+    from everyone without a word: the page fails instead, naming the plugin and the fix."""
+    state = carnet_state(request)
+    principal = principal_of(request)
+    seen: list[Any] = []
+    for plugin, group in state.host.call_each(hook, only=set(principal.enabled_plugins), **kwargs):
+        for item in group or []:
+            permission = item.permission
+            if permission not in (PUBLIC, AUTHENTICATED) and permission not in state.permissions:
+                raise PluginError(
+                    f"{kind} {getattr(item, 'label', None) or item.title!r} of plugin '{plugin}' needs "
+                    f"permission '{permission}', which no plugin declares; declare it in the plugin's "
+                    f"register_permissions (named '{plugin}.<verb>') or use a declared one "
+                    f"('{AUTHENTICATED}' for every member)"
+                )
+            if principal.can(permission):
+                seen.append(item)
+    return seen
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
