@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from carnet_core.db.session import Database
 from carnet_core.settings import Settings
+
+log = logging.getLogger("carnet.db")
+
+
+def warn_rls_bypass(db: Database) -> str | None:
+    """At start: log a warning when PostgreSQL's row-level security does not apply to the role the
+    process works as (superuser, BYPASSRLS), naming the fix; once per database (`carnet serve`
+    opens it, then the app starts on it). Returns the warning, if logged now."""
+    from carnet_core.db.schema import rls_bypass
+
+    if db.rls_checked:
+        return None
+    db.rls_checked = True
+    problem = rls_bypass(db)
+    if problem:
+        log.warning(problem)
+    return problem
 
 
 def prepare_database(db: Database, settings: Settings, host: Any) -> Database:
@@ -28,4 +46,6 @@ def open_database(settings: Settings, host: Any) -> Database:
 
     statefiles.private_umask()
     statefiles.tighten(settings, files=False)
-    return prepare_database(Database(settings.database_url, role=settings.database_role), settings, host)
+    db = prepare_database(Database(settings.database_url, role=settings.database_role), settings, host)
+    warn_rls_bypass(db)
+    return db

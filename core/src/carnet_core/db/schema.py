@@ -264,6 +264,27 @@ def disable_clinic_rls(op: Any, table: str) -> None:
     op.execute(f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY')
 
 
+def rls_bypass(db: Any) -> str | None:
+    """Why row-level security would not hold for this database's connections, with the fix: on
+    PostgreSQL, a current role that is a superuser or has BYPASSRLS (the policies do not apply to
+    it, so raw SQL is no longer clinic-scoped). None when the policies apply, and on SQLite."""
+    if db.engine.dialect.name != "postgresql":
+        return None
+    with db.engine.connect() as conn:  # the connection's role: CARNET_DATABASE_ROLE once set
+        user, superuser, bypass = conn.exec_driver_sql(
+            "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).one()
+    if not (superuser or bypass):
+        return None
+    what = "a superuser" if superuser else "a role with BYPASSRLS"
+    return (
+        f"the application works on PostgreSQL as '{user}', {what}: row-level security does not apply "
+        "to it, so raw SQL is not limited to the session's clinic; connect as a role created with "
+        "NOSUPERUSER NOBYPASSRLS, or set CARNET_DATABASE_ROLE to such a role (docs/DEVELOPING.md, "
+        "Deployment)"
+    )
+
+
 def tables_without_rls(connection: Any, tables: set[str]) -> list[str]:
     """Of the given clinic-owned tables, those PostgreSQL does not guard with the clinic policy
     (enabled, forced, policy present), each with the fix."""

@@ -230,6 +230,8 @@ class Database:
         self.patient_guard: frozenset[str] | None = None
         # Actors the process's plugins declare (carnet_core.process.prepare_database); None: unchecked.
         self.actors: frozenset[str] | None = None
+        # Whether this process already checked that row-level security applies (process.warn_rls_bypass).
+        self.rls_checked = False
 
     @property
     def dialect(self) -> str:

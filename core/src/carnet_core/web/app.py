@@ -105,6 +105,13 @@ def _own_logging() -> None:
         own_loggers()
 
 
+async def _warn_rls_bypass(app: Litestar) -> None:
+    """At start: say so when row-level security does not apply to the database role (logged)."""
+    from carnet_core.process import warn_rls_bypass
+
+    await anyio.to_thread.run_sync(warn_rls_bypass, app.state["carnet"].db)
+
+
 def collect_permissions(host: PluginHost) -> dict[str, Permission]:
     permissions: dict[str, Permission] = {}
     for plugin, declared in host.call_each("register_permissions"):
@@ -249,7 +256,7 @@ def create_app(
         # Carnet owns the process's logging (carnet_core.logs): Litestar's default configuration
         # would replace its handler at start-up (no JSON, no request id, no scrubbing).
         logging_config=None,
-        on_startup=[_own_logging],
+        on_startup=[_own_logging, _warn_rls_bypass],
     )
     # Outside routing, so that unrouted requests (404, 405) get a request id and an access line.
     app.asgi_handler = AccessLog(app.asgi_handler)
