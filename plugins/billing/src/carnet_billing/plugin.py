@@ -8,6 +8,13 @@ from carnet_core.plugin_api import hookimpl
 
 
 @hookimpl
+def register_hookspecs() -> Any:
+    from carnet_billing import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
 def register_permissions() -> list[Any]:
     from carnet_billing.permissions import PERMISSIONS
 

@@ -18,7 +18,7 @@ from carnet_billing.money import parse_amount, parse_coefficient
 from carnet_billing.services import notes, payments
 from carnet_billing.services.errors import NotFound
 from carnet_billing.services.notes import LineInput
-from carnet_core.plugin_api import CarnetSession, Id, principal_of
+from carnet_core.plugin_api import CarnetSession, Id, clinic_hooks, principal_of
 
 DB = NamedDependency[CarnetSession]
 NoteId = FromPath[Id]
@@ -91,7 +91,7 @@ class NotesApi(Controller):
     def issue(self, request: Request[Any, Any, Any], db: DB, note_id: NoteId) -> dict[str, Any]:
         """Issue a draft: the next number of the practitioner's series of the year; 422 naming the
         missing mandatory mentions of the billing profile, or for an empty note."""
-        _call(lambda: notes.issue(db, principal_of(request), note_id))
+        _call(lambda: notes.issue(db, principal_of(request), note_id, hooks=clinic_hooks(request)))
         return _full(db, request, note_id)
 
     @post("/{note_id:int}/credit", opt={"permission": perm.ISSUE}, sync_to_thread=True, status_code=201)
@@ -99,7 +99,7 @@ class NotesApi(Controller):
                data: JSONBody[schemas.CreditIn]) -> dict[str, Any]:
         """Cancel an issued note, fully or partly, by a credit note with its own number."""
         amount: Decimal | None = parse_amount(data.amount) if data.amount else None
-        avoir = _call(lambda: notes.credit(db, principal_of(request), note_id, amount))
+        avoir = _call(lambda: notes.credit(db, principal_of(request), note_id, amount, hooks=clinic_hooks(request)))
         return _full(db, request, avoir.id)
 
     @post("/{note_id:int}/payments", opt={"permission": perm.PAYMENTS}, sync_to_thread=True, status_code=201)
@@ -108,7 +108,8 @@ class NotesApi(Controller):
         """Record a payment of an issued note (partial or whole; 422 on a draft, a cancelled note or
         beyond what is due). The answer is the note with its state (issued, partly_paid, paid)."""
         _call(lambda: payments.record(db, principal_of(request), note_id, amount=parse_amount(data.amount),  # type: ignore[arg-type]
-                                      paid_on=data.paid_on, method=data.method, payer=data.payer))
+                                      paid_on=data.paid_on, method=data.method, payer=data.payer,
+                                      hooks=clinic_hooks(request)))
         return _full(db, request, note_id)
 
 

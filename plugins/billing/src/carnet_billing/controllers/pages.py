@@ -28,6 +28,7 @@ from carnet_core.plugin_api import (
     Id,
     Membership,
     User,
+    clinic_hooks,
     day,
     errors_of,
     flag,
@@ -210,7 +211,8 @@ def delete_note(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: 
 
 @post("/notes/{note_id:int}/issue", name="billing.note_issue", opt={"permission": perm.ISSUE}, sync_to_thread=True)
 def issue_note(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: Form) -> Any:
-    return _service(request, db, note_id, data, lambda: notes.issue(db, principal_of(request), note_id))
+    return _service(request, db, note_id, data, lambda: notes.issue(db, principal_of(request), note_id,
+                                                                    hooks=clinic_hooks(request)))
 
 
 @post("/notes/{note_id:int}/credit", name="billing.note_credit", opt={"permission": perm.ISSUE},
@@ -224,7 +226,8 @@ def credit_note(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: 
             errors["amount"] = translate(request, "Enter an amount in euros with two decimals at most.")
     created: list[Any] = []
     answer = _service(request, db, note_id, data,
-                      lambda: created.append(notes.credit(db, principal_of(request), note_id, amount)), errors)
+                      lambda: created.append(notes.credit(db, principal_of(request), note_id, amount,
+                                                                     hooks=clinic_hooks(request))), errors)
     if created and isinstance(answer, Redirect):
         return Redirect(f"/billing/notes/{created[0].id}", status_code=303)
     return answer
@@ -240,7 +243,8 @@ def add_payment(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: 
         errors["amount"] = translate(request, "Enter an amount in euros with two decimals at most.")
     return _service(request, db, note_id, data, lambda: payments.record(
         db, principal_of(request), note_id, amount=amount, paid_on=paid_on,  # type: ignore[arg-type]
-        method=text(data, "method", 8), payer=text(data, "payer", 8) or "patient"), errors)
+        method=text(data, "method", 8), payer=text(data, "payer", 8) or "patient", hooks=clinic_hooks(request)),
+        errors)
 
 
 # --- profile and tariffs ------------------------------------------------------------------------

@@ -315,7 +315,13 @@ def _issuer_or_refuse(db: CarnetSession, practitioner_id: int) -> str:
     return profiles.as_issuer(profile)  # type: ignore[arg-type]
 
 
-def issue(db: CarnetSession, principal: Any, note_id: int) -> Note:
+def notify(hooks: Any, name: str, **kwargs: Any) -> None:
+    """Call a billing_* hook on the plugins the clinic enabled (`hooks` from host.for_clinic)."""
+    if hooks is not None:
+        getattr(hooks, name)(**kwargs)
+
+
+def issue(db: CarnetSession, principal: Any, note_id: int, *, hooks: Any = None) -> Note:
     note = _draft(db, principal, note_id)
     if not _may_issue(principal, note):
         raise refuse("note", "forbidden", N_("Only the practitioner of the note (or an owner) may issue it."))
@@ -325,10 +331,12 @@ def issue(db: CarnetSession, principal: Any, note_id: int) -> Note:
     _freeze(db, principal, note, issuer)
     audit_record(db, action="issue", resource_type=RESOURCE, resource_id=note.id, patient_id=note.patient_id,
                  details={"seq": note.seq, "year": note.year})
+    notify(hooks, "billing_note_issued", note=note, db=db)
     return note
 
 
-def credit(db: CarnetSession, principal: Any, note_id: int, amount: Decimal | None = None) -> Note:
+def credit(db: CarnetSession, principal: Any, note_id: int, amount: Decimal | None = None, *,
+           hooks: Any = None) -> Note:
     """Cancel an issued note by a credit note, issued at once: of what remains (`amount` None) or
     of `amount` euros (a partial cancellation, at most what remains)."""
     note = get(db, principal, note_id)
@@ -365,4 +373,5 @@ def credit(db: CarnetSession, principal: Any, note_id: int, amount: Decimal | No
     _freeze(db, principal, avoir, issuer)
     audit_record(db, action="issue", resource_type=RESOURCE, resource_id=avoir.id, patient_id=avoir.patient_id,
                  details={"seq": avoir.seq, "year": avoir.year, "credit_of": note.id})
+    notify(hooks, "billing_note_cancelled", note=note, credit_note=avoir, db=db)
     return avoir

@@ -72,7 +72,7 @@ def of_note(db: CarnetSession, note: Note) -> list[Payment]:
 
 
 def record(db: CarnetSession, principal: Any, note_id: int, *, amount: Decimal, paid_on: date, method: str,
-           payer: str = "patient") -> Payment:
+           payer: str = "patient", hooks: Any = None) -> Payment:
     """Record a payment; refused (field errors, nothing written) on a draft, a credit note, a
     cancelled or paid note, or beyond what is due."""
     note = notes.get(db, principal, note_id)
@@ -105,4 +105,6 @@ def record(db: CarnetSession, principal: Any, note_id: int, *, amount: Decimal, 
     db.flush()
     audit_record(db, action="create", resource_type="billing_payment", resource_id=payment.id,
                  patient_id=note.patient_id, details={"note": note.id})
+    if balance(db, note).status == PAID:
+        notes.notify(hooks, "billing_note_paid", note=note, payment=payment, db=db)
     return payment
