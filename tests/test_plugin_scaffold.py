@@ -116,3 +116,13 @@ def test_a_generated_plugin_installs_checks_migrates_and_passes_its_own_tests(tm
     extracted = carnet("messages", "extract", "bilans")
     assert extracted.returncode == 0 and "1 to translate" in extracted.stdout
     assert 'msgid "Save the entry"' in (package / "translations/fr/LC_MESSAGES/bilans.po").read_text()
+
+
+def test_the_repository_plugins_pass_plugins_check(tmp_path):
+    """What `carnet plugins check` asks of an out-of-tree plugin holds for this repository's own."""
+    from carnet_core.kit.checks import check_plugins
+    from carnet_core.settings import load_settings
+
+    names = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+    problems, _notes = check_plugins(load_settings({"CARNET_HOME": str(tmp_path)}), names)
+    assert problems == []

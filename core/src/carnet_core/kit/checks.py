@@ -26,8 +26,8 @@ from carnet_core.settings import Settings, load_settings
 ROLES = ("owner", "practitioner", "secretary")
 
 
-def check_plugins(settings: Settings, name: str | None = None) -> tuple[list[str], list[str]]:
-    """(problems, notes) for plugin `name`, or for every installed plugin."""
+def check_plugins(settings: Settings, name: str | list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(problems, notes) for plugin `name` (or several), or for every installed plugin."""
     from carnet_core.plugins import PluginError, build_plugin_host
 
     with tempfile.TemporaryDirectory(prefix="carnet-check-") as tmp:
@@ -36,11 +36,13 @@ def check_plugins(settings: Settings, name: str | None = None) -> tuple[list[str
             host = build_plugin_host(scratch)
         except PluginError as exc:
             return [f"the plugins do not load: {exc}"], []
-        if name is not None and name not in host.names:
+        names = host.names if name is None else [name] if isinstance(name, str) else list(name)
+        missing = [n for n in names if n not in host.names]
+        if missing:
             installed = ", ".join(host.names) or "none"
-            return [f"no installed plugin '{name}' (installed: {installed}); install it with `pip install -e .` "
-                    "in this environment, and allow it in CARNET_ALLOWED_PLUGINS if that is set"], []
-        names = [name] if name else host.names
+            return [f"no installed plugin '{n}' (installed: {installed}); install it with `pip install -e .` "
+                    "in this environment, and allow it in CARNET_ALLOWED_PLUGINS if that is set"
+                    for n in missing], []
         problems: list[str] = []
         notes: list[str] = []
         for plugin in names:
@@ -144,7 +146,10 @@ def hook_problems(host: Any, plugin: str) -> list[str]:
             continue
         caller = getattr(pm.hook, attr, None)
         spec = getattr(caller, "spec", None)
-        marked = pm.parse_hookimpl_opts(module, attr) is not None
+        opts = pm.parse_hookimpl_opts(module, attr)
+        marked = opts is not None
+        if marked and spec is None and opts.get("optionalhook"):
+            continue  # another plugin's hook, implemented in case that plugin is installed
         if marked and spec is None:
             problems.append(f"{plugin}: '{attr}' is marked @hookimpl but no hook specification has that name; "
                             "check the spelling against docs/PLUGINS.md (or the publishing plugin's hookspecs)")
