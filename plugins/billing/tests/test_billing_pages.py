@@ -71,6 +71,8 @@ def test_a_practitioner_bills_from_the_pages(client, people, carnet_db, clinic, 
     too_much = _post(client, f"{note_path}/credit", token, amount="50")
     assert too_much.status_code == 422 and "Un avoir ne peut pas dépasser" in too_much.text
     assert number in client.get("/billing/").text
+    panel = client.get(f"/patients/{patient_id}").text  # the patient page's billing panel
+    assert number in panel and "Reste dû : 10,00" in panel
     note_id = int(note_path.rsplit("/", 1)[1])
     # another practitioner does not see it; a secretary sees it but may not issue
     client.cookies.clear()

@@ -106,3 +106,25 @@ def test_export_holds_notes_and_payments_and_erasure_keeps_issued_notes(world, c
         kept = export_for_patient(db, world.patients[0])
         assert [n["id"] for n in kept["notes"]] == [note.id]
         assert export_for_patient(db, world.patients[1]) is None
+
+
+def test_core_erasure_keeps_issued_notes_readable_to_the_practice_and_deletes_drafts(world, carnet_db, plugin_host):
+    from carnet_billing.models import Note
+    from carnet_core.patients.models import Patient
+    from carnet_core.patients.services import erase_patient
+    from carnet_core.plugin_api import open_
+
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        note_id = _issued(db, world, owner).id
+        draft_id = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[0]).id
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        erase_patient(db, "system:test", db.get(Patient, world.patients[0]), host=plugin_host, clinic=world.clinic)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        assert db.get(Note, draft_id) is None
+        kept = db.get(Note, note_id)
+        # the patient's key is destroyed; the kept accounting record's name is sealed with the clinic's key
+        assert kept.patient_name is not None and open_(db, kept, "patient_name") == "LEFÈVRE0 Élodie"
+        assert kept.number is not None and kept.total_cents == 2626

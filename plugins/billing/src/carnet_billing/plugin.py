@@ -44,6 +44,20 @@ def navigation_items(clinic: Any, user: Any) -> list[Any]:
 
 
 @hookimpl
+def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
+    from carnet_billing.controllers.panels import patient_panel
+
+    return patient_panel(patient, user, db)
+
+
+@hookimpl
+def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
+    from carnet_billing.demo import fill
+
+    fill(clinic, db, context)
+
+
+@hookimpl
 def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
     from carnet_billing.services.lifecycle import export_for_patient
 

@@ -1,0 +1,32 @@
+"""The patient page's billing panel: the patient's notes this person may see, each with its state,
+and the patient's balance (what is still due on their issued notes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_billing import permissions as perm
+from carnet_billing.models import NOTE, Note
+from carnet_billing.money import euros
+from carnet_billing.services import notes, payments
+from carnet_core.plugin_api import N_, Panel, record
+
+SHOWN = 10
+
+
+def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
+    if user is None or not user.can(perm.VIEW) or getattr(patient, "id", None) is None:
+        return []
+    rows = list(db.exec(select(Note).where(Note.patient_id == patient.id, notes.visible_filter(user))
+                        .order_by(Note.id.desc())).all())  # type: ignore[union-attr]
+    balances = {n.id: payments.balance(db, n) for n in rows}
+    due = sum(b.due_cents for n in rows if n.kind == NOTE and n.status == "issued" for b in [balances[n.id]])
+    record(db, action="read", resource_type="billing_note", patient_id=patient.id,
+           details={"view": "patient-panel", "count": len(rows)})
+    from carnet_billing.controllers.pages import KIND_LABELS, STATUS_LABELS
+
+    context = {"notes": rows[:SHOWN], "more": len(rows) > SHOWN, "balances": balances, "due": due, "euros": euros,
+               "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
+    return [Panel(N_("Billing"), "billing/_patient_panel.html", context, order=30, permission=perm.VIEW)]
