@@ -126,3 +126,11 @@ def test_the_repository_plugins_pass_plugins_check(tmp_path):
     names = sorted(p.parent.name for p in (ROOT / "plugins").glob("*/pyproject.toml"))
     problems, _notes = check_plugins(load_settings({"CARNET_HOME": str(tmp_path)}), names)
     assert problems == []
+
+
+def test_messages_extract_serves_an_installed_plugin_through_the_plugin_host(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARNET_HOME", str(tmp_path))
+    result = CliRunner().invoke(carnet_cli, ["messages", "extract", "scheduling", "--check"])
+    assert result.exit_code == 0, result.output  # its catalogue is complete, found where it is installed
+    unknown = CliRunner().invoke(carnet_cli, ["messages", "extract", "nosuchplugin", "--check"])
+    assert unknown.exit_code == 2 and "no installed plugin 'nosuchplugin'" in unknown.output
