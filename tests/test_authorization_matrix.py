@@ -145,6 +145,7 @@ BILLING_ROWS: dict[str, Row] = {
     "GET /billing/tariffs": Row(("owner",)),
     "POST /billing/tariffs": Row(("owner",), body={}, ok=(422,)),
     "POST /billing/acts": Row(("owner",), body={}, ok=(422,)),
+    "GET /billing/verify": Row(("owner",)),
     "POST /billing/acts/{act_id:int}": Row(("owner",), {"act_id": 999999}, {"active": "0"}, ok=(404,)),
     "GET /api/v1/billing/notes": Row(_STAFF),
     "POST /api/v1/billing/notes": Row(_STAFF, body={}, ok=(400,)),

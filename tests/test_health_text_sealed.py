@@ -47,6 +47,8 @@ NO_HEALTH_DATA = {
     ("billing_note", "status"): "code: draft, issued",
     ("billing_note", "number"): "the note's number in its series (2026-000123)",
     ("billing_note", "issuer"): "JSON of the practitioner's billing mentions (name, address, RPPS, SIRET)",
+    ("billing_note", "prev_hash"): "SHA-256 of the previous issued document (hash chain)",
+    ("billing_note", "chain_hash"): "SHA-256 of the document's canonical content (hash chain)",
     ("billing_payment", "method"): "code: card, cash, cheque, transfer",
     ("billing_payment", "payer"): "code: patient, amo, amc",
 }

@@ -148,6 +148,10 @@ class Note(ClinicOwned, table=True):
     patient_name: bytes | None = Field(default=None, sa_type=Sealed)
     # the practitioner's mentions as printed (JSON of the billing profile), taken when issuing
     issuer: str | None = Field(default=None, max_length=2000)
+    # the practitioner's hash chain of issued documents (services/chain.py): the previous
+    # document's hash and this one's, over its canonical content
+    prev_hash: str | None = Field(default=None, max_length=64)
+    chain_hash: str | None = Field(default=None, max_length=64)
     created_by: int | None = Field(default=None, foreign_key="core_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

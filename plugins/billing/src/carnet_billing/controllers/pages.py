@@ -17,7 +17,7 @@ from sqlmodel import select
 from carnet_billing import permissions as perm
 from carnet_billing.models import DRAFT, ISSUED, METHODS, PAYERS, ZONES
 from carnet_billing.money import euros, parse_amount, parse_coefficient
-from carnet_billing.services import acts, notes, payments, profiles, tariffs
+from carnet_billing.services import acts, chain, notes, payments, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import (
@@ -37,6 +37,7 @@ from carnet_core.plugin_api import (
     page,
     patient_access,
     principal_of,
+    record,
     text,
     translate,
 )
@@ -341,6 +342,15 @@ def switch_act(request: Request[Any, Any, Any], db: DB, act_id: FromPath[Id], da
     return Redirect("/billing/tariffs#acts", status_code=303)
 
 
+@get("/verify", name="billing.verify", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def verify_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    """Owners: check every practitioner's hash chain of issued documents (audited)."""
+    problems = chain.verify(db)
+    record(db, action="verify", resource_type="billing_note", details={"problems": len(problems)})
+    names = {u.id: u.display_name or u.email for u in _staff(db)}
+    return page(request, "billing/verify.html", _common(request, problems=problems, names=names))
+
+
 PAGE_HANDLERS = [notes_page, new_note_page, search_patient, create_note, note_page, add_line, remove_line,
                  delete_note, issue_note, credit_note, add_payment, profile_page, save_profile, tariffs_page,
-                 add_tariff, add_act, switch_act]
+                 add_tariff, add_act, switch_act, verify_page]

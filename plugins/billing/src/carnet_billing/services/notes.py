@@ -29,7 +29,7 @@ from sqlmodel import select
 from carnet_billing import permissions as perm
 from carnet_billing.models import CREDIT, DRAFT, ISSUED, NGAP, NOTE, Act, Note, NoteLine
 from carnet_billing.money import line_cents, to_cents
-from carnet_billing.services import numbering, profiles, tariffs
+from carnet_billing.services import chain, numbering, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound, refuse
 from carnet_core.plugin_api import (
     N_,
@@ -301,6 +301,7 @@ def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str) -> None:
         seal(db, note, "patient_name", name)
         note.status = ISSUED
         note.updated_at = utcnow()
+        chain.link(db, note)
     db.add(note)
     db.flush()
 

@@ -1,0 +1,144 @@
+"""The per-practitioner hash chain of issued documents: intact after normal issuing; `verify`
+names the first altered, inserted or missing document when rows are changed behind the
+application's back (the database's triggers bypassed, as the database's owner could); key
+rotation's re-seal of sealed columns is still allowed on issued rows."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from billing_world import make_world, principal
+
+from carnet_billing.models import Note
+from carnet_billing.services import chain, notes
+from carnet_billing.services.notes import LineInput
+
+SQLITE_TRIGGERS = ("billing_note_issued_no_update", "billing_note_issued_no_delete",
+                   "billing_note_line_issued_no_update", "billing_note_line_issued_no_insert",
+                   "billing_note_line_issued_no_delete")
+
+
+@pytest.fixture
+def world(carnet_db, make_clinic):
+    return make_world(carnet_db, make_clinic)
+
+
+def _issue_some(carnet_db, world, count=3):
+    owner = principal(world, world.owner, "owner", "practitioner")
+    colleague = principal(world, world.practitioner, "practitioner")
+    issued = []
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        for n in range(count):
+            for who, user in ((owner, world.owner), (colleague, world.practitioner)):
+                note = notes.create_draft(db, owner, practitioner_id=user.id, patient_id=world.patients[n % 3])
+                notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2 + n), letter="AMO",
+                                                             coefficient_hundredths=1010))
+                issued.append(notes.issue(db, who, note.id))
+        credit = notes.credit(db, owner, issued[0].id, Decimal("5"))
+        return [(n.id, n.number, n.practitioner_id) for n in issued] + [(credit.id, credit.number, world.owner.id)]
+
+
+def _behind_the_back(carnet_db, world, *statements):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        if db.get_bind().dialect.name == "sqlite":
+            for name in SQLITE_TRIGGERS:
+                db.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
+        else:
+            db.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        for statement in statements:
+            db.execute(sa.text(statement))
+
+
+def _verify(carnet_db, world):
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        return [str(p) for p in chain.verify(db)]
+
+
+def test_an_untouched_chain_verifies_and_links_each_document_to_the_previous(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    assert _verify(carnet_db, world) == []
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        mine = [db.get(Note, i) for i, _, who in docs if who == world.owner.id]
+        assert mine[0].prev_hash == chain.GENESIS
+        assert [n.prev_hash for n in mine[1:]] == [n.chain_hash for n in mine[:-1]]
+
+
+def test_an_edited_amount_is_named(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    note_id, number, _ = docs[2]
+    _behind_the_back(carnet_db, world, f"UPDATE billing_note SET total_cents = 1 WHERE id = {note_id}")
+    assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document {number} altered "
+                                         "(its content no longer gives its hash)"]
+
+
+def test_an_edited_line_is_named(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    note_id, number, who = docs[3]
+    _behind_the_back(carnet_db, world, f"UPDATE billing_note_line SET amount_cents = 1 WHERE note_id = {note_id}")
+    assert _verify(carnet_db, world) == [f"practitioner {who}: document {number} altered "
+                                         "(its content no longer gives its hash)"]
+
+
+def test_a_deleted_document_is_named_missing(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    middle_id, middle_number, _ = docs[2]  # the owner's second note
+    _behind_the_back(carnet_db, world, f"DELETE FROM billing_note_line WHERE note_id = {middle_id}",
+                     f"DELETE FROM billing_note WHERE id = {middle_id}")
+    assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document {middle_number} missing "
+                                         "(deleted, or its number was skipped)"]
+
+
+def test_the_last_document_deleted_is_named_missing_from_the_series(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    last_id, last_number, who = docs[-1]  # the credit note, last of the owner's series
+    _behind_the_back(carnet_db, world, f"DELETE FROM billing_note_line WHERE note_id = {last_id}",
+                     f"DELETE FROM billing_note WHERE id = {last_id}")
+    assert _verify(carnet_db, world) == [f"practitioner {who}: document {last_number} missing "
+                                         "(deleted, or its number was skipped)"]
+
+
+def test_an_inserted_document_is_named(carnet_db, world):
+    docs = _issue_some(carnet_db, world)
+    first_id, first_number, _ = docs[0]
+    # the owner's first note replaced by a forged one: same number, its own (consistent) hash
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        original = db.get(Note, first_id)
+        forged_prev = "f" * 64
+        original_hash = original.chain_hash
+    assert original_hash
+    _behind_the_back(carnet_db, world, f"UPDATE billing_note SET prev_hash = '{forged_prev}' WHERE id = {first_id}")
+    assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document {first_number} inserted or "
+                                         "reordered (it does not follow the previous document)"]
+
+
+def test_key_rotation_may_reseal_an_issued_note_but_nothing_else_changes(carnet_db, world):
+    docs = _issue_some(carnet_db, world, count=1)
+    note_id = docs[0][0]
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        sealed = bytes(db.get(Note, note_id).patient_name)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:  # a re-seal rewrites the ciphertext only
+        db.execute(sa.text("UPDATE billing_note SET patient_name = :v WHERE id = :i"), {"v": sealed + b"", "i": note_id})
+        db.execute(sa.text("UPDATE billing_note_line SET label = label WHERE note_id = :i"), {"i": note_id})
+    with pytest.raises(sa.exc.DBAPIError, match="refused"):
+        with carnet_db.session(clinic_id=world.clinic.id) as db:
+            db.execute(sa.text("UPDATE billing_note SET patient_name = :v, total_cents = 0 WHERE id = :i"),
+                       {"v": sealed, "i": note_id})
+    assert _verify(carnet_db, world) == []
+
+
+def test_owners_see_the_chain_check_on_a_page(carnet_db, world, client, staff, clinic, login_as):
+    owner = staff("owner,practitioner", email="owner@cabinet.test")
+    login_as(client, owner)
+    assert "Toutes les chaînes sont intactes." in client.get("/billing/verify").text
+
+
+def test_the_page_names_a_broken_chain(carnet_db, client, staff, make_clinic, login_as, plugin_host):
+    world = make_world(carnet_db, make_clinic, slug="cabinet-verif")
+    docs = _issue_some(carnet_db, world, count=1)
+    _behind_the_back(carnet_db, world, f"UPDATE billing_note SET total_cents = 1 WHERE id = {docs[0][0]}")
+    owner = staff("owner", clinic=world.clinic, email="owner@verif.test")
+    login_as(client, owner)
+    page = client.get("/billing/verify").text
+    assert "La chaîne est rompue" in page and f"Claire Martin — document {docs[0][1]} : modifié" in page
