@@ -11,7 +11,7 @@ from billing_world import make_world, principal
 from sqlmodel import select
 
 from carnet_billing.models import ISSUED, Note
-from carnet_billing.services import notes, numbering
+from carnet_billing.services import chain, notes, numbering
 from carnet_billing.services.errors import BillingInvalid
 from carnet_billing.services.notes import LineInput
 
@@ -64,6 +64,8 @@ def _check_series(carnet_db, world, count):
         # chronological: a later number never has an earlier issue time
         assert [n.issued_at for n in issued] == sorted(n.issued_at for n in issued)
         assert numbering.last_taken(db, world.owner.id, year) == count
+        # and each issued document chains to the one before it, whatever the interleaving
+        assert chain.verify(db) == []
 
 
 def _run(carnet_db, make_clinic):
