@@ -40,6 +40,7 @@ class Target:
     root: str
     mutate: list[str]
     tests: list[str]
+    exclude: list[str] = field(default_factory=list)
 
     @property
     def work(self) -> Path:
@@ -68,7 +69,8 @@ class Score:
 
 def load_targets() -> dict[str, Target]:
     data = tomllib.loads(TARGETS.read_text())
-    return {name: Target(name, t["root"], list(t["mutate"]), list(t["tests"])) for name, t in data.items()}
+    return {name: Target(name, t["root"], list(t["mutate"]), list(t["tests"]), list(t.get("exclude", [])))
+            for name, t in data.items()}
 
 
 def load_equivalents() -> dict[str, dict[str, str]]:
@@ -105,7 +107,9 @@ def write_config(target: Target) -> None:
     config["source_paths"] = ["src"]
     config["only_mutate"] = [f"src/{p}" for p in target.mutate]
     # Absolute test paths: mutmut runs pytest from `mutants/`; the repository's pytest settings apply.
-    config["pytest_add_cli_args_test_selection"] = [str(ROOT / t) for t in target.tests]
+    # `exclude`: node ids (relative to the repository) of tests in those files left out.
+    config["pytest_add_cli_args_test_selection"] = [str(ROOT / t) for t in target.tests] + [
+        f"--deselect={t}" for t in target.exclude]
     config["pytest_add_cli_args"] = [f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
                                      *shared.get("pytest_add_cli_args", [])]
     lines = ["# Written by scripts/mutation.py from mutation/targets.toml: edit that file instead.",
@@ -131,6 +135,10 @@ def _environment() -> dict[str, str]:
     # Focused tests on the embedded defaults (SQLite, in-process broker): deterministic and fast.
     for name in ("CARNET_TEST_DATABASE_URL", "CARNET_TEST_REDIS_URL", "CARNET_TEST_REQUIRE_SERVICES"):
         env.pop(name, None)
+    # The quickest tests first (mutation/order_tests.py); through the environment, not mutmut's
+    # pytest arguments, which mutmut fingerprints (a change there re-runs every mutant).
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "mutation"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTEST_PLUGINS"] = "order_tests"
     return env
 
 

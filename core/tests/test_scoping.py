@@ -157,3 +157,147 @@ def test_a_request_without_a_clinic_gets_a_session_bound_to_none_never_unscoped(
             assert seen["clinic_id"] == clinic.id and seen["unscoped"] is False
             assert seen["plugins"] and all(p.startswith(f"{clinic.id}:") for p in seen["plugins"])
             assert not [p for p in seen["plugins"] if p.startswith(f"{other.id}:")]
+
+
+def test_scoping_holds_after_more_models_are_mapped(carnet_db, make_clinic):
+    """A plugin's models may be mapped after the first queries: the map of clinic-owned tables is
+    rebuilt, and scoping holds as before (owned tables filtered or refused, others readable)."""
+    from carnet_core.clinics.models import Clinic
+
+    a = make_clinic("alpha", plugins=["x"])
+    make_clinic("beta", plugins=["y"])
+    with carnet_db.session(clinic_id=a.id) as db:  # the map is built by the first scoped query
+        assert [r.plugin for r in db.exec(select(ClinicPlugin))] == ["x"]
+    # a model mapped now (in a registry of its own: the application's metadata stays as it is)
+    late = sa.orm.registry()
+    late.map_imperatively(type("LateProbe", (), {}), sa.Table("late_probe", late.metadata,
+                                                              sa.Column("id", sa.Integer, primary_key=True)))
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert [r.plugin for r in db.exec(select(ClinicPlugin))] == ["x"]
+        assert db.exec(sa.select(sa.func.count()).select_from(ClinicPlugin)).one() == (1,)
+    with pytest.raises(ScopeError), carnet_db.session() as db:
+        db.exec(select(ClinicPlugin)).all()
+    with carnet_db.session() as db:
+        assert sorted(c.slug for c in db.exec(select(Clinic))) == ["alpha", "beta"]
+
+
+def test_an_unbound_sessions_refusal_says_how_to_bind_it(carnet_db):
+    with pytest.raises(ScopeError) as refused, carnet_db.session() as db:
+        db.exec(select(ClinicPlugin)).all()
+    assert str(refused.value) == (
+        "query on a clinic-owned table from a session bound to no clinic; "
+        "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
+    )
+
+
+def test_bulk_delete_is_scoped(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=["p", "q"])
+    b = make_clinic("beta", plugins=["p", "q"])
+    with carnet_db.session(clinic_id=a.id) as db:
+        db.exec(sa.delete(ClinicPlugin).where(ClinicPlugin.plugin == "p"))
+    with carnet_db.session(unscoped=True) as db:
+        left = sorted((r.clinic_id, r.plugin) for r in db.exec(select(ClinicPlugin)))
+    assert left == [(a.id, "q"), (b.id, "p"), (b.id, "q")]
+
+
+def test_every_written_clinic_row_is_checked_new_or_changed(carnet_db, make_clinic):
+    """Flushes check every clinic-owned row they write, whatever else they write alongside: a
+    changed row moved to another clinic, a row written unbound, or unscoped without its clinic."""
+    from carnet_core.clinics.models import Clinic
+
+    a = make_clinic("alpha", plugins=["x"])
+    b = make_clinic("beta", plugins=[])
+    with pytest.raises(ScopeError, match=f"ClinicPlugin of clinic {b.id} written from clinic {a.id}"), \
+            carnet_db.session(clinic_id=a.id) as db:
+        row = db.exec(select(ClinicPlugin)).one()
+        row.clinic_id = b.id  # moved to another clinic: an update, not a new row
+        db.add(Clinic(slug="gamma", name="Gamma"))  # a row of no clinic in the same flush
+    with pytest.raises(ScopeError, match="ClinicPlugin written from a session bound to no clinic"), \
+            carnet_db.session() as db:
+        db.add(ClinicPlugin(clinic_id=a.id, plugin="y"))
+    with pytest.raises(ScopeError, match="ClinicPlugin written without a clinic_id"), \
+            carnet_db.session(unscoped=True) as db:
+        db.add(ClinicPlugin(plugin="y"))
+    with carnet_db.session(unscoped=True) as db:  # unscoped with its clinic: written as given
+        db.add(ClinicPlugin(clinic_id=b.id, plugin="z"))
+    with carnet_db.session(unscoped=True) as db:
+        rows = sorted((r.clinic_id, r.plugin) for r in db.exec(select(ClinicPlugin)))
+        assert rows == [(a.id, "x"), (b.id, "z")]
+        assert "gamma" not in {c.slug for c in db.exec(select(Clinic))}
+
+
+def test_database_errors_never_carry_the_values_written(carnet_db, make_clinic):
+    """Statement parameters (a patient's name, an e-mail) stay out of error messages, hence logs."""
+    a = make_clinic("alpha", plugins=["secret-plugin-value"])
+    with pytest.raises(sa.exc.IntegrityError) as failed, carnet_db.session(clinic_id=a.id) as db:
+        db.add(ClinicPlugin(plugin="secret-plugin-value"))  # the same (clinic, plugin) twice
+    assert "secret-plugin-value" not in str(failed.value)
+    assert "hidden due to hide_parameters" in str(failed.value)
+
+
+@pytest.mark.parametrize("url", ["postgres://carnet@db.example:5432/carnet", "postgresql://carnet@db.example:5432/carnet"])
+def test_postgresql_engines_use_psycopg_a_lock_timeout_and_hide_parameters(url):
+    """Without a server: the connection arguments are read where SQLAlchemy hands them to the driver."""
+    from carnet_core.db.session import make_engine
+
+    engine = make_engine(url, lock_timeout=2.5)
+    assert engine.url.drivername == "postgresql+psycopg"
+    assert (engine.url.host, engine.url.database, engine.url.username) == ("db.example", "carnet", "carnet")
+    assert engine.hide_parameters and engine.pool._pre_ping
+    assert (engine.pool.size(), engine.pool._max_overflow) == (10, 30)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(dialect, record, cargs, cparams):
+        seen.update(cparams)
+        raise Stop
+
+    sa.event.listen(engine, "do_connect", capture)
+    with pytest.raises(Stop):
+        engine.connect()
+    assert seen["options"] == "-c lock_timeout=2500"
+
+
+def test_sqlite_engines_wait_for_locks_share_connections_across_threads_and_hide_parameters(tmp_path):
+    import threading
+
+    from carnet_core.db.session import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", lock_timeout=1.5)
+    assert engine.hide_parameters
+    assert (engine.pool.size(), engine.pool._max_overflow) == (10, 30)
+    with engine.connect() as conn:
+        pragmas = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                   for name in ("busy_timeout", "foreign_keys", "journal_mode", "synchronous")}
+        assert pragmas == {"busy_timeout": 1500, "foreign_keys": 1, "journal_mode": "wal", "synchronous": 1}
+        assert conn.connection.dbapi_connection.isolation_level == "IMMEDIATE"
+        answers = []  # a pooled connection may serve another thread (Litestar's worker threads)
+        thread = threading.Thread(target=lambda: answers.append(conn.exec_driver_sql("SELECT 1").scalar()))
+        thread.start()
+        thread.join()
+        assert answers == [1]
+    engine.dispose()
+
+
+def test_every_session_carries_its_databases_keyring_audit_notifier_and_patient_guard(carnet_db, make_clinic):
+    from carnet_core import audit
+    from carnet_core.encryption.services import keyring_of
+    from carnet_core.patients.guard import DirectPatientAccess
+    from carnet_core.patients.models import Patient
+
+    a = make_clinic("alpha", plugins=[])
+    announced = []
+    carnet_db.audit_notifier = lambda events, info: announced.extend(e.seq for e in events)
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert keyring_of(db) is carnet_db.keyring
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    assert announced == [1]  # the committed record was announced through the Database's notifier
+    # a package the guard watches (this test module, standing for a plugin) may not load patients
+    carnet_db.patient_guard = frozenset({__name__.partition(".")[0]})
+    with pytest.raises(DirectPatientAccess), carnet_db.session(clinic_id=a.id) as db:
+        db.exec(select(Patient)).all()
+    carnet_db.patient_guard = frozenset()
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert db.exec(select(Patient)).all() == []
