@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,16 @@ from carnet_core.encryption import (
 from carnet_core.encryption.models import STATE_RETIRED, DataKey, RewrapProgress, SubjectKey
 from carnet_core.encryption.rewrap import rewrap_clinic
 from carnet_core.encryption.services import rotate
+
+ALTERED = "sealed value failed its integrity check (altered, or copied from another row or clinic)"
+UNKNOWN_FORMAT = "not a sealed value of a known format"
+NO_SUCH_VERSION = "sealed value names a clinic key version that does not exist"
+DESTROYED = "this data subject's key was destroyed (erasure); the data cannot be read"
+
+
+def exactly(message: str) -> str:
+    """`pytest.raises(..., match=exactly(m))`: the error says `m`, nothing more or less."""
+    return f"^{re.escape(message)}$"
 
 
 class EncNote(ClinicOwned, SQLModel, table=True):
@@ -99,8 +110,9 @@ def test_plaintext_assigned_to_a_sealed_column_is_refused(carnet_db, clinic, tab
         assert db.exec(select(EncNote)).all() == []
 
 
-@pytest.mark.parametrize("position", [0, 1, 5, 10, 20, -1])
-def test_a_tampered_ciphertext_does_not_open(carnet_db, clinic, tables, position):
+@pytest.mark.parametrize("position, why", [(0, UNKNOWN_FORMAT), (1, UNKNOWN_FORMAT), (5, NO_SUCH_VERSION),
+                                           (10, ALTERED), (20, ALTERED), (-1, ALTERED)])
+def test_a_tampered_ciphertext_does_not_open(carnet_db, clinic, tables, position, why):
     note_id = _note(carnet_db, clinic.id, "secret")
     with carnet_db.session(clinic_id=clinic.id) as db:
         note = db.get(EncNote, note_id)
@@ -110,7 +122,7 @@ def test_a_tampered_ciphertext_does_not_open(carnet_db, clinic, tables, position
         db.connection().execute(
             sa.text("UPDATE enctest_note SET body = :b WHERE id = :i"), {"b": bytes(raw), "i": note_id}
         )
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=exactly(why)):
         _read_note(carnet_db, clinic.id, note_id)
 
 
@@ -119,7 +131,7 @@ def test_a_ciphertext_copied_to_another_row_does_not_open(carnet_db, clinic, tab
     b = _note(carnet_db, clinic.id, "patient B")
     with carnet_db.session(clinic_id=clinic.id) as db:
         db.get(EncNote, b).body = db.get(EncNote, a).body
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=exactly(ALTERED)):
         _read_note(carnet_db, clinic.id, b)
     assert _read_note(carnet_db, clinic.id, a) == "patient A"
 
@@ -129,7 +141,7 @@ def test_a_ciphertext_copied_to_another_column_does_not_open(carnet_db, clinic, 
     with carnet_db.session(clinic_id=clinic.id) as db:
         note = db.get(EncNote, a)
         note.title = note.body
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=exactly(ALTERED)):
         _read_note(carnet_db, clinic.id, a, "title")
 
 
@@ -141,7 +153,7 @@ def test_a_ciphertext_copied_to_another_clinic_does_not_open(carnet_db, make_cli
     with carnet_db.session(unscoped=True) as db:
         stolen = db.get(EncNote, a).body
         db.get(EncNote, b).body = stolen
-    with pytest.raises(DecryptionError):
+    with pytest.raises(DecryptionError, match=exactly(ALTERED)):
         _read_note(carnet_db, beta.id, b)
 
 
@@ -153,7 +165,7 @@ def test_a_subject_sealed_value_moved_to_another_patients_row_does_not_open(carn
         seal(db, two, "body", "two")
         db.flush()
         two.body = one.body
-    with carnet_db.session(clinic_id=clinic.id) as db, pytest.raises(DecryptionError):
+    with carnet_db.session(clinic_id=clinic.id) as db, pytest.raises(DecryptionError, match=exactly(ALTERED)):
         open_(db, db.get(EncRecord, two.id), "body")
 
 
@@ -269,10 +281,10 @@ def test_a_destroyed_patient_key_makes_their_data_unreadable_and_spares_others(c
     with carnet_db.session(clinic_id=clinic.id) as db:
         rows = {r.patient_id: r for r in db.exec(select(EncRecord))}
         assert open_(db, rows[0], "body") == "record 0"
-        with pytest.raises(KeyDestroyed):
+        with pytest.raises(KeyDestroyed, match=exactly(DESTROYED)):
             open_(db, rows[1], "body")
         # and no new data can be sealed for the erased patient
-        with pytest.raises(KeyDestroyed):
+        with pytest.raises(KeyDestroyed, match=exactly(DESTROYED)):
             seal(db, EncRecord(patient_id=1), "body", "again")
 
 

@@ -244,3 +244,71 @@ def test_names_of_lists_only_the_sessions_clinic_and_skips_erased_patients(carne
         kept = names_of(db, list(ids.values()), keep=lambda pid, _prac: pid != ids[("alpha", "Martin")])
         assert kept == {}
         assert names_of(db, []) == {}
+
+
+# --- what each refusal says ------------------------------------------------------------------------
+
+
+def _exactly(message: str) -> str:
+    import re
+
+    return f"^{re.escape(message)}$"
+
+
+def test_a_patients_sealed_value_copied_to_another_clinic_never_meets_that_clinics_keys(carnet_db, make_clinic):
+    """The key a value names is looked up in the reading clinic only: another clinic's value is
+    refused for naming a key this clinic does not have, before any decryption is tried."""
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    with carnet_db.session(unscoped=True) as db:
+        ensure_subject_key(db, b.id, patient_subject(1))  # beta's key rows come first
+        ensure_subject_key(db, b.id, patient_subject(2))
+        stolen = seal_bytes(db, b.id, "ctx", b"beta's patient", subject=patient_subject(2))
+        ensure_subject_key(db, a.id, patient_subject(2))
+    with carnet_db.session(clinic_id=a.id) as db, pytest.raises(
+            DecryptionError, match=_exactly("sealed value names a subject key that does not exist in this clinic")):
+        open_bytes(db, a.id, "ctx", stolen)
+    with carnet_db.session(unscoped=True) as db, pytest.raises(  # unscoped: the function's own filter holds
+            DecryptionError, match=_exactly("sealed value names a subject key that does not exist in this clinic")):
+        open_bytes(db, a.id, "ctx", stolen)
+
+
+def test_a_damaged_subject_key_fails_its_own_values_only(carnet_db, make_clinic):
+    import sqlalchemy as sa
+
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        damaged = seal_bytes(db, a.id, "ctx", b"one", subject=patient_subject(1))
+        intact = seal_bytes(db, a.id, "ctx", b"two", subject=patient_subject(2))
+        row = db.exec(select(SubjectKey).where(SubjectKey.subject == patient_subject(1))).one()
+        wrapped = bytearray(row.wrapped)
+        wrapped[-1] ^= 1
+        db.connection().execute(sa.text("UPDATE core_subject_key SET wrapped = :w WHERE id = :i"),
+                                {"w": bytes(wrapped), "i": row.id})
+    carnet_db.keyring.forget(bytes(row.wrapped), _subject_key_context(a.id, patient_subject(1), 1))
+    with carnet_db.session(clinic_id=a.id) as db:
+        rows = db.exec(select(SubjectKey).order_by(SubjectKey.id)).all()
+        open_subject_keys(db, rows)  # the damaged row is left out, the other one opened
+        assert {s[2] for s in db.info[_SESSION_CACHE] if s[0] == "subject"} == {patient_subject(2)}
+        assert open_bytes(db, a.id, "ctx", intact) == b"two"
+        with pytest.raises(DecryptionError, match=_exactly(
+                "a subject key does not open with its clinic key (altered or moved)")):
+            open_bytes(db, a.id, "ctx", damaged)
+
+
+def test_sealing_without_a_keyring_or_with_a_value_that_is_not_text_says_why(carnet_db, make_clinic, tmp_path):
+    from carnet_core.db.session import Database
+    from carnet_core.encryption import seal
+    from carnet_core.encryption.services import KeyringMissing
+    from carnet_core.patients.models import Patient
+
+    a = make_clinic("alpha", plugins=[])
+    bare = Database(carnet_db.url)  # a Database built without install_keyring
+    with bare.session(clinic_id=a.id) as db, pytest.raises(KeyringMissing, match=_exactly(
+            "this database session has no keyring; call "
+            "carnet_core.encryption.install_keyring(database, settings) where the Database is built")):
+        seal_bytes(db, a.id, "ctx", b"x")
+    bare.dispose()
+    with carnet_db.session(clinic_id=a.id) as db, pytest.raises(TypeError, match=_exactly(
+            "seal() takes text; serialise other values first (ISO dates, JSON)")):
+        seal(db, Patient(), "last_name", 12)
