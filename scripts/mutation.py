@@ -142,13 +142,35 @@ def _environment() -> dict[str, str]:
     return env
 
 
+def normalise_stats(target: Target) -> None:
+    """Test names as the repository's node ids in mutmut's stats.
+
+    mutmut collects the tests from `mutants/` (the test folders are linked there), and when it
+    measures tests added since its first run it names them through the link
+    (`var/mutation/<target>/mutants/core/tests/...`), a path that does not exist from `mutants/`:
+    pytest then refuses the whole selection. Renamed back to `core/tests/...`."""
+    stats = target.work / "mutants" / "mutmut-stats.json"
+    if not stats.exists():
+        return
+    prefix = f"{(target.work / 'mutants').relative_to(ROOT)}/"
+    data = json.loads(stats.read_text())
+
+    def fix(name: str) -> str:
+        return name[len(prefix):] if name.startswith(prefix) else name
+
+    data["duration_by_test"] = {fix(k): v for k, v in data.get("duration_by_test", {}).items()}
+    data["tests_by_mangled_function_name"] = {
+        k: sorted({fix(t) for t in v}) for k, v in data.get("tests_by_mangled_function_name", {}).items()}
+    stats.write_text(json.dumps(data, indent=4))
+
+
 def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]]) -> int:
     write_config(target)
     mutmut = Path(sys.executable).parent / "mutmut"
     command = ["nice", "-n", os.environ.get("MUTATION_NICE", "10"), str(mutmut), "run", "--max-children",
                str(max_children)]
     print(f"== {target.name}: mutmut on {', '.join(target.mutate)} against {', '.join(target.tests)}", flush=True)
-    done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    done = _mutmut(target, command)
     if done.returncode != 0:
         return done.returncode
     # mutmut keeps a verdict until the mutated function changes: a survivor of an earlier run is
@@ -159,8 +181,21 @@ def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]
              if code not in KILLED and code not in TIMEOUT and name not in equivalents]
     if again:
         print(f"== {target.name}: {len(again)} mutants not killed, tried again against the current tests", flush=True)
-        done = subprocess.run([*command, *again], cwd=target.work, env=_environment(), check=False)  # noqa: S603
+        done = _mutmut(target, [*command, *again])
     return done.returncode
+
+
+def _mutmut(target: Target, command: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """One mutmut run; once more when it measured new tests under misleading names (see
+    normalise_stats), now that they are renamed."""
+    normalise_stats(target)
+    done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    stats = target.work / "mutants" / "mutmut-stats.json"
+    prefix = f"{(target.work / 'mutants').relative_to(ROOT)}/"
+    if done.returncode != 0 and stats.exists() and prefix in stats.read_text():
+        normalise_stats(target)
+        done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    return done
 
 
 def _results(target: Target) -> dict[str, int | None]:
