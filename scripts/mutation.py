@@ -4,6 +4,7 @@
     python scripts/mutation.py scoping audit   # some targets
     python scripts/mutation.py --score         # scores of the last runs, nothing re-run
     python scripts/mutation.py --survivors scoping   # the diff of each surviving mutant
+    python scripts/mutation.py --mutmut-results      # mutmut's own list of the mutants not killed
 
 Each target gets a work folder `var/mutation/<target>/`: its `src` is a link to the target's source
 root, and its `pyproject.toml` is the root `[tool.mutmut]` plus the target's files and focused
@@ -55,6 +56,7 @@ class Score:
     survived: list[str] = field(default_factory=list)
     no_tests: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # not run yet (a run cut short)
     equivalent: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
 
@@ -216,10 +218,13 @@ def diff_of(target: Target, name: str) -> str:
 
 
 def changed_lines(diff: str) -> str:
-    """The mutant's own lines of a diff (`+` lines, the mutant's signature in the equivalent list)."""
+    """The mutant's own lines of a diff (`+` lines, the mutant's signature in the equivalent list);
+    for a mutant that only removes code, the removed lines, each as `- line`."""
+    added = [line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    if added:
+        return "\n".join(added)
     return "\n".join(
-        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
-    )
+        f"- {line[1:].strip()}" for line in diff.splitlines() if line.startswith("-") and not line.startswith("---"))
 
 
 def score(target: Target, equivalents: dict[str, dict[str, str]]) -> Score | None:
@@ -228,6 +233,9 @@ def score(target: Target, equivalents: dict[str, dict[str, str]]) -> Score | Non
         return None
     result = Score(target.name)
     for name, code in sorted(results.items()):
+        if code is None:
+            result.pending.append(name)
+            continue
         if code in KILLED:
             result.killed += 1
             continue
@@ -252,7 +260,8 @@ def score(target: Target, equivalents: dict[str, dict[str, str]]) -> Score | Non
 def print_score(result: Score) -> None:
     print(f"{result.target}: {result.percent:.1f} % killed ({result.killed} killed, {result.timeout} timeout, "
           f"{len(result.survived)} survived, {len(result.no_tests)} not covered by the target's tests, "
-          f"{len(result.other)} other; {len(result.equivalent)} reviewed equivalents excluded)")
+          f"{len(result.other)} other; {len(result.equivalent)} reviewed equivalents excluded"
+          + (f"; {len(result.pending)} not run yet" if result.pending else "") + ")")
     for name in result.stale:
         print(f"    stale equivalent entry (the mutant of that name changed; review it again): {name}")
     for name in result.survived + result.no_tests + result.other:
@@ -264,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("targets", nargs="*", help="targets of mutation/targets.toml (default: all)")
     parser.add_argument("--score", action="store_true", help="print the scores of the last runs only")
     parser.add_argument("--survivors", action="store_true", help="print the diff of every mutant not killed")
+    parser.add_argument("--mutmut-results", action="store_true",
+                        help="print mutmut's own `mutmut results` (every mutant not killed) of each target")
     parser.add_argument("--max-children", type=int, default=int(os.environ.get("MUTATION_CHILDREN", "2")))
     parser.add_argument("--fail-under", type=float, default=None, help="exit 1 if a target scores lower")
     args = parser.parse_args(argv)
@@ -275,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     failed = False
     for target in chosen:
+        if args.mutmut_results:
+            mutmut = Path(sys.executable).parent / "mutmut"
+            print(f"== {target.name}: mutmut results", flush=True)
+            subprocess.run([str(mutmut), "results"], cwd=target.work, env=_environment(), check=False)  # noqa: S603
+            continue
         if not (args.score or args.survivors):
             code = run(target, args.max_children, equivalents)
             if code != 0:
