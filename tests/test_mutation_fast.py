@@ -93,8 +93,8 @@ MUTATIONS = [
     Mutation(
         "audit: a hashed column dropped from the hashed content",
         "audit/chain.py",
-        '"actor_kind", "actor_id", ',
-        '"actor_kind", ',
+        "_json(action), _json(actor_id), _json(actor_kind),",
+        "_json(action), _json(None), _json(actor_kind),",
         ("core/tests/test_audit_verify.py::test_a_modified_record_is_named",),
     ),
 ]
