@@ -17,7 +17,7 @@ def test_the_practitioner_sees_who_read_and_changed_the_file(client, staff, logi
     assert page.status_code == 200
     assert "Claire Martin" in page.text and "consulté" in page.text and "créé" in page.text
     partial = client.get(f"/patients/{pid}/accesses", headers={"HX-Request": "true"})
-    assert partial.text.lstrip().startswith('<table class="table" id="patient-accesses">')
+    assert partial.text.lstrip().startswith('<div class="table-wrap"><table class="table" id="patient-accesses">')
     # looking at the accesses is recorded too: exactly one record per look, naming who and whose file
     from sqlmodel import select
 

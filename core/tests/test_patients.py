@@ -233,7 +233,7 @@ def test_pages_list_create_show_and_edit(client, people, login_as):
     assert listed.status_code == 200 and "BERNARD Lucas" in listed.text
     partial = client.post("/patients/search", data={"q": "bernard", "_csrf_token": token},
                           headers={"HX-Request": "true"})
-    assert partial.text.startswith("<table") and "BERNARD Lucas" in partial.text
+    assert partial.text.startswith('<div class="table-wrap"><table') and "BERNARD Lucas" in partial.text
 
 
 def test_the_search_form_posts_so_no_patient_data_lands_in_urls(client, people, login_as):
