@@ -30,9 +30,13 @@ class World:
 
 
 def principal(world: World, user: Any, *roles: str) -> Principal:
+    return principal_in(world.clinic.id, user, *roles)
+
+
+def principal_in(clinic_id: int, user: Any, *roles: str) -> Principal:
     granted = frozenset(p.name for p in PERMISSIONS if set(p.roles) & set(roles)) | frozenset(
         name for name, holders in CORE_PERMISSIONS.items() if set(holders) & set(roles))
-    return Principal(kind="user", user_id=user.id, clinic_id=world.clinic.id, roles=frozenset(roles),
+    return Principal(kind="user", user_id=user.id, clinic_id=clinic_id, roles=frozenset(roles),
                      permissions=granted)
 
 

@@ -4,8 +4,8 @@ credit notes; amounts as decimal strings; core's error convention; 404 for other
 import pytest
 
 from carnet_billing.services import profiles
-from carnet_core.identity.models import User
-from carnet_core.identity.services import create_token
+from carnet_core.plugin_api import Principal, User, patient_access
+from carnet_core.testing import identity_services
 
 PROFILE = {"name": "Claire Martin", "profession": "Orthophoniste", "address": "1 rue des Tilleuls, Lyon",
            "rpps": "10001234567", "siret": "12345678900011"}
@@ -16,19 +16,16 @@ API = "/api/v1/billing/notes"
 def api(client, clinic, staff, carnet_db):
     owner = staff("owner,practitioner", email="claire@cabinet.test")
     colleague = staff("practitioner", email="julien@cabinet.test")
-    from carnet_core.patients.services import create_patient
-    from carnet_core.web.principal import Principal
-
-    registrar = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner"}),
-                          permissions=frozenset({"core.patients.edit", "core.patients.view"}))
+    registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
     headers = {}
     with carnet_db.session(clinic_id=clinic.id) as db:
-        patient = create_patient(db, registrar, {"last_name": "Lefèvre", "first_name": "Élodie",
-                                                 "practitioner_id": owner.id})
+        db.info["principal"] = "system:tests"
+        patient_id = patient_access(db, registrar).register({"last_name": "Lefèvre", "first_name": "Élodie",
+                                                             "practitioner_id": owner.id})
         for who in (owner, colleague):
-            raw, _ = create_token(db, clinic.id, db.get(User, who.id), name="api")
+            raw, _ = identity_services.create_token(db, clinic.id, db.get(User, who.id), name="api")
             headers[who.id] = {"Authorization": f"Bearer {raw}"}
-    return owner, colleague, patient.id, headers
+    return owner, colleague, patient_id, headers
 
 
 def test_a_note_through_the_api(client, api, carnet_db, clinic):

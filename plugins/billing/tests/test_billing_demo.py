@@ -1,16 +1,18 @@
 """`carnet demo` gives the demo practitioners a month of billing: profiles complete, issued notes
 numbered without gaps per practitioner, payments, a credit note and drafts left to issue."""
 
+from click.testing import CliRunner
 from sqlmodel import select
 
 from carnet_billing.models import Note, Payment
 from carnet_billing.services import profiles
-from carnet_core.demo import DEMO_SLUG, load_demo
+from carnet_core.testing import DEMO_SLUG, carnet_cli
 
 
 def test_the_demo_clinic_has_a_month_of_notes_and_payments(carnet_db, carnet_settings, plugin_host):
-    for _ in load_demo(carnet_settings, plugin_host, carnet_db):
-        pass
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url}
+    result = CliRunner().invoke(carnet_cli, ["demo"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
     import sqlalchemy as sa
 
     with carnet_db.engine.connect() as conn:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from billing_world import make_world, principal
+from billing_world import make_world, principal, principal_in
 
 from carnet_billing.services import notes, payments
 from carnet_billing.services.errors import BillingInvalid
@@ -108,23 +108,36 @@ def test_export_holds_notes_and_payments_and_erasure_keeps_issued_notes(world, c
         assert export_for_patient(db, world.patients[1]) is None
 
 
-def test_core_erasure_keeps_issued_notes_readable_to_the_practice_and_deletes_drafts(world, carnet_db, plugin_host):
+
+def test_core_erasure_keeps_issued_notes_readable_to_the_practice_and_deletes_drafts(client, staff, clinic, login_as,
+                                                                                    carnet_db):
+    from billing_world import PROFILE
+
     from carnet_billing.models import Note
-    from carnet_core.patients.models import Patient
-    from carnet_core.patients.services import erase_patient
+    from carnet_billing.services import profiles
     from carnet_core.plugin_api import open_
 
-    owner = principal(world, world.owner, "owner", "practitioner")
-    with carnet_db.session(clinic_id=world.clinic.id) as db:
+    owner_user = staff("owner,practitioner", email="claire@cabinet.test")
+    token = login_as(client, owner_user, send_csrf=False)
+    created = client.post("/patients/new", data={"last_name": "Lefèvre", "first_name": "Élodie",
+                                                 "practitioner_id": str(owner_user.id), "_csrf_token": token},
+                          follow_redirects=False)
+    patient_id = int(created.headers["location"].rsplit("/", 1)[1])
+    owner = principal_in(clinic.id, owner_user, "owner", "practitioner")
+    with carnet_db.session(clinic_id=clinic.id) as db:
         db.info["principal"] = "system:tests"
-        note_id = _issued(db, world, owner).id
-        draft_id = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[0]).id
-    with carnet_db.session(clinic_id=world.clinic.id) as db:
-        erase_patient(db, "system:test", db.get(Patient, world.patients[0]), host=plugin_host, clinic=world.clinic)
-    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        profiles.save(db, owner_user.id, PROFILE)
+        note = notes.create_draft(db, owner, practitioner_id=owner_user.id, patient_id=patient_id)
+        notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), price=Decimal("50")))
+        note_id = notes.issue(db, owner, note.id).id
+        draft_id = notes.create_draft(db, owner, practitioner_id=owner_user.id, patient_id=patient_id).id
+    erased = client.post(f"/patients/{patient_id}/erase", data={"_csrf_token": token, "reason": "patient_request",
+                                                                "confirm_last_name": "Lefevre"}, follow_redirects=False)
+    assert erased.status_code == 303, erased.text
+    with carnet_db.session(clinic_id=clinic.id) as db:
         db.info["principal"] = "system:tests"
         assert db.get(Note, draft_id) is None
         kept = db.get(Note, note_id)
         # the patient's key is destroyed; the kept accounting record's name is sealed with the clinic's key
-        assert kept.patient_name is not None and open_(db, kept, "patient_name") == "LEFÈVRE0 Élodie"
-        assert kept.number is not None and kept.total_cents == 2626
+        assert kept.patient_name is not None and open_(db, kept, "patient_name") == "LEFÈVRE Élodie"
+        assert kept.number is not None and kept.total_cents == 5000
