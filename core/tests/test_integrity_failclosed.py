@@ -146,3 +146,26 @@ def test_carnet_check_lists_damaged_records_and_exits_1(client, carnet_db, carne
         db.get(Patient, bernard).erased_at = db.get(Patient, bernard).created_at
     after = CliRunner().invoke(main, ["check", "--json"], env=env, catch_exceptions=False)
     assert len(json.loads(after.output)[0]["damaged"]) == 2
+
+
+def test_the_marker_speaks_the_language_of_the_page_it_is_printed_in(tmp_path):
+    # HTML pages translate the marker through its __html__ (the render sets the page's gettext),
+    # plain-text messages through finalize; outside a render it is the English message.
+    from carnet_core.encryption.unreadable import Unreadable
+    from carnet_core.i18n import load_catalogs
+    from carnet_core.plugins import build_plugin_host
+    from carnet_core.testing.plugin import make_settings
+    from carnet_core.web.templating import build_environment, message_environment
+
+    host = build_plugin_host(make_settings(tmp_path), discover=False)
+    catalogs = load_catalogs(host)
+    marker = Unreadable("core_patient", 12, "last_name")
+    page = build_environment(host, catalogs).from_string("<p>{{ name }}</p><i>{{ [name]|join }}</i>")
+    assert page.render(name=marker, locale="fr") == (
+        "<p>Données illisibles (n° 12)</p><i>Données illisibles (n° 12)</i>")
+    assert page.render(name=marker, locale="en") == (
+        "<p>Unreadable data (record 12)</p><i>Unreadable data (record 12)</i>")
+    assert page.render(name="<b>", locale="fr") == "<p>&lt;b&gt;</p><i>&lt;b&gt;</i>"
+    text = message_environment(host).from_string("{{ name }}")
+    assert text.render(name=marker, locale="fr") == "Données illisibles (n° 12)"
+    assert str(marker) == "Unreadable data (record 12)"

@@ -4,7 +4,8 @@ Pages and APIs that show many records (patient list and search, agenda week and 
 waiting list, feeds, exports) open values with `open_or_unreadable` / `open_fields`. A value that
 does not open (a flipped bit, a value moved to another row) becomes an `Unreadable` marker for
 that record only: the rest of the page works, the marker renders as "données illisibles (n° 12)"
-in the page's language (core's Jinja environment translates it), and the damage is reported once
+in the page's language (its `__html__`, with the gettext core's Jinja environment sets while a
+page renders; plain-text message templates translate it in their `finalize`), and the damage is reported once
 per transaction — a log line and an audit record (action `integrity`, outcome `failure`) naming the
 table, row id and column, never a value. `carnet check` lists every damaged record.
 
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import event
 
 from carnet_core.db.session import CarnetSession
@@ -29,6 +32,9 @@ log = logging.getLogger("carnet.encryption.integrity")
 MESSAGE = N_("Unreadable data (record %(id)s)")
 INTEGRITY_ACTION = "integrity"
 _REPORTED = "carnet.integrity.reported"
+# The gettext of the page being rendered: set by core's Jinja environment while a template renders
+# (`carnet_core.web.templating`), so that a marker printed in it speaks the page's language.
+page_gettext: ContextVar[Any] = ContextVar("carnet_page_gettext", default=None)
 
 
 class Unreadable(str):
@@ -49,6 +55,13 @@ class Unreadable(str):
     def translated(self, gettext: Any) -> str:
         """The marker in a language: `gettext(msgid)` is the catalog's translation function."""
         return gettext(MESSAGE) % {"id": self.row_id}
+
+    def __html__(self) -> str:
+        """Printed by an HTML template (autoescape calls this): the message in the language of
+        the page being rendered, escaped. No per-value hook runs for the thousands of other values
+        a page prints."""
+        gettext = page_gettext.get()
+        return str(escape(self.translated(gettext) if gettext is not None else str.__str__(self)))
 
 
 def is_unreadable(value: Any) -> bool:

@@ -467,15 +467,16 @@ def names_of(
     if not ids:
         return {}
     subject = sa.literal(PATIENT_SUBJECT) + sa.cast(Patient.id, sa.String)  # patient_subject(id), in SQL
-    # The keys' subjects also as constants: PostgreSQL then reads the keys through their
-    # (clinic_id, subject) index instead of scanning every key of the clinic to hash-join them on
-    # the computed text.
-    subjects = [patient_subject(pid) for pid in ids]
+    on = [SubjectKey.clinic_id == Patient.clinic_id, SubjectKey.subject == subject]
+    if db.get_bind().dialect.name == "postgresql":
+        # The keys' subjects also as constants: PostgreSQL then reads the keys through their
+        # (clinic_id, subject) index instead of scanning every key of the clinic to hash-join them
+        # on the computed text (SQLite looks each one up by the index already).
+        on.append(SubjectKey.subject.in_([patient_subject(pid) for pid in ids]))  # type: ignore[attr-defined]
     rows = db.exec(
         select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name,
                SubjectKey)
-        .outerjoin(SubjectKey, sa.and_(SubjectKey.clinic_id == Patient.clinic_id, SubjectKey.subject == subject,
-                                       SubjectKey.subject.in_(subjects)))  # type: ignore[attr-defined]
+        .outerjoin(SubjectKey, sa.and_(*on))
         .where(Patient.id.in_(ids), Patient.erased_at.is_(None))  # type: ignore[union-attr,attr-defined]
     ).all()
     rows = [r for r in rows if keep is None or keep(r[0], r[2])]

@@ -8,13 +8,14 @@ from jinja2 import (
     BaseLoader,
     Environment,
     StrictUndefined,
+    Template,
     TemplateNotFound,
     Undefined,
     pass_context,
     select_autoescape,
 )
 
-from carnet_core.encryption.unreadable import Unreadable
+from carnet_core.encryption.unreadable import Unreadable, page_gettext
 from carnet_core.i18n import DEFAULT_LOCALE, Catalogs, install_jinja
 
 if TYPE_CHECKING:
@@ -50,23 +51,39 @@ class NamespacedLoader(BaseLoader):
         return []
 
 
-def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False) -> Environment:
+def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False, html: bool = True) -> Environment:
+    """Core's Jinja environment. A damaged sealed value (`Unreadable`) shows as "données illisibles
+    (n° 12)" in the page's language wherever a template prints it, in every page of core and
+    plugins: HTML pages through the marker's `__html__` and the gettext each render sets (no hook
+    per printed value: a week view prints 3,000), plain-text ones (`html=False`) through
+    `finalize`."""
+
     @pass_context
     def finalize(context: Any, value: Any) -> Any:
-        # A damaged sealed value shows as "données illisibles (n° 12)" in the page's language,
-        # wherever a template prints it (one place for every page of core and plugins).
         if isinstance(value, Unreadable):
             return value.translated(catalogs.get(context.get("locale", DEFAULT_LOCALE)).gettext)
         return value
 
+    class PageTemplate(Template):
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            values = dict(*args, **kwargs)
+            locale = values.get("locale", self.globals.get("locale", DEFAULT_LOCALE))
+            token = page_gettext.set(catalogs.get(locale).gettext)
+            try:
+                return super().render(values)
+            finally:
+                page_gettext.reset(token)
+
     env = Environment(
         loader=NamespacedLoader(host),
-        finalize=finalize,
         autoescape=select_autoescape(default=True, default_for_string=True),
         extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined if debug else Undefined,
         auto_reload=debug,
+        **({} if html else {"finalize": finalize}),
     )
+    if html:
+        env.template_class = PageTemplate
     install_jinja(env, catalogs)
     env.filters["datetime_local"] = _datetime_local
     return env
@@ -92,7 +109,7 @@ def message_environment(host: PluginHost) -> Environment:
         from carnet_core.i18n import load_catalogs
 
         catalogs = load_catalogs(host)
-        env = build_environment(host, catalogs)
+        env = build_environment(host, catalogs, html=False)
         env.autoescape = False  # plain-text bodies
         env.globals["gettext_catalogs"] = catalogs
         setattr(host, _MESSAGE_ENV, env)
