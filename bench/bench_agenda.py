@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import sys
@@ -58,6 +59,8 @@ def settings_for(home: Path, database_url: str | None = None):
     from carnet_core.settings import load_settings
 
     env = {"CARNET_HOME": str(home), "CARNET_IN_PROCESS_WORKER": "0"}
+    if os.environ.get("CARNET_ALLOWED_PLUGINS"):  # e.g. "scheduling": the same app whatever else is installed
+        env["CARNET_ALLOWED_PLUGINS"] = os.environ["CARNET_ALLOWED_PLUGINS"]
     database_url = database_url or DATABASE["url"]
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url

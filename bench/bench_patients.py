@@ -15,6 +15,7 @@ With --pg, use a scratch database: the benchmark migrates it and leaves its clin
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import tempfile
@@ -53,6 +54,8 @@ def setup(database_url: str | None, home: Path):
     from carnet_core.web.principal import Principal
 
     env = {"CARNET_HOME": str(home)}
+    if os.environ.get("CARNET_ALLOWED_PLUGINS"):  # the same plugins whatever else is installed
+        env["CARNET_ALLOWED_PLUGINS"] = os.environ["CARNET_ALLOWED_PLUGINS"]
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url
     settings = load_settings(env)
