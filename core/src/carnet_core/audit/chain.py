@@ -53,10 +53,10 @@ def _json(value: Any) -> str:
 # The canonical document's keys in sorted order, as json.dumps(sort_keys=True) writes them.
 _KEYS = sorted((*HASHED_FIELDS, "v"))
 _TEMPLATE = "{" + ",".join(f'"{key}":%s' for key in _KEYS) + "}"
-# canonical() below fills the template in this order (checked here, at import).
-if _KEYS != ["action", "actor_id", "actor_kind", "actor_user_id", "address", "clinic_id", "details",
-                 "occurred_at", "outcome", "patient_id", "request_id", "resource_id", "resource_type", "seq", "v"]:
-    raise RuntimeError("audit.chain: canonical() no longer fills the fields in sorted order")
+# canonical() below fills the template in this order; should HASHED_FIELDS ever differ from it,
+# the plain definition (_defined) is used instead, so the fast path can never hash other fields.
+_FAST = _KEYS == ["action", "actor_id", "actor_kind", "actor_user_id", "address", "clinic_id", "details",
+                  "occurred_at", "outcome", "patient_id", "request_id", "resource_id", "resource_type", "seq", "v"]
 _VERSION = str(FORMAT_VERSION)
 
 
@@ -80,12 +80,31 @@ def canonical_values(
     seq: Any,
 ) -> bytes:
     """`canonical` of the hashed fields given in their sorted order (verification's row tuples)."""
+    if not _FAST:
+        return _defined(dict(
+            action=action, actor_id=actor_id, actor_kind=actor_kind, actor_user_id=actor_user_id, address=address,
+            clinic_id=clinic_id, details=details, occurred_at=occurred_at, outcome=outcome, patient_id=patient_id,
+            request_id=request_id, resource_id=resource_id, resource_type=resource_type, seq=seq,
+        ))
     return (_TEMPLATE % (
         _json(action), _json(actor_id), _json(actor_kind), _json(actor_user_id), _json(address), _json(clinic_id),
         encode_basestring(details if type(details) is str else canonical_json(details)),
         '"' + iso_utc(occurred_at) + '"', _json(outcome), _json(patient_id), _json(request_id),
         _json(resource_id), _json(resource_type), _json(seq), _VERSION,
     )).encode("utf-8")
+
+
+def _defined(fields: Any) -> bytes:
+    """The format's definition, plainly: canonical JSON of "v" and the HASHED_FIELDS."""
+    doc: dict[str, Any] = {"v": FORMAT_VERSION}
+    for name in HASHED_FIELDS:
+        value = fields[name]
+        if name == "occurred_at":
+            value = iso_utc(value)
+        elif name == "details" and not isinstance(value, str):
+            value = canonical_json(value)
+        doc[name] = value
+    return canonical_json(doc).encode("utf-8")
 
 
 def chain_hash(prev_hash: str, content: bytes) -> str:
