@@ -109,9 +109,7 @@ def write_config(target: Target) -> None:
     config["source_paths"] = ["src"]
     config["only_mutate"] = [f"src/{p}" for p in target.mutate]
     # Absolute test paths: mutmut runs pytest from `mutants/`; the repository's pytest settings apply.
-    # `exclude`: node ids (relative to the repository) of tests in those files left out.
-    config["pytest_add_cli_args_test_selection"] = [str(ROOT / t) for t in target.tests] + [
-        f"--deselect={t}" for t in target.exclude]
+    config["pytest_add_cli_args_test_selection"] = [str(ROOT / t) for t in target.tests]
     config["pytest_add_cli_args"] = [f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"),
                                      *shared.get("pytest_add_cli_args", [])]
     lines = ["# Written by scripts/mutation.py from mutation/targets.toml: edit that file instead.",
@@ -132,7 +130,7 @@ def write_config(target: Target) -> None:
             link.symlink_to(ROOT / top, target_is_directory=True)
 
 
-def _environment() -> dict[str, str]:
+def _environment(target: Target | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # Focused tests on the embedded defaults (SQLite, in-process broker): deterministic and fast.
     for name in ("CARNET_TEST_DATABASE_URL", "CARNET_TEST_REDIS_URL", "CARNET_TEST_REQUIRE_SERVICES"):
@@ -141,6 +139,8 @@ def _environment() -> dict[str, str]:
     # pytest arguments, which mutmut fingerprints (a change there re-runs every mutant).
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "mutation"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTEST_PLUGINS"] = "order_tests"
+    # `exclude`: node ids (relative to the repository) of tests of those files left out.
+    env["MUTATION_EXCLUDE"] = "\n".join(target.exclude) if target else ""
     return env
 
 
@@ -191,12 +191,12 @@ def _mutmut(target: Target, command: list[str]) -> subprocess.CompletedProcess[b
     """One mutmut run; once more when it measured new tests under misleading names (see
     normalise_stats), now that they are renamed."""
     normalise_stats(target)
-    done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+    done = subprocess.run(command, cwd=target.work, env=_environment(target), check=False)  # noqa: S603
     stats = target.work / "mutants" / "mutmut-stats.json"
     prefix = f"{(target.work / 'mutants').relative_to(ROOT)}/"
     if done.returncode != 0 and stats.exists() and prefix in stats.read_text():
         normalise_stats(target)
-        done = subprocess.run(command, cwd=target.work, env=_environment(), check=False)  # noqa: S603
+        done = subprocess.run(command, cwd=target.work, env=_environment(target), check=False)  # noqa: S603
     return done
 
 

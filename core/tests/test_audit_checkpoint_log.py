@@ -266,3 +266,34 @@ def test_init_copies_the_databases_checkpoints_into_a_missing_log(carnet_setting
     again = list(initialise(carnet_settings, plugin_host, carnet_db))
     assert any("audit checkpoint log: up to date" in line for line in again)
     assert len(_lines(keys_dir)) == 2
+
+
+def test_the_log_check_reports_every_gone_clinic_with_what_its_log_holds(carnet_db, trail, keys_dir, make_clinic):
+    """verify_log, given the clinics that exist: each other clinic of the log is reported with its
+    number of lines and last signed seq, a forged line of it by its line; an unreadable line too."""
+    from carnet_core.audit.integrity import verify_log
+
+    other = make_clinic("autre")
+    with carnet_db.session(clinic_id=other.id) as db:
+        for _ in range(3):
+            audit.record(db, action="read", resource_type="patient", actor="system")
+        make_checkpoint(db, keys_dir, other.id)
+    lines = _lines(keys_dir)  # the trail's checkpoints at seq 5 and 10, then the other clinic's at 3
+    forged = json.loads(lines[0])
+    forged["seq"] = 6
+    (keys_dir / LOG_NAME).write_text("\n".join([json.dumps(forged), *lines[1:]]) + "\n", encoding="utf-8")
+    results = verify_log(read_log(keys_dir), keys_dir, clinic_ids=set())  # both clinics gone
+    assert [(r.clinic_id, r.ok, r.logged) for r in results] == [(trail.id, False, 2), (other.id, False, 1)]
+    first, second = results
+    assert (first.problem.reason, first.problem.seq, first.problem.log_line) == (
+        "checkpoint signature is invalid (forged or altered checkpoint)", 6, 1)
+    assert first.last_signed_seq is None
+    assert second.last_signed_seq == 3
+    assert (second.problem.reason, second.problem.seq, second.problem.log_line) == (
+        f"clinic {other.id} no longer exists, but the checkpoint log holds 1 signed checkpoint(s) of its audit "
+        "trail up to seq 3 (deleted clinic and trail)", 3, 3)
+    assert verify_log(read_log(keys_dir), keys_dir, clinic_ids={trail.id, other.id}) == []
+    with (keys_dir / LOG_NAME).open("a", encoding="utf-8") as fh:
+        fh.write("not json\n")
+    [whole] = verify_log(read_log(keys_dir), keys_dir, clinic_ids={trail.id, other.id})
+    assert (whole.clinic_id, whole.ok, whole.logged, whole.problem.log_line) == (None, False, 3, 4)

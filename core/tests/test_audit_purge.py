@@ -102,7 +102,10 @@ def test_purge_refuses_to_erase_a_broken_chain(carnet_db, clinic, bystander, key
     with tampering(carnet_db) as conn:
         conn.execute(sa.text("UPDATE core_audit SET action = 'list' WHERE seq = 2 AND clinic_id = :c"),
                      {"c": clinic.id})
-    with pytest.raises(audit.AuditError, match="broken"), carnet_db.session(unscoped=True) as db:
+    with pytest.raises(audit.AuditError, match=(
+            rf"^the audit chain of clinic {clinic.id} is broken \(seq 2, record id \d+: content does not match its hash "
+            r"\(modified record\)\); purge refused so that the evidence is kept$")), \
+            carnet_db.session(unscoped=True) as db:
         purge(db, keys_dir, clinic.id, 365)
     assert _seqs(carnet_db, clinic) == [1, 2, 3]
     # a broken chain in another clinic does not stop this one's purge
@@ -161,4 +164,15 @@ def test_purge_records_what_it_did_and_who_did_it(carnet_db, clinic, bystander, 
             "WHERE clinic_id = :c ORDER BY seq DESC LIMIT 1"), {"c": clinic.id}).one()
     assert tuple(last[:4]) == ("purge", "audit_trail", "system", "retention")
     assert json.loads(last[4]) == {"up_to_seq": 2, "deleted": 2, "retention_days": 1}
+    _untouched(carnet_db, keys_dir, bystander)
+
+
+def test_a_record_exactly_as_old_as_the_retention_is_kept(carnet_db, clinic, bystander, keys_dir):
+    now = utcnow()
+    for age in (timedelta(days=30, seconds=1), timedelta(days=30), timedelta(days=29)):
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system", occurred_at=now - age)
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 30, now=now) == 1  # older than 30 days: only the first
+    assert _seqs(carnet_db, clinic) == [2, 3, 4]  # the 30-day-old record, the 29-day-old one, the purge's
     _untouched(carnet_db, keys_dir, bystander)
