@@ -183,6 +183,10 @@ def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]
              if code not in KILLED and code not in TIMEOUT and name not in equivalents]
     if again:
         print(f"== {target.name}: {len(again)} mutants not killed, tried again against the current tests", flush=True)
+        if any(_results(target)[name] in (5, 33) for name in again):
+            # mutmut maps tests to functions once; a function added since has none: measure again
+            # (the verdicts are kept, only the test mapping is rebuilt).
+            (target.work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         done = _mutmut(target, [*command, *again])
     return done.returncode
 

@@ -65,3 +65,18 @@ def test_an_empty_scope_set_grants_nothing_unlike_no_scope_at_all():
     every = frozenset({"core.patients.view", "core.patients.edit"})
     assert not Principal(kind="token", user_id=3, permissions=every, scopes=frozenset()).can("core.patients.view")
     assert Principal(kind="token", user_id=3, permissions=every, scopes=None).can("core.patients.view")
+
+
+def test_a_principals_roles_refuse_a_role_that_does_not_exist():
+    """Whatever set the roles come as, asking for a misspelt role raises instead of answering False."""
+    import pytest
+
+    from carnet_core.contrib import Roles, UnknownRole
+
+    for roles in (frozenset({"owner"}), {"owner"}, Roles({"owner"})):
+        principal = Principal(kind="user", user_id=1, roles=roles)
+        assert isinstance(principal.roles, Roles) and principal.roles == {"owner"}
+        assert "owner" in principal.roles and "secretary" not in principal.roles
+        with pytest.raises(UnknownRole):
+            assert "praticien" in principal.roles
+    assert ANONYMOUS.roles == frozenset() and isinstance(ANONYMOUS.roles, Roles)
