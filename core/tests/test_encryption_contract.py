@@ -312,3 +312,55 @@ def test_sealing_without_a_keyring_or_with_a_value_that_is_not_text_says_why(car
     with carnet_db.session(clinic_id=a.id) as db, pytest.raises(TypeError, match=_exactly(
             "seal() takes text; serialise other values first (ISO dates, JSON)")):
         seal(db, Patient(), "last_name", 12)
+
+
+def test_erasure_is_recorded_on_the_key_row_and_reported(carnet_db, make_clinic):
+    from carnet_core.encryption.services import clear_session_cache, subject_key_destroyed
+
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        ensure_subject_key(db, a.id, patient_subject(1))
+        assert not subject_key_destroyed(db, a.id, patient_subject(1))
+        assert not subject_key_destroyed(db, a.id, patient_subject(9))  # no key at all: not "destroyed"
+        assert destroy_subject_key(db, a.id, patient_subject(9)) is False  # nothing to destroy
+        assert destroy_subject_key(db, a.id, patient_subject(1)) is True
+        assert subject_key_destroyed(db, a.id, patient_subject(1))
+        row = db.exec(select(SubjectKey).where(SubjectKey.subject == patient_subject(1))).one()
+        assert row.wrapped is None and row.destroyed_at is not None
+        seal_bytes(db, a.id, "ctx", b"x")
+        assert db.info.get(_SESSION_CACHE)
+        clear_session_cache(db)
+        assert _SESSION_CACHE not in db.info
+
+
+def test_a_rolled_back_session_forgets_its_keys(carnet_db, make_clinic):
+    """A key erased while a session held it in its cache is not served to that session once its
+    transaction has rolled back."""
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = seal_bytes(db, a.id, "ctx", b"secret", subject=patient_subject(1))
+    db = carnet_db.new_session(clinic_id=a.id)
+    try:
+        assert open_bytes(db, a.id, "ctx", sealed) == b"secret"  # now in this session's cache
+        db.rollback()
+        with carnet_db.session(clinic_id=a.id) as other:
+            destroy_subject_key(other, a.id, patient_subject(1))
+        with pytest.raises(KeyDestroyed):
+            open_bytes(db, a.id, "ctx", sealed)
+    finally:
+        db.close()
+
+
+def test_warming_opens_the_keys_asked_for_and_the_warm_keys_seal(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        for n in (1, 2, 3):
+            ensure_subject_key(db, a.id, patient_subject(n))
+    with carnet_db.session(clinic_id=a.id) as db:
+        warm_subject_keys(db, a.id, [patient_subject(1), patient_subject(2)])
+        assert {s[2] for s in _cached(db) if s[0] == "subject"} == {patient_subject(1), patient_subject(2)}
+        sealed = seal_bytes(db, a.id, "ctx", b"warm", subject=patient_subject(1))  # served by the warm key
+        assert open_bytes(db, a.id, "ctx", sealed) == b"warm"
+    with carnet_db.session(clinic_id=a.id) as db:
+        open_subject_keys(db, db.exec(select(SubjectKey).where(SubjectKey.subject == patient_subject(3))).all())
+        assert open_bytes(db, a.id, "ctx", seal_bytes(db, a.id, "ctx", b"3", subject=patient_subject(3))) == b"3"
