@@ -42,7 +42,7 @@ def test_token_create_use_list_revoke(carnet_settings, clinic, staff, client, ca
     result = _run(carnet_settings, "token", "create", "--clinic", clinic.slug, "--user", user.email,
                   "--scopes", "core.manage_modules", "--expires", "30d")
     assert result.exit_code == 0, result.output
-    raw = result.output.strip().splitlines()[-1]
+    raw = result.stdout.strip().splitlines()[-1]
     me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {raw}"}).json()
     assert me["email"] == user.email and me["scopes"] == ["core.manage_modules"]
     import sqlalchemy as sa
@@ -52,7 +52,7 @@ def test_token_create_use_list_revoke(carnet_settings, clinic, staff, client, ca
     with carnet_db.session(unscoped=True) as db:
         uses = db.execute(sa.select(AuditRecord).where(AuditRecord.resource_type == "api_token")).scalars().all()
     assert [(u.action, u.clinic_id) for u in uses] == [("use", clinic.id)]
-    listed = _run(carnet_settings, "token", "list").output
+    listed = _run(carnet_settings, "token", "list").stdout
     assert raw not in listed and "last used 20" in listed
     token_id = listed.split()[0]
     assert _run(carnet_settings, "token", "revoke", token_id).exit_code == 0

@@ -129,7 +129,7 @@ def test_carnet_check_lists_damaged_records_and_exits_1(client, carnet_db, carne
     flip_byte(carnet_db, "core_patient", "birth_date", durand)
     found = CliRunner().invoke(main, ["check", "--batch", "2", "--json"], env=env, catch_exceptions=False)
     assert found.exit_code == 1, found.output
-    (report,) = json.loads(found.output)
+    (report,) = json.loads(found.stdout)
     assert report["clinic"] == clinic.slug
     assert sorted((d["table"], d["column"], d["row_id"]) for d in report["damaged"]) == [
         ("core_patient", "birth_date", durand), ("core_patient", "first_name", martin)]
@@ -145,7 +145,7 @@ def test_carnet_check_lists_damaged_records_and_exits_1(client, carnet_db, carne
         destroy_subject_key(db, clinic.id, patient_subject(bernard))
         db.get(Patient, bernard).erased_at = db.get(Patient, bernard).created_at
     after = CliRunner().invoke(main, ["check", "--json"], env=env, catch_exceptions=False)
-    assert len(json.loads(after.output)[0]["damaged"]) == 2
+    assert len(json.loads(after.stdout)[0]["damaged"]) == 2
 
 
 def test_the_marker_speaks_the_language_of_the_page_it_is_printed_in(tmp_path):

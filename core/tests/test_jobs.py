@@ -167,11 +167,11 @@ def test_jobs_that_exhaust_their_retries_are_kept_and_listed(
     rt = Runtime(settings=jobs_worker.settings, _host=jobs_worker.host, _db=jobs_worker.db)
     out = CliRunner().invoke(jobs_group, ["failed", "--json"], obj=rt)
     assert out.exit_code == 0, out.output
-    listed = json.loads(out.output)
+    listed = json.loads(out.stdout)
     assert [(i["actor"], i["retries"]) for i in listed] == [("example.boom", 2)]
     status = CliRunner().invoke(jobs_group, ["status", "--json"], obj=rt)
     assert status.exit_code == 0, status.output
-    data = json.loads(status.output)
+    data = json.loads(status.stdout)
     assert data["failed"] == 1 and data["broker"] == "in-process"
     # installed plugins (scheduling, …) add their own queues
     assert {"core", "example", "example_slow"} <= set(data["queues"])

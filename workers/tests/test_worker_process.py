@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from carnet_core.db.session import ACTORS
 from carnet_core.jobs import enqueue
 from carnet_core.jobs.models import JobEffect, OutboxMessage
 from carnet_core.jobs.testing import delete_namespace, unique_namespace
@@ -122,6 +123,8 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_run_exactly_once_after_restar
     log = tmp_path / "worker.log"
     clinic = make_clinic("alpha", name="Alpha", plugins=[])
     with carnet_db.session(clinic_id=clinic.id) as db:
+        # the plugin is installed in the worker's environment only, not in this process's
+        db.info[ACTORS] = db.info.get(ACTORS, frozenset()) | {"killtest.slow"}
         row = enqueue(db, "killtest.slow", clinic.id, str(gate))
     first = start_worker(env, log)
     second = None

@@ -208,7 +208,19 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None
                 cur.execute(f'SET ROLE "{role}"')  # validated as an identifier by the settings
             dbapi_conn.commit()
 
+    event.listen(engine, "handle_error", _values_out_of_errors)
     return engine
+
+
+def _values_out_of_errors(context: Any) -> None:
+    """PostgreSQL puts the offending values in an error's DETAIL line ("Key (clinic_id, email)=(3,
+    x@y.fr) already exists."); `hide_parameters` does not reach it. Drop that line from the error
+    and from the driver's error it wraps, so a logged error never carries what was written (code
+    that needs it still has `orig.diag.message_detail`)."""
+    for exc in (context.sqlalchemy_exception, context.original_exception):
+        if exc is not None and exc.args and isinstance(exc.args[0], str) and "DETAIL:" in exc.args[0]:
+            kept = [line for line in exc.args[0].splitlines() if not line.lstrip().startswith("DETAIL:")]
+            exc.args = ("\n".join(kept), *exc.args[1:])
 
 
 class Database:
