@@ -189,3 +189,29 @@ def test_still_interested_asks_then_removes_silent_files(client, hours, carnet_d
         assert waitlist.still_interested_round(db, rules, now=later + rules.reply_within) == (1, 1)
         states = {e.status for e in db.exec(select(WaitingEntry))}
     assert states == {"active", "removed"}
+
+
+def test_the_waiting_list_file_its_offers_and_reminders_are_in_the_patients_export(
+        client, hours, carnet_db, carnet_settings, plugin_host, jobs_worker):
+    """The RGPD export holds what the family wrote on the waiting list (decrypted), the lists and
+    offers of that file, and the reminders and online bookings of the patient's appointments."""
+    from carnet_scheduling.services.exports import export_for_patient
+
+    _join(client, hours, "Export Patient", "export@example.org", [hours.practitioner.id])
+    _accept_all(carnet_db, hours)
+    _book_and_cancel(carnet_db, hours, plugin_host, next_weekday_at(1, 15))
+    wait_for_jobs(jobs_worker)
+    url = _offer_urls(carnet_settings)["export@example.org"]
+    assert client.post(f"{url}/accept", data={"_csrf_token": csrf_token(client, url)}).status_code == 200
+    with carnet_db.session(clinic_id=hours.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        entry = db.exec(select(WaitingEntry)).one()
+        export = export_for_patient(db, entry.patient_id)
+    (waiting,) = export["waiting_list"]
+    assert waiting["full_name"] == "Export Patient" and waiting["situation"] == SITUATION
+    assert waiting["email"] == "export@example.org" and waiting["status"] == "booked"
+    assert [lst["practitioner_id"] for lst in waiting["lists"]] == [hours.practitioner.id]
+    (offer,) = waiting["offers"]
+    assert offer["status"] == "accepted" and offer["booked_appointment_id"] == export["appointments"][0]["id"]
+    assert {r["appointment_id"] for r in export["reminders"]} <= {a["id"] for a in export["appointments"]}
+    assert export["reminder_opt_outs"] == [] and export["online_bookings"] == []

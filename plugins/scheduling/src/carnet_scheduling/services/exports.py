@@ -62,9 +62,63 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
         }
         for s in db.exec(select(Series).where(Series.patient_id == patient_id).order_by(Series.id))
     ]
-    if not (appointments or prescriptions or series):
+    ids = [a["id"] for a in appointments]
+    reminders = [
+        {"id": r.id, "appointment_id": r.appointment_id, "channel": r.channel, "due_at": r.due_at.isoformat(),
+         "status": r.status, "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+        for r in db.exec(select(Reminder).where(Reminder.appointment_id.in_(ids))
+                         .order_by(Reminder.due_at, Reminder.id))
+    ] if ids else []
+    online_bookings = [
+        {"id": b.id, "appointment_id": b.appointment_id, "created_at": b.created_at.isoformat(),
+         "confirmed_at": b.confirmed_at.isoformat() if b.confirmed_at else None,
+         "released_at": b.released_at.isoformat() if b.released_at else None}
+        for b in db.exec(select(OnlineBooking).where(OnlineBooking.appointment_id.in_(ids)).order_by(OnlineBooking.id))
+    ] if ids else []
+    waiting_list = _waiting_files(db, patient_id)
+    opt_outs = [
+        {"channel": s.channel or "all", "since": s.created_at.isoformat()}
+        for s in db.exec(select(ReminderSwitch).where(ReminderSwitch.scope == "patient",
+                                                       ReminderSwitch.subject_id == patient_id)
+                         .order_by(ReminderSwitch.id))
+    ]
+    parts = {"appointments": appointments, "prescriptions": prescriptions, "series": series,
+             "reminders": reminders, "online_bookings": online_bookings, "waiting_list": waiting_list,
+             "reminder_opt_outs": opt_outs}
+    if not any(parts.values()):
         return None
-    return {"appointments": appointments, "prescriptions": prescriptions, "series": series}
+    return parts
+
+
+def _waiting_files(db: Any, patient_id: int) -> list[dict[str, Any]]:
+    """The patient's waiting-list files (what the family wrote, decrypted), each with the lists it
+    is on and the slots offered from it."""
+    files = []
+    for e in db.exec(select(WaitingEntry).where(WaitingEntry.patient_id == patient_id).order_by(WaitingEntry.id)):
+        listings = [
+            {"practitioner_id": lst.practitioner_id, "state": lst.state, "priority": lst.priority,
+             "refusal_message": readable(open_or_unreadable(db, lst, "refusal_message")),
+             "triaged_at": lst.triaged_at.isoformat() if lst.triaged_at else None}
+            for lst in db.exec(select(WaitingListing).where(WaitingListing.entry_id == e.id)
+                               .order_by(WaitingListing.id))
+        ]
+        offers = [
+            {"practitioner_id": o.practitioner_id, "starts_at": o.starts_at.isoformat(),
+             "ends_at": o.ends_at.isoformat(), "status": o.status, "expires_at": o.expires_at.isoformat(),
+             "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+             "booked_appointment_id": o.booked_appointment_id}
+            for o in db.exec(select(Offer).where(Offer.entry_id == e.id).order_by(Offer.starts_at, Offer.id))
+        ]
+        files.append({
+            "id": e.id,
+            **{name: readable(open_or_unreadable(db, e, name))
+               for name in ("full_name", "email", "phone", "situation", "prescription", "age_years")},
+            "availability": e.availability, "urgent": e.urgent, "status": e.status,
+            "earlier_than_appointment_id": e.earlier_than_appointment_id,
+            "created_at": e.created_at.isoformat(), "last_confirmed_at": e.last_confirmed_at.isoformat(),
+            "removed_reason": e.removed_reason, "lists": listings, "offers": offers,
+        })
+    return files
 
 
 def erase_for_patient(db: Any, patient_id: int) -> dict[str, int]:
