@@ -393,8 +393,8 @@ def test_an_api_token_acts_as_its_member_in_its_clinic_and_every_use_is_recorded
         assert row.last_used_address == "testclient" and row.last_used_at is not None
     assert len(uses) == 3  # the refused headers authenticate nothing and record nothing
     for use in uses:
-        assert (use.clinic_id, use.action, use.resource_id, use.actor_kind, use.actor_id) == (
-            clinic.id, "use", str(token_id), "token", str(token_id))
+        assert (use.clinic_id, use.action, use.resource_id, use.actor_kind, use.actor_id, use.actor_user_id) == (
+            clinic.id, "use", str(token_id), "token", str(token_id), user.id)
         assert json.loads(use.details) == {"method": "GET", "route": "/api/v1/me"}
 
 

@@ -119,13 +119,14 @@ def token_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state: C
         # Every use of a token is traced in the clinic's tamper-evident audit trail, in the same
         # transaction as last_used_at: if the record cannot be written, the token is refused.
         from carnet_core import audit
+        from carnet_core.audit.services import Actor
 
         audit.record(
             db,
             action="use",
             resource_type="api_token",
             resource_id=token.id,
-            actor=f"token:{token.id}",
+            actor=Actor("token", str(token.id), user.id),  # the token, on behalf of its user
             clinic_id=token.clinic_id,
             details={"method": connection.scope.get("method"), "route": connection.scope.get("path", "")[:200]},
         )
