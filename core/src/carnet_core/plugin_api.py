@@ -114,6 +114,12 @@ _NAMES: dict[str, str] = {
     "send_mail": "carnet_core.mail",
     "send_sms": "carnet_core.sms",
     "message_environment": "carnet_core.web.templating",
+    # PDF documents (PDF/A through WeasyPrint, rendered in jobs)
+    "render_pdf": "carnet_core.documents",
+    "render_html": "carnet_core.documents",
+    "html_to_pdf": "carnet_core.documents",
+    "PdfAttachment": "carnet_core.documents",
+    "PdfUnavailable": "carnet_core.documents",
     # rendering and translation
     "page": "carnet_core.web.render",
     "is_htmx": "carnet_core.web.render",

@@ -1,0 +1,140 @@
+"""PDF documents from Jinja templates, for plugins (notes d'honoraires, consent forms…).
+
+    pdf = render_pdf(host, "billing/pdf/note.html", {"note": ...}, title="Note 2026-000001",
+                     created=note.issued_at)
+
+A template is an HTML page of the plugin (`<plugin>/…`, with its own `<style>`: no file is fetched
+from the network, and `base_url` is the plugin's templates folder only when given), translated with
+the same catalogs as the web (`locale` in the render context). WeasyPrint lays it out and writes a
+PDF/A (`pdf/a-3b` by default: the archival variant that may carry attached files, as Factur-X
+needs). Rendering is CPU work of tens of milliseconds to seconds: call it from a job (an actor),
+never while answering a request.
+
+Determinism: with the same template, context and `created` moment the bytes are identical (the
+document's dates come from `created`, never from the clock), so a document can be re-rendered
+from sealed data and compared with a stored SHA-256.
+
+WeasyPrint is imported when the first document is rendered, not when the app starts: a machine
+without Pango (`apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` on Debian) runs
+every page, and only rendering raises `PdfUnavailable`, which names the fix.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from carnet_core.plugins import PluginHost
+
+DEFAULT_VARIANT = "pdf/a-3b"
+VARIANTS = frozenset({"pdf/a-1b", "pdf/a-2b", "pdf/a-3b", "pdf/a-3u", "pdf/ua-1"})
+_PDF_ENV = "_carnet_pdf_environment"
+FIX = "install Pango (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)"
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint or the system libraries it needs (Pango) are missing on this machine."""
+
+
+@dataclass(frozen=True)
+class PdfAttachment:
+    """A file embedded in the PDF (PDF/A-3 allows it): e.g. an invoice's XML."""
+
+    name: str
+    data: bytes
+    description: str = ""
+    relationship: str = "Data"  # PDF/A-3 AFRelationship: Data, Source, Alternative, Supplement
+
+
+def _weasyprint() -> Any:
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:  # OSError: the Python package is there, Pango is not
+        raise PdfUnavailable(f"PDF rendering needs WeasyPrint and Pango: {FIX} ({exc})") from exc
+    return weasyprint
+
+
+def pdf_environment(host: PluginHost) -> Environment:
+    """The HTML Jinja environment documents are rendered with (the web's loader, catalogs and
+    escaping), built once per plugin host."""
+    env = getattr(host, _PDF_ENV, None)
+    if env is None:
+        from carnet_core.i18n import load_catalogs
+        from carnet_core.web.templating import build_environment
+
+        env = build_environment(host, load_catalogs(host), html=True)
+        setattr(host, _PDF_ENV, env)
+    return env
+
+
+def _stamp(moment: datetime | None) -> str:
+    moment = moment or datetime(2000, 1, 1, tzinfo=UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    title: str | None = None,
+    created: datetime | None = None,
+    variant: str = DEFAULT_VARIANT,
+    attachments: Iterable[PdfAttachment] = (),
+    lang: str = "fr",
+) -> bytes:
+    """Lay out `html` and write it as a PDF of `variant` (PDF/A-3b by default), its dates set to
+    `created` (metadata and file identifier do not depend on the clock)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown PDF variant {variant!r}; one of {sorted(VARIANTS)}")
+    weasyprint = _weasyprint()
+    document = weasyprint.HTML(string=html, base_url=None).render()
+    stamp = _stamp(created)
+    document.metadata.created = stamp
+    document.metadata.modified = stamp
+    document.metadata.lang = lang
+    if title:
+        document.metadata.title = title
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    files = [
+        weasyprint.Attachment(
+            file_obj=io.BytesIO(a.data),
+            name=a.name,
+            description=a.description or a.name,
+            relationship=a.relationship,
+            created=moment,
+            modified=moment,
+        )
+        for a in attachments
+    ]
+    try:  # the file identifier is a digest of the content (PDF/A variants): no clock in the bytes
+        return document.write_pdf(pdf_variant=variant, attachments=files or None)
+    except OSError as exc:  # pragma: no cover - a font or library failing at write time
+        raise PdfUnavailable(f"PDF rendering failed: {FIX} ({exc})") from exc
+
+
+def render_html(host: PluginHost, template: str, context: Mapping[str, Any], *, locale: str = "fr") -> str:
+    """The template rendered as HTML, translated into `locale`."""
+    return pdf_environment(host).get_template(template).render({**context, "locale": locale})
+
+
+def render_pdf(
+    host: PluginHost,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    locale: str = "fr",
+    title: str | None = None,
+    created: datetime | None = None,
+    variant: str = DEFAULT_VARIANT,
+    attachments: Iterable[PdfAttachment] = (),
+) -> bytes:
+    """`template` (`<plugin>/….html`) rendered with `context` in `locale`, as a PDF/A document."""
+    html = render_html(host, template, context, locale=locale)
+    return html_to_pdf(html, title=title, created=created, variant=variant, attachments=attachments, lang=locale)

@@ -1,0 +1,63 @@
+"""carnet_core.documents: PDF/A-3b from HTML through WeasyPrint, byte-identical for the same input,
+attachments embedded, translated templates, and an app that starts without WeasyPrint."""
+
+import io
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pypdf
+import pytest
+
+from carnet_core import plugin_api
+from carnet_core.documents import PdfAttachment, PdfUnavailable, html_to_pdf, render_pdf
+
+HTML = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essai</title>
+<style>body { font-family: "DejaVu Sans", sans-serif; }</style></head>
+<body><h1>Note d'honoraires</h1><p>Exonéré de TVA – art. 261-4-1° du CGI</p></body></html>"""
+WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def test_a_pdf_a3b_with_its_text_metadata_and_attachment():
+    pdf = html_to_pdf(
+        HTML, title="Note 2026-000001", created=WHEN, attachments=[PdfAttachment("factur-x.xml", b"<x/>", "Facture")]
+    )
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert "Exonéré de TVA – art. 261-4-1° du CGI" in reader.pages[0].extract_text()
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert reader.metadata["/Title"] == "Note 2026-000001"
+    assert reader.metadata["/CreationDate"].startswith("D:20260302093000")
+    assert reader.attachments["factur-x.xml"] == [b"<x/>"]
+    assert pdf.startswith(b"%PDF-1.7")
+
+
+def test_the_same_input_gives_the_same_bytes():
+    assert html_to_pdf(HTML, created=WHEN) == html_to_pdf(HTML, created=WHEN)
+    assert html_to_pdf(HTML, created=WHEN) != html_to_pdf(HTML, created=datetime(2026, 3, 3, tzinfo=UTC))
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="unknown PDF variant"):
+        html_to_pdf(HTML, variant="pdf/z")
+
+
+def test_without_weasyprint_rendering_names_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as on a machine without it
+    with pytest.raises(PdfUnavailable, match="apt-get install libpango"):
+        html_to_pdf(HTML)
+
+
+def test_render_pdf_translates_a_template(plugin_host):
+    pdf = render_pdf(plugin_host, "core/base_document.html", {"body_title": "Essai"}, locale="fr", created=WHEN)
+    text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "Essai" in text and "Page 1 / 1" in text
+    assert plugin_api.render_pdf is render_pdf and plugin_api.PdfUnavailable is PdfUnavailable
+
+
+def test_the_app_starts_without_importing_weasyprint():
+    code = (
+        "import sys; from carnet_core.web.app import create_app; import carnet_core.plugin_api as p; "
+        "p.render_pdf; assert 'weasyprint' not in sys.modules, 'imported at start'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
