@@ -450,3 +450,54 @@ def test_a_rewrap_killed_with_sigkill_leaves_everything_readable_and_resumes(car
     assert again.returncode == 0, again.stderr
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert {k.data_key_version for k in db.exec(select(SubjectKey))} == {2}
+
+
+# --- what the mutation run of encryption/services.py showed untested (issue 16) -------------------
+
+
+def test_open_many_opens_each_column_asked_for(carnet_db, clinic, tables):
+    from carnet_core.encryption.services import open_many
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        note = EncNote()
+        seal(db, note, "body", "Corps de la note")
+        seal(db, note, "title", "Titre")
+        db.add(note)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        stored = db.get(EncNote, note.id)
+        assert open_many(db, stored, ["title", "body"]) == {"title": "Titre", "body": "Corps de la note"}
+        stored.title = None
+        assert open_many(db, stored, ["body", "title"]) == {"body": "Corps de la note", "title": None}
+        assert open_many(db, stored, []) == {}
+
+
+def test_a_rotation_seals_the_rest_of_its_own_session_with_the_new_version(carnet_db, clinic):
+    from carnet_core.encryption.services import active_version, open_bytes, seal_bytes
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        before = active_version(db, clinic.id)  # the active key is now in the session's cache
+        old = seal_bytes(db, clinic.id, "ctx", b"avant")
+        assert old[2:6] == before.to_bytes(4, "big")
+        assert rotate(db, clinic.id).version == before + 1
+        assert active_version(db, clinic.id) == before + 1
+        new = seal_bytes(db, clinic.id, "ctx", b"apres")
+        assert new[2:6] == (before + 1).to_bytes(4, "big")
+        assert (open_bytes(db, clinic.id, "ctx", old), open_bytes(db, clinic.id, "ctx", new)) == (b"avant", b"apres")
+
+
+def test_clearing_a_session_cache_that_holds_nothing_is_harmless(carnet_db, clinic):
+    from carnet_core.encryption.services import _SESSION_CACHE, clear_session_cache
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert _SESSION_CACHE not in db.info
+        clear_session_cache(db)
+        clear_session_cache(db)
+        assert _SESSION_CACHE not in db.info
+
+
+def test_the_blind_index_compares_exact_values_unless_told_otherwise(carnet_db, clinic):
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        plain = blind_index(db, clinic.id, "plug_thing.code", "AB-12")
+        assert plain == blind_index(db, clinic.id, "plug_thing.code", "AB-12", "exact")
+        assert plain != blind_index(db, clinic.id, "plug_thing.code", "ab-12")  # no folding by default
+        assert plain != blind_index(db, clinic.id, "plug_thing.code", "AB-12", "name")

@@ -14,6 +14,7 @@ import hmac
 from hashlib import sha256
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_core.encryption import (
@@ -364,3 +365,52 @@ def test_warming_opens_the_keys_asked_for_and_the_warm_keys_seal(carnet_db, make
     with carnet_db.session(clinic_id=a.id) as db:
         open_subject_keys(db, db.exec(select(SubjectKey).where(SubjectKey.subject == patient_subject(3))).all())
         assert open_bytes(db, a.id, "ctx", seal_bytes(db, a.id, "ctx", b"3", subject=patient_subject(3))) == b"3"
+
+
+# --- bulk opening reads and unwraps each key once per session ----------------------------------------
+
+
+def _statements(carnet_db):
+    seen = []
+    sa.event.listen(carnet_db.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    return seen
+
+
+def test_warming_again_reads_no_key_row_twice(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        for n in (1, 2):
+            ensure_subject_key(db, a.id, patient_subject(n))
+    seen = _statements(carnet_db)
+    with carnet_db.session(clinic_id=a.id) as db:
+        warm_subject_keys(db, a.id, [patient_subject(1), patient_subject(2)])
+        key_reads = [s for s in seen if "core_subject_key" in s]
+        assert len(key_reads) == 1  # one query for the whole list
+        warm_subject_keys(db, a.id, [patient_subject(2), patient_subject(1)])
+        assert [s for s in seen if "core_subject_key" in s] == key_reads  # already warm: nothing read
+
+
+def test_bulk_opening_unwraps_only_the_keys_the_session_does_not_hold(carnet_db, make_clinic, monkeypatch):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        for n in (1, 2):
+            ensure_subject_key(db, a.id, patient_subject(n))
+    unwrapped = []
+    keyring = carnet_db.keyring
+    real = keyring.unwrap
+
+    def counting(wrapped, context, unwrap=None):
+        unwrapped.append(context)
+        return real(wrapped, context, unwrap=unwrap)
+
+    monkeypatch.setattr(keyring, "unwrap", counting)
+    with carnet_db.session(clinic_id=a.id) as db:
+        rows = db.exec(select(SubjectKey).order_by(SubjectKey.id)).all()
+        open_subject_keys(db, rows[:1])
+        first = len(unwrapped)
+        assert first >= 1
+        open_subject_keys(db, rows)  # the first row is already open: only the second is unwrapped
+        assert len(unwrapped) == first + 1
+        assert unwrapped[-1] == _subject_key_context(a.id, patient_subject(2), rows[1].data_key_version)
+        open_subject_keys(db, rows)
+        assert len(unwrapped) == first + 1
