@@ -157,3 +157,31 @@ def test_worker_and_scheduler_processes_write_json_lines(command, carnet_setting
     entries = [json.loads(line) for line in err_path.read_text().splitlines()]  # only JSON lines
     assert any(e["msg"] == "received SIGTERM; stopping" for e in entries), entries
     assert all(e["ts"].endswith("+00:00") for e in entries)
+
+
+def test_serve_on_a_busy_port_stops_before_listening_and_says_how_to_pick_another(carnet_settings, carnet_db):
+    """`make run` on a port another program holds: exit 1, the port named, a way to choose another,
+    and never the "listening" banner (issue 13)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        done = subprocess.run(COMMANDS["carnet serve"](port), env=_env(carnet_settings), capture_output=True,  # noqa: S603
+                              text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "listening" not in done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert f"port {port} is already in use" in done.stderr
+    assert f"make run PORT={port + 1}" in done.stderr
+
+
+def test_serve_answers_on_the_socket_it_bound(carnet_settings, carnet_db, clinic, tmp_path):
+    out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc, base = _serve("carnet serve", carnet_settings, out, err)
+        try:
+            assert httpx.get(base + "/healthz", timeout=10).status_code == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert out_path.read_text().startswith("Carnet listening on http://127.0.0.1:")

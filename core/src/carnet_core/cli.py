@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -106,11 +108,50 @@ def serve(rt: Runtime, host: str, port: int) -> None:
 
     from carnet_core.web.app import create_app
 
+    # The socket is bound before anything is announced: a busy port stops here, named, with the way
+    # to choose another, instead of after "listening" in uvicorn's log.
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        click.secho(f"error: cannot listen on {host}:{port}: {_bind_problem(exc, port)}", fg="red", err=True)
+        click.echo(f"Pick another port: `make run PORT={_other_port(port)}` or "
+                   f"`carnet serve --port {_other_port(port)}`.", err=True)
+        sys.exit(1)
     app = create_app(rt.settings, host=rt.host, db=rt.db)
     click.echo(f"Carnet listening on http://{host}:{port}/")
     # log_config=None: uvicorn keeps its hands off logging, configured by `main` for this process
     # (its own access lines would carry raw paths and queries; Carnet writes its own).
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level="warning", access_log=False)
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port (IPv4 or IPv6, as the address says)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bind_problem(exc: OSError, port: int) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use by another program (another `make run`?)"
+    if exc.errno == errno.EACCES:
+        return f"port {port} needs administrator rights (use a port above 1023)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "this address is not one of this machine's"
+    return exc.strerror or str(exc)
+
+
+def _other_port(port: int) -> int:
+    return port + 1 if 1024 <= port < 65535 else 8001
 
 
 @main.group()
