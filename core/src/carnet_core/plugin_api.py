@@ -78,6 +78,7 @@ _NAMES: dict[str, str] = {
     "PatientErased": "carnet_core.patients.services",
     "PatientForbidden": "carnet_core.patients.services",
     "PatientInvalid": "carnet_core.patients.services",
+    "check_patient_input": "carnet_core.patients.validation",
     # sealing (encryption at rest) and exact-match search
     "Sealed": "carnet_core.encryption",
     "seal": "carnet_core.encryption",

@@ -202,6 +202,14 @@ def clean_patient(data: dict[str, Any], partial: bool) -> dict[str, Any]:
     return cleaned
 
 
+def check_patient_input(data: dict[str, Any]) -> dict[str, Any]:
+    """What the registry would store for a new patient with `data`, without writing anything:
+    public forms call it at intake so that a value the registry refuses later (when an offer is
+    accepted, a booking confirmed) is refused while the person can still fix it. Raises
+    PatientInvalid naming every bad field, exactly as `create_patient` would."""
+    return clean_patient(data, partial=False)
+
+
 def _clean_guardian(index: int, data: Any, errors: dict[str, FieldError]) -> dict[str, Any]:
     prefix = f"guardians[{index}]"
     if not isinstance(data, dict):

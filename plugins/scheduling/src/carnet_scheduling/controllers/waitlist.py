@@ -120,6 +120,10 @@ def offer_accept(request: Request[Any, Any, Any], db: NamedDependency[CarnetSess
     except SlotTaken:
         return page(request, "scheduling/public_offer_done.html", {"kind": "taken", "base": _base(request)},
                     status_code=409)
+    except waitlist.ContactRefused as refused:
+        # kept: the offer records why it could not be accepted, for the staff's waiting list
+        return keep_page(request, "scheduling/public_offer_done.html", {
+            "kind": "contact", "field": refused.field, "base": _base(request)}, 422)
     except (SchedulingError, NotFound):
         return page(request, "scheduling/public_offer_done.html", {"kind": "closed", "base": _base(request)},
                     status_code=410)

@@ -21,6 +21,7 @@ from carnet_scheduling.models import BOOKED, Appointment, AppointmentType, Worki
 from carnet_scheduling.patient_models import OnlineBooking
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.availability import find_slots
+from carnet_scheduling.services.contacts import check_with_registry
 from carnet_scheduling.services.context import practitioners
 from carnet_scheduling.services.errors import SchedulingError, free_text
 from carnet_scheduling.services.slots import Slot
@@ -89,7 +90,9 @@ def clean_contact(data: dict[str, Any]) -> dict[str, str]:
         raise SchedulingError("email", "give a valid e-mail address: the confirmation is sent there")
     if phone and (len(phone) > 30 or sum(c.isdigit() for c in phone) < 9):
         raise SchedulingError("phone", "give a phone number such as 06 12 34 56 78, or leave it empty")
-    return {"first_name": first, "last_name": last, "email": email, "phone": phone}
+    contact = {"first_name": first, "last_name": last, "email": email, "phone": phone}
+    check_with_registry(contact)  # what the registry refuses when the booking is confirmed
+    return contact
 
 
 def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitioner_id: int,

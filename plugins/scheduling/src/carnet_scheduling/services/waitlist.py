@@ -10,6 +10,7 @@ between two patients accepting together; the other offers of that slot lapse.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -22,6 +23,7 @@ from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import to_local
+from carnet_scheduling.services.contacts import check_with_registry, split_name
 from carnet_scheduling.services.context import clinic_tz, is_practitioner
 from carnet_scheduling.services.errors import NotFound, SchedulingError, free_text
 
@@ -30,6 +32,17 @@ OFFER = "scheduling.offer"
 STILL_INTERESTED = "scheduling.waitlist"
 READ_MESSAGE = "scheduling.message"
 ACTIVE, BOOKED_ENTRY, REMOVED = "active", "booked", "removed"
+CONTACT_REFUSED = "contact_refused"
+log = logging.getLogger("carnet.scheduling.waitlist")
+
+
+class ContactRefused(Exception):
+    """Accepting an offer could not register the patient: the registry refused `field` of the file."""
+
+    def __init__(self, field: str):
+        super().__init__(field)
+        self.field = field
+
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SEALED_FIELDS = ("full_name", "email", "phone", "situation", "prescription", "age_years")
 
@@ -100,6 +113,10 @@ def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -
     if not chosen or any(not is_practitioner(db, p) for p in chosen):
         raise SchedulingError("practitioners", "choose at least one practitioner of this practice")
     availability = parse_availability(data.get("availability"))
+    first, last = split_name(name)
+    # what the registry will refuse when an offer is accepted, refused now while the family can fix it
+    check_with_registry({"first_name": first, "last_name": last, "email": email, "phone": phone},
+                        {"first_name": "full_name", "last_name": "full_name"})
     if not links.contact_allowed(db, email):
         raise SchedulingError("email", "too many requests for this address; please try again in a few minutes")
     entry = WaitingEntry(availability=json.dumps(availability), urgent=str(data.get("urgent")) in ("1", "on", "true"))
@@ -245,9 +262,8 @@ def _patient_for(db: CarnetSession, entry: WaitingEntry, practitioner_id: int) -
         return entry.patient_id
     from carnet_scheduling.services.booking import find_or_create_patient
 
-    name = open_(db, entry, "full_name") or ""
-    first, _, last = name.partition(" ")
-    contact = {"first_name": first or name, "last_name": last or name, "email": open_(db, entry, "email") or "",
+    first, last = split_name(open_(db, entry, "full_name") or "")
+    contact = {"first_name": first, "last_name": last, "email": open_(db, entry, "email") or "",
                "phone": open_(db, entry, "phone") or ""}
     patient_id = find_or_create_patient(db, contact, practitioner_id, allow_new=True)
     entry.patient_id = patient_id
@@ -264,7 +280,17 @@ def accept_offer(db: CarnetSession, link: Any, hooks: Any, now: datetime | None 
         raise SchedulingError("offer", "this offer is closed")
     entry = db.exec(select(WaitingEntry).where(WaitingEntry.id == offer.entry_id)).first()
     assert entry is not None
-    patient_id = _patient_for(db, entry, offer.practitioner_id)
+    try:
+        patient_id = _patient_for(db, entry, offer.practitioner_id)
+    except SchedulingError as exc:
+        # a file taken before intake checked like the registry: never "closed" for the family and
+        # "offered" for staff; the offer says why, and the log says which field (no patient data)
+        offer.status, offer.answered_at = CONTACT_REFUSED, now
+        db.add(offer)
+        db.flush()
+        log.warning("waiting-list offer %s: the registry refused the file's %s; the family is asked to call, "
+                    "the waiting list shows it to staff", offer.id, exc.field)
+        raise ContactRefused(exc.field) from exc
     kind = db.exec(select(AppointmentType).where(AppointmentType.id == offer.appointment_type_id)).first()
     assert kind is not None
     appt = appts.book(db, practitioner_id=offer.practitioner_id, patient_id=patient_id,
