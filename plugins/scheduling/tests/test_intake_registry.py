@@ -16,7 +16,7 @@ from test_waitlist import _accept_all, _book_and_cancel, _join, _offer_urls
 from carnet_core.plugin_api import seal
 from carnet_core.testing import csrf_token, wait_for_jobs
 from carnet_scheduling.models import BOOKED, Appointment
-from carnet_scheduling.patient_models import OnlineBooking, Offer, WaitingEntry
+from carnet_scheduling.patient_models import Offer, OnlineBooking, WaitingEntry
 from carnet_scheduling.services import setup
 
 # Nine digits or more (the old check's rule) but not a number the registry accepts (libphonenumber).

@@ -36,7 +36,6 @@ def check_with_registry(values: dict[str, str], form_field: dict[str, str] | Non
     (`check_patient_input`: the same normalisation of phone, e-mail, names, birth date).
     SchedulingError names the first refused field as the form calls it (`form_field`)."""
     from carnet_core.plugin_api import PatientInvalid, check_patient_input
-
     from carnet_scheduling.services.errors import SchedulingError
 
     try:
