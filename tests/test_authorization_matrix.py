@@ -110,6 +110,7 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "GET /scheduling/series/{series_id:int}": Row(_STAFF, {"series_id": 999999}, ok=(404,)),
     "GET /scheduling/setup": Row(("owner",)),
     "POST /scheduling/setup/types": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/profession": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/places": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/rooms": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/hours": Row(("owner",), body={}, ok=(422,)),

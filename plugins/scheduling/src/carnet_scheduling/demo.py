@@ -48,11 +48,18 @@ def _fill(db: Any, practitioners: list[Any], patients: list[Any]) -> None:
     setup.create_place(db, "Télésoin", "telesoin")
     room1 = setup.create_room(db, cabinet.id, "Salle 1 — orthophonie")
     room2 = setup.create_room(db, cabinet.id, "Salle 2 — kinésithérapie")
-    bilan_o = setup.create_appointment_type(db, "Bilan orthophonique", 60, colour="#16a34a", bookable_online=True)
-    seance_o = setup.create_appointment_type(db, "Séance d'orthophonie", 30, colour="#2563eb")
+    setup.set_profession(db, ortho.id, "orthophoniste")
+    if kine.id != ortho.id:
+        setup.set_profession(db, kine.id, "kinesitherapeute")
+    bilan_o = setup.create_appointment_type(db, "Bilan orthophonique", 60, colour="#16a34a", bookable_online=True,
+                                            profession="orthophoniste")
+    seance_o = setup.create_appointment_type(db, "Séance d'orthophonie", 30, colour="#2563eb",
+                                             profession="orthophoniste")
     setup.create_appointment_type(db, "Séance en télésoin", 30, "telesoin", colour="#7c3aed")
-    bilan_k = setup.create_appointment_type(db, "Bilan kiné", 45, colour="#ea580c", bookable_online=True)
-    seance_k = setup.create_appointment_type(db, "Séance de kinésithérapie", 30, colour="#0891b2")
+    bilan_k = setup.create_appointment_type(db, "Bilan kiné", 45, colour="#ea580c", bookable_online=True,
+                                            profession="kinesitherapeute")
+    seance_k = setup.create_appointment_type(db, "Séance de kinésithérapie", 30, colour="#0891b2",
+                                             profession="kinesitherapeute")
     setup.create_appointment_type(db, "Visite à domicile", 45, "domicile", colour="#db2777")
     setup.create_appointment_type(db, "Réunion d'équipe", 60, colour="#64748b", billable=False, reminders=False)
     ortho_hours = [(d, _t("09:00"), _t("12:30"), cabinet.id, room1.id) for d in (0, 1, 3, 4)]

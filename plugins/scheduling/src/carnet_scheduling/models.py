@@ -18,6 +18,11 @@ from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key,
 MODALITIES = ("cabinet", "domicile", "telesoin")
 PLACE_KINDS = MODALITIES
 EXCEPTION_KINDS = ("holiday", "training", "closure", "other")
+# Professions of the health and rehabilitation practices Carnet serves (codes stored; words shown).
+PROFESSIONS = (
+    "orthophoniste", "kinesitherapeute", "psychologue", "psychomotricien", "ergotherapeute", "orthoptiste",
+    "dieteticien", "podologue", "sage_femme", "infirmier", "medecin", "autre",
+)
 
 # Appointment statuses. Everything but "cancelled" occupies its time slot.
 BOOKED = "booked"
@@ -108,6 +113,21 @@ class AppointmentType(ClinicOwned, table=True):
     new_patients_allowed: bool = Field(default=True)
     billable: bool = Field(default=True)  # a care session (at most one billable per patient per day)
     active: bool = Field(default=True)
+    # The profession whose practitioners offer this type (PROFESSIONS); NULL: every practitioner.
+    profession: str | None = Field(default=None, max_length=40)
+
+
+class PractitionerProfile(ClinicOwned, table=True):
+    """What the agenda knows of a practitioner beyond core's account: their profession (shown on
+    the public booking page; it decides which appointment types they offer)."""
+
+    __tablename__ = "scheduling_practitioner_profile"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "practitioner_id",
+                                          name="uq_scheduling_practitioner_profile_practitioner"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="core_user.id", index=True)
+    profession: str = Field(max_length=40)
 
 
 class Prescription(ClinicOwned, table=True):

@@ -72,9 +72,14 @@ def _parse_start(raw: str) -> datetime:
 
 @get("/book", name="scheduling.public.book", opt=OPT, sync_to_thread=True)
 def book_index(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
+    from carnet_scheduling.services.setup import PROFESSION_LABELS, professions
+
     people = booking.online_practitioners(db)
+    offered = booking.offered_types(db, people)
+    of = professions(db)
     return page(request, "scheduling/public_book.html", {
-        "practitioners": people, "types": booking.online_types(db), "base": _base(request),
+        "practitioners": [p for p in people if offered[p.id]], "offered": offered,
+        "profession": {p.id: PROFESSION_LABELS[of[p.id]] for p in people if p.id in of}, "base": _base(request),
     })
 
 
@@ -322,6 +327,8 @@ ERROR_MESSAGES = (
     N_("give a phone number such as 06 12 34 56 78, or leave it empty"),
     N_("too many requests for this address; please try again in a few minutes"),
     N_("this kind of appointment cannot be booked online"),
+    N_("this practitioner does not offer this kind of appointment"),
+    N_("choose a profession from the list"),
     N_("this kind of appointment is for patients already followed here"),
     N_("check your contact details"),
     N_("give a valid e-mail address"),

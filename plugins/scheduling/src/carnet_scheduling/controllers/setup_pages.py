@@ -59,6 +59,7 @@ def setup_context(request: Request[Any, Any, Any], db: CarnetSession, practition
                              key=lambda row: row[1]),
         "modalities": MODALITIES, "modality_labels": MODALITY_LABELS, "kinds": EXCEPTION_KINDS,
         "kind_labels": KIND_LABELS, "errors": errors or {}, "v": values or {},
+        "professions": setup.professions(db), "profession_labels": setup.PROFESSION_LABELS,
     }
 
 
@@ -93,12 +94,31 @@ def add_type(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]
                 db, text(data, "name", 200), duration, modality, text(data, "colour", 7) or "#3b82f6",  # type: ignore[arg-type]
                 bookable_online=flag(data, "bookable_online"), reminders=flag(data, "reminders"),
                 new_patients_allowed=flag(data, "new_patients_allowed"), billable=flag(data, "billable"),
+                profession=text(data, "profession", 40) or None,
             )
         except SchedulingError as exc:
             errors[{"duration_minutes": "duration"}.get(exc.field, exc.field)] = translate(request, exc.message)
     if errors:
         return _setup_error(request, db, "types", errors, data)
     return _back("types")
+
+
+@post("/setup/profession", name="scheduling.setup.profession", opt={"permission": perm.CONFIGURE},
+      sync_to_thread=True)
+def set_profession(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
+    errors = FormErrors()
+    practitioner_id = integer(request, data, "practitioner", errors)
+    profession = text(data, "profession", 40)
+    if not profession:
+        errors["profession"] = translate(request, "choose a profession from the list")
+    if not errors:
+        try:
+            setup.set_profession(db, practitioner_id, profession)  # type: ignore[arg-type]
+        except SchedulingError as exc:
+            errors["profession"] = translate(request, exc.message)
+    if errors:
+        return _setup_error(request, db, "profession", errors, data, practitioner_id)
+    return _back("hours", practitioner_id)
 
 
 @post("/setup/places", name="scheduling.setup.places", opt={"permission": perm.CONFIGURE}, sync_to_thread=True)
@@ -309,5 +329,6 @@ def series_page(
     })
 
 
-SETUP_HANDLERS = [setup_page, add_type, add_place, add_room, set_hours, add_exception, series_form, series_form_search,
+SETUP_HANDLERS = [setup_page, add_type, set_profession,
+                  add_place, add_room, set_hours, add_exception, series_form, series_form_search,
                   series_create, series_page]

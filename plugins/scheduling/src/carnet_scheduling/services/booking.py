@@ -59,8 +59,22 @@ def online_practitioners(db: CarnetSession) -> list[Any]:
     return [p for p in practitioners(db) if p.id in with_hours]
 
 
+def offered_types(db: CarnetSession, people: list[Any]) -> dict[int, list[AppointmentType]]:
+    """Practitioner id -> the online types they offer: their profession's and every profession's."""
+    from carnet_scheduling.services.setup import offers_type, professions
+
+    of = professions(db)
+    kinds = online_types(db)
+    return {p.id: [k for k in kinds if offers_type(of.get(p.id), k)] for p in people}
+
+
 def public_slots(db: CarnetSession, practitioner_id: int, type_id: int, rules: OnlineRules,
                  start: datetime | None = None, days: int = 14, now: datetime | None = None) -> list[Slot]:
+    from carnet_scheduling.services.setup import offers_type, professions
+
+    kind = db.exec(select(AppointmentType).where(AppointmentType.id == type_id)).first()
+    if kind is None or not offers_type(professions(db).get(practitioner_id), kind):
+        raise SchedulingError("appointment_type_id", "this practitioner does not offer this kind of appointment")
     now = now or utcnow()
     start = max(start or now, now)
     end = start + timedelta(days=days)

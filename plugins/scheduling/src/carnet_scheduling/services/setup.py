@@ -8,13 +8,15 @@ from datetime import date, datetime, time
 
 from sqlmodel import delete, select
 
-from carnet_core.plugin_api import CarnetSession, record
+from carnet_core.plugin_api import N_, CarnetSession, record
 from carnet_scheduling.models import (
     EXCEPTION_KINDS,
     MODALITIES,
+    PROFESSIONS,
     AppointmentType,
     AvailabilityException,
     Place,
+    PractitionerProfile,
     Room,
     SchoolHoliday,
     WorkingHours,
@@ -63,8 +65,10 @@ def create_room(db: CarnetSession, place_id: int, name: str) -> Room:
 def create_appointment_type(
     db: CarnetSession, name: str, duration_minutes: int, modality: str = "cabinet", colour: str = "#3b82f6",
     bookable_online: bool = False, reminders: bool = True, new_patients_allowed: bool = True,
-    billable: bool = True,
+    billable: bool = True, profession: str | None = None,
 ) -> AppointmentType:
+    if profession is not None and profession not in PROFESSIONS:
+        raise SchedulingError("profession", "choose a profession from the list")
     if not 5 <= duration_minutes <= 480:
         raise SchedulingError("duration_minutes", "give 5 to 480 minutes")
     if modality not in MODALITIES:
@@ -74,12 +78,56 @@ def create_appointment_type(
     kind = AppointmentType(
         name=_name(name), duration_minutes=duration_minutes, modality=modality, colour=colour.lower(),
         bookable_online=bookable_online, reminders=reminders, new_patients_allowed=new_patients_allowed,
-        billable=billable,
+        billable=billable, profession=profession,
     )
     db.add(kind)
     db.flush()
     record(db, action="create", resource_type="scheduling_appointment_type", resource_id=kind.id)
     return kind
+
+
+PROFESSION_LABELS = {
+    "orthophoniste": N_("Speech and language therapist"),
+    "kinesitherapeute": N_("Physiotherapist"),
+    "psychologue": N_("Psychologist"),
+    "psychomotricien": N_("Psychomotor therapist"),
+    "ergotherapeute": N_("Occupational therapist"),
+    "orthoptiste": N_("Orthoptist"),
+    "dieteticien": N_("Dietitian"),
+    "podologue": N_("Podiatrist"),
+    "sage_femme": N_("Midwife"),
+    "infirmier": N_("Nurse"),
+    "medecin": N_("Physician"),
+    "autre": N_("Other profession"),
+}
+"""Each profession code in words (English msgids, shown translated)."""
+
+
+def set_profession(db: CarnetSession, practitioner_id: int, profession: str) -> PractitionerProfile:
+    """Record a practitioner's profession (one per practitioner and clinic)."""
+    if profession not in PROFESSIONS:
+        raise SchedulingError("profession", "choose a profession from the list")
+    if not is_practitioner(db, practitioner_id):
+        raise SchedulingError("practitioner", "choose a practitioner of this practice")
+    profile = db.exec(select(PractitionerProfile).where(PractitionerProfile.practitioner_id == practitioner_id)).first()
+    if profile is None:
+        profile = PractitionerProfile(practitioner_id=practitioner_id, profession=profession)
+    profile.profession = profession
+    db.add(profile)
+    db.flush()
+    record(db, action="update", resource_type="scheduling_practitioner_profile", resource_id=profile.id)
+    return profile
+
+
+def professions(db: CarnetSession) -> dict[int, str]:
+    """Practitioner id -> profession code, for those whose profession is recorded."""
+    return {p.practitioner_id: p.profession for p in db.exec(select(PractitionerProfile))}
+
+
+def offers_type(profession: str | None, kind: AppointmentType) -> bool:
+    """Whether a practitioner of `profession` offers `kind`: types of every profession, and those
+    of their own (a practitioner without a recorded profession offers only the former)."""
+    return kind.profession is None or kind.profession == profession
 
 
 def list_types(db: CarnetSession, active_only: bool = True) -> list[AppointmentType]:
