@@ -2,6 +2,7 @@
 attachments embedded, translated templates, and an app that starts without WeasyPrint."""
 
 import io
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ import pypdf
 import pytest
 
 from carnet_core import plugin_api
-from carnet_core.documents import PdfAttachment, PdfUnavailable, html_to_pdf, render_pdf
+from carnet_core.documents import PdfAttachment, PdfUnavailable, html_to_pdf, pdf_unavailable_reason, render_pdf
 
 HTML = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essai</title>
 <style>body { font-family: "DejaVu Sans", sans-serif; }</style></head>
@@ -18,6 +19,7 @@ HTML = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Essa
 WHEN = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
+@pytest.mark.pdf
 def test_a_pdf_a3b_with_its_text_metadata_and_attachment():
     pdf = html_to_pdf(
         HTML, title="Note 2026-000001", created=WHEN, attachments=[PdfAttachment("factur-x.xml", b"<x/>", "Facture")]
@@ -32,11 +34,13 @@ def test_a_pdf_a3b_with_its_text_metadata_and_attachment():
     assert pdf.startswith(b"%PDF-1.7")
 
 
+@pytest.mark.pdf
 def test_the_same_input_gives_the_same_bytes():
     assert html_to_pdf(HTML, created=WHEN) == html_to_pdf(HTML, created=WHEN)
     assert html_to_pdf(HTML, created=WHEN) != html_to_pdf(HTML, created=datetime(2026, 3, 3, tzinfo=UTC))
 
 
+@pytest.mark.pdf
 def test_an_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="unknown PDF variant"):
         html_to_pdf(HTML, variant="pdf/z")
@@ -46,8 +50,35 @@ def test_without_weasyprint_rendering_names_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "weasyprint", None)  # import fails as on a machine without it
     with pytest.raises(PdfUnavailable, match="apt-get install libpango"):
         html_to_pdf(HTML)
+    assert "apt-get install libpango" in pdf_unavailable_reason()
 
 
+def test_pdf_tests_skip_without_pango_and_fail_under_ci(tmp_path):
+    """The `pdf` marker and a PdfUnavailable raised by an unmarked test are service gates: skipped
+    on a fresh machine without Pango, failed where CI requires every service."""
+    (tmp_path / "test_gate.py").write_text(
+        "import sys\n"
+        "import pytest\n"
+        "sys.modules['weasyprint'] = None  # as on a machine without Pango\n"
+        "from carnet_core.documents import html_to_pdf\n\n"
+        "@pytest.mark.pdf\n"
+        "def test_marked():\n    html_to_pdf('<p>x</p>')\n\n"
+        "def test_unmarked():\n    html_to_pdf('<p>x</p>')\n"
+    )
+
+    def run(require: str) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "CARNET_TEST_REQUIRE_SERVICES"}
+        env["CARNET_TEST_REQUIRE_SERVICES"] = require
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               str(tmp_path / "test_gate.py")], cwd=tmp_path, env=env, capture_output=True, text=True)
+        return done.stdout.strip().splitlines()[-1]
+
+    assert run("0").startswith("2 skipped")
+    under_ci = run("1")
+    assert "1 failed" in under_ci and "1 error" in under_ci
+
+
+@pytest.mark.pdf
 def test_render_pdf_translates_a_template(plugin_host):
     pdf = render_pdf(plugin_host, "core/base_document.html", {"body_title": "Essai"}, locale="fr", created=WHEN)
     text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()

@@ -60,6 +60,15 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
+def pdf_unavailable_reason() -> str | None:
+    """None when PDFs can be rendered here, else why not and the fix (for tests and health checks)."""
+    try:
+        _weasyprint()
+    except PdfUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def pdf_environment(host: PluginHost) -> Environment:
     """The HTML Jinja environment documents are rendered with (the web's loader, catalogs and
     escaping), built once per plugin host."""

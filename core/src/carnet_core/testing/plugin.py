@@ -31,6 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "postgres: needs CARNET_TEST_DATABASE_URL (PostgreSQL)",
         "redis: needs CARNET_TEST_REDIS_URL (Redis)",
         "browser: drives headless Chromium",
+        "pdf: renders PDF documents (WeasyPrint, with the system's Pango)",
         "slow: slower tests",
     ):
         config.addinivalue_line("markers", marker)
@@ -63,6 +64,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, env in (("postgres", PG_ENV), ("redis", REDIS_ENV)):
         if item.get_closest_marker(marker) and not os.environ.get(env):
             service_unavailable(f"{env} is not set")
+    if item.get_closest_marker("pdf"):
+        from carnet_core.documents import pdf_unavailable_reason
+
+        reason = pdf_unavailable_reason()
+        if reason:
+            service_unavailable(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test that renders a PDF on a machine without Pango (a fresh machine may lack it) is
+    skipped with the fix named, like any service test, unless CI requires every service."""
+    report = yield
+    if call.excinfo is not None and not _require_services() and report.failed:
+        from carnet_core.documents import PdfUnavailable
+
+        if call.excinfo.errisinstance(PdfUnavailable):
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {call.excinfo.value}")
+    return report
 
 
 def test_database_url() -> str | None:
