@@ -141,6 +141,9 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "POST /billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "POST /billing/notes/{note_id:int}/payments": Row(_STAFF, _NOTE, {}, ok=(404,)),
+    # a note's PDF: its practitioner and owners (billing.documents), never a secretary
+    "GET /billing/notes/{note_id:int}/pdf": Row(_CLINICAL, _NOTE, ok=(404,)),
+    "POST /billing/notes/{note_id:int}/pdf": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "GET /billing/profile": Row(_CLINICAL),
     "POST /billing/profile": Row(_CLINICAL, body={"siret": "1"}, ok=(422,)),
     "GET /billing/tariffs": Row(("owner",)),

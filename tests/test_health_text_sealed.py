@@ -50,6 +50,7 @@ NO_HEALTH_DATA = {
     ("billing_note", "prev_hash"): "SHA-256 of the previous issued document (hash chain)",
     ("billing_note", "chain_hash"): "SHA-256 of the document's canonical content (hash chain)",
     ("billing_payment", "method"): "code: card, cash, cheque, transfer",
+    ("billing_document", "kind"): "code: pdf, facturx",
     ("billing_payment", "payer"): "code: patient, amo, amc",
 }
 # Free text that must stay sealed (issue #14: these were in clear).

@@ -203,3 +203,63 @@ class Payment(ClinicOwned, table=True):
     amount_cents: int
     created_by: int | None = Field(default=None, foreign_key="core_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# --- documents and accounting exports (billing_0004) ---------------------------------------------
+
+DOCUMENT_PDF = "pdf"  # a note or credit note as PDF/A-3b
+DOCUMENT_FACTURX = "facturx"  # a business invoice as Factur-X (PDF/A-3 with its CII XML)
+
+
+class Document(ClinicOwned, table=True):
+    """The PDF of an issued note or credit note, rendered once by the worker (`billing.render_note`)
+    and kept sealed with the clinic's key (it prints the patient's name and acts; an accounting
+    record kept 10 years, readable after the patient's erasure like the note itself). No digest of
+    the clear PDF is kept in clear: rendering is deterministic, so a clear hash would let whoever
+    reads the database confirm a guessed name (the rest of the note is in clear)."""
+
+    __tablename__ = "billing_document"
+    __table_args__ = (
+        same_clinic("note_id", "billing_note"),
+        sa.UniqueConstraint("clinic_id", "note_id", "kind", name="uq_billing_document_note"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(index=True)
+    kind: str = Field(default=DOCUMENT_PDF, max_length=8)
+    body: bytes | None = Field(default=None, sa_type=Sealed)  # the PDF, sealed (seal_bytes)
+    size: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Export kinds: the receipts journal (CSV, PDF) and the FEC.
+JOURNAL_CSV, JOURNAL_PDF, FEC = "journal_csv", "journal_pdf", "fec"
+EXPORT_KINDS = (JOURNAL_CSV, JOURNAL_PDF, FEC)
+EXPORT_PENDING, EXPORT_RUNNING, EXPORT_READY, EXPORT_FAILED, EXPORT_EXPIRED = (
+    "pending", "running", "ready", "failed", "expired")
+
+
+class Export(ClinicOwned, table=True):
+    """An accounting export of one practitioner's period, built by the worker (`billing.build_export`)
+    into a file under the data folder, with its progress; downloadable until `expires_at`."""
+
+    __tablename__ = "billing_export"
+    __table_args__ = (sa.Index("ix_billing_export_practitioner", "practitioner_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    kind: str = Field(max_length=16)
+    period_start: date
+    period_end: date
+    status: str = Field(default=EXPORT_PENDING, max_length=8)
+    done: int = Field(default=0)  # rows written so far
+    total: int = Field(default=0)  # rows to write
+    file_name: str | None = Field(default=None, max_length=64)  # the name the download gets
+    stored_as: str | None = Field(default=None, max_length=64)  # the random file name on disk
+    size: int = Field(default=0)
+    sha256: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=200)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -10,6 +10,8 @@ ISSUE = "billing.issue"  # issue one's own notes and credit notes (owners: anyon
 PAYMENTS = "billing.payments"  # record payments
 PROFILE = "billing.profile"  # keep one's own billing profile
 MANAGE = "billing.manage"  # the clinic's tariffs and catalogue of acts
+DOCUMENTS = "billing.documents"  # download the PDF of one's notes (owners: anyone's)
+EXPORTS = "billing.exports"  # receipts journal and FEC of one's practice (owners: anyone's)
 
 PERMISSIONS = [
     Permission(VIEW, "See notes d'honoraires", roles=("owner", "practitioner", "secretary")),
@@ -18,4 +20,6 @@ PERMISSIONS = [
     Permission(PAYMENTS, "Record payments", roles=("owner", "practitioner", "secretary")),
     Permission(PROFILE, "Keep one's billing profile", roles=("owner", "practitioner")),
     Permission(MANAGE, "Manage tariffs and acts", roles=("owner",)),
+    Permission(DOCUMENTS, "Download the PDF of notes", roles=("owner", "practitioner")),
+    Permission(EXPORTS, "Accounting exports (receipts journal, FEC)", roles=("owner", "practitioner")),
 ]

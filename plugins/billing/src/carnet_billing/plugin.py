@@ -36,6 +36,14 @@ def register_api_routes() -> list[Any]:
 
 
 @hookimpl
+def register_actors() -> list[Any]:
+    from carnet_billing.services import documents
+    from carnet_core.plugin_api import ActorSpec
+
+    return [ActorSpec("render_note", documents.render_note, max_retries=3)]
+
+
+@hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[Any]:
     from carnet_billing import permissions as perm
     from carnet_core.plugin_api import N_, NavItem

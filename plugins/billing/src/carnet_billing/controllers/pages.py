@@ -11,13 +11,13 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from sqlmodel import select
 
 from carnet_billing import permissions as perm
 from carnet_billing.models import DRAFT, ISSUED, METHODS, PAYERS, ZONES
 from carnet_billing.money import euros, parse_amount, parse_coefficient
-from carnet_billing.services import acts, chain, notes, payments, profiles, tariffs
+from carnet_billing.services import acts, chain, documents, notes, payments, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import (
@@ -142,6 +142,8 @@ def _note_context(request: Request[Any, Any, Any], db: CarnetSession, note_id: i
         may_issue=principal.can(perm.ISSUE) and (
             note.practitioner_id == principal.user_id or "owner" in principal.roles),
         may_prepare=principal.can(perm.PREPARE), letters=tariffs.known_letters(db),
+        may_download=note.status == ISSUED and documents.may_download(principal, note),
+        document=documents.of_note(db, note.id) if note.status == ISSUED else None,
         catalogue=acts.listing(db, active_only=True),
         today=notes.clinic_today(db).isoformat(), v=values or {},
     )
@@ -248,6 +250,32 @@ def add_payment(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: 
         errors)
 
 
+@get("/notes/{note_id:int}/pdf", name="billing.note_pdf", opt={"permission": perm.DOCUMENTS}, sync_to_thread=True)
+def note_pdf(request: Request[Any, Any, Any], db: DB, note_id: NoteId) -> Any:
+    """The note's PDF/A as an attachment (its practitioner or an owner; audited), or a page saying
+    it is being prepared by the worker."""
+    try:
+        note, pdf = documents.download(db, principal_of(request), note_id)
+    except NotFound:
+        raise NotFoundException() from None
+    if pdf is None:
+        return page(request, "billing/document_pending.html", _common(request, note=note))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{documents.file_name(note)}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@post("/notes/{note_id:int}/pdf", name="billing.note_pdf_render", opt={"permission": perm.DOCUMENTS},
+      sync_to_thread=True)
+def render_note_pdf(request: Request[Any, Any, Any], db: DB, note_id: NoteId, data: Form) -> Any:
+    """Ask the worker for the PDF of a note that has none yet (issued before documents existed)."""
+    try:
+        documents.request_render(db, principal_of(request), note_id)
+    except NotFound:
+        raise NotFoundException() from None
+    return Redirect(f"/billing/notes/{note_id}/pdf", status_code=303)
+
+
 # --- profile and tariffs ------------------------------------------------------------------------
 
 PROFILE_FIELDS = ("name", "profession", "address", "rpps", "adeli", "siret", "zone", "footer")
@@ -352,5 +380,6 @@ def verify_page(request: Request[Any, Any, Any], db: DB) -> Template:
 
 
 PAGE_HANDLERS = [notes_page, new_note_page, search_patient, create_note, note_page, add_line, remove_line,
-                 delete_note, issue_note, credit_note, add_payment, profile_page, save_profile, tariffs_page,
+                 delete_note, issue_note, credit_note, add_payment, note_pdf, render_note_pdf, profile_page,
+                 save_profile, tariffs_page,
                  add_tariff, add_act, switch_act, verify_page]

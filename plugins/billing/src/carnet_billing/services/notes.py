@@ -29,7 +29,7 @@ from sqlmodel import select
 from carnet_billing import permissions as perm
 from carnet_billing.models import CREDIT, DRAFT, ISSUED, NGAP, NOTE, Act, Note, NoteLine
 from carnet_billing.money import line_cents, to_cents
-from carnet_billing.services import chain, numbering, profiles, tariffs
+from carnet_billing.services import chain, documents, numbering, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound, refuse
 from carnet_core.plugin_api import (
     N_,
@@ -304,6 +304,7 @@ def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str) -> None:
         chain.link(db, note)
     db.add(note)
     db.flush()
+    documents.schedule(db, note)  # the PDF, rendered by the worker once this transaction commits
 
 
 def _issuer_or_refuse(db: CarnetSession, practitioner_id: int) -> str:
