@@ -5,6 +5,8 @@
     python scripts/mutation.py --score         # scores of the last runs, nothing re-run
     python scripts/mutation.py --survivors scoping   # the diff of each surviving mutant
     python scripts/mutation.py --mutmut-results      # mutmut's own list of the mutants not killed
+    python scripts/mutation.py identity --mutants 'carnet_core.identity.sessions.x_token_authenticator__*'
+                                               # only these mutants (mutmut's names, fnmatch patterns)
 
 Each target gets a work folder `var/mutation/<target>/`: its `src` is a link to the target's source
 root, and its `pyproject.toml` is the root `[tool.mutmut]` plus the target's files and focused
@@ -18,8 +20,10 @@ an entry whose diff no longer matches the mutant of that name is reported as sta
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -135,13 +139,37 @@ def _environment(target: Target | None = None) -> dict[str, str]:
     # Focused tests on the embedded defaults (SQLite, in-process broker): deterministic and fast.
     for name in ("CARNET_TEST_DATABASE_URL", "CARNET_TEST_REDIS_URL", "CARNET_TEST_REQUIRE_SERVICES"):
         env.pop(name, None)
+    # ... unless MUTATION_DATABASE_URL names a PostgreSQL database: code that differs on PostgreSQL
+    # only (a role set on each connection, a dialect's branch) is measured there, e.g.
+    # `MUTATION_DATABASE_URL=postgresql://... scripts/mutation.py scoping --mutants 'NAME*'`.
+    if os.environ.get("MUTATION_DATABASE_URL"):
+        env["CARNET_TEST_DATABASE_URL"] = os.environ["MUTATION_DATABASE_URL"]
     # The quickest tests first (mutation/order_tests.py); through the environment, not mutmut's
     # pytest arguments, which mutmut fingerprints (a change there re-runs every mutant).
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "mutation"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["PYTEST_PLUGINS"] = "order_tests"
     # `exclude`: node ids (relative to the repository) of tests of those files left out.
     env["MUTATION_EXCLUDE"] = "\n".join(target.exclude) if target else ""
+    # Every mutant is a new pytest process: the migrated SQLite template is kept across them
+    # (carnet_core.testing.plugin, named by the migrations' content) instead of migrating per mutant.
+    env["CARNET_TEST_TEMPLATE_DIR"] = str(WORK / "templates")
     return env
+
+
+def refresh_unmutated(target: Target) -> None:
+    """mutmut copies the source root into `mutants/src` once and never again: bring the files it
+    does not mutate up to date with the checkout (the code the mutants run with must be main's)."""
+    source, copy = ROOT / target.root, target.work / "mutants" / "src"
+    if not copy.is_dir():
+        return
+    mutated = {Path(p) for p in target.mutate}
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if not path.is_file() or relative in mutated or "__pycache__" in relative.parts:
+            continue
+        mirror = copy / relative
+        if mirror.exists() and mirror.read_bytes() != path.read_bytes():
+            shutil.copy2(path, mirror)
 
 
 def normalise_stats(target: Target) -> None:
@@ -166,13 +194,17 @@ def normalise_stats(target: Target) -> None:
     stats.write_text(json.dumps(data, indent=4))
 
 
-def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]]) -> int:
+def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]],
+        only: list[str] | None = None) -> int:
     write_config(target)
+    refresh_unmutated(target)
     mutmut = Path(sys.executable).parent / "mutmut"
     command = ["nice", "-n", os.environ.get("MUTATION_NICE", "10"), str(mutmut), "run", "--max-children",
                str(max_children)]
     print(f"== {target.name}: mutmut on {', '.join(target.mutate)} against {', '.join(target.tests)}", flush=True)
-    done = _mutmut(target, command)
+    # `only`: the mutants of some functions (a function changed since the last full run); mutmut
+    # still generates every mutant and leaves the others as they were.
+    done = _mutmut(target, [*command, *(only or [])])
     if done.returncode != 0:
         return done.returncode
     # mutmut keeps a verdict until the mutated function changes: a survivor of an earlier run is
@@ -180,7 +212,8 @@ def run(target: Target, max_children: int, equivalents: dict[str, dict[str, str]
     # the current tests (mutmut re-runs the mutants it is given explicitly); reviewed equivalents
     # are not tried again.
     again = [name for name, code in _results(target).items()
-             if code not in KILLED and code not in TIMEOUT and name not in equivalents]
+             if code not in KILLED and code not in TIMEOUT and name not in equivalents
+             and (only is None or any(fnmatch.fnmatchcase(name, pattern) for pattern in only))]
     if again:
         print(f"== {target.name}: {len(again)} mutants not killed, tried again against the current tests", flush=True)
         if any(_results(target)[name] in (5, 33) for name in again):
@@ -280,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mutmut-results", action="store_true",
                         help="print mutmut's own `mutmut results` (every mutant not killed) of each target")
     parser.add_argument("--max-children", type=int, default=int(os.environ.get("MUTATION_CHILDREN", "2")))
+    parser.add_argument("--mutants", nargs="+", default=None, metavar="PATTERN",
+                        help="run only the mutants matching these names (fnmatch patterns of mutmut's names)")
     parser.add_argument("--fail-under", type=float, default=None, help="exit 1 if a target scores lower")
     args = parser.parse_args(argv)
     targets = load_targets()
@@ -296,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([str(mutmut), "results"], cwd=target.work, env=_environment(), check=False)  # noqa: S603
             continue
         if not (args.score or args.survivors):
-            code = run(target, args.max_children, equivalents)
+            code = run(target, args.max_children, equivalents, args.mutants)
             if code != 0:
                 print(f"{target.name}: mutmut ended with exit code {code}", file=sys.stderr)
                 failed = True

@@ -301,3 +301,45 @@ def test_every_session_carries_its_databases_keyring_audit_notifier_and_patient_
     carnet_db.patient_guard = frozenset()
     with carnet_db.session(clinic_id=a.id) as db:
         assert db.exec(select(Patient)).all() == []
+
+
+@pytest.mark.postgres
+def test_a_database_given_a_role_acts_as_that_role_on_every_connection(carnet_db):
+    """CARNET_DATABASE_ROLE: the Database hands the role to its engine, whose connections `SET ROLE`
+    (row-level security applies to that role, not to the superuser the URL may name). PostgreSQL only:
+    SQLite has no roles (CI runs this on PostgreSQL, where a skip is a failure)."""
+    from carnet_core.db.session import Database
+
+    with carnet_db.engine.begin() as conn:
+        role = f"carnet_scope_{conn.exec_driver_sql('SELECT current_database()').scalar()}"[:63]
+        if not conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).scalar():
+            conn.exec_driver_sql(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
+        conn.exec_driver_sql(f'GRANT "{role}" TO current_user')
+        login = conn.exec_driver_sql("SELECT current_user").scalar()
+    database = Database(carnet_db.url, role=role)
+    plain = Database(carnet_db.url)
+    try:
+        for _ in range(2):  # a second session (pooled or not) too
+            with database.session(unscoped=True) as db:
+                assert (db.execute(sa.text("SELECT current_user")).scalar(),
+                        db.execute(sa.text("SELECT session_user")).scalar()) == (role, login)
+        with plain.session(unscoped=True) as db:
+            assert db.execute(sa.text("SELECT current_user")).scalar() == login
+    finally:
+        database.dispose()
+        plain.dispose()
+
+
+def test_a_database_hands_its_lock_timeout_to_every_connection(carnet_db):
+    from carnet_core.db.session import Database
+
+    database = Database(carnet_db.url, lock_timeout=1.25)
+    try:
+        with database.session(unscoped=True) as db:
+            if database.dialect == "postgresql":
+                assert db.execute(sa.text("SHOW lock_timeout")).scalar() == "1250ms"
+            else:
+                assert db.execute(sa.text("PRAGMA busy_timeout")).scalar() == 1250
+        assert database.url == carnet_db.url
+    finally:
+        database.dispose()

@@ -209,18 +209,59 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Plug
     def get(host: PluginHost) -> Path:
         key = tuple(sorted(host.plugins))
         if key not in cache:
-            from carnet_core.db.migrate import upgrade
-
+            shared = _shared_template(host)
+            if shared is not None and shared.exists():
+                cache[key] = shared
+                return shared
             path = root / f"template-{len(cache)}.db"
-            db = Database(f"sqlite:///{path}")
-            upgrade(db, host)
-            with db.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            db.dispose()
+            _migrate_template(path, host)
+            if shared is not None and _may_share_template():
+                tmp = shared.with_suffix(f".{os.getpid()}.tmp")
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, shared)
             cache[key] = path
         return cache[key]
 
     return get
+
+
+def _migrate_template(path: Path, host: PluginHost) -> None:
+    from carnet_core.db.migrate import upgrade
+
+    db = Database(f"sqlite:///{path}")
+    upgrade(db, host)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+
+
+TEMPLATE_DIR_ENV = "CARNET_TEST_TEMPLATE_DIR"
+
+
+def _shared_template(host: PluginHost) -> Path | None:
+    """With CARNET_TEST_TEMPLATE_DIR (set by `make mutation`, whose every mutant is a new pytest
+    process), the migrated template is kept across processes, named by the loaded plugins and the
+    content of every migration that built it: a changed or added migration builds a new one."""
+    folder = os.environ.get(TEMPLATE_DIR_ENV)
+    if not folder:
+        return None
+    import hashlib
+
+    from carnet_core.db.migrate import HERE, version_locations
+
+    digest = hashlib.sha256("\0".join(sorted(host.plugins)).encode())
+    for location in [str(HERE / "migrations"), *version_locations(host)]:
+        for file in sorted(Path(location).glob("*.py")):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder) / f"template-{digest.hexdigest()[:24]}.db"
+
+
+def _may_share_template() -> bool:
+    """Only an unmutated run stores the shared template: a mutant (mutmut names it in
+    MUTANT_UNDER_TEST) may break what it migrates through, and builds its own."""
+    under_test = os.environ.get("MUTANT_UNDER_TEST", "")
+    return "__mutmut_" not in under_test
 
 
 @pytest.fixture(scope="session")
