@@ -501,3 +501,13 @@ def test_the_blind_index_compares_exact_values_unless_told_otherwise(carnet_db, 
         assert plain == blind_index(db, clinic.id, "plug_thing.code", "AB-12", "exact")
         assert plain != blind_index(db, clinic.id, "plug_thing.code", "ab-12")  # no folding by default
         assert plain != blind_index(db, clinic.id, "plug_thing.code", "AB-12", "name")
+
+
+def test_a_sealed_value_copied_into_a_new_unsaved_row_does_not_open(carnet_db, clinic, tables):
+    note_id = _note(carnet_db, clinic.id, "secret")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        copy = EncNote(body=db.get(EncNote, note_id).body)
+        with pytest.raises(DecryptionError, match=exactly(ALTERED)):
+            open_(db, copy, "body")  # the new row gets its own id first, which the value is not bound to
+        assert copy.id is not None and copy.id != note_id
+        assert open_(db, db.get(EncNote, note_id), "body") == "secret"

@@ -3,6 +3,7 @@ names the first altered, inserted or missing document when rows are changed behi
 application's back (the database's triggers bypassed, as the database's owner could); key
 rotation's re-seal of sealed columns is still allowed on issued rows."""
 
+import hashlib
 from datetime import date
 from decimal import Decimal
 
@@ -142,3 +143,76 @@ def test_the_page_names_a_broken_chain(carnet_db, client, staff, make_clinic, lo
     login_as(client, owner)
     page = client.get("/billing/verify").text
     assert "La chaîne est rompue" in page and f"Claire Martin — document {docs[0][1]} : modifié" in page
+
+
+# --- what the hash covers (issue 16: mutation testing of billing's chain) -----------------------------
+
+
+def test_the_hashed_content_is_pinned():
+    """An auditor recomputes the hashes from the documented content: its exact bytes are pinned (a
+    change would break every existing chain; add a new "v" instead and keep verifying this one)."""
+    from carnet_billing.models import NoteLine
+
+    note = Note(id=9, clinic_id=1, practitioner_id=2, kind="credit", status="issued", number="2026-000003",
+                year=2026, seq=3, issued_on=date(2026, 3, 4), patient_id=5, credit_of_id=7, total_cents=-2525,
+                name_withheld=True, issuer="Claire Martin — Orthophoniste\n12 rue des Tilleuls")
+    lines = [
+        NoteLine(id=12, note_id=9, position=1, act_day=date(2026, 3, 3), coefficient_hundredths=None,
+                 unit_cents=-500, quantity=1, amount_cents=-500),
+        NoteLine(id=10, note_id=9, position=1, act_day=date(2026, 3, 5), coefficient_hundredths=1000,
+                 unit_cents=0, quantity=3, amount_cents=0),
+        NoteLine(id=11, note_id=9, position=0, act_day=date(2026, 3, 2), coefficient_hundredths=1010,
+                 unit_cents=-250, quantity=2, amount_cents=-2025),
+    ]
+    expected = (
+        '{"clinic_id":1,"credit_of_id":7,"issued_on":"2026-03-04",'
+        '"issuer":"Claire Martin — Orthophoniste\\n12 rue des Tilleuls","kind":"credit","lines":['
+        '{"act_day":"2026-03-02","amount_cents":-2025,"coefficient_hundredths":1010,"position":0,"quantity":2,'
+        '"unit_cents":-250},'
+        '{"act_day":"2026-03-05","amount_cents":0,"coefficient_hundredths":1000,"position":1,"quantity":3,'
+        '"unit_cents":0},'
+        '{"act_day":"2026-03-03","amount_cents":-500,"coefficient_hundredths":null,"position":1,"quantity":1,'
+        '"unit_cents":-500}],'
+        '"name_withheld":true,"number":"2026-000003","patient_id":5,"practitioner_id":2,'
+        f'"prev":"{"ab" * 32}","seq":3,"total_cents":-2525,"v":1,"year":2026}}'
+    )
+    assert chain.canonical(note, lines, "ab" * 32) == expected.encode("utf-8")
+    assert chain.digest(note, lines, "ab" * 32) == hashlib.sha256(expected.encode()).hexdigest()
+    note.issued_on = None  # a draft has no date yet
+    assert b'"issued_on":null' in chain.canonical(note, [], chain.GENESIS)
+
+
+NOTE_EDITS = {
+    "kind": "kind = 'credit'",
+    "issued_on": "issued_on = '2025-12-31'",
+    "patient_id": "patient_id = {other_patient}",
+    "credit_of_id": "credit_of_id = {other_note}",
+    "total_cents": "total_cents = total_cents + 1",
+    "name_withheld": "name_withheld = NOT name_withheld",
+    "issuer": "issuer = 'Cabinet usurpé'",
+    "number": "number = '2026-999999'",
+}
+LINE_EDITS = {
+    "position": "position = position + 7",
+    "act_day": "act_day = '2025-12-31'",
+    "coefficient_hundredths": "coefficient_hundredths = 2020",
+    "unit_cents": "unit_cents = unit_cents + 1",
+    "quantity": "quantity = quantity + 1",
+    "amount_cents": "amount_cents = amount_cents + 1",
+}
+
+
+@pytest.mark.parametrize("table, edit", [("billing_note", e) for e in NOTE_EDITS.values()]
+                         + [("billing_note_line", e) for e in LINE_EDITS.values()])
+def test_every_hashed_column_edited_behind_the_applications_back_names_its_document(carnet_db, world, table, edit):
+    docs = _issue_some(carnet_db, world, count=2)
+    note_id, number, who = docs[2]  # the owner's second note: a document inside the chain, not its end
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        patient = db.get(Note, note_id).patient_id
+    edit = edit.format(other_patient=next(p for p in world.patients if p != patient), other_note=docs[0][0])
+    where = f"id = {note_id}" if table == "billing_note" else f"note_id = {note_id}"
+    _behind_the_back(carnet_db, world, f"UPDATE {table} SET {edit} WHERE {where}")
+    if "number =" in edit:
+        number = "2026-999999"  # the document is named by the number it now shows
+    assert _verify(carnet_db, world) == [f"practitioner {who}: document {number} altered "
+                                         "(its content no longer gives its hash)"]
