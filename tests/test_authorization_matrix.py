@@ -144,6 +144,10 @@ BILLING_ROWS: dict[str, Row] = {
     # a note's PDF: its practitioner and owners (billing.documents), never a secretary
     "GET /billing/notes/{note_id:int}/pdf": Row(_CLINICAL, _NOTE, ok=(404,)),
     "POST /billing/notes/{note_id:int}/pdf": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
+    # accounting exports: practitioners (their own) and owners, never a secretary
+    "GET /billing/exports": Row(_CLINICAL),
+    "POST /billing/exports": Row(_CLINICAL, body={}, ok=(422,)),
+    "GET /billing/exports/{export_id:int}/file": Row(_CLINICAL, {"export_id": 999999}, ok=(404,)),
     "GET /billing/profile": Row(_CLINICAL),
     "POST /billing/profile": Row(_CLINICAL, body={"siret": "1"}, ok=(422,)),
     "GET /billing/tariffs": Row(("owner",)),

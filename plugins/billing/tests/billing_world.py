@@ -61,3 +61,18 @@ def make_world(carnet_db, make_clinic, slug: str = "cabinet-billing", patients: 
         profiles.save(db, users[0].id, PROFILE)
         profiles.save(db, users[1].id, {**PROFILE, "name": "Julien Petit", "rpps": "", "adeli": "691234567"})
     return World(clinic, users[0], users[1], users[2], ids)
+
+
+def make_staffed_world(carnet_db, clinic, staff, patients: int = 2) -> World:
+    """The same world on enrolled members of `clinic` (`staff` fixture): real logins for pages."""
+    owner = staff("owner,practitioner", email="claire@cabinet.test", name="Claire Martin")
+    colleague = staff("practitioner", email="julien@cabinet.test", name="Julien Petit")
+    secretary = staff("secretary", email="sophie@cabinet.test", name="Sophie Bernard")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
+        ids = [patient_access(db, registrar).register({"last_name": f"Lefèvre{n}", "first_name": "Élodie",
+                                                       "practitioner_id": owner.id}) for n in range(patients)]
+        profiles.save(db, owner.id, PROFILE)
+        profiles.save(db, colleague.id, {**PROFILE, "name": "Julien Petit", "rpps": "", "adeli": "691234567"})
+    return World(clinic, owner, colleague, secretary, ids)

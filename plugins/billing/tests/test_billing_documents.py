@@ -10,29 +10,19 @@ from datetime import date
 import pypdf
 import pytest
 import sqlalchemy as sa
-from billing_world import PROFILE, World, principal
+from billing_world import make_staffed_world, principal
 from sqlmodel import select
 
 from carnet_billing.models import Document, Note
-from carnet_billing.services import documents, notes, profiles
+from carnet_billing.services import documents, notes
 from carnet_billing.services.notes import LineInput
-from carnet_core.plugin_api import Principal, open_, patient_access
+from carnet_core.plugin_api import open_
 from carnet_core.testing import AuditRecord, wait_for_jobs
 
 
 @pytest.fixture
 def world(carnet_db, clinic, staff):
-    """Billing's world on enrolled members (real logins for the download pages)."""
-    owner = staff("owner,practitioner", email="claire@cabinet.test", name="Claire Martin")
-    colleague = staff("practitioner", email="julien@cabinet.test", name="Julien Petit")
-    secretary = staff("secretary", email="sophie@cabinet.test", name="Sophie Bernard")
-    with carnet_db.session(clinic_id=clinic.id) as db:
-        db.info["principal"] = "system:tests"
-        registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
-        ids = [patient_access(db, registrar).register({"last_name": f"Lefèvre{n}", "first_name": "Élodie",
-                                                       "practitioner_id": owner.id}) for n in range(2)]
-        profiles.save(db, owner.id, PROFILE)
-    return World(clinic, owner, colleague, secretary, ids)
+    return make_staffed_world(carnet_db, clinic, staff)
 
 
 def _session(carnet_db, world, actor="system:tests"):

@@ -23,9 +23,10 @@ def register_permissions() -> list[Any]:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from carnet_billing.controllers.exports import EXPORT_HANDLERS
     from carnet_billing.controllers.pages import PAGE_HANDLERS
 
-    return PAGE_HANDLERS
+    return PAGE_HANDLERS + EXPORT_HANDLERS
 
 
 @hookimpl
@@ -37,10 +38,11 @@ def register_api_routes() -> list[Any]:
 
 @hookimpl
 def register_actors() -> list[Any]:
-    from carnet_billing.services import documents
+    from carnet_billing.services import documents, exports
     from carnet_core.plugin_api import ActorSpec
 
-    return [ActorSpec("render_note", documents.render_note, max_retries=3)]
+    return [ActorSpec("render_note", documents.render_note, max_retries=3),
+            ActorSpec("build_export", exports.build_export, max_retries=3)]
 
 
 @hookimpl
