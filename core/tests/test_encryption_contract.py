@@ -414,3 +414,29 @@ def test_bulk_opening_unwraps_only_the_keys_the_session_does_not_hold(carnet_db,
         assert unwrapped[-1] == _subject_key_context(a.id, patient_subject(2), rows[1].data_key_version)
         open_subject_keys(db, rows)
         assert len(unwrapped) == first + 1
+
+
+def test_sealing_for_a_patient_who_has_a_key_writes_no_key(carnet_db, make_clinic):
+    """The patient's key is looked up (in the sealing clinic, by subject) before anything is created:
+    sealing again for a known patient sends no INSERT of a key row, not even one refused."""
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    with carnet_db.session(unscoped=True) as db:
+        for clinic in (b, a):
+            ensure_subject_key(db, clinic.id, patient_subject(4))
+    seen = _statements(carnet_db)
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = seal_bytes(db, a.id, "ctx", b"encore", subject=patient_subject(4))
+    assert not [s for s in seen if s.lstrip().upper().startswith("INSERT") and "core_subject_key" in s]
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert open_bytes(db, a.id, "ctx", sealed) == b"encore"
+        assert db.exec(select(SubjectKey)).all()[0].clinic_id == a.id
+
+
+def test_a_fresh_session_opens_several_values_of_one_patient(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = [seal_bytes(db, a.id, f"ctx{n}", f"valeur {n}".encode(), subject=patient_subject(6)) for n in range(3)]
+    with carnet_db.session(clinic_id=a.id) as db:  # the key is looked up by its id once, then served from the cache
+        assert [open_bytes(db, a.id, f"ctx{n}", value) for n, value in enumerate(sealed)] == \
+            [b"valeur 0", b"valeur 1", b"valeur 2"]
