@@ -178,10 +178,54 @@ def test_erasing_a_patient_keeps_other_patients_offers_of_the_slot_their_cancell
 def test_a_data_lifecycle_hook_cannot_be_called_only_for_the_enabled_plugins(plugin_host, hook):
     # the one mechanism: host.lifecycle / lifecycle_each reach every installed plugin
     everyone = {plugin_host.pm.get_name(i.plugin) for i in plugin_host.lifecycle(hook).get_hookimpls()}
-    assert {"scheduling", "example"} <= everyone
+    assert "example" in everyone and len(everyone) >= 2  # scheduling or billing too (verify: billing only)
     with pytest.raises(PluginError, match=f"'{hook}' is a data-lifecycle hook.*host.lifecycle"):
         getattr(plugin_host.for_clinic({"scheduling"}), hook)
     with pytest.raises(PluginError, match="data-lifecycle hook"):
         plugin_host.call_each(hook, only={"scheduling"})
     with pytest.raises(PluginError, match="not a data-lifecycle hook"):
         plugin_host.lifecycle("navigation_items")
+
+
+def _register(carnet_db, clinic, last_name="Lefèvre"):
+    from carnet_core.plugin_api import Principal, patient_access
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
+        return patient_access(db, registrar).register({"last_name": last_name, "first_name": "Élodie"})
+
+
+def test_hook_last_care_dates_reaches_disabled_modules(carnet_db, clinic, plugin_host, staff):
+    owner = staff("owner,practitioner", email="owner@cabinet.test")
+    pid = _register(carnet_db, clinic)
+    other = _register(carnet_db, clinic, "Martin")
+    _scheduling_history(carnet_db, clinic, pid, owner.id)  # honoured 2 March, cancelled 9 March
+    example.LAST_CARE[clinic.slug] = {other: date(2025, 6, 1)}
+    _disable(carnet_db, clinic, plugin_host, "scheduling")
+    _disable(carnet_db, clinic, plugin_host, "example")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        found = dict(plugin_host.lifecycle_each("last_care_dates", clinic=clinic, db=db))
+    # the cancelled visit is not care; billing records none here (None: left out)
+    assert found == {"scheduling": {pid: date(2026, 3, 2)}, "example": {other: date(2025, 6, 1)}}
+
+
+def test_hook_verify_clinic_data_runs_billings_chain_check_even_when_disabled(carnet_db, carnet_settings, plugin_host):
+    from click.testing import CliRunner
+
+    from carnet_core.cli import main
+    from carnet_core.clinics.services import get_clinic_by_slug
+
+    env = {"CARNET_HOME": str(carnet_settings.home), "CARNET_DATABASE_URL": carnet_settings.database_url,
+           "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024"}
+    assert CliRunner().invoke(main, ["demo"], env=env).exit_code == 0
+    with carnet_db.session(unscoped=True) as db:
+        clinic = get_clinic_by_slug(db, "cabinet-des-tilleuls")
+    _disable(carnet_db, clinic, plugin_host, "billing")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        found = dict(plugin_host.lifecycle_each("verify_clinic_data", clinic=clinic, db=db))
+    assert found == {"billing": [], "example": []}
+    assert example.SEEN["verified"] == [clinic.slug]
+    done = CliRunner().invoke(main, ["verify"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "cabinet-des-tilleuls: billing: ok (intact)" in done.stdout

@@ -11,7 +11,10 @@ __version__ = "0.3.1"
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
 SEEN: dict[str, list] = {
     "toggled": [], "audit": [], "demo": [], "greeted": [], "context": [], "exported": [], "erased": [],
+    "verified": [],
 }
+# Care the example plugin records, per clinic slug: {patient_id: date} (tests set it).
+LAST_CARE: dict[str, dict] = {}
 
 
 @hookimpl
@@ -59,6 +62,18 @@ def export_patient_data(clinic, patient, db):
 @hookimpl
 def erase_patient_data(clinic, patient, db):
     SEEN["erased"].append((clinic.slug, patient.id))
+    LAST_CARE.get(clinic.slug, {}).pop(patient.id, None)
+
+
+@hookimpl
+def verify_clinic_data(clinic, db):
+    SEEN["verified"].append(clinic.slug)
+    return []
+
+
+@hookimpl
+def last_care_dates(clinic, db):
+    return dict(LAST_CARE.get(clinic.slug, {})) or None
 
 
 @hookimpl
@@ -104,4 +119,5 @@ def install(inline_plugins):
     inline_plugins.add("example", sys.modules[__name__])
     for seen in SEEN.values():
         seen.clear()
+    LAST_CARE.clear()
     return inline_plugins

@@ -19,4 +19,7 @@ def commands() -> list[click.Command]:
     from carnet_core.patients.cli import patients
 
     found.append(patients)
+    from carnet_core.backup.cli import COMMANDS as backup_commands
+
+    found.extend(backup_commands)
     return found

@@ -24,9 +24,12 @@ def register_permissions() -> list[Permission]:
 
 @hookimpl
 def register_actors() -> list[ActorSpec]:
+    from carnet_core.backup.jobs import scheduled_backup
     from carnet_core.identity.mail import send_account_link, send_login_alert
 
     return [
+        # a backup and its drill may take minutes; one attempt more, never two at once per message
+        ActorSpec("backup", scheduled_backup, max_retries=1, time_limit_ms=60 * 60 * 1000),
         ActorSpec("send_account_link", send_account_link, max_retries=8),
         ActorSpec("send_login_alert", send_login_alert, max_retries=8),
         ActorSpec("audit_checkpoint", audit_checkpoint, max_retries=3),
@@ -44,7 +47,11 @@ def audit_checkpoint(job: Any) -> None:
 def register_schedules() -> list[Schedule]:
     from datetime import timedelta
 
-    return [Schedule("audit-checkpoint", actor="core.audit_checkpoint", every=timedelta(hours=1), per_clinic=False)]
+    return [
+        Schedule("audit-checkpoint", actor="core.audit_checkpoint", every=timedelta(hours=1), per_clinic=False),
+        # hourly check; a backup only when the newest is older than CARNET_BACKUP_EVERY_HOURS
+        Schedule("backup", actor="core.backup", every=timedelta(hours=1), per_clinic=False),
+    ]
 
 
 @hookimpl

@@ -28,7 +28,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # Hooks that reach a clinic's data whatever modules it has enabled (see the module docstring).
 # A new data-lifecycle hook (export_clinic_data, retention, destruction) is added here too.
-DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({"export_patient_data", "erase_patient_data"})
+DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({
+    "export_patient_data", "erase_patient_data", "verify_clinic_data", "last_care_dates",
+})
 
 
 @hookspec(firstresult=True)
@@ -109,6 +111,16 @@ def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | 
 @hookspec
 def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
     """Data lifecycle, every installed plugin even if disabled: delete or shred all its rows about the patient."""
+
+
+@hookspec
+def verify_clinic_data(clinic: Any, db: Any) -> list[str] | None:
+    """Data lifecycle, every installed plugin even if disabled: return its integrity problems (ids only; [] intact)."""
+
+
+@hookspec
+def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
+    """Data lifecycle, every installed plugin even if disabled: return {patient_id: date of last care} or None."""
 
 
 @hookspec

@@ -1,6 +1,7 @@
 """Imports every core table so SQLModel.metadata is complete (migrations, drift check)."""
 
 from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
+from carnet_core.backup.models import BackupRun
 from carnet_core.clinics.models import Clinic, ClinicPlugin
 from carnet_core.encryption.models import DataKey, RewrapProgress, SubjectKey
 from carnet_core.identity.models import (
@@ -17,7 +18,7 @@ from carnet_core.links.models import LinkAttempt, PatientLink
 from carnet_core.patients.models import Patient, PatientGuardian, PatientSettings
 
 __all__ = [
-    "ApiToken", "AuditCheckpoint", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
+    "ApiToken", "AuditCheckpoint", "BackupRun", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
     "DataKey", "LinkAttempt", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink",
     "Patient", "PatientGuardian", "PatientLink", "PatientSettings", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",

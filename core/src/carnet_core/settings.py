@@ -39,6 +39,12 @@ class Settings(BaseModel):
     master_key: str | None = None  # base64, else read from master_key_file
     master_key_file: Path | None = None
     audit_retention_days: int = 365
+    # Backups (carnet_core.backup): where `carnet backup` and the scheduled job write (default
+    # CARNET_HOME/backups), how many complete copies to keep, and how often the job makes one
+    # (hours; 0: no scheduled backup).
+    backup_dir: Path | None = None
+    backup_keep: int = Field(7, ge=1, le=10_000)
+    backup_every_hours: int = Field(24, ge=0, le=24 * 366)
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     # Login throttling (identity.policy): failed steps tolerated per account (from devices that never
@@ -106,6 +112,10 @@ class Settings(BaseModel):
         return self.home / "keys"
 
     @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.home / "backups"
+
+    @property
     def secure_cookies(self) -> bool:
         """Secure cookies everywhere except plain-HTTP development on localhost."""
         parts = urlsplit(self.base_url)
@@ -164,6 +174,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "master_key": env.get("CARNET_MASTER_KEY") or None,
         "master_key_file": env.get("CARNET_MASTER_KEY_FILE") or None,
         "audit_retention_days": env.get("CARNET_AUDIT_RETENTION_DAYS") or 365,
+        "backup_dir": env.get("CARNET_BACKUP_DIR") or None,
+        "backup_keep": env.get("CARNET_BACKUP_KEEP") or 7,
+        "backup_every_hours": env.get("CARNET_BACKUP_EVERY_HOURS") or 24,
         "in_process_worker": _flag(env.get("CARNET_IN_PROCESS_WORKER"), not env.get("CARNET_REDIS_URL")),
         "debug": _flag(env.get("CARNET_DEBUG"), False),
         "log_level": (env.get("CARNET_LOG_LEVEL") or "info").lower(),

@@ -102,12 +102,15 @@ test_redis_url.__test__ = False  # type: ignore[attr-defined]
 
 def make_settings(home: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     """Settings for a test: everything under `home`, embedded defaults unless told otherwise."""
-    # Tests start job threads explicitly (`jobs_worker`), not with every app.
+    # Tests start job threads explicitly (`jobs_worker`), not with every app, and make no
+    # scheduled backups unless they set CARNET_BACKUP_EVERY_HOURS.
     # Password hashing at 1 MiB (CARNET_TESTING allows going under OWASP's floor): a login costs
     # milliseconds, not the 64 MiB of production; tests that measure timing set it back.
     env = {
         "CARNET_HOME": str(home), "CARNET_BASE_URL": "http://127.0.0.1:8000",
         "CARNET_IN_PROCESS_WORKER": "0", "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024",
+        # the hourly `core.backup` schedule does nothing unless a test turns backups on
+        "CARNET_BACKUP_EVERY_HOURS": "0",
     }
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url

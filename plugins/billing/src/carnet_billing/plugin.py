@@ -79,3 +79,17 @@ def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
     from carnet_billing.services.lifecycle import erase_for_patient
 
     erase_for_patient(db, patient.id)
+
+
+@hookimpl
+def verify_clinic_data(clinic: Any, db: Any) -> list[str] | None:
+    from carnet_billing.services.lifecycle import verify_chains
+
+    return verify_chains(db)
+
+
+@hookimpl
+def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
+    from carnet_billing.services.lifecycle import last_act_days
+
+    return last_act_days(db)

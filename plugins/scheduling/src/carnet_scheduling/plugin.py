@@ -142,3 +142,10 @@ def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
     from carnet_scheduling.services.exports import erase_for_patient
 
     erase_for_patient(db, patient.id)
+
+
+@hookimpl
+def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
+    from carnet_scheduling.services.exports import last_honoured_days
+
+    return last_honoured_days(db)

@@ -57,3 +57,26 @@ def erase_for_patient(db: Any, patient_id: int) -> None:
     for note in drafts:
         db.delete(note)
     db.flush()
+
+
+def last_act_days(db: Any) -> dict[int, Any] | None:
+    """The day of each patient's last billed act (a line of a note, draft or issued; credit notes
+    undo money, not care), for core's retention; None when the clinic has none."""
+    import sqlalchemy as sa
+
+    from carnet_billing.models import NOTE
+
+    rows = db.exec(
+        select(Note.patient_id, sa.func.max(NoteLine.act_day))
+        .join(NoteLine, NoteLine.note_id == Note.id)
+        .where(Note.kind == NOTE)
+        .group_by(Note.patient_id)
+    ).all()
+    return {int(pid): day for pid, day in rows} or None
+
+
+def verify_chains(db: Any) -> list[str]:
+    """Problems of every practitioner's hash chain of issued documents (empty: intact)."""
+    from carnet_billing.services import chain
+
+    return [str(problem) for problem in chain.verify(db)]

@@ -152,3 +152,16 @@ def erase_for_patient(db: Any, patient_id: int) -> dict[str, int]:
     run(sa.delete(ReminderSwitch).where(ReminderSwitch.scope == "patient", ReminderSwitch.subject_id == patient_id),
         "reminder_switch")
     return {k: v for k, v in counts.items() if v}
+
+
+def last_honoured_days(db: Any) -> dict[int, Any] | None:
+    """The clinic-local day of each patient's last honoured appointment (core's retention counts
+    from the last care); None when the clinic has none."""
+    from carnet_scheduling.models import HONOURED
+
+    rows = db.exec(
+        select(Appointment.patient_id, sa.func.max(Appointment.local_day))
+        .where(Appointment.status == HONOURED)
+        .group_by(Appointment.patient_id)
+    ).all()
+    return {int(pid): day for pid, day in rows} or None
