@@ -440,3 +440,46 @@ def test_a_fresh_session_opens_several_values_of_one_patient(carnet_db, make_cli
     with carnet_db.session(clinic_id=a.id) as db:  # the key is looked up by its id once, then served from the cache
         assert [open_bytes(db, a.id, f"ctx{n}", value) for n, value in enumerate(sealed)] == \
             [b"valeur 0", b"valeur 1", b"valeur 2"]
+
+
+def test_a_key_created_by_a_concurrent_session_is_the_one_used(carnet_db, make_clinic):
+    """Two requests seal the first value of a new patient at once: the one whose insert of the key
+    row loses (unique clinic and subject) reads the winner's row and seals with that key."""
+    a = make_clinic("alpha", plugins=[])
+    b = make_clinic("beta", plugins=[])
+    subject = patient_subject(8)
+    with carnet_db.session(clinic_id=b.id) as db:
+        ensure_subject_key(db, b.id, subject)  # the same subject in another clinic: not the one to read
+    race = {"armed": True}
+
+    def the_other_request_commits_first(_conn, _cursor, statement, *_args):
+        if race["armed"] and statement.lstrip().upper().startswith("SELECT") and "core_subject_key" in statement:
+            race["armed"] = False
+            with carnet_db.session(clinic_id=a.id) as other:
+                ensure_subject_key(other, a.id, subject)
+
+    sa.event.listen(carnet_db.engine, "after_cursor_execute", the_other_request_commits_first)
+    try:
+        with carnet_db.session(clinic_id=a.id) as db:
+            sealed = seal_bytes(db, a.id, "ctx", b"premier", subject=subject)
+            assert open_bytes(db, a.id, "ctx", sealed) == b"premier"
+    finally:
+        sa.event.remove(carnet_db.engine, "after_cursor_execute", the_other_request_commits_first)
+    assert not race["armed"]
+    with carnet_db.session(clinic_id=a.id) as db:
+        rows = db.exec(select(SubjectKey).where(SubjectKey.subject == subject)).all()
+        assert len(rows) == 1
+        assert int.from_bytes(sealed[2:6], "big") == rows[0].id  # sealed with the winner's key
+        assert open_bytes(db, a.id, "ctx", sealed) == b"premier"
+
+
+def test_a_value_sealed_in_a_session_opens_there_without_reading_its_key_again(carnet_db, make_clinic):
+    a = make_clinic("alpha", plugins=[])
+    with carnet_db.session(clinic_id=a.id) as db:
+        ensure_subject_key(db, a.id, patient_subject(3))
+    seen = _statements(carnet_db)
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = seal_bytes(db, a.id, "ctx", b"x", subject=patient_subject(3))
+        reads = len([s for s in seen if "core_subject_key" in s])
+        assert open_bytes(db, a.id, "ctx", sealed) == b"x"
+        assert len([s for s in seen if "core_subject_key" in s]) == reads
