@@ -483,3 +483,22 @@ def test_a_value_sealed_in_a_session_opens_there_without_reading_its_key_again(c
         reads = len([s for s in seen if "core_subject_key" in s])
         assert open_bytes(db, a.id, "ctx", sealed) == b"x"
         assert len([s for s in seen if "core_subject_key" in s]) == reads
+
+
+def test_each_open_is_noted_for_the_trace_with_the_patient_whose_key_opened_it(carnet_db, make_clinic):
+    """The access trace names the patient of a value sealed with that patient's key; a value sealed
+    with the clinic key, or with another kind of subject's key, names none."""
+    from carnet_core.audit.trace import OPENS
+
+    a = make_clinic("alpha", plugins=[])
+    contexts = [row_context("plug_note", "body", n) for n in (1, 2, 3)]
+    with carnet_db.session(clinic_id=a.id) as db:
+        sealed = [seal_bytes(db, a.id, contexts[0], b"un", subject=patient_subject(5)),
+                  seal_bytes(db, a.id, contexts[1], b"deux", subject="family:5"),
+                  seal_bytes(db, a.id, contexts[2], b"trois")]
+    with carnet_db.session(clinic_id=a.id) as db:
+        assert [open_bytes(db, a.id, c, v) for c, v in zip(contexts, sealed, strict=True)] == [b"un", b"deux", b"trois"]
+        noted = db.info[OPENS]
+        assert set(noted) == {(a.id, 5, "plug_note"), (a.id, None, "plug_note")}
+        assert noted[(a.id, 5, "plug_note")][1] == {"1"}
+        assert noted[(a.id, None, "plug_note")][1] == {"2", "3"}
