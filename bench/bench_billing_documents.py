@@ -1,0 +1,195 @@
+"""Billing documents and exports benchmark, ratios measured in one run:
+
+1. Issue + PDF of one note end to end through the worker (issue in its transaction, the outbox
+   published, the `billing.render_note` actor on the in-process broker rendering and sealing the
+   PDF, until the document row is there) against WeasyPrint alone rendering the same HTML (core's
+   `html_to_pdf`), note after note. Ratio = WeasyPrint alone / end to end (goal >= 0.8).
+2. FEC export through the `billing.build_export` actor (streamed from the database to the file,
+   progress recorded) of 100,000 entries against Python's `csv` writer writing the same rows
+   (fetched first) to a file. Ratio = csv writer / export, in entries per second.
+3. Peak Python memory (tracemalloc) of the FEC export at 10,000 and 100,000 entries
+   (goal: grows <= 1.3x).
+
+    .venv/bin/python bench/bench_billing_documents.py [--notes 20] [--entries 100000]
+        [--home /tmp/carnet-bench-billdocs] [--database postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+import tracemalloc
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench_billing import _drafts, _setup, _world
+
+
+def _runtime(db: Any, host: Any) -> Any:
+    from carnet_core.jobs.runtime import setup_jobs
+    from carnet_core.jobs.testing import test_jobs_config
+
+    runtime = setup_jobs(host.settings, host, db, redis_url="", config=test_jobs_config({}, worker_threads=1))
+    runtime.start_worker()
+    return runtime
+
+
+def bench_pdf(db: Any, host: Any, clinic: Any, who: Any, patients: list[int], count: int
+              ) -> tuple[float, float, float]:
+    """Note after note, interleaved so both sides share the machine's noise: issue + PDF through
+    the worker, then WeasyPrint alone on the HTML of that same note. Returns the mean times
+    (end to end, of which issuing, WeasyPrint alone)."""
+    from sqlmodel import select
+
+    from carnet_billing.models import Document, Note
+    from carnet_billing.services import documents, notes
+    from carnet_core.documents import html_to_pdf, render_html
+
+    runtime = _runtime(db, host)
+    ids = _drafts(db, clinic, who, patients, count + 1)
+    end_to_end, issuing, alone = [], [], []
+    for note_id in ids:
+        start = time.perf_counter()
+        with db.session(clinic_id=clinic.id) as s:
+            s.info["principal"] = f"user:{who.user_id}"
+            notes.issue(s, who, note_id)
+        issued = time.perf_counter()
+        runtime.relay.run_once()  # what the relay does on its next tick
+        while True:
+            with db.session(clinic_id=clinic.id) as s:
+                if s.exec(select(Document.id).where(Document.note_id == note_id)).first():
+                    break
+            time.sleep(0.005)
+        done = time.perf_counter()
+        with db.session(clinic_id=clinic.id) as s:
+            s.info["principal"] = "system:bench"
+            note = s.get(Note, note_id)
+            html = render_html(host, documents.TEMPLATE, documents.context(s, note))
+            created = note.issued_at
+        start_alone = time.perf_counter()
+        html_to_pdf(html, created=created)
+        alone.append(time.perf_counter() - start_alone)
+        end_to_end.append(done - start)
+        issuing.append(issued - start)
+    runtime.close()
+    # the first note of each side warms caches (fonts, templates): left out
+    return (sum(end_to_end[1:]) / count, sum(issuing[1:]) / count, sum(alone[1:]) / count)
+
+
+def _payments(db: Any, clinic: Any, who: Any, patient: int, entries: int) -> None:
+    """`entries` payments on issued notes (10 a note), inserted in bulk (bench set-up only)."""
+    import sqlalchemy as sa
+
+    from carnet_billing.models import Note, Payment
+
+    per_note = 10
+    notes_needed = (entries + per_note - 1) // per_note
+    now = datetime.now(UTC)
+    with db.session(clinic_id=clinic.id) as s:
+        top = s.execute(sa.select(sa.func.coalesce(sa.func.max(Note.seq), 0)).where(
+            Note.practitioner_id == who.user_id, Note.year == 2025)).scalar()
+        rows = [{"clinic_id": clinic.id, "kind": "note", "status": "issued", "practitioner_id": who.user_id,
+                 "patient_id": patient, "number": f"2025-{top + n:06d}", "year": 2025, "seq": top + n,
+                 "issued_on": date(2025, 1, 1) + timedelta(days=n % 365), "issued_at": now,
+                 "total_cents": 260 * per_note, "name_withheld": False, "created_at": now, "updated_at": now}
+                for n in range(1, notes_needed + 1)]
+        s.execute(sa.insert(Note), rows)
+        ids = s.execute(sa.select(Note.id, Note.issued_on).where(Note.year == 2025, Note.seq > top)
+                        .order_by(Note.seq)).all()
+        methods = ("card", "cash", "cheque", "transfer")
+        batch = []
+        for n in range(entries):
+            note_id, day = ids[n // per_note]
+            batch.append({"clinic_id": clinic.id, "note_id": note_id, "paid_on": day, "method": methods[n % 4],
+                          "payer": "patient", "amount_cents": 260, "created_at": now})
+            if len(batch) == 20000:
+                s.execute(sa.insert(Payment), batch)
+                batch = []
+        if batch:
+            s.execute(sa.insert(Payment), batch)
+
+
+def _fec_through_the_actor(db: Any, host: Any, clinic: Any, who: Any, trace: bool) -> tuple[float, int, Path]:
+    """One FEC export of the practitioner's 2025 through the actor: its time, or (`trace`) its
+    peak Python memory (tracemalloc slows allocations down: never both in one run)."""
+    from carnet_billing.models import Export
+    from carnet_billing.services import exports
+    from carnet_core.plugin_api import JobContext
+
+    with db.session(clinic_id=clinic.id) as s:
+        s.info["principal"] = "system:bench"
+        export = Export(practitioner_id=who.user_id, kind="fec", period_start=date(2025, 1, 1),
+                        period_end=date(2025, 12, 31))
+        s.add(export)
+        s.flush()
+        export_id = export.id
+    job = JobContext(message_id=f"bench-{export_id}", actor=exports.ACTOR, retries=0, clinic_id=clinic.id,
+                     outbox_id=None, settings=host.settings, host=host, db=db)
+    if trace:
+        tracemalloc.start()
+    start = time.perf_counter()
+    exports.build_export(export_id, job)
+    elapsed = time.perf_counter() - start
+    peak = 0
+    if trace:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    with db.session(clinic_id=clinic.id) as s:
+        export = s.get(Export, export_id)
+        assert export.status == "ready", export.status
+        path = exports.folder(host.settings.home, clinic.id) / export.stored_as
+    return elapsed, peak, path
+
+
+def _csv_baseline(db: Any, clinic: Any, who: Any, home: Path) -> float:
+    """Python's csv writer on the same rows: fetched first (the query the export streams), then
+    written as the same 18-column lines."""
+    from carnet_billing.services import exports
+
+    with db.session(clinic_id=clinic.id) as s:
+        rows = list(exports.receipts(s, who.user_id, date(2025, 1, 1), date(2025, 12, 31)))
+    lines = [line for n, r in enumerate(rows, start=1) for line in exports.fec_rows_one(n, r)]
+    start = time.perf_counter()
+    with open(home / "baseline.txt", "w", encoding="iso-8859-15", errors="replace", newline="") as out:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\r\n")
+        writer.writerow(exports.FEC_COLUMNS)
+        writer.writerows(lines)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=20)
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--home", type=Path, default=Path("/tmp/carnet-bench-billdocs"))
+    parser.add_argument("--database", default=None)
+    args = parser.parse_args()
+    db, host, clinic = _setup(args.home, args.database)
+    (who, other), patients = _world(db, clinic, args.notes)
+    print(f"database: {db.engine.dialect.name}")
+    end_to_end, issuing, alone = bench_pdf(db, host, clinic, who, patients, args.notes)
+    print(f"issue + PDF through the worker: {end_to_end * 1000:.1f} ms a note (issuing {issuing * 1000:.1f} ms); "
+          f"WeasyPrint alone on the same HTML: {alone * 1000:.1f} ms; ratio alone / end to end: "
+          f"{alone / end_to_end:.2f} (goal >= 0.8)")
+    small = args.entries // 10
+    _payments(db, clinic, other, patients[0], small)
+    t_small = _fec_through_the_actor(db, host, clinic, other, trace=False)[0]
+    peak_small = _fec_through_the_actor(db, host, clinic, other, trace=True)[1]
+    _payments(db, clinic, other, patients[0], args.entries - small)
+    t_big, _, path = _fec_through_the_actor(db, host, clinic, other, trace=False)
+    peak_big = _fec_through_the_actor(db, host, clinic, other, trace=True)[1]
+    baseline = _csv_baseline(db, clinic, other, args.home)
+    lines = sum(1 for _ in open(path, encoding="iso-8859-15")) - 1
+    print(f"FEC of {args.entries} entries ({lines} lines) through the actor: {t_big:.2f} s "
+          f"({args.entries / t_big:,.0f} entries/s); csv writer on the same rows fetched first: {baseline:.2f} s "
+          f"({args.entries / baseline:,.0f} entries/s); ratio csv / export time: {baseline / t_big:.2f}")
+    print(f"FEC of {small} entries: {t_small:.2f} s, peak Python memory {peak_small / 1e6:.2f} MB; "
+          f"{args.entries} entries: peak {peak_big / 1e6:.2f} MB; growth {peak_big / peak_small:.2f}x (goal <= 1.3x)")
+    db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
