@@ -226,6 +226,9 @@ def test_hook_verify_clinic_data_runs_billings_chain_check_even_when_disabled(ca
         found = dict(plugin_host.lifecycle_each("verify_clinic_data", clinic=clinic, db=db))
     assert found == {"billing": [], "example": []}
     assert example.SEEN["verified"] == [clinic.slug]
+    with carnet_db.session(clinic_id=clinic.id) as db:  # billing's last acts, disabled or not
+        cared = dict(plugin_host.lifecycle_each("last_care_dates", clinic=clinic, db=db))
+    assert cared["billing"] and all(isinstance(day, date) for day in cared["billing"].values())
     done = CliRunner().invoke(main, ["verify"], env=env)
     assert done.exit_code == 0, done.output
     assert "cabinet-des-tilleuls: billing: ok (intact)" in done.stdout

@@ -36,7 +36,7 @@ def test_hook_register_schedules(jobs_worker, make_clinic):
     scheduler = Scheduler(jobs_worker.db, jobs_worker.host, jobs_worker.config)
     assert [s.key for s in scheduler.schedules if s.key.startswith("example.")] == ["example.greet-clinics"]
     assert "core.audit-checkpoint" in [s.key for s in scheduler.schedules]
-    # the example's per-clinic run (one clinic), core's checkpoint and core's backup check
-    assert scheduler.tick() == 3
+    # the example's per-clinic run (one clinic), core's checkpoint, backup check and retention
+    assert scheduler.tick() == 4
     wait_for_jobs(jobs_worker)
     assert example.SEEN["greeted"] == [avec.id]

@@ -256,8 +256,8 @@ def test_per_clinic_schedule_skips_a_clinic_that_disabled_the_plugin(
     enqueued = scheduler.tick()
     wait_for_jobs(jobs_worker)
     # then the per-clinic job ran for the enabled clinic only, and the global ones once
-    # (the example's nightly job, core's audit checkpoint and core's backup check)
-    assert enqueued == 4
+    # (the example's nightly job, core's audit checkpoint, backup check and retention)
+    assert enqueued == 5
     assert example.calls_of("tick") == [on.id]
     assert example.calls_of("nightly") == [None]
     assert none.id not in example.calls_of("tick")
@@ -269,10 +269,10 @@ def test_a_schedule_fires_again_after_its_period(jobs, example, make_clinic):
     example.schedule_every = timedelta(milliseconds=300)
     make_clinic("on", plugins=["example"])
     scheduler = Scheduler(jobs.db, jobs.host, jobs.config)
-    assert scheduler.tick() == 4  # tick + nightly + core's hourly audit checkpoint and backup check
+    assert scheduler.tick() == 5  # tick + nightly + core's audit checkpoint, backup check, retention
     assert scheduler.tick() == 0
     time.sleep(0.35)
-    assert scheduler.tick() == 1  # tick again, nightly, checkpoint and backup check not yet
+    assert scheduler.tick() == 1  # tick again; nightly and core's hourly and daily ones not yet
 
 
 def test_two_schedulers_elect_one_leader_and_fire_each_occurrence_once(jobs, example, make_clinic):

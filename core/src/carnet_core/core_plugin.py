@@ -26,8 +26,10 @@ def register_permissions() -> list[Permission]:
 def register_actors() -> list[ActorSpec]:
     from carnet_core.backup.jobs import scheduled_backup
     from carnet_core.identity.mail import send_account_link, send_login_alert
+    from carnet_core.retention.jobs import retention_daily
 
     return [
+        ActorSpec("retention_daily", retention_daily, max_retries=3, time_limit_ms=30 * 60 * 1000),
         # a backup and its drill may take minutes; one attempt more, never two at once per message
         ActorSpec("backup", scheduled_backup, max_retries=1, time_limit_ms=60 * 60 * 1000),
         ActorSpec("send_account_link", send_account_link, max_retries=8),
@@ -51,6 +53,8 @@ def register_schedules() -> list[Schedule]:
         Schedule("audit-checkpoint", actor="core.audit_checkpoint", every=timedelta(hours=1), per_clinic=False),
         # hourly check; a backup only when the newest is older than CARNET_BACKUP_EVERY_HOURS
         Schedule("backup", actor="core.backup", every=timedelta(hours=1), per_clinic=False),
+        # archival due, destruction proposed (an owner confirms), every clinic
+        Schedule("retention", actor="core.retention_daily", every=timedelta(days=1), per_clinic=False),
     ]
 
 
