@@ -181,7 +181,8 @@ def main() -> int:
     t_big, _, path = _fec_through_the_actor(db, host, clinic, other, trace=False)
     peak_big = _fec_through_the_actor(db, host, clinic, other, trace=True)[1]
     baseline = _csv_baseline(db, clinic, other, args.home)
-    lines = sum(1 for _ in open(path, encoding="iso-8859-15")) - 1
+    with open(path, encoding="iso-8859-15") as written:
+        lines = sum(1 for _ in written) - 1
     print(f"FEC of {args.entries} entries ({lines} lines) through the actor: {t_big:.2f} s "
           f"({args.entries / t_big:,.0f} entries/s); csv writer on the same rows fetched first: {baseline:.2f} s "
           f"({args.entries / baseline:,.0f} entries/s); ratio csv / export time: {baseline / t_big:.2f}")
