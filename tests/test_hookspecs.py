@@ -151,3 +151,22 @@ def test_hook_demo_data(carnet_db, carnet_settings, plugin_host):
 
     list(load_demo(carnet_settings, plugin_host, carnet_db))
     assert example.SEEN["demo"] == [DEMO_SLUG]
+
+
+def test_hook_audit_resource_labels(plugin_host):
+    """Every installed plugin's kinds of records reach the audit pages in words; an unnamed kind is
+    a "record", never its code."""
+    from carnet_core.audit import words
+
+    labels = words.resource_words(plugin_host)
+    assert labels["scheduling_appointment"] == "appointment" and labels["billing_note_line"] == "fee note line"
+    assert labels["core_patient"] == "patient file"
+    assert words.resource_word(plugin_host, "nobody_named_this") == "record"
+    tables = {t.name for t in plugin_host_tables()}
+    assert not {t for t in tables if t.startswith(("scheduling_", "billing_"))} - set(labels)
+
+
+def plugin_host_tables():
+    from sqlmodel import SQLModel
+
+    return SQLModel.metadata.sorted_tables

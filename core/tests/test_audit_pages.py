@@ -82,7 +82,10 @@ def test_owner_sees_the_trail_in_french_and_the_view_is_itself_audited(client, o
     response = client.get("/audit")
     assert response.status_code == 200
     assert "Journal d'accès" in response.text
-    assert "user:99" in response.text
+    # in words: who (a staff member without a name here: their number), what, on which kind of record
+    assert "membre de l’équipe <small class=\"muted\">99</small>" in response.text
+    assert "consulté" in response.text and "dossier patient" in response.text and "dossier n° 12" in response.text
+    assert "user:99" not in response.text and ">read<" not in response.text and ">success<" not in response.text
     assert response.headers["cache-control"] == "no-store"
     (view,) = _records(carnet_db, clinic.id, resource_type="audit_trail")
     assert (view.actor_kind, view.actor_user_id, view.action) == ("user", owner.id, "read")
@@ -96,15 +99,15 @@ def test_filters_by_patient_actor_action_and_dates(client, owner, clinic, carnet
         audit.record(db, action="export", resource_type="patient", resource_id="r-14", patient_id=12,
                      actor="job:exports")
     by_patient = client.get("/audit", params={"patient": "12"}).text
-    assert "#r-12" in by_patient and "#r-14" in by_patient and "#r-13" not in by_patient
+    assert "n° r-12" in by_patient and "n° r-14" in by_patient and "n° r-13" not in by_patient
     by_actor = client.get("/audit", params={"actor": "user:98"}).text
-    assert "#r-13" in by_actor and "#r-12" not in by_actor
+    assert "n° r-13" in by_actor and "n° r-12" not in by_actor
     by_action = client.get("/audit", params={"action": "export"}).text
-    assert "#r-14" in by_action and "#r-12" not in by_action
+    assert "n° r-14" in by_action and "n° r-12" not in by_action
     future = client.get("/audit", params={"since": "2999-01-01"}).text
-    assert "#r-12" not in future and "Aucun enregistrement" in future
+    assert "n° r-12" not in future and "Aucun enregistrement" in future
     today = client.get("/audit", params={"until": "2999-01-01", "since": "2000-01-01"}).text
-    assert "#r-12" in today
+    assert "n° r-12" in today
 
 
 def test_htmx_filter_returns_the_rows_partial(client, owner, clinic):
@@ -118,13 +121,13 @@ def test_pages_of_fifty_newest_first(client, owner, clinic, carnet_db):
         for i in range(60):
             audit.record(db, action="read", resource_type="patient", resource_id=f"n{i}", actor="system")
     first = client.get("/audit").text
-    assert "#n59" in first and "#n10" in first and "#n9<" not in first
+    assert "n° n59" in first and "n° n10" in first and "n° n9<" not in first
     assert "before=" in first
     import re
 
     before = re.search(r'href="/audit\?([^"]*before=\d+)"', first).group(1).replace("&amp;", "&")
     second = client.get("/audit?" + before).text
-    assert "#n9<" in second and "#n0<" in second and "#n10<" not in second
+    assert "n° n9<" in second and "n° n0<" in second and "n° n10<" not in second
 
 
 @pytest.mark.parametrize("params", [

@@ -94,6 +94,11 @@ def audit_event(event: Any) -> None:
 
 
 @hookspec
+def audit_resource_labels() -> dict[str, str]:
+    """Once per process: the plugin's audited record kinds in words, {resource_type: English msgid}."""
+
+
+@hookspec
 def audit_checkpoint_signed(checkpoint: Any) -> None:
     """After a signed audit checkpoint or purge anchor commits (any clinic, every plugin): send it to a witness."""
 

@@ -10,10 +10,12 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from carnet_core.audit import words
 from carnet_core.audit.services import ACTIONS, ACTOR_KINDS, TrailFilter, record, search_trail
 from carnet_core.db.session import CarnetSession
 from carnet_core.web.guards import principal_of
 from carnet_core.web.render import page, translate
+from carnet_core.web.state import host_of
 
 PAGE_SIZE = 50
 
@@ -73,6 +75,24 @@ def parse_filters(request: Request[Any, Any, Any]) -> tuple[TrailFilter, int | N
     return filters, before, raw, errors
 
 
+def _in_words(request: Request[Any, Any, Any], db: CarnetSession, rows: list[Any]) -> list[dict[str, Any]]:
+    """Each record with the actor's name and the action, record kind and outcome in words."""
+    from sqlmodel import select
+
+    from carnet_core.identity.models import User
+
+    host = host_of(request)
+    ids = {r.actor_user_id for r in rows if r.actor_user_id}
+    names = {u.id: (u.display_name or u.email) for u in db.exec(select(User).where(User.id.in_(ids)))} if ids else {}
+    return [{
+        "seq": r.seq, "occurred_at": r.occurred_at, "address": r.address, "patient_id": r.patient_id,
+        "actor": names.get(r.actor_user_id) if r.actor_user_id else None, "actor_kind": words.actor_word(r.actor_kind),
+        "actor_id": r.actor_id,
+        "action": words.action_word(r.action), "resource": words.resource_word(host, r.resource_type),
+        "resource_id": r.resource_id, "outcome": words.outcome_word(r.outcome), "ok": r.outcome == "success",
+    } for r in rows]
+
+
 class AuditController(Controller):
     path = "/audit"
     opt = {"permission": "core.audit.view"}
@@ -81,7 +101,8 @@ class AuditController(Controller):
     def trail(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
         filters, before, raw, errors = parse_filters(request)
         context: dict[str, Any] = {
-            "f": raw, "errors": errors, "actions": ACTIONS, "actor_kinds": ACTOR_KINDS,
+            "f": raw, "errors": errors, "actions": [(a, words.action_word(a)) for a in ACTIONS],
+            "actor_kinds": ACTOR_KINDS,
             "rows": [], "next_before": None, "tz": str(_clinic_tz(request)),
         }
         if errors:
@@ -95,5 +116,5 @@ class AuditController(Controller):
             from urllib.parse import urlencode
 
             next_query = urlencode({**{k: v for k, v in raw.items() if v and k != "before"}, "before": next_before})
-        context.update(rows=rows, next_before=next_before, next_query=next_query)
+        context.update(rows=_in_words(request, db, rows), next_before=next_before, next_query=next_query)
         return page(request, "core/audit.html", context, partial="core/_audit_rows.html")

@@ -11,25 +11,21 @@ from litestar.response import Template
 from sqlmodel import select
 
 from carnet_core import audit
-from carnet_core.i18n import N_
+from carnet_core.audit import words
 from carnet_core.identity.models import User
 from carnet_core.patients import services
 from carnet_core.patients.controllers import answers
 from carnet_core.web.guards import principal_of
 from carnet_core.web.render import page
+from carnet_core.web.state import host_of
 
 ACCESSES = "core.patients.accesses"
-ACTOR_KINDS = {"patient_link": N_("the patient, through a link"), "job": N_("automatic task"),
-               "system": N_("system"), "anonymous": N_("anonymous"), "token": N_("API token")}
-ACTION_LABELS = {
-    "read": N_("consulted"), "list": N_("listed"), "search": N_("found by a search"), "create": N_("created"),
-    "update": N_("changed"), "delete": N_("deleted"), "export": N_("exported"), "erase": N_("erased"),
-    "send": N_("message sent"), "cancel": N_("cancelled"), "move": N_("moved"), "confirm": N_("confirmed"),
-}
-OUTCOME_LABELS = {"success": N_("done"), "failure": N_("failed"), "denied": N_("refused")}
+ACTOR_KINDS = words.ACTOR_WORDS
+ACTION_LABELS = words.ACTION_WORDS
+OUTCOME_LABELS = words.OUTCOME_WORDS
 
 
-def access_rows(db: Any, patient_id: int, limit: int = 200) -> list[dict[str, Any]]:
+def access_rows(db: Any, patient_id: int, limit: int = 200, host: Any = None) -> list[dict[str, Any]]:
     """The patient's audit records, newest first, with staff names resolved."""
     records = audit.accesses_for_patient(db, patient_id, limit=limit)
     user_ids = {r.actor_user_id for r in records if r.actor_user_id}
@@ -43,7 +39,7 @@ def access_rows(db: Any, patient_id: int, limit: int = 200) -> list[dict[str, An
             "kind": ACTOR_KINDS.get(r.actor_kind, r.actor_kind),
             "via_token": r.actor_kind == "token",
             "action": ACTION_LABELS.get(r.action, r.action),
-            "resource": r.resource_type,
+            "resource": words.resource_word(host, r.resource_type) if host is not None else r.resource_type,
             "ok": r.outcome == "success",
             "outcome": OUTCOME_LABELS.get(r.outcome, r.outcome),
         }
@@ -57,7 +53,7 @@ def patient_accesses(request: Request[Any, Any, Any], db: NamedDependency[Any], 
     principal = principal_of(request)
     with answers(request):
         patient = services.get_patient(db, principal, patient_id)  # visibility rules apply
-    rows = access_rows(db, patient.id)
+    rows = access_rows(db, patient.id, host=host_of(request))
     # Looking at who read a file is itself a read of that file's history.
     audit.record(db, actor=principal, action="read", resource_type="patient_accesses",
                  resource_id=patient.id, patient_id=patient.id)

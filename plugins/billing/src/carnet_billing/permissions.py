@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from carnet_core.plugin_api import Permission
+from carnet_core.plugin_api import N_, Permission
 
 VIEW = "billing.view"  # see notes (owners and secretaries all of them, a practitioner their own)
 PREPARE = "billing.prepare"  # prepare, edit and delete drafts
@@ -23,3 +23,11 @@ PERMISSIONS = [
     Permission(DOCUMENTS, "Download the PDF of notes", roles=("owner", "practitioner")),
     Permission(EXPORTS, "Accounting exports (receipts journal, FEC)", roles=("owner", "practitioner")),
 ]
+
+
+# Kinds of audited records in words (core's audit pages; `audit_resource_labels`).
+AUDIT_RESOURCES = {
+    "billing_note": N_("fee note"), "billing_note_line": N_("fee note line"), "billing_payment": N_("payment"),
+    "billing_act": N_("billed act"), "billing_profile": N_("billing profile"),
+    "billing_number_series": N_("note numbering"), "billing_key_letter_value": N_("key letter value"),
+}

@@ -93,3 +93,10 @@ def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
     from carnet_billing.services.lifecycle import last_act_days
 
     return last_act_days(db)
+
+
+@hookimpl
+def audit_resource_labels() -> dict[str, str]:
+    from carnet_billing.permissions import AUDIT_RESOURCES
+
+    return AUDIT_RESOURCES

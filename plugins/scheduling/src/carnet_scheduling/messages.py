@@ -15,6 +15,7 @@ from babel.dates import format_datetime
 from sqlmodel import select
 
 from carnet_core.plugin_api import (
+    N_,
     Attachment,
     CarnetSession,
     Clinic,
@@ -120,3 +121,20 @@ def ics_attachment(facts: Facts, uid: str, method: str = "PUBLISH") -> Attachmen
         event.add("status", "CANCELLED")
     cal.add_component(event)
     return Attachment("rendez-vous.ics", cal.to_ical(), "text/calendar")
+
+
+# Kinds of audited records in words (core's audit pages; `audit_resource_labels`).
+AUDIT_RESOURCES = {
+    "appointment": N_("appointment"), "scheduling_appointment": N_("appointment"),
+    "appointment_notes": N_("appointment notes"), "appointment_reminder": N_("appointment reminder"),
+    "scheduling_reminder": N_("appointment reminder"), "calendar_feed": N_("calendar feed"),
+    "scheduling_calendar_feed": N_("calendar feed"), "prescription": N_("prescription"),
+    "scheduling_prescription": N_("prescription"), "series": N_("series of sessions"),
+    "scheduling_series": N_("series of sessions"), "scheduling_appointment_type": N_("appointment type"),
+    "scheduling_exception": N_("time off or closure"), "scheduling_offer": N_("waiting-list offer"),
+    "scheduling_online_booking": N_("online booking"), "scheduling_place": N_("place"),
+    "scheduling_room": N_("room"), "scheduling_practitioner_profile": N_("practitioner's profession"),
+    "scheduling_reminder_rule": N_("reminder rule"), "scheduling_reminder_switch": N_("reminders switched off"),
+    "scheduling_school_holiday": N_("school holidays"), "scheduling_waiting_entry": N_("waiting-list file"),
+    "scheduling_waiting_listing": N_("waiting-list entry"), "scheduling_working_hours": N_("working hours"),
+}

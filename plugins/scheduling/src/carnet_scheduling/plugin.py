@@ -149,3 +149,10 @@ def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
     from carnet_scheduling.services.exports import last_honoured_days
 
     return last_honoured_days(db)
+
+
+@hookimpl
+def audit_resource_labels() -> dict[str, str]:
+    from carnet_scheduling.messages import AUDIT_RESOURCES
+
+    return AUDIT_RESOURCES
