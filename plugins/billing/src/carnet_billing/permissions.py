@@ -30,4 +30,5 @@ AUDIT_RESOURCES = {
     "billing_note": N_("fee note"), "billing_note_line": N_("fee note line"), "billing_payment": N_("payment"),
     "billing_act": N_("billed act"), "billing_profile": N_("billing profile"),
     "billing_number_series": N_("note numbering"), "billing_key_letter_value": N_("key letter value"),
+    "billing_document": N_("billing document"), "billing_export": N_("accounting export"),
 }
