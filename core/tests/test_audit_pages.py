@@ -83,7 +83,7 @@ def test_owner_sees_the_trail_in_french_and_the_view_is_itself_audited(client, o
     assert response.status_code == 200
     assert "Journal d'accès" in response.text
     # in words: who (a staff member without a name here: their number), what, on which kind of record
-    assert "membre de l’équipe <small class=\"muted\">99</small>" in response.text
+    assert "membre de l’équipe <code class=\"muted\">99</code>" in response.text
     assert "consulté" in response.text and "dossier patient" in response.text and "dossier n° 12" in response.text
     assert "user:99" not in response.text and ">read<" not in response.text and ">success<" not in response.text
     assert response.headers["cache-control"] == "no-store"
