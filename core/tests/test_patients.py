@@ -378,3 +378,44 @@ def test_an_owner_turns_patient_sharing_on_and_off_from_the_settings_page(client
         ("update", people.id["owner"], '{"share_patients":true}'),
         ("update", people.id["owner"], '{"share_patients":false}'),
     ]
+
+
+def test_the_patient_form_records_each_holder_of_parental_authority(client, people, login_as, carnet_db, clinic):
+    """Issue 13: the patient form has a guardian section (relation, contact, whether they may receive
+    messages), refused rows come back with French field errors, and messages go only to the
+    holders who may receive them."""
+    from carnet_core.patients.patient_access import access
+
+    token = login_as(client, people.users["pia"], send_csrf=False)
+    page = client.get("/patients/new")
+    assert 'name="g0_relation"' in page.text and 'name="g1_phone"' in page.text and 'name="g2_phone"' not in page.text
+    assert '<label for="g0-last_name">' in page.text and "Titulaires de l'autorité parentale" in page.text
+    child = {"last_name": "Moreau", "first_name": "Inès", "birth_date": "2016-04-23", "_csrf_token": token}
+    refused = client.post("/patients/new", data={**child, "g0_relation": "mother", "g0_last_name": "Moreau",
+                                                 "g0_first_name": "Anne", "g0_phone": "12", "g0_messages": "1",
+                                                 "g1_last_name": "Moreau", "g1_first_name": "Paul"})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert 'id="ge0-phone"' in refused.text and 'id="ge1-relation"' in refused.text  # both rows' errors
+    assert 'value="Anne"' in refused.text  # what was typed is kept
+    with carnet_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM core_patient_guardian").scalar() == 0
+    created = client.post("/patients/new", data={
+        **child, "g0_relation": "mother", "g0_last_name": "Moreau", "g0_first_name": "Anne",
+        "g0_phone": "06 12 34 56 01", "g0_messages": "1", "g1_relation": "father", "g1_last_name": "Moreau",
+        "g1_first_name": "Paul", "g1_email": "paul.moreau@example.org",
+    }, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    location = created.headers["location"]
+    patient_id = int(location.rsplit("/", 1)[1])
+    shown = client.get(location).text
+    assert "Mère : MOREAU Anne" in shown or "Mère : Moreau Anne" in shown
+    assert "Père" in shown and "ne reçoit aucun message" in shown
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        rows = db.exec(select(PatientGuardian).order_by(PatientGuardian.id)).all()
+        assert [(g.relation, g.may_receive_messages) for g in rows] == [("mother", True), ("father", False)]
+        contact = access(db).contact(patient_id, "email")
+        assert contact.email is None  # the father, who has the only e-mail, receives nothing
+        assert access(db).contact(patient_id, "sms").phone == "+33612345601"  # the mother may
+    edit = client.get(f"{location}/edit").text
+    assert 'value="Paul"' in edit and 'value="paul.moreau@example.org"' in edit

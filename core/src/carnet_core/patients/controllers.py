@@ -200,6 +200,8 @@ def _summary(v: PatientView) -> PatientSummary:
 
 # --- pages ---------------------------------------------------------------------------------------
 
+RELATION_LABELS = {"mother": N_("Mother"), "father": N_("Father"), "guardian": N_("Legal guardian"),
+                   "other": N_("Other holder")}
 FORM_FIELDS = (
     "last_name", "first_name", "birth_date", "sex", "email", "phone", "address", "referring_physician",
     "ins_number", "birth_last_name", "birth_first_names", "birth_place_code", "notes",
@@ -207,16 +209,41 @@ FORM_FIELDS = (
 FormBody = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
+GUARDIAN_FORM_FIELDS = ("relation", "last_name", "first_name", "email", "phone")
+MAX_GUARDIANS = 4
+
+
+def _one(data: dict[str, Any], name: str) -> Any:
+    raw = data.get(name)
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    return raw if raw not in ("",) else None
+
+
 def _form_values(data: dict[str, Any], clinical: bool) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in FORM_FIELDS:
         if name == "notes" and not clinical:
             continue
-        raw = data.get(name)
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        values[name] = raw if raw not in ("",) else None
+        values[name] = _one(data, name)
+    # Holders of parental authority: rows g0_…, g1_…; a row with nothing typed is no holder.
+    guardians = []
+    for i in range(MAX_GUARDIANS):
+        row = {name: _one(data, f"g{i}_{name}") for name in GUARDIAN_FORM_FIELDS}
+        if not any(row[n] for n in ("last_name", "first_name", "email", "phone")):
+            continue
+        row["may_receive_messages"] = _one(data, f"g{i}_messages") in ("1", "on", "true")
+        guardians.append({k: v for k, v in row.items() if v is not None})
+    values["guardians"] = guardians
     return values
+
+
+def _guardian_rows(guardians: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The form's rows: the holders given, then empty rows (two at least, four at most)."""
+    rows = [dict(g) for g in guardians][:MAX_GUARDIANS]
+    wanted = min(MAX_GUARDIANS, max(2, len(rows) + 1))
+    rows += [{"may_receive_messages": True} for _ in range(wanted - len(rows))]
+    return rows
 
 
 def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]:
@@ -272,6 +299,7 @@ class PatientPages(Controller):
         principal = principal_of(request)
         return page(request, "core/patients/form.html", {
             "values": {}, "errors": {}, "patient_id": None, "clinical": principal.can(CLINICAL),
+            "guardian_rows": _guardian_rows([]), "relations": RELATION_LABELS,
         })
 
     @post("/new", opt={"permission": EDIT}, sync_to_thread=True, name="patients.create")
@@ -287,6 +315,7 @@ class PatientPages(Controller):
             except PatientInvalid as exc:
                 return form_page(request, "core/patients/form.html", {
                     "values": values, "patient_id": None, "clinical": clinical,
+                    "guardian_rows": _guardian_rows(values["guardians"]), "relations": RELATION_LABELS,
                 }, errors_of(request, exc))
         return Redirect(f"/patients/{patient.id}", status_code=303)
 
@@ -302,7 +331,8 @@ class PatientPages(Controller):
                 return page(request, "core/patients/erased.html", {}, status_code=410)
             raise
         return page(request, "core/patients/show.html", {
-            "patient": view, "panels": _panels(request, db, patient), "can_edit": principal.can(EDIT),
+            "patient": view, "relations": RELATION_LABELS,
+            "panels": _panels(request, db, patient), "can_edit": principal.can(EDIT),
             "can_export": services.may_export(principal, patient), "can_erase": principal.can(ERASE),
         })
 
@@ -366,7 +396,8 @@ class PatientPages(Controller):
         return page(request, "core/patients/form.html", {
             # a damaged field is left empty: saving the form replaces it (never the marker's text)
             "values": {name: readable(value) for name, value in view.fields.items()}, "errors": {},
-            "patient_id": patient_id, "clinical": view.clinical_visible,
+            "patient_id": patient_id, "clinical": view.clinical_visible, "relations": RELATION_LABELS,
+            "guardian_rows": _guardian_rows([{k: readable(v) for k, v in g.items()} for g in view.guardians]),
         })
 
     @post("/{patient_id:int}/edit", opt={"permission": EDIT}, sync_to_thread=True, name="patients.update")
@@ -384,6 +415,7 @@ class PatientPages(Controller):
             except PatientInvalid as exc:
                 return form_page(request, "core/patients/form.html", {
                     "values": values, "patient_id": patient_id, "clinical": clinical,
+                    "guardian_rows": _guardian_rows(values["guardians"]), "relations": RELATION_LABELS,
                 }, errors_of(request, exc))
         return Redirect(f"/patients/{patient_id}", status_code=303)
 

@@ -77,6 +77,9 @@ class PatientGuardian(ClinicOwned, SQLModel, table=True):
     email: bytes | None = Field(default=None, sa_type=Sealed)
     phone: bytes | None = Field(default=None, sa_type=Sealed)
     address: bytes | None = Field(default=None, sa_type=Sealed)
+    # Whether reminders, links and consent requests may be sent to this holder (not a sealed fact:
+    # it says nothing of the patient).
+    may_receive_messages: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -271,8 +271,10 @@ class PatientAccess:
             if channel is None:
                 first, last = _open(patient, "first_name"), _open(patient, "last_name")
             if (want_email and not email) or (want_phone and not phone):
-                for guardian in db.exec(select(PatientGuardian).where(PatientGuardian.patient_id == patient_id)
-                                        .order_by(PatientGuardian.id)):
+                for guardian in db.exec(select(PatientGuardian).where(
+                        PatientGuardian.patient_id == patient_id,
+                        PatientGuardian.may_receive_messages == True,  # noqa: E712
+                ).order_by(PatientGuardian.id)):
                     email = email or (_open(guardian, "email") if want_email else None)
                     phone = phone or (_open(guardian, "phone") if want_phone else None)
         except KeyDestroyed:

@@ -26,6 +26,7 @@ class GuardianIn(msgspec.Struct, forbid_unknown_fields=True):
     email: Email | None = None
     phone: Phone | None = None
     address: Text | None = None
+    may_receive_messages: bool = True
 
 
 class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,6 +77,7 @@ class GuardianOut(msgspec.Struct):
     email: str | None
     phone: str | None
     address: str | None
+    may_receive_messages: bool = True
 
 
 class PatientOut(msgspec.Struct, omit_defaults=True):

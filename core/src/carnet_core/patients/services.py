@@ -215,7 +215,8 @@ def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]],
     db.flush()
     for data in guardians:
         guardian = PatientGuardian(
-            patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id
+            patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id,
+            may_receive_messages=data.get("may_receive_messages", True),
         )
         db.add(guardian)
         for name in GUARDIAN_FIELDS:
@@ -336,7 +337,7 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
         raise PatientErased("this patient's data was erased; it can no longer be exported")
     fields = open_fields(db, patient, (*ADMIN_FIELDS, *CLINICAL_FIELDS))
     guardians = [
-        {"relation": g.relation, **open_fields(db, g, GUARDIAN_FIELDS)}
+        {"relation": g.relation, **open_fields(db, g, GUARDIAN_FIELDS), "may_receive_messages": g.may_receive_messages}
         for g in db.exec(
             select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
         ).all()
@@ -384,7 +385,7 @@ def _view(db: Any, principal: Any, patient: Patient, with_guardians: bool = True
         ).all():
             opened = open_fields(db, g, GUARDIAN_FIELDS)
             unreadable += [f"guardians.{n}" for n in unreadable_fields(opened)]
-            guardians.append({"relation": g.relation, **opened})
+            guardians.append({"relation": g.relation, **opened, "may_receive_messages": g.may_receive_messages})
     assert patient.id is not None
     return PatientView(
         id=patient.id, fields=fields, guardians=guardians, practitioner_id=patient.practitioner_id,

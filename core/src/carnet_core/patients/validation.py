@@ -224,6 +224,10 @@ def _clean_guardian(index: int, data: Any, errors: dict[str, FieldError]) -> dic
                 out[name] = value
             elif name in ("last_name", "first_name", "email", "phone", "address"):
                 out[name] = _clean_field(name, value)
+            elif name == "may_receive_messages":
+                if not isinstance(value, bool):
+                    raise FieldError("not_boolean", N_("Must be true or false."))
+                out[name] = value
             else:
                 raise _unknown()
         except FieldError as exc:
