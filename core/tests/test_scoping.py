@@ -325,6 +325,11 @@ def test_a_database_given_a_role_acts_as_that_role_on_every_connection(carnet_db
                         db.execute(sa.text("SELECT session_user")).scalar()) == (role, login)
         with plain.session(unscoped=True) as db:
             assert db.execute(sa.text("SELECT current_user")).scalar() == login
+        # a new Database has not checked row-level security yet: the suite's superuser is named, once
+        from carnet_core.process import warn_rls_bypass
+
+        assert "superuser" in (warn_rls_bypass(plain) or "")
+        assert warn_rls_bypass(plain) is None
     finally:
         database.dispose()
         plain.dispose()
@@ -343,3 +348,20 @@ def test_a_database_hands_its_lock_timeout_to_every_connection(carnet_db):
         assert database.url == carnet_db.url
     finally:
         database.dispose()
+
+
+def test_sessions_of_a_bare_database_carry_nothing_it_was_not_given(carnet_db, make_clinic):
+    """A Database built without a keyring, audit notifier, patient guard or declared actors hands its
+    sessions none of them (sealing then says the keyring is missing, enqueue does not check names)."""
+    from carnet_core.db.session import ACTORS, PATIENT_GUARD, Database
+    from carnet_core.encryption.services import KeyringMissing, keyring_of
+
+    a = make_clinic("alpha", plugins=[])
+    bare = Database(carnet_db.url)
+    try:
+        with bare.session(clinic_id=a.id) as db:
+            assert not {"carnet.keyring", "audit_notifier", PATIENT_GUARD, ACTORS} & set(db.info)
+            with pytest.raises(KeyringMissing):
+                keyring_of(db)
+    finally:
+        bare.dispose()
