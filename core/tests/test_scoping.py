@@ -365,3 +365,14 @@ def test_sessions_of_a_bare_database_carry_nothing_it_was_not_given(carnet_db, m
                 keyring_of(db)
     finally:
         bare.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/x.db", "postgresql://carnet@db.example:5432/carnet"])
+def test_make_engine_hands_other_engine_arguments_to_sqlalchemy(url, tmp_path):
+    """Callers pass their own engine settings (backup's restore: an AUTOCOMMIT admin engine)."""
+    from carnet_core.db.session import make_engine
+
+    engine = make_engine(url.format(tmp=tmp_path), pool_recycle=77, isolation_level="AUTOCOMMIT")
+    assert engine.pool._recycle == 77
+    assert engine.dialect._on_connect_isolation_level == "AUTOCOMMIT"
+    engine.dispose()
