@@ -16,6 +16,8 @@ def register_permissions() -> list[Permission]:
         Permission("core.manage_modules", "Enable and disable modules", roles=("owner",)),
         Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
+        Permission("core.retention.manage", N_("Confirm destructions, place legal holds, set retention rules"),
+                   roles=("owner",)),
         Permission("core.manage_users", "Invite staff, change their roles, remove them", roles=("owner",)),
         *patient_permissions(),
         Permission("core.patients.accesses", N_("See who accessed a patient's file"), roles=("owner", "practitioner")),
@@ -66,4 +68,7 @@ def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
         NavItem(label=N_("Audit trail"), href="/audit", permission="core.audit.view", order=800),
         NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
         NavItem(label=N_("Staff"), href="/settings/users", permission="core.manage_users", order=910),
+        NavItem(label=N_("Record retention"), href="/settings/retention", permission="core.retention.manage",
+                order=920),
+        NavItem(label=N_("Operations"), href="/operator", permission="core.operator", order=930),
     ]

@@ -29,4 +29,7 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.patients.accesses import patient_accesses
 
     handlers.append(patient_accesses)
+    from carnet_core.retention.controllers import HANDLERS as retention_handlers
+
+    handlers.extend(retention_handlers)
     return handlers
