@@ -90,7 +90,7 @@ def test_rules_form_refuses_values_below_the_law_in_french(client, staff, login_
         "_csrf_token": token, "archive_after_years": "5", "destroy_after_years": "12", "minor_until_age": "28",
         "invoice_years": "abc"})
     assert bad.status_code == 422
-    assert "Entre 20 et 40." in bad.text and "Indiquez un nombre entier d&#39;années." in bad.text
+    assert "Entre 20 et 40." in bad.text and "Indiquez un nombre entier d’années." in bad.text
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert retention.rules_of(db).id is None  # nothing written
 
