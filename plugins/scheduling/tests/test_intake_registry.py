@@ -98,3 +98,55 @@ def test_an_offer_the_registry_refuses_tells_the_family_staff_and_the_log(
     listed = client.get(f"/scheduling/waitlist?practitioner_id={hours.practitioner.id}")
     assert listed.status_code == 200 and "coordonnées refusées : à corriger avec la famille" in listed.text
 
+
+
+PARENTS = {
+    "g0_relation": "mother", "g0_last_name": "Martin", "g0_first_name": "Anne", "g0_email": "anne.martin@example.org",
+    "g0_phone": "06 12 34 56 01", "g0_messages": "1",
+    "g1_relation": "father", "g1_last_name": "Martin", "g1_first_name": "Paul", "g1_phone": "06 98 76 54 32",
+}
+
+
+def test_the_waiting_list_records_the_child_and_both_parents_up_to_the_registry(
+        client, hours, carnet_db, carnet_settings, plugin_host, jobs_worker):
+    """Issue 13: the family registers the child (with birth date) and each holder of parental
+    authority; a holder the registry would refuse is refused at intake; accepting an offer
+    registers the child with both parents through core's registry."""
+    from carnet_core.patients.models import Patient, PatientGuardian
+    from carnet_core.plugin_api import open_
+
+    refused = _join(client, hours, "Tom Martin", "anne.martin@example.org", [hours.practitioner.id],
+                    birth_date="2017-04-23", **{**PARENTS, "g1_phone": "06 98"})
+    assert refused.status_code == 400 and 'value="Anne"' in refused.text and 'value="2017-04-23"' in refused.text
+    assert "indiquez un numéro comme 06 12 34 56 78" in refused.text
+    no_relation = _join(client, hours, "Tom Martin", "anne.martin@example.org", [hours.practitioner.id],
+                        **{**PARENTS, "g1_relation": ""})
+    assert no_relation.status_code == 400 and "choisissez le lien avec le patient" in no_relation.text
+    future = _join(client, hours, "Tom Martin", "anne.martin@example.org", [hours.practitioner.id],
+                   birth_date="2999-01-01")
+    assert future.status_code == 400 and "date de naissance" in future.text
+    with carnet_db.session(clinic_id=hours.clinic.id) as db:
+        assert db.exec(select(WaitingEntry)).all() == []
+    joined = _join(client, hours, "Tom Martin", "anne.martin@example.org", [hours.practitioner.id],
+                   birth_date="2017-04-23", **PARENTS)
+    assert joined.status_code == 200
+    with carnet_db.engine.connect() as conn:
+        raw = repr(conn.exec_driver_sql("SELECT * FROM scheduling_waiting_entry").fetchall())
+    assert "2017-04-23" not in raw and "Paul" not in raw  # sealed
+    _accept_all(carnet_db, hours)
+    wait_for_jobs(jobs_worker)
+    _book_and_cancel(carnet_db, hours, plugin_host, next_weekday_at(1, 15))
+    wait_for_jobs(jobs_worker)
+    url = _offer_urls(carnet_settings)["anne.martin@example.org"]
+    accepted = client.post(f"{url}/accept", data={"_csrf_token": csrf_token(client, url)})
+    assert accepted.status_code == 200 and "est à vous" in accepted.text
+    with carnet_db.session(clinic_id=hours.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        entry = db.exec(select(WaitingEntry)).one()
+        assert entry.patient_id is not None and open_(db, entry, "birth_date") == "2017-04-23"
+        patient = db.get(Patient, entry.patient_id)
+        assert open_(db, patient, "birth_date") == "2017-04-23" and open_(db, patient, "first_name") == "Tom"
+        holders = db.exec(select(PatientGuardian).order_by(PatientGuardian.id)).all()
+        assert [(g.relation, open_(db, g, "first_name"), open_(db, g, "phone"), g.may_receive_messages)
+                for g in holders] == [("mother", "Anne", "+33612345601", True),
+                                      ("father", "Paul", "+33698765432", False)]

@@ -111,6 +111,11 @@ class WaitingEntry(ClinicOwned, table=True):
     situation: bytes | None = Field(default=None, sa_type=Sealed)
     prescription: bytes | None = Field(default=None, sa_type=Sealed)
     age_years: bytes | None = Field(default=None, sa_type=Sealed)
+    # The patient's birth date (YYYY-MM-DD) and the holders of parental authority the family gave
+    # (JSON list of {relation, last_name, first_name, email, phone, may_receive_messages}), both
+    # handed to core's registry when an offer is accepted.
+    birth_date: bytes | None = Field(default=None, sa_type=Sealed)
+    guardians: bytes | None = Field(default=None, sa_type=Sealed)
     # Weekly availability: JSON list of [weekday, "HH:MM", "HH:MM"] (not identifying on its own).
     availability: str = Field(default="[]", max_length=2000)
     urgent: bool = Field(default=False)

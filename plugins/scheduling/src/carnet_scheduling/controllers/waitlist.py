@@ -14,6 +14,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
+    N_,
     PUBLIC,
     CarnetSession,
     User,
@@ -38,6 +39,8 @@ from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTak
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 OPT = {"permission": PUBLIC}
 DAYS = ((0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"))
+RELATIONS = (("mother", N_("Mother")), ("father", N_("Father")), ("guardian", N_("Legal guardian")),
+             ("other", N_("Other holder")))
 PARTS = (("morning", "morning"), ("afternoon", "afternoon"), ("evening", "evening"))
 
 
@@ -51,8 +54,12 @@ def _hooks(request: Request[Any, Any, Any]) -> Any:
 
 def _form(request: Any, db: CarnetSession, values: dict[str, Any] | None = None, error: Any = None,
           status: int = 200) -> Template:
+    values = values or {}
+    rows = list(values.get("guardians") or [])
+    rows += [{"may_receive_messages": True}] * (2 - len(rows))
     return page(request, "scheduling/public_waitlist.html", {
-        "practitioners": online_practitioners(db) or _all_practitioners(db), "values": values or {},
+        "practitioners": online_practitioners(db) or _all_practitioners(db), "values": values, "rows": rows,
+        "relations": RELATIONS,
         "error": error, "days": DAYS, "parts": PARTS, "action": f"{_base(request)}/waitlist",
     }, status_code=status)
 
@@ -74,9 +81,15 @@ def waitlist_join(request: Request[Any, Any, Any], db: NamedDependency[CarnetSes
         value = data.get(name)
         return value if isinstance(value, list) else [value] if value else []
 
-    values = {k: data.get(k) for k in ("full_name", "email", "phone", "situation", "prescription", "age_years",
-                                       "urgent") if not isinstance(data.get(k), list)}
+    values: dict[str, Any] = {k: data.get(k) for k in ("full_name", "email", "phone", "situation", "prescription",
+                                                       "age_years", "birth_date", "urgent")
+                              if not isinstance(data.get(k), list)}
     values["availability"] = listed("availability")
+    values["guardians"] = [
+        {**{k: data.get(f"g{i}_{k}") for k in waitlist.GUARDIAN_KEYS if isinstance(data.get(f"g{i}_{k}"), str)},
+         "may_receive_messages": data.get(f"g{i}_messages") in ("1", "on")}
+        for i in range(2)
+    ]
     try:
         waitlist.join(db, values, [int(p) for p in listed("practitioners")])
     except (SchedulingError, ValueError) as exc:
@@ -277,7 +290,7 @@ def staff_online(request: Request[Any, Any, Any], db: NamedDependency[CarnetSess
 STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online]
 
 # Words shown through `_(…)` from data (days, half-days, states) and the services' error messages.
-from carnet_core.plugin_api import N_  # noqa: E402
+
 
 SHOWN_MESSAGES = (
     N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
@@ -287,4 +300,6 @@ SHOWN_MESSAGES = (
     N_("describe the situation in a few words (4000 characters at most)"), N_("1000 characters at most"),
     N_("give the age in years"), N_("choose at least one practitioner of this practice"),
     N_("choose half-days from the list"), N_("choose a practitioner"),
+    N_("give at most four holders of parental authority"), N_("choose the relation to the patient"),
+    N_("check the details of this holder"),
 )

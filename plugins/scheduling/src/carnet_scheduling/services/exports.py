@@ -112,7 +112,8 @@ def _waiting_files(db: Any, patient_id: int) -> list[dict[str, Any]]:
         files.append({
             "id": e.id,
             **{name: readable(open_or_unreadable(db, e, name))
-               for name in ("full_name", "email", "phone", "situation", "prescription", "age_years")},
+               for name in ("full_name", "email", "phone", "situation", "prescription", "age_years", "birth_date",
+                            "guardians")},
             "availability": e.availability, "urgent": e.urgent, "status": e.status,
             "earlier_than_appointment_id": e.earlier_than_appointment_id,
             "created_at": e.created_at.isoformat(), "last_confirmed_at": e.last_confirmed_at.isoformat(),
