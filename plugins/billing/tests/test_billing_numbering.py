@@ -117,3 +117,25 @@ def test_series_are_per_practitioner(carnet_db, make_clinic):
             notes.issue(db, owner, notes.create_draft(db, owner, practitioner_id=world.owner.id,
                                                       patient_id=world.patients[0]).id)  # empty
         assert notes.issue(db, colleague, theirs.id).seq == 1
+
+
+def test_each_series_is_its_clinics_practitioners_and_years_own(carnet_db, make_clinic):
+    """The series row is chosen by clinic, practitioner and year: the same practitioner working in
+    two clinics, or the same year for two practitioners, never share numbers."""
+    one = make_world(carnet_db, make_clinic, slug="cabinet-un")
+    two = make_world(carnet_db, make_clinic, slug="cabinet-deux")
+    taken = {}
+    with carnet_db.session(clinic_id=one.clinic.id) as db:
+        taken["one", "owner", 2026] = [numbering.take(db, one.owner.id, 2026) for _ in range(3)]
+        taken["one", "colleague", 2026] = [numbering.take(db, one.practitioner.id, 2026)]
+        taken["one", "owner", 2025] = [numbering.take(db, one.owner.id, 2025) for _ in range(2)]
+    with carnet_db.session(clinic_id=two.clinic.id) as db:  # the first clinic's owner works here too
+        taken["two", "owner", 2026] = [numbering.take(db, one.owner.id, 2026) for _ in range(5)]
+    assert taken == {("one", "owner", 2026): [1, 2, 3], ("one", "colleague", 2026): [1],
+                     ("one", "owner", 2025): [1, 2], ("two", "owner", 2026): [1, 2, 3, 4, 5]}
+    with carnet_db.session(clinic_id=one.clinic.id) as db:
+        assert [numbering.last_taken(db, one.owner.id, 2026), numbering.last_taken(db, one.practitioner.id, 2026),
+                numbering.last_taken(db, one.owner.id, 2025), numbering.last_taken(db, one.owner.id, 2024)] == [3, 1, 2, 0]
+    with carnet_db.session(clinic_id=two.clinic.id) as db:
+        assert numbering.last_taken(db, one.owner.id, 2026) == 5
+        assert numbering.last_taken(db, one.practitioner.id, 2026) == 0
