@@ -1,13 +1,12 @@
 """Pure calendar rules: Easter, French public holidays, wall time <-> UTC across DST."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
 from carnet_scheduling.services.calendar import (
     DateRange,
     NonexistentLocalTime,
-    easter_sunday,
     french_public_holidays,
     local_day_bounds,
     local_to_utc,
@@ -15,12 +14,14 @@ from carnet_scheduling.services.calendar import (
 
 
 @pytest.mark.parametrize(
-    ("year", "expected"),
-    [(2024, date(2024, 3, 31)), (2025, date(2025, 4, 20)), (2026, date(2026, 4, 5)),
-     (2027, date(2027, 3, 28)), (2038, date(2038, 4, 25)), (2285, date(2285, 3, 22))],
+    ("year", "easter_monday"),
+    [(2024, date(2024, 4, 1)), (2025, date(2025, 4, 21)), (2026, date(2026, 4, 6)),
+     (2027, date(2027, 3, 29)), (2038, date(2038, 4, 26))],
 )
-def test_easter_sunday_matches_known_dates(year, expected):
-    assert easter_sunday(year) == expected
+def test_easter_based_days_come_from_the_holidays_library(year, easter_monday):
+    days = french_public_holidays(year)
+    assert days[easter_monday] == "Lundi de Pâques"
+    assert days[easter_monday + timedelta(days=38)] == "Ascension"
 
 
 def test_french_public_holidays_2026_has_the_eleven_days():
@@ -64,3 +65,11 @@ def test_day_bounds_on_dst_days_are_23_and_25_hours():
 def test_date_range_refuses_reversed_bounds():
     with pytest.raises(ValueError, match="ends"):
         DateRange(date(2026, 2, 10), date(2026, 2, 1), "x")
+
+
+def test_overseas_regions_have_their_own_days():
+    reunion = french_public_holidays(2026, "la-reunion")
+    assert date(2026, 12, 20) in reunion and date(2026, 12, 20) not in french_public_holidays(2026)
+    assert date(2026, 5, 22) in french_public_holidays(2026, "martinique")  # abolition of slavery
+    with pytest.raises(ValueError):
+        french_public_holidays(2026, "atlantis")

@@ -13,8 +13,11 @@ class SchedulingSettings(BaseModel):
     min_notice_hours: int = Field(default=0, ge=0, le=24 * 30, description="Staff availability search notice.")
     horizon_days: int = Field(default=180, ge=1, le=730, description="How far ahead availability is searched.")
     holiday_region: str = Field(
-        default="metropole", pattern="^(metropole|alsace-moselle)$",
-        description="Public holidays: 'metropole' or 'alsace-moselle' (adds Good Friday, 26 December).",
+        default="metropole",
+        pattern="^(metropole|alsace-moselle|guadeloupe|martinique|guyane|la-reunion|mayotte|saint-barthelemy|"
+                "saint-martin|saint-pierre-et-miquelon|nouvelle-caledonie|polynesie-francaise|wallis-et-futuna)$",
+        description="Public holidays of the practice's region: 'metropole', 'alsace-moselle' (adds Good Friday, "
+                    "26 December) or an overseas department or collectivity ('la-reunion', 'guadeloupe'…).",
     )
     prescription_warning_sessions: int = Field(
         default=3, ge=0, le=50, description="Warn when this many sessions or fewer remain on a prescription.",

@@ -1,4 +1,4 @@
-"""Calendar facts: French public holidays (computed), local wall time <-> UTC, date ranges."""
+"""Calendar facts: French public holidays (the `holidays` library), local wall time <-> UTC, date ranges."""
 
 from __future__ import annotations
 
@@ -15,42 +15,27 @@ class NonexistentLocalTime(ValueError):
     """A wall-clock time skipped by a daylight-saving change (e.g. 02:30 on the last Sunday of March)."""
 
 
-def easter_sunday(year: int) -> date:
-    """Gregorian Easter (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    ell = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * ell) // 451
-    month, day = divmod(h + ell - 7 * m + 114, 31)
-    return date(year, month, day + 1)
+# Where the practice is, for its public holidays: `holidays`' subdivision of France (None: the
+# national list). Alsace-Moselle adds Good Friday and 26 December; each overseas department and
+# collectivity adds its own days (abolition of slavery, Assumption of Mayotte…).
+HOLIDAY_REGIONS: dict[str, str | None] = {
+    "metropole": None, "alsace-moselle": "57", "guadeloupe": "971", "martinique": "972", "guyane": "973",
+    "la-reunion": "974", "mayotte": "976", "saint-barthelemy": "BL", "saint-martin": "MF",
+    "saint-pierre-et-miquelon": "PM", "nouvelle-caledonie": "NC", "polynesie-francaise": "PF",
+    "wallis-et-futuna": "WF",
+}
 
 
 @lru_cache(maxsize=256)
 def french_public_holidays(year: int, region: str = "metropole") -> dict[date, str]:
-    """Jours fériés for a year. `region="alsace-moselle"` adds Good Friday and St Stephen's Day."""
-    easter = easter_sunday(year)
-    days = {
-        date(year, 1, 1): "Jour de l'an",
-        easter + timedelta(days=1): "Lundi de Pâques",
-        date(year, 5, 1): "Fête du Travail",
-        date(year, 5, 8): "Victoire 1945",
-        easter + timedelta(days=39): "Ascension",
-        easter + timedelta(days=50): "Lundi de Pentecôte",
-        date(year, 7, 14): "Fête nationale",
-        date(year, 8, 15): "Assomption",
-        date(year, 11, 1): "Toussaint",
-        date(year, 11, 11): "Armistice 1918",
-        date(year, 12, 25): "Noël",
-    }
-    if region == "alsace-moselle":
-        days[easter - timedelta(days=2)] = "Vendredi saint"
-        days[date(year, 12, 26)] = "Saint-Étienne"
-    return days
+    """Jours fériés for a year and a region of HOLIDAY_REGIONS, in French, from the maintained
+    `holidays` library (Easter-based days, Alsace-Moselle and overseas included) rather than
+    arithmetic of our own."""
+    import holidays
+
+    if region not in HOLIDAY_REGIONS:
+        raise ValueError(f"unknown holiday region {region!r}; one of {', '.join(HOLIDAY_REGIONS)}")
+    return dict(holidays.France(years=year, subdiv=HOLIDAY_REGIONS[region], language="fr"))
 
 
 def public_holiday(day: date, region: str = "metropole") -> str | None:
