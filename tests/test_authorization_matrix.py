@@ -217,6 +217,9 @@ ROWS: dict[str, Row] = {
     "GET /settings/patients": Row(("owner",)),
     "POST /settings/patients": Row(("owner",), body={"share_patients": "1"}),
     # RGPD: export (owners and the patient's practitioner), erasure (owners, confirmed)
+    # an archived record opens with a recorded reason (audited) for whoever may see the patient
+    "POST /patients/{patient_id:int}/archive-access": Row(STAFF, {"patient_id": "999999"},
+                                                          {"reason": "continuity_of_care"}, ok=(404,), foreign=_PA),
     "POST /patients/{patient_id:int}/export": Row(("owner", "practitioner"), {"patient_id": "999999"}, {},
                                                   ok=(404,), foreign=_PA),
     "GET /patients/{patient_id:int}/erase": Row(("owner",), {"patient_id": "999999"}, ok=(404,), foreign=_PA),

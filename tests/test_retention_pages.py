@@ -112,3 +112,30 @@ def test_the_operator_page_shows_the_last_backup_its_restore_test_and_retention_
     assert "Dernière sauvegarde" in page and "Dernier test de restauration" in page and "réussi" in page
     assert "2 dossier(s) attendent votre confirmation." in page and 'class="table-wrap"' in page
     assert client.get("/operator").status_code == 200
+
+
+def test_an_archived_record_opens_only_with_a_recorded_reason(client, staff, login_as, carnet_db, clinic, due):
+    from carnet_core.audit.models import AuditRecord
+
+    owner = staff("owner", email="owner@cabinet.test")
+    token = login_as(client, owner, send_csrf=False)
+    gate = client.get(f"/patients/{due[0]}")
+    assert gate.status_code == 200 and "Dossier archivé" in gate.text
+    assert "ANCIEN" not in gate.text.upper()  # nothing of the record before the reason
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        opened = db.exec(select(AuditRecord).where(AuditRecord.patient_id == due[0],
+                                                   AuditRecord.actor_user_id == owner.id)).all()
+    assert opened == []
+    bad = client.post(f"/patients/{due[0]}/archive-access", data={"_csrf_token": token, "reason": "curiosity"})
+    assert bad.status_code == 422 and "Choisissez un motif dans la liste." in bad.text
+    done = client.post(f"/patients/{due[0]}/archive-access", data={"_csrf_token": token,
+                                                                   "reason": "patient_request"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    shown = client.get(f"/patients/{due[0]}")
+    assert "ANCIEN Élodie" in shown.text
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        reasons = [r.details for r in db.exec(select(AuditRecord).where(
+            AuditRecord.patient_id == due[0], AuditRecord.action == "read_archived"))]
+    assert len(reasons) == 1 and "patient_request" in str(reasons[0])
+    assert "Dossier archivé" in client.get(f"/patients/{due[1]}").text  # another archived record: its own reason

@@ -48,6 +48,8 @@ from carnet_core.patients.services import (
     PatientNotFound,
     PatientView,
 )
+from carnet_core.retention.models import ARCHIVE_ACCESS_REASONS
+from carnet_core.retention.services import RetentionInvalid, archive_access_open, record_archive_access
 from carnet_core.web.errors import invalid_fields
 from carnet_core.web.forms import errors_of, form_page
 from carnet_core.web.guards import principal_of
@@ -324,8 +326,12 @@ class PatientPages(Controller):
         principal = principal_of(request)
         try:
             with answers(request):
-                view = services.read_patient(db, principal, patient_id)
                 patient = services.get_patient(db, principal, patient_id)
+                if patient.archived and not archive_access_open(db, principal, patient_id):
+                    # an archived record opens only with a recorded reason (nothing read before it)
+                    return page(request, "core/patients/archived.html", {
+                        "patient_id": patient_id, "reasons": _archive_reasons(request), "errors": {}})
+                view = services.read_patient(db, principal, patient_id)
         except HTTPException as exc:
             if exc.status_code == 410:
                 return page(request, "core/patients/erased.html", {}, status_code=410)
@@ -335,6 +341,25 @@ class PatientPages(Controller):
             "panels": _panels(request, db, patient), "can_edit": principal.can(EDIT),
             "can_export": services.may_export(principal, patient), "can_erase": principal.can(ERASE),
         })
+
+    @post("/{patient_id:int}/archive-access", opt={"permission": VIEW}, sync_to_thread=True,
+          name="patients.archive_access")
+    def archive_access(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id, data: FormBody,
+    ) -> Template | Redirect:
+        """Open an archived record for this user for a while, with the reason recorded (audited)."""
+        principal = principal_of(request)
+        raw = data.get("reason")
+        reason = (raw[-1] if raw else "") if isinstance(raw, list) else (raw if isinstance(raw, str) else "")
+        with answers(request):
+            services.get_patient(db, principal, patient_id)
+            try:
+                record_archive_access(db, principal, patient_id, reason)
+            except RetentionInvalid:
+                return page(request, "core/patients/archived.html", {
+                    "patient_id": patient_id, "reasons": _archive_reasons(request),
+                    "errors": {"reason": translate(request, "Choose a reason from the list.")}}, status_code=422)
+        return Redirect(f"/patients/{patient_id}", status_code=303)
 
     @post("/{patient_id:int}/export", opt={"permission": EXPORT}, sync_to_thread=True, status_code=200,
           name="patients.export")
@@ -449,6 +474,16 @@ def _reasons(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
         "other": translate(request, "Another lawful ground"),
     }
     return [(code, labels[code]) for code in ERASURE_REASONS]
+
+
+def _archive_reasons(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    labels = {
+        "continuity_of_care": translate(request, "Continuity of care (the patient comes back)"),
+        "patient_request": translate(request, "The patient asked for their record"),
+        "legal_request": translate(request, "A legal request"),
+        "billing_query": translate(request, "A billing or insurance query"),
+    }
+    return [(code, labels[code]) for code in ARCHIVE_ACCESS_REASONS]
 
 
 def route_handlers() -> list[Any]:

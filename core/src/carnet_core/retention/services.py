@@ -308,3 +308,33 @@ def forecast(db: Any, host: Any, clinic: Any, today: date, days: int = 90) -> Fo
         archive=sorted((d for d in dues if not d.archived and d.archive_on <= until), key=lambda d: d.archive_on),
         destroy=sorted((d for d in dues if d.destroy_on <= until), key=lambda d: d.destroy_on),
     )
+
+
+# An archived record is read only with a recorded reason: the reason opens it for this user for
+# ARCHIVE_ACCESS_MINUTES (an audit record "read_archived" with the reason code is the key).
+ARCHIVE_ACCESS_MINUTES = 30
+
+
+def archive_access_open(db: Any, principal: Any, patient_id: int) -> bool:
+    import sqlalchemy as sa
+
+    from carnet_core.audit.models import AuditRecord
+
+    user_id = getattr(principal, "user_id", None)
+    if user_id is None:
+        return False
+    since = utcnow() - timedelta(minutes=ARCHIVE_ACCESS_MINUTES)
+    t = AuditRecord.__table__.c
+    found = db.execute(sa.select(t.id).where(
+        t.patient_id == patient_id, t.action == "read_archived", t.actor_user_id == user_id, t.occurred_at >= since,
+    ).limit(1)).first()
+    return found is not None
+
+
+def record_archive_access(db: Any, principal: Any, patient_id: int, reason: str) -> None:
+    from carnet_core.retention.models import ARCHIVE_ACCESS_REASONS
+
+    if reason not in ARCHIVE_ACCESS_REASONS:
+        raise RetentionInvalid({"reason": FieldError("invalid_choice", N_("Choose a reason from the list."))})
+    audit.record(db, actor=principal, action="read_archived", resource_type="patient", resource_id=patient_id,
+                 patient_id=patient_id, details={"reason": reason})
