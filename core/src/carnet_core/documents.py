@@ -22,6 +22,7 @@ every page, and only rendering raises `PdfUnavailable`, which names the fix.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,8 @@ def _weasyprint() -> Any:
         import weasyprint
     except (ImportError, OSError) as exc:  # OSError: the Python package is there, Pango is not
         raise PdfUnavailable(f"PDF rendering needs WeasyPrint and Pango: {FIX} ({exc})") from exc
+    # its step-by-step progress is not for the process's log (warnings still are)
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     return weasyprint
 
 

@@ -206,7 +206,7 @@ def test_the_exports_page_polls_progress_and_downloads_through_an_expiring_link(
                         follow_redirects=False)
     assert asked.status_code == 303
     waiting = client.get("/billing/exports", headers={"HX-Request": "true"})
-    assert 'hx-trigger="every 2s"' in waiting.text and "<html" not in waiting.text and "<progress" in waiting.text
+    assert 'hx-trigger="every 2s"' in waiting.text and "<html" not in waiting.text and "en attente" in waiting.text
     wait_for_jobs(jobs_worker)
     done = client.get("/billing/exports", headers={"HX-Request": "true"})
     assert "hx-trigger" not in done.text and "Télécharger" in done.text
