@@ -51,6 +51,11 @@ PUBLIC_ROUTES = {
     "GET /p/{clinic_slug:str}/scheduling/w/{token:str}", "POST /p/{clinic_slug:str}/scheduling/w/{token:str}",
     "GET /p/{clinic_slug:str}/scheduling/m/{token:str}",
     "GET /static/scheduling/{file_path:path}", "HEAD /static/scheduling/{file_path:path}",
+    # consent, signers without accounts: pages reached only through signed patient links (hashed,
+    # expiring, single-use signing links with a one-time code; withdrawal links), CSRF on POSTs
+    "GET /p/{clinic_slug:str}/consent/s/{token:str}", "POST /p/{clinic_slug:str}/consent/s/{token:str}/code",
+    "POST /p/{clinic_slug:str}/consent/s/{token:str}/sign",
+    "GET /p/{clinic_slug:str}/consent/w/{token:str}", "POST /p/{clinic_slug:str}/consent/w/{token:str}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -171,6 +176,34 @@ _PA = {"patient_id": "__patient_a__"}
 # Path parameters naming a real patient of clinic A: a member of clinic B is refused on each route.
 _PA = {"patient_id": "__patient_a__"}
 
+# consent: every member sees status and sends forms (no clinical content); owners write the forms.
+# Unknown ids answer 404, empty forms 422 (nothing written); clinic B never reaches A's patient.
+_C = "/api/v1/consent"
+_UNKNOWN_PATIENT = {"patient_id": "999999"}
+CONSENT_ROWS: dict[str, Row] = {
+    "GET /consent": Row(_STAFF),
+    "POST /consent/forms/starter": Row(("owner",), body={}),
+    "GET /consent/forms/new": Row(("owner",)),
+    "POST /consent/forms": Row(("owner",), body={}, ok=(422,)),
+    "GET /consent/forms/{template_id:int}": Row(("owner",), {"template_id": 999999}, ok=(404,)),
+    "POST /consent/forms/{template_id:int}": Row(("owner",), {"template_id": 999999}, {"action": "save"}, ok=(404,)),
+    "GET /consent/versions/{version_id:int}": Row(_STAFF, {"version_id": 999999}, ok=(404,)),
+    "GET /consent/patients/{patient_id:int}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
+    "POST /consent/patients/{patient_id:int}/send": Row(_STAFF, _UNKNOWN_PATIENT, {"template_id": "1"}, ok=(404, 422),
+                                                        foreign=_PA),
+    "POST /consent/patients/{patient_id:int}/withdraw": Row(_STAFF, _UNKNOWN_PATIENT, {"purpose": "telesoin"},
+                                                            ok=(404,), foreign=_PA),
+    "GET /consent/requests/{request_id:int}": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
+    "POST /consent/requests/{request_id:int}/cancel": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
+    f"GET {_C}/forms": Row(_STAFF),
+    f"GET {_C}/patients/{{patient_id:int}}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
+    f"GET {_C}/patients/{{patient_id:int}}/allows/{{purpose:str}}": Row(
+        _STAFF, {**_UNKNOWN_PATIENT, "purpose": "telesoin"}, ok=(404,), foreign={**_PA, "purpose": "telesoin"}),
+    f"POST {_C}/requests": Row(_STAFF, body={}, ok=(400,)),
+    f"POST {_C}/patients/{{patient_id:int}}/withdrawals": Row(_STAFF, _UNKNOWN_PATIENT, {}, ok=(400, 404),
+                                                              foreign=_PA),
+}
+
 ROWS: dict[str, Row] = {
     "GET /settings/modules": Row(("owner",)),
     "POST /settings/modules/{plugin:str}": Row(("owner",), {"plugin": "__first_plugin__"}, {"enabled": "0"},
@@ -194,6 +227,7 @@ ROWS: dict[str, Row] = {
     "GET /api/v1/me": Row(ANY_MEMBER),
     **SCHEDULING_ROWS,
     **BILLING_ROWS,
+    **CONSENT_ROWS,
     "GET /settings/users": Row(("owner",)),
     "POST /settings/users": Row(("owner",), body={"email": "nouvelle@cabinet.test", "roles": "secretary"}),
     "POST /settings/users/{user_id:int}/roles": Row(("owner",), {"user_id": "__target_roles__"},

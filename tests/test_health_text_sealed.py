@@ -52,6 +52,16 @@ NO_HEALTH_DATA = {
     ("billing_payment", "method"): "code: card, cash, cheque, transfer",
     ("billing_document", "kind"): "code: pdf, facturx",
     ("billing_payment", "payer"): "code: patient, amo, amc",
+    ("consent_decision", "actor"): "who recorded it: user:<id>, patient_link:<id>, signature:<id>",
+    ("consent_decision", "purpose"): "clause key, a code of the clinic's forms ([a-z0-9_], e.g. sms_reminders)",
+    ("consent_decision", "source"): "code: signature, withdrawal_link, staff",
+    ("consent_request", "rule"): "code: patient, one, both",
+    ("consent_request", "status"): "code: pending, complete, cancelled",
+    ("consent_signature", "channel"): "code: email",
+    ("consent_signature", "version_hash"): "SHA-256 of the form version signed (clinic text, not patient data)",
+    ("consent_signer", "relation"): "code: mother, father, guardian, other",
+    ("consent_signer", "role"): "code: patient, guardian",
+    ("consent_signer", "status"): "code: pending, signed, cancelled",
 }
 # Free text that must stay sealed (issue #14: these were in clear).
 MUST_BE_SEALED = {

@@ -79,6 +79,10 @@ _NAMES: dict[str, str] = {
     "PatientForbidden": "carnet_core.patients.services",
     "PatientInvalid": "carnet_core.patients.services",
     "check_patient_input": "carnet_core.patients.validation",
+    "GuardianContact": "carnet_core.patients.patient_access",
+    # consent: the one question before an optional processing ("does P allow X now?")
+    "purpose_allowed": "carnet_core.purposes",
+    "PURPOSES": "carnet_core.purposes",
     # sealing (encryption at rest) and exact-match search
     "Sealed": "carnet_core.encryption",
     "seal": "carnet_core.encryption",

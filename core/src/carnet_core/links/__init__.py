@@ -5,6 +5,8 @@ from carnet_core.links.models import PatientLink
 from carnet_core.links.services import (
     CODE_LOCKED,
     EXPIRED,
+    MAX_CODE_ATTEMPTS,
+    MAX_CODES_SENT,
     REVOKED,
     THROTTLED,
     UNKNOWN,
@@ -24,7 +26,8 @@ from carnet_core.links.services import (
 )
 
 __all__ = [
-    "CODE_LOCKED", "EXPIRED", "REVOKED", "THROTTLED", "UNKNOWN", "USED", "IssuedLink", "LinkError",
+    "CODE_LOCKED", "EXPIRED", "MAX_CODE_ATTEMPTS", "MAX_CODES_SENT",
+    "REVOKED", "THROTTLED", "UNKNOWN", "USED", "IssuedLink", "LinkError",
     "LinkRefused", "PatientLink", "audit_access", "contact_allowed", "issue", "issue_code", "open_link",
     "refusal_reason", "revoke",
     "use", "verify_code",

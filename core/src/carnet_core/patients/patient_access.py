@@ -9,6 +9,7 @@
     patients.search("lefèvre")                 # [PatientRef with display_name], exact blind-index search
     patients.require_clinical(patient_id)      # PatientForbidden unless clinical content is allowed
     patients.contact(patient_id, "email")      # where to send a message (patient, else a guardian)
+    patients.guardians(patient_id)             # [GuardianContact]: holders of parental authority
     patients.find(email=..., last_name=...)    # id of a known patient (online forms), no data
     patients.register({...})                   # a new patient through the registry's validation
 
@@ -51,7 +52,7 @@ from carnet_core.patients.services import (
     PatientNotFound,
 )
 
-__all__ = ["PatientAccess", "PatientContact", "PatientRef", "access", "patient_access"]
+__all__ = ["GuardianContact", "PatientAccess", "PatientContact", "PatientRef", "access", "patient_access"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,23 @@ class PatientContact:
     phone: str | None
     first_name: str | None = None
     last_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True)
+class GuardianContact:
+    """A holder of parental authority (or legal guardian) recorded on a patient: `id` is stable
+    while the patient's record keeps them (a plugin may point at it to say which parent acted)."""
+
+    id: int
+    relation: str  # mother, father, guardian, other
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
 
     @property
     def display_name(self) -> str:
@@ -283,6 +301,32 @@ class PatientAccess:
                                       ("last_name", channel is None)) if wanted]
         self._audit_read([patient_id], opened)
         return PatientContact(email=email or None, phone=phone or None, first_name=first, last_name=last)
+
+    def guardians(self, patient_id: int) -> list[GuardianContact]:
+        """The holders of parental authority recorded on the patient (registration order), with
+        their names and contacts; [] for a patient without any, erased, unknown or not visible.
+        The values opened are audited under this principal."""
+        try:
+            self.get(patient_id)
+        except (PatientNotFound, PatientErased):
+            return []
+        db = self.db
+
+        def _open(row: Any, column: str) -> str | None:
+            return readable(open_or_unreadable(db, row, column))
+
+        found = []
+        try:
+            for g in db.exec(select(PatientGuardian).where(PatientGuardian.patient_id == patient_id)
+                             .order_by(PatientGuardian.id)):
+                assert g.id is not None
+                found.append(GuardianContact(g.id, g.relation, _open(g, "first_name"), _open(g, "last_name"),
+                                             _open(g, "email"), _open(g, "phone")))
+        except KeyDestroyed:
+            return []
+        if found:
+            self._audit_read([patient_id], ["guardians"])
+        return found
 
     # --- public forms --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import JobContext, already_done, links, once, record, utcnow
+from carnet_core.plugin_api import JobContext, already_done, links, once, purpose_allowed, record, utcnow
 from carnet_scheduling import messages
 from carnet_scheduling.models import BOOKED, Appointment
 from carnet_scheduling.patient_models import CANCELLED, FAILED, SCHEDULED, SENT, Reminder
@@ -20,6 +20,7 @@ from carnet_scheduling.services import reminders
 from carnet_scheduling.services.contacts import patient_contact
 
 REMINDER_RETRIES = 5
+CONSENT_WITHDRAWN = "no consent to SMS reminders"
 MANAGE = "scheduling.manage"
 
 
@@ -66,6 +67,10 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
             return
         if not reminders.still_wanted(db, reminder, appt):
             _finish(reminder, CANCELLED, "switched off")  # before its re-planning job ran
+            db.add(reminder)
+            return
+        if reminder.channel == "sms" and not purpose_allowed(job.host, db, appt.patient_id, "sms_reminders"):
+            _finish(reminder, CANCELLED, CONSENT_WITHDRAWN)  # the patient does not allow SMS reminders now
             db.add(reminder)
             return
         contact = patient_contact(db, appt.patient_id, reminder.channel)

@@ -109,6 +109,16 @@ def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> 
         enqueue(db, "scheduling.offer_freed_slot", appointment.id)  # the waiting list, after commit
 
 
+@hookimpl(optionalhook=True)
+def consent_withdrawn(clinic_id: int, patient_id: int, purpose: str, db: Any) -> None:
+    """The consent module's hook: a patient withdrew SMS reminders, so their pending SMS stop now."""
+    if purpose == "sms_reminders":
+        from carnet_scheduling.jobs import CONSENT_WITHDRAWN
+        from carnet_scheduling.services.reminders import cancel_channel_for_patient
+
+        cancel_channel_for_patient(db, patient_id, "sms", CONSENT_WITHDRAWN)
+
+
 @hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[Any]:
     from carnet_scheduling.controllers.panels import navigation

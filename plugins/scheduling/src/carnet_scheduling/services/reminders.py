@@ -262,6 +262,20 @@ def opt_out(db: CarnetSession, patient_id: int) -> int:
     return count
 
 
+def cancel_channel_for_patient(db: CarnetSession, patient_id: int, channel: str, detail: str) -> int:
+    """Cancel the patient's reminders on `channel` not sent yet (e.g. SMS once the patient withdrew
+    their consent to SMS reminders). Returns how many."""
+    count = 0
+    for reminder in db.exec(select(Reminder).join(Appointment, Appointment.id == Reminder.appointment_id).where(
+        Appointment.patient_id == patient_id, Reminder.status == SCHEDULED, Reminder.channel == channel,
+    )):
+        _set(reminder, CANCELLED, detail)
+        db.add(reminder)
+        count += 1
+    db.flush()
+    return count
+
+
 def still_wanted(db: CarnetSession, reminder: Reminder, appt: Appointment) -> bool:
     """At sending time: the reminder's rule is still on and no switch turned it off."""
     rule = db.exec(select(ReminderRule).where(ReminderRule.id == reminder.rule_id)).first()

@@ -1,0 +1,1 @@
+"""Carnet consent: versioned consent forms signed without an account, evidence, withdrawal."""

@@ -1,0 +1,235 @@
+"""Back-office pages (French first, no JavaScript needed): the clinic's forms with their versions,
+the editor with a preview, a patient's consent status with the send form, a request's evidence.
+Thin: parse, call a service, render or redirect; a refused form comes back as the same page
+(422, `text/html`, nothing written)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from carnet_core.plugin_api import (
+    CarnetSession,
+    FormErrors,
+    Id,
+    InvalidInput,
+    NotFound,
+    PatientErased,
+    PatientNotFound,
+    clinic_hooks,
+    errors_of,
+    form_page,
+    open_or_unreadable,
+    page,
+    patient_access,
+    principal_of,
+    readable,
+    text,
+)
+
+from carnet_consent import permissions as perm
+from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
+from carnet_consent.models import Request as ConsentRequest
+from carnet_consent.rendering import to_html
+from carnet_consent.services import decisions, forms, signing
+
+
+def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
+    return {"principal": principal_of(request), "perm": perm, "errors": FormErrors(), "v": {}, **labels(),
+            "purpose_label": purpose_label, **context}
+
+
+@get("/", name="consent.index", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def index(request: Request[Any, Any, Any], db: DB) -> Template:
+    from sqlmodel import col, select
+
+    pending = list(db.exec(select(ConsentRequest).where(ConsentRequest.status == "pending")
+                           .order_by(col(ConsentRequest.id).desc()).limit(50)))
+    recent = list(db.exec(select(ConsentRequest).where(ConsentRequest.status != "pending")
+                          .order_by(col(ConsentRequest.id).desc()).limit(20)))
+    names = patient_access(db, principal_of(request)).names({r.patient_id for r in pending + recent})
+    titles = {t.id: t.title for t in forms.templates(db, include_archived=True)}
+    return page(request, "consent/index.html", _common(
+        request, templates=forms.templates(db), pending=pending, recent=recent, names=names, titles=titles))
+
+
+# --- forms (owners) -------------------------------------------------------------------------------
+
+
+def _form_context(request: Request[Any, Any, Any], db: CarnetSession, template: Any, values: dict[str, Any],
+                  **more: Any) -> dict[str, Any]:
+    return _common(request, template=template, v=values,
+                   versions=forms.versions(db, template.id) if template is not None else [], **more)
+
+
+def _values_of(template: Any) -> dict[str, Any]:
+    return {"title": template.title, "body": template.body, "signers": template.signers,
+            "clauses": forms.clauses_text(template.clauses), "key": template.key}
+
+
+@post("/forms/starter", name="consent.starter", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def add_starter(request: Request[Any, Any, Any], db: DB) -> Redirect:
+    """Create and publish the French starter forms the clinic does not have yet."""
+    forms.ensure_starter(db, principal_of(request).user_id)
+    return Redirect("/consent/", status_code=303)
+
+
+@get("/forms/new", name="consent.form_new", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def new_form(request: Request[Any, Any, Any], db: DB) -> Template:
+    return page(request, "consent/form.html", _form_context(request, db, None, {"signers": "one"}))
+
+
+@post("/forms", name="consent.form_create", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def create_form(request: Request[Any, Any, Any], db: DB, data: FormData) -> Any:
+    values = {k: text(data, k, forms.BODY_LIMIT) for k in ("key", "title", "body", "signers", "clauses")}
+    try:
+        template = forms.create_template(db, values["key"], values)
+    except InvalidInput as exc:
+        context = _form_context(request, db, None, values)
+        return form_page(request, "consent/form.html", context, errors_of(request, exc))
+    return Redirect(f"/consent/forms/{template.id}", status_code=303)
+
+
+@get("/forms/{template_id:int}", name="consent.form", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def edit_form(request: Request[Any, Any, Any], db: DB, template_id: FromPath[Id]) -> Template:
+    try:
+        template = forms.get_template(db, template_id)
+    except NotFound:
+        raise NotFoundException() from None
+    return page(request, "consent/form.html", _form_context(
+        request, db, template, _values_of(template), changed=forms.draft_changed(db, template)))
+
+
+@post("/forms/{template_id:int}", name="consent.form_save", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def save_form(request: Request[Any, Any, Any], db: DB, template_id: FromPath[Id], data: FormData) -> Any:
+    """Save the draft, preview it (nothing saved) or save and publish it as a new version."""
+    try:
+        template = forms.get_template(db, template_id)
+    except NotFound:
+        raise NotFoundException() from None
+    values = {k: text(data, k, forms.BODY_LIMIT) for k in ("title", "body", "signers", "clauses")}
+    values["key"] = template.key
+    action = text(data, "action", 20)
+    try:
+        clean = forms.clean_values(values)
+        if action == "preview":
+            return page(request, "consent/form.html", _form_context(
+                request, db, template, values, preview=to_html(clean["body"]),
+                preview_clauses=json.loads(clean["clauses"]), preview_title=clean["title"]))
+        forms.save_draft(db, template.id, values)  # type: ignore[arg-type]
+        if action == "publish":
+            forms.publish(db, template.id, principal_of(request).user_id)  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        return form_page(request, "consent/form.html", _form_context(request, db, template, values),
+                         errors_of(request, exc))
+    return Redirect(f"/consent/forms/{template.id}", status_code=303)
+
+
+@get("/versions/{version_id:int}", name="consent.version", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def version_page(request: Request[Any, Any, Any], db: DB, version_id: FromPath[Id]) -> Template:
+    try:
+        version = forms.get_version(db, version_id)
+    except NotFound:
+        raise NotFoundException() from None
+    return page(request, "consent/version.html", _common(
+        request, version=version, html=to_html(version.body), clauses=forms.clauses_of(version.clauses)))
+
+
+# --- a patient's consents ---------------------------------------------------------------------------
+
+
+def _patient_context(request: Request[Any, Any, Any], db: CarnetSession, patient_id: int,
+                     **more: Any) -> dict[str, Any]:
+    principal = principal_of(request)
+    patients = patient_access(db, principal)
+    try:
+        patients.get(patient_id)
+    except (PatientNotFound, PatientErased):
+        raise NotFoundException() from None
+    requests = signing.requests_of(db, patient_id)
+    signers = {r.id: signing.signers_of(db, r.id) for r in requests}
+    signer_names = {s.id: signing.signer_name(db, s) for group in signers.values() for s in group}
+    templates = forms.templates(db, include_archived=True)
+    current = decisions.current(db, patient_id)
+    missing = [t for t in templates if t.current_version_id and not t.archived
+               and not any(r.template_id == t.id and r.status == "complete" for r in requests)]
+    return _common(request, patient_id=patient_id, patient_name=patients.name(patient_id), requests=requests,
+                   signers=signers, signer_names=signer_names, titles={t.id: t.title for t in templates},
+                   sendable=[t for t in templates if t.current_version_id and not t.archived], current=current,
+                   missing=missing, guardians=len(patients.guardians(patient_id)), **more)
+
+
+@get("/patients/{patient_id:int}", name="consent.patient", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def patient_page(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Template:
+    return page(request, "consent/patient.html", _patient_context(request, db, patient_id))
+
+
+@post("/patients/{patient_id:int}/send", name="consent.send", opt={"permission": perm.SEND}, sync_to_thread=True)
+def send(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data: FormData) -> Any:
+    raw = text(data, "template_id", 12)
+    try:
+        signing.send(db, principal_of(request), int(raw) if raw.isdigit() else 0, patient_id)
+    except InvalidInput as exc:
+        context = _patient_context(request, db, patient_id, v={"template_id": raw})
+        return form_page(request, "consent/patient.html", context, errors_of(request, exc))
+    return Redirect(f"/consent/patients/{patient_id}", status_code=303)
+
+
+@post("/patients/{patient_id:int}/withdraw", name="consent.withdraw", opt={"permission": perm.SEND},
+      sync_to_thread=True)
+def withdraw(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data: FormData) -> Any:
+    """Staff record a withdrawal the patient expressed (in person, by phone, by letter)."""
+    context = _patient_context(request, db, patient_id)  # 404 for a patient one may not see
+    try:
+        decisions.withdraw(db, patient_id, text(data, "purpose", 40), source="staff",
+                           actor=f"user:{principal_of(request).user_id}", hooks=clinic_hooks(request))
+    except InvalidInput as exc:
+        return form_page(request, "consent/patient.html", context, errors_of(request, exc))
+    return Redirect(f"/consent/patients/{patient_id}", status_code=303)
+
+
+def _request_or_404(db: CarnetSession, request: Request[Any, Any, Any], request_id: int) -> ConsentRequest:
+    try:
+        found = signing.get_request(db, request_id)
+        patient_access(db, principal_of(request)).get(found.patient_id)
+    except (NotFound, PatientNotFound, PatientErased):
+        raise NotFoundException() from None
+    return found
+
+
+@post("/requests/{request_id:int}/cancel", name="consent.cancel", opt={"permission": perm.SEND}, sync_to_thread=True)
+def cancel(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Any:
+    found = _request_or_404(db, request, request_id)
+    try:
+        signing.cancel(db, found.id)  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        return form_page(request, "consent/patient.html", _patient_context(request, db, found.patient_id),
+                         errors_of(request, exc), status_code=409)
+    return Redirect(f"/consent/patients/{found.patient_id}", status_code=303)
+
+
+@get("/requests/{request_id:int}", name="consent.request", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def request_page(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Template:
+    """A request's evidence: for each signature the version hash, answers, signer, time, channel
+    and code check, address and user agent, audit position (opening them is traced)."""
+    found = _request_or_404(db, request, request_id)
+    rows = []
+    for sig in signing.signatures_of(db, found.id):  # type: ignore[arg-type]
+        answers = readable(open_or_unreadable(db, sig, "answers"))
+        evidence = readable(open_or_unreadable(db, sig, "evidence"))
+        rows.append({"signature": sig, "answers": json.loads(answers) if answers else None,
+                     "evidence": json.loads(evidence) if evidence else None})
+    version = forms.get_version(db, found.version_id)
+    return page(request, "consent/request.html", _common(
+        request, req=found, version=version, rows=rows, title=version.title,
+        patient_name=patient_access(db, principal_of(request)).name(found.patient_id)))
+
+
+PAGE_HANDLERS = [index, add_starter, new_form, create_form, edit_form, save_form, version_page, patient_page, send,
+                 withdraw,
+                 cancel, request_page]

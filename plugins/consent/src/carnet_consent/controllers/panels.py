@@ -1,0 +1,29 @@
+"""The consent panel of a patient's page: counts and a link (cheap: it runs on every patient view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core.plugin_api import N_, Panel
+
+from carnet_consent import permissions as perm
+from carnet_consent.controllers.common import labels, purpose_label
+from carnet_consent.models import Request
+from carnet_consent.services import decisions
+
+
+def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:
+    if user is None or not user.can(perm.VIEW) or getattr(patient, "id", None) is None:
+        return []
+    statuses = list(db.exec(select(Request.status).where(Request.patient_id == patient.id)))
+    current = decisions.current(db, patient.id)
+    context = {"patient_id": patient.id, "pending": statuses.count("pending"), "complete": statuses.count("complete"),
+               "given": [purpose_label(c.purpose) for c in current if c.allowed],
+               "refused": [purpose_label(c.purpose) for c in current if not c.allowed
+                           and c.source == "signature"],
+               "withdrawn": [purpose_label(c.purpose) for c in current if not c.allowed and c.source != "signature"],
+               **labels()}
+    return [Panel(title=N_("Consents"), template="consent/_patient_panel.html", context=context,
+                  permission=perm.VIEW, order=40)]

@@ -1,0 +1,162 @@
+"""Pages for signers without an account, under /p/{clinic_slug}/consent, reached only through the
+signed links of their e-mails: read the form, answer each clause, get a one-time code, type one's
+name, "Je signe"; and the withdrawal page. URLs carry a link token, never patient data; a bad,
+expired, used or throttled link gets core's clear page (404/410/429). Refusals and wrong codes
+keep the request's transaction so that they count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from carnet_core.plugin_api import (
+    PUBLIC,
+    CarnetSession,
+    InvalidInput,
+    client_address,
+    clinic_hooks,
+    errors_of,
+    keep_page,
+    links,
+    page,
+    refusal_page,
+)
+
+from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
+from carnet_consent.rendering import to_html
+from carnet_consent.services import decisions, forms, signing
+
+OPT = {"permission": PUBLIC}
+
+
+def _base(request: Request[Any, Any, Any]) -> str:
+    return f"/p/{request.scope['state']['public_clinic'].slug}/consent"
+
+
+def _sign_context(request: Request[Any, Any, Any], view: signing.SignerView, token: str, **more: Any) -> dict[str, Any]:
+    return {
+        "version": view.version, "html": to_html(view.version.body), "clauses": forms.clauses_of(view.version.clauses),
+        "action": f"{_base(request)}/s/{token}", "values": {}, "errors": {}, "clinic_name":
+        request.scope["state"]["public_clinic"].name, **labels(), **more,
+    }
+
+
+def _done(request: Request[Any, Any, Any], kind: str, status: int = 200) -> Template:
+    return keep_page(request, "consent/public_message.html", {"kind": kind}, status)
+
+
+def _open_sign(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> tuple[Any, signing.SignerView]:
+    link = links.open_link(db, token, signing.SIGN, client_address(request))
+    return link, signing.view_for(db, link)
+
+
+@get("/s/{token:str}", name="consent.public.sign", opt=OPT, sync_to_thread=True)
+def sign_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link, view = _open_sign(request, db, token)
+        signing.check_open(view)
+        links.audit_access(db, link, resource_type="consent_signer")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except signing.AlreadySigned:
+        return _done(request, "closed", 410)
+    return keep_page(request, "consent/public_sign.html", _sign_context(request, view, token, step="read"))
+
+
+@post("/s/{token:str}/code", name="consent.public.code", opt=OPT, sync_to_thread=True, status_code=200)
+def ask_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    """The answers and name are checked, then a code is sent to the signer's address."""
+    try:
+        link, view = _open_sign(request, db, token)
+        signing.check_open(view)
+        values = {k: str(v)[:200] for k, v in data.items() if k != "_csrf_token"}
+        if str(data.get("version_id") or "") != str(view.version.id):
+            return keep_page(request, "consent/public_sign.html",
+                             _sign_context(request, view, token, step="read", changed=True), 409)
+        try:
+            answers, _name = signing.clean_submission(view.version, data)
+        except InvalidInput as exc:
+            return keep_page(request, "consent/public_sign.html", _sign_context(
+                request, view, token, step="read", values=values, errors=errors_of(request, exc)), 422)
+        signing.request_code(db, link, view)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    except signing.AlreadySigned:
+        return _done(request, "closed", 410)
+    return keep_page(request, "consent/public_sign.html",
+                     _sign_context(request, view, token, step="code", values=values, answers=answers))
+
+
+@post("/s/{token:str}/sign", name="consent.public.do_sign", opt=OPT, sync_to_thread=True, status_code=200)
+def do_sign(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    values = {k: str(v)[:200] for k, v in data.items() if k not in ("_csrf_token", "code")}
+    try:
+        link, view = _open_sign(request, db, token)
+        try:
+            version_id = int(str(data.get("version_id") or "0"))
+        except ValueError:
+            version_id = 0
+        signing.sign(db, link, version_id=version_id, answers_form=data, full_name=str(data.get("full_name") or ""),
+                     code=str(data.get("code") or ""), address=client_address(request),
+                     user_agent=request.headers.get("user-agent"), hooks=clinic_hooks(request))
+    except links.LinkRefused as refused:
+        if refused.reason == links.CODE_LOCKED:
+            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
+        return refusal_page(request, refused)
+    except signing.AlreadySigned:
+        return _done(request, "closed", 410)
+    except signing.VersionChanged:
+        return keep_page(request, "consent/public_sign.html",
+                         _sign_context(request, view, token, step="read", changed=True), 409)
+    except signing.WrongCode:
+        keys = [c.key for c in forms.clauses_of(view.version.clauses)]
+        answers = {k: data.get(f"clause_{k}") == "accept" for k in keys}
+        return keep_page(request, "consent/public_sign.html", _sign_context(
+            request, view, token, step="code", values=values, answers=answers, wrong=True), 400)
+    except InvalidInput as exc:
+        return page(request, "consent/public_sign.html", _sign_context(
+            request, view, token, step="read", values=values, errors=errors_of(request, exc)), status_code=422)
+    return _done(request, "signed")
+
+
+def _withdraw_context(request: Request[Any, Any, Any], db: CarnetSession, link: Any, token: str,
+                      **more: Any) -> dict[str, Any]:
+    view = signing.view_for(db, link)
+    given = signing.withdrawable(db, view.signer.patient_id)
+    return {"given": [(c, purpose_label(c.purpose)) for c in given], "action": f"{_base(request)}/w/{token}",
+            **labels(), **more}
+
+
+@get("/w/{token:str}", name="consent.public.withdraw", opt=OPT, sync_to_thread=True)
+def withdraw_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = links.open_link(db, token, signing.WITHDRAW, client_address(request))
+        links.audit_access(db, link, resource_type="consent_decision")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "consent/public_withdraw.html", _withdraw_context(request, db, link, token))
+
+
+@post("/w/{token:str}", name="consent.public.do_withdraw", opt=OPT, sync_to_thread=True, status_code=200)
+def do_withdraw(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    try:
+        link = links.open_link(db, token, signing.WITHDRAW, client_address(request))
+        view = signing.view_for(db, link)
+        purpose = str(data.get("purpose") or "")[:40]
+        try:
+            decisions.withdraw(db, view.signer.patient_id, purpose, source="withdrawal_link",
+                               actor=f"patient_link:{link.id}", hooks=clinic_hooks(request))
+        except InvalidInput as exc:
+            return keep_page(request, "consent/public_withdraw.html", _withdraw_context(
+                request, db, link, token, errors=errors_of(request, exc)), 422)
+        links.use(db, link, action="withdraw", resource_type="consent_decision", details={"purpose": purpose})
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "consent/public_withdraw.html",
+                     _withdraw_context(request, db, link, token, withdrawn=purpose_label(purpose)))
+
+
+PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw]

@@ -1,0 +1,115 @@
+"""Consent's jobs: they take ids, reload what they need, and are idempotent (a redelivered message
+replaces its file or carries the same Message-ID). Links and codes are issued here, at sending
+time: only their hashes are stored. Bodies say that there is a document to read and give links;
+never the form's title, its text or anything about the patient's care."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel.dates import format_date
+from sqlmodel import select
+
+from carnet_core.plugin_api import (
+    Clinic,
+    JobContext,
+    Mail,
+    already_done,
+    links,
+    message_environment,
+    once,
+    open_or_unreadable,
+    readable,
+    record,
+    send_mail,
+    utcnow,
+)
+
+from carnet_consent.models import Request, Signer
+from carnet_consent.services.signing import SIGN, SIGN_VALID, WITHDRAW, WITHDRAW_USES, WITHDRAW_VALID
+
+
+def _translate(job: JobContext, message: str, **variables: Any) -> str:
+    catalogs = message_environment(job.host).globals["gettext_catalogs"]
+    return catalogs.gettext(job.settings.locale, message, **variables)
+
+
+def _render(job: JobContext, template: str, context: dict[str, Any]) -> str:
+    env = message_environment(job.host)
+    return env.get_template(template).render(locale=job.settings.locale, **context).strip() + "\n"
+
+
+def public_url(settings: Any, clinic: Clinic, path: str) -> str:
+    return f"{settings.base_url}/p/{clinic.slug}/consent/{path.lstrip('/')}"
+
+
+def withdraw_url(db: Any, settings: Any, clinic: Clinic, signer: Signer) -> str:
+    issued = links.issue(db, purpose=WITHDRAW, subject_type="consent_signer", subject_id=signer.id,  # type: ignore[arg-type]
+                         patient_id=signer.patient_id, expires_in=WITHDRAW_VALID, max_uses=WITHDRAW_USES)
+    return public_url(settings, clinic, f"w/{issued.token}")
+
+
+def _deliver(job: JobContext, key: str, to: str, subject: str, text: str, signer: Signer, kind: str) -> None:
+    send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="consent_signer", resource_id=signer.id,
+                   patient_id=signer.patient_id, details={"kind": kind}, actor=f"job:{job.actor}")
+
+
+def send_invitation(signer_id: int, job: JobContext) -> None:
+    """E-mail a signer their personal signing link (issued now) and a withdrawal link."""
+    key = job.key("invitation", signer_id)
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        signer = db.exec(select(Signer).where(Signer.id == signer_id)).first()
+        if signer is None or signer.status != "pending":
+            return
+        request = db.exec(select(Request).where(Request.id == signer.request_id)).first()
+        if request is None or request.status != "pending":
+            return
+        to = readable(open_or_unreadable(db, signer, "email"))
+        clinic = db.get(Clinic, signer.clinic_id)
+        if not to or clinic is None:
+            return
+        links.revoke(db, ("consent_signer", signer_id), purpose=SIGN)  # a resent invitation replaces the old link
+        issued = links.issue(db, purpose=SIGN, subject_type="consent_signer", subject_id=signer_id,
+                             patient_id=signer.patient_id, expires_in=SIGN_VALID, max_uses=1, code_required=True)
+        signer.link_id = issued.link.id
+        signer.sent_at = utcnow()
+        db.add(signer)
+        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        context = {"clinic_name": clinic.name, "until": until,
+                   "sign_url": public_url(job.settings, clinic, f"s/{issued.token}"),
+                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
+        subject = _translate(job, "%(clinic)s: a document to sign", clinic=clinic.name)
+        text = _render(job, "consent/messages/invitation.txt", context)
+    _deliver(job, key, to, subject, text, signer, "invitation")
+
+
+def send_code(signer_id: int, nth: int, job: JobContext) -> None:
+    """E-mail the signer a one-time code for their signing link (to the same address)."""
+    key = f"consent.code:{signer_id}:{nth}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        signer = db.exec(select(Signer).where(Signer.id == signer_id)).first()
+        if signer is None or signer.status != "pending" or signer.link_id is None:
+            return
+        link = db.exec(select(links.PatientLink).where(links.PatientLink.id == signer.link_id)).first()
+        if link is None or links.refusal_reason(link) is not None or link.codes_sent >= nth:
+            return  # used, expired, revoked, or this code was already issued
+        to = readable(open_or_unreadable(db, signer, "email"))
+        clinic = db.get(Clinic, signer.clinic_id)
+        if not to or clinic is None:
+            return
+        try:
+            code = links.issue_code(db, link)
+        except links.LinkRefused:
+            return  # too many codes for this link: the page says so
+        context = {"clinic_name": clinic.name, "code": code,
+                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
+        subject = _translate(job, "%(clinic)s: your signature code", clinic=clinic.name)
+        text = _render(job, "consent/messages/code.txt", context)
+    _deliver(job, key, to, subject, text, signer, "code")

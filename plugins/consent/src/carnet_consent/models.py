@@ -1,0 +1,144 @@
+"""Consent's tables (prefix `consent_`), all owned by a clinic, every reference a same-clinic key.
+
+- `consent_template`: a clinic's form (its working draft: title, Markdown body, named clauses,
+  who signs for a minor). Clinic content, not patient data.
+- `consent_version`: each publication of a template, immutable (database triggers refuse UPDATE
+  and DELETE) with the SHA-256 of its canonical content; a signature points at the exact version.
+- `consent_request`: a form sent to a patient (status pending, complete, cancelled).
+- `consent_signer`: who must sign a request (the patient, or one holder of parental authority
+  recorded in core), with the patient link they received.
+- `consent_signature`: the evidence of one signature, immutable: version hash, sealed clause
+  answers and sealed evidence (typed name, channel, code check, address, user agent), the position
+  of its audit record in core's chain.
+- `consent_decision`: the ledger "patient P allows purpose X" (accepted, refused, withdrawn),
+  append-only (triggers refuse UPDATE and DELETE): a withdrawal adds a row, history never goes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field
+
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
+
+SIGNERS = ("one", "both")  # for a minor: one holder of parental authority, or each of them
+REQUEST_STATUSES = ("pending", "complete", "cancelled")
+SIGNER_STATUSES = ("pending", "signed", "cancelled")
+SOURCES = ("signature", "withdrawal_link", "staff")
+
+
+class Template(ClinicOwned, table=True):
+    __tablename__ = "consent_template"
+    __table_args__ = (clinic_key("consent_template"), sa.UniqueConstraint("clinic_id", "key"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=40)  # short code, unique in the clinic (consent_to_care, telesoin, …)
+    title: str = Field(max_length=200)
+    body: str = Field(default="")  # Markdown (rendered with markdown-it-py, sanitised with nh3)
+    clauses: str = Field(default="[]")  # JSON [{"key": "telesoin", "text": "…"}]
+    signers: str = Field(default="one", max_length=8)
+    archived: bool = Field(default=False)
+    current_version_id: int | None = Field(default=None)  # the version sent now (None: never published)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Version(ClinicOwned, table=True):
+    __tablename__ = "consent_version"
+    __table_args__ = (clinic_key("consent_version"), same_clinic("template_id", "consent_template"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(index=True)
+    number: int
+    title: str = Field(max_length=200)
+    body: str
+    clauses: str  # JSON, as published
+    signers: str = Field(max_length=8)
+    content_hash: str = Field(max_length=64)  # SHA-256 of the canonical JSON of the four above
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_by: int | None = Field(default=None, foreign_key="core_user.id")
+
+
+class Request(ClinicOwned, table=True):
+    __tablename__ = "consent_request"
+    __table_args__ = (
+        clinic_key("consent_request"), same_clinic("patient_id", "core_patient"),
+        same_clinic("version_id", "consent_version"), same_clinic("template_id", "consent_template"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    template_id: int = Field(index=True)
+    version_id: int  # moves to a newer version while nobody has signed yet
+    rule: str = Field(max_length=8)  # "patient", "one" or "both"
+    status: str = Field(default="pending", max_length=12)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Signer(ClinicOwned, table=True):
+    __tablename__ = "consent_signer"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        clinic_key("consent_signer"), same_clinic("request_id", "consent_request"),
+        same_clinic("patient_id", "core_patient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    role: str = Field(max_length=12)  # "patient" or "guardian"
+    guardian_id: int | None = Field(default=None)  # core's guardian row (its id; the registry holds it)
+    relation: str | None = Field(default=None, max_length=16)  # mother, father, guardian, other
+    name: bytes | None = Field(default=None, sa_type=Sealed)  # the signer's name as recorded
+    email: bytes | None = Field(default=None, sa_type=Sealed)  # where the link and code went
+    link_id: int | None = Field(default=None)  # core_patient_link of the signing link
+    status: str = Field(default="pending", max_length=12)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Signature(ClinicOwned, table=True):
+    __tablename__ = "consent_signature"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        clinic_key("consent_signature"), same_clinic("request_id", "consent_request"),
+        same_clinic("signer_id", "consent_signer"), same_clinic("version_id", "consent_version"),
+        same_clinic("patient_id", "core_patient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(index=True)
+    signer_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    version_id: int
+    version_hash: str = Field(max_length=64)
+    answers: bytes | None = Field(default=None, sa_type=Sealed)  # JSON {clause: true/false}
+    evidence: bytes | None = Field(default=None, sa_type=Sealed)  # JSON: name typed, channel, code, address, agent
+    channel: str = Field(max_length=12)  # "email" (the code went to the same channel as the link)
+    code_verified_at: datetime = Field(sa_type=UTCDateTime)
+    signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    audit_seq: int | None = Field(default=None)  # position of the signature's record in core's audit chain
+
+
+class Decision(ClinicOwned, table=True):
+    __tablename__ = "consent_decision"
+    __table_args__ = (
+        clinic_key("consent_decision"), same_clinic("patient_id", "core_patient"),
+        same_clinic("signature_id", "consent_signature"),
+        sa.Index("ix_consent_decision_patient_purpose", "clinic_id", "patient_id", "purpose", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    purpose: str = Field(max_length=40)  # a clause key (carnet_core PURPOSES, or the clinic's own)
+    allowed: bool
+    source: str = Field(max_length=20)  # signature, withdrawal_link, staff
+    signature_id: int | None = Field(default=None)
+    version_id: int | None = Field(default=None)
+    actor: str = Field(max_length=64)  # who recorded it: user:<id>, patient_link:<id>
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

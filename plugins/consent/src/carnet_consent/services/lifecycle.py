@@ -1,0 +1,65 @@
+"""RGPD export and erasure of a patient's consent data (called for every installed plugin, the
+clinic's module enabled or not)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core.plugin_api import CarnetSession, open_or_unreadable, readable, record, utcnow
+
+from carnet_consent.models import Decision, Request, Signature, Signer
+from carnet_consent.services import forms
+
+
+def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | None:
+    requests = list(db.exec(select(Request).where(Request.patient_id == patient_id).order_by(Request.id)))
+    decisions = list(db.exec(select(Decision).where(Decision.patient_id == patient_id).order_by(Decision.id)))
+    if not requests and not decisions:
+        return None
+    out_requests = []
+    for r in requests:
+        version = forms.get_version(db, r.version_id)
+        signatures = []
+        for sig in db.exec(select(Signature).where(Signature.request_id == r.id).order_by(Signature.id)):
+            answers = readable(open_or_unreadable(db, sig, "answers"))
+            evidence = readable(open_or_unreadable(db, sig, "evidence"))
+            signatures.append({"signed_at": sig.signed_at.isoformat(), "version_hash": sig.version_hash,
+                               "answers": json.loads(answers) if answers else None,
+                               "evidence": json.loads(evidence) if evidence else None, "audit_seq": sig.audit_seq})
+        out_requests.append({
+            "form": version.title, "version": version.number, "content_hash": version.content_hash,
+            "text": version.body, "clauses": json.loads(version.clauses), "status": r.status, "rule": r.rule,
+            "sent_at": r.created_at.isoformat(), "completed_at": r.completed_at.isoformat() if r.completed_at else None,
+            "signatures": signatures,
+        })
+    return {
+        "requests": out_requests,
+        "decisions": [{"purpose": d.purpose, "allowed": d.allowed, "source": d.source, "at": d.at.isoformat()}
+                      for d in decisions],
+    }
+
+
+def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
+    """The patient's sealed consent data (signers' names and addresses, answers, evidence) is sealed
+    with the patient's key, which core's erasure destroys. What stays readable is codes and dates
+    (which clause, allowed or not, when): pending requests are cancelled and signers' contacts
+    cleared, so nothing more is sent."""
+    now = utcnow()
+    changed = 0
+    for r in db.exec(select(Request).where(Request.patient_id == patient_id, Request.status == "pending")):
+        r.status = "cancelled"
+        r.cancelled_at = now
+        db.add(r)
+        changed += 1
+    for s in db.exec(select(Signer).where(Signer.patient_id == patient_id)):
+        s.email = None
+        s.name = None
+        if s.status == "pending":
+            s.status = "cancelled"
+        db.add(s)
+    db.flush()
+    record(db, action="erase", resource_type="consent_request", patient_id=patient_id,
+           details={"cancelled": changed}, actor="system:consent.erase")
