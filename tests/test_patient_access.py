@@ -179,3 +179,27 @@ def _records(carnet_db, clinic, patient_id: int, action: str) -> list[Any]:
     with carnet_db.session(clinic_id=clinic.id) as db:
         return list(db.exec(select(AuditRecord).where(AuditRecord.patient_id == patient_id,
                                                       AuditRecord.action == action)).all())
+
+
+def test_guardians_are_the_recorded_holders_for_those_who_see_the_patient_and_audited(carnet_db, clinic, practice):
+    from carnet_core.patients.services import create_patient
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        chloe = create_patient(db, practice["sec"], {
+            "last_name": "Lefèvre", "first_name": "Chloé", "practitioner_id": practice["pia"].user_id,
+            "guardians": [
+                {"relation": "mother", "last_name": "Lefèvre", "first_name": "Anne", "email": "anne@example.fr"},
+                {"relation": "father", "last_name": "Roux", "first_name": "Marc", "phone": "0611223344"},
+            ]}).id
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        found = access(db, practice["pia"]).guardians(chloe)
+        assert [(g.relation, g.display_name, g.email, g.phone) for g in found] == [
+            ("mother", "Anne Lefèvre", "anne@example.fr", None), ("father", "Marc Roux", None, "+33611223344")]
+        assert len({g.id for g in found}) == 2
+        assert access(db, practice["paul"]).guardians(chloe) == []  # not his patient
+        assert access(db, practice["pia"]).guardians(practice["bruno"]) == []
+        assert access(db, practice["sec"]).guardians(practice["bruno"]) == []  # none recorded
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        reads = db.exec(select(AuditRecord).where(AuditRecord.patient_id == chloe,
+                                                  AuditRecord.action == "read")).all()
+        assert any("guardians" in str(r.details) for r in reads)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import link_in, make_world
+from consent_world import link_in, make_world
 from sqlmodel import select
 
 from carnet_core.plugin_api import PURPOSES, purpose_allowed
@@ -105,7 +105,7 @@ def test_withdrawing_sms_reminders_through_the_link_stops_the_pending_sms(
     states = _states(carnet_db, world, appointment.id)
     assert ("sms", "scheduled", None) in states
     # the withdrawal link of a message (sent with the invitation of any form)
-    from conftest import owner_principal
+    from consent_world import owner_principal
 
     from carnet_consent.services import signing
 

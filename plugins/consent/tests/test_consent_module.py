@@ -10,7 +10,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from conftest import CANARY, owner_principal
+from consent_world import CANARY, owner_principal
 from sqlmodel import select
 
 from carnet_core.testing import AuditRecord, migrations

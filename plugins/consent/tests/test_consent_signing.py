@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import CANARY, code_in, link_in, mail_text, mails, owner_principal
+from consent_world import CANARY, code_in, link_in, mail_text, mails, owner_principal
 from sqlmodel import select
 
 from carnet_core.plugin_api import open_
@@ -98,7 +98,8 @@ def test_an_adult_signs_alone_and_messages_carry_no_form_content_or_health_data(
                               {"clause_sms_reminders": "accept"}, "Élodie Lefèvre")
     assert done.status_code == 200
     everything = "\n".join(mail_text(m) + str(m["Subject"]) for m in mails(carnet_settings))
-    assert everything
+    assert {str(m["Subject"]) for m in mails(carnet_settings)} == {
+        f"{world.clinic.name} : un document à signer", f"{world.clinic.name} : votre code de signature"}
     for forbidden in (CANARY, "SMS", "Rappels", "rappels", "télésoin", "Lefèvre", "Élodie"):
         assert forbidden not in everything, forbidden
 

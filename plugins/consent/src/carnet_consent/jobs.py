@@ -13,6 +13,7 @@ from sqlmodel import select
 from carnet_core.plugin_api import (
     Clinic,
     JobContext,
+    N_,
     Mail,
     already_done,
     links,
@@ -27,6 +28,10 @@ from carnet_core.plugin_api import (
 
 from carnet_consent.models import Request, Signer
 from carnet_consent.services.signing import SIGN, SIGN_VALID, WITHDRAW, WITHDRAW_USES, WITHDRAW_VALID
+
+
+INVITATION_SUBJECT = N_("%(clinic)s: a document to sign")
+CODE_SUBJECT = N_("%(clinic)s: your signature code")
 
 
 def _translate(job: JobContext, message: str, **variables: Any) -> str:
@@ -83,7 +88,7 @@ def send_invitation(signer_id: int, job: JobContext) -> None:
         context = {"clinic_name": clinic.name, "until": until,
                    "sign_url": public_url(job.settings, clinic, f"s/{issued.token}"),
                    "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
-        subject = _translate(job, "%(clinic)s: a document to sign", clinic=clinic.name)
+        subject = _translate(job, INVITATION_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/invitation.txt", context)
     _deliver(job, key, to, subject, text, signer, "invitation")
 
@@ -110,6 +115,6 @@ def send_code(signer_id: int, nth: int, job: JobContext) -> None:
             return  # too many codes for this link: the page says so
         context = {"clinic_name": clinic.name, "code": code,
                    "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
-        subject = _translate(job, "%(clinic)s: your signature code", clinic=clinic.name)
+        subject = _translate(job, CODE_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/code.txt", context)
     _deliver(job, key, to, subject, text, signer, "code")

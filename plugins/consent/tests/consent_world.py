@@ -1,0 +1,103 @@
+"""Consent test world: a clinic with an owner-practitioner, a practitioner and a secretary (real
+accounts for the pages), the French starter forms published, an adult patient with an e-mail
+address and a minor whose two parents are recorded in core's registry (names, e-mails). Helpers
+read the mail folder the way a signer would."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from carnet_core.plugin_api import Principal, patient_access
+
+from carnet_consent.models import Template
+from carnet_consent.services import forms
+
+CANARY = "Bégaiement-Canari-5521"  # health text in a patient's notes and in a form: never in a message
+
+
+@dataclass
+class World:
+    clinic: Any
+    owner: Any
+    practitioner: Any
+    secretary: Any
+    adult: int
+    minor: int
+    forms: dict[str, int]
+
+
+def owner_principal(world_clinic_id: int, owner_id: int) -> Principal:
+    return Principal(kind="user", user_id=owner_id, clinic_id=world_clinic_id,
+                     roles=frozenset({"owner", "practitioner"}),
+                     permissions=frozenset({"consent.view", "consent.send", "consent.manage", "core.patients.view",
+                                            "core.patients.view_all", "core.patients.edit",
+                                            "core.patients.clinical"}))
+
+
+def make_world(carnet_db, make_clinic, staff, slug="cabinet-consent", plugins=None) -> World:
+    clinic = make_clinic(slug, plugins=plugins)
+    owner = staff(("owner", "practitioner"), clinic=clinic)
+    practitioner = staff("practitioner", clinic=clinic)
+    secretary = staff("secretary", clinic=clinic)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = f"user:{owner.id}"
+        who = owner_principal(clinic.id, owner.id)
+        forms.ensure_starter(db, owner.id)
+        registry = patient_access(db, who)
+        adult = registry.register({"last_name": "Lefèvre", "first_name": "Élodie", "email": "elodie@example.org",
+                                   "phone": "+33612345678", "notes": CANARY, "practitioner_id": owner.id})
+        minor = registry.register({
+            "last_name": "Garnier", "first_name": "Léo", "birth_date": "2017-03-14", "practitioner_id": owner.id,
+            "notes": CANARY,
+            "guardians": [
+                {"relation": "mother", "last_name": "Garnier", "first_name": "Camille",
+                 "email": "camille@example.org", "phone": "+33611223344"},
+                {"relation": "father", "last_name": "Garnier", "first_name": "Thomas",
+                 "email": "thomas@example.org"},
+            ],
+        })
+        keys = {t.key: t.id for t in db.exec(select(Template))}
+    return World(clinic, owner, practitioner, secretary, adult, minor, keys)
+
+
+@pytest.fixture
+def world(carnet_db, make_clinic, staff) -> World:
+    return make_world(carnet_db, make_clinic, staff)
+
+
+def mails(settings: Any) -> list[Any]:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(Path(settings.mail_dir).glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)]
+
+
+def mail_text(msg: Any) -> str:
+    return "\n".join(part.get_content() for part in msg.walk() if part.get_content_maintype() == "text")
+
+
+def mails_to(settings: Any, address: str) -> list[Any]:
+    return [m for m in mails(settings) if m["To"] == address]
+
+
+def link_in(settings: Any, address: str, kind: str) -> str:
+    """The path of the last `/s/` (sign) or `/w/` (withdraw) link e-mailed to `address`."""
+    for msg in reversed(mails_to(settings, address)):
+        found = re.search(rf"{re.escape(settings.base_url)}(/p/\S+/consent/{kind}/\S+)", mail_text(msg))
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no /{kind}/ link e-mailed to {address}")
+
+
+def code_in(settings: Any, address: str) -> str:
+    for msg in reversed(mails_to(settings, address)):
+        found = re.search(r"^\s+(\d{6})\s*$", mail_text(msg), re.M)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no code e-mailed to {address}")
