@@ -10,9 +10,10 @@ import pytest
 from consent_world import code_in, link_in, mails
 from sqlmodel import select
 
+from carnet_core.testing import wait_for_jobs
+
 from carnet_consent.models import Decision, Request
 from carnet_consent.services import signing
-from carnet_core.testing import wait_for_jobs
 
 pytestmark = pytest.mark.browser
 

@@ -11,9 +11,9 @@ from babel.dates import format_date
 from sqlmodel import select
 
 from carnet_core.plugin_api import (
+    N_,
     Clinic,
     JobContext,
-    N_,
     Mail,
     already_done,
     links,
@@ -28,7 +28,6 @@ from carnet_core.plugin_api import (
 
 from carnet_consent.models import Request, Signer
 from carnet_consent.services.signing import SIGN, SIGN_VALID, WITHDRAW, WITHDRAW_USES, WITHDRAW_VALID
-
 
 INVITATION_SUBJECT = N_("%(clinic)s: a document to sign")
 CODE_SUBJECT = N_("%(clinic)s: your signature code")
