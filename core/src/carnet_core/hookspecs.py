@@ -135,9 +135,7 @@ def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
 
 @hookspec(firstresult=True)
 def patient_allows(clinic_id: int, patient_id: int, purpose: str, db: Any) -> bool | None:
-    """Clinics that enabled the plugin: does the patient allow `purpose` (one of
-    `carnet_core.purposes.PURPOSES`) now? True/False, or None to leave the answer to the next
-    plugin and then to the documented default (`purpose_allowed` is the caller)."""
+    """From `purpose_allowed`, clinics that enabled the plugin: does the patient allow `purpose` now? True/False, or None (next plugin, then the default)."""  # noqa: E501
 
 
 @hookspec(firstresult=True)

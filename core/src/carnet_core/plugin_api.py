@@ -80,6 +80,8 @@ _NAMES: dict[str, str] = {
     "PatientInvalid": "carnet_core.patients.services",
     "check_patient_input": "carnet_core.patients.validation",
     "GuardianContact": "carnet_core.patients.patient_access",
+    # "who looked at my file": a patient's accesses as the patient may see them
+    "accesses_for_patient_view": "carnet_core.patients.accesses",
     # consent: the one question before an optional processing ("does P allow X now?")
     "purpose_allowed": "carnet_core.purposes",
     "PURPOSES": "carnet_core.purposes",

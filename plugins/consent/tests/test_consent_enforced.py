@@ -141,3 +141,22 @@ def test_the_reminder_job_asks_the_question_at_sending_time(carnet_db, world, ap
     states = _states(carnet_db, world, appointment.id)
     assert ("sms", "cancelled", "no consent to SMS reminders") in states
     assert [s[1] for s in states if s[0] == "email"] == ["sent", "sent"]
+
+
+def test_hook_patient_allows_answers_only_for_clinics_that_enabled_consent(plugin_host, carnet_db, world, client,
+                                                                          login_as):
+    """The decisions stay when a clinic disables the module, but the hook no longer answers there:
+    the documented default does (télésoin allowed, recording not)."""
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        sign_form(db, world.clinic.id, world.owner.id, world.adult, "telesoin", accept=False)
+        assert plugin_host.for_clinic({"consent"}).patient_allows(
+            clinic_id=world.clinic.id, patient_id=world.adult, purpose="telesoin", db=db) is False
+        assert plugin_host.for_clinic(set()).patient_allows(
+            clinic_id=world.clinic.id, patient_id=world.adult, purpose="telesoin", db=db) is None
+        assert purpose_allowed(plugin_host, db, world.adult, "telesoin") is False
+    token = login_as(client, world.owner)
+    client.post("/settings/modules/consent", data={"_csrf_token": token, "enabled": "0"})
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert purpose_allowed(plugin_host, db, world.adult, "telesoin") is True
+        assert purpose_allowed(plugin_host, db, world.adult, "recording") is False

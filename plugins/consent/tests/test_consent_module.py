@@ -154,7 +154,7 @@ def test_the_patients_export_includes_consents_even_when_the_module_is_disabled_
             with pytest.raises(KeyDestroyed):  # the patient's key is gone: answers and evidence too
                 open_(db, sig, "answers")
         assert db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_request",
-                                                 AuditRecord.action == "erase")).first() is not None
+                                                 AuditRecord.action == "cancel")).first() is not None
 
 
 def test_versions_keep_the_exact_text_signed(carnet_db, world):

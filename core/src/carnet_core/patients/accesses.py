@@ -47,6 +47,38 @@ def access_rows(db: Any, patient_id: int, limit: int = 200, host: Any = None) ->
     ]
 
 
+ROLE_LABELS = {"owner": N_("owner"), "practitioner": N_("practitioner"), "secretary": N_("secretary")}
+
+
+def accesses_for_patient_view(db: Any, patient_id: int, since: Any, limit: int = 500) -> list[dict[str, Any]]:
+    """The accesses to one patient's file since `since`, newest first, as the patient may see them:
+    when, who (a staff member's name and roles, else what kind of actor), what kind of access
+    (msgids, translated where shown) and on what. Records of other patients never appear (the
+    query is on `patient_id`, in `db`'s clinic). Not audited here: the caller records the viewing."""
+    from carnet_core.identity.models import Membership
+
+    records = [r for r in audit.accesses_for_patient(db, patient_id, limit=limit) if r.occurred_at >= since]
+    user_ids = {r.actor_user_id for r in records if r.actor_user_id}
+    names: dict[int, str] = {}
+    roles: dict[int, list[str]] = {}
+    if user_ids:
+        names = {u.id: (u.display_name or u.email) for u in db.exec(select(User).where(User.id.in_(user_ids)))}
+        for m in db.exec(select(Membership).where(Membership.user_id.in_(user_ids))):
+            roles[m.user_id] = [ROLE_LABELS[r] for r in sorted(m.role_set) if r in ROLE_LABELS]
+    return [
+        {
+            "at": r.occurred_at,
+            "who": names.get(r.actor_user_id) if r.actor_user_id else None,
+            "roles": roles.get(r.actor_user_id, []) if r.actor_user_id else [],
+            "kind": ACTOR_KINDS.get(r.actor_kind, r.actor_kind),
+            "action": ACTION_LABELS.get(r.action, N_("other access")),
+            "resource": r.resource_type,
+            "outcome": OUTCOME_LABELS.get(r.outcome, r.outcome),
+        }
+        for r in records
+    ]
+
+
 @get("/patients/{patient_id:int}/accesses", name="patients.accesses", opt={"permission": ACCESSES},
      sync_to_thread=True)
 def patient_accesses(request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: FromPath[int]) -> Template:

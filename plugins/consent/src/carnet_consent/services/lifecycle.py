@@ -61,5 +61,6 @@ def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
             s.status = "cancelled"
         db.add(s)
     db.flush()
-    record(db, action="erase", resource_type="consent_request", patient_id=patient_id,
-           details={"cancelled": changed}, actor="system:consent.erase")
+    if changed:  # the erasure itself is core's record; this says what it stopped here
+        record(db, action="cancel", resource_type="consent_request", patient_id=patient_id,
+               details={"cancelled": changed, "cause": "erasure"}, actor="system:consent.erase")
