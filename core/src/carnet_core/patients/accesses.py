@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from carnet_core import audit
 from carnet_core.audit import words
+from carnet_core.i18n import N_
 from carnet_core.identity.models import User
 from carnet_core.patients import services
 from carnet_core.patients.controllers import answers
@@ -50,7 +51,8 @@ def access_rows(db: Any, patient_id: int, limit: int = 200, host: Any = None) ->
 ROLE_LABELS = {"owner": N_("owner"), "practitioner": N_("practitioner"), "secretary": N_("secretary")}
 
 
-def accesses_for_patient_view(db: Any, patient_id: int, since: Any, limit: int = 500) -> list[dict[str, Any]]:
+def accesses_for_patient_view(db: Any, patient_id: int, since: Any, host: Any = None,
+                              limit: int = 500) -> list[dict[str, Any]]:
     """The accesses to one patient's file since `since`, newest first, as the patient may see them:
     when, who (a staff member's name and roles, else what kind of actor), what kind of access
     (msgids, translated where shown) and on what. Records of other patients never appear (the
@@ -72,7 +74,7 @@ def accesses_for_patient_view(db: Any, patient_id: int, since: Any, limit: int =
             "roles": roles.get(r.actor_user_id, []) if r.actor_user_id else [],
             "kind": ACTOR_KINDS.get(r.actor_kind, r.actor_kind),
             "action": ACTION_LABELS.get(r.action, N_("other access")),
-            "resource": r.resource_type,
+            "resource": words.resource_word(host, r.resource_type) if host is not None else r.resource_type,
             "outcome": OUTCOME_LABELS.get(r.outcome, r.outcome),
         }
         for r in records
