@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sqlmodel import col, select
 from carnet_core.audit.chain import GENESIS, canonical, canonical_json, chain_hash
 from carnet_core.audit.models import AuditHead, AuditRecord
 from carnet_core.db.base import utcnow
-from carnet_core.db.session import CarnetSession, ScopeError
+from carnet_core.db.session import CarnetSession, ScopeError, drop_values
 
 log = logging.getLogger("carnet.audit")
 
@@ -143,23 +144,65 @@ def _details_text(details: dict[str, Any] | None) -> str:
 
 
 _TABLE = AuditRecord.__table__  # type: ignore[attr-defined]
-_INSERT = sa.insert(_TABLE)  # parameters passed at execution: compiled once, cached
-# PostgreSQL: one multi-row INSERT ... RETURNING, ids in the rows' order (insertmanyvalues)
-_INSERT_RETURNING = sa.insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
-_IDS = (
-    sa.select(_TABLE.c.id)
-    .where(_TABLE.c.clinic_id == sa.bindparam("clinic_id"),
-           _TABLE.c.seq.between(sa.bindparam("first"), sa.bindparam("last")))
-    .order_by(_TABLE.c.seq)
-)
-_BUMP_HEAD = sa.text(
-    "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
-)
-_CREATE_HEAD = sa.text(
-    "INSERT INTO core_audit_head (clinic_id, seq, hash) VALUES (:clinic_id, 0, :hash) "
-    "ON CONFLICT (clinic_id) DO NOTHING"
-)
-_SET_HEAD = sa.text("UPDATE core_audit_head SET seq = :seq, hash = :hash WHERE clinic_id = :clinic_id")
+_WRITTEN = tuple(c.name for c in _TABLE.c if c.name != "id")  # every column but the id, table order
+_GET = tuple(operator.itemgetter(name) for name in _WRITTEN)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The audit trail's statements for one database dialect, run on the driver's connection of
+    the session's transaction: a page appends 40 records or more, and the ORM's per-statement work
+    (compiling, binding each value, building results) cost more than writing them."""
+
+    bump: str  # UPDATE ... RETURNING: takes the chain head's lock first, then reads it
+    create: str
+    set_head: str
+    insert: str
+    insert_returning: str
+    ids: str
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, the dialect's bind processor)
+
+
+_STATEMENTS: dict[tuple[str, str], _Statements | None] = {}
+
+
+def _statements(conn: sa.Connection) -> _Statements | None:
+    """The dialect's statements; None for a driver whose parameter style is not positional."""
+    dialect = conn.dialect
+    key = (dialect.name, dialect.paramstyle)
+    if key not in _STATEMENTS:
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        found = None
+        if mark is not None:
+            # Written with "?" and given the driver's placeholder: the text holds only the
+            # model's column names, never a value.
+            insert = "INSERT INTO core_audit (%s) VALUES (%s)" % (", ".join(_WRITTEN), ", ".join("?" * len(_WRITTEN)))  # noqa: S608, UP031
+            converters = []
+            for position, name in enumerate(_WRITTEN):
+                # What SQLAlchemy would bind: UTCDateTime's conversion, then the dialect's (SQLite
+                # stores text).
+                process = _TABLE.c[name].type._cached_bind_processor(dialect)
+                if process is not None:
+                    converters.append((position, process))
+            found = _Statements(
+                bump=("UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = ? "
+                      "RETURNING seq, hash").replace("?", mark),
+                create=("INSERT INTO core_audit_head (clinic_id, seq, hash) VALUES (?, 0, ?) "
+                        "ON CONFLICT (clinic_id) DO NOTHING").replace("?", mark),
+                set_head="UPDATE core_audit_head SET seq = ?, hash = ? WHERE clinic_id = ?".replace("?", mark),
+                insert=insert.replace("?", mark),
+                insert_returning=(insert + " RETURNING id").replace("?", mark),
+                ids=("SELECT id FROM core_audit WHERE clinic_id = ? AND seq BETWEEN ? AND ? "
+                     "ORDER BY seq").replace("?", mark),
+                converters=tuple(converters),
+            )
+        _STATEMENTS[key] = found
+    return _STATEMENTS[key]
+
+
+def _driver(conn: sa.Connection) -> Any:
+    """The driver's connection under `conn` (sqlite3, psycopg), in the session's transaction."""
+    return conn.connection.driver_connection
 
 
 def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
@@ -169,13 +212,76 @@ def _lock_head(conn: sa.Connection, clinic_id: int) -> tuple[int, str]:
     lock on PostgreSQL (concurrent writers wait for our commit), the database write lock on
     SQLite (so the head read is never a stale snapshot).
     """
+    sql = _statements(conn)
+    if sql is None:
+        row = _lock_head_orm(conn, clinic_id)
+    else:
+        raw = _driver(conn)
+        row = raw.execute(sql.bump, (clinic_id,)).fetchone()
+        if row is None:
+            raw.execute(sql.create, (clinic_id, GENESIS))
+            row = raw.execute(sql.bump, (clinic_id,)).fetchone()
+    if row is None:
+        raise AuditError(f"could not create the audit chain head of clinic {clinic_id}")
+    return int(row[0]), str(row[1])
+
+
+# The same statements through SQLAlchemy, for a driver whose parameters are not positional.
+_INSERT = sa.insert(_TABLE)
+_BUMP_HEAD = sa.text(
+    "UPDATE core_audit_head SET seq = seq + 1 WHERE clinic_id = :clinic_id RETURNING seq, hash"
+)
+_CREATE_HEAD = sa.text(
+    "INSERT INTO core_audit_head (clinic_id, seq, hash) VALUES (:clinic_id, 0, :hash) "
+    "ON CONFLICT (clinic_id) DO NOTHING"
+)
+_SET_HEAD = sa.text("UPDATE core_audit_head SET seq = :seq, hash = :hash WHERE clinic_id = :clinic_id")
+_IDS = (
+    sa.select(_TABLE.c.id)
+    .where(_TABLE.c.clinic_id == sa.bindparam("clinic_id"),
+           _TABLE.c.seq.between(sa.bindparam("first"), sa.bindparam("last")))
+    .order_by(_TABLE.c.seq)
+)
+
+
+def _lock_head_orm(conn: sa.Connection, clinic_id: int) -> Any:
     row = conn.execute(_BUMP_HEAD, {"clinic_id": clinic_id}).first()
     if row is None:
         conn.execute(_CREATE_HEAD, {"clinic_id": clinic_id, "hash": GENESIS})
         row = conn.execute(_BUMP_HEAD, {"clinic_id": clinic_id}).first()
-        if row is None:
-            raise AuditError(f"could not create the audit chain head of clinic {clinic_id}")
-    return int(row[0]), str(row[1])
+    return row
+
+
+def _write(conn: sa.Connection, batch: list[dict[str, Any]]) -> list[int]:
+    """Insert the chained rows of one clinic and move its head to the last; returns their ids."""
+    clinic, first, last = batch[0]["clinic_id"], batch[0], batch[-1]
+    sql = _statements(conn)
+    if sql is None:
+        conn.execute(_INSERT, batch)
+        ids = list(conn.execute(_IDS, {"clinic_id": clinic, "first": first["seq"], "last": last["seq"]}).scalars())
+        conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
+        return ids
+    rows = []
+    for fields in batch:
+        row = [get(fields) for get in _GET]
+        for position, process in sql.converters:
+            row[position] = process(row[position])
+        rows.append(row)
+    raw = _driver(conn)
+    if len(rows) == 1:
+        cursor = raw.execute(sql.insert_returning, rows[0])
+        ids = [cursor.fetchone()[0]]
+    else:
+        cursor = raw.cursor()
+        try:
+            # One executemany (psycopg sends it as one pipeline), then the ids by the seq range
+            # (unique per clinic): INSERT ... RETURNING gives no order for several rows on SQLite.
+            cursor.executemany(sql.insert, rows)
+            ids = [r[0] for r in cursor.execute(sql.ids, (clinic, first["seq"], last["seq"])).fetchall()]
+        finally:
+            cursor.close()
+    raw.execute(sql.set_head, (last["seq"], last["hash"], clinic))
+    return ids
 
 
 def _validated(
@@ -227,23 +333,17 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
             fields["prev_hash"] = prev
             fields["hash"] = prev = chain_hash(prev, canonical(fields))
             seq += 1
-        if len(batch) == 1:
-            ids = [conn.execute(_INSERT, batch[0]).inserted_primary_key[0]]
-        elif conn.dialect.name == "postgresql":
-            ids = list(conn.execute(_INSERT_RETURNING, batch).scalars())
-        else:
-            # SQLite: a plain executemany (one batch), then the ids by their seq range: INSERT ...
-            # RETURNING in parameter order falls back to one statement per row there.
-            conn.execute(_INSERT, batch)
-            ids = list(conn.execute(_IDS, {"clinic_id": clinic, "first": batch[0]["seq"],
-                                           "last": batch[-1]["seq"]}).scalars())
+        ids = _write(conn, batch)
+        if len(ids) != len(batch):
+            raise AuditError(f"{len(batch)} audit records written but {len(ids)} found; the action is refused")
         last = batch[-1]
-        conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
         heads[clinic] = (last["seq"], last["hash"])
     except AuditError:
+        db.info.pop(_HEADS, None)
         raise
     except Exception as exc:
         db.info.pop(_HEADS, None)
+        drop_values(exc)
         raise AuditError("the audit record could not be written; the action is refused") from exc
     parsed: dict[str, Any] = {}  # a batch's records often share their details (the trace's do)
     recorded = []

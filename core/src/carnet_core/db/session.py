@@ -218,9 +218,15 @@ def _values_out_of_errors(context: Any) -> None:
     and from the driver's error it wraps, so a logged error never carries what was written (code
     that needs it still has `orig.diag.message_detail`)."""
     for exc in (context.sqlalchemy_exception, context.original_exception):
-        if exc is not None and exc.args and isinstance(exc.args[0], str) and "DETAIL:" in exc.args[0]:
-            kept = [line for line in exc.args[0].splitlines() if not line.lstrip().startswith("DETAIL:")]
-            exc.args = ("\n".join(kept), *exc.args[1:])
+        drop_values(exc)
+
+
+def drop_values(exc: BaseException | None) -> None:
+    """Remove the DETAIL line (the values written) from a database error's message, in place: for
+    errors of statements run on the driver's connection directly, which `handle_error` never sees."""
+    if exc is not None and exc.args and isinstance(exc.args[0], str) and "DETAIL:" in exc.args[0]:
+        kept = [line for line in exc.args[0].splitlines() if not line.lstrip().startswith("DETAIL:")]
+        exc.args = ("\n".join(kept), *exc.args[1:])
 
 
 class Database:
