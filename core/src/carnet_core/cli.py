@@ -106,6 +106,7 @@ def serve(rt: Runtime, host: str, port: int) -> None:
     """Serve the web application (with an in-process worker when no Redis is configured)."""
     import uvicorn
 
+    from carnet_core.process import freeze_startup_heap
     from carnet_core.web.app import create_app
 
     # The socket is bound before anything is announced: a busy port stops here, named, with the way
@@ -118,6 +119,7 @@ def serve(rt: Runtime, host: str, port: int) -> None:
                    f"`carnet serve --port {_other_port(port)}`.", err=True)
         sys.exit(1)
     app = create_app(rt.settings, host=rt.host, db=rt.db)
+    freeze_startup_heap()  # built for the process's lifetime: out of the collector's reach
     click.echo(f"Carnet listening on http://{host}:{port}/")
     # log_config=None: uvicorn keeps its hands off logging, configured by `main` for this process
     # (its own access lines would carry raw paths and queries; Carnet writes its own).

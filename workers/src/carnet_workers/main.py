@@ -101,6 +101,9 @@ def _run_single(
             f"no actor uses queue(s) {', '.join(sorted(unknown))}; "
             f"queues: {', '.join(runtime.queues) or 'none'}"
         )
+    from carnet_core.process import freeze_startup_heap
+
+    freeze_startup_heap()  # plugins, actors and models built for the process's lifetime
     runtime.start_worker(threads, queues)
     if relay:
         runtime.relay.start()

@@ -34,8 +34,13 @@ def iso_utc(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+# with the encoder built once instead of at every call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _json(value: Any) -> str:
@@ -80,6 +85,17 @@ def canonical_values(
     seq: Any,
 ) -> bytes:
     """`canonical` of the hashed fields given in their sorted order (verification's row tuples)."""
+    return canonical_at(action, actor_id, actor_kind, actor_user_id, address, clinic_id, details, iso_utc(occurred_at),
+                        outcome, patient_id, request_id, resource_id, resource_type, seq)
+
+
+def canonical_at(
+    action: Any, actor_id: Any, actor_kind: Any, actor_user_id: Any, address: Any, clinic_id: Any, details: Any,
+    occurred_at: str, outcome: Any, patient_id: Any, request_id: Any, resource_id: Any, resource_type: Any,
+    seq: Any,
+) -> bytes:
+    """`canonical_values` with the time already written as `iso_utc` text (verification reads
+    SQLite's stored text and rewrites it without building a datetime: see integrity)."""
     if not _FAST:
         return _defined(dict(
             action=action, actor_id=actor_id, actor_kind=actor_kind, actor_user_id=actor_user_id, address=address,
@@ -89,7 +105,7 @@ def canonical_values(
     return (_TEMPLATE % (
         _json(action), _json(actor_id), _json(actor_kind), _json(actor_user_id), _json(address), _json(clinic_id),
         encode_basestring(details if type(details) is str else canonical_json(details)),
-        '"' + iso_utc(occurred_at) + '"', _json(outcome), _json(patient_id), _json(request_id),
+        '"' + occurred_at + '"', _json(outcome), _json(patient_id), _json(request_id),
         _json(resource_id), _json(resource_type), _json(seq), _VERSION,
     )).encode("utf-8")
 
@@ -99,7 +115,7 @@ def _defined(fields: Any) -> bytes:
     doc: dict[str, Any] = {"v": FORMAT_VERSION}
     for name in HASHED_FIELDS:
         value = fields[name]
-        if name == "occurred_at":
+        if name == "occurred_at" and not isinstance(value, str):  # canonical_at gives it as text
             value = iso_utc(value)
         elif name == "details" and not isinstance(value, str):
             value = canonical_json(value)

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from carnet_core.audit import signing
-from carnet_core.audit.chain import GENESIS, canonical_values
+from carnet_core.audit.chain import GENESIS, canonical_at, iso_utc
 from carnet_core.audit.checkpoints import (
     CheckpointLog,
     SignedCheckpoint,
@@ -151,6 +151,62 @@ _COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-def
 )]
 
 
+# The model's column names only, values as parameters ("?" becomes the driver's placeholder).
+_SELECT_ROWS = "SELECT %s FROM core_audit WHERE clinic_id = ? AND seq >= ? ORDER BY seq, id" % (  # noqa: S608, UP031
+    ", ".join(c.name for c in _COLUMNS)
+)
+_TIME = 3  # occurred_at's place in a row
+
+
+def _stored_rows(db: CarnetSession, clinic_id: int, first: int, batch: int) -> Iterator[tuple[Any, ...]]:
+    """The clinic's records from seq `first` on, in seq order, as the tuples of _COLUMNS with the
+    time already as its `iso_utc` text: read on the driver's connection of `db`'s transaction (its
+    snapshot), in batches (PostgreSQL: a server-side cursor), without building a result object,
+    a datetime or a row mapping per record. Every value is what SQLAlchemy would read: the columns'
+    own result processors are applied where they have one; SQLite's stored time text in its one
+    canonical shape is rewritten directly, any other shape goes through the processor."""
+    conn = db.connection()
+    dialect = conn.dialect
+    processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(_COLUMNS)]
+    processors = [(i, p) for i, p in processors if p is not None and i != _TIME]
+    read_time = _COLUMNS[_TIME].type._cached_result_processor(dialect, None) or (lambda value: value)
+    sqlite = dialect.name == "sqlite"
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    raw = conn.connection.driver_connection
+    if sqlite:
+        cursor = raw.cursor()
+    else:
+        cursor = raw.cursor(name="carnet_audit_verify")  # server-side: the rows arrive batch by batch
+        cursor.itersize = batch
+    fromisoformat = datetime.fromisoformat
+    try:
+        cursor.execute(_SELECT_ROWS.replace("?", mark), (clinic_id, first))
+        while True:
+            rows = cursor.fetchmany(batch)
+            if not rows:
+                return
+            for row in rows:
+                when = row[_TIME]
+                if sqlite and type(when) is str and len(when) == 26 and when[10] == " " and when[19] == ".":
+                    # "YYYY-MM-DD HH:MM:SS.ffffff", SQLAlchemy's SQLite storage of a UTC time: the
+                    # same fields as iso_utc writes them (checked a real time, else the processor)
+                    try:
+                        fromisoformat(when)
+                        text = when[:10] + "T" + when[11:] + "Z"
+                    except ValueError:
+                        text = iso_utc(read_time(when))
+                else:
+                    text = iso_utc(read_time(when))
+                if processors:
+                    values = list(row)
+                    for i, process in processors:
+                        values[i] = process(values[i])
+                    row = tuple(values)
+                yield (*row[:_TIME], text, *row[_TIME + 1:])
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class _Signed:
     """A verified signed checkpoint, from the database (`id`) or only from the log (`line`)."""
@@ -230,14 +286,9 @@ def verify_clinic(
     if signed:
         result.last_signed_seq = max(cp.seq for cp in signed)
     last_id = None
-    stmt = (
-        sa.select(*_COLUMNS)
-        .where(_COLUMNS[1] == clinic_id, _COLUMNS[2] >= expected)
-        .order_by(_COLUMNS[2], _COLUMNS[0])
-    )
     sha256 = hashlib.sha256
     running_bytes = None  # chain_hash's steps, the previous hash kept as bytes from one record to the next
-    for row in db.connection().execute(stmt.execution_options(yield_per=batch)):
+    for row in _stored_rows(db, clinic_id, expected, batch):
         (rid, clinic, seq, occurred_at, actor_kind, actor_id, actor_user_id, patient_id, resource_type,
          resource_id, action, outcome, address, request_id, details, prev_hash, stored_hash) = row
         if seq != expected:
@@ -252,8 +303,8 @@ def verify_clinic(
                 "prev_hash does not match the previous record's hash (inserted, reordered or replaced)",
                 seq, rid,
             ))
-        content = canonical_values(action, actor_id, actor_kind, actor_user_id, address, clinic, details,
-                                   occurred_at, outcome, patient_id, request_id, resource_id, resource_type, seq)
+        content = canonical_at(action, actor_id, actor_kind, actor_user_id, address, clinic, details,
+                               occurred_at, outcome, patient_id, request_id, resource_id, resource_type, seq)
         if running_bytes is None:
             running_bytes = bytes.fromhex(running)
         running_bytes = sha256(b"\x01" + running_bytes + sha256(b"\x00" + content).digest()).digest()

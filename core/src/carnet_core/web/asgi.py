@@ -13,9 +13,12 @@ def build() -> Litestar:
     its own loggers before calling this factory), and build the application."""
     from carnet_core import statefiles
     from carnet_core.logs import configure_logging
+    from carnet_core.process import freeze_startup_heap
 
     settings = load_settings()
     configure_logging(settings)
     statefiles.private_umask()
     statefiles.tighten(settings, files=False)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()  # built for the process's lifetime: out of the collector's reach
+    return app
