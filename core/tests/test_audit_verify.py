@@ -308,3 +308,40 @@ def test_verify_reads_one_snapshot_even_if_the_chain_grows_meanwhile(carnet_db, 
     assert first.ok and again.ok and first.last_seq == again.last_seq == 10
     with carnet_db.session(unscoped=True) as db:
         assert verify_clinic(db, trail.id, keys_dir).last_seq == 11
+
+
+def _stored_time(conn, seq):
+    return conn.exec_driver_sql(f"SELECT occurred_at FROM core_audit WHERE seq = {int(seq)}").scalar()  # noqa: S608
+
+
+def _sqlite_only(carnet_db):
+    if carnet_db.dialect != "sqlite":
+        pytest.skip("PostgreSQL stores times as timestamptz, not as text")
+
+
+def test_a_time_stored_in_another_shape_is_read_as_the_application_reads_it(carnet_settings, carnet_db, trail):
+    # SQLite keeps times as text; verification rewrites the one shape SQLAlchemy stores directly
+    # and reads any other through the column's processor, as the application would read it:
+    # the same instant written with a "T" verifies, a changed instant does not.
+    _sqlite_only(carnet_db)
+    with tampering(carnet_db) as conn:
+        stored = _stored_time(conn, 3)
+        assert len(stored) == 26 and stored[10] == " "
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:10]}T{stored[11:]}' WHERE seq = 3")
+        later = stored[:17] + f"{(int(stored[17:19]) + 1) % 60:02d}" + stored[19:]
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{later[:10]}T{later[11:]}' WHERE seq = 6")
+        target = _row(conn, 6)["id"]
+    code, output = run_verify(carnet_settings, "--clinic", "cabinet-test")
+    assert code == 1
+    assert f"BROKEN at seq 6, record id {target}: content does not match its hash (modified record)" in output
+
+
+def test_a_stored_time_that_is_no_date_is_never_taken_for_one(carnet_settings, carnet_db, trail):
+    # the stored shape, but month 13: not rewritten as if it were a time (the application could
+    # not read it either)
+    _sqlite_only(carnet_db)
+    with tampering(carnet_db) as conn:
+        stored = _stored_time(conn, 5)
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:5]}13{stored[7:]}' WHERE seq = 5")
+    with carnet_db.session(unscoped=True) as db, pytest.raises(ValueError, match="month"):
+        verify_clinic(db, trail.id, carnet_settings.keys_dir)
