@@ -29,3 +29,34 @@ def test_language_choice_is_remembered_in_a_cookie(client, csrf_headers):
     )
     assert response.status_code == 303
     assert client.get("/").text.count('lang="en"') == 1
+
+
+def test_each_plugin_translates_in_its_own_gettext_domain(plugin_host):
+    """Issue 13: one English msgid, two meanings ("done": core's audit outcome "effectué",
+    scheduling's sessions "faites"); each template and handler reads its own plugin's catalog
+    first, then core's, so the accesses page no longer says "Résultat : faites"."""
+    from carnet_core.i18n import domain_of_module, domain_of_template, load_catalogs
+
+    catalogs = load_catalogs(plugin_host)
+    assert catalogs.gettext("fr", "done", domain_of_template("core/patients/_accesses.html")) == "effectué"
+    assert catalogs.gettext("fr", "done", domain_of_template("scheduling/series.html")) == "faites"
+    assert catalogs.gettext("fr", "done", domain_of_module("carnet_core.patients.accesses")) == "effectué"
+    assert catalogs.gettext("fr", "done", domain_of_module("carnet_scheduling.controllers.pages")) == "faites"
+    # a message only core translates is still found from a plugin's template, and the reverse
+    assert catalogs.gettext("fr", "Save", "scheduling") == catalogs.gettext("fr", "Save", "core")
+    assert catalogs.gettext("fr", "Waiting list", "core") == "Liste d'attente"
+
+
+def test_the_accesses_page_says_done_in_core_words(client, clinic, staff, login_as, carnet_db):
+    from carnet_core.patients.patient_access import access
+    from carnet_core.web.principal import Principal
+
+    owner = staff("owner,practitioner")
+    login_as(client, owner)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        registrar = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=("owner", "practitioner"))
+        patient_id = access(db, registrar).register({"last_name": "Durand", "first_name": "Zoé",
+                                                     "practitioner_id": owner.id})
+    page = client.get(f"/patients/{patient_id}/accesses")
+    assert page.status_code == 200
+    assert "effectué" in page.text and "faites" not in page.text

@@ -26,22 +26,54 @@ def N_(message: str) -> str:
 
 
 class Catalogs:
-    """Merged translations per locale for core and the loaded plugins."""
+    """Translations per locale: each plugin's own catalog (its gettext domain, named like the
+    plugin; core's is "core"), and all of them merged as the last resort.
 
-    def __init__(self, by_locale: dict[str, NullTranslations]):
+    A message is looked up in the domain of the code or template showing it first, then in core's,
+    then in the merged catalog: two plugins (or a plugin and core) may translate the same English
+    msgid differently ("done": "effectué" on core's pages, "faites" for scheduling's sessions)."""
+
+    def __init__(self, by_locale: dict[str, NullTranslations],
+                 domains: dict[str, dict[str, NullTranslations]] | None = None):
         self.by_locale = by_locale
+        self.domains = domains or {}
 
     def get(self, locale: str) -> NullTranslations:
         return self.by_locale.get(locale) or self.by_locale.get(DEFAULT_LOCALE) or NullTranslations()
 
-    def gettext(self, locale: str, message: str, **variables: Any) -> str:
-        text = self.get(locale).gettext(message)
+    def _chain(self, locale: str, domain: str | None) -> list[NullTranslations]:
+        own = self.domains.get(locale, {})
+        chain = [own[name] for name in dict.fromkeys((domain, "core")) if name and name in own]
+        return [*chain, self.get(locale)]
+
+    def gettext(self, locale: str, message: str, domain: str | None = None, **variables: Any) -> str:
+        text = message
+        for catalog in self._chain(locale, domain):
+            if message in getattr(catalog, "_catalog", {}) or catalog is self.get(locale):
+                text = catalog.gettext(message)
+                break
         return text % variables if variables else text
 
-    def ngettext(self, locale: str, singular: str, plural: str, n: int, **variables: Any) -> str:
+    def ngettext(self, locale: str, singular: str, plural: str, n: int, domain: str | None = None,
+                 **variables: Any) -> str:
         text = self.get(locale).ngettext(singular, plural, n)
+        for catalog in self._chain(locale, domain):
+            if (singular, 0) in getattr(catalog, "_catalog", {}):
+                text = catalog.ngettext(singular, plural, n)
+                break
         variables.setdefault("num", n)
         return text % variables
+
+
+def domain_of_template(name: str | None) -> str:
+    """A template's gettext domain: its folder ("scheduling/agenda.html" -> "scheduling")."""
+    return (name or "core").split("/", 1)[0]
+
+
+def domain_of_module(module: str | None) -> str:
+    """A module's gettext domain: "carnet_scheduling.controllers.x" -> "scheduling"."""
+    head = (module or "").split(".", 1)[0]
+    return head.removeprefix("carnet_") if head.startswith("carnet_") else "core"
 
 
 def _compile(po_path: Any, locale: str) -> Translations:
@@ -55,9 +87,10 @@ def _compile(po_path: Any, locale: str) -> Translations:
 
 def load_catalogs(host: PluginHost) -> Catalogs:
     by_locale: dict[str, NullTranslations] = {}
+    domains: dict[str, dict[str, NullTranslations]] = {}
     for locale in LOCALES:
         merged: Translations | None = None
-        for info in host.plugins.values():
+        for name, info in host.plugins.items():
             folder = info.resource("translations")
             if folder is None:
                 continue
@@ -67,13 +100,14 @@ def load_catalogs(host: PluginHost) -> Catalogs:
             for entry in sorted(messages.iterdir(), key=lambda e: e.name):
                 if not entry.name.endswith(".po"):
                     continue
+                domains.setdefault(locale, {})[name] = _compile(entry, locale)
                 compiled = _compile(entry, locale)
                 if merged is None:
                     merged = compiled
                 else:
                     merged.merge(compiled)
         by_locale[locale] = merged or NullTranslations()
-    return Catalogs(by_locale)
+    return Catalogs(by_locale, domains)
 
 
 def negotiate(accept_language: str | None, cookie: str | None, default: str = DEFAULT_LOCALE) -> str:
@@ -88,14 +122,16 @@ def negotiate(accept_language: str | None, cookie: str | None, default: str = DE
 
 
 def install_jinja(env: Any, catalogs: Catalogs) -> None:
-    """Newstyle gettext in templates, reading the locale from the render context."""
+    """Newstyle gettext in templates, reading the locale from the render context and the domain
+    from the template's folder (core/…, scheduling/…)."""
 
     @pass_context
     def _gettext(context: Any, message: str) -> str:
-        return catalogs.get(context.get("locale", DEFAULT_LOCALE)).gettext(message)
+        return catalogs.gettext(context.get("locale", DEFAULT_LOCALE), message, domain_of_template(context.name))
 
     @pass_context
     def _ngettext(context: Any, singular: str, plural: str, n: int) -> str:
-        return catalogs.get(context.get("locale", DEFAULT_LOCALE)).ngettext(singular, plural, n)
+        return catalogs.ngettext(context.get("locale", DEFAULT_LOCALE), singular, plural, n,
+                                 domain_of_template(context.name))
 
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)

@@ -9,7 +9,7 @@ from litestar.enums import MediaType
 from litestar.response import Template
 
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, NavItem
-from carnet_core.i18n import negotiate
+from carnet_core.i18n import domain_of_module, negotiate
 from carnet_core.plugins import PluginError
 from carnet_core.web.guards import principal_of
 from carnet_core.web.state import carnet_state
@@ -31,7 +31,9 @@ def locale_of(request: Request[Any, Any, Any]) -> str:
 def translate(request: Request[Any, Any, Any], message: str, **variables: Any) -> str:
     """Translate a message from Python code (flash messages, errors) for this request."""
     state = carnet_state(request)
-    return state.extras["catalogs"].gettext(locale_of(request), message, **variables)
+    handler = request.scope.get("route_handler")
+    module = getattr(getattr(handler, "fn", None), "__module__", None)
+    return state.extras["catalogs"].gettext(locale_of(request), message, domain_of_module(module), **variables)
 
 
 def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:

@@ -44,7 +44,7 @@ class Lang:
 def translate(lang: Lang, message: str, **variables: Any) -> str:
     """Translate `message` (extracted like the web's `translate(request, ...)`)."""
     catalogs = environment(lang.host).globals["gettext_catalogs"]
-    return catalogs.gettext(lang.locale, message, **variables)
+    return catalogs.gettext(lang.locale, message, "scheduling", **variables)
 
 
 def when_text(moment: datetime, tz: str, locale: str = "fr") -> str:
