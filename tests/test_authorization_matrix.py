@@ -56,6 +56,8 @@ PUBLIC_ROUTES = {
     "GET /p/{clinic_slug:str}/consent/s/{token:str}", "POST /p/{clinic_slug:str}/consent/s/{token:str}/code",
     "POST /p/{clinic_slug:str}/consent/s/{token:str}/sign",
     "GET /p/{clinic_slug:str}/consent/w/{token:str}", "POST /p/{clinic_slug:str}/consent/w/{token:str}",
+    "GET /p/{clinic_slug:str}/consent/a/{token:str}", "POST /p/{clinic_slug:str}/consent/a/{token:str}/code",
+    "POST /p/{clinic_slug:str}/consent/a/{token:str}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),

@@ -31,6 +31,7 @@ from carnet_consent.services.signing import SIGN, SIGN_VALID, WITHDRAW, WITHDRAW
 
 INVITATION_SUBJECT = N_("%(clinic)s: a document to sign")
 CODE_SUBJECT = N_("%(clinic)s: your signature code")
+ACCESS_CODE_SUBJECT = N_("%(clinic)s: your code to see the accesses to your file")
 
 
 def _translate(job: JobContext, message: str, **variables: Any) -> str:
@@ -51,6 +52,12 @@ def withdraw_url(db: Any, settings: Any, clinic: Clinic, signer: Signer) -> str:
     issued = links.issue(db, purpose=WITHDRAW, subject_type="consent_signer", subject_id=signer.id,  # type: ignore[arg-type]
                          patient_id=signer.patient_id, expires_in=WITHDRAW_VALID, max_uses=WITHDRAW_USES)
     return public_url(settings, clinic, f"w/{issued.token}")
+
+
+def accesses_url(db: Any, settings: Any, clinic: Clinic, signer: Signer) -> str:
+    from carnet_consent.services import accesses
+
+    return public_url(settings, clinic, f"a/{accesses.issue_link(db, signer).token}")
 
 
 def _deliver(job: JobContext, key: str, to: str, subject: str, text: str, signer: Signer, kind: str) -> None:
@@ -86,7 +93,8 @@ def send_invitation(signer_id: int, job: JobContext) -> None:
         until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
         context = {"clinic_name": clinic.name, "until": until,
                    "sign_url": public_url(job.settings, clinic, f"s/{issued.token}"),
-                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
+                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer),
+                   "accesses_url": accesses_url(db, job.settings, clinic, signer)}
         subject = _translate(job, INVITATION_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/invitation.txt", context)
     _deliver(job, key, to, subject, text, signer, "invitation")
@@ -117,3 +125,30 @@ def send_code(signer_id: int, nth: int, job: JobContext) -> None:
         subject = _translate(job, CODE_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/code.txt", context)
     _deliver(job, key, to, subject, text, signer, "code")
+
+
+def send_access_code(link_id: int, nth: int, job: JobContext) -> None:
+    """E-mail a one-time code for a "who looked at my file" link, to the address it was sent to."""
+    from carnet_consent.services import accesses
+
+    key = f"consent.access_code:{link_id}:{nth}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        link = db.exec(select(links.PatientLink).where(links.PatientLink.id == link_id)).first()
+        if link is None or link.purpose != accesses.ACCESSES or links.refusal_reason(link) is not None:
+            return
+        if link.codes_sent >= nth:
+            return  # this code was already issued
+        signer = db.exec(select(Signer).where(Signer.id == link.subject_id)).first()
+        to = readable(open_or_unreadable(db, signer, "email")) if signer is not None else None
+        clinic = db.get(Clinic, link.clinic_id)
+        if signer is None or not to or clinic is None:
+            return
+        try:
+            code = links.issue_code(db, link)
+        except links.LinkRefused:
+            return
+        subject = _translate(job, ACCESS_CODE_SUBJECT, clinic=clinic.name)
+        text = _render(job, "consent/messages/access_code.txt", {"clinic_name": clinic.name, "code": code})
+    _deliver(job, key, to, subject, text, signer, "access_code")

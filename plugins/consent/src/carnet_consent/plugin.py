@@ -49,7 +49,8 @@ def register_actors() -> list[Any]:
     from carnet_consent import jobs
 
     return [ActorSpec("send_invitation", jobs.send_invitation, max_retries=5),
-            ActorSpec("send_code", jobs.send_code, max_retries=3)]
+            ActorSpec("send_code", jobs.send_code, max_retries=3),
+            ActorSpec("send_access_code", jobs.send_access_code, max_retries=3)]
 
 
 @hookimpl

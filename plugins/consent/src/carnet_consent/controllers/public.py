@@ -19,6 +19,7 @@ from carnet_core.plugin_api import (
     client_address,
     clinic_hooks,
     errors_of,
+    host_of,
     keep_page,
     links,
     page,
@@ -27,7 +28,7 @@ from carnet_core.plugin_api import (
 
 from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
 from carnet_consent.rendering import to_html
-from carnet_consent.services import decisions, forms, signing
+from carnet_consent.services import accesses, decisions, forms, signing
 
 OPT = {"permission": PUBLIC}
 
@@ -159,4 +160,44 @@ def do_withdraw(request: Request[Any, Any, Any], db: DB, token: FromPath[str], d
                      _withdraw_context(request, db, link, token, withdrawn=purpose_label(purpose)))
 
 
-PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw]
+# --- "who looked at my file" ----------------------------------------------------------------------
+
+
+@get("/a/{token:str}", name="consent.public.accesses", opt=OPT, sync_to_thread=True)
+def accesses_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "consent/public_accesses.html",
+                     {"action": f"{_base(request)}/a/{token}", "step": "ask", "sent": link.codes_sent > 0})
+
+
+@post("/a/{token:str}/code", name="consent.public.accesses_code", opt=OPT, sync_to_thread=True, status_code=200)
+def accesses_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
+        accesses.request_code(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return keep_page(request, "consent/public_accesses.html",
+                     {"action": f"{_base(request)}/a/{token}", "step": "code"})
+
+
+@post("/a/{token:str}", name="consent.public.accesses_view", opt=OPT, sync_to_thread=True, status_code=200)
+def accesses_view(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    try:
+        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
+        rows = accesses.view(db, link, str(data.get("code") or ""), client_address(request), host_of(request))
+    except links.LinkRefused as refused:
+        if refused.reason == links.CODE_LOCKED:
+            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
+        return refusal_page(request, refused)
+    if rows is None:
+        return keep_page(request, "consent/public_accesses.html",
+                         {"action": f"{_base(request)}/a/{token}", "step": "code", "wrong": True}, 400)
+    return keep_page(request, "consent/public_accesses.html", {"step": "rows", "rows": rows})
+
+
+PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw,
+                   accesses_page, accesses_code, accesses_view]
