@@ -376,3 +376,14 @@ def test_make_engine_hands_other_engine_arguments_to_sqlalchemy(url, tmp_path):
     assert engine.pool._recycle == 77
     assert engine.dialect._on_connect_isolation_level == "AUTOCOMMIT"
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_errors_keep_every_line_but_the_detail(carnet_db):
+    """The DETAIL line (values) leaves a PostgreSQL error; its other lines (the hint) stay as they were."""
+    with pytest.raises(sa.exc.DBAPIError) as failed, carnet_db.session(unscoped=True) as db:
+        db.execute(sa.text("DO $$ BEGIN RAISE EXCEPTION 'refus' USING DETAIL = 'valeur secrète', "
+                           "HINT = 'un conseil'; END $$"))
+    message = str(failed.value.orig)
+    assert "DETAIL" not in message and "DETAIL" not in str(failed.value).partition("[SQL:")[0]
+    assert message.startswith("refus\nHINT:  un conseil")
