@@ -55,7 +55,7 @@ def field_names(host: Any) -> set[str]:
 
 def first_id(db: Any, table: str) -> int:
     tables = set(sa.inspect(db.engine).get_table_names())
-    if table not in tables:
+    if table not in tables or "id" not in {c["name"] for c in sa.inspect(db.engine).get_columns(table)}:
         return 1
     with db.engine.connect() as conn:
         return conn.execute(sa.text(f'SELECT MIN(id) FROM "{table}"')).scalar() or 1  # noqa: S608 (table names from the schema)
@@ -71,7 +71,8 @@ def path_for(route_path: str, db: Any) -> str:
         if kind != "int":
             return "zz-unknown"  # tokens, plugin names: refused with a page
         stem = name.removesuffix("_id")
-        table = TABLE_OF.get(stem) or next((t for t in sorted(tables) if t.endswith(f"_{stem}")), "")
+        table = TABLE_OF.get(stem) or next(
+            (t for t in sorted(tables) if t.endswith(f"_{stem}") and t != "alembic_version"), "")
         return str(first_id(db, table))
 
     return re.sub(r"\{(\w+):(\w+)\}", value, route_path)
