@@ -27,7 +27,7 @@ def _fits(page) -> None:
 
 def test_a_family_registers_a_child_with_both_parents_and_accepts_an_offer_on_a_phone(
         live_server, browser_page, carnet_db, world, carnet_settings, plugin_host, jobs_worker):
-    from carnet_core.patients.models import Patient, PatientGuardian
+    from carnet_core.testing import Patient, PatientGuardian
 
     page = browser_page
     page.set_viewport_size({"width": 375, "height": 800})

@@ -112,8 +112,8 @@ def test_the_waiting_list_records_the_child_and_both_parents_up_to_the_registry(
     """Issue 13: the family registers the child (with birth date) and each holder of parental
     authority; a holder the registry would refuse is refused at intake; accepting an offer
     registers the child with both parents through core's registry."""
-    from carnet_core.patients.models import Patient, PatientGuardian
     from carnet_core.plugin_api import open_
+    from carnet_core.testing import Patient, PatientGuardian
 
     refused = _join(client, hours, "Tom Martin", "anne.martin@example.org", [hours.practitioner.id],
                     birth_date="2017-04-23", **{**PARENTS, "g1_phone": "06 98"})

@@ -15,6 +15,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "AuditRecord": ("carnet_core.audit.models", "AuditRecord"),
     "OutboxMessage": ("carnet_core.jobs.models", "OutboxMessage"),
     "JobEffect": ("carnet_core.jobs.models", "JobEffect"),
+    "Patient": ("carnet_core.patients.models", "Patient"),
+    "PatientGuardian": ("carnet_core.patients.models", "PatientGuardian"),
     "wait_for_jobs": ("carnet_core.jobs.testing", "wait_for_jobs"),
     "delete_namespace": ("carnet_core.jobs.testing", "delete_namespace"),
     "carnet_cli": ("carnet_core.cli", "main"),
