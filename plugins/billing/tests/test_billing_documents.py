@@ -19,6 +19,8 @@ from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import open_
 from carnet_core.testing import AuditRecord, wait_for_jobs
 
+pytestmark = pytest.mark.pdf  # every test here renders a PDF (skipped without Pango, failed in CI)
+
 
 @pytest.fixture
 def world(carnet_db, clinic, staff):

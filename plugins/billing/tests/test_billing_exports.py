@@ -138,6 +138,7 @@ def test_the_fec_follows_every_rule_of_article_a47_a1(world, carnet_db, carnet_s
     assert {r[col["CompteNum"]] for r in rows} == {"512000", "531000", "706000"}
 
 
+@pytest.mark.pdf
 def test_the_receipts_journal_totals_equal_the_payments(world, carnet_db, carnet_settings, jobs_worker):
     _bill(carnet_db, world)
     csv_id = _export(carnet_db, world, "journal_csv")
