@@ -57,6 +57,8 @@ _NAMES: dict[str, str] = {
     "reference_name": "carnet_core.db.schema",
     "enable_clinic_rls": "carnet_core.db.schema",
     "disable_clinic_rls": "carnet_core.db.schema",
+    "refuse_changes": "carnet_core.db.schema",
+    "drop_refusals": "carnet_core.db.schema",
     # the principal (who asks) and the request's context
     "Principal": "carnet_core.web.principal",
     "principal_of": "carnet_core.web.guards",

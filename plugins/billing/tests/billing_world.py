@@ -1,15 +1,16 @@
-"""Billing test world: a clinic with an owner-practitioner, a practitioner, a secretary, patients
-registered through core's patient registry, complete billing profiles; principals as core builds
-them (roles -> the permissions billing grants them by default)."""
+"""Billing test world: core's team (an owner-practitioner, a practitioner, a secretary, patients
+registered through core's patient registry, from the `make_team` fixture) with complete billing
+profiles; principals as core builds them (roles -> the permissions billing grants by default)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from carnet_billing.permissions import PERMISSIONS
 from carnet_billing.services import profiles
-from carnet_core.plugin_api import Principal, patient_access
+from carnet_core.plugin_api import Principal
+from carnet_core.testing import Team as World
+from carnet_core.testing import register_patients
 
 # core's registry defaults (carnet_core.patients.permissions)
 CORE_PERMISSIONS = {"core.patients.view": ("owner", "practitioner", "secretary"),
@@ -19,14 +20,7 @@ CORE_PERMISSIONS = {"core.patients.view": ("owner", "practitioner", "secretary")
 PROFILE = {"name": "Claire Martin", "profession": "Orthophoniste", "address": "1 rue des Tilleuls, 69001 Lyon",
            "rpps": "10001234567", "siret": "12345678900011", "zone": "metropole", "conventionne": True}
 
-
-@dataclass
-class World:
-    clinic: Any
-    owner: Any
-    practitioner: Any
-    secretary: Any
-    patients: list[int]
+__all__ = ["PROFILE", "World", "make_staffed_world", "make_world", "principal", "principal_in"]
 
 
 def principal(world: World, user: Any, *roles: str) -> Principal:
@@ -40,27 +34,13 @@ def principal_in(clinic_id: int, user: Any, *roles: str) -> Principal:
                      permissions=granted)
 
 
-def make_world(carnet_db, make_clinic, slug: str = "cabinet-billing", patients: int = 3) -> World:
-    from carnet_core.testing import identity_services as identity
-
-    clinic = make_clinic(slug)
-    with carnet_db.session(clinic_id=clinic.id) as db:
+def make_world(carnet_db, make_team, slug: str = "cabinet-billing", patients: int = 3) -> World:
+    world = make_team(slug, patients=patients)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = "system:tests"
-        users = []
-        for email, name, roles in (
-            (f"claire@{slug}.fr", "Claire Martin", ("owner", "practitioner")),
-            (f"julien@{slug}.fr", "Julien Petit", ("practitioner",)),
-            (f"sophie@{slug}.fr", "Sophie Bernard", ("secretary",)),
-        ):
-            user = identity.create_or_get_user(db, email, name)
-            identity.set_membership(db, clinic.id, user.id, roles)
-            users.append(user)
-        registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
-        ids = [patient_access(db, registrar).register({"last_name": f"Lefèvre{n}", "first_name": "Élodie",
-                                                       "practitioner_id": users[0].id}) for n in range(patients)]
-        profiles.save(db, users[0].id, PROFILE)
-        profiles.save(db, users[1].id, {**PROFILE, "name": "Julien Petit", "rpps": "", "adeli": "691234567"})
-    return World(clinic, users[0], users[1], users[2], ids)
+        profiles.save(db, world.owner.id, PROFILE)
+        profiles.save(db, world.practitioner.id, {**PROFILE, "name": "Julien Petit", "rpps": "", "adeli": "691234567"})
+    return world
 
 
 def make_staffed_world(carnet_db, clinic, staff, patients: int = 2) -> World:
@@ -68,11 +48,9 @@ def make_staffed_world(carnet_db, clinic, staff, patients: int = 2) -> World:
     owner = staff("owner,practitioner", email="claire@cabinet.test", name="Claire Martin")
     colleague = staff("practitioner", email="julien@cabinet.test", name="Julien Petit")
     secretary = staff("secretary", email="sophie@cabinet.test", name="Sophie Bernard")
+    ids = register_patients(carnet_db, clinic.id, [(f"Lefèvre{n}", "Élodie") for n in range(patients)], owner.id)
     with carnet_db.session(clinic_id=clinic.id) as db:
         db.info["principal"] = "system:tests"
-        registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
-        ids = [patient_access(db, registrar).register({"last_name": f"Lefèvre{n}", "first_name": "Élodie",
-                                                       "practitioner_id": owner.id}) for n in range(patients)]
         profiles.save(db, owner.id, PROFILE)
         profiles.save(db, colleague.id, {**PROFILE, "name": "Julien Petit", "rpps": "", "adeli": "691234567"})
     return World(clinic, owner, colleague, secretary, ids)

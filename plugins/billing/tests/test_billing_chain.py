@@ -14,15 +14,12 @@ from billing_world import make_world, principal
 from carnet_billing.models import Note
 from carnet_billing.services import chain, notes
 from carnet_billing.services.notes import LineInput
-
-SQLITE_TRIGGERS = ("billing_note_issued_no_update", "billing_note_issued_no_delete",
-                   "billing_note_line_issued_no_update", "billing_note_line_issued_no_insert",
-                   "billing_note_line_issued_no_delete")
+from carnet_core.testing import behind_the_back
 
 
 @pytest.fixture
-def world(carnet_db, make_clinic):
-    return make_world(carnet_db, make_clinic)
+def world(carnet_db, make_team):
+    return make_world(carnet_db, make_team)
 
 
 def _issue_some(carnet_db, world, count=3):
@@ -42,14 +39,7 @@ def _issue_some(carnet_db, world, count=3):
 
 
 def _behind_the_back(carnet_db, world, *statements):
-    with carnet_db.session(clinic_id=world.clinic.id) as db:
-        if db.get_bind().dialect.name == "sqlite":
-            for name in SQLITE_TRIGGERS:
-                db.execute(sa.text(f"DROP TRIGGER IF EXISTS {name}"))
-        else:
-            db.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        for statement in statements:
-            db.execute(sa.text(statement))
+    behind_the_back(carnet_db, *statements)
 
 
 def _verify(carnet_db, world):
@@ -135,8 +125,8 @@ def test_owners_see_the_chain_check_on_a_page(carnet_db, world, client, staff, c
     assert "Toutes les chaînes sont intactes." in client.get("/billing/verify").text
 
 
-def test_the_page_names_a_broken_chain(carnet_db, client, staff, make_clinic, login_as, plugin_host):
-    world = make_world(carnet_db, make_clinic, slug="cabinet-verif")
+def test_the_page_names_a_broken_chain(carnet_db, client, staff, make_team, login_as, plugin_host):
+    world = make_world(carnet_db, make_team, slug="cabinet-verif")
     docs = _issue_some(carnet_db, world, count=1)
     _behind_the_back(carnet_db, world, f"UPDATE billing_note SET total_cents = 1 WHERE id = {docs[0][0]}")
     owner = staff("owner", clinic=world.clinic, email="owner@verif.test")

@@ -45,8 +45,8 @@ def _note(db, world, owner, hooks):
     return notes.issue(db, owner, note.id, hooks=hooks)
 
 
-def test_hook_billing_note_issued(carnet_db, make_clinic, plugin_host):
-    world = make_world(carnet_db, make_clinic)
+def test_hook_billing_note_issued(carnet_db, make_team, plugin_host):
+    world = make_world(carnet_db, make_team)
     owner = principal(world, world.owner, "owner", "practitioner")
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = "system:tests"
@@ -55,8 +55,8 @@ def test_hook_billing_note_issued(carnet_db, make_clinic, plugin_host):
     assert OBSERVER.seen == [("issued", note.number, world.clinic.id)]
 
 
-def test_hook_billing_note_paid(carnet_db, make_clinic, plugin_host):
-    world = make_world(carnet_db, make_clinic)
+def test_hook_billing_note_paid(carnet_db, make_team, plugin_host):
+    world = make_world(carnet_db, make_team)
     owner = principal(world, world.owner, "owner", "practitioner")
     hooks = plugin_host.for_clinic({"billing", "observer"})
     with carnet_db.session(clinic_id=world.clinic.id) as db:
@@ -69,8 +69,8 @@ def test_hook_billing_note_paid(carnet_db, make_clinic, plugin_host):
     assert OBSERVER.seen == [("paid", note.number, 626)]
 
 
-def test_hook_billing_note_cancelled(carnet_db, make_clinic, plugin_host):
-    world = make_world(carnet_db, make_clinic)
+def test_hook_billing_note_cancelled(carnet_db, make_team, plugin_host):
+    world = make_world(carnet_db, make_team)
     owner = principal(world, world.owner, "owner", "practitioner")
     hooks = plugin_host.for_clinic({"billing", "observer"})
     with carnet_db.session(clinic_id=world.clinic.id) as db:

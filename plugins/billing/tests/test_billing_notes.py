@@ -16,8 +16,8 @@ from carnet_core.plugin_api import open_
 
 
 @pytest.fixture
-def world(carnet_db, make_clinic):
-    return make_world(carnet_db, make_clinic)
+def world(carnet_db, make_team):
+    return make_world(carnet_db, make_team)
 
 
 @pytest.fixture

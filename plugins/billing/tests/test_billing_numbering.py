@@ -68,25 +68,25 @@ def _check_series(carnet_db, world, count):
         assert chain.verify(db) == []
 
 
-def _run(carnet_db, make_clinic):
-    world = make_world(carnet_db, make_clinic)
+def _run(carnet_db, make_team):
+    world = make_world(carnet_db, make_team)
     ids = _drafts(carnet_db, world, ISSUERS)
     _issue_concurrently(carnet_db, world, ids)
     _check_series(carnet_db, world, ISSUERS)
 
 
-def test_50_concurrent_issues_give_50_consecutive_numbers(carnet_db, make_clinic):
-    _run(carnet_db, make_clinic)
+def test_50_concurrent_issues_give_50_consecutive_numbers(carnet_db, make_team):
+    _run(carnet_db, make_team)
 
 
 @pytest.mark.postgres
-def test_50_concurrent_issues_on_postgresql(carnet_db, make_clinic):
+def test_50_concurrent_issues_on_postgresql(carnet_db, make_team):
     assert carnet_db.engine.dialect.name == "postgresql"
-    _run(carnet_db, make_clinic)
+    _run(carnet_db, make_team)
 
 
-def test_a_failed_issue_gives_its_number_back(carnet_db, make_clinic):
-    world = make_world(carnet_db, make_clinic)
+def test_a_failed_issue_gives_its_number_back(carnet_db, make_team):
+    world = make_world(carnet_db, make_team)
     first, second = _drafts(carnet_db, world, 2)
     owner = principal(world, world.owner, "owner", "practitioner")
     with pytest.raises(RuntimeError):
@@ -101,8 +101,8 @@ def test_a_failed_issue_gives_its_number_back(carnet_db, make_clinic):
         assert notes.issue(db, owner, first).seq == 2
 
 
-def test_series_are_per_practitioner(carnet_db, make_clinic):
-    world = make_world(carnet_db, make_clinic)
+def test_series_are_per_practitioner(carnet_db, make_team):
+    world = make_world(carnet_db, make_team)
     owner = principal(world, world.owner, "owner", "practitioner")
     colleague = principal(world, world.practitioner, "practitioner")
     with carnet_db.session(clinic_id=world.clinic.id) as db:

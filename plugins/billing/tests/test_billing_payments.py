@@ -16,8 +16,8 @@ from carnet_billing.services.notes import LineInput
 
 
 @pytest.fixture
-def world(carnet_db, make_clinic):
-    return make_world(carnet_db, make_clinic)
+def world(carnet_db, make_team):
+    return make_world(carnet_db, make_team)
 
 
 def _issued(db, world, owner, coefficient=1010):

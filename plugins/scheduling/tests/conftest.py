@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from carnet_core.plugin_api import Principal
+from carnet_core.testing import register_patients
 
 NAMES = ("Lefèvre", "Moreau", "Garnier", "Faure", "Rousseau", "Blanc", "Guerin", "Muller", "Henry", "Roussel")
 
@@ -31,50 +31,31 @@ class World:
 
 def add_patients(carnet_db, clinic_id: int, count: int, practitioner_id: int | None = None) -> list[int]:
     """Register patients through core's registry (sealed names "NAME Prénom n")."""
-    from carnet_core.plugin_api import patient_access
-
-    ids = []
-    with carnet_db.session(clinic_id=clinic_id) as db:
-        db.info["principal"] = "system:tests"
-        registrar = Principal(kind="user", user_id=None, clinic_id=clinic_id, roles=frozenset({"owner"}))
-        start = len(NAMES)
-        for n in range(count):
-            data = {"last_name": f"{NAMES[n % len(NAMES)]}", "first_name": f"Patient{start + n}"}
-            if practitioner_id is not None:
-                data["practitioner_id"] = practitioner_id
-            ids.append(patient_access(db, registrar).register(data))
-    return ids
+    return register_patients(carnet_db, clinic_id, _names(count), practitioner_id)
 
 
-def make_world(carnet_db, make_clinic, slug="cabinet-sched", plugins=None) -> World:
-    from carnet_core.testing import identity_services as identity
+def _names(count: int) -> list[tuple[str, str]]:
+    return [(NAMES[n % len(NAMES)], f"Patient{len(NAMES) + n}") for n in range(count)]
+
+
+def make_world(carnet_db, make_team, slug="cabinet-sched", plugins=None) -> World:
     from carnet_scheduling.services import setup
 
-    clinic = make_clinic(slug, plugins=plugins)
-    with carnet_db.session(clinic_id=clinic.id) as db:
+    team = make_team(slug, plugins=plugins, names=_names(5))
+    with carnet_db.session(clinic_id=team.clinic.id) as db:
         db.info["principal"] = "system:tests"
-        users = []
-        for email, name, roles in (
-            (f"claire@{slug}.fr", "Claire Martin", ("owner", "practitioner")),
-            (f"julien@{slug}.fr", "Julien Petit", ("practitioner",)),
-            (f"sophie@{slug}.fr", "Sophie Bernard", ("secretary",)),
-        ):
-            user = identity.create_or_get_user(db, email, name)
-            identity.set_membership(db, clinic.id, user.id, roles)
-            users.append(user)
         place = setup.create_place(db, "Cabinet", "cabinet", "1 rue des Tilleuls")
         room = setup.create_room(db, place.id, "Salle 1")
         room2 = setup.create_room(db, place.id, "Salle 2")
         session_type = setup.create_appointment_type(db, "Séance", 30)
         bilan = setup.create_appointment_type(db, "Bilan", 60, bookable_online=True, colour="#16a34a")
         ids = (place.id, room.id, room2.id, session_type.id, bilan.id)
-    patients = add_patients(carnet_db, clinic.id, 5, practitioner_id=users[0].id)
-    return World(clinic, users[0], users[1], users[2], patients, *ids)
+    return World(team.clinic, team.owner, team.practitioner, team.secretary, team.patients, *ids)
 
 
 @pytest.fixture
-def world(carnet_db, make_clinic) -> World:
-    return make_world(carnet_db, make_clinic)
+def world(carnet_db, make_team) -> World:
+    return make_world(carnet_db, make_team)
 
 
 @pytest.fixture

@@ -116,8 +116,8 @@ def test_bad_input_names_the_field_and_writes_nothing(world, scoped, kwargs, fie
         assert appts.in_range(db, datetime(1899, 1, 1, tzinfo=UTC), datetime(2099, 1, 1, tzinfo=UTC)) == []
 
 
-def test_patient_and_practitioner_of_another_clinic_do_not_exist_here(world, scoped, carnet_db, make_clinic):
-    other = make_world(carnet_db, make_clinic, slug="ailleurs")
+def test_patient_and_practitioner_of_another_clinic_do_not_exist_here(world, scoped, carnet_db, make_team):
+    other = make_world(carnet_db, make_team, slug="ailleurs")
     with scoped() as db, pytest.raises(SchedulingError) as err:
         appts.book(db, practitioner_id=world.practitioner.id, patient_id=other.patients[0],
                    appointment_type_id=world.session_type_id, starts_at=T)

@@ -246,12 +246,12 @@ def test_a_switch_re_plans_booked_appointments_both_ways_and_is_audited(
         assert [d["enabled"] for d in details] == [False, True] and details[0]["scope"] == scope
 
 
-def test_a_switch_refuses_a_subject_of_another_clinic(carnet_db, world, make_clinic):
+def test_a_switch_refuses_a_subject_of_another_clinic(carnet_db, world, make_team):
     from conftest import make_world
 
     from carnet_scheduling.services.errors import SchedulingError
 
-    other = make_world(carnet_db, make_clinic, slug="cabinet-autre")
+    other = make_world(carnet_db, make_team, slug="cabinet-autre")
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.practitioner.id}"
         for scope, subject in (("practitioner", other.practitioner.id), ("appointment_type", other.session_type_id),

@@ -300,3 +300,83 @@ def tables_without_rls(connection: Any, tables: set[str]) -> list[str]:
         "in the migration that creates it"
         for name in sorted(tables) if not state.get(name)
     ]
+
+
+# --- rows the database refuses to change (accounting records, issued documents, append-only logs)
+
+TRIGGER_EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _changed_columns(op: Any, table: str, dialect: str, unless_only: tuple[str, ...]) -> str:
+    """SQL true when an UPDATE changes a column of `table` other than `unless_only`."""
+    if dialect == "postgresql":
+        kept = "ARRAY[" + ", ".join(f"'{c}'" for c in unless_only) + "]::text[]"
+        return f"(to_jsonb(NEW) - {kept}) IS DISTINCT FROM (to_jsonb(OLD) - {kept})"
+    columns = [c["name"] for c in sa.inspect(op.get_bind()).get_columns(table) if c["name"] not in unless_only]
+    return " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
+
+
+def refuse_changes(
+    op: Any,
+    table: str,
+    name: str,
+    *,
+    message: str,
+    events: tuple[str, ...] = ("UPDATE", "DELETE"),
+    when: str | None = None,
+    unless_only: tuple[str, ...] = (),
+) -> None:
+    """Migration: the database itself refuses `events` on rows of `table`, whoever writes (the way
+    audit rows, issued invoices and payments are made immutable), on SQLite and PostgreSQL alike.
+
+    `when`: an SQL condition under which the change is refused (always, when None). It may read
+    `OLD` (UPDATE, DELETE), `NEW` (INSERT, UPDATE) and query other tables, e.g.
+    ``"(SELECT status FROM billing_note WHERE id = OLD.note_id) = 'issued'"``; write it in the
+    SQL both databases share. `unless_only`: columns an UPDATE may still change alone (key
+    rotation re-sealing a `Sealed` column rewrites ciphertext only): an UPDATE that changes no
+    other column passes. On SQLite the other columns are those `table` has when the migration
+    runs: a later migration adding a column calls `drop_refusals` and `refuse_changes` again.
+
+    One trigger per event, named `<name>_<event>` (`<name>_update`…), raising `message` (English,
+    for logs and operators: say what is refused and the fix). On PostgreSQL each trigger calls a
+    PL/pgSQL function of the same name, raising SQLSTATE 42501 (insufficient_privilege).
+    """
+    dialect = op.get_bind().dialect.name
+    quoted = message.replace("'", "''")
+    for event in events:
+        if event not in TRIGGER_EVENTS:
+            raise ValueError(f"refuse_changes: unknown event {event!r}; use {', '.join(TRIGGER_EVENTS)}")
+        conditions = [f"({when})"] if when else []
+        if event == "UPDATE" and unless_only:
+            conditions.append(f"({_changed_columns(op, table, dialect, tuple(unless_only))})")
+        condition = " AND ".join(conditions)
+        trigger = f"{name}_{event.lower()}"
+        if dialect == "postgresql":
+            returned = "OLD" if event == "DELETE" else "NEW"
+            op.execute(
+                f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+                f"BEGIN\n  IF {condition or 'TRUE'} THEN\n"
+                f"    RAISE EXCEPTION USING MESSAGE = '{quoted}', ERRCODE = 'insufficient_privilege';\n"
+                f"  END IF;\n  RETURN {returned};\nEND\n$$"
+            )
+            op.execute(
+                f'CREATE TRIGGER {trigger} BEFORE {event} ON "{table}" FOR EACH ROW EXECUTE FUNCTION {trigger}()'
+            )
+        else:
+            guard = f" WHEN {condition}" if condition else ""
+            op.execute(
+                f'CREATE TRIGGER {trigger} BEFORE {event} ON "{table}"{guard} '
+                f"BEGIN SELECT RAISE(ABORT, '{quoted}'); END"
+            )
+
+
+def drop_refusals(op: Any, table: str, name: str, events: tuple[str, ...] = ("UPDATE", "DELETE")) -> None:
+    """Migration: remove the triggers (and PostgreSQL functions) `refuse_changes` created."""
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for event in events:
+        trigger = f"{name}_{event.lower()}"
+        if postgres:
+            op.execute(f'DROP TRIGGER IF EXISTS {trigger} ON "{table}"')
+            op.execute(f"DROP FUNCTION IF EXISTS {trigger}()")
+        else:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")

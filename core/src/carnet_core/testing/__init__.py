@@ -26,6 +26,10 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "csrf_token": ("carnet_core.testing.identity", "csrf_token"),
     "make_staff": ("carnet_core.testing.identity", "make_staff"),
     "enroll": ("carnet_core.testing.identity", "enroll"),
+    "Team": ("carnet_core.testing.team", "Team"),
+    "register_patients": ("carnet_core.testing.team", "register_patients"),
+    "behind_the_back": ("carnet_core.testing.tamper", "behind_the_back"),
+    "flip_sealed_byte": ("carnet_core.testing.tamper", "flip_sealed_byte"),
     "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
     # upgrade tests: migrate a database to a revision, fill it the old way, then run `carnet init`

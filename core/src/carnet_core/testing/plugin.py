@@ -467,5 +467,6 @@ from carnet_core.testing.identity import (  # noqa: E402  (fixtures re-exported 
     staff,
 )
 from carnet_core.testing.matrix import authorization_matrix  # noqa: E402
+from carnet_core.testing.team import make_team  # noqa: E402
 
-__all__ = ["authorization_matrix", "csrf_headers_fixture", "login_as_fixture", "staff"]
+__all__ = ["authorization_matrix", "csrf_headers_fixture", "login_as_fixture", "make_team", "staff"]

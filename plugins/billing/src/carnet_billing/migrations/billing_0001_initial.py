@@ -13,7 +13,7 @@ Create Date: 2026-12-04
 import sqlalchemy as sa
 from alembic import op
 
-from carnet_core.plugin_api import UTCDateTime, enable_clinic_rls, same_clinic
+from carnet_core.plugin_api import UTCDateTime, drop_refusals, enable_clinic_rls, refuse_changes, same_clinic
 
 revision = "billing_0001"
 down_revision = None
@@ -27,63 +27,25 @@ TABLES = (
 
 CREDIT_OF = "fk_billing_note_credit_of_id_billing_note"
 
-SQLITE_TRIGGERS = [
-    """CREATE TRIGGER billing_note_issued_no_update BEFORE UPDATE ON billing_note
-    WHEN OLD.status = 'issued'
-    BEGIN SELECT RAISE(ABORT, 'billing_note is issued: UPDATE refused (cancel it with a credit note)'); END""",
-    """CREATE TRIGGER billing_note_issued_no_delete BEFORE DELETE ON billing_note
-    WHEN OLD.status = 'issued'
-    BEGIN SELECT RAISE(ABORT, 'billing_note is issued: DELETE refused (cancel it with a credit note)'); END""",
-    """CREATE TRIGGER billing_note_line_issued_no_insert BEFORE INSERT ON billing_note_line
-    WHEN (SELECT status FROM billing_note WHERE id = NEW.note_id) = 'issued'
-    BEGIN SELECT RAISE(ABORT, 'billing_note_line of an issued note: INSERT refused'); END""",
-    """CREATE TRIGGER billing_note_line_issued_no_update BEFORE UPDATE ON billing_note_line
-    WHEN (SELECT status FROM billing_note WHERE id = OLD.note_id) = 'issued'
-      OR (SELECT status FROM billing_note WHERE id = NEW.note_id) = 'issued'
-    BEGIN SELECT RAISE(ABORT, 'billing_note_line of an issued note: UPDATE refused'); END""",
-    """CREATE TRIGGER billing_note_line_issued_no_delete BEFORE DELETE ON billing_note_line
-    WHEN (SELECT status FROM billing_note WHERE id = OLD.note_id) = 'issued'
-    BEGIN SELECT RAISE(ABORT, 'billing_note_line of an issued note: DELETE refused'); END""",
-    """CREATE TRIGGER billing_number_series_forward BEFORE UPDATE ON billing_number_series
-    WHEN NEW.last_seq <> OLD.last_seq + 1 OR NEW.clinic_id <> OLD.clinic_id
-      OR NEW.practitioner_id <> OLD.practitioner_id OR NEW.year <> OLD.year
-    BEGIN SELECT RAISE(ABORT, 'billing_number_series only steps forward by one'); END""",
-    """CREATE TRIGGER billing_number_series_no_delete BEFORE DELETE ON billing_number_series
-    BEGIN SELECT RAISE(ABORT, 'billing_number_series rows cannot be deleted'); END""",
-]
+ISSUED_PARENT = "(SELECT status FROM billing_note WHERE id = {row}.note_id) = 'issued'"
+SERIES_MOVED = ("NEW.last_seq <> OLD.last_seq + 1 OR NEW.clinic_id <> OLD.clinic_id "
+                "OR NEW.practitioner_id <> OLD.practitioner_id OR NEW.year <> OLD.year")
 
-PG_FUNCTIONS = [
-    """CREATE OR REPLACE FUNCTION billing_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% refused on %: issued notes and number series are not changed by hand',
-    TG_OP, TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-END
-$$""",
-    """CREATE OR REPLACE FUNCTION billing_line_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF (TG_OP <> 'INSERT' AND EXISTS (SELECT 1 FROM billing_note n WHERE n.id = OLD.note_id AND n.status = 'issued'))
-     OR (TG_OP <> 'DELETE' AND EXISTS (SELECT 1 FROM billing_note n WHERE n.id = NEW.note_id AND n.status = 'issued'))
-  THEN
-    RAISE EXCEPTION '% refused on billing_note_line: the note is issued', TG_OP
-      USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-  RETURN NEW;
-END
-$$""",
-]
 
-PG_TRIGGERS = [
-    "CREATE TRIGGER billing_note_issued BEFORE UPDATE OR DELETE ON billing_note "
-    "FOR EACH ROW WHEN (OLD.status = 'issued') EXECUTE FUNCTION billing_refuse()",
-    "CREATE TRIGGER billing_note_line_issued BEFORE INSERT OR UPDATE OR DELETE ON billing_note_line "
-    "FOR EACH ROW EXECUTE FUNCTION billing_line_guard()",
-    "CREATE TRIGGER billing_number_series_forward BEFORE UPDATE ON billing_number_series "
-    "FOR EACH ROW WHEN (NEW.last_seq <> OLD.last_seq + 1 OR NEW.clinic_id <> OLD.clinic_id "
-    "OR NEW.practitioner_id <> OLD.practitioner_id OR NEW.year <> OLD.year) EXECUTE FUNCTION billing_refuse()",
-    "CREATE TRIGGER billing_number_series_no_delete BEFORE DELETE ON billing_number_series "
-    "FOR EACH ROW EXECUTE FUNCTION billing_refuse()",
-]
+def refuse_changes_to_issued_documents() -> None:
+    """Issued notes and their lines are never changed; a number series only steps forward."""
+    refuse_changes(op, "billing_note", "billing_note_issued", when="OLD.status = 'issued'",
+                   message="billing_note is issued: UPDATE or DELETE refused (cancel it with a credit note)")
+    line_rules = (("INSERT", ISSUED_PARENT.format(row="NEW")),
+                  ("UPDATE", ISSUED_PARENT.format(row="OLD") + " OR " + ISSUED_PARENT.format(row="NEW")),
+                  ("DELETE", ISSUED_PARENT.format(row="OLD")))
+    for event, when in line_rules:
+        refuse_changes(op, "billing_note_line", "billing_note_line_issued", events=(event,), when=when,
+                       message="billing_note_line of an issued note: change refused")
+    refuse_changes(op, "billing_number_series", "billing_number_series_forward", events=("UPDATE",),
+                   when=SERIES_MOVED, message="billing_number_series only steps forward by one")
+    refuse_changes(op, "billing_number_series", "billing_number_series_kept", events=("DELETE",),
+                   message="billing_number_series rows cannot be deleted")
 
 
 def _id() -> sa.Column:
@@ -220,21 +182,13 @@ def upgrade() -> None:
     for table in TABLES:
         op.create_index(f"ix_{table}_clinic_id", table, ["clinic_id"])
         enable_clinic_rls(op, table)
-    if op.get_bind().dialect.name == "postgresql":
-        for statement in PG_FUNCTIONS + PG_TRIGGERS:
-            op.execute(statement)
-    else:
-        for statement in SQLITE_TRIGGERS:
-            op.execute(statement)
+    refuse_changes_to_issued_documents()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS billing_note_issued ON billing_note")
-        op.execute("DROP TRIGGER IF EXISTS billing_note_line_issued ON billing_note_line")
-        op.execute("DROP TRIGGER IF EXISTS billing_number_series_forward ON billing_number_series")
-        op.execute("DROP TRIGGER IF EXISTS billing_number_series_no_delete ON billing_number_series")
-        op.execute("DROP FUNCTION IF EXISTS billing_refuse()")
-        op.execute("DROP FUNCTION IF EXISTS billing_line_guard()")
+    drop_refusals(op, "billing_note", "billing_note_issued")
+    drop_refusals(op, "billing_note_line", "billing_note_line_issued", ("INSERT", "UPDATE", "DELETE"))
+    drop_refusals(op, "billing_number_series", "billing_number_series_forward", ("UPDATE",))
+    drop_refusals(op, "billing_number_series", "billing_number_series_kept", ("DELETE",))
     for table in reversed(TABLES):
         op.drop_table(table)

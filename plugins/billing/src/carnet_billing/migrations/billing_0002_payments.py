@@ -9,22 +9,19 @@ Revises: billing_0001
 import sqlalchemy as sa
 from alembic import op
 
-from carnet_core.plugin_api import UTCDateTime, disable_clinic_rls, enable_clinic_rls, same_clinic
+from carnet_core.plugin_api import (
+    UTCDateTime,
+    disable_clinic_rls,
+    drop_refusals,
+    enable_clinic_rls,
+    refuse_changes,
+    same_clinic,
+)
 
 revision = "billing_0002"
 down_revision = "billing_0001"
 branch_labels = None
 depends_on = None
-
-SQLITE_TRIGGERS = [
-    """CREATE TRIGGER billing_payment_no_update BEFORE UPDATE ON billing_payment
-    BEGIN SELECT RAISE(ABORT, 'billing_payment is an accounting record: UPDATE refused'); END""",
-    """CREATE TRIGGER billing_payment_no_delete BEFORE DELETE ON billing_payment
-    BEGIN SELECT RAISE(ABORT, 'billing_payment is an accounting record: DELETE refused'); END""",
-]
-PG_TRIGGER = ("CREATE TRIGGER billing_payment_refuse BEFORE UPDATE OR DELETE ON billing_payment "
-              "FOR EACH ROW EXECUTE FUNCTION billing_refuse()")
-
 
 def upgrade() -> None:
     op.create_table(
@@ -47,13 +44,11 @@ def upgrade() -> None:
     op.create_index("ix_billing_payment_clinic_id", "billing_payment", ["clinic_id"])
     op.create_index("ix_billing_payment_note_id", "billing_payment", ["note_id"])
     enable_clinic_rls(op, "billing_payment")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(PG_TRIGGER)
-    else:
-        for statement in SQLITE_TRIGGERS:
-            op.execute(statement)
+    refuse_changes(op, "billing_payment", "billing_payment_kept",
+                   message="billing_payment is an accounting record: UPDATE or DELETE refused")
 
 
 def downgrade() -> None:
+    drop_refusals(op, "billing_payment", "billing_payment_kept")
     disable_clinic_rls(op, "billing_payment")
     op.drop_table("billing_payment")
