@@ -71,6 +71,8 @@ def note_out(note: Note, lines: list[dict[str, Any]] | None = None, remaining: i
         body["payments"] = [{"id": p.id, "paid_on": p.paid_on.isoformat(), "method": p.method, "payer": p.payer,
                              "amount": euros_text(p.amount_cents)} for p in payments]
     if lines is not None:
+        # a secretary's view: the acts' codes, labels and places (clinical) are null
+        body["acts_hidden"] = any(line.get("hidden") for line in lines)
         body["lines"] = [{
             "id": line["id"], "act_day": line["act_day"].isoformat(), "code": readable(line["code"]),
             "label": readable(line["label"]), "place": readable(line["place"]), "quantity": line["quantity"],

@@ -11,8 +11,10 @@
   total minus its credit notes, and a credit note may not exceed it.
 
 Who: staff with `billing.prepare` prepare drafts; `billing.issue` issues, for the practitioner
-themself (or an owner); a note is seen by owners, by its practitioner and by secretaries (who
-prepare drafts and record payments); another practitioner gets a 404.
+themself (or an owner). A note is seen by owners and by its practitioner; another practitioner
+gets a 404. A secretary (who prepares drafts and records payments) sees every note's number,
+patient, dates, amounts and payments, never its acts: their codes, labels and places say what the
+patient is treated for (clinical content), so `read` does not even open them for her (`acts_visible`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ def may_see(principal: Any, note: Note) -> bool:
     return bool(roles & {"owner", "secretary"}) or note.practitioner_id == principal.user_id
 
 
+def acts_visible(principal: Any, note: Note) -> bool:
+    """Whether this person may see the note's acts (clinical content): its practitioner and owners."""
+    return "owner" in principal.roles or note.practitioner_id == principal.user_id
+
+
 def visible_filter(principal: Any) -> sa.ColumnElement[bool]:
     roles = set(principal.roles)
     if roles & {"owner", "secretary"}:
@@ -136,10 +143,21 @@ def opened_line(db: CarnetSession, line: NoteLine) -> dict[str, Any]:
     }
 
 
+def hidden_line(line: NoteLine) -> dict[str, Any]:
+    """A line as a secretary sees it: date, quantity and amounts; its sealed texts left sealed."""
+    return {
+        "id": line.id, "act_day": line.act_day, "quantity": line.quantity,
+        "coefficient_hundredths": None, "unit_cents": line.unit_cents, "amount_cents": line.amount_cents,
+        "code": None, "label": None, "place": None, "hidden": True,
+    }
+
+
 def read(db: CarnetSession, principal: Any, note_id: int) -> tuple[Note, list[dict[str, Any]]]:
-    """A note and its opened lines, for showing it: audited as a read of the patient's billing."""
+    """A note and its lines, for showing it: audited as a read of the patient's billing. The acts'
+    sealed texts are opened only for those who may see them (`acts_visible`)."""
     note = get(db, principal, note_id)
-    lines = [opened_line(db, line) for line in lines_of(db, note)]
+    shown = opened_line if acts_visible(principal, note) else (lambda _db, line: hidden_line(line))
+    lines = [shown(db, line) for line in lines_of(db, note)]
     audit_record(db, action="read", resource_type=RESOURCE, resource_id=note.id, patient_id=note.patient_id)
     return note, lines
 
