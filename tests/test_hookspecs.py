@@ -170,3 +170,52 @@ def plugin_host_tables():
     from sqlmodel import SQLModel
 
     return SQLModel.metadata.sorted_tables
+def test_hook_register_cli_commands(tmp_path):
+    # a plugin's click group named after it becomes `carnet <plugin> …`, with the process's runtime
+    import types
+
+    import click
+
+    from carnet_core import hookimpl
+    from carnet_core.cli import Runtime
+    from carnet_core.plugins import PluginError, build_plugin_host
+    from carnet_core.testing.plugin import make_settings
+
+    @click.group("bilans")
+    def bilans():
+        """Bilans."""
+
+    @bilans.command("count")
+    @click.pass_obj
+    def count(runtime):
+        click.echo(f"home {runtime.settings.home.name}")
+
+    mod = types.ModuleType("carnet_bilans_cli")
+    mod.CARNET_CORE_REQUIRES = ">=0.1"
+    mod.register_cli_commands = hookimpl(lambda: [bilans])
+    settings = make_settings(tmp_path / "home")
+    host = build_plugin_host(settings, extra=[("bilans", mod)], discover=False)
+    runtime = Runtime(settings=settings, _host=host)
+    result = CliRunner().invoke(main, ["bilans", "count"], obj=runtime)
+    assert result.exit_code == 0, result.output
+    assert result.output == "home home\n"
+    assert "bilans" in CliRunner().invoke(main, ["--help"], obj=runtime).output
+    # core's own commands need no plugin at all
+    assert CliRunner().invoke(main, ["clinic", "--help"], obj=runtime).exit_code == 0
+    # a command named otherwise, or taking a core command's name, is refused naming the fix
+    other = types.ModuleType("carnet_other_cli")
+    other.CARNET_CORE_REQUIRES = ">=0.1"
+    other.register_cli_commands = hookimpl(lambda: [click.Command("verify")])
+    host = build_plugin_host(settings, extra=[("other", other)], discover=False)
+    with pytest.raises(PluginError, match="return click commands named 'other'"):
+        from carnet_core.cli import plugin_commands
+
+        plugin_commands(host)
+    result = CliRunner().invoke(main, ["other"], obj=Runtime(settings=settings, _host=host))
+    assert result.exit_code == 2 and "return click commands named 'other'" in result.output
+    clash = types.ModuleType("carnet_clinic_cli")
+    clash.CARNET_CORE_REQUIRES = ">=0.1"
+    clash.register_cli_commands = hookimpl(lambda: [click.Group("clinic")])
+    host = build_plugin_host(settings, extra=[("clinic", clash)], discover=False)
+    with pytest.raises(PluginError, match="'carnet clinic' is a core command"):
+        plugin_commands(host, {"clinic"})

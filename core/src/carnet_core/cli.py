@@ -48,7 +48,56 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def plugin_commands(host: Any, taken: set[str] | frozenset[str] = frozenset()) -> dict[str, click.Command]:
+    """The commands plugins add (`register_cli_commands`), by name: each must be named after its
+    plugin, so `carnet billing verify` is billing's, and none may take a core command's name."""
+    from carnet_core.plugins import PluginError
+
+    found: dict[str, click.Command] = {}
+    for plugin, commands in host.call_each("register_cli_commands"):
+        for command in commands:
+            if not isinstance(command, click.Command) or command.name != plugin:
+                raise PluginError(
+                    f"plugin '{plugin}': register_cli_commands returned {getattr(command, 'name', command)!r}; "
+                    f"return click commands named '{plugin}' (a click.Group named '{plugin}' holds several)"
+                )
+            if plugin in taken:
+                raise PluginError(f"plugin '{plugin}': 'carnet {plugin}' is a core command; rename the plugin")
+            found[plugin] = command
+    return found
+
+
+class CarnetCommands(click.Group):
+    """Core's commands, then the installed plugins' (`register_cli_commands`), looked up only when
+    a name is not core's (so core's commands work even when a plugin fails to load)."""
+
+    def _plugins(self, ctx: click.Context) -> dict[str, click.Command]:
+        root = ctx.find_root()
+        if "carnet.plugin_commands" not in root.meta:
+            runtime = root.obj if isinstance(root.obj, Runtime) else None
+            try:
+                if runtime is None:
+                    runtime = Runtime(settings=load_settings())
+                    root.meta["carnet.runtime"] = runtime
+                root.meta["carnet.plugin_commands"] = plugin_commands(runtime.host, set(self.commands))
+            except SettingsError as exc:
+                fail(str(exc))
+            except Exception as exc:  # a plugin that fails to load: say which, as `carnet init` would
+                from carnet_core.plugins import PluginError
+
+                if not isinstance(exc, PluginError):
+                    raise
+                fail(str(exc))
+        return root.meta["carnet.plugin_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins(ctx)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugins(ctx).get(cmd_name)
+
+
+@click.group(cls=CarnetCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="carnet-core", prog_name="carnet")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -56,14 +105,18 @@ def main(ctx: click.Context) -> None:
 
     Settings come from CARNET_* environment variables (see README).
     """
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        fail(str(exc))
+    if isinstance(ctx.obj, Runtime):  # given by the caller (tests: a host with inline plugins)
+        return
+    runtime = ctx.meta.get("carnet.runtime")
+    if runtime is None:
+        try:
+            runtime = Runtime(settings=load_settings())
+        except SettingsError as exc:
+            fail(str(exc))
     from carnet_core.logs import configure_logging
 
-    configure_logging(settings)
-    ctx.obj = Runtime(settings=settings)
+    configure_logging(runtime.settings)
+    ctx.obj = runtime
 
 
 def _plugin_error_guard(fn: Any) -> Any:

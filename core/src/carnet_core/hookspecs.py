@@ -133,6 +133,11 @@ def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
     """During `carnet demo`: add believable sample data to the demo clinic."""
 
 
+@hookspec
+def register_cli_commands() -> list[Any]:
+    """When `carnet` runs: return click commands, each named after the plugin (`carnet <plugin> …`)."""
+
+
 @hookspec(firstresult=True)
 def patient_allows(clinic_id: int, patient_id: int, purpose: str, db: Any) -> bool | None:
     """From `purpose_allowed`, clinics that enabled the plugin: does the patient allow `purpose` now? True/False, or None (next plugin, then the default)."""  # noqa: E501

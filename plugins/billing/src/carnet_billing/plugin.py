@@ -46,6 +46,13 @@ def register_actors() -> list[Any]:
 
 
 @hookimpl
+def register_cli_commands() -> list[Any]:
+    from carnet_billing.cli import billing
+
+    return [billing]
+
+
+@hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[Any]:
     from carnet_billing import permissions as perm
     from carnet_core.plugin_api import N_, NavItem

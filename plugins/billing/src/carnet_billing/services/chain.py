@@ -7,9 +7,10 @@ practitioner's series (ordered by year, then number), and both hashes are kept o
 
 `verify` walks each practitioner's documents in that order and names the first one that was
 altered (its content no longer gives its hash), inserted (its previous hash is not the hash of
-the document before it), or missing (a number skipped in a year, or a series that counts more
-numbers than there are documents). The database already refuses these changes (triggers); the
-chain is what proves, to an accountant or an auditor, that nobody went around them.
+the document before it, or its number is beyond the last one its series gave), or missing (a
+number skipped in a year, or a series that counts more numbers than there are documents). The
+database already refuses these changes (triggers); the chain is what proves, to an accountant
+or an auditor, that nobody went around them.
 
 The sealed texts (the patient's printed name, the acts' codes, labels and places) are not in the
 hash: key rotation re-seals them (new ciphertext, same text) and a hash of the plaintext kept in
@@ -23,12 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_billing.models import ISSUED, Note, NoteLine, NumberSeries
 from carnet_billing.services.numbering import format_number
-from carnet_core.plugin_api import N_, CarnetSession
+from carnet_core.plugin_api import N_, CarnetSession, Clinic, record
 
 WHAT = (N_("altered"), N_("inserted"), N_("missing"))
 
@@ -118,6 +121,8 @@ def _verify_one(db: CarnetSession, who: int, documents: list[Note],
         if note.seq != wanted:
             return Problem(who, format_number(year, wanted), "missing")
         expected_seq[year] = wanted + 1
+        if note.seq > series.get((who, year), 0):  # beyond the last number the series ever gave
+            return Problem(who, number, "inserted")
         if note.prev_hash != prev:
             return Problem(who, number, "inserted")
         if digest(note, _lines(db, note.id), prev) != note.chain_hash:  # type: ignore[arg-type]
@@ -128,3 +133,24 @@ def _verify_one(db: CarnetSession, who: int, documents: list[Note],
             return Problem(who, format_number(year, expected_seq.get(year, 1)), "missing")
     return None
 
+
+
+def verify_clinics(database: Any, slug: str | None = None) -> list[tuple[Any, int, list[Problem]]]:
+    """`verify` for every clinic (or the clinic `slug`), each in its own session, audited as the
+    command's check: (clinic, issued documents, problems). LookupError for an unknown slug."""
+    with database.session(unscoped=True) as db:
+        query = select(Clinic).order_by(Clinic.slug)
+        if slug is not None:
+            query = query.where(Clinic.slug == slug)
+        clinics = list(db.exec(query).all())
+    if slug is not None and not clinics:
+        raise LookupError(f"no clinic '{slug}'; see `carnet clinic list`")
+    results = []
+    for clinic in clinics:
+        with database.session(clinic_id=clinic.id) as db:
+            db.info["principal"] = "system:billing-verify"
+            problems = verify(db)
+            count = db.exec(select(sa.func.count()).select_from(Note).where(Note.status == ISSUED)).one()
+            record(db, action="verify", resource_type="billing_note", details={"problems": len(problems)})
+        results.append((clinic, int(count), problems))
+    return results
