@@ -42,6 +42,11 @@ NGAP = "ngap"
 FREE = "free"
 ACT_KINDS = (NGAP, FREE)
 
+# How drafts are proposed from honoured sessions (the practitioner's preference, on the profile):
+# one note per session, one per patient and month, or one per patient and treatment series.
+PER_SESSION, PER_MONTH, PER_SERIES = "session", "month", "series"
+GROUPINGS = (PER_SESSION, PER_MONTH, PER_SERIES)
+
 
 class BillingProfile(ClinicOwned, table=True):
     """Who bills: one profile per practitioner of the clinic, in their own name."""
@@ -60,6 +65,7 @@ class BillingProfile(ClinicOwned, table=True):
     conventionne: bool = Field(default=True)
     zone: str = Field(default=METROPOLE, max_length=16)
     footer: str = Field(default="", max_length=500)
+    session_grouping: str = Field(default=PER_SESSION, max_length=8)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -152,6 +158,9 @@ class Note(ClinicOwned, table=True):
     # document's hash and this one's, over its canonical content
     prev_hash: str | None = Field(default=None, max_length=64)
     chain_hash: str | None = Field(default=None, max_length=64)
+    # drafts proposed from sessions: the group they gather ("month:<patient>:2026-03", …), so the
+    # next batch adds that patient's later sessions of the month (or series) to the same draft
+    session_group: str | None = Field(default=None, max_length=48)
     created_by: int | None = Field(default=None, foreign_key="core_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -164,6 +173,8 @@ class NoteLine(ClinicOwned, table=True):
     __tablename__ = "billing_note_line"
     __table_args__ = (
         same_clinic("note_id", "billing_note", ondelete="CASCADE"),
+        # a session is invoiced once: the database refuses a second line for it in the clinic
+        sa.Index("uq_billing_note_line_session", "clinic_id", "session_ref", unique=True),
         sa.CheckConstraint("amount_cents >= 0", name="amount_positive"),
     )
 
@@ -178,6 +189,9 @@ class NoteLine(ClinicOwned, table=True):
     unit_cents: int = Field(default=0)  # the key letter's value on act_day, or the free act's price
     quantity: int = Field(default=1)
     amount_cents: int = Field(default=0)
+    # the honoured session this act invoices ("scheduling.appointment:<id>"), from scheduling's
+    # `scheduling_honoured_sessions` hook; None for an act typed by hand
+    session_ref: str | None = Field(default=None, max_length=64)
 
 
 # Payments: who paid (the patient, the Assurance Maladie's part, a complémentaire's) and how.

@@ -25,8 +25,9 @@ def register_permissions() -> list[Any]:
 def register_routes() -> list[Any]:
     from carnet_billing.controllers.exports import EXPORT_HANDLERS
     from carnet_billing.controllers.pages import PAGE_HANDLERS
+    from carnet_billing.controllers.sessions import SESSION_HANDLERS
 
-    return PAGE_HANDLERS + EXPORT_HANDLERS
+    return PAGE_HANDLERS + EXPORT_HANDLERS + SESSION_HANDLERS
 
 
 @hookimpl

@@ -15,6 +15,13 @@ def register_hookspecs() -> Any:
 
 
 @hookimpl
+def scheduling_honoured_sessions(db: Any, start: Any, end: Any, practitioner_id: int | None) -> list[dict[str, Any]]:
+    from carnet_scheduling.services.billable import honoured_sessions
+
+    return honoured_sessions(db, start, end, practitioner_id)
+
+
+@hookimpl
 def register_settings() -> Any:
     from carnet_scheduling.settings import SchedulingSettings
 

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Response, Template
 from sqlmodel import select
 
 from carnet_billing import permissions as perm
-from carnet_billing.models import DRAFT, ISSUED, METHODS, PAYERS, ZONES
+from carnet_billing.models import DRAFT, GROUPINGS, ISSUED, METHODS, PAYERS, ZONES
 from carnet_billing.money import euros, parse_amount, parse_coefficient
 from carnet_billing.services import acts, chain, documents, notes, payments, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
@@ -278,17 +278,21 @@ def render_note_pdf(request: Request[Any, Any, Any], db: DB, note_id: NoteId, da
 
 # --- profile and tariffs ------------------------------------------------------------------------
 
-PROFILE_FIELDS = ("name", "profession", "address", "rpps", "adeli", "siret", "zone", "footer")
+PROFILE_FIELDS = ("name", "profession", "address", "rpps", "adeli", "siret", "zone", "footer", "session_grouping")
+GROUPING_LABELS = {"session": N_("one note per session"), "month": N_("one note per patient and month"),
+                   "series": N_("one note per patient and series")}
 
 
 def _profile_context(request: Request[Any, Any, Any], db: CarnetSession,
                      values: dict[str, Any] | None) -> dict[str, Any]:
     profile = profiles.get(db, principal_of(request).user_id)  # type: ignore[arg-type]
     if values is None:
-        values = {f: getattr(profile, f) for f in PROFILE_FIELDS} if profile else {"zone": "metropole"}
+        values = ({f: getattr(profile, f) for f in PROFILE_FIELDS} if profile
+                  else {"zone": "metropole", "session_grouping": "session"})
         values["conventionne"] = profile.conventionne if profile else True
     missing = profiles.missing_mentions(profile)
-    return _common(request, v=values, missing=[profiles.MENTIONS[m] for m in missing])
+    return _common(request, v=values, missing=[profiles.MENTIONS[m] for m in missing], groupings=GROUPINGS,
+                   grouping_labels=GROUPING_LABELS)
 
 
 @get("/profile", name="billing.profile", opt={"permission": perm.PROFILE}, sync_to_thread=True)

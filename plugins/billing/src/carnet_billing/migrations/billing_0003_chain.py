@@ -25,7 +25,12 @@ LINE_SEALED = ("code", "label", "place")
 def upgrade() -> None:
     op.add_column("billing_note", sa.Column("prev_hash", sa.String(length=64), nullable=True))
     op.add_column("billing_note", sa.Column("chain_hash", sa.String(length=64), nullable=True))
-    # UPDATE of an issued row: refused unless it only re-seals its sealed columns
+    refuse_updates_but_reseals()
+
+
+def refuse_updates_but_reseals() -> None:
+    """UPDATE of an issued note or line: refused unless it only re-seals its sealed columns (again
+    after a migration adds a column: SQLite's triggers list the columns they compare)."""
     drop_refusals(op, "billing_note", "billing_note_issued", ("UPDATE",))
     refuse_changes(op, "billing_note", "billing_note_issued", events=("UPDATE",), when="OLD.status = 'issued'",
                    unless_only=NOTE_SEALED,

@@ -70,6 +70,7 @@ class LineInput:
     label: str = ""
     place: str = ""
     quantity: int = 1
+    session_ref: str | None = None  # the honoured session it invoices (services/sessions.py)
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -171,18 +172,20 @@ def _is_practitioner(db: CarnetSession, user_id: int) -> bool:
 
 
 def create_draft(db: CarnetSession, principal: Any, *, practitioner_id: int, patient_id: int,
-                 name_withheld: bool = False) -> Note:
+                 name_withheld: bool = False, cares: bool = False, session_group: str | None = None) -> Note:
+    """A draft; `cares`: the practitioner's own honoured session with the patient shows they care
+    for them (core's patient access lets them bill a patient they do not follow)."""
     errors: dict[str, FieldError] = {}
     if not _is_practitioner(db, practitioner_id):
         errors["practitioner_id"] = FieldError("unknown", N_("Choose a practitioner of the practice."))
     try:
-        patient_access(db, principal).get(patient_id)
+        patient_access(db, principal).get(patient_id, cares=cares)
     except PatientError:
         errors["patient_id"] = FieldError("unknown", N_("Choose a patient of the practice."))
     if errors:
         raise BillingInvalid(errors)
     note = Note(kind=NOTE, status=DRAFT, practitioner_id=practitioner_id, patient_id=patient_id,
-                name_withheld=name_withheld, created_by=principal.user_id)
+                name_withheld=name_withheld, session_group=session_group, created_by=principal.user_id)
     db.add(note)
     db.flush()
     audit_record(db, action="create", resource_type=RESOURCE, resource_id=note.id, patient_id=patient_id)
@@ -258,15 +261,37 @@ def add_line(db: CarnetSession, principal: Any, note_id: int, line: LineInput) -
     if Decimal(amount) / 100 > MAX_LINE:
         raise refuse("quantity", "out_of_range", N_("Enter an amount between 0,01 € and 10 000 €."))
     row = NoteLine(note_id=note.id, position=len(lines_of(db, note)) + 1, act_day=line.act_day,  # type: ignore[arg-type]
-                   coefficient_hundredths=coefficient, unit_cents=unit, quantity=line.quantity, amount_cents=amount)
-    db.add(row)
-    db.flush()
+                   coefficient_hundredths=coefficient, unit_cents=unit, quantity=line.quantity, amount_cents=amount,
+                   session_ref=line.session_ref)
+    if line.session_ref is None:
+        db.add(row)
+        db.flush()
+    else:
+        _add_session_line(db, row)
     seal(db, row, "code", code or None)
     seal(db, row, "label", label or None)
     seal(db, row, "place", place or None)
     db.add(row)
     _retotal(db, note)
     return row
+
+
+ALREADY_INVOICED = N_("This session is already invoiced (on a draft or an issued note).")
+
+
+def _add_session_line(db: CarnetSession, row: NoteLine) -> None:
+    """A line invoicing a session: refused when the session is on another line already; the
+    database's unique key on (clinic, session) refuses it too when two requests race, and that
+    refusal becomes the same field error (in a savepoint: the rest of the transaction stands)."""
+    taken = db.exec(select(NoteLine.id).where(NoteLine.session_ref == row.session_ref)).first()
+    if taken is not None:
+        raise refuse("sessions", "already_invoiced", ALREADY_INVOICED)
+    try:
+        with db.begin_nested():
+            db.add(row)
+            db.flush()
+    except sa.exc.IntegrityError:
+        raise refuse("sessions", "already_invoiced", ALREADY_INVOICED) from None
 
 
 def remove_line(db: CarnetSession, principal: Any, note_id: int, line_id: int) -> None:

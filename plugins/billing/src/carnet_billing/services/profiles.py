@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_billing.models import METROPOLE, ZONES, BillingProfile
+from carnet_billing.models import GROUPINGS, METROPOLE, PER_SESSION, ZONES, BillingProfile
 from carnet_billing.services.errors import BillingInvalid
 from carnet_core.plugin_api import N_, CarnetSession, FieldError, text_problem, utcnow
 
@@ -59,12 +59,16 @@ def save(db: CarnetSession, practitioner_id: int, data: dict[str, Any]) -> Billi
     zone = str(data.get("zone") or METROPOLE)
     if zone not in ZONES:
         errors["zone"] = FieldError("invalid_choice", N_("Choose a zone from the list."))
+    grouping = str(data.get("session_grouping") or PER_SESSION)
+    if grouping not in GROUPINGS:
+        errors["session_grouping"] = FieldError("invalid_choice", N_("Choose how sessions are grouped from the list."))
     if errors:
         raise BillingInvalid(errors)
     profile = get(db, practitioner_id) or BillingProfile(practitioner_id=practitioner_id)
     for field, value in values.items():
         setattr(profile, field, value)
     profile.zone = zone
+    profile.session_grouping = grouping
     profile.conventionne = bool(data.get("conventionne", True))
     profile.updated_at = utcnow()
     db.add(profile)
