@@ -58,6 +58,9 @@ PUBLIC_ROUTES = {
     "GET /p/{clinic_slug:str}/consent/w/{token:str}", "POST /p/{clinic_slug:str}/consent/w/{token:str}",
     "GET /p/{clinic_slug:str}/consent/a/{token:str}", "POST /p/{clinic_slug:str}/consent/a/{token:str}/code",
     "POST /p/{clinic_slug:str}/consent/a/{token:str}",
+    # billing, the patient's link in an unpaid follow-up e-mail: view and download the note
+    "GET /p/{clinic_slug:str}/billing/n/{token:str}", "GET /p/{clinic_slug:str}/billing/n/{token:str}/download",
+    "GET /static/billing/{file_path:path}", "HEAD /static/billing/{file_path:path}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -164,6 +167,10 @@ BILLING_ROWS: dict[str, Row] = {
     "GET /billing/sessions": Row(_STAFF),
     "POST /billing/sessions/review": Row(_STAFF, body={}, ok=(422,)),
     "POST /billing/sessions/invoice": Row(_STAFF, body={}, ok=(422,)),
+    "GET /billing/followup": Row(_STAFF),
+    "POST /billing/followup": Row(("owner",), body={"days": "0"}, ok=(422,)),
+    "GET /billing/patients/{patient_id:int}/attestation": Row(_STAFF, {"patient_id": "999999"}, ok=(404,),
+                                                              foreign={"patient_id": "__patient_a__"}),
     "POST /billing/acts/{act_id:int}": Row(("owner",), {"act_id": 999999}, {"active": "0"}, ok=(404,)),
     "GET /api/v1/billing/notes": Row(_STAFF),
     "POST /api/v1/billing/notes": Row(_STAFF, body={}, ok=(400,)),

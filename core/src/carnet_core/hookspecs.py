@@ -29,7 +29,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # Hooks that reach a clinic's data whatever modules it has enabled (see the module docstring).
 # A new data-lifecycle hook (export_clinic_data, retention, destruction) is added here too.
 DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({
-    "export_patient_data", "erase_patient_data", "verify_clinic_data", "last_care_dates",
+    "export_patient_data", "erase_patient_data", "verify_clinic_data", "last_care_dates", "patient_data_kept",
 })
 
 
@@ -121,6 +121,11 @@ def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
 @hookspec
 def verify_clinic_data(clinic: Any, db: Any) -> list[str] | None:
     """Data lifecycle, every installed plugin even if disabled: return its integrity problems (ids only; [] intact)."""
+
+
+@hookspec
+def patient_data_kept(clinic: Any, patient_id: int, db: Any) -> list[str] | None:
+    """Data lifecycle, every installed plugin even if disabled: return what it keeps after erasure and why (msgids)."""
 
 
 @hookspec

@@ -141,3 +141,36 @@ def test_core_erasure_keeps_issued_notes_readable_to_the_practice_and_deletes_dr
         # the patient's key is destroyed; the kept accounting record's name is sealed with the clinic's key
         assert kept.patient_name is not None and open_(db, kept, "patient_name") == "LEFÈVRE Élodie"
         assert kept.number is not None and kept.total_cents == 5000
+
+
+def test_hook_patient_data_kept_the_erasure_form_and_answer_say_notes_are_kept(client, staff, clinic, login_as,
+                                                                              carnet_db):
+    # core asks every plugin what it keeps; billing answers only for a patient with issued notes
+    from billing_world import PROFILE
+
+    from carnet_billing.services import profiles
+
+    owner_user = staff("owner,practitioner", email="claire@cabinet.test")
+    token = login_as(client, owner_user, send_csrf=False)
+    ids = []
+    for last in ("Lefèvre", "Moreau"):
+        created = client.post("/patients/new", data={"last_name": last, "first_name": "Élodie",
+                                                     "practitioner_id": str(owner_user.id), "_csrf_token": token},
+                              follow_redirects=False)
+        ids.append(int(created.headers["location"].rsplit("/", 1)[1]))
+    owner = principal_in(clinic.id, owner_user, "owner", "practitioner")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        profiles.save(db, owner_user.id, PROFILE)
+        note = notes.create_draft(db, owner, practitioner_id=owner_user.id, patient_id=ids[0])
+        notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), price=Decimal("50")))
+        notes.issue(db, owner, note.id)
+        notes.create_draft(db, owner, practitioner_id=owner_user.id, patient_id=ids[1])  # a draft only
+    kept = "conservées 10 ans comme pièces comptables"
+    assert kept in client.get(f"/patients/{ids[0]}/erase").text
+    assert kept not in client.get(f"/patients/{ids[1]}/erase").text
+    client.post(f"/patients/{ids[0]}/erase", data={"_csrf_token": token, "reason": "patient_request",
+                                                   "confirm_last_name": "Lefevre"})
+    answer = client.get(f"/patients/{ids[0]}")
+    assert answer.status_code == 410 and kept in answer.text and "reste chiffré" in answer.text
+    assert "LEFÈVRE" not in answer.text

@@ -334,7 +334,8 @@ class PatientPages(Controller):
                 view = services.read_patient(db, principal, patient_id)
         except HTTPException as exc:
             if exc.status_code == 410:
-                return page(request, "core/patients/erased.html", {}, status_code=410)
+                kept = services.kept_after_erasure(db, carnet_state(request).host, principal.clinic, patient_id)
+                return page(request, "core/patients/erased.html", {"kept": kept}, status_code=410)
             raise
         return page(request, "core/patients/show.html", {
             "patient": view, "relations": RELATION_LABELS,
@@ -386,6 +387,7 @@ class PatientPages(Controller):
             services.get_patient(db, principal, patient_id)
         return page(request, "core/patients/erase.html", {
             "patient_id": patient_id, "reasons": _reasons(request), "errors": {}, "values": {},
+            "kept": services.kept_after_erasure(db, carnet_state(request).host, principal.clinic, patient_id),
         })
 
     @post("/{patient_id:int}/erase", opt={"permission": ERASE}, sync_to_thread=True, name="patients.erase")
@@ -409,6 +411,7 @@ class PatientPages(Controller):
                 return page(request, "core/patients/erase.html", {
                     "patient_id": patient_id, "reasons": _reasons(request), "errors": errors,
                     "values": {"reason": reason},
+                    "kept": services.kept_after_erasure(db, state.host, principal.clinic, patient_id),
                 }, status_code=422)
             services.erase_patient(db, principal, patient, host=state.host, clinic=principal.clinic, reason=reason)
         return Redirect(f"/patients/{patient_id}", status_code=303)

@@ -295,6 +295,18 @@ def erase_patient(
     )
 
 
+def kept_after_erasure(db: Any, host: Any, clinic: Any, patient_id: int) -> list[str]:
+    """What the modules keep of a patient's file after its erasure, and why (msgids, translated
+    where shown): the erasure form says it before, the erased file's page after. Every installed
+    plugin is asked (`patient_data_kept`), enabled for the clinic or not."""
+    if host is None:
+        return []
+    kept: list[str] = []
+    for _plugin, messages in host.lifecycle_each("patient_data_kept", clinic=clinic, patient_id=patient_id, db=db):
+        kept.extend(str(m) for m in messages)
+    return kept
+
+
 def confirms_last_name(db: Any, patient: Patient, typed: str) -> bool:
     """Whether `typed` is the patient's last name (case, spaces and accents folded, like search)."""
     if not typed or not typed.strip() or patient.last_name_bidx is None:

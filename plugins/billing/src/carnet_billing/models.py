@@ -277,3 +277,38 @@ class Export(ClinicOwned, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# Unpaid follow-up: the clinic's schedule (days after issue) and each step's record.
+PLANNED, SENT, SKIPPED, STOPPED, NO_EMAIL = "planned", "sent", "skipped", "stopped", "no_email"
+FOLLOWUP_STATUSES = (PLANNED, SENT, SKIPPED, STOPPED, NO_EMAIL)
+
+
+class FollowupSchedule(ClinicOwned, table=True):
+    """The clinic's follow-up of unpaid notes: e-mails to the patient so many days after issue
+    ("15,30": J+15 and J+30); empty, none (the default: an owner switches it on)."""
+
+    __tablename__ = "billing_followup_schedule"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", name="uq_billing_followup_schedule_clinic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    days: str = Field(default="", max_length=40)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Followup(ClinicOwned, table=True):
+    """One step of a note's follow-up (`step`: days after issue). Unique per note and step: the
+    database itself keeps a step from being planned, so sent, twice."""
+
+    __tablename__ = "billing_followup"
+    __table_args__ = (
+        same_clinic("note_id", "billing_note"),
+        sa.UniqueConstraint("clinic_id", "note_id", "step", name="uq_billing_followup_step"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(index=True)
+    step: int
+    status: str = Field(default=PLANNED, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

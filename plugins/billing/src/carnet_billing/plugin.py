@@ -24,10 +24,18 @@ def register_permissions() -> list[Any]:
 @hookimpl
 def register_routes() -> list[Any]:
     from carnet_billing.controllers.exports import EXPORT_HANDLERS
+    from carnet_billing.controllers.followup import FOLLOWUP_HANDLERS
     from carnet_billing.controllers.pages import PAGE_HANDLERS
     from carnet_billing.controllers.sessions import SESSION_HANDLERS
 
-    return PAGE_HANDLERS + EXPORT_HANDLERS + SESSION_HANDLERS
+    return PAGE_HANDLERS + EXPORT_HANDLERS + SESSION_HANDLERS + FOLLOWUP_HANDLERS
+
+
+@hookimpl
+def register_public_routes() -> list[Any]:
+    from carnet_billing.controllers.public import PUBLIC_HANDLERS
+
+    return PUBLIC_HANDLERS
 
 
 @hookimpl
@@ -39,11 +47,23 @@ def register_api_routes() -> list[Any]:
 
 @hookimpl
 def register_actors() -> list[Any]:
+    from carnet_billing import jobs
     from carnet_billing.services import documents, exports
     from carnet_core.plugin_api import ActorSpec
 
     return [ActorSpec("render_note", documents.render_note, max_retries=3),
-            ActorSpec("build_export", exports.build_export, max_retries=3)]
+            ActorSpec("build_export", exports.build_export, max_retries=3),
+            ActorSpec("plan_followups", jobs.plan_followups),
+            ActorSpec("send_followup", jobs.send_followup, max_retries=jobs.RETRIES)]
+
+
+@hookimpl
+def register_schedules() -> list[Any]:
+    from datetime import timedelta
+
+    from carnet_core.plugin_api import Schedule
+
+    return [Schedule("followups", actor="billing.plan_followups", every=timedelta(hours=6))]
 
 
 @hookimpl
@@ -87,6 +107,13 @@ def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
     from carnet_billing.services.lifecycle import erase_for_patient
 
     erase_for_patient(db, patient.id)
+
+
+@hookimpl
+def patient_data_kept(clinic: Any, patient_id: int, db: Any) -> list[str] | None:
+    from carnet_billing.services.lifecycle import kept_after_erasure
+
+    return kept_after_erasure(db, patient_id)
 
 
 @hookimpl

@@ -28,5 +28,5 @@ def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
     from carnet_billing.controllers.pages import KIND_LABELS, STATUS_LABELS
 
     context = {"notes": rows[:SHOWN], "more": len(rows) > SHOWN, "balances": balances, "due": due, "euros": euros,
-               "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS}
+               "status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "patient_id": patient.id}
     return [Panel(N_("Billing"), "billing/_patient_panel.html", context, order=30, permission=perm.VIEW)]

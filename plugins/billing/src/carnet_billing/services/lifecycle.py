@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import select
 
 from carnet_billing.models import DRAFT, Note, NoteLine, Payment
-from carnet_core.plugin_api import open_or_unreadable, readable
+from carnet_core.plugin_api import N_, open_or_unreadable, readable
 
 RETENTION_YEARS = 10
 
@@ -80,3 +80,14 @@ def verify_chains(db: Any) -> list[str]:
     from carnet_billing.services import chain
 
     return [str(problem) for problem in chain.verify(db)]
+
+
+KEPT = N_("Notes d'honoraires issued to the patient are kept 10 years as accounting records (a legal "
+          "obligation), even after the erasure; the patient's name printed on them stays encrypted, "
+          "readable by the practice only.")
+
+
+def kept_after_erasure(db: Any, patient_id: int) -> list[str] | None:
+    """What billing keeps of the patient after an erasure (core's erasure form and answer)."""
+    issued = db.exec(select(Note.id).where(Note.patient_id == patient_id, Note.status != DRAFT).limit(1)).first()
+    return [KEPT] if issued is not None else None

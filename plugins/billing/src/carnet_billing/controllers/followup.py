@@ -1,0 +1,72 @@
+"""Unpaid notes and the clinic's follow-up schedule (owners set it), and the yearly payment
+attestation of a patient. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from carnet_billing import permissions as perm
+from carnet_billing.controllers.pages import _common, _names
+from carnet_billing.services import attestation, followup, notes, payments
+from carnet_billing.services.errors import BillingInvalid, NotFound
+from carnet_core.plugin_api import N_, CarnetSession, Form, Id, errors_of, form_page, page, principal_of, text
+
+FOLLOWUP_LABELS = {"planned": N_("being sent"), "sent": N_("sent"), "skipped": N_("skipped (late)"),
+                   "stopped": N_("stopped (paid or cancelled)"), "no_email": N_("no e-mail address")}
+
+DB = NamedDependency[CarnetSession]
+
+
+def _context(request: Request[Any, Any, Any], db: CarnetSession,
+             values: dict[str, Any] | None = None) -> dict[str, Any]:
+    rows = followup.unpaid_notes(db, principal_of(request))
+    days = followup.schedule(db)
+    return _common(request, rows=rows, balances={n.id: payments.balance(db, n) for n in rows},
+                   steps=followup.states(db, [n.id for n in rows]), names=_names(db, request, rows),
+                   days=days, days_text=", ".join(f"J+{d}" for d in days), followup_labels=FOLLOWUP_LABELS,
+                   v=values if values is not None else {"days": ", ".join(str(d) for d in days)})
+
+
+@get("/followup", name="billing.followup", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def followup_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    """Unpaid notes with their follow-up steps; owners set the schedule."""
+    return page(request, "billing/followup.html", _context(request, db))
+
+
+@post("/followup", name="billing.followup_save", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def save_schedule(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
+    try:
+        followup.save_schedule(db, text(data, "days", 80))
+    except BillingInvalid as exc:
+        db.rollback()
+        return form_page(request, "billing/followup.html", _context(request, db, dict(data)), errors_of(request, exc))
+    return Redirect("/billing/followup", status_code=303)
+
+
+@get("/patients/{patient_id:int}/attestation", name="billing.attestation", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def attestation_page(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Template:
+    """The payments a patient made in a year (`?year=2026`), per practitioner: to print and sign."""
+    today = notes.clinic_today(db)
+    try:
+        year = int(str(request.query_params.get("year") or today.year)[:4])
+    except ValueError:
+        year = today.year
+    if not 2000 <= year <= today.year:
+        year = today.year
+    try:
+        sheets, name = attestation.for_patient(db, principal_of(request), patient_id, year)
+    except NotFound:
+        raise NotFoundException() from None
+    return page(request, "billing/attestation.html", _common(
+        request, sheets=sheets, name=name, year=year, years=list(range(today.year, today.year - 6, -1)),
+        patient_id=patient_id, today=today))
+
+
+FOLLOWUP_HANDLERS = [followup_page, save_schedule, attestation_page]
