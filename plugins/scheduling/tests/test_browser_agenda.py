@@ -9,7 +9,7 @@ import pytest
 from patientside import make_patient
 from sqlmodel import select
 
-from carnet_core.testing import make_staff
+from carnet_core.testing import browser_login, make_staff
 from carnet_scheduling.models import Appointment
 
 pytestmark = pytest.mark.browser
@@ -24,13 +24,7 @@ def test_a_practitioner_logs_in_opens_the_week_and_books_in_the_dialog(
     make_patient(carnet_db, world, email_addr="tom.lefevre@example.org", first="Tom", last="Lefèvre")
 
     # logs in: password, then the second factor
-    page.goto(f"{live_server}/login")
-    page.locator("#email").fill(nadia.email)
-    page.locator("#password").fill(nadia.password)
-    page.get_by_role("button", name="Continuer").click()
-    page.locator("#code").fill(nadia.totp().now())
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    browser_login(page, live_server, nadia)
 
     # opens next week's agenda
     monday = date.today() - timedelta(days=date.today().weekday()) + timedelta(days=7)

@@ -143,3 +143,15 @@ def login_as_fixture(carnet_db: Any) -> Callable[..., str]:
 def csrf_headers_fixture() -> Callable[[Any], dict[str, str]]:
     """`csrf_headers(client)`: the X-CSRF-Token header for the client's current session."""
     return csrf_headers
+
+
+def browser_login(page: Any, base_url: str, user: StaffUser) -> None:
+    """Log in through the real pages in a Playwright page (French labels): password, then the TOTP
+    code; returns once the browser has left the login pages."""
+    page.goto(f"{base_url}/login")
+    page.locator("#email").fill(user.email)
+    page.locator("#password").fill(user.password)
+    page.get_by_role("button", name="Continuer").click()
+    page.locator("#code").fill(user.totp().now())
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(lambda url: "/login" not in url)
