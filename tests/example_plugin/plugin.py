@@ -72,6 +72,11 @@ def verify_clinic_data(clinic, db):
 
 
 @hookimpl
+def patient_data_kept(clinic, patient_id, db):
+    return None  # keeps nothing after an erasure
+
+
+@hookimpl
 def last_care_dates(clinic, db):
     return dict(LAST_CARE.get(clinic.slug, {})) or None
 
