@@ -119,11 +119,11 @@ def test_series_are_per_practitioner(carnet_db, make_team):
         assert notes.issue(db, colleague, theirs.id).seq == 1
 
 
-def test_each_series_is_its_clinics_practitioners_and_years_own(carnet_db, make_clinic):
+def test_each_series_is_its_clinics_practitioners_and_years_own(carnet_db, make_team):
     """The series row is chosen by clinic, practitioner and year: the same practitioner working in
     two clinics, or the same year for two practitioners, never share numbers."""
-    one = make_world(carnet_db, make_clinic, slug="cabinet-un")
-    two = make_world(carnet_db, make_clinic, slug="cabinet-deux")
+    one = make_world(carnet_db, make_team, slug="cabinet-un")
+    two = make_world(carnet_db, make_team, slug="cabinet-deux")
     taken = {}
     with carnet_db.session(clinic_id=one.clinic.id) as db:
         taken["one", "owner", 2026] = [numbering.take(db, one.owner.id, 2026) for _ in range(3)]
