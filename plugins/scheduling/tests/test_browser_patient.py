@@ -43,7 +43,7 @@ def test_a_patient_books_confirms_cancels_and_the_slot_goes_to_the_waiting_list(
     page.get_by_label("Claire Martin").check()
     page.get_by_label("Nom et prénom du patient").fill("Jules Attente")
     page.get_by_label("Âge (ans)").fill("8")
-    page.get_by_label("E-mail").fill("attente@example.org")
+    page.locator("input[name=email]").fill("attente@example.org")
     page.get_by_label("La situation, avec vos mots").fill("Retard de langage-Canari")
     page.get_by_role("button", name="Envoyer ma demande").click()
     page.get_by_text("Votre demande est enregistrée").wait_for()
