@@ -65,6 +65,7 @@ def _steps(carnet_db, world, note_id):
                                                     .order_by(Followup.step)).all()]
 
 
+@pytest.mark.pdf  # the note's PDF, rendered by the worker
 def test_each_step_is_sent_once_with_a_link_and_no_amount_act_or_name(
         carnet_db, world, jobs_worker, carnet_settings, client):
     note_id, issued_on = _issue(carnet_db, world)

@@ -14,6 +14,7 @@ from carnet_core.testing import browser_login, wait_for_jobs
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.pdf  # the note's PDF, rendered by the worker
 def test_a_practitioner_issues_a_week_in_one_batch_records_a_card_payment_and_downloads_the_pdf(
         live_server, browser_page, agenda, jobs_worker, tmp_path):  # noqa: F811
     page = browser_page
