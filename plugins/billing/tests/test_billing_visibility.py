@@ -95,3 +95,28 @@ def test_a_secretary_sees_amounts_and_payments_but_never_the_acts(client, staff,
     client.cookies.clear()
     login_as(client, colleague)
     assert client.get(note_path).status_code == 404
+
+
+def test_the_list_names_whose_note_it_is_when_it_shows_several_practitioners(
+        client, staff, login_as, carnet_db, clinic):
+    """Each practitioner numbers their own series, so two notes can both be 2026-000001: the
+    secretariat's list names the practitioner; a practitioner's own list has no such column."""
+    from billing_world import make_staffed_world
+
+    world = make_staffed_world(carnet_db, clinic, staff)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        me = principal(world, world.owner, "owner", "practitioner")
+        for who, patient in ((world.owner, world.patients[0]), (world.practitioner, world.patients[1])):
+            note = notes.create_draft(db, me, practitioner_id=who.id, patient_id=patient)
+            notes.add_line(db, me, note.id, LineInput(act_day=date(2026, 3, 2), letter="AMO",
+                                                      coefficient_hundredths=1010, label=LABEL, place=PLACE))
+            notes.issue(db, me, note.id)
+    login_as(client, world.secretary)
+    page = client.get("/billing/").text
+    assert page.count("-000001<") == 2 and "Praticien" in page
+    assert "Claire Martin" in page and "Julien Petit" in page
+    client.cookies.clear()
+    login_as(client, world.practitioner)
+    page = client.get("/billing/").text
+    assert page.count("-000001<") == 1 and "<th scope=\"col\">Praticien</th>" not in page

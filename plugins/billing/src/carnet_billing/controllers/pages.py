@@ -81,8 +81,12 @@ def _names(db: CarnetSession, request: Request[Any, Any, Any], rows: list[Any]) 
 def notes_page(request: Request[Any, Any, Any], db: DB) -> Template:
     rows = notes.listing(db, principal_of(request))
     issued = [n for n in rows if n.status == ISSUED]
+    # Each practitioner numbers their own series: whoever sees several practitioners' notes (an
+    # owner, the secretariat) needs to know whose 2026-000006 each one is.
+    shown = {n.practitioner_id for n in rows}
+    practitioners = {u.id: u.display_name or u.email for u in _staff(db) if u.id in shown} if len(shown) > 1 else {}
     return page(request, "billing/notes.html", _common(
-        request, drafts=[n for n in rows if n.status == DRAFT], issued=issued,
+        request, drafts=[n for n in rows if n.status == DRAFT], issued=issued, practitioners=practitioners,
         balances={n.id: payments.balance(db, n) for n in issued}, names=_names(db, request, rows)))
 
 
