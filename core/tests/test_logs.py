@@ -80,6 +80,11 @@ def test_framework_loggers_configured_before_carnet_are_taken_back(carnet_settin
         logging.getLogger("uvicorn.access").warning('127.0.0.1 - "GET /p/x/c/%s HTTP/1.1" 200', "A" * 40)
         logging.getLogger("litestar").warning("call 06 12 34 56 78")
         logging.getLogger("dramatiq.worker").warning("worker up")
+        progress = logging.getLogger("weasyprint.progress")
+        progress.setLevel(logging.INFO)  # as WeasyPrint may leave it
+        progress.info("Step 2 - Fetching and parsing CSS")
+        logging.getLogger("fontTools.subset").info("Glyph names")
+        logging.getLogger("weasyprint").warning("Ignored CSS property")
         # pytest installs its own warning and thread hooks around each test: call the
         # process's hooks as Python would
         warnings.showwarning(DeprecationWarning("deprecated thing"), DeprecationWarning, "x.py", 1)
@@ -105,6 +110,8 @@ def test_framework_loggers_configured_before_carnet_are_taken_back(carnet_settin
     assert by_logger["uvicorn.error"]["msg"] == "started for [email]"
     assert by_logger["litestar"]["msg"] == "call [phone]"
     assert "dramatiq.worker" in by_logger and "uvicorn.access" not in by_logger
+    assert "weasyprint.progress" not in by_logger and "fontTools.subset" not in by_logger  # chatter
+    assert by_logger["weasyprint"]["msg"] == "Ignored CSS property"  # its warnings are kept
     assert "deprecated thing" in by_logger["py.warnings"]["msg"]
     crash = by_logger["carnet"]
     assert crash["exception"] == "ValueError" and "in boom" in crash["exception_at"]

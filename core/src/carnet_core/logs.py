@@ -98,11 +98,16 @@ TextFormatter.converter = staticmethod(__import__("time").gmtime)  # type: ignor
 # Access lines are Carnet's own (route template, status, duration, request id); uvicorn's carry
 # the raw path with its query string, so they never reach the handler.
 _DROPPED_LOGGERS = ("uvicorn.access",)
+# Libraries whose information lines are step-by-step chatter (a PDF's layout steps, font
+# subsetting): only their warnings and errors reach the log, whatever level they set themselves.
+_WARNINGS_ONLY = ("weasyprint", "fontTools")
 
 
 class _DropFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.name not in _DROPPED_LOGGERS
+        if record.name in _DROPPED_LOGGERS:
+            return False
+        return record.levelno >= logging.WARNING or record.name.split(".", 1)[0] not in _WARNINGS_ONLY
 
 
 def _is_test_capture(handler: logging.Handler) -> bool:
