@@ -23,6 +23,7 @@ from carnet_core.jobs.testing import (
     wait_for_jobs,
 )
 from carnet_core.plugins import build_plugin_host
+from carnet_core.testing import stop_process
 
 pytestmark = pytest.mark.redis
 
@@ -76,8 +77,7 @@ class OwnRedis:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
+            stop_process(self.proc, timeout=10)
             self.proc = None
 
 

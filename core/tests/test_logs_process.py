@@ -10,9 +10,12 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
+
+from carnet_core.testing import running_process, stop_process
 
 CANARY_EMAIL = "jeanne.canari@example.fr"
 CANARY_PHONE = "06 12 34 56 78"
@@ -44,21 +47,25 @@ COMMANDS = {
 }
 
 
+@contextmanager
 def _serve(command, settings, out, err):
+    """The server started and answering; stopped (killed if it must be) when the block ends."""
     port = _free_port()
-    proc = subprocess.Popen(COMMANDS[command](port), env=_env(settings), stdout=out, stderr=err)  # noqa: S603
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"{command} exited with {proc.returncode}")
-        try:
-            httpx.get(base + "/healthz", timeout=1)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(f"{command} did not start")
+    with running_process(COMMANDS[command](port), env=_env(settings), stdout=out, stderr=err) as proc:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"{command} exited with {proc.returncode}")
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{command} did not start") from None
+                time.sleep(0.1)
+        yield proc, base
+        stop_process(proc, timeout=30)
 
 
 def _requests(base: str, token: str) -> dict[str, int]:
@@ -98,12 +105,8 @@ def test_a_real_web_process_writes_scrubbed_json_access_lines(
         token, _ = services.create_token(db, clinic.id, db.get(User, member.id), name="logs test")
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc, base = _serve(command, carnet_settings, out, err)
-        try:
+        with _serve(command, carnet_settings, out, err) as (_proc, base):
             sent = _requests(base, token)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     assert {status for status in sent.values() if status >= 400} >= {400, 401, 404}, sent
     output = out_path.read_text() + err_path.read_text()
     for canary in CANARIES:
@@ -137,23 +140,27 @@ def test_worker_and_scheduler_processes_write_json_lines(command, carnet_setting
     from the SIGTERM handler while they stop."""
     import signal
 
+    from carnet_core.jobs.testing import delete_namespace, unique_namespace
     from carnet_core.testing.plugin import test_redis_url
 
     env = _env(carnet_settings)
+    namespace = unique_namespace()
     if command == "worker":
-        env["CARNET_REDIS_URL"] = test_redis_url()
+        # a namespace of its own: never another test's queues in the shared Redis database
+        env.update(CARNET_REDIS_URL=test_redis_url(), CARNET_JOBS_NAMESPACE=namespace)
     err_path = tmp_path / "stderr"
-    with err_path.open("wb") as err:
-        proc = subprocess.Popen(  # noqa: S603
+    with err_path.open("wb") as err, running_process(
             [os.path.join(os.path.dirname(sys.executable), "carnet"), command],
-            env=env, stdout=subprocess.PIPE, stderr=err,
-        )
-        try:
-            started = proc.stdout.readline().decode()  # the command's banner, once it runs
-            assert started.startswith(f"carnet {command}"), started
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            env=env, stdout=subprocess.PIPE, stderr=err) as proc:
+        started = proc.stdout.readline().decode()  # the command's banner, once it runs
+        assert started.startswith(f"carnet {command}"), started
+        # a graceful stop takes at most the 30 s shutdown budget (the worker's running jobs)
+        stop_process(proc, timeout=60, signum=signal.SIGTERM, log=err_path)
+    if command == "worker":
+        import redis
+
+        with redis.Redis.from_url(test_redis_url()) as client:
+            delete_namespace(client, namespace)
     entries = [json.loads(line) for line in err_path.read_text().splitlines()]  # only JSON lines
     assert any(e["msg"] == "received SIGTERM; stopping" for e in entries), entries
     assert all(e["ts"].endswith("+00:00") for e in entries)
@@ -178,10 +185,6 @@ def test_serve_on_a_busy_port_stops_before_listening_and_says_how_to_pick_anothe
 def test_serve_answers_on_the_socket_it_bound(carnet_settings, carnet_db, clinic, tmp_path):
     out_path, err_path = tmp_path / "stdout", tmp_path / "stderr"
     with out_path.open("wb") as out, err_path.open("wb") as err:
-        proc, base = _serve("carnet serve", carnet_settings, out, err)
-        try:
+        with _serve("carnet serve", carnet_settings, out, err) as (_proc, base):
             assert httpx.get(base + "/healthz", timeout=10).status_code == 200
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     assert out_path.read_text().startswith("Carnet listening on http://127.0.0.1:")

@@ -18,6 +18,7 @@ from carnet_core.db.session import ACTORS
 from carnet_core.jobs import enqueue
 from carnet_core.jobs.models import JobEffect, OutboxMessage
 from carnet_core.jobs.testing import delete_namespace, unique_namespace
+from carnet_core.testing import running_process, stop_process
 from carnet_core.testing.plugin import test_redis_url
 
 PLUGIN = '''
@@ -173,3 +174,50 @@ def test_carnet_worker_without_redis_explains_the_embedded_mode(carnet_settings)
     assert out.returncode != 0
     assert b"CARNET_REDIS_URL is not set" in out.stderr
     assert b"Traceback" not in out.stderr
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_second_sigterm_ends_a_worker_at_once_and_its_job_is_left_to_be_run_again(
+        tmp_path, carnet_settings, carnet_db, make_clinic):
+    """The first SIGTERM lets running jobs finish (up to the shutdown budget); an operator who does
+    not want to wait sends it again and the process ends now, exit code 1, the job unfinished."""
+    redis_url = test_redis_url()
+    root = tmp_path / "site"
+    install_plugin(root)
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    namespace = unique_namespace()
+    log = tmp_path / "worker.log"
+    clinic = make_clinic("alpha", name="Alpha", plugins=[])
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info[ACTORS] = db.info.get(ACTORS, frozenset()) | {"killtest.slow"}
+        row = enqueue(db, "killtest.slow", clinic.id, str(gate))
+    env = worker_env(carnet_settings, root, namespace, redis_url)
+    try:
+        with running_process([sys.executable, "-m", "carnet_workers", "worker", "--threads", "2"],
+                             env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT) as worker:
+            # given a worker running a job that waits for its gate
+            wait_until(lambda: (gate / "starts").exists(), 30, "the job to start", log)
+            # when it is asked to stop, it waits for the job…
+            os.killpg(worker.pid, signal.SIGTERM)
+            wait_until(lambda: b"received SIGTERM; stopping" in log.read_bytes(), 10, "the first SIGTERM", log)
+            time.sleep(1.0)
+            assert worker.poll() is None
+            # …until asked again: then it ends at once
+            started = time.monotonic()
+            assert stop_process(worker, timeout=10, group=True, log=log) == 1
+            assert time.monotonic() - started < 5
+        assert b"received SIGTERM again; exiting without waiting for running jobs" in log.read_bytes()
+        # and the job is neither done nor lost: it waits to be re-driven to another worker
+        assert outbox_row(carnet_db, row.id).status == "published"
+        with carnet_db.session(unscoped=True) as s:
+            from carnet_core.clinics.models import Clinic
+
+            assert s.get(Clinic, clinic.id).name == "Alpha"
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        delete_namespace(client, namespace)
+        client.close()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from patientside import mails, make_patient, next_weekday_at
 from sqlmodel import select
 
-from carnet_core.testing import JobEffect, OutboxMessage, test_redis_url
+from carnet_core.testing import JobEffect, OutboxMessage, stop_process, test_redis_url
 from carnet_scheduling.patient_models import SENT, Reminder, ReminderRule
 from carnet_scheduling.services import appointments as appts
 
@@ -141,9 +141,8 @@ def test_reminders_are_sent_exactly_once_when_a_worker_is_killed_between_sending
                                            CARNET_TEST_DELIVERIES=str(deliveries)))
         _wait(lambda: _statuses(carnet_db, world, ids) == [SENT] * len(ids), 120, "every reminder sent")
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(30)
+        if worker is not None:
+            stop_process(worker, timeout=40)
         _clean_namespace(redis_url, namespace)
     # then the killed deliveries were made again (the window was hit) yet each reminder is one file
     names = deliveries.read_text().splitlines()
@@ -211,10 +210,7 @@ def test_a_booking_made_while_redis_is_down_gets_its_reminder_once_redis_is_back
         _wait(lambda: _statuses(carnet_db, world, ids) == [SENT], 90, "the reminder after Redis came back")
         assert len(mails(carnet_settings)) == 1
     finally:
-        worker.send_signal(signal.SIGTERM)
         try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        server.terminate()
-        server.wait(10)
+            stop_process(worker, timeout=40)
+        finally:
+            stop_process(server, timeout=10)

@@ -7,6 +7,7 @@ the shutdown timeout) and unacknowledged messages go back to Redis.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -39,14 +40,22 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def _stop_event() -> threading.Event:
+    """Set by the first SIGTERM or SIGINT (a graceful stop); a second one ends the process at once.
+    SIGUSR1 prints every thread's stack on stderr, to see what a slow stop waits for."""
     stop = threading.Event()
 
     def handle(signum: int, _frame: Any) -> None:
-        log.info("received %s; stopping", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("received %s again; exiting without waiting for running jobs", name)
+            logging.shutdown()
+            os._exit(1)
+        log.info("received %s; stopping", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return stop
 
 

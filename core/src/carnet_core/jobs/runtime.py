@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,12 +96,19 @@ class JobsRuntime:
             self.scheduler.start()
 
     def stop(self, timeout_ms: int = 30_000) -> None:
+        """Stop the scheduler, the relay and the worker within `timeout_ms` in all: running jobs
+        get what is left (Dramatiq waits that long twice: for its workers, then its consumers)."""
+        deadline = time.monotonic() + timeout_ms / 1000
+
+        def left() -> float:
+            return max(0.1, deadline - time.monotonic())
+
         if self.scheduler is not None:
-            self.scheduler.stop(timeout_ms / 1000)
+            self.scheduler.stop(left())
         if self.relay is not None:
-            self.relay.stop(timeout_ms / 1000)
+            self.relay.stop(left())
         if self.worker is not None:
-            self.worker.stop(timeout=timeout_ms)
+            self.worker.stop(timeout=int(left() * 1000 / 2))
             self.worker = None
 
     def close(self) -> None:

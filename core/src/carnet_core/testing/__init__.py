@@ -32,6 +32,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "behind_the_back": ("carnet_core.testing.tamper", "behind_the_back"),
     "flip_sealed_byte": ("carnet_core.testing.tamper", "flip_sealed_byte"),
     "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
+    "running_process": ("carnet_core.testing.processes", "running_process"),
+    "stop_process": ("carnet_core.testing.processes", "stop_process"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
     # upgrade tests: migrate a database to a revision, fill it the old way, then run `carnet init`
     "build_plugin_host": ("carnet_core.plugins", "build_plugin_host"),
