@@ -207,6 +207,12 @@ CONSENT_ROWS: dict[str, Row] = {
                                                             ok=(404,), foreign=_PA),
     "GET /consent/requests/{request_id:int}": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "POST /consent/requests/{request_id:int}/cancel": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
+    # the signed PDF: download, ask the worker for it, check it again; the verification page
+    "GET /consent/requests/{request_id:int}/pdf": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
+    "POST /consent/requests/{request_id:int}/pdf": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
+    "GET /consent/requests/{request_id:int}/verify": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
+    "GET /consent/verify": Row(_STAFF),
+    "POST /consent/verify": Row(_STAFF, body={}, ok=(422,)),
     f"GET {_C}/forms": Row(_STAFF),
     f"GET {_C}/patients/{{patient_id:int}}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
     f"GET {_C}/patients/{{patient_id:int}}/allows/{{purpose:str}}": Row(

@@ -68,6 +68,7 @@ NO_HEALTH_DATA = {
     ("consent_signer", "relation"): "code: mother, father, guardian, other",
     ("consent_signer", "role"): "code: patient, guardian",
     ("consent_signer", "status"): "code: pending, signed, cancelled",
+    ("consent_document", "sha256"): "SHA-256 of a signed PDF (carries a fresh ECDSA signature: confirms no guess)",
 }
 # Free text that must stay sealed (issue #14: these were in clear).
 MUST_BE_SEALED = {

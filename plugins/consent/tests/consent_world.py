@@ -16,9 +16,10 @@ import pytest
 from sqlmodel import select
 
 from carnet_core.plugin_api import Principal, patient_access
+from carnet_core.testing import csrf_token, wait_for_jobs
 
 from carnet_consent.models import Template
-from carnet_consent.services import forms
+from carnet_consent.services import forms, signing
 
 CANARY = "Bégaiement-Canari-5521"  # health text in a patient's notes and in a form: never in a message
 
@@ -101,3 +102,26 @@ def code_in(settings: Any, address: str) -> str:
         if found:
             return found.group(1)
     raise AssertionError(f"no code e-mailed to {address}")
+
+
+def send_form(carnet_db, world, key: str, patient_id: int) -> int:
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        request = signing.send(db, owner_principal(world.clinic.id, world.owner.id), world.forms[key], patient_id)
+        return request.id
+
+
+def sign_through_mail(client, settings, jobs, address: str, answers: dict[str, str], name: str):
+    """Open the link e-mailed to `address`, ask for a code, type it and sign (as a signer would)."""
+    path = link_in(settings, address, "s")
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    version_id = re.search(r'name="version_id" value="(\d+)"', page.text).group(1)
+    token = csrf_token(client, path)
+    asked = client.post(f"{path}/code", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
+                                              **answers})
+    assert asked.status_code == 200 and "Je signe" in asked.text, asked.text
+    wait_for_jobs(jobs)
+    code = code_in(settings, address)
+    return client.post(f"{path}/sign", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
+                                             "code": code, **answers})

@@ -8,38 +8,17 @@ from __future__ import annotations
 import json
 import re
 
-from consent_world import CANARY, code_in, link_in, mail_text, mails, owner_principal
+from consent_world import CANARY, code_in, link_in, mail_text, mails
+from consent_world import send_form as _send
+from consent_world import sign_through_mail as _sign_through_mail
 from sqlmodel import select
 
 from carnet_core.plugin_api import open_
 from carnet_core.testing import AuditRecord, csrf_token, wait_for_jobs
 
 from carnet_consent.models import Decision, Request, Signature, Signer
-from carnet_consent.services import signing
 
 SIGN_FORM = {"clause_telesoin": "accept", "full_name": "Camille Garnier"}
-
-
-def _send(carnet_db, world, key: str, patient_id: int) -> int:
-    with carnet_db.session(clinic_id=world.clinic.id) as db:
-        db.info["principal"] = f"user:{world.owner.id}"
-        request = signing.send(db, owner_principal(world.clinic.id, world.owner.id), world.forms[key], patient_id)
-        return request.id
-
-
-def _sign_through_mail(client, settings, jobs, address: str, answers: dict[str, str], name: str):
-    path = link_in(settings, address, "s")
-    page = client.get(path)
-    assert page.status_code == 200, page.text
-    version_id = re.search(r'name="version_id" value="(\d+)"', page.text).group(1)
-    token = csrf_token(client, path)
-    asked = client.post(f"{path}/code", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
-                                              **answers})
-    assert asked.status_code == 200 and "Je signe" in asked.text, asked.text
-    wait_for_jobs(jobs)
-    code = code_in(settings, address)
-    return client.post(f"{path}/sign", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
-                                             "code": code, **answers})
 
 
 def test_a_minors_form_needing_both_parents_is_complete_only_after_both_sign(

@@ -142,3 +142,46 @@ class Decision(ClinicOwned, table=True):
     version_id: int | None = Field(default=None)
     actor: str = Field(max_length=64)  # who recorded it: user:<id>, patient_link:<id>
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SigningKey(ClinicOwned, table=True):
+    """The clinic's key pair that signs consent PDFs (PAdES): an ECDSA P-256 private key sealed
+    with the clinic's data key (core encryption, so rotation rewraps it and the clinic's erasure
+    shreds it), and its self-signed X.509 certificate in clear (public by nature: every signed
+    PDF carries it). The newest row signs; older ones still verify the PDFs they signed."""
+
+    __tablename__ = "consent_signing_key"
+    __table_args__ = (clinic_key("consent_signing_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate: str  # PEM of the self-signed certificate (public)
+    fingerprint: str = Field(max_length=64, index=True)  # SHA-256 of the certificate's DER
+    private_key: bytes | None = Field(default=None, sa_type=Sealed)  # PKCS#8 DER, base64, sealed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    not_after: datetime = Field(sa_type=UTCDateTime)
+
+
+class Document(ClinicOwned, table=True):
+    """The signed PDF of a completed request: the form as signed, an evidence page, the clinic's
+    PAdES signature. Body sealed with the patient's key (it prints names and answers; erasure
+    shreds it). `sha256` is of the signed file: it carries a fresh ECDSA signature, so unlike a
+    deterministic rendering its digest confirms nothing guessed about the patient; it lets staff
+    find the request a PDF handed back to them belongs to."""
+
+    __tablename__ = "consent_document"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        clinic_key("consent_document"), same_clinic("request_id", "consent_request"),
+        same_clinic("patient_id", "core_patient"), same_clinic("key_id", "consent_signing_key"),
+        sa.UniqueConstraint("clinic_id", "request_id", name="uq_consent_document_request"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    key_id: int
+    sha256: str = Field(max_length=64, index=True)
+    size: int = Field(default=0)
+    body: bytes | None = Field(default=None, sa_type=Sealed)  # the signed PDF, base64, sealed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+

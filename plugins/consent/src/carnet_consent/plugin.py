@@ -47,8 +47,10 @@ def register_actors() -> list[Any]:
     from carnet_core.plugin_api import ActorSpec
 
     from carnet_consent import jobs
+    from carnet_consent.services import documents
 
-    return [ActorSpec("send_invitation", jobs.send_invitation, max_retries=5),
+    return [ActorSpec("render_document", documents.render_document, max_retries=3),
+            ActorSpec("send_invitation", jobs.send_invitation, max_retries=5),
             ActorSpec("send_code", jobs.send_code, max_retries=3),
             ActorSpec("send_access_code", jobs.send_access_code, max_retries=3)]
 

@@ -8,34 +8,17 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
-from carnet_core.plugin_api import N_, CarnetSession
+from carnet_core.plugin_api import CarnetSession
+
+from carnet_consent.labels import (  # noqa: F401 (the pages' import place)
+    PURPOSE_LABELS,
+    ROLE_LABELS,
+    RULE_LABELS,
+    SOURCE_LABELS,
+    STATUS_LABELS,
+    labels,
+    purpose_label,
+)
 
 DB = NamedDependency[CarnetSession]
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-PURPOSE_LABELS = {
-    "information": N_("Information notice on data processing"),
-    "care": N_("Consent to care"),
-    "telesoin": N_("Remote care (télésoin)"),
-    "recording": N_("Recording of sessions"),
-    "sms_reminders": N_("SMS reminders"),
-    "sharing": N_("Sharing with another professional"),
-    "photos": N_("Photos and video for follow-up"),
-}
-STATUS_LABELS = {"pending": N_("waiting for signature"), "complete": N_("signed"), "cancelled": N_("cancelled"),
-                 "signed": N_("signed")}
-SOURCE_LABELS = {"signature": N_("signature"), "withdrawal_link": N_("withdrawn through the link"),
-                 "staff": N_("recorded by the practice")}
-ROLE_LABELS = {"patient": N_("the patient"), "mother": N_("mother"), "father": N_("father"),
-               "guardian": N_("legal guardian"), "other": N_("holder of parental authority")}
-RULE_LABELS = {"patient": N_("the patient signs"), "one": N_("one holder of parental authority signs"),
-               "both": N_("each holder of parental authority signs")}
-
-
-def purpose_label(key: str) -> str:
-    return PURPOSE_LABELS.get(key, key)
-
-
-def labels() -> dict[str, Any]:
-    return {"purpose_labels": PURPOSE_LABELS, "status_labels": STATUS_LABELS, "source_labels": SOURCE_LABELS,
-            "role_labels": ROLE_LABELS, "rule_labels": RULE_LABELS}

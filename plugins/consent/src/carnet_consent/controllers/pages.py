@@ -6,15 +6,19 @@ Thin: parse, call a service, render or redirect; a refused form comes back as th
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
+    N_,
     CarnetSession,
+    FieldError,
     FormErrors,
     Id,
     InvalidInput,
@@ -36,7 +40,7 @@ from carnet_consent import permissions as perm
 from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
 from carnet_consent.models import Request as ConsentRequest
 from carnet_consent.rendering import to_html
-from carnet_consent.services import decisions, forms, signing
+from carnet_consent.services import decisions, documents, forms, signing
 
 
 def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
@@ -227,9 +231,68 @@ def request_page(request: Request[Any, Any, Any], db: DB, request_id: FromPath[I
     version = forms.get_version(db, found.version_id)
     return page(request, "consent/request.html", _common(
         request, req=found, version=version, rows=rows, title=version.title,
+        document=documents.of_request(db, found.id),  # type: ignore[arg-type]
         patient_name=patient_access(db, principal_of(request)).name(found.patient_id)))
+
+
+@get("/requests/{request_id:int}/pdf", name="consent.request_pdf", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def request_pdf(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Any:
+    """The signed PDF as an attachment (its opening audited), or the request page saying that the
+    worker is preparing it."""
+    found = _request_or_404(db, request, request_id)
+    pdf = documents.download(db, found)
+    if pdf is None:
+        return Redirect(f"/consent/requests/{found.id}", status_code=303)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{documents.file_name(found)}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@post("/requests/{request_id:int}/pdf", name="consent.request_pdf_render", opt={"permission": perm.VIEW},
+      sync_to_thread=True)
+def request_pdf_render(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Redirect:
+    """Ask the worker for the PDF of a request signed before signed PDFs existed."""
+    found = _request_or_404(db, request, request_id)
+    documents.request_render(db, found)
+    return Redirect(f"/consent/requests/{found.id}", status_code=303)
+
+
+@get("/requests/{request_id:int}/verify", name="consent.request_verify", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def request_verify(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Template:
+    """The stored PDF of a request checked again, as the verification page shows any upload."""
+    found = _request_or_404(db, request, request_id)
+    verdict = documents.verify_stored(db, found)
+    if verdict is None:
+        raise NotFoundException()
+    return page(request, "consent/verify.html", _common(request, verdict=verdict, reasons=documents.REASONS,
+                                                        checked=documents.file_name(found)))
+
+
+@get("/verify", name="consent.verify", opt={"permission": perm.VIEW}, sync_to_thread=True)
+def verify_form(request: Request[Any, Any, Any], db: DB) -> Template:
+    return page(request, "consent/verify.html", _common(request, verdict=None, reasons=documents.REASONS))
+
+
+Upload = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+
+
+@post("/verify", name="consent.verify_upload", opt={"permission": perm.VIEW}, sync_to_thread=True,
+      request_max_body_size=documents.MAX_UPLOAD + 64 * 1024)
+def verify_upload(request: Request[Any, Any, Any], db: DB, data: Upload) -> Any:
+    """Check an uploaded PDF: signed by this practice and unchanged since, or why not."""
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        exc = InvalidInput({"file": FieldError("required", N_("choose the PDF file to check"))})
+        return form_page(request, "consent/verify.html", _common(request, verdict=None, reasons=documents.REASONS),
+                         errors_of(request, exc))
+    content = upload.file.read(documents.MAX_UPLOAD + 1)
+    verdict = documents.verify_upload(db, content)
+    return page(request, "consent/verify.html", _common(request, verdict=verdict, reasons=documents.REASONS,
+                                                        checked=upload.filename[:120]))
 
 
 PAGE_HANDLERS = [index, add_starter, new_form, create_form, edit_form, save_form, version_page, patient_page, send,
                  withdraw,
-                 cancel, request_page]
+                 cancel, request_page, request_pdf, request_pdf_render, request_verify, verify_form, verify_upload]

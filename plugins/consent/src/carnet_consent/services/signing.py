@@ -49,6 +49,7 @@ WITHDRAW_VALID = timedelta(days=365)
 WITHDRAW_USES = 50
 SEND_ACTOR = "consent.send_invitation"
 CODE_ACTOR = "consent.send_code"
+DOCUMENT_ACTOR = "consent.render_document"
 NAME_LIMIT = 120
 
 
@@ -309,6 +310,7 @@ def _complete_if_done(db: CarnetSession, request: Request, version: Version, hoo
     db.flush()
     record(db, action="complete", resource_type="consent_request", resource_id=request.id,
            patient_id=request.patient_id, details={"signatures": len(sigs), "clauses": len(per_clause)})
+    enqueue(db, DOCUMENT_ACTOR, request.id)  # the signed PDF, rendered by the worker
     if hooks is not None:
         hooks.consent_signed(clinic_id=db.clinic_id, patient_id=request.patient_id, request_id=request.id,
                              accepted=sorted(k for k, v in per_clause.items() if v),
