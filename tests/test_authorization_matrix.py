@@ -103,6 +103,9 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "GET /scheduling/types.css": Row(_STAFF),
     "GET /scheduling/today": Row(_STAFF),
     "GET /scheduling/day-sheet": Row(_STAFF),
+    # cancelling a practitioner's whole day (illness): the form, then the cancellation (empty: 422)
+    "GET /scheduling/day-off": Row(_STAFF),
+    "POST /scheduling/day-off": Row(_STAFF, body={}, ok=(422,)),
     # patient search posts (a name never in an address): the live search and the forms' Search button
     "POST /scheduling/patients/search": Row(_STAFF, body={"q": "x"}),
     "GET /scheduling/appointments/new": Row(_STAFF),

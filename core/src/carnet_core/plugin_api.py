@@ -134,6 +134,8 @@ _NAMES: dict[str, str] = {
     "is_htmx": "carnet_core.web.render",
     "translate": "carnet_core.web.render",
     "N_": "carnet_core.i18n",
+    "phone_display": "carnet_core.formatting",
+    "long_date": "carnet_core.formatting",
     # input bounds: ids, free text, dates (one validator for the whole platform)
     "Id": "carnet_core.inputs",
     "Offset": "carnet_core.inputs",

@@ -16,6 +16,7 @@ from jinja2 import (
 )
 
 from carnet_core.encryption.unreadable import Unreadable, page_gettext
+from carnet_core.formatting import long_date, phone_display
 from carnet_core.i18n import DEFAULT_LOCALE, Catalogs, install_jinja
 
 if TYPE_CHECKING:
@@ -86,7 +87,14 @@ def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False,
         env.template_class = PageTemplate
     install_jinja(env, catalogs)
     env.filters["datetime_local"] = _datetime_local
+    env.filters["phone"] = phone_display
+    env.filters["long_date"] = _long_date
     return env
+
+
+@pass_context
+def _long_date(context: Any, value: Any, weekday: bool = True, year: bool = True) -> str:
+    return long_date(value, context.get("locale", DEFAULT_LOCALE), weekday=weekday, year=year)
 
 
 def _datetime_local(value: Any, tz: str = "Europe/Paris", fmt: str = "%d/%m/%Y %H:%M") -> str:

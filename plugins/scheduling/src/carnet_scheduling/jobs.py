@@ -126,7 +126,7 @@ def replan_reminders(subject: dict[str, int], job: JobContext) -> None:
 
 # --- messages to patients and practitioners ---------------------------------------------------
 
-PATIENT_KINDS = ("booking_code", "booking_confirmed", "cancelled")
+PATIENT_KINDS = ("booking_code", "booking_confirmed", "cancelled", "moved")
 PRACTITIONER_KINDS = ("practitioner_booked", "practitioner_cancelled", "practitioner_moved")
 
 
@@ -144,11 +144,15 @@ def send_message(kind: str, subject_id: int, job: JobContext) -> None:
         prepared = outgoing.prepare(db, kind, subject_id, job.settings, lang)
     if prepared is None:
         return  # nothing to say any more (cancelled meanwhile, no address on file)
-    messages.deliver_email(job.settings, prepared.to, prepared.subject, prepared.text, key, prepared.attachments)
+    if prepared.channel == "sms":
+        messages.deliver_sms(job.host, job.settings, prepared.to, prepared.text, key)
+    else:
+        messages.deliver_email(job.settings, prepared.to, prepared.subject, prepared.text, key, prepared.attachments)
     with job.session() as db:
         if once(db, key):
             record(db, action="send", resource_type=prepared.resource_type, resource_id=subject_id,
-                   patient_id=prepared.patient_id, details={"kind": kind}, actor=f"job:{job.actor}")
+                   patient_id=prepared.patient_id, details={"kind": kind, "channel": prepared.channel},
+                   actor=f"job:{job.actor}")
 
 
 def release_unconfirmed(clinic_id: int, job: JobContext) -> None:

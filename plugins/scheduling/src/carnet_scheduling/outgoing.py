@@ -22,6 +22,7 @@ class Prepared:
     resource_type: str
     patient_id: int | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    channel: str = "email"  # or "sms": `to` is then a phone number and `subject` unused
 
 
 def _appointment(db: Any, appointment_id: int) -> Appointment | None:
@@ -37,7 +38,7 @@ def _manage_url(db: Any, appt: Appointment, settings: Any, clinic: Any) -> str:
 def prepare(db: Any, kind: str, subject_id: int, settings: Any, lang: messages.Lang) -> Prepared | None:
     if kind == "booking_code":
         return _booking_code(db, subject_id, settings, lang)
-    if kind in ("booking_confirmed", "cancelled"):
+    if kind in ("booking_confirmed", "cancelled", "moved"):
         return _to_patient(db, kind, subject_id, settings, lang)
     if kind.startswith("practitioner_"):
         return _to_practitioner(db, kind, subject_id, settings, lang)
@@ -74,27 +75,42 @@ def _booking_code(db: Any, booking_id: int, settings: Any, lang: messages.Lang) 
 
 
 def _to_patient(db: Any, kind: str, appointment_id: int, settings: Any, lang: messages.Lang) -> Prepared | None:
+    """The patient's e-mail about their appointment. A cancellation or a move made by staff
+    (`cancelled`, `moved`) goes by SMS when there is no e-mail address and the patient allows SMS."""
+    from carnet_scheduling.services.notices import SMS, channel_for
+
     appt = _appointment(db, appointment_id)
     if appt is None:
         return None
-    if kind == "booking_confirmed" and appt.status != BOOKED:
+    if kind in ("booking_confirmed", "moved") and appt.status != BOOKED:
         return None
     if kind == "cancelled" and appt.status != CANCELLED:
         return None
-    contact = patient_contact(db, appt.patient_id)
-    if contact is None or not contact.email:
+    if kind == "booking_confirmed":
+        contact = patient_contact(db, appt.patient_id)
+        channel, to = "email", contact.email if contact is not None else None
+    else:
+        channel, to = channel_for(lang.host, db, appt.patient_id)
+    if channel not in ("email", SMS) or not to:
         return None
     facts = messages.appointment_facts(db, appt, lang)
     context = facts.context()
+    if kind in ("booking_confirmed", "moved"):
+        context["manage_url"] = _manage_url(db, appt, settings, facts.clinic)
+    if channel == SMS:
+        return Prepared(to=to, subject="", text=messages.render(lang, f"scheduling/messages/{kind}_sms.txt", context),
+                        resource_type="appointment", patient_id=appt.patient_id, channel=SMS)
     uid = f"appointment-{appt.id}@{settings.base_url.split('://', 1)[-1]}"
     if kind == "booking_confirmed":
-        context["manage_url"] = _manage_url(db, appt, settings, facts.clinic)
         subject = messages.translate(lang, "Your appointment on %(when)s is confirmed", when=facts.when)
+        attachment = messages.ics_attachment(facts, uid)
+    elif kind == "moved":
+        subject = messages.translate(lang, "Your appointment has been moved to %(when)s", when=facts.when)
         attachment = messages.ics_attachment(facts, uid)
     else:
         subject = messages.translate(lang, "Your appointment on %(when)s is cancelled", when=facts.when)
         attachment = messages.ics_attachment(facts, uid, method="CANCEL")
-    return Prepared(to=contact.email, subject=subject,
+    return Prepared(to=to, subject=subject,
                     text=messages.render(lang, f"scheduling/messages/{kind}.txt", context),
                     resource_type="appointment", patient_id=appt.patient_id, attachments=[attachment])
 

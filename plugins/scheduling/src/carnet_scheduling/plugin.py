@@ -53,12 +53,13 @@ def register_public_routes() -> list[Any]:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from carnet_scheduling.controllers.day_off import DAY_OFF_HANDLERS
     from carnet_scheduling.controllers.pages import PAGE_HANDLERS
     from carnet_scheduling.controllers.reminder_pages import REMINDER_HANDLERS
     from carnet_scheduling.controllers.setup_pages import SETUP_HANDLERS
     from carnet_scheduling.controllers.waitlist import STAFF_HANDLERS
 
-    return PAGE_HANDLERS + SETUP_HANDLERS + REMINDER_HANDLERS + STAFF_HANDLERS
+    return PAGE_HANDLERS + DAY_OFF_HANDLERS + SETUP_HANDLERS + REMINDER_HANDLERS + STAFF_HANDLERS
 
 
 @hookimpl

@@ -36,6 +36,10 @@ SERVICE_MESSAGES = (
     N_("give dates between 2000 and 2099"),
     N_("the end of the search must be after its start"),
     N_("search at most 92 days at a time"),
+    N_("choose a practitioner of this clinic"),
+    N_("give the day to cancel"),
+    N_("a past day cannot be cancelled"),
+    N_("say why the day is cancelled"),
 )
 
 TAKEN = N_("This time is taken.")

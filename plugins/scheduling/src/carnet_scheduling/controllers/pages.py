@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 from carnet_core.plugin_api import (
     N_,
     CarnetSession,
+    host_of,
     id_in_range,
     is_htmx,
     page,
@@ -32,7 +33,7 @@ from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, flag, integer, moment, safe_next, text
 from carnet_scheduling.controllers.messages import SLOT_REASONS, TAKEN
 from carnet_scheduling.models import ABSENT, BOOKED, CANCELLED, EXCUSED, HONOURED, Appointment
-from carnet_scheduling.services import agenda, people, reminders, setup
+from carnet_scheduling.services import agenda, notices, people, reminders, setup
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.booking_rules import Overrides
@@ -323,7 +324,10 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
     start, end = to_local(appt.starts_at, tz), to_local(appt.ends_at, tz)
     messages = [(r, to_local(r.sent_at or r.due_at, tz)) for r in reminders.for_appointment(db, appt.id)]
     staff = {p.id: p for p in practitioners(db)}
+    tell_channel, tell_phone = (notices.channel_for(host_of(request), db, appt.patient_id)
+                                if principal.can(perm.MANAGE) and appt.status == BOOKED else (None, None))
     return {
+        "tell_channel": tell_channel, "tell_phone": tell_phone,
         "a": appt, "start": start, "end": end, "patient_name": name,
         "cancel_reason": appts.cancel_reason(db, appt) if appt.cancel_reason is not None else None,
         "type": agenda.types_by_id(db).get(
@@ -367,6 +371,8 @@ def move_appointment(
     if not errors:
         try:
             appts.move(db, appt, starts_at, room_id=room_id, hooks=hooks_for(request))  # type: ignore[arg-type]
+            if flag(data, "tell"):
+                notices.tell_patient(db, appt, "moved")
         except SchedulingError as exc:
             errors[_form_field(exc.field)] = translate(request, exc.message)
         except SlotTaken as exc:
@@ -384,6 +390,8 @@ def cancel_appointment(
     appt = _appointment(db, appointment_id)
     try:
         appts.cancel(db, appt, text(data, "reason", 1000), hooks=hooks_for(request))
+        if flag(data, "tell"):
+            notices.tell_patient(db, appt, "cancelled")
     except SchedulingError as exc:
         field = "reason" if exc.field == "reason" else "status"
         return _dialog(request, db, appt, FormErrors({field: translate(request, exc.message)}), text(data, "next"),
@@ -478,7 +486,7 @@ def _day_rows(request: Request[Any, Any, Any], db: CarnetSession, the_day: date,
         "types": agenda.types_by_id(db), "rooms_by_id": agenda.rooms_by_id(db), "staff_by_id": staff,
         "staff": list(staff.values()), "the_day": the_day, "day_label": long_day(request, the_day),
         "practitioner_id": practitioner_id, "status_labels": STATUS_LABELS, "counts": agenda.summary(rows),
-        "can_manage": principal_of(request).can(perm.MANAGE), "now": utcnow(),
+        "can_manage": principal_of(request).can(perm.MANAGE), "now": utcnow(), "today": today_local(db),
     }
 
 

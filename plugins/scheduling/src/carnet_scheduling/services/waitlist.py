@@ -267,7 +267,7 @@ def offer_freed_slot(db: CarnetSession, freed: Appointment, rules: WaitRules, pr
     """Offer the time of a cancelled appointment to the best matching files (accepted on the
     practitioner's list, available then, not already holding an open offer)."""
     now = now or utcnow()
-    if freed.starts_at <= now + timedelta(hours=2):
+    if freed.starts_at <= now + timedelta(hours=2) or _time_off(db, freed):
         return []
     tz = clinic_tz(db)
     open_offers = {o.entry_id for o in db.exec(select(Offer).where(Offer.status == "offered"))}
@@ -297,6 +297,19 @@ def offer_freed_slot(db: CarnetSession, freed: Appointment, rules: WaitRules, pr
         enqueue(db, MESSAGE_ACTOR, "offer", offer.id)
         offers.append(offer)
     return offers
+
+
+def _time_off(db: CarnetSession, freed: Appointment) -> bool:
+    """The practitioner is away (a cancelled day, a holiday) or the clinic closed at that time."""
+    from sqlalchemy import or_
+
+    from carnet_scheduling.models import AvailabilityException
+
+    return db.exec(select(AvailabilityException.id).where(
+        or_(AvailabilityException.practitioner_id == freed.practitioner_id,
+            AvailabilityException.practitioner_id.is_(None)),  # type: ignore[union-attr]
+        AvailabilityException.starts_at < freed.ends_at, AvailabilityException.ends_at > freed.starts_at,
+    )).first() is not None
 
 
 def _patient_for(db: CarnetSession, entry: WaitingEntry, practitioner_id: int) -> int:
