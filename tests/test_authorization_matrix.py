@@ -61,6 +61,13 @@ PUBLIC_ROUTES = {
     # billing, the patient's link in an unpaid follow-up e-mail: view and download the note
     "GET /p/{clinic_slug:str}/billing/n/{token:str}", "GET /p/{clinic_slug:str}/billing/n/{token:str}/download",
     "GET /static/billing/{file_path:path}", "HEAD /static/billing/{file_path:path}",
+    # telecare, the patient's conversation: only through the link of a notification (hashed, expiring,
+    # revoked when the conversation closes) and a one-time code sent to the same address; CSRF on POSTs
+    "GET /p/{clinic_slug:str}/telecare/m/{token:str}", "POST /p/{clinic_slug:str}/telecare/m/{token:str}/code",
+    "POST /p/{clinic_slug:str}/telecare/m/{token:str}/verify",
+    "POST /p/{clinic_slug:str}/telecare/m/{token:str}/answer",
+    "GET /p/{clinic_slug:str}/telecare/m/{token:str}/files/{attachment_id:int}",
+    "GET /static/telecare/{file_path:path}", "HEAD /static/telecare/{file_path:path}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -225,6 +232,25 @@ CONSENT_ROWS: dict[str, Row] = {
                                                               foreign=_PA),
 }
 
+# telecare: every member reaches the inbox and writes; a secretary opens administrative conversations
+# only (the service answers 404 for a clinical one: tested in the plugin). Unknown ids answer 404; the
+# start and answer forms are multipart (a URL-encoded body is refused with 400 before anything runs).
+_T = "/api/v1/telecare"
+_CONV = {"conversation_id": 999999}
+TELECARE_ROWS: dict[str, Row] = {
+    "GET /telecare": Row(_STAFF),
+    "GET /telecare/patients/{patient_id:int}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
+    "POST /telecare/patients/{patient_id:int}/conversations": Row(_STAFF, _UNKNOWN_PATIENT, {}, ok=(400, 404),
+                                                                  foreign=_PA),
+    "GET /telecare/conversations/{conversation_id:int}": Row(_STAFF, _CONV, ok=(404,)),
+    "POST /telecare/conversations/{conversation_id:int}/messages": Row(_STAFF, _CONV, {}, ok=(400, 404)),
+    "POST /telecare/conversations/{conversation_id:int}/close": Row(_STAFF, _CONV, {}, ok=(404,)),
+    "GET /telecare/conversations/{conversation_id:int}/files/{attachment_id:int}": Row(
+        _STAFF, {**_CONV, "attachment_id": 999999}, ok=(404,)),
+    f"GET {_T}/conversations": Row(_STAFF),
+    f"GET {_T}/conversations/{{conversation_id:int}}": Row(_STAFF, _CONV, ok=(404,)),
+}
+
 ROWS: dict[str, Row] = {
     "GET /settings/modules": Row(("owner",)),
     "POST /settings/modules/{plugin:str}": Row(("owner",), {"plugin": "__first_plugin__"}, {"enabled": "0"},
@@ -249,6 +275,7 @@ ROWS: dict[str, Row] = {
     **SCHEDULING_ROWS,
     **BILLING_ROWS,
     **CONSENT_ROWS,
+    **TELECARE_ROWS,
     "GET /settings/users": Row(("owner",)),
     "POST /settings/users": Row(("owner",), body={"email": "nouvelle@cabinet.test", "roles": "secretary"}),
     "POST /settings/users/{user_id:int}/roles": Row(("owner",), {"user_id": "__target_roles__"},

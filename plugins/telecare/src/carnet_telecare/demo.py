@@ -1,0 +1,37 @@
+"""`carnet demo`: two conversations of the practice with demo patients: a clinical one where the
+patient answered (waiting for the practitioner, unread) and an administrative one for the
+secretariat. Demo rows are written as they would be after the rules were met (a patient in care
+who agreed to remote care): the demo's consent forms are still waiting for signatures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_telecare.services import messaging
+
+CLINICAL = [
+    ("staff", "Bonjour, voici les exercices de la semaine : lecture à voix haute 10 minutes par jour."),
+    ("patient", "Merci ! Est-ce qu'on peut faire les exercices le soir plutôt que le matin ?"),
+]
+ADMINISTRATIVE = [("staff", "Bonjour, votre attestation de paiement est prête : nous vous la remettrons "
+                            "à la prochaine séance.")]
+
+
+def fill(clinic: Any, db: Any, context: dict[str, Any]) -> None:
+    owner = context.get("owner")
+    patients = list(context.get("patients") or [])
+    if owner is None or len(patients) < 2:
+        return
+    previous = db.info.get("principal")
+    db.info["principal"] = previous or "system:demo"
+    try:
+        for patient, kind, subject, lines in ((patients[0], "clinical", "Exercices de la semaine", CLINICAL),
+                                              (patients[1], "administrative", "Attestation de paiement",
+                                               ADMINISTRATIVE)):
+            conversation, _first = messaging.open_conversation(db, patient.id, kind, subject, lines[0][1], None,
+                                                               owner.id, owner.id)
+            for author, text in lines[1:]:
+                if author == "patient":
+                    messaging.store_patient_message(db, conversation, text, None, None)
+    finally:
+        db.info["principal"] = previous

@@ -1,0 +1,135 @@
+"""Telecare's jobs: they take ids, reload what they need and are idempotent (a redelivered message
+carries the same key). The link and the code are issued here, at sending time: only their hashes
+are stored. Bodies say that a message is waiting and give the link; never the subject, the
+message, the practitioner's specialty or anything about the patient's care."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import select
+
+from carnet_core.plugin_api import (
+    N_,
+    Clinic,
+    JobContext,
+    Mail,
+    already_done,
+    links,
+    message_environment,
+    once,
+    open_or_unreadable,
+    patient_access,
+    readable,
+    record,
+    seal,
+    send_mail,
+    send_sms,
+)
+
+from carnet_telecare.models import Access, Conversation, Message
+from carnet_telecare.services.messaging import CONVERSATION, LINK_USES
+
+NOTICE_SUBJECT = N_("%(clinic)s: you have a new message")
+CODE_SUBJECT = N_("%(clinic)s: your code to read your messages")
+NOTICE_SMS = N_("%(clinic)s: you have a new message. Read it here: %(url)s")
+CODE_SMS = N_("%(clinic)s: your code to read your messages: %(code)s (valid 15 minutes)")
+
+
+def _translate(job: JobContext, message: str, **variables: Any) -> str:
+    catalogs = message_environment(job.host).globals["gettext_catalogs"]
+    return catalogs.gettext(job.settings.locale, message, **variables)
+
+
+def _render(job: JobContext, template: str, context: dict[str, Any]) -> str:
+    env = message_environment(job.host)
+    return env.get_template(template).render(locale=job.settings.locale, **context).strip() + "\n"
+
+
+def _settings(job: JobContext) -> Any:
+    return job.settings.plugins["telecare"]
+
+
+def public_url(settings: Any, clinic: Clinic, path: str) -> str:
+    return f"{settings.base_url}/p/{clinic.slug}/telecare/{path.lstrip('/')}"
+
+
+def _deliver(job: JobContext, key: str, channel: str, to: str, subject: str, text: str) -> None:
+    if channel == "email":
+        send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
+    else:
+        send_sms(job.host, job.settings, to, text, key=key)
+
+
+def notify(message_id: int, job: JobContext) -> None:
+    """Tell the patient (or the parent whose contact core holds) that a message is waiting, with a
+    personal link (issued now); e-mail, else SMS. Nothing is sent for a closed conversation."""
+    key = job.key("notify", message_id)
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        message = db.exec(select(Message).where(Message.id == message_id)).first()
+        if message is None or message.author != "staff":
+            return
+        conversation = db.exec(select(Conversation).where(Conversation.id == message.conversation_id)).first()
+        clinic = db.get(Clinic, message.clinic_id)
+        if conversation is None or conversation.status != "open" or clinic is None:
+            return
+        contact = patient_access(db, f"job:{job.actor}").contact(message.patient_id)
+        if contact is None or not (contact.email or contact.phone):
+            return
+        channel, to = ("email", contact.email) if contact.email else ("sms", contact.phone)
+        issued = links.issue(db, purpose=CONVERSATION, subject_type="telecare_conversation",
+                             subject_id=conversation.id, patient_id=message.patient_id, code_required=True,
+                             expires_in=timedelta(days=_settings(job).link_days), max_uses=LINK_USES)
+        access = Access(conversation_id=conversation.id, patient_id=message.patient_id, link_id=issued.link.id,
+                        channel=channel)
+        db.add(access)
+        seal(db, access, "address", to)
+        db.flush()
+        url = public_url(job.settings, clinic, f"m/{issued.token}")
+        subject = _translate(job, NOTICE_SUBJECT, clinic=clinic.name)
+        if channel == "email":
+            text = _render(job, "telecare/messages/notice.txt", {"clinic_name": clinic.name, "url": url,
+                                                                  "days": _settings(job).link_days})
+        else:
+            text = _translate(job, NOTICE_SMS, clinic=clinic.name, url=url)
+    _deliver(job, key, channel, to, subject, text)  # type: ignore[arg-type]
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="notify", resource_type="telecare_message", resource_id=message_id,
+                   patient_id=message.patient_id, details={"channel": channel}, actor=f"job:{job.actor}")
+
+
+def send_code(access_id: int, nth: int, job: JobContext) -> None:
+    """Send a one-time code for a notification's link, to the address the link went to."""
+    key = f"telecare.code:{access_id}:{nth}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        access = db.exec(select(Access).where(Access.id == access_id)).first()
+        if access is None or access.link_id is None:
+            return
+        link = db.exec(select(links.PatientLink).where(links.PatientLink.id == access.link_id)).first()
+        if link is None or links.refusal_reason(link) is not None or link.codes_sent >= nth:
+            return
+        to = readable(open_or_unreadable(db, access, "address"))
+        clinic = db.get(Clinic, access.clinic_id)
+        if not to or clinic is None:
+            return
+        try:
+            code = links.issue_code(db, link)
+        except links.LinkRefused:
+            return
+        subject = _translate(job, CODE_SUBJECT, clinic=clinic.name)
+        if access.channel == "email":
+            text = _render(job, "telecare/messages/code.txt", {"clinic_name": clinic.name, "code": code})
+        else:
+            text = _translate(job, CODE_SMS, clinic=clinic.name, code=code)
+        channel, patient_id = access.channel, access.patient_id
+    _deliver(job, key, channel, to, subject, text)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="telecare_access", resource_id=access_id,
+                   patient_id=patient_id, details={"kind": "code", "channel": channel}, actor=f"job:{job.actor}")

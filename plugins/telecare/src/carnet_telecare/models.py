@@ -1,0 +1,95 @@
+"""Telecare's tables (prefix `telecare_`), all owned by a clinic, every reference a same-clinic key,
+every patient text sealed with the patient's key (crypto-shredded with the patient).
+
+- `telecare_conversation`: a thread between the practice and a patient (or their parents), clinical
+  (practitioners only) or administrative (the secretariat may triage it), open or closed; the
+  subject is sealed; `awaiting_since` is when the oldest patient message still unanswered came in.
+- `telecare_message`: one message, body sealed, written by staff or by the patient through their
+  link; `read_at` is when the other side first opened it (read receipts).
+- `telecare_access`: who a notification went to (the patient or a parent: address sealed, channel
+  e-mail or SMS) and the patient link it carried; the one-time code goes to the same address.
+- `telecare_attachment`: a file of a message: its name and content sealed, its type as detected
+  from the content (never from the name), its size and its antivirus status.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field
+
+from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
+
+KINDS = ("clinical", "administrative")
+STATUSES = ("open", "closed")
+AUTHORS = ("staff", "patient")
+SCANS = ("not_scanned", "clean")
+SUBJECT_LIMIT = 120
+BODY_LIMIT = 5000
+
+
+class Conversation(ClinicOwned, table=True):
+    __tablename__ = "telecare_conversation"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (clinic_key("telecare_conversation"), same_clinic("patient_id", "core_patient"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    practitioner_id: int | None = Field(default=None, foreign_key="core_user.id")  # whom it is with
+    kind: str = Field(default="clinical", max_length=16)
+    status: str = Field(default="open", max_length=8)
+    subject: bytes | None = Field(default=None, sa_type=Sealed)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_message_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    awaiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(ClinicOwned, table=True):
+    __tablename__ = "telecare_message"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (clinic_key("telecare_message"), same_clinic("conversation_id", "telecare_conversation"),
+                      same_clinic("patient_id", "core_patient"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    author: str = Field(max_length=8)  # staff, patient
+    author_user_id: int | None = Field(default=None, foreign_key="core_user.id")
+    link_id: int | None = Field(default=None)  # the patient link it was written through
+    body: bytes | None = Field(default=None, sa_type=Sealed)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Attachment(ClinicOwned, table=True):
+    __tablename__ = "telecare_attachment"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (clinic_key("telecare_attachment"), same_clinic("message_id", "telecare_message"),
+                      same_clinic("patient_id", "core_patient"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    filename: bytes | None = Field(default=None, sa_type=Sealed)
+    media_type: str = Field(max_length=100)  # detected from the content
+    size: int
+    scan: str = Field(default="not_scanned", max_length=12)
+    content: bytes | None = Field(default=None, sa_type=Sealed)  # base64 of the file, sealed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Access(ClinicOwned, table=True):
+    __tablename__ = "telecare_access"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (clinic_key("telecare_access"), same_clinic("conversation_id", "telecare_conversation"),
+                      same_clinic("patient_id", "core_patient"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    link_id: int | None = Field(default=None, index=True)  # core_patient_link it carried
+    channel: str = Field(max_length=8)  # email, sms
+    address: bytes | None = Field(default=None, sa_type=Sealed)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,95 @@
+"""Telecare's hook implementations: wiring only, the domain code lives in services/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carnet_core.plugin_api import hookimpl
+
+
+@hookimpl
+def register_settings() -> Any:
+    from carnet_telecare.settings import TelecareSettings
+
+    return TelecareSettings
+
+
+@hookimpl
+def register_permissions() -> list[Any]:
+    from carnet_telecare.permissions import PERMISSIONS
+
+    return PERMISSIONS
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    from carnet_telecare.controllers.pages import PAGE_HANDLERS
+
+    return PAGE_HANDLERS
+
+
+@hookimpl
+def register_api_routes() -> list[Any]:
+    from carnet_telecare.controllers.api import API_HANDLERS
+
+    return API_HANDLERS
+
+
+@hookimpl
+def register_public_routes() -> list[Any]:
+    from carnet_telecare.controllers.public import PUBLIC_HANDLERS
+
+    return PUBLIC_HANDLERS
+
+
+@hookimpl
+def register_actors() -> list[Any]:
+    from carnet_core.plugin_api import ActorSpec
+
+    from carnet_telecare import jobs
+
+    return [ActorSpec("notify", jobs.notify, max_retries=5), ActorSpec("send_code", jobs.send_code, max_retries=3)]
+
+
+@hookimpl
+def navigation_items(clinic: Any, user: Any) -> list[Any]:
+    from carnet_core.plugin_api import N_, NavItem
+
+    from carnet_telecare import permissions as perm
+
+    return [NavItem(N_("Messages"), "/telecare/", permission=perm.VIEW, order=45)]
+
+
+@hookimpl
+def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
+    from carnet_telecare.controllers.panels import patient_panel
+
+    return patient_panel(patient, user, db)
+
+
+@hookimpl
+def audit_resource_labels() -> dict[str, str]:
+    from carnet_telecare.controllers.common import AUDIT_RESOURCES
+
+    return AUDIT_RESOURCES
+
+
+@hookimpl
+def demo_data(clinic: Any, db: Any, context: dict[str, Any]) -> None:
+    from carnet_telecare.demo import fill
+
+    fill(clinic, db, context)
+
+
+@hookimpl
+def export_patient_data(clinic: Any, patient: Any, db: Any) -> dict[str, Any] | None:
+    from carnet_telecare.services.messaging import export_for_patient
+
+    return export_for_patient(db, patient.id)
+
+
+@hookimpl
+def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
+    from carnet_telecare.services.messaging import erase_for_patient
+
+    erase_for_patient(db, patient.id)

@@ -1,0 +1,1 @@
+"""Telecare's domain logic (no web framework): care relationship and consent, messaging, attachments."""
