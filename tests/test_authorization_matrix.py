@@ -58,6 +58,8 @@ PUBLIC_ROUTES = {
     "GET /p/{clinic_slug:str}/consent/w/{token:str}", "POST /p/{clinic_slug:str}/consent/w/{token:str}",
     "GET /p/{clinic_slug:str}/consent/a/{token:str}", "POST /p/{clinic_slug:str}/consent/a/{token:str}/code",
     "POST /p/{clinic_slug:str}/consent/a/{token:str}",
+    "GET /p/{clinic_slug:str}/consent/r/{token:str}", "POST /p/{clinic_slug:str}/consent/r/{token:str}/code",
+    "POST /p/{clinic_slug:str}/consent/r/{token:str}",
     # billing, the patient's link in an unpaid follow-up e-mail: view and download the note
     "GET /p/{clinic_slug:str}/billing/n/{token:str}", "GET /p/{clinic_slug:str}/billing/n/{token:str}/download",
     "GET /static/billing/{file_path:path}", "HEAD /static/billing/{file_path:path}",
@@ -223,6 +225,18 @@ CONSENT_ROWS: dict[str, Row] = {
     "GET /consent/requests/{request_id:int}/verify": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "GET /consent/verify": Row(_STAFF),
     "POST /consent/verify": Row(_STAFF, body={}, ok=(422,)),
+    # the RGPD requests register: owners and secretaries record and see it; owners answer
+    "GET /consent/rights": Row(("owner", "secretary")),
+    "GET /consent/patients/{patient_id:int}/rights": Row(("owner", "secretary"), _UNKNOWN_PATIENT, ok=(404,),
+                                                         foreign=_PA),
+    "POST /consent/patients/{patient_id:int}/rights": Row(("owner", "secretary"), _UNKNOWN_PATIENT, {"kind": "access"},
+                                                          ok=(404,), foreign=_PA),
+    "GET /consent/rights/{request_id:int}": Row(("owner", "secretary"), {"request_id": 999999}, ok=(404,)),
+    "POST /consent/rights/{request_id:int}/extend": Row(("owner",), {"request_id": 999999}, {"reason": "x"},
+                                                        ok=(404,)),
+    "POST /consent/rights/{request_id:int}/decide": Row(("owner",), {"request_id": 999999},
+                                                        {"decision": "answered"}, ok=(404,)),
+    "POST /consent/rights/{request_id:int}/deliver": Row(("owner",), {"request_id": 999999}, {}, ok=(404,)),
     f"GET {_C}/forms": Row(_STAFF),
     f"GET {_C}/patients/{{patient_id:int}}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
     f"GET {_C}/patients/{{patient_id:int}}/allows/{{purpose:str}}": Row(

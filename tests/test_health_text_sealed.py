@@ -74,6 +74,10 @@ NO_HEALTH_DATA = {
     ("consent_signer", "relation"): "code: mother, father, guardian, other",
     ("consent_signer", "role"): "code: patient, guardian",
     ("consent_signer", "status"): "code: pending, signed, cancelled",
+    ("consent_rights_request", "kind"): "code: access, rectification, erasure, objection, portability, restriction",
+    ("consent_rights_request", "requester"): "code: patient, parent, guardian, representative",
+    ("consent_rights_request", "identity_check"): "code: in_person, id_document, known_address, signed_link",
+    ("consent_rights_request", "status"): "code: open, answered, refused",
     ("consent_document", "sha256"): "SHA-256 of a signed PDF (carries a fresh ECDSA signature: confirms no guess)",
 }
 # Free text that must stay sealed (issue #14: these were in clear).

@@ -230,6 +230,19 @@ class PatientAccess:
             raise PatientForbidden("clinical content needs core.patients.clinical on a patient one follows")
         return ref
 
+    def export(self, patient_id: int, host: Any) -> dict[str, Any]:
+        """Core's RGPD export of the patient (`export_patient`: core's fields and every module's
+        part), for a job or a person allowed to export (`may_export`); audited as "export" under
+        this principal. PatientNotFound / PatientErased / PatientForbidden otherwise."""
+        from carnet_core.clinics.models import Clinic
+
+        self.get(patient_id)
+        patient = self._row(patient_id)
+        if self._kind not in ("job", "system") and not registry.may_export(self.principal, patient):
+            raise PatientForbidden("exporting a patient's file needs core.patients.export on a patient one follows")
+        clinic = self.db.get(Clinic, patient.clinic_id)
+        return registry.export_patient(self.db, self.principal, patient, host=host, clinic=clinic)
+
     # --- reading -------------------------------------------------------------------------------
 
     def names(self, patient_ids: Iterable[int], *, cared_for: Iterable[int] = ()) -> dict[int, str]:

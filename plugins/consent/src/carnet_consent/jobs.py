@@ -152,3 +152,76 @@ def send_access_code(link_id: int, nth: int, job: JobContext) -> None:
         subject = _translate(job, ACCESS_CODE_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/access_code.txt", {"clinic_name": clinic.name, "code": code})
     _deliver(job, key, to, subject, text, signer, "access_code")
+
+
+RIGHTS_SUBJECT = N_("%(clinic)s: the answer to your request")
+RIGHTS_CODE_SUBJECT = N_("%(clinic)s: your code to download your data")
+
+
+def _patient_email(db: Any, patient_id: int) -> str | None:
+    from carnet_core.plugin_api import patient_access
+
+    contact = patient_access(db).contact(patient_id)
+    return contact.email if contact is not None else None
+
+
+def build_rights_export(request_id: int, round_key: str, job: JobContext) -> None:
+    """Build core's export for an access or portability request, issue its single-use link and
+    e-mail it to the patient (once per delivery round: a redelivery does nothing)."""
+    from carnet_consent.models import RightsRequest
+    from carnet_consent.services import rights
+
+    key = f"consent.rights_export:{request_id}:{round_key}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        request = db.exec(select(RightsRequest).where(RightsRequest.id == request_id)).first()
+        if request is None or request.status != "open" or request.kind not in rights.EXPORTING:
+            return
+        to = _patient_email(db, request.patient_id)
+        clinic = db.get(Clinic, request.clinic_id)
+        if not to or clinic is None:
+            return
+        rights.build_export(db, job.host, request)
+        issued = rights.issue_link(db, request)
+        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        context = {"clinic_name": clinic.name, "until": until,
+                   "url": public_url(job.settings, clinic, f"r/{issued.token}")}
+        subject = _translate(job, RIGHTS_SUBJECT, clinic=clinic.name)
+        text = _render(job, "consent/messages/rights_export.txt", context)
+    send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="consent_rights_request", resource_id=request_id,
+                   patient_id=request.patient_id, details={"kind": "export_link"}, actor=f"job:{job.actor}")
+
+
+def send_rights_code(link_id: int, nth: int, job: JobContext) -> None:
+    """E-mail the one-time code of an export link, to the patient's address."""
+    from carnet_consent.services import rights
+
+    key = f"consent.rights_code:{link_id}:{nth}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        link = db.exec(select(links.PatientLink).where(links.PatientLink.id == link_id)).first()
+        if link is None or link.purpose != rights.DELIVERY or links.refusal_reason(link) is not None:
+            return
+        if link.codes_sent >= nth:
+            return
+        to = _patient_email(db, link.patient_id)
+        clinic = db.get(Clinic, link.clinic_id)
+        if not to or clinic is None:
+            return
+        try:
+            code = links.issue_code(db, link)
+        except links.LinkRefused:
+            return
+        subject = _translate(job, RIGHTS_CODE_SUBJECT, clinic=clinic.name)
+        text = _render(job, "consent/messages/rights_code.txt", {"clinic_name": clinic.name, "code": code})
+        patient_id = link.patient_id
+    send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="consent_rights_request", resource_id=link.subject_id,
+                   patient_id=patient_id, details={"kind": "code"}, actor=f"job:{job.actor}")

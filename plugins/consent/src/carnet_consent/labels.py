@@ -26,10 +26,24 @@ RULE_LABELS = {"patient": N_("the patient signs"), "one": N_("one holder of pare
                "both": N_("each holder of parental authority signs")}
 
 
+RIGHTS_KIND_LABELS = {"access": N_("Access to the file"), "rectification": N_("Rectification"),
+                      "erasure": N_("Erasure"), "objection": N_("Objection"), "portability": N_("Portability"),
+                      "restriction": N_("Restriction of processing")}
+REQUESTER_LABELS = {"patient": N_("the patient"), "parent": N_("a parent"), "guardian": N_("a legal guardian"),
+                    "representative": N_("a representative")}
+CHECK_LABELS = {"in_person": N_("in person"), "id_document": N_("copy of an identity document"),
+                "known_address": N_("from the address on file"), "signed_link": N_("through a personal link")}
+RIGHTS_STATE_LABELS = {"open": N_("in progress"), "due_soon": N_("due within 3 days"),
+                       "overdue": N_("past the legal deadline"), "closed": N_("closed")}
+RIGHTS_STATUS_LABELS = {"open": N_("in progress"), "answered": N_("answered"), "refused": N_("refused")}
+
+
 def purpose_label(key: str) -> str:
     return PURPOSE_LABELS.get(key, key)
 
 
 def labels() -> dict[str, Any]:
     return {"purpose_labels": PURPOSE_LABELS, "status_labels": STATUS_LABELS, "source_labels": SOURCE_LABELS,
-            "role_labels": ROLE_LABELS, "rule_labels": RULE_LABELS}
+            "role_labels": ROLE_LABELS, "rule_labels": RULE_LABELS, "rights_kind_labels": RIGHTS_KIND_LABELS,
+            "requester_labels": REQUESTER_LABELS, "check_labels": CHECK_LABELS,
+            "rights_state_labels": RIGHTS_STATE_LABELS, "rights_status_labels": RIGHTS_STATUS_LABELS}

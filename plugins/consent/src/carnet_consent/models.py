@@ -185,3 +185,44 @@ class Document(ClinicOwned, table=True):
     body: bytes | None = Field(default=None, sa_type=Sealed)  # the signed PDF, base64, sealed
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+
+RIGHTS_KINDS = ("access", "rectification", "erasure", "objection", "portability", "restriction")
+RIGHTS_REQUESTERS = ("patient", "parent", "guardian", "representative")
+RIGHTS_CHECKS = ("in_person", "id_document", "known_address", "signed_link")
+RIGHTS_STATUSES = ("open", "answered", "refused")
+
+
+class RightsRequest(ClinicOwned, table=True):
+    """A patient's RGPD request in the clinic's register: what was asked, by whom, how their
+    identity was checked, the legal deadline (and its extension with a reason), the decision with
+    its reason, who handled it, and for an access or portability request the export delivered
+    through an expiring single-use link with a one-time code (sealed with the patient's key)."""
+
+    __tablename__ = "consent_rights_request"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        clinic_key("consent_rights_request"), same_clinic("patient_id", "core_patient"),
+        sa.Index("ix_consent_rights_request_open", "clinic_id", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    kind: str = Field(max_length=16)  # RIGHTS_KINDS
+    requester: str = Field(max_length=16)  # RIGHTS_REQUESTERS
+    identity_check: str = Field(max_length=16)  # RIGHTS_CHECKS
+    details: bytes | None = Field(default=None, sa_type=Sealed)  # what the person asks, in their words
+    old_data: bool = Field(default=False)  # access to data older than 5 years: 2 months, not 8 days
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)  # the legal deadline (after any extension)
+    extended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    extension_reason: bytes | None = Field(default=None, sa_type=Sealed)
+    status: str = Field(default="open", max_length=12)  # RIGHTS_STATUSES
+    decision_reason: bytes | None = Field(default=None, sa_type=Sealed)
+    handled_by: int | None = Field(default=None, foreign_key="core_user.id")
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    export: bytes | None = Field(default=None, sa_type=Sealed)  # JSON of core's patient export
+    export_link_id: int | None = Field(default=None)  # core_patient_link that delivers it
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the link e-mailed
+    downloaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

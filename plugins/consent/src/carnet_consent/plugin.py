@@ -24,8 +24,9 @@ def register_permissions() -> list[Any]:
 @hookimpl
 def register_routes() -> list[Any]:
     from carnet_consent.controllers.pages import PAGE_HANDLERS
+    from carnet_consent.controllers.rights import RIGHTS_HANDLERS
 
-    return PAGE_HANDLERS
+    return PAGE_HANDLERS + RIGHTS_HANDLERS
 
 
 @hookimpl
@@ -52,7 +53,9 @@ def register_actors() -> list[Any]:
     return [ActorSpec("render_document", documents.render_document, max_retries=3),
             ActorSpec("send_invitation", jobs.send_invitation, max_retries=5),
             ActorSpec("send_code", jobs.send_code, max_retries=3),
-            ActorSpec("send_access_code", jobs.send_access_code, max_retries=3)]
+            ActorSpec("send_access_code", jobs.send_access_code, max_retries=3),
+            ActorSpec("build_rights_export", jobs.build_rights_export, max_retries=3),
+            ActorSpec("send_rights_code", jobs.send_rights_code, max_retries=3)]
 
 
 @hookimpl

@@ -58,8 +58,12 @@ def index(request: Request[Any, Any, Any], db: DB) -> Template:
                           .order_by(col(ConsentRequest.id).desc()).limit(20)))
     names = patient_access(db, principal_of(request)).names({r.patient_id for r in pending + recent})
     titles = {t.id: t.title for t in forms.templates(db, include_archived=True)}
+    from carnet_consent.services import rights
+
+    warnings = rights.warnings(db) if principal_of(request).can(perm.RIGHTS) else None
     return page(request, "consent/index.html", _common(
-        request, templates=forms.templates(db), pending=pending, recent=recent, names=names, titles=titles))
+        request, templates=forms.templates(db), pending=pending, recent=recent, names=names, titles=titles,
+        warnings=warnings))
 
 
 # --- forms (owners) -------------------------------------------------------------------------------

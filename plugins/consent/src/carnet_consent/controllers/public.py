@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -28,7 +28,7 @@ from carnet_core.plugin_api import (
 
 from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
 from carnet_consent.rendering import to_html
-from carnet_consent.services import accesses, decisions, forms, signing
+from carnet_consent.services import accesses, decisions, forms, rights, signing
 
 OPT = {"permission": PUBLIC}
 
@@ -199,5 +199,49 @@ def accesses_view(request: Request[Any, Any, Any], db: DB, token: FromPath[str],
     return keep_page(request, "consent/public_accesses.html", {"step": "rows", "rows": rows})
 
 
+# --- the answer to an access or portability request (core's export, once, with a code) -------------
+
+
+def _rights_page(request: Request[Any, Any, Any], token: str, step: str, status: int = 200, **more: Any) -> Template:
+    return keep_page(request, "consent/public_rights.html",
+                     {"action": f"{_base(request)}/r/{token}", "step": step, **more}, status)
+
+
+@get("/r/{token:str}", name="consent.public.rights", opt=OPT, sync_to_thread=True)
+def rights_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return _rights_page(request, token, "ask", sent=link.codes_sent > 0)
+
+
+@post("/r/{token:str}/code", name="consent.public.rights_code", opt=OPT, sync_to_thread=True, status_code=200)
+def rights_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
+        rights.request_code(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return _rights_page(request, token, "code")
+
+
+@post("/r/{token:str}", name="consent.public.rights_download", opt=OPT, sync_to_thread=True, status_code=200)
+def rights_download(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Any:
+    """The export as a JSON attachment once the code is right; the link is then used up."""
+    try:
+        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
+        content = rights.download(db, link, str(data.get("code") or ""), client_address(request))
+    except links.LinkRefused as refused:
+        if refused.reason == links.CODE_LOCKED:
+            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
+        return refusal_page(request, refused)
+    if content is None:
+        return _rights_page(request, token, "code", 400, wrong=True)
+    return Response(content, media_type="application/json", headers={
+        "Content-Disposition": 'attachment; filename="mes-donnees.json"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
 PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw,
-                   accesses_page, accesses_code, accesses_view]
+                   accesses_page, accesses_code, accesses_view, rights_page, rights_code, rights_download]

@@ -10,14 +10,16 @@ from sqlmodel import select
 
 from carnet_core.plugin_api import CarnetSession, open_or_unreadable, readable, record, utcnow
 
-from carnet_consent.models import Decision, Request, Signature, Signer
+from carnet_consent.models import Decision, Request, RightsRequest, Signature, Signer
 from carnet_consent.services import forms
 
 
 def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | None:
     requests = list(db.exec(select(Request).where(Request.patient_id == patient_id).order_by(Request.id)))
     decisions = list(db.exec(select(Decision).where(Decision.patient_id == patient_id).order_by(Decision.id)))
-    if not requests and not decisions:
+    rights = list(db.exec(select(RightsRequest).where(RightsRequest.patient_id == patient_id)
+                          .order_by(RightsRequest.id)))
+    if not requests and not decisions and not rights:
         return None
     out_requests = []
     for r in requests:
@@ -39,6 +41,13 @@ def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | N
         "requests": out_requests,
         "decisions": [{"purpose": d.purpose, "allowed": d.allowed, "source": d.source, "at": d.at.isoformat()}
                       for d in decisions],
+        "rgpd_requests": [  # the register's entries (not the exports they delivered)
+            {"kind": r.kind, "requester": r.requester, "received_at": r.received_at.isoformat(),
+             "due_at": r.due_at.isoformat(), "status": r.status,
+             "answered_at": r.answered_at.isoformat() if r.answered_at else None,
+             **{name: readable(open_or_unreadable(db, r, name))
+                for name in ("details", "extension_reason", "decision_reason")}}
+            for r in rights],
     }
 
 
@@ -60,7 +69,17 @@ def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
         if s.status == "pending":
             s.status = "cancelled"
         db.add(s)
+    closed = 0
+    for rr in db.exec(select(RightsRequest).where(RightsRequest.patient_id == patient_id,
+                                                  RightsRequest.status == "open")):
+        rr.status = "answered"  # the erasure answers an erasure request; nothing else can be sent now
+        rr.answered_at = now
+        db.add(rr)
+        closed += 1
     db.flush()
+    if closed:
+        record(db, action="decide", resource_type="consent_rights_request", patient_id=patient_id,
+               details={"closed": closed, "cause": "erasure"}, actor="system:consent.erase")
     if changed:  # the erasure itself is core's record; this says what it stopped here
         record(db, action="cancel", resource_type="consent_request", patient_id=patient_id,
                details={"cancelled": changed, "cause": "erasure"}, actor="system:consent.erase")
