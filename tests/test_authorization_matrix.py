@@ -137,6 +137,8 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "POST /scheduling/setup/rooms": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/hours": Row(("owner",), body={}, ok=(422,)),
     "POST /scheduling/setup/exceptions": Row(("owner",), body={}, ok=(422,)),
+    "POST /scheduling/setup/school-zone": Row(("owner",), body={"school_zone": "Z"}, ok=(422,)),
+    "POST /scheduling/setup/school-holidays": Row(("owner",), body={}, ok=(422,)),
     # reminder settings (owners) and a patient's reminders switch (from the patient page)
     "GET /scheduling/setup/reminders": Row(("owner",)),
     "POST /scheduling/setup/reminders/rules": Row(("owner",), body={}, ok=(422,)),

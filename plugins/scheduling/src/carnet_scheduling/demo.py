@@ -75,13 +75,15 @@ def _fill(db: Any, practitioners: list[Any], patients: list[Any]) -> None:
     today = local_date(utcnow(), tz)
     monday = week_start(today)
     last_monday = monday - timedelta(days=7)
-    # Time off: Julien's training day in three weeks, school holidays in seven weeks.
+    # Time off: Julien's training day in three weeks; the school holidays of zone C (Paris), the
+    # official calendar.
     training = monday + timedelta(days=21 + 2)
     if kine.id != ortho.id:
         setup.add_exception(db, local_day_bounds(training, tz)[0], local_day_bounds(training, tz)[1],
                             practitioner_id=kine.id, kind="training", label="Formation thérapie manuelle")
-    holidays = monday + timedelta(days=49)
-    setup.add_school_holiday(db, holidays - timedelta(days=2), holidays + timedelta(days=8), "Vacances scolaires")
+    from carnet_scheduling.services import school
+
+    school.set_zone(db, "C")
     if not patients:
         return
     # Weekly series from last week on: ortho patients first, kiné patients after.

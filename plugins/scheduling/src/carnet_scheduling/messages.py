@@ -137,5 +137,5 @@ AUDIT_RESOURCES = {
     "scheduling_reminder_rule": N_("reminder rule"), "scheduling_reminder_switch": N_("reminders switched off"),
     "scheduling_school_holiday": N_("school holidays"), "scheduling_waiting_entry": N_("waiting-list file"),
     "scheduling_waiting_listing": N_("waiting-list entry"), "scheduling_day": N_("cancelled day"),
-    "scheduling_working_hours": N_("working hours"),
+    "scheduling_working_hours": N_("working hours"), "scheduling_calendar_setting": N_("school-holiday zone"),
 }

@@ -117,6 +117,16 @@ class AppointmentType(ClinicOwned, table=True):
     profession: str | None = Field(default=None, max_length=40)
 
 
+class CalendarSetting(ClinicOwned, table=True):
+    """The clinic's calendar: its school-holiday zone (A, B or C; empty: none shown or skipped)."""
+
+    __tablename__ = "scheduling_calendar_setting"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", name="uq_scheduling_calendar_setting_clinic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_zone: str = Field(default="", max_length=8)
+
+
 class PractitionerProfile(ClinicOwned, table=True):
     """What the agenda knows of a practitioner beyond core's account: their profession (shown on
     the public booking page; it decides which appointment types they offer)."""

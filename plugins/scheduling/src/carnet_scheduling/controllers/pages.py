@@ -33,7 +33,7 @@ from carnet_scheduling.controllers.common import hooks_for, plugin_settings
 from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, flag, integer, moment, safe_next, text
 from carnet_scheduling.controllers.messages import SLOT_REASONS, TAKEN
 from carnet_scheduling.models import ABSENT, BOOKED, CANCELLED, EXCUSED, HONOURED, Appointment
-from carnet_scheduling.services import agenda, notices, people, reminders, setup
+from carnet_scheduling.services import agenda, notices, people, reminders, school, setup
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.booking_rules import Overrides
@@ -156,6 +156,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
         "self_url": aq.url(), "status_labels": STATUS_LABELS,
         "counts": agenda.summary(rows), "can_manage": principal_of(request).can(perm.MANAGE),
         "can_configure": principal_of(request).can(perm.CONFIGURE),
+        "school_periods": school.periods(db, days[0], days[-1]) if days else [], "school_zone": school.zone(db),
     }
 
 

@@ -3,7 +3,7 @@ rooms) and treatment series (from a prescription, with a dry-run preview and cou
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from litestar import Request, get, post
@@ -20,7 +20,7 @@ from carnet_scheduling.controllers.forms import Form, FormErrors, clock, day, fl
 from carnet_scheduling.controllers.messages import REASON_LABELS, SLOT_REASONS, TAKEN
 from carnet_scheduling.controllers.pages import STATUS_LABELS, WEEKDAY_NAMES, today_local
 from carnet_scheduling.models import EXCEPTION_KINDS, MODALITIES, AvailabilityException
-from carnet_scheduling.services import agenda, people, setup
+from carnet_scheduling.services import agenda, people, school, setup
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.calendar import local_day_bounds, to_local
@@ -60,6 +60,8 @@ def setup_context(request: Request[Any, Any, Any], db: CarnetSession, practition
         "modalities": MODALITIES, "modality_labels": MODALITY_LABELS, "kinds": EXCEPTION_KINDS,
         "kind_labels": KIND_LABELS, "errors": errors or {}, "v": values or {},
         "professions": setup.professions(db), "profession_labels": setup.PROFESSION_LABELS,
+        "school_zone": school.zone(db), "zones": school.ZONES, "official_years": school.official_years(),
+        "school_periods": school.periods(db, today_local(db), today_local(db) + timedelta(days=366)),
     }
 
 
@@ -197,6 +199,33 @@ def add_exception(request: Request[Any, Any, Any], db: NamedDependency[CarnetSes
     return _back("exceptions")
 
 
+@post("/setup/school-zone", name="scheduling.setup.school_zone", opt={"permission": perm.CONFIGURE},
+      sync_to_thread=True)
+def set_school_zone(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
+    """The clinic's school-holiday zone (the official calendar shown in the agenda, skipped by series)."""
+    try:
+        school.set_zone(db, text(data, "school_zone", 8))
+    except SchedulingError as exc:
+        return _setup_error(request, db, "school", FormErrors({"school_zone": translate(request, exc.message)}), data)
+    return _back("school")
+
+
+@post("/setup/school-holidays", name="scheduling.setup.school_holidays", opt={"permission": perm.CONFIGURE},
+      sync_to_thread=True)
+def add_school_holiday(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
+    """A school-holiday period the official calendar lacks (Corse, overseas, a local decision)."""
+    errors = FormErrors()
+    first, last = day(request, data, "first_day", errors), day(request, data, "last_day", errors)
+    if not errors:
+        try:
+            setup.add_school_holiday(db, first, last, text(data, "label", 120))  # type: ignore[arg-type]
+        except SchedulingError as exc:
+            errors[exc.field if exc.field in ("first_day", "last_day") else "label"] = translate(request, exc.message)
+    if errors:
+        return _setup_error(request, db, "school", errors, data)
+    return _back("school")
+
+
 # --- series ---------------------------------------------------------------------------------
 
 
@@ -330,5 +359,5 @@ def series_page(
 
 
 SETUP_HANDLERS = [setup_page, add_type, set_profession,
-                  add_place, add_room, set_hours, add_exception, series_form, series_form_search,
-                  series_create, series_page]
+                  add_place, add_room, set_hours, add_exception, set_school_zone, add_school_holiday, series_form,
+                  series_form_search, series_create, series_page]

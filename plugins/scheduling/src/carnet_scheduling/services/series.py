@@ -20,10 +20,10 @@ from carnet_scheduling.models import (
     Appointment,
     AvailabilityException,
     Prescription,
-    SchoolHoliday,
     Series,
 )
 from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services import school
 from carnet_scheduling.services.calendar import DateRange, local_date, local_day_bounds
 from carnet_scheduling.services.context import clinic_tz, is_practitioner, notify, patient_exists
 from carnet_scheduling.services.errors import NotFound, SchedulingError, free_text
@@ -96,7 +96,7 @@ def series_context(
     )))
     closures = [DateRange(local_date(x.starts_at, tz), local_date(x.ends_at - timedelta(seconds=1), tz), x.label)
                 for x in exceptions if x.practitioner_id is None]
-    holidays = [DateRange(h.first_day, h.last_day, h.label) for h in db.exec(select(SchoolHoliday))]
+    holidays = school.periods(db, first_day, first_day + timedelta(days=3 * 366))  # the zone's and the clinic's own
     return SeriesContext(
         tz=tz, closures=closures, school_holidays=holidays, skip_school_holidays=skip_school_holidays,
         holiday_region=holiday_region,

@@ -1,0 +1,71 @@
+"""School holidays: the official calendar of the clinic's zone (the `vacances-scolaires-france`
+package), periods owners add (Corse, overseas, local), shown in the agenda and skipped by series;
+the agenda's counts in French plurals (issue 13)."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from sqlmodel import select
+
+from carnet_scheduling.models import ABSENT, CalendarSetting
+from carnet_scheduling.services import appointments as appts
+from carnet_scheduling.services import school
+from carnet_scheduling.services import series as series_svc
+from carnet_scheduling.services.calendar import DateRange, local_to_utc
+
+
+def test_the_official_calendar_differs_by_zone():
+    christmas = school.official_periods("A", date(2026, 12, 1), date(2027, 1, 10))
+    assert DateRange(date(2026, 12, 19), date(2027, 1, 3), "Vacances de Noël") in christmas
+    winter_a = [p for p in school.official_periods("A", date(2026, 2, 1), date(2026, 3, 15)) if "hiver" in p.label]
+    winter_c = [p for p in school.official_periods("C", date(2026, 2, 1), date(2026, 3, 15)) if "hiver" in p.label]
+    assert winter_a and winter_c and winter_a[0].first != winter_c[0].first
+    assert school.official_periods("", date(2026, 12, 1), date(2027, 1, 10)) == []
+
+
+def test_the_owner_sets_the_zone_and_the_agenda_shows_the_holidays(world, client, login_as, staff, carnet_db):
+    owner = staff("owner,practitioner", clinic=world.clinic, name="Odile Owner")
+    login_as(client, owner)
+    refused = client.post("/scheduling/setup/school-zone", data={"school_zone": "Z"})
+    assert refused.status_code == 422 and "zone A, B ou C" in refused.text
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(CalendarSetting)).all() == []
+    assert client.post("/scheduling/setup/school-zone", data={"school_zone": "A"},
+                       follow_redirects=False).status_code == 303
+    agenda = client.get(f"/scheduling/?view=week&date=2026-12-21&practitioner={owner.id}")
+    assert "Vacances de Noël (zone A)" in agenda.text and "du 19 décembre au 3 janvier" in agenda.text
+    assert "Vacances de Noël" not in client.get(f"/scheduling/?view=week&date=2026-12-07&practitioner={owner.id}").text
+    # a period the official calendar lacks (Corse), added by the owner, shows too
+    added = client.post("/scheduling/setup/school-holidays", data={"first_day": "2026-12-07", "last_day": "2026-12-08",
+                                                                  "label": "Fête locale"}, follow_redirects=False)
+    assert added.status_code == 303
+    assert "Fête locale" in client.get(f"/scheduling/?view=week&date=2026-12-07&practitioner={owner.id}").text
+    bad = client.post("/scheduling/setup/school-holidays", data={"first_day": "2026-12-09", "last_day": "2026-12-01",
+                                                                "label": "x"})
+    assert bad.status_code == 422 and "text/html" in bad.headers["content-type"]
+
+
+def test_series_skip_the_zone_s_official_holidays(world, scoped):
+    with scoped() as db:
+        school.set_zone(db, "B")
+        context = series_svc.series_context(db, practitioner_id=world.practitioner.id, patient_id=world.patients[0],
+                                            room_id=None, first_day=date(2026, 12, 1), skip_school_holidays=True)
+    assert any(p.label == "Vacances de Noël" and p.first == date(2026, 12, 19) for p in context.school_holidays)
+
+
+def test_the_agenda_counts_in_french_plurals(world, scoped, client, login_as, staff):
+    day = date(2026, 9, 1)
+    with scoped() as db:
+        for n, patient_id in enumerate(world.patients[:3]):
+            a = appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id,
+                           appointment_type_id=world.session_type_id, starts_at=local_to_utc(day, time(9 + n)))
+            if n:
+                appts.mark(db, a, ABSENT)
+    login_as(client, staff("secretary", clinic=world.clinic))
+    text = client.get(f"/scheduling/?view=day&date={day}&practitioner={world.practitioner.id}").text
+    assert "3 rendez-vous" in text and "2 absents" in text
+    with scoped() as db:
+        appts.mark(db, appts.in_range(db, local_to_utc(day, time(10)), local_to_utc(day, time(11)))[0], "honoured")
+    text = client.get(f"/scheduling/?view=day&date={day}&practitioner={world.practitioner.id}").text
+    assert "1 absent" in text and "1 absents" not in text and "1 honoré" in text
