@@ -41,6 +41,27 @@ def test_the_same_input_gives_the_same_bytes():
 
 
 @pytest.mark.pdf
+def test_the_reused_font_configuration_changes_no_byte():
+    """Each thread reuses one font map: a document rendered after others in this thread is byte for
+    byte the one a new thread (a fresh font map) renders; @font-face documents get a fresh map."""
+    import threading
+
+    from carnet_core import documents
+
+    html_to_pdf(HTML.replace("Note", "Autre texte, gras <b>ici</b>"), created=WHEN)  # warms this thread's map
+    warm = html_to_pdf(HTML, created=WHEN)
+    fresh: list[bytes] = []
+    thread = threading.Thread(target=lambda: fresh.append(html_to_pdf(HTML, created=WHEN)))
+    thread.start()
+    thread.join()
+    assert fresh == [warm]
+    weasyprint = documents._weasyprint()
+    mine = documents._font_config(weasyprint, "<p>x</p>")
+    assert documents._font_config(weasyprint, "<p>y</p>") is mine
+    assert documents._font_config(weasyprint, "<style>@font-face { font-family: X }</style>") is not mine
+
+
+@pytest.mark.pdf
 def test_an_unknown_variant_is_refused():
     with pytest.raises(ValueError, match="unknown PDF variant"):
         html_to_pdf(HTML, variant="pdf/z")

@@ -14,6 +14,12 @@ Determinism: with the same template, context and `created` moment the bytes are 
 document's dates come from `created`, never from the clock), so a document can be re-rendered
 from sealed data and compared with a stored SHA-256.
 
+Fonts: each thread keeps one WeasyPrint `FontConfiguration` (Pango's font map) for its documents,
+so the system fonts are loaded and shaped once per thread instead of once per document (about a
+fifth of a one-page note's rendering time); a document with its own `@font-face` rules gets a
+fresh one, so web fonts never accumulate in a shared map. The bytes are the same either way
+(tested).
+
 WeasyPrint is imported when the first document is rendered, not when the app starts: a machine
 without Pango (`apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` on Debian) runs
 every page, and only rendering raises `PdfUnavailable`, which names the fix.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,6 +68,22 @@ def _weasyprint() -> Any:
     # its step-by-step progress is not for the process's log (warnings still are)
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
     return weasyprint
+
+
+_fonts = threading.local()
+
+
+def _font_config(weasyprint: Any, html: str) -> Any:
+    """The thread's reused font configuration, or a fresh one for a document declaring its own
+    `@font-face` fonts (Pango's font map is not shared between threads)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    if "@font-face" in html:
+        return FontConfiguration()
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        config = _fonts.config = FontConfiguration()
+    return config
 
 
 def pdf_unavailable_reason() -> str | None:
@@ -106,7 +129,7 @@ def html_to_pdf(
     if variant not in VARIANTS:
         raise ValueError(f"unknown PDF variant {variant!r}; one of {sorted(VARIANTS)}")
     weasyprint = _weasyprint()
-    document = weasyprint.HTML(string=html, base_url=None).render()
+    document = weasyprint.HTML(string=html, base_url=None).render(font_config=_font_config(weasyprint, html))
     stamp = _stamp(created)
     document.metadata.created = stamp
     document.metadata.modified = stamp

@@ -281,7 +281,9 @@ class Relay:
                 return total
             sent = self.publish(rows)
             total += sent
-            if sent < len(rows):
+            # a batch that was not full left nothing due behind it: no second claim (a row committed
+            # meanwhile goes with the next pass)
+            if sent < len(rows) or len(rows) < self.config.relay_batch:
                 return total
 
     # -- thread ---------------------------------------------------------------------------------

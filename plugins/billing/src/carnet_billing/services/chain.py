@@ -70,12 +70,13 @@ def last_hash(db: CarnetSession, practitioner_id: int) -> str:
     return row or GENESIS
 
 
-def link(db: CarnetSession, note: Note) -> None:
+def link(db: CarnetSession, note: Note, lines: list[NoteLine] | None = None) -> None:
     """Set `prev_hash` and `chain_hash` of a document being issued (its number already taken,
-    under the series lock, so the previous document is committed and final)."""
+    under the series lock, so the previous document is committed and final); `lines`: the note's
+    lines when the caller has just read them."""
     prev = last_hash(db, note.practitioner_id)
     note.prev_hash = prev
-    note.chain_hash = digest(note, _lines(db, note.id), prev)  # type: ignore[arg-type]
+    note.chain_hash = digest(note, _lines(db, note.id) if lines is None else lines, prev)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,7 @@ def _may_issue(principal: Any, note: Note) -> bool:
     return principal.can(perm.ISSUE) and (note.practitioner_id == principal.user_id or "owner" in principal.roles)
 
 
-def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str) -> None:
+def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str, lines: list[NoteLine] | None = None) -> None:
     """Number, date and printed mentions: the last change the row ever sees."""
     today = clinic_today(db)
     seq = numbering.take(db, note.practitioner_id, today.year)
@@ -344,7 +344,7 @@ def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str) -> None:
         seal(db, note, "patient_name", name)
         note.status = ISSUED
         note.updated_at = utcnow()
-        chain.link(db, note)
+        chain.link(db, note, lines)
     db.add(note)
     db.flush()
     documents.schedule(db, note)  # the PDF, rendered by the worker once this transaction commits
@@ -371,9 +371,10 @@ def issue(db: CarnetSession, principal: Any, note_id: int, *, hooks: Any = None)
     if not _may_issue(principal, note):
         raise refuse("note", "forbidden", N_("Only the practitioner of the note (or an owner) may issue it."))
     issuer = _issuer_or_refuse(db, note.practitioner_id)
-    if not lines_of(db, note) or note.total_cents <= 0:
+    lines = lines_of(db, note)
+    if not lines or note.total_cents <= 0:
         raise refuse("note", "empty", N_("An empty note cannot be issued: add at least one act."))
-    _freeze(db, principal, note, issuer)
+    _freeze(db, principal, note, issuer, lines)
     audit_record(db, action="issue", resource_type=RESOURCE, resource_id=note.id, patient_id=note.patient_id,
                  details={"seq": note.seq, "year": note.year})
     notify(hooks, "billing_note_issued", note=note, db=db)
