@@ -6,6 +6,7 @@ prepares drafts but never issues; a practitioner sees only their own sessions; n
 scheduling."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -205,3 +206,74 @@ def test_without_scheduling_there_is_no_session_to_invoice(client, staff, make_c
     page = client.get("/billing/sessions")
     assert page.status_code == 200 and "Le module agenda n'est pas activé" in page.text
     assert 'href="/billing/sessions"' not in client.get("/billing/").text
+
+
+def _selected(html, ref):
+    """The act id selected in a session's row ('' for “the act below”)."""
+    import re
+
+    row = re.search(rf'<select name="act:{re.escape(ref)}".*?</select>', html, re.S).group(0)
+    picked = re.search(r'<option value="(\d*)" selected>', row)
+    return picked.group(1) if picked else ""
+
+
+def test_each_session_proposes_its_own_act_and_a_batch_remembers_it_per_type(client, agenda, login_as, carnet_db,
+                                                                            clinic):
+    """No silent default: a session of type “Séance” proposes “Séance de rééducation” (named like
+    it), never the catalogue's first act; once a batch invoices the type with another act, the
+    practitioner's next sessions of that type propose that one (their colleague's do not)."""
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        bilan = acts.create(db, label="Bilan non remboursé", kind="free", price=Decimal("80")).id
+    token = login_as(client, agenda["owner"], send_csrf=False)
+    first, second, third, julien = agenda["refs"]
+    page = client.get(f"/billing/sessions?week={WEEK}").text
+    assert {_selected(page, ref) for ref in agenda["refs"]} == {str(agenda["act_id"])}
+    assert '<option value="">— choisir un acte —</option>' in page  # the act for all: none chosen
+    # per-session acts in one batch: the first session as a bilan, the second as a séance
+    form = {"_csrf_token": token, "week": WEEK, "sessions": [first, second], "act_id": "",
+            f"act:{first}": str(bilan), f"act:{second}": str(agenda["act_id"])}
+    review = client.post("/billing/sessions/review", data=form, headers=HTMX)
+    assert review.status_code == 200 and "1 × Bilan non remboursé" in review.text
+    assert "1 × Séance de rééducation (AMO 10.1)" in review.text
+    assert client.post("/billing/sessions/invoice", data=form, follow_redirects=False).status_code == 303
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        cents = {line.session_ref: line.amount_cents for line in db.exec(select(NoteLine)).all()}
+    assert cents == {first: 8000, second: 2626}
+    # the type was last invoiced as a séance (the batch's order is by day): proposed again
+    page = client.get(f"/billing/sessions?week={WEEK}").text
+    assert _selected(page, third) == str(agenda["act_id"]) and _selected(page, julien) == str(agenda["act_id"])
+    form = {"_csrf_token": token, "week": WEEK, "sessions": [third], f"act:{third}": str(bilan)}
+    assert client.post("/billing/sessions/invoice", data=form, follow_redirects=False).status_code == 303
+    page = client.get(f"/billing/sessions?week={WEEK}").text
+    assert _selected(page, julien) == str(agenda["act_id"])  # Claire's habit is not Julien's
+    fresh = agenda["session"](agenda["owner"], agenda["patients"][0], "2026-03-06", hour=11)
+    page = client.get(f"/billing/sessions?week={WEEK}").text
+    assert _selected(page, fresh) == str(bilan)  # Claire's next “Séance”: a bilan, as last time
+
+
+def test_a_session_without_an_act_is_refused_and_nothing_is_written(client, agenda, login_as, carnet_db, clinic):
+    token = login_as(client, agenda["owner"], send_csrf=False)
+    first, second = agenda["refs"][:2]
+    form = {"_csrf_token": token, "week": WEEK, "sessions": [first, second], "act_id": "",
+            f"act:{first}": str(agenda["act_id"])}
+    review = client.post("/billing/sessions/review", data=form, headers=HTMX)
+    assert "Choisissez un acte pour chaque séance" in review.text
+    refused = client.post("/billing/sessions/invoice", data=form, follow_redirects=False)
+    assert refused.status_code == 422 and "Choisissez un acte pour chaque séance" in refused.text
+    unknown = client.post("/billing/sessions/invoice", data={**form, f"act:{second}": "999999"},
+                          follow_redirects=False)
+    assert unknown.status_code == 422 and "Choisissez un acte du catalogue" in unknown.text
+    assert _lines(carnet_db, clinic) == []
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert db.exec(select(Note)).all() == []
+
+
+def test_an_act_named_like_the_type_is_proposed_only_when_it_is_the_only_one():
+    from carnet_billing.models import Act
+
+    seance, groupe, bilan = (Act(id=1, label="Séance de rééducation"), Act(id=2, label="Séance de groupe"),
+                             Act(id=3, label="BILAN initial"))
+    assert sessions._named_like("bilan Initial", [seance, bilan]) == 3  # same name, accents and case aside
+    assert sessions._named_like("Séance", [seance, bilan]) == 1  # the only one holding the type's name
+    assert sessions._named_like("seance", [seance, groupe, bilan]) is None  # which one? none proposed
+    assert sessions._named_like("", [seance]) is None and sessions._named_like("Visite", [seance]) is None

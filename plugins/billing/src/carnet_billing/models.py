@@ -105,6 +105,24 @@ class Act(ClinicOwned, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class TypeAct(ClinicOwned, table=True):
+    """The act a practitioner last invoiced for an appointment type of the agenda (its name, as
+    scheduling publishes it): the batch page proposes it for that type's next sessions. Names a
+    type and an act of the clinic's catalogue, never a patient."""
+
+    __tablename__ = "billing_type_act"
+    __table_args__ = (
+        sa.UniqueConstraint("clinic_id", "practitioner_id", "type_name", name="uq_billing_type_act"),
+        same_clinic("act_id", "billing_act", ondelete="CASCADE"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    type_name: str = Field(max_length=120)
+    act_id: int
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class NumberSeries(ClinicOwned, table=True):
     """The last number given in a practitioner's series of a year: notes and credit notes share
     it, so the series is continuous and chronological (taken under a row lock when issuing)."""

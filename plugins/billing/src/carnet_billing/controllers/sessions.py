@@ -59,6 +59,25 @@ def _refs(data: dict[str, Any]) -> list[str]:
     return [str(v)[:64] for v in values if v][: sessions.MAX_BATCH + 1]
 
 
+def _act_id(raw: Any) -> int | None:
+    try:
+        value = int(str(raw or "").strip()[:12])
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _acts(data: dict[str, Any]) -> dict[str, int]:
+    """Each session's own act, from its row's `act:<ref>` field (left empty: the act for all)."""
+    found = {}
+    for key, raw in data.items():
+        if isinstance(key, str) and key.startswith("act:") and len(found) <= sessions.MAX_BATCH:
+            value = _act_id(raw[0] if isinstance(raw, list) and raw else raw)
+            if value is not None:
+                found[key[4:][:64]] = value
+    return found
+
+
 def _context(request: Request[Any, Any, Any], db: CarnetSession, week: date, practitioner_id: int | None,
              values: dict[str, Any] | None = None) -> dict[str, Any]:
     principal = principal_of(request)
@@ -68,12 +87,14 @@ def _context(request: Request[Any, Any, Any], db: CarnetSession, week: date, pra
     names = patient_access(db, principal).names({s.patient_id for s in found}, cared_for=own)
     staff = {u.id: u.display_name or u.email for u in _staff(db)}
     catalogue = acts.listing(db, active_only=True)
-    values = values if values is not None else {"sessions": [s.ref for s in found]}
+    if values is None:
+        values = {"sessions": [s.ref for s in found],
+                  **{f"act:{ref}": str(act_id) for ref, act_id in sessions.proposals(db, found, catalogue).items()}}
     chosen = set(_refs(values))
     return _common(
         request, week=week, previous=week - timedelta(days=7), following=week + timedelta(days=7),
         sessions=found, names=names, staff=staff, practitioner_id=practitioner_id, catalogue=catalogue,
-        chosen=chosen, may_choose=sessions.may_choose_practitioner(principal),
+        chosen=chosen, own_acts=_acts(values), may_choose=sessions.may_choose_practitioner(principal),
         scheduling="scheduling" in (principal.enabled_plugins or ()), v=values,
         grouping_labels=GROUPING_LABELS, groupings=GROUPINGS,
     )
@@ -93,8 +114,15 @@ def _review_context(request: Request[Any, Any, Any], db: CarnetSession, data: di
     chosen = [s for s in context["sessions"] if s.ref in context["chosen"]]
     principal = principal_of(request)
     who = {s.practitioner_id for s in chosen}
+    by_id = {a.id: a for a in context["catalogue"]}
+    for_all = by_id.get(_act_id(data.get("act_id")))  # type: ignore[arg-type]
+    plan = [(s, by_id.get(context["own_acts"].get(s.ref)) or for_all) for s in chosen]  # type: ignore[arg-type]
+    counts: dict[int, int] = {}
+    for _, act in plan:
+        if act is not None:
+            counts[act.id] = counts.get(act.id, 0) + 1  # type: ignore[index]
     context.update(
-        picked=chosen, act=next((a for a in context["catalogue"] if str(a.id) == str(data.get("act_id", ""))), None),
+        picked=chosen, act=for_all, plan=plan, act_counts=[(by_id[i], n) for i, n in counts.items()],
         patients=len({s.patient_id for s in chosen}),
         preferences={p: getattr(profiles.get(db, p), "session_grouping", "session") for p in who},
         may_issue=principal.can(perm.ISSUE) and all(p == principal.user_id or "owner" in principal.roles for p in who),
@@ -106,8 +134,8 @@ def _checked(request: Request[Any, Any, Any], context: dict[str, Any]) -> FormEr
     errors = FormErrors()
     if not context["picked"]:
         errors["sessions"] = translate(request, "Select at least one session.")
-    if context["act"] is None:
-        errors["act_id"] = translate(request, "Choose an act of the catalogue.")
+    if any(act is None for _, act in context["plan"]):
+        errors["act_id"] = translate(request, "Choose an act for each session: in its row, or below for the others.")
     return errors
 
 
@@ -128,13 +156,10 @@ def invoice(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
     week = _monday(str(data.get("week", "")), notes.clinic_today(db))
     practitioner_id = _practitioner(request, data.get("practitioner"))
     try:
-        act_id = int(str(data.get("act_id", ""))[:12])
-    except ValueError:
-        act_id = None
-    try:
         done = sessions.invoice(db, principal_of(request), clinic_hooks(request), start=week,
                                 end=week + timedelta(days=7), practitioner_id=practitioner_id, refs=_refs(data),
-                                act_id=act_id, issue=str(data.get("issue", "")) == "1")
+                                act_id=_act_id(data.get("act_id")), acts=_acts(data),
+                                issue=str(data.get("issue", "")) == "1")
     except BillingInvalid as exc:
         db.rollback()
         return form_page(request, "billing/sessions.html", _context(request, db, week, practitioner_id, dict(data)),
