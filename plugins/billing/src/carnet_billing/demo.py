@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from carnet_billing import permissions as perm
+from carnet_billing.models import TypeAct
 from carnet_billing.services import acts, notes, payments, profiles
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import Principal
@@ -17,6 +18,9 @@ PROFESSIONS = (
     ("Orthophoniste", "12 rue des Tilleuls, 69003 Lyon", "AMO", 1010, "Séance de rééducation orthophonique"),
     ("Masseur-kinésithérapeute", "12 rue des Tilleuls, 69003 Lyon", "AMK", 750, "Séance de kinésithérapie"),
 )
+# the agenda's session type of each profession (scheduling's demo names it so), and the act the
+# practitioner invoiced it with last: what the batch page proposes for their next sessions
+SESSION_TYPES = {"AMO": "Séance d'orthophonie", "AMK": "Séance de kinésithérapie"}
 METHODS = ("card", "cheque", "transfer", "card", "cash")
 WEEKS = 4
 
@@ -45,8 +49,11 @@ def _fill(db: Any, clinic: Any, practitioners: list[Any], patients: list[Any]) -
     today = notes.clinic_today(db)
     acts.create(db, label="Bilan orthophonique", kind="ngap", letter="AMO", coefficient_hundredths=3420)
     acts.create(db, label="Bilan non remboursé", kind="free", price=Decimal("60.00"))
+    session_acts = {letter: acts.create(db, label=label, kind="ngap", letter=letter, coefficient_hundredths=coefficient)
+                    for _, _, letter, coefficient, label in PROFESSIONS}
     for n, user in enumerate(practitioners):
         profession, address, letter, coefficient, label = PROFESSIONS[n % len(PROFESSIONS)]
+        db.add(TypeAct(practitioner_id=user.id, type_name=SESSION_TYPES[letter], act_id=session_acts[letter].id))
         profiles.save(db, user.id, {
             "name": user.display_name or user.email, "profession": profession, "address": address,
             "rpps": f"1000{n + 1:07d}", "siret": f"8{n + 1:02d}12345600018", "zone": "metropole",
