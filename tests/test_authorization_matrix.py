@@ -70,6 +70,9 @@ PUBLIC_ROUTES = {
     "POST /p/{clinic_slug:str}/telecare/m/{token:str}/answer",
     "GET /p/{clinic_slug:str}/telecare/m/{token:str}/files/{attachment_id:int}",
     "GET /static/telecare/{file_path:path}", "HEAD /static/telecare/{file_path:path}",
+    # telecare, joining a télésoin session: the link e-mailed for it, usable only from 15 minutes before
+    # to 15 minutes after the session (checked by the service) and revoked when it ends
+    "GET /p/{clinic_slug:str}/telecare/j/{token:str}", "POST /p/{clinic_slug:str}/telecare/j/{token:str}",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -263,6 +266,13 @@ TELECARE_ROWS: dict[str, Row] = {
     "POST /telecare/conversations/{conversation_id:int}/close": Row(_STAFF, _CONV, {}, ok=(404,)),
     "GET /telecare/conversations/{conversation_id:int}/files/{attachment_id:int}": Row(
         _STAFF, {**_CONV, "attachment_id": 999999}, ok=(404,)),
+    # télésoin sessions: owners and practitioners (clinical); a secretary is refused
+    "POST /telecare/patients/{patient_id:int}/sessions": Row(_CLINICAL, _UNKNOWN_PATIENT, {}, ok=(404, 422),
+                                                             foreign=_PA),
+    "GET /telecare/sessions/{session_id:int}": Row(_CLINICAL, {"session_id": 999999}, ok=(404,)),
+    "POST /telecare/sessions/{session_id:int}/admit": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
+    "POST /telecare/sessions/{session_id:int}/end": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
+    "POST /telecare/sessions/{session_id:int}/report": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     f"GET {_T}/conversations": Row(_STAFF),
     f"GET {_T}/conversations/{{conversation_id:int}}": Row(_STAFF, _CONV, ok=(404,)),
 }

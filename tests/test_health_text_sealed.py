@@ -64,6 +64,7 @@ NO_HEALTH_DATA = {
     ("telecare_conversation", "kind"): "code: clinical, administrative",
     ("telecare_conversation", "status"): "code: open, closed",
     ("telecare_message", "author"): "code: staff, patient",
+    ("telecare_session", "status"): "code: scheduled, waiting, started, ended, cancelled",
     ("consent_decision", "actor"): "who recorded it: user:<id>, patient_link:<id>, signature:<id>",
     ("consent_decision", "purpose"): "clause key, a code of the clinic's forms ([a-z0-9_], e.g. sms_reminders)",
     ("consent_decision", "source"): "code: signature, withdrawal_link, staff",

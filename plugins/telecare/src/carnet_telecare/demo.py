@@ -1,13 +1,18 @@
 """`carnet demo`: two conversations of the practice with demo patients: a clinical one where the
 patient answered (waiting for the practitioner, unread) and an administrative one for the
-secretariat. Demo rows are written as they would be after the rules were met (a patient in care
-who agreed to remote care): the demo's consent forms are still waiting for signatures."""
+secretariat; a télésoin session planned for tomorrow. Demo rows are written as they would be after
+the rules were met (a patient in care who agreed to remote care): the demo's consent forms are
+still waiting for signatures."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from carnet_telecare.services import messaging
+from carnet_core.plugin_api import utcnow
+
+from carnet_telecare.models import Session
+from carnet_telecare.services import messaging, sessions
 
 CLINICAL = [
     ("staff", "Bonjour, voici les exercices de la semaine : lecture à voix haute 10 minutes par jour."),
@@ -33,5 +38,11 @@ def fill(clinic: Any, db: Any, context: dict[str, Any]) -> None:
             for author, text in lines[1:]:
                 if author == "patient":
                     messaging.store_patient_message(db, conversation, text, None, None)
+        start = (utcnow() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        session = Session(patient_id=patients[0].id, practitioner_id=owner.id, starts_at=start,
+                          ends_at=start + timedelta(minutes=30))
+        db.add(session)
+        db.flush()
+        sessions.add_event(db, session, "planned", f"user:{owner.id}")
     finally:
         db.info["principal"] = previous

@@ -133,3 +133,46 @@ def send_code(access_id: int, nth: int, job: JobContext) -> None:
         if once(db, key):
             record(db, action="send", resource_type="telecare_access", resource_id=access_id,
                    patient_id=patient_id, details={"kind": "code", "channel": channel}, actor=f"job:{job.actor}")
+
+
+INVITE_SUBJECT = N_("%(clinic)s: your remote session")
+INVITE_SMS = N_("%(clinic)s: your remote session on %(when)s. Join it here: %(url)s")
+
+
+def invite(session_id: int, job: JobContext) -> None:
+    """Send the patient (or the parent whose contact core holds) the link to join a télésoin
+    session: its date and time and the link, nothing about the care."""
+    from babel.dates import format_datetime
+
+    from carnet_telecare.models import Session
+    from carnet_telecare.services.sessions import JOIN, MARGIN
+
+    key = job.key("invite", session_id)
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        session = db.exec(select(Session).where(Session.id == session_id)).first()
+        clinic = db.get(Clinic, session.clinic_id) if session is not None else None
+        if session is None or clinic is None or session.status != "scheduled":
+            return
+        contact = patient_access(db, f"job:{job.actor}").contact(session.patient_id)
+        if contact is None or not (contact.email or contact.phone):
+            return
+        channel, to = ("email", contact.email) if contact.email else ("sms", contact.phone)
+        links.revoke(db, ("telecare_session", session_id), purpose=JOIN)
+        issued = links.issue(db, purpose=JOIN, subject_type="telecare_session", subject_id=session_id,
+                             patient_id=session.patient_id, expires_at=session.ends_at + MARGIN, max_uses=50)
+        when = format_datetime(session.starts_at, "EEEE d MMMM y 'à' HH:mm", tzinfo=clinic.timezone,
+                               locale=job.settings.locale)
+        url = public_url(job.settings, clinic, f"j/{issued.token}")
+        subject = _translate(job, INVITE_SUBJECT, clinic=clinic.name)
+        if channel == "email":
+            text = _render(job, "telecare/messages/invite.txt", {"clinic_name": clinic.name, "url": url, "when": when})
+        else:
+            text = _translate(job, INVITE_SMS, clinic=clinic.name, when=when, url=url)
+        patient_id = session.patient_id
+    _deliver(job, key, channel, to, subject, text)  # type: ignore[arg-type]
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="notify", resource_type="telecare_session", resource_id=session_id,
+                   patient_id=patient_id, details={"channel": channel}, actor=f"job:{job.actor}")

@@ -93,3 +93,29 @@ class Access(ClinicOwned, table=True):
     channel: str = Field(max_length=8)  # email, sms
     address: bytes | None = Field(default=None, sa_type=Sealed)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+SESSION_STATUSES = ("scheduled", "waiting", "started", "ended", "cancelled")
+
+
+class Session(ClinicOwned, table=True):
+    """A télésoin session: planned by the practitioner, joined by the patient through a link valid
+    around its time, admitted from the waiting room; its events (joined, admitted, ended) and the
+    practitioner's report are sealed."""
+
+    __tablename__ = "telecare_session"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (clinic_key("telecare_session"), same_clinic("patient_id", "core_patient"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    practitioner_id: int = Field(foreign_key="core_user.id")
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="scheduled", max_length=12)
+    joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    admitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    events: bytes | None = Field(default=None, sa_type=Sealed)  # JSON [{"at", "event", "by"}]
+    report: bytes | None = Field(default=None, sa_type=Sealed)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -24,8 +24,9 @@ def register_permissions() -> list[Any]:
 @hookimpl
 def register_routes() -> list[Any]:
     from carnet_telecare.controllers.pages import PAGE_HANDLERS
+    from carnet_telecare.controllers.sessions import SESSION_HANDLERS
 
-    return PAGE_HANDLERS
+    return PAGE_HANDLERS + SESSION_HANDLERS
 
 
 @hookimpl
@@ -38,8 +39,9 @@ def register_api_routes() -> list[Any]:
 @hookimpl
 def register_public_routes() -> list[Any]:
     from carnet_telecare.controllers.public import PUBLIC_HANDLERS
+    from carnet_telecare.controllers.sessions import PUBLIC_SESSION_HANDLERS
 
-    return PUBLIC_HANDLERS
+    return PUBLIC_HANDLERS + PUBLIC_SESSION_HANDLERS
 
 
 @hookimpl
@@ -48,7 +50,8 @@ def register_actors() -> list[Any]:
 
     from carnet_telecare import jobs
 
-    return [ActorSpec("notify", jobs.notify, max_retries=5), ActorSpec("send_code", jobs.send_code, max_retries=3)]
+    return [ActorSpec("notify", jobs.notify, max_retries=5), ActorSpec("send_code", jobs.send_code, max_retries=3),
+            ActorSpec("invite", jobs.invite, max_retries=5)]
 
 
 @hookimpl

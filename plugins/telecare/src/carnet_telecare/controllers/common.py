@@ -22,11 +22,16 @@ UploadForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI
 
 KIND_LABELS = {"clinical": N_("Clinical"), "administrative": N_("Administrative")}
 STATUS_LABELS = {"open": N_("open"), "closed": N_("closed")}
+SESSION_LABELS = {"scheduled": N_("planned"), "waiting": N_("patient in the waiting room"),
+                  "started": N_("in progress"), "ended": N_("ended"), "cancelled": N_("cancelled")}
+EVENT_LABELS = {"planned": N_("planned"), "joined": N_("patient in the waiting room"),
+                "admitted": N_("patient admitted"), "ended": N_("ended")}
 AUTHOR_LABELS = {"staff": N_("The practice"), "patient": N_("The patient")}
 
 
 def labels() -> dict[str, Any]:
-    return {"kind_labels": KIND_LABELS, "status_labels": STATUS_LABELS, "author_labels": AUTHOR_LABELS}
+    return {"kind_labels": KIND_LABELS, "status_labels": STATUS_LABELS, "author_labels": AUTHOR_LABELS,
+            "session_labels": SESSION_LABELS, "event_labels": EVENT_LABELS}
 
 
 def field(data: dict[str, Any], name: str, limit: int) -> str:
@@ -61,4 +66,5 @@ AUDIT_RESOURCES = {
     "telecare_message": N_("secure message"),
     "telecare_attachment": N_("message attachment"),
     "telecare_access": N_("message notification"),
+    "telecare_session": N_("remote session (télésoin)"),
 }

@@ -435,9 +435,12 @@ def attachment_for_link(db: CarnetSession, link: Any, settings: Any,
 
 
 def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | None:
+    from carnet_telecare.models import Session
+
     conversations = list(db.exec(select(Conversation).where(Conversation.patient_id == patient_id)
                                  .order_by(Conversation.id)))
-    if not conversations:
+    planned = list(db.exec(select(Session).where(Session.patient_id == patient_id).order_by(Session.id)))
+    if not conversations and not planned:
         return None
     out = []
     for c in conversations:
@@ -453,12 +456,17 @@ def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | N
                                 for a, name in v.files],
             } for v in _messages(db, c)],
         })
-    return {"conversations": out}
+    sessions = [{"id": x.id, "starts_at": x.starts_at.isoformat(), "ends_at": x.ends_at.isoformat(),
+                 "status": x.status, "events": readable(open_or_unreadable(db, x, "events")),
+                 "report": readable(open_or_unreadable(db, x, "report")) if x.report else None} for x in planned]
+    return {"conversations": out, "sessions": sessions}
 
 
 def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
     """Erasure: the patient's key is shredded by core; the rows go too, children first."""
-    for model in (Attachment, Message, Access, Conversation):
+    from carnet_telecare.models import Session
+
+    for model in (Attachment, Message, Access, Conversation, Session):
         for row in db.exec(select(model).where(model.patient_id == patient_id)).all():  # type: ignore[attr-defined]
             db.delete(row)
         db.flush()

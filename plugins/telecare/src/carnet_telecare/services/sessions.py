@@ -1,0 +1,219 @@
+"""Télésoin sessions. The practitioner plans one for a patient; the rules are checked then and
+again when the patient joins and when the practitioner admits them, each with its French message:
+consent to télésoin (core's question, the consent module's answer), care in the last months (an
+in-person act, from the modules that record care), not an initial assessment (declared by the
+practitioner), a parent or authorised adult present for a minor (confirmed by whoever joins). The
+patient joins through a link e-mailed by a job (no patient data in it), usable only from a
+quarter of an hour before the session to a quarter of an hour after it; the practitioner admits
+them from the waiting room. Every step is an event of the session, sealed with its report, which
+is pre-filled from them. (The video itself is not built yet: see the CHANGELOG.)"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from carnet_core.plugin_api import (
+    N_,
+    CarnetSession,
+    Clinic,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PatientErased,
+    PatientForbidden,
+    PatientNotFound,
+    enqueue,
+    links,
+    open_or_unreadable,
+    patient_access,
+    readable,
+    record,
+    seal,
+    utcnow,
+)
+
+from carnet_telecare.models import Session
+from carnet_telecare.services import rules
+
+JOIN = "telecare.join"  # link purpose: join one session's waiting room
+MARGIN = timedelta(minutes=15)
+INVITE_ACTOR = "telecare.invite"
+REPORT_LIMIT = 5000
+
+INITIAL = N_("télésoin is not allowed for an initial assessment: confirm this session is not one")
+NOT_YET = N_("this link opens 15 minutes before the session")
+OVER = N_("this session is over: ask the practice for a new appointment")
+ADULT = N_("a parent or an authorised adult must be present during the session of a minor: confirm it")
+NOT_WAITING = N_("the patient is not in the waiting room yet")
+PAST = N_("choose a time to come")
+
+
+def _refuse(name: str, code: str, message: str, **params: Any) -> InvalidInput:
+    return InvalidInput({name: FieldError(code, message, **params)})
+
+
+def _events(db: CarnetSession, session: Session) -> list[dict[str, Any]]:
+    return json.loads(readable(open_or_unreadable(db, session, "events")) or "[]")
+
+
+def add_event(db: CarnetSession, session: Session, event: str, by: str) -> None:
+    events = _events(db, session) if session.events else []
+    events.append({"at": utcnow().isoformat(timespec="seconds"), "event": event, "by": by})
+    seal(db, session, "events", json.dumps(events))
+    db.add(session)
+    db.flush()
+
+
+def plan(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_id: int, *, day: date, at: time,
+         minutes: int, not_initial: bool) -> Session:
+    """Plan a session; the patient is e-mailed their join link."""
+    try:
+        patient_access(db, principal).require_clinical(patient_id)
+    except (PatientNotFound, PatientErased, PatientForbidden):
+        raise NotFound("patient") from None
+    clinic = db.get(Clinic, db.info["clinic_id"])
+    starts = datetime.combine(day, at, tzinfo=ZoneInfo(getattr(clinic, "timezone", None) or "Europe/Paris"))
+    starts = starts.astimezone(ZoneInfo("UTC"))
+    if starts < utcnow() - MARGIN:
+        raise _refuse("day", "past", PAST)
+    if minutes < 10 or minutes > 120:
+        raise _refuse("minutes", "range", N_("between 10 and 120 minutes"))
+    if not not_initial:
+        raise _refuse("not_initial", "initial", INITIAL)
+    rules.require_in_care(host, db, patient_id, settings.care_months)
+    rules.require_consent(host, db, patient_id)
+    session = Session(patient_id=patient_id, practitioner_id=principal.user_id, starts_at=starts,
+                      ends_at=starts + timedelta(minutes=minutes))
+    db.add(session)
+    db.flush()
+    add_event(db, session, "planned", f"user:{principal.user_id}")
+    enqueue(db, INVITE_ACTOR, session.id)
+    record(db, action="create", resource_type="telecare_session", resource_id=session.id, patient_id=patient_id,
+           details={"minutes": minutes})
+    return session
+
+
+def get(db: CarnetSession, principal: Any, session_id: int) -> Session:
+    found = db.exec(select(Session).where(Session.id == session_id)).first()
+    if found is None:
+        raise NotFound("telecare session")
+    try:
+        patient_access(db, principal).require_clinical(found.patient_id)
+    except (PatientNotFound, PatientErased, PatientForbidden):
+        raise NotFound("telecare session") from None
+    return found
+
+
+def sessions_of(db: CarnetSession, patient_id: int) -> list[Session]:
+    return list(db.exec(select(Session).where(Session.patient_id == patient_id).order_by(col(Session.id).desc())))
+
+
+def view(db: CarnetSession, principal: Any, session_id: int) -> tuple[Session, list[dict[str, Any]], str, str]:
+    """The session for its page: events, report (pre-filled from the events when empty), patient name."""
+    session = get(db, principal, session_id)
+    events = _events(db, session)
+    report = readable(open_or_unreadable(db, session, "report")) if session.report else None
+    name = patient_access(db, principal).names({session.patient_id}).get(session.patient_id, "")
+    record(db, action="read", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id)
+    return session, events, report or prefill(session, events), name
+
+
+def prefill(session: Session, events: list[dict[str, Any]]) -> str:
+    lines = [f"Séance de télésoin du {session.starts_at:%d/%m/%Y}, prévue de {session.starts_at:%H:%M} "
+             f"à {session.ends_at:%H:%M} (UTC)."]
+    words = {"planned": "planifiée", "joined": "patient en salle d'attente", "admitted": "patient admis",
+             "ended": "séance terminée", "left": "patient parti"}
+    lines += [f"- {e['at'][11:16]} UTC : {words.get(e['event'], e['event'])}" for e in events]
+    lines.append("Incidents techniques : aucun signalé.")
+    return "\n".join(lines)
+
+
+def admit(db: CarnetSession, principal: Any, host: Any, session_id: int) -> Session:
+    session = get(db, principal, session_id)
+    if session.status != "waiting":
+        raise _refuse("session", "not_waiting", NOT_WAITING)
+    rules.require_consent(host, db, session.patient_id)
+    session.status = "started"
+    session.admitted_at = utcnow()
+    add_event(db, session, "admitted", f"user:{principal.user_id}")
+    record(db, action="start", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id)
+    return session
+
+
+def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
+    session = get(db, principal, session_id)
+    if session.status in ("ended", "cancelled"):
+        return session
+    session.status = "ended"
+    session.ended_at = utcnow()
+    add_event(db, session, "ended", f"user:{principal.user_id}")
+    links.revoke(db, ("telecare_session", session.id), purpose=JOIN)  # type: ignore[arg-type]
+    record(db, action="end", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id)
+    return session
+
+
+def write_report(db: CarnetSession, principal: Any, session_id: int, text: str) -> Session:
+    session = get(db, principal, session_id)
+    report = (text or "").strip()
+    if not report or len(report) > REPORT_LIMIT:
+        raise _refuse("report", "length", N_("write the report (%(limit)s characters at most)"), limit=REPORT_LIMIT)
+    seal(db, session, "report", report)
+    db.add(session)
+    db.flush()
+    record(db, action="report", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id)
+    return session
+
+
+# --- the patient's side ---------------------------------------------------------------------------
+
+
+def for_link(db: CarnetSession, link: Any) -> Session:
+    found = db.exec(select(Session).where(Session.id == link.subject_id)).first()
+    if found is None or link.subject_type != "telecare_session":
+        raise NotFound("telecare session")
+    return found
+
+
+def check_window(session: Session, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if session.status in ("ended", "cancelled") or now > session.ends_at + MARGIN:
+        raise _refuse("session", "over", OVER)
+    if now < session.starts_at - MARGIN:
+        raise _refuse("session", "not_yet", NOT_YET)
+
+
+def needs_adult(db: CarnetSession, session: Session) -> bool:
+    return bool(patient_access(db, "system:telecare").guardians(session.patient_id))
+
+
+def open_for_patient(db: CarnetSession, link: Any, host: Any) -> Session:
+    """What the join page shows: refused outside the window or without consent (clear message)."""
+    session = for_link(db, link)
+    check_window(session)
+    rules.require_consent(host, db, session.patient_id)
+    return session
+
+
+def join(db: CarnetSession, link: Any, host: Any, adult_present: bool) -> Session:
+    """The patient enters the waiting room (a second browser on the same link is refused once the
+    session started)."""
+    session = open_for_patient(db, link, host)
+    if session.status == "started":
+        raise _refuse("session", "in_use", N_("this session is already open in another browser"))
+    if needs_adult(db, session) and not adult_present:
+        raise _refuse("adult_present", "adult", ADULT)
+    if session.status == "scheduled":
+        session.status = "waiting"
+        session.joined_at = utcnow()
+        add_event(db, session, "joined", f"patient_link:{link.id}")
+    links.audit_access(db, link, action="join", resource_type="telecare_session")
+    return session
