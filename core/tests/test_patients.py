@@ -419,3 +419,25 @@ def test_the_patient_form_records_each_holder_of_parental_authority(client, peop
         assert access(db).contact(patient_id, "sms").phone == "+33612345601"  # the mother may
     edit = client.get(f"{location}/edit").text
     assert 'value="Paul"' in edit and 'value="paul.moreau@example.org"' in edit
+
+
+def test_the_list_is_paged_with_counts_and_shows_french_dates_and_phones(client, people, carnet_db, clinic, login_as):
+    from carnet_core.testing import register_patients
+
+    # given 120 patients the secretary sees (she sees every patient of the clinic)
+    register_patients(carnet_db, clinic.id, [(f"Nom{n:03d}", "Prénom") for n in range(119)])
+    created = client.post("/api/v1/patients", json={**VALID, "birth_date": "2014-04-23"}, headers=people.h("pia"))
+    assert created.status_code == 201, created.text
+    login_as(client, people.users["sec"])
+    first = client.get("/patients/")
+    assert "120 patients · page 1 sur 3" in first.text and 'href="/patients/?page=2"' in first.text
+    assert first.text.count('<tr><td><a href="/patients/') == 50
+    last = client.get("/patients/?page=3")
+    assert "page 3 sur 3" in last.text and last.text.count('<tr><td><a href="/patients/') == 20
+    assert "23/04/2014" in last.text and "2014-04-23" not in last.text  # the birth date, the French way
+    # a page beyond the last, or not a number, shows a real page
+    assert "page 3 sur 3" in client.get("/patients/?page=999999").text
+    assert "page 1 sur 3" in client.get("/patients/?page=abc").text
+    shown = client.get(f"/patients/{created.json()['id']}")
+    assert "06 12 34 56 78" in shown.text and "+33612345678" not in shown.text
+    assert "Féminin" in shown.text or "Masculin" in shown.text  # the sex in words, not its code

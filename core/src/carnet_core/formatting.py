@@ -40,3 +40,17 @@ def long_date(value: date | datetime | None, locale: str = "fr", *, weekday: boo
     day_part = "'1er'" if french and day.day == 1 else "d"
     pattern = " ".join(p for p in ("EEEE" if weekday else "", day_part, "MMMM", "y" if year else "") if p)
     return format_date(day, pattern, locale=locale)
+
+
+def short_date(value: date | datetime | str | None) -> str:
+    """`23/04/2014` (birth dates, lists). An ISO text (sealed dates are stored as text) is read
+    first; anything else (a damaged value's marker) is shown as it is."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    day = value.date() if isinstance(value, datetime) else value
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"

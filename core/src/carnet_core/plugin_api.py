@@ -136,6 +136,7 @@ _NAMES: dict[str, str] = {
     "N_": "carnet_core.i18n",
     "phone_display": "carnet_core.formatting",
     "long_date": "carnet_core.formatting",
+    "short_date": "carnet_core.formatting",
     # input bounds: ids, free text, dates (one validator for the whole platform)
     "Id": "carnet_core.inputs",
     "Offset": "carnet_core.inputs",

@@ -266,6 +266,9 @@ def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]
     return rendered
 
 
+PAGE_SIZE = 50  # patients per page of the list (ordered by registration: names are sealed)
+
+
 class PatientPages(Controller):
     path = "/patients"
     include_in_schema = False
@@ -274,10 +277,18 @@ class PatientPages(Controller):
     def list_page(self, request: Request[Any, Any, Any], db: NamedDependency[Any]) -> Template:
         # The page's search form posts (POST /patients/search): a query string would carry names,
         # e-mails and phone numbers into URLs, browser history and proxy logs.
+        raw = request.query_params.get("page") or "1"
+        number = int(raw) if raw.isdigit() and len(raw) < 7 else 1
         with answers(request):
-            views = services.search_patients(db, principal_of(request), None)
+            total = services.count_patients(db, principal_of(request))
+            pages = max(1, -(-total // PAGE_SIZE))
+            number = min(max(number, 1), pages)
+            views = services.search_patients(db, principal_of(request), None, limit=PAGE_SIZE,
+                                             offset=(number - 1) * PAGE_SIZE)
         return page(
-            request, "core/patients/list.html", {"patients": views, "q": ""}, partial="core/patients/_results.html"
+            request, "core/patients/list.html",
+            {"patients": views, "q": "", "total": total, "page_number": number, "pages": pages},
+            partial="core/patients/_results.html",
         )
 
     @post("/search", opt={"permission": VIEW}, sync_to_thread=True, status_code=200, name="patients.search")

@@ -510,6 +510,17 @@ def _readable(value: Any) -> Any:
     return None if isinstance(value, Unreadable) else value
 
 
+def count_patients(db: Any, principal: Any, archived: bool = False) -> int:
+    """How many live patients this principal may see (the list's pages); opens nothing."""
+    query = select(sa.func.count()).select_from(Patient).where(Patient.erased_at.is_(None))
+    if not archived:
+        query = query.where(Patient.archived.is_(False))
+    visible = _visible(db, principal)
+    if visible is not None:
+        query = query.where(visible)
+    return int(db.exec(query).one())
+
+
 def list_patients(db: Any, principal: Any, limit: int = 50, offset: int = 0) -> list[PatientView]:
     return search_patients(db, principal, None, limit=limit, offset=offset)
 

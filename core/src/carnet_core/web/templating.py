@@ -16,7 +16,7 @@ from jinja2 import (
 )
 
 from carnet_core.encryption.unreadable import Unreadable, page_gettext
-from carnet_core.formatting import long_date, phone_display
+from carnet_core.formatting import long_date, phone_display, short_date
 from carnet_core.i18n import DEFAULT_LOCALE, Catalogs, install_jinja
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False,
     install_jinja(env, catalogs)
     env.filters["datetime_local"] = _datetime_local
     env.filters["phone"] = phone_display
+    env.filters["short_date"] = short_date
     env.filters["long_date"] = _long_date
     return env
 
