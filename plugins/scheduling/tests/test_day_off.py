@@ -4,7 +4,7 @@ default) with the same messages and links patients get when they act themselves 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -219,3 +219,27 @@ def test_phones_and_dates_are_written_the_french_way():
     assert long_date(date(2026, 12, 1)) == "mardi 1er décembre 2026"
     assert long_date(date(2026, 12, 2), weekday=False, year=False) == "2 décembre"
     assert long_date(date(2026, 12, 1), "en") == "Tuesday 1 December 2026"
+
+
+def test_staff_moving_into_the_past_or_out_of_hours_must_confirm(client, login_as, staff, carnet_db, world, day):
+    from zoneinfo import ZoneInfo
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        setup.set_working_hours(db, world.practitioner.id, [(d, time(9), time(18), world.place_id, None)
+                                                            for d in range(5)])
+    first = day["ids"][0]
+    login_as(client, staff("secretary", clinic=world.clinic))
+    late = (day["first"] + timedelta(days=1)).astimezone(ZoneInfo("Europe/Paris")).replace(hour=21)
+    form = {"date": late.date().isoformat(), "time": "21:00"}
+    asked = client.post(f"/scheduling/appointments/{first}/move", data=form)
+    # the dialog again, with the typed time kept and a "move anyway" box; nothing moved
+    assert asked.status_code == 422 and 'name="override"' in asked.text and 'value="21:00"' in asked.text
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(Appointment).where(Appointment.id == first)).one().starts_at == day["first"]
+    moved = client.post(f"/scheduling/appointments/{first}/move", data={**form, "override": "1"},
+                        follow_redirects=False)
+    assert moved.status_code == 303
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(Appointment).where(Appointment.id == first)).one().starts_at == late.astimezone(
+            day["first"].tzinfo)

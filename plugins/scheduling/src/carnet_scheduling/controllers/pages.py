@@ -343,11 +343,13 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
 
 
 def _dialog(request: Request[Any, Any, Any], db: CarnetSession, appt: Appointment, errors: FormErrors | None = None,
-            next_url: str | None = None, status_code: int = 200) -> Template:
+            next_url: str | None = None, status_code: int = 200, typed: dict[str, str] | None = None) -> Template:
     if status_code >= 400:
         db.rollback()
         appt = _appointment(db, appt.id)  # type: ignore[arg-type]
     context = appointment_context(request, db, appt, errors, next_url)
+    if typed:  # the move form again with what was typed (to confirm a time in the past or out of hours)
+        context.update({k: v for k, v in typed.items() if v})
     return page(request, "scheduling/appointment.html", context, partial="scheduling/_appointment.html",
                 status_code=status_code)
 
@@ -369,9 +371,11 @@ def move_appointment(
     errors = FormErrors()
     starts_at = moment(request, data, "date", "time", clinic_tz(db), errors)
     room_id = integer(request, data, "room", errors, required=False)
+    override = flag(data, "override")  # the staff ticked "move anyway" (past or outside working hours)
     if not errors:
         try:
-            appts.move(db, appt, starts_at, room_id=room_id, hooks=hooks_for(request))  # type: ignore[arg-type]
+            appts.move(db, appt, starts_at, room_id=room_id, hooks=hooks_for(request),  # type: ignore[arg-type]
+                       overrides=Overrides(past=override, outside_hours=override))
             if flag(data, "tell"):
                 notices.tell_patient(db, appt, "moved")
         except SchedulingError as exc:
@@ -379,7 +383,8 @@ def move_appointment(
         except SlotTaken as exc:
             errors["time"] = translate(request, SLOT_REASONS.get(exc.reason, TAKEN))
     if errors:
-        return _dialog(request, db, appt, errors, text(data, "next"), status_code=422)
+        return _dialog(request, db, appt, errors, text(data, "next"), status_code=422,
+                       typed={"date_value": text(data, "date", 10), "time_value": text(data, "time", 5)})
     return _done(request, text(data, "next"))
 
 
