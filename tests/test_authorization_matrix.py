@@ -224,6 +224,7 @@ CONSENT_ROWS: dict[str, Row] = {
                                                             ok=(404,), foreign=_PA),
     "GET /consent/requests/{request_id:int}": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "POST /consent/requests/{request_id:int}/cancel": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
+    "POST /consent/requests/{request_id:int}/resend": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
     # the signed PDF: download, ask the worker for it, check it again; the verification page
     "GET /consent/requests/{request_id:int}/pdf": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "POST /consent/requests/{request_id:int}/pdf": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),

@@ -5,6 +5,7 @@ never the form's title, its text or anything about the patient's care."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -16,6 +17,7 @@ from carnet_core.plugin_api import (
     JobContext,
     Mail,
     already_done,
+    enqueue,
     links,
     message_environment,
     once,
@@ -30,6 +32,8 @@ from carnet_consent.models import Request, Signer
 from carnet_consent.services.signing import SIGN, SIGN_VALID, WITHDRAW, WITHDRAW_USES, WITHDRAW_VALID
 
 INVITATION_SUBJECT = N_("%(clinic)s: a document to sign")
+REMINDER_SUBJECT = N_("%(clinic)s: reminder, a document waits for your signature")
+REMINDER_ACTOR = "consent.send_reminder"
 CODE_SUBJECT = N_("%(clinic)s: your signature code")
 ACCESS_CODE_SUBJECT = N_("%(clinic)s: your code to see the accesses to your file")
 
@@ -70,7 +74,16 @@ def _deliver(job: JobContext, key: str, to: str, subject: str, text: str, signer
 
 def send_invitation(signer_id: int, job: JobContext) -> None:
     """E-mail a signer their personal signing link (issued now) and a withdrawal link."""
-    key = job.key("invitation", signer_id)
+    _send_link(job, job.key("invitation", signer_id), signer_id, "invitation")
+
+
+def send_reminder(signer_id: int, step: int, job: JobContext) -> None:
+    """Remind a signer who has not signed yet (a fresh link: the old one is revoked), exactly once
+    per reminder step: the key is the signer's and the step's, whatever the message."""
+    _send_link(job, f"{REMINDER_ACTOR}:{signer_id}:{step}", signer_id, "reminder")
+
+
+def _send_link(job: JobContext, key: str, signer_id: int, kind: str) -> None:
     with job.session() as db:
         if already_done(db, key):
             return
@@ -79,7 +92,7 @@ def send_invitation(signer_id: int, job: JobContext) -> None:
             return
         request = db.exec(select(Request).where(Request.id == signer.request_id)).first()
         if request is None or request.status != "pending":
-            return
+            return  # signed or cancelled: reminders stop
         to = readable(open_or_unreadable(db, signer, "email"))
         clinic = db.get(Clinic, signer.clinic_id)
         if not to or clinic is None:
@@ -91,13 +104,35 @@ def send_invitation(signer_id: int, job: JobContext) -> None:
         signer.sent_at = utcnow()
         db.add(signer)
         until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
-        context = {"clinic_name": clinic.name, "until": until,
+        context = {"clinic_name": clinic.name, "until": until, "reminder": kind == "reminder",
                    "sign_url": public_url(job.settings, clinic, f"s/{issued.token}"),
                    "withdraw_url": withdraw_url(db, job.settings, clinic, signer),
                    "accesses_url": accesses_url(db, job.settings, clinic, signer)}
-        subject = _translate(job, INVITATION_SUBJECT, clinic=clinic.name)
+        subject = _translate(job, REMINDER_SUBJECT if kind == "reminder" else INVITATION_SUBJECT, clinic=clinic.name)
         text = _render(job, "consent/messages/invitation.txt", context)
-    _deliver(job, key, to, subject, text, signer, "invitation")
+    _deliver(job, key, to, subject, text, signer, kind)
+
+
+def remind_unsigned(clinic_id: int, job: JobContext) -> None:
+    """Periodic (every clinic with the module): for each signer still pending, the latest reminder
+    step now due (days after the request was sent) that was not sent yet is enqueued; earlier
+    steps a late run skipped are not sent any more (one message, not a burst)."""
+    from carnet_consent.services.signing import REMINDER_DAYS
+
+    now = utcnow()
+    with job.session() as db:
+        pending = db.exec(select(Signer, Request).where(Signer.request_id == Request.id, Signer.status == "pending",
+                                                        Request.status == "pending")).all()
+        for signer, request in pending:
+            due = [step for step, days in enumerate(REMINDER_DAYS, start=1)
+                   if now >= request.created_at + timedelta(days=days)]
+            if not due:
+                continue
+            step = due[-1]
+            later = range(step, len(REMINDER_DAYS) + 1)
+            if any(already_done(db, f"{REMINDER_ACTOR}:{signer.id}:{n}") for n in later):
+                continue
+            enqueue(db, REMINDER_ACTOR, signer.id, step)
 
 
 def send_code(signer_id: int, nth: int, job: JobContext) -> None:

@@ -55,7 +55,18 @@ def register_actors() -> list[Any]:
             ActorSpec("send_code", jobs.send_code, max_retries=3),
             ActorSpec("send_access_code", jobs.send_access_code, max_retries=3),
             ActorSpec("build_rights_export", jobs.build_rights_export, max_retries=3),
-            ActorSpec("send_rights_code", jobs.send_rights_code, max_retries=3)]
+            ActorSpec("send_rights_code", jobs.send_rights_code, max_retries=3),
+            ActorSpec("send_reminder", jobs.send_reminder, max_retries=5),
+            ActorSpec("remind_unsigned", jobs.remind_unsigned, max_retries=3)]
+
+
+@hookimpl
+def register_schedules() -> list[Any]:
+    from datetime import timedelta
+
+    from carnet_core.plugin_api import Schedule
+
+    return [Schedule("remind-unsigned", actor="consent.remind_unsigned", every=timedelta(hours=6))]
 
 
 @hookimpl

@@ -239,6 +239,18 @@ def request_page(request: Request[Any, Any, Any], db: DB, request_id: FromPath[I
         patient_name=patient_access(db, principal_of(request)).name(found.patient_id)))
 
 
+@post("/requests/{request_id:int}/resend", name="consent.resend", opt={"permission": perm.SEND}, sync_to_thread=True)
+def resend(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Any:
+    """Send the signers who have not signed a fresh link (lost e-mail, expired link)."""
+    found = _request_or_404(db, request, request_id)
+    try:
+        signing.resend(db, found.id)  # type: ignore[arg-type]
+    except InvalidInput as exc:
+        return form_page(request, "consent/patient.html", _patient_context(request, db, found.patient_id),
+                         errors_of(request, exc), status_code=409)
+    return Redirect(f"/consent/patients/{found.patient_id}", status_code=303)
+
+
 @get("/requests/{request_id:int}/pdf", name="consent.request_pdf", opt={"permission": perm.VIEW},
      sync_to_thread=True)
 def request_pdf(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Any:
@@ -299,4 +311,5 @@ def verify_upload(request: Request[Any, Any, Any], db: DB, data: Upload) -> Any:
 
 PAGE_HANDLERS = [index, add_starter, new_form, create_form, edit_form, save_form, version_page, patient_page, send,
                  withdraw,
-                 cancel, request_page, request_pdf, request_pdf_render, request_verify, verify_form, verify_upload]
+                 cancel, request_page, resend, request_pdf, request_pdf_render, request_verify, verify_form,
+                 verify_upload]

@@ -51,6 +51,7 @@ SEND_ACTOR = "consent.send_invitation"
 CODE_ACTOR = "consent.send_code"
 DOCUMENT_ACTOR = "consent.render_document"
 NAME_LIMIT = 120
+REMINDER_DAYS = (3, 7)  # reminders for an unsigned form: 3 and 7 days after it was sent
 
 
 class VersionChanged(Exception):
@@ -146,6 +147,20 @@ def cancel(db: CarnetSession, request_id: int) -> Request:
     db.flush()
     record(db, action="cancel", resource_type="consent_request", resource_id=request.id, patient_id=request.patient_id)
     return request
+
+
+def resend(db: CarnetSession, request_id: int) -> int:
+    """Send each signer who has not signed yet a fresh link (their old one stops working); the
+    number of signers reached."""
+    request = get_request(db, request_id)
+    if request.status != "pending":
+        raise _refuse("request", "closed", N_("this request is not waiting for a signature any more"))
+    waiting = [s for s in signers_of(db, request.id) if s.status == "pending"]  # type: ignore[arg-type]
+    for signer in waiting:
+        enqueue(db, SEND_ACTOR, signer.id)
+    record(db, action="resend", resource_type="consent_request", resource_id=request.id,
+           patient_id=request.patient_id, details={"signers": len(waiting)})
+    return len(waiting)
 
 
 def get_request(db: CarnetSession, request_id: int) -> Request:

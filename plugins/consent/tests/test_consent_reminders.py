@@ -1,0 +1,124 @@
+"""Reminders for unsigned forms and resending a link: the periodic actor reminds each pending
+signer once per step (3 and 7 days after sending), never after the form is signed or cancelled;
+a resent link replaces the old one; the messages carry no form content or health data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from consent_world import CANARY, link_in, mail_text, mails_to, send_form, sign_through_mail
+from sqlmodel import select
+
+from carnet_core.plugin_api import enqueue
+from carnet_core.testing import AuditRecord, csrf_token, wait_for_jobs
+
+from carnet_consent.models import Request
+from carnet_consent.services import signing
+
+
+def _age(carnet_db, world, request_id: int, days: float) -> None:
+    """Pretend the request was sent `days` ago."""
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        request = db.get(Request, request_id)
+        request.created_at = request.created_at - timedelta(days=days)
+        db.add(request)
+
+
+def _remind(carnet_db, world, jobs) -> None:
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        enqueue(db, "consent.remind_unsigned", world.clinic.id)
+    wait_for_jobs(jobs)
+
+
+def _count(settings, address: str) -> int:
+    return len(mails_to(settings, address))
+
+
+def test_an_unsigned_form_is_reminded_once_per_step_and_never_after_signing(
+        client, world, carnet_db, carnet_settings, jobs_worker):
+    request_id = send_form(carnet_db, world, "telesoin", world.minor)
+    wait_for_jobs(jobs_worker)
+    assert _count(carnet_settings, "camille@example.org") == 1
+    _remind(carnet_db, world, jobs_worker)  # nothing due yet
+    assert _count(carnet_settings, "camille@example.org") == 1
+    first_link = link_in(carnet_settings, "camille@example.org", "s")
+
+    _age(carnet_db, world, request_id, 3.1)
+    _remind(carnet_db, world, jobs_worker)
+    _remind(carnet_db, world, jobs_worker)  # a second run: the step was sent, nothing more
+    for address in ("camille@example.org", "thomas@example.org"):
+        assert _count(carnet_settings, address) == 2
+        reminder = mails_to(carnet_settings, address)[-1]
+        assert "rappel" in reminder["Subject"] and "Rappel" in mail_text(reminder) and CANARY not in mail_text(reminder)
+        assert "Télésoin" not in mail_text(reminder)  # no form title or text in the message
+    assert link_in(carnet_settings, "camille@example.org", "s") != first_link
+    assert client.get(first_link).status_code == 410  # the reminder's fresh link replaced it
+
+    done = sign_through_mail(client, carnet_settings, jobs_worker, "camille@example.org",
+                             {"clause_telesoin": "accept"}, "Camille Garnier")
+    assert done.status_code == 200
+    _age(carnet_db, world, request_id, 4)  # now 7 days old: step 2 due
+    _remind(carnet_db, world, jobs_worker)
+    _remind(carnet_db, world, jobs_worker)
+    codes_and_links = _count(carnet_settings, "camille@example.org")
+    assert _count(carnet_settings, "thomas@example.org") == 3  # still to sign: the second reminder, once
+    _age(carnet_db, world, request_id, 30)
+    _remind(carnet_db, world, jobs_worker)
+    assert _count(carnet_settings, "camille@example.org") == codes_and_links  # signed: never reminded
+    assert _count(carnet_settings, "thomas@example.org") == 3  # both steps sent: no third
+
+
+def test_a_late_first_run_sends_one_reminder_not_a_burst(client, world, carnet_db, carnet_settings, jobs_worker):
+    request_id = send_form(carnet_db, world, "sms_reminders", world.adult)
+    wait_for_jobs(jobs_worker)
+    _age(carnet_db, world, request_id, 10)  # both steps due at the first run
+    _remind(carnet_db, world, jobs_worker)
+    _remind(carnet_db, world, jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == 2  # the invitation and one reminder
+
+
+def test_a_cancelled_request_is_not_reminded(client, world, carnet_db, carnet_settings, jobs_worker):
+    request_id = send_form(carnet_db, world, "sms_reminders", world.adult)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        signing.cancel(db, request_id)
+    _age(carnet_db, world, request_id, 8)
+    _remind(carnet_db, world, jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == 1
+
+
+def test_staff_resend_a_fresh_link_that_replaces_the_old_one(
+        client, world, carnet_db, carnet_settings, jobs_worker, login_as):
+    request_id = send_form(carnet_db, world, "sms_reminders", world.adult)
+    wait_for_jobs(jobs_worker)
+    old = link_in(carnet_settings, "elodie@example.org", "s")
+    login_as(client, world.secretary)
+    token = csrf_token(client, f"/consent/patients/{world.adult}")
+    sent = client.post(f"/consent/requests/{request_id}/resend", data={"_csrf_token": token},
+                       follow_redirects=False)
+    assert sent.status_code == 303
+    wait_for_jobs(jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == 2
+    new = link_in(carnet_settings, "elodie@example.org", "s")
+    assert new != old
+    client.cookies.clear()
+    assert client.get(old).status_code == 410
+    assert client.get(new).status_code == 200
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert len(db.exec(select(AuditRecord).where(AuditRecord.action == "resend")).all()) == 1
+
+
+def test_a_signed_request_cannot_be_resent(client, world, carnet_db, carnet_settings, jobs_worker, login_as):
+    request_id = send_form(carnet_db, world, "sms_reminders", world.adult)
+    wait_for_jobs(jobs_worker)
+    sign_through_mail(client, carnet_settings, jobs_worker, "elodie@example.org",
+                      {"clause_sms_reminders": "accept"}, "Élodie Lefèvre")
+    before = _count(carnet_settings, "elodie@example.org")
+    login_as(client, world.owner)
+    token = csrf_token(client, f"/consent/patients/{world.adult}")
+    refused = client.post(f"/consent/requests/{request_id}/resend", data={"_csrf_token": token},
+                          follow_redirects=False)
+    assert refused.status_code == 409
+    wait_for_jobs(jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == before
