@@ -99,6 +99,25 @@ def test_jobs_reach_every_patient_of_their_clinic_for_messages_but_no_clinical_c
     assert record.details == '{"fields":["phone"]}'
 
 
+def test_the_export_is_for_a_job_or_who_may_export_and_is_audited(carnet_db, clinic, practice, plugin_host):
+    exporter = Principal(kind="user", user_id=practice["pia"].user_id, clinic_id=clinic.id,
+                         roles=frozenset({"practitioner"}),
+                         permissions=frozenset(PERMS["practitioner"] | {"core.patients.export"}))
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        with pytest.raises(PatientForbidden):  # sees the patient, lacks the export permission
+            access(db, practice["pia"]).export(practice["alice"], plugin_host)
+        with pytest.raises(PatientNotFound):  # a colleague's patient: not even there
+            access(db, exporter).export(practice["bruno"], plugin_host)
+        document = access(db, exporter).export(practice["alice"], plugin_host)
+        assert document["patient"]["notes"] == "bilan"
+        by_job = access(db, "job:consent.build_rights_export").export(practice["bruno"], plugin_host)
+        assert by_job["patient"]["last_name"] == "Martin"
+    [mine] = _records(carnet_db, clinic, practice["alice"], "export")
+    assert (mine.actor_kind, mine.actor_id) == ("user", str(practice["pia"].user_id))
+    [job] = _records(carnet_db, clinic, practice["bruno"], "export")
+    assert (job.actor_kind, job.actor_id) == ("job", "consent.build_rights_export")
+
+
 def test_a_patient_link_sees_only_its_patient_and_anonymous_nobody(carnet_db, clinic, practice):
     link = Principal(kind="patient_link", clinic_id=clinic.id, extra={"link_id": 7, "patient_id": practice["alice"]})
     with carnet_db.session(clinic_id=clinic.id) as db:
