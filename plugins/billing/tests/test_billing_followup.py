@@ -193,3 +193,75 @@ def test_the_yearly_attestation_lists_the_patients_own_payments_per_practitioner
     client.cookies.clear()
     login_as(client, colleague)  # another practitioner: not their patient, not their notes
     assert client.get(f"/billing/patients/{patient}/attestation").status_code == 404
+
+
+@pytest.mark.pdf  # core's render_pdf, read back with pypdf
+def test_the_attestation_downloads_as_a_pdf_a_with_its_mentions_and_amounts(
+        carnet_db, client, staff, login_as, clinic):
+    import io
+    import re
+
+    import pypdf
+    from billing_world import PROFILE
+
+    from carnet_billing.services import profiles
+    from carnet_core.testing import AuditRecord
+
+    owner_user = staff("owner,practitioner", clinic=clinic, email="claire@cabinet.test", name="Claire Martin")
+    secretary = staff("secretary", clinic=clinic, email="sophie@cabinet.test")
+    colleague = staff("practitioner", clinic=clinic, email="julien@cabinet.test")
+    owner = principal(type("W", (), {"clinic": clinic})(), owner_user, "owner", "practitioner")
+    registrar = Principal(kind="user", user_id=None, clinic_id=clinic.id, roles=frozenset({"owner"}))
+    year = date.today().year
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        profiles.save(db, owner_user.id, {**PROFILE, "adeli": "691234567"})
+        patient = patient_access(db, registrar).register({"last_name": "Dupont", "first_name": "Léa",
+                                                           "practitioner_id": owner_user.id})
+        numbers = []
+        for day, amount, payer in ((date(2026, 3, 2), "20.00", "patient"), (date(2026, 3, 3), "6.26", "amo"),
+                                   (date(2026, 3, 9), "5.50", "patient")):
+            note = notes.create_draft(db, owner, practitioner_id=owner_user.id, patient_id=patient)
+            notes.add_line(db, owner, note.id, LineInput(act_day=day, letter="AMO", coefficient_hundredths=1010,
+                                                         label=LABEL))
+            notes.issue(db, owner, note.id)
+            payments.record(db, owner, note.id, amount=Decimal(amount), paid_on=day,
+                            method="card" if payer == "patient" else "transfer", payer=payer)
+            numbers.append(note.number)
+    login_as(client, secretary)
+    page = client.get(f"/billing/patients/{patient}/attestation?year={year}")
+    link = f"/billing/patients/{patient}/attestation.pdf?year={year}"
+    assert page.status_code == 200 and f'href="{link}"' in page.text
+    answer = client.get(link)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"] == f'attachment; filename="attestation-paiement-{year}.pdf"'
+    reader = pypdf.PdfReader(io.BytesIO(answer.content))
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert reader.metadata["/Title"] == f"Attestation de paiement {year}"
+    text = re.sub(r"\s+", " ", "\n".join(p.extract_text() for p in reader.pages))
+    # the practitioner's name, profession, address and identifiers; the patient; the VAT exemption
+    for mention in ("Claire Martin", "Orthophoniste", "conventionné(e)", "1 rue des Tilleuls, 69001 Lyon",
+                    "RPPS n° 10001234567", "ADELI n° 691234567", "SIRET n° 12345678900011", "DUPONT Léa",
+                    f"Attestation de paiement {year}", "Exonéré de TVA – art. 261-4-1° du CGI",
+                    "hors TVA", "Signature"):
+        assert mention in text, mention
+    # the patient's own payments, dated, with the note's number and method, and their total
+    assert "02/03/2026" in text and numbers[0] in text and "20,00" in text
+    assert "09/03/2026" in text and numbers[2] in text and "5,50" in text
+    assert "Carte" in text and "Total reçu : 25,50" in text
+    assert "6,26" not in text and numbers[1] not in text  # the Assurance Maladie's part is not the patient's
+    assert LABEL not in text and "AMO" not in text  # amounts and numbers, no act
+    # same data, same day: the same bytes (no clock in the file)
+    assert client.get(link).content == answer.content
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        downloads = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "billing_attestation",
+                                                      AuditRecord.action == "download")).all()
+    assert len(downloads) == 2 and all(r.patient_id == patient for r in downloads)
+    # bad ids, another practitioner's patient, garbage years: 404 or this year, never a 500
+    assert client.get("/billing/patients/999999/attestation.pdf").status_code == 404
+    assert client.get("/billing/patients/abc/attestation.pdf").status_code in (400, 404)
+    assert client.get(f"/billing/patients/{patient}/attestation.pdf?year=abc").status_code == 200
+    client.cookies.clear()
+    login_as(client, colleague)
+    assert client.get(link).status_code == 404

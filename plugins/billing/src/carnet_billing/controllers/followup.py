@@ -7,15 +7,28 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from carnet_billing import permissions as perm
 from carnet_billing.controllers.pages import _common, _names
 from carnet_billing.services import attestation, followup, notes, payments
+from carnet_billing.services.documents import VAT_MENTION
 from carnet_billing.services.errors import BillingInvalid, NotFound
-from carnet_core.plugin_api import N_, CarnetSession, Form, Id, errors_of, form_page, page, principal_of, text
+from carnet_core.plugin_api import (
+    N_,
+    CarnetSession,
+    Form,
+    Id,
+    PdfUnavailable,
+    errors_of,
+    form_page,
+    host_of,
+    page,
+    principal_of,
+    text,
+)
 
 FOLLOWUP_LABELS = {"planned": N_("being sent"), "sent": N_("sent"), "skipped": N_("skipped (late)"),
                    "stopped": N_("stopped (paid or cancelled)"), "no_email": N_("no e-mail address")}
@@ -49,24 +62,47 @@ def save_schedule(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
     return Redirect("/billing/followup", status_code=303)
 
 
+def _year(request: Request[Any, Any, Any], today: Any) -> int:
+    """`?year=2026`: this year when missing, unreadable or out of range."""
+    try:
+        year = int(str(request.query_params.get("year") or today.year)[:4])
+    except ValueError:
+        return int(today.year)
+    return year if 2000 <= year <= today.year else int(today.year)
+
+
 @get("/patients/{patient_id:int}/attestation", name="billing.attestation", opt={"permission": perm.VIEW},
      sync_to_thread=True)
 def attestation_page(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Template:
     """The payments a patient made in a year (`?year=2026`), per practitioner: to print and sign."""
     today = notes.clinic_today(db)
-    try:
-        year = int(str(request.query_params.get("year") or today.year)[:4])
-    except ValueError:
-        year = today.year
-    if not 2000 <= year <= today.year:
-        year = today.year
+    year = _year(request, today)
     try:
         sheets, name = attestation.for_patient(db, principal_of(request), patient_id, year)
     except NotFound:
         raise NotFoundException() from None
     return page(request, "billing/attestation.html", _common(
         request, sheets=sheets, name=name, year=year, years=list(range(today.year, today.year - 6, -1)),
-        patient_id=patient_id, today=today))
+        patient_id=patient_id, today=today, vat_mention=VAT_MENTION))
 
 
-FOLLOWUP_HANDLERS = [followup_page, save_schedule, attestation_page]
+@get("/patients/{patient_id:int}/attestation.pdf", name="billing.attestation_pdf",
+     opt={"permission": perm.VIEW}, sync_to_thread=True)
+def attestation_pdf(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Response[bytes]:
+    """The same attestation as a PDF/A-3b attachment (audited download)."""
+    today = notes.clinic_today(db)
+    year = _year(request, today)
+    try:
+        body = attestation.pdf(db, host_of(request), principal_of(request), patient_id, year, today,
+                               _common(request))
+    except NotFound:
+        raise NotFoundException() from None
+    except PdfUnavailable:  # the server lacks Pango: said plainly, never a 500
+        db.rollback()
+        raise ServiceUnavailableException("PDF rendering is not available on this server.") from None
+    return Response(body, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{attestation.file_name(year)}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+FOLLOWUP_HANDLERS = [followup_page, save_schedule, attestation_page, attestation_pdf]
