@@ -269,16 +269,23 @@ def test_a_schedule_fires_again_after_its_period(jobs, example, make_clinic):
     example.schedule_every = timedelta(milliseconds=300)
     make_clinic("on", plugins=["example"])
     scheduler = Scheduler(jobs.db, jobs.host, jobs.config)
-    assert scheduler.tick() == 5  # tick + nightly + core's audit checkpoint, backup check, retention
-    assert scheduler.tick() == 0
-    time.sleep(0.35)
-    assert scheduler.tick() == 1  # tick again; nightly and core's hourly and daily ones not yet
+    # the times are given: a tick may take longer than the period on a loaded machine
+    start = datetime.now(UTC)
+    assert scheduler.tick(start) == 5  # tick + nightly + core's audit checkpoint, backup check, retention
+    assert scheduler.tick(start + timedelta(milliseconds=299)) == 0
+    assert scheduler.tick(start + timedelta(milliseconds=350)) == 1  # tick again; nightly, hourly, daily not yet
+    assert scheduler.tick(start + timedelta(milliseconds=500)) == 0
 
 
 def test_two_schedulers_elect_one_leader_and_fire_each_occurrence_once(jobs, example, make_clinic):
     example.schedule_every = timedelta(milliseconds=200)
     make_clinic("on", plugins=["example"])
-    config = test_jobs_config({}, scheduler_interval=0.02, scheduler_lease=0.5)
+    # A lease far longer than the run: on a loaded machine a leader's thread may wait for a core
+    # longer than half a second, and a leader paused past its lease is rightly replaced (both then
+    # believe they lead until the paused one ticks again; the conditional claim below still fires
+    # each occurrence once). Renewal and hand-over on expiry are proven, clock in hand, by the
+    # next test.
+    config = test_jobs_config({}, scheduler_interval=0.02, scheduler_lease=10.0)
     a = Scheduler(jobs.db, jobs.host, config, name="sched-a")
     b = Scheduler(jobs.db, jobs.host, config, name="sched-b")
     leaders = []
@@ -312,16 +319,27 @@ def test_two_schedulers_elect_one_leader_and_fire_each_occurrence_once(jobs, exa
     assert rows.count("example.nightly") == 1
 
 
-def test_scheduler_leadership_passes_on_when_the_leader_stops_renewing(jobs):
-    config = test_jobs_config({}, scheduler_interval=0.05, scheduler_lease=0.3)
+def test_scheduler_leadership_is_renewed_and_passes_on_when_the_leader_stops_renewing(jobs, monkeypatch):
+    # The lease is read against the scheduler's clock: stepped by hand here, so how long each
+    # step takes on a loaded machine changes nothing.
+    clock = [datetime(2026, 1, 5, 9, 0, tzinfo=UTC)]
+    monkeypatch.setattr("carnet_core.jobs.scheduler.utcnow", lambda: clock[0])
+    lease = timedelta(seconds=0.3)
+    config = test_jobs_config({}, scheduler_interval=0.05, scheduler_lease=lease.total_seconds())
     a = Scheduler(jobs.db, jobs.host, config, name="sched-a")
     b = Scheduler(jobs.db, jobs.host, config, name="sched-b")
     assert a.elect() is True
     assert b.elect() is False
-    assert lease_holder(jobs.db)[0] == "sched-a"
-    time.sleep(0.35)  # a is paused past its lease
+    assert lease_holder(jobs.db) == ("sched-a", clock[0] + lease)
+    clock[0] += timedelta(seconds=0.2)
+    assert a.elect() is True  # renewed: the lease now runs 0.3 s from here
+    assert lease_holder(jobs.db) == ("sched-a", clock[0] + lease)
+    clock[0] += timedelta(seconds=0.2)  # past the first term, within the renewed one
+    assert b.elect() is False
+    clock[0] += timedelta(seconds=0.15)  # a is paused past its lease
     assert b.elect() is True
     assert a.elect() is False
+    assert lease_holder(jobs.db) == ("sched-b", clock[0] + lease)
 
 
 def test_embedded_app_runs_jobs_in_process_and_stops_them_with_the_app(
