@@ -547,7 +547,7 @@ def main() -> int:
             ratio = rates["one"] / rates["many"]
             worst = max(worst, ratio)
             print(f"  {LABELS[path]:42s} {1000 / rates['one']:9.1f} {1000 / rates['many']:10.1f} {ratio:6.2f}  "
-                  f"{round_ratios('many', 'one')}")
+                  f"{round_ratios('one', 'many')}")
         print(f"  worst ratio {worst:.2f} (goal ≤ 1.5): {'holds' if worst <= 1.5 else 'MISSED'}")
         for path in PATHS:  # once more on `many`, every statement EXPLAINed
             plans.path = path
