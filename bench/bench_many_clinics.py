@@ -13,7 +13,9 @@ availability search over four weeks, a patient search by last name (blind index,
 opened, audited) and reminder planning (`reminders.replan` of 100 booked appointments, rolled
 back). Then every SQL statement those paths send is EXPLAINed on `many`, in the same transaction
 as the application role, and the plans are printed with a verdict: no sequential scan of a
-clinic-owned table.
+clinic-owned table (but tables under 1,000 rows in all), and no index scan expecting more rows of a
+table than the clinic owns (one that reads other clinics' rows: a batch of reminder planning read
+2.5 million through `ix_scheduling_appointment_start` at scale 1 before `scheduling_0011`).
 
 Seeding is server-side SQL (generate_series, INSERT … SELECT), not the ORM row by row. Sealed
 columns hold real ciphertext: 400 patients of the measured clinic are registered through
@@ -400,13 +402,18 @@ class Plans:
             plans[statement] = (1, "\n".join(r[0] for r in cur.fetchall()))
 
 
-def clinic_tables(url: str) -> dict[str, int]:
-    """Clinic-owned tables (those with a clinic_id) and their rows (the planner's estimate)."""
+def clinic_tables(url: str, clinic_id: int) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    """Clinic-owned tables (those with a clinic_id): their rows in all (the planner's estimate)
+    and the measured clinic's own rows; and the table of each index."""
     with connect(url) as conn:
-        return {r[0]: int(r[1]) for r in conn.exec_driver_sql(
+        owned = {r[0]: int(r[1]) for r in conn.exec_driver_sql(
             "SELECT c.table_name, greatest(p.reltuples, 0) FROM information_schema.columns c "
             "JOIN pg_class p ON p.relname = c.table_name AND p.relkind = 'r' "
             "WHERE c.column_name = 'clinic_id' AND c.table_schema = 'public'")}
+        own = {t: conn.exec_driver_sql(f'SELECT count(*) FROM "{t}" WHERE clinic_id = %(c)s', {"c": clinic_id}).scalar()
+               for t in owned}
+        tables = dict(conn.exec_driver_sql("SELECT indexname, tablename FROM pg_indexes WHERE schemaname = 'public'").all())
+    return owned, own, tables
 
 
 class Paths:
@@ -486,10 +493,20 @@ SMALL = 1_000  # rows: a table this small is read whole when that is cheaper, wh
 RLS_FILTER = re.compile(r"\(clinic_id = \$\d+\) OR \(\$\d+ = 'on'::text\)")
 
 
-def verdict(plan: str, owned: dict[str, int]) -> list[tuple[str, bool]]:
-    """(remark, is a problem) for each sequential scan: a problem on a clinic-owned table that is
-    not small (a scan whose cost grows with the other clinics)."""
+SCAN = re.compile(r"(Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)?(?: using)? (?:on )?(\w+)"
+                  r"(?: on (\w+))?.*?rows=(\d+)")
+
+
+def verdict(plan: str, owned: dict[str, int], own: dict[str, int], tables: dict[str, str]) -> list[tuple[str, bool]]:
+    """(remark, is a problem) for each sequential scan, a problem on a clinic-owned table that is
+    not small; and a problem for an index scan expecting more rows than the clinic owns in that
+    table (it reads other clinics' rows: its cost grows with them)."""
     remarks = []
+    for _kind, index, _table, rows in SCAN.findall(plan):
+        table = tables.get(index)
+        if table in owned and int(rows) > max(2 * own[table], SMALL):
+            remarks.append((f"INDEX {index} expected to read {int(rows):,} rows of {table}, the clinic has "
+                            f"{own[table]:,}: other clinics' rows", True))
     for table in re.findall(r"Seq Scan on (\w+)", plan):
         if table not in owned:
             remarks.append((f"seq scan on {table} (not clinic-owned)", False))
@@ -556,7 +573,7 @@ def main() -> int:
     finally:
         for p in paths.values():
             p.close()
-    owned = clinic_tables(many)
+    owned, own, tables = clinic_tables(many, info["clinic_id"])
     bad = 0
     print("\nquery plans on `many` (EXPLAIN in the path's own transaction, as the application role):")
     for path in PATHS:
@@ -564,7 +581,7 @@ def main() -> int:
         print(f"\n== {LABELS[path]}: {len(statements)} distinct statements, "
               f"{sum(c for c, _ in statements.values())} sent")
         for statement, (count, plan) in statements.items():
-            remarks = verdict(plan, owned)
+            remarks = verdict(plan, owned, own, tables)
             bad += sum(problem for _, problem in remarks)
             if args.plans == "problems" and not any(problem for _, problem in remarks):
                 continue
@@ -575,8 +592,8 @@ def main() -> int:
     policies = sum(bool(RLS_FILTER.search(plan)) for s in plans.seen.values() for _, plan in s.values())
     total = sum(len(s) for s in plans.seen.values())
     print(f"\nplans: {total} distinct statements, {policies} with the row-level-security policy in the plan, "
-          f"{bad} sequential scans of clinic-owned tables of {SMALL:,} rows or more"
-          f"{' (none: every such table read through an index)' if not bad else ''}")
+          f"{bad} problems (a sequential scan of a clinic-owned table of {SMALL:,} rows or more, or an index "
+          f"read beyond the clinic's rows){' — none: every clinic table read through the clinic' + chr(39) + 's rows' if not bad else ''}")
     print(f"total {time.perf_counter() - began:.0f}s")
     return 0
 

@@ -192,6 +192,8 @@ class Appointment(ClinicOwned, table=True):
     __table_args__ = (
         sa.Index("ix_scheduling_appointment_practitioner_start", "practitioner_id", "starts_at"),
         sa.Index("ix_scheduling_appointment_start", "starts_at"),
+        # a clinic's booked future appointments (reminder planning), whatever the other clinics hold
+        sa.Index("ix_scheduling_appointment_clinic_status_start", "clinic_id", "status", "starts_at"),
         sa.Index("ix_scheduling_appointment_room_start", "room_id", "starts_at"),
         sa.Index("ix_scheduling_appointment_patient_start", "patient_id", "starts_at"),
         sa.Index(
