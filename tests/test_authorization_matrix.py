@@ -276,6 +276,9 @@ TELECARE_ROWS: dict[str, Row] = {
     "POST /telecare/sessions/{session_id:int}/admit": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/end": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/report": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
+    # a practitioner's own messaging hours and automatic reply
+    "GET /telecare/hours": Row(_CLINICAL),
+    "POST /telecare/hours": Row(_CLINICAL, body={}, ok=(422,)),
     f"GET {_T}/conversations": Row(_STAFF),
     f"GET {_T}/conversations/{{conversation_id:int}}": Row(_STAFF, _CONV, ok=(404,)),
 }

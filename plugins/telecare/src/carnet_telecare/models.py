@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field
 
 from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key, same_clinic, utcnow
 
 KINDS = ("clinical", "administrative")
 STATUSES = ("open", "closed")
-AUTHORS = ("staff", "patient")
+AUTHORS = ("staff", "patient", "auto")
 SCANS = ("not_scanned", "clean")
 SUBJECT_LIMIT = 120
 BODY_LIMIT = 5000
@@ -119,3 +120,18 @@ class Session(ClinicOwned, table=True):
     events: bytes | None = Field(default=None, sa_type=Sealed)  # JSON [{"at", "event", "by"}]
     report: bytes | None = Field(default=None, sa_type=Sealed)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Profile(ClinicOwned, table=True):
+    """A practitioner's messaging hours (clinic-local) and the automatic reply sent outside them.
+    The reply is the practice's own text (no patient data)."""
+
+    __tablename__ = "telecare_profile"
+    __table_args__ = (clinic_key("telecare_profile"), sa.UniqueConstraint("clinic_id", "user_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="core_user.id")
+    days: str = Field(default="0,1,2,3,4", max_length=20)  # ISO weekdays, Monday = 0
+    opens: str = Field(default="09:00", max_length=5)
+    closes: str = Field(default="18:00", max_length=5)
+    auto_reply: str = Field(default="", max_length=500)

@@ -23,10 +23,11 @@ def register_permissions() -> list[Any]:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from carnet_telecare.controllers.hours import HOURS_HANDLERS
     from carnet_telecare.controllers.pages import PAGE_HANDLERS
     from carnet_telecare.controllers.sessions import SESSION_HANDLERS
 
-    return PAGE_HANDLERS + SESSION_HANDLERS
+    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS
 
 
 @hookimpl

@@ -26,7 +26,7 @@ SESSION_LABELS = {"scheduled": N_("planned"), "waiting": N_("patient in the wait
                   "started": N_("in progress"), "ended": N_("ended"), "cancelled": N_("cancelled")}
 EVENT_LABELS = {"planned": N_("planned"), "joined": N_("patient in the waiting room"),
                 "admitted": N_("patient admitted"), "ended": N_("ended")}
-AUTHOR_LABELS = {"staff": N_("The practice"), "patient": N_("The patient")}
+AUTHOR_LABELS = {"staff": N_("The practice"), "patient": N_("The patient"), "auto": N_("Automatic reply")}
 
 
 def labels() -> dict[str, Any]:

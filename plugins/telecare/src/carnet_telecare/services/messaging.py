@@ -419,6 +419,9 @@ def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body:
     text, checked = _clean(body, upload, settings.attachment_max_bytes)
     rules.require_consent(host, db, conversation.patient_id)
     message = store_patient_message(db, conversation, text, checked, link.id)
+    from carnet_telecare.services.hours import auto_reply
+
+    auto_reply(db, conversation)
     links.use(db, link, action="write", resource_type="telecare_message",
               details={"message": message.id, "attachment": checked is not None})
     return message
