@@ -243,3 +243,11 @@ def test_staff_moving_into_the_past_or_out_of_hours_must_confirm(client, login_a
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert db.exec(select(Appointment).where(Appointment.id == first)).one().starts_at == late.astimezone(
             day["first"].tzinfo)
+
+
+def test_the_appointment_dialog_links_to_the_patient_file_and_shows_the_phone(client, login_as, staff, world, day):
+    first, second, _third = day["ids"]
+    login_as(client, staff("secretary", clinic=world.clinic))
+    dialog = client.get(f"/scheduling/appointments/{second}")
+    assert f'href="/patients/{day["patients"][1]}"' in dialog.text and "Dossier du patient" in dialog.text
+    assert 'href="tel:+33622222222"' in dialog.text and "06 22 22 22 22" in dialog.text

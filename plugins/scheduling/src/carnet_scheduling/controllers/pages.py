@@ -38,6 +38,7 @@ from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.calendar import local_date, local_day_bounds, to_local
+from carnet_scheduling.services.contacts import patient_contact
 from carnet_scheduling.services.context import clinic_tz, practitioners
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
@@ -327,8 +328,9 @@ def appointment_context(request: Request[Any, Any, Any], db: CarnetSession, appt
     staff = {p.id: p for p in practitioners(db)}
     tell_channel, tell_phone = (notices.channel_for(host_of(request), db, appt.patient_id)
                                 if principal.can(perm.MANAGE) and appt.status == BOOKED else (None, None))
+    contact = patient_contact(db, appt.patient_id, "sms") if name else None  # the phone to call, opened audited
     return {
-        "tell_channel": tell_channel, "tell_phone": tell_phone,
+        "tell_channel": tell_channel, "tell_phone": tell_phone, "patient_phone": contact.phone if contact else None,
         "a": appt, "start": start, "end": end, "patient_name": name,
         "cancel_reason": appts.cancel_reason(db, appt) if appt.cancel_reason is not None else None,
         "type": agenda.types_by_id(db).get(
