@@ -176,7 +176,12 @@ def sweep(page: Any, base: str, paths: list[str], phrases: set[str], patterns: l
         path = queue.pop(0)
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            answer = page.goto(base + path, wait_until="load")
+            try:
+                answer = page.goto(base + path, wait_until="load")
+            except Exception as exc:  # an attachment: Chromium downloads it instead of showing a page
+                if "Download is starting" not in str(exc):
+                    raise
+                break
             if answer is None:
                 failures.append(f"{path}: no answer")
                 break
