@@ -291,6 +291,10 @@ ROWS: dict[str, Row] = {
     # backups, retention ahead, jobs in progress; retention: rules, confirmed destruction, legal holds
     "GET /operator": Row(("owner",)),
     "GET /settings/retention": Row(("owner",)),
+    # the clinic export: ask (passphrase or age key), follow, download once
+    "GET /settings/export": Row(("owner",)),
+    "POST /settings/export": Row(("owner",), body={"mode": "passphrase", "passphrase": "court"}, ok=(422,)),
+    "POST /settings/export/{export_id:int}/download": Row(("owner",), {"export_id": 999999}, ok=(404,)),
     "POST /settings/retention/rules": Row(("owner",), body={"archive_after_years": "x"}, ok=(422,)),
     "POST /settings/retention/destroy": Row(("owner",), body={"proposal": "999999", "confirm": "1"}, ok=(422,)),
     "POST /settings/retention/holds": Row(("owner",), body={"patient_id": "999999", "reason": "litigation"},

@@ -11,7 +11,7 @@ __version__ = "0.3.1"
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
 SEEN: dict[str, list] = {
     "toggled": [], "audit": [], "demo": [], "greeted": [], "context": [], "exported": [], "erased": [],
-    "verified": [],
+    "verified": [], "clinic_exported": [],
 }
 # Care the example plugin records, per clinic slug: {patient_id: date} (tests set it).
 LAST_CARE: dict[str, dict] = {}
@@ -69,6 +69,13 @@ def erase_patient_data(clinic, patient, db):
 def verify_clinic_data(clinic, db):
     SEEN["verified"].append(clinic.slug)
     return []
+
+
+@hookimpl
+def export_clinic_data(clinic, db):
+    SEEN["clinic_exported"].append(clinic.slug)
+    # a third-party plugin's own records (rows of its tables, or anything it keeps elsewhere)
+    return iter([("greeting", {"id": 1, "text": "bonjour"}), ("greeting", {"id": 2, "text": "au revoir"})])
 
 
 @hookimpl

@@ -22,4 +22,7 @@ def commands() -> list[click.Command]:
     from carnet_core.backup.cli import COMMANDS as backup_commands
 
     found.extend(backup_commands)
+    from carnet_core.export.cli import COMMANDS as export_commands
+
+    found.extend(export_commands)
     return found

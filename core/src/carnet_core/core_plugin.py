@@ -18,6 +18,7 @@ def register_permissions() -> list[Permission]:
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
         Permission("core.retention.manage", N_("Confirm destructions, place legal holds, set retention rules"),
                    roles=("owner",)),
+        Permission("core.export", N_("Export the whole clinic's data"), roles=("owner",)),
         Permission("core.manage_users", "Invite staff, change their roles, remove them", roles=("owner",)),
         *patient_permissions(),
         Permission("core.patients.accesses", N_("See who accessed a patient's file"), roles=("owner", "practitioner")),
@@ -27,6 +28,7 @@ def register_permissions() -> list[Permission]:
 @hookimpl
 def register_actors() -> list[ActorSpec]:
     from carnet_core.backup.jobs import scheduled_backup
+    from carnet_core.export.jobs import export_clinic
     from carnet_core.identity.mail import send_account_link, send_login_alert
     from carnet_core.retention.jobs import retention_daily
 
@@ -34,6 +36,8 @@ def register_actors() -> list[ActorSpec]:
         ActorSpec("retention_daily", retention_daily, max_retries=3, time_limit_ms=30 * 60 * 1000),
         # a backup and its drill may take minutes; one attempt more, never two at once per message
         ActorSpec("backup", scheduled_backup, max_retries=1, time_limit_ms=60 * 60 * 1000),
+        # a whole clinic, streamed: minutes for thousands of patients; a failure is shown, not retried
+        ActorSpec("export_clinic", export_clinic, max_retries=0, time_limit_ms=2 * 60 * 60 * 1000),
         ActorSpec("send_account_link", send_account_link, max_retries=8),
         ActorSpec("send_login_alert", send_login_alert, max_retries=8),
         ActorSpec("audit_checkpoint", audit_checkpoint, max_retries=3),
@@ -70,5 +74,6 @@ def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
         NavItem(label=N_("Staff"), href="/settings/users", permission="core.manage_users", order=910),
         NavItem(label=N_("Record retention"), href="/settings/retention", permission="core.retention.manage",
                 order=920),
+        NavItem(label=N_("Export the clinic"), href="/settings/export", permission="core.export", order=925),
         NavItem(label=N_("Operations"), href="/operator", permission="core.operator", order=930),
     ]

@@ -13,6 +13,7 @@ A plugin that holds nothing for the clinic or patient returns ``None``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -30,6 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # A new data-lifecycle hook (export_clinic_data, retention, destruction) is added here too.
 DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({
     "export_patient_data", "erase_patient_data", "verify_clinic_data", "last_care_dates", "patient_data_kept",
+    "export_clinic_data",
 })
 
 
@@ -131,6 +133,11 @@ def patient_data_kept(clinic: Any, patient_id: int, db: Any) -> list[str] | None
 @hookspec
 def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
     """Data lifecycle, every installed plugin even if disabled: return {patient_id: date of last care} or None."""
+
+
+@hookspec
+def export_clinic_data(clinic: Any, db: Any) -> Iterable[tuple[str, dict[str, Any]]] | None:
+    """Data lifecycle, every installed plugin even if disabled: yield (entity, record) for all its rows, or None."""
 
 
 @hookspec

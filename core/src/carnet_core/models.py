@@ -4,6 +4,7 @@ from carnet_core.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from carnet_core.backup.models import BackupRun
 from carnet_core.clinics.models import Clinic, ClinicPlugin
 from carnet_core.encryption.models import DataKey, RewrapProgress, SubjectKey
+from carnet_core.export.models import ClinicExport
 from carnet_core.identity.models import (
     ApiToken,
     LoginAttempt,
@@ -19,7 +20,7 @@ from carnet_core.patients.models import Patient, PatientGuardian, PatientSetting
 from carnet_core.retention.models import DestructionEntry, DestructionProposal, LegalHold, RetentionRule
 
 __all__ = [
-    "ApiToken", "AuditCheckpoint", "BackupRun", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
+    "ApiToken", "AuditCheckpoint", "ClinicExport", "BackupRun", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
     "DataKey", "LinkAttempt", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink",
     "Patient", "PatientGuardian", "PatientLink", "PatientSettings", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",

@@ -102,6 +102,8 @@ _NAMES: dict[str, str] = {
     "open_row_value": "carnet_core.encryption.unreadable",
     "readable": "carnet_core.encryption.unreadable",
     "Unreadable": "carnet_core.encryption.unreadable",
+    # clinic export: a table's rows for the session's clinic, sealed columns opened, streamed
+    "table_records": "carnet_core.export.records",
     # audit
     "record": "carnet_core.audit",
     "record_many": "carnet_core.audit",

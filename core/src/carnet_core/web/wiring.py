@@ -32,4 +32,7 @@ def wire_core_services(state: CarnetState) -> list[Any]:
     from carnet_core.retention.controllers import HANDLERS as retention_handlers
 
     handlers.extend(retention_handlers)
+    from carnet_core.export.controllers import HANDLERS as export_handlers
+
+    handlers.extend(export_handlers)
     return handlers

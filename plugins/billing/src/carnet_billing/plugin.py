@@ -135,3 +135,10 @@ def audit_resource_labels() -> dict[str, str]:
     from carnet_billing.permissions import AUDIT_RESOURCES
 
     return AUDIT_RESOURCES
+
+
+@hookimpl
+def export_clinic_data(clinic: Any, db: Any) -> Any:
+    from carnet_billing.services.archive import clinic_records
+
+    return clinic_records(db)

@@ -174,3 +174,10 @@ def audit_resource_labels() -> dict[str, str]:
     from carnet_scheduling.messages import AUDIT_RESOURCES
 
     return AUDIT_RESOURCES
+
+
+@hookimpl
+def export_clinic_data(clinic: Any, db: Any) -> Any:
+    from carnet_scheduling.services.archive import clinic_records
+
+    return clinic_records(db)
