@@ -285,3 +285,19 @@ def test_a_secretary_or_practitioner_cannot_export_the_clinic(client, staff, log
     assert client.post("/settings/export", data={"_csrf_token": token, "mode": "passphrase",
                                                  "passphrase": PASSPHRASE,
                                                  "passphrase_again": PASSPHRASE}).status_code == 403
+
+
+def test_every_table_of_every_plugin_is_in_its_export():
+    """A new table must be added to its plugin's export (models(), parents first)."""
+    from sqlmodel import SQLModel
+
+    import carnet_core.models  # noqa: F401  (every core table in the metadata)
+    from carnet_billing.services import archive as billing
+    from carnet_consent.services import archive as consent
+    from carnet_scheduling.services import archive as scheduling
+
+    for name, module in (("scheduling", scheduling), ("billing", billing), ("consent", consent)):
+        exported = [m.__tablename__ for m in module.models()]
+        tables = {t for t in SQLModel.metadata.tables if t.startswith(f"{name}_")}
+        assert set(exported) == tables, name
+        assert len(exported) == len(set(exported))
