@@ -94,10 +94,21 @@ def identity_of(export_file: Path, *, passphrase: str | None = None, identity: s
         if KEY_FILE not in outer.namelist():
             raise ExportError("this export was made for an age key: give its identity, not a passphrase")
         wrapped = outer.read(KEY_FILE)
-    try:
-        return pyrage.x25519.Identity.from_str(pyrage.passphrase.decrypt(wrapped, passphrase or "").decode("ascii"))
-    except Exception:  # noqa: BLE001
-        raise ExportError("wrong passphrase") from None
+    # age refuses a scrypt work factor more than 16 times what it measures this machine does in a
+    # second; the measurement is a millisecond's work, so a busy machine can misjudge itself:
+    # measured again up to three times before the refusal stands.
+    for attempt in range(3):
+        try:
+            return pyrage.x25519.Identity.from_str(pyrage.passphrase.decrypt(wrapped, passphrase or "").decode("ascii"))
+        except pyrage.DecryptError as exc:
+            if "Excessive work" not in str(exc):
+                raise ExportError("wrong passphrase") from None
+            if attempt == 2:
+                raise ExportError("this machine is too busy or too slow to open the passphrase's key now "
+                                  "(age's scrypt work factor): try again later, or with `age -d key.age`") from None
+        except Exception:  # noqa: BLE001 - a damaged key.age
+            raise ExportError("wrong passphrase") from None
+    raise AssertionError("unreachable")
 
 
 def decrypt_to(export_file: Path, target: BinaryIO, **secret: Any) -> None:
