@@ -81,12 +81,12 @@ def test_hook_export_clinic_data_reaches_disabled_and_third_party_modules(carnet
     assert example.SEEN["clinic_exported"] == [clinic.slug]
     names = set(archive.namelist())
     # the disabled module's notes and the third-party plugin's records are in it
-    assert {"billing/note.jsonl", "billing/note_line.jsonl", "example/greeting.jsonl"} <= names
+    assert {"billing/note.jsonl", "billing/note_line.jsonl", "example/greeting.jsonl", "telecare/message.jsonl"} <= names
     assert _lines(archive, "example/greeting.jsonl") == [{"id": 1, "text": "bonjour"}, {"id": 2, "text": "au revoir"}]
     assert {"core/patient.jsonl", "core/user.jsonl", "scheduling/appointment.jsonl", "scheduling/series.jsonl",
             "consent/signature.jsonl", "csv/scheduling-agenda.csv", "csv/billing-notes.csv",
             "fhir/Patient.ndjson", "fhir/Appointment.ndjson"} <= names
-    assert set(manifest["sources"]) == {"core", "scheduling", "billing", "consent", "example"}
+    assert set(manifest["sources"]) == {"core", "scheduling", "billing", "consent", "telecare", "example"}
     # the manifest lists every file but itself, with its records, size and SHA-256
     assert {f["path"] for f in manifest["files"]} == names - {"manifest.json"}
     for entry in manifest["files"]:
@@ -106,7 +106,7 @@ def test_hook_export_clinic_data_reaches_disabled_and_third_party_modules(carnet
     assert b"argon2" not in text and b"token_hash" not in text
     # progress: one step per source, then the encryption
     assert [s[0] for s in steps if s[3] == 0 or s[0] == "encrypt"][-1] == "encrypt"
-    assert steps[-1][1:3] == (5, 5)
+    assert steps[-1][1:3] == (6, 6)
 
 
 def test_fhir_resources_are_valid_r4(carnet_db, carnet_settings, plugin_host):
@@ -210,7 +210,7 @@ def test_the_job_writes_the_export_with_its_progress_and_it_downloads_once(
     with db_.session(clinic_id=clinic.id) as db:
         rows = [db.get(ClinicExport, i) for i in ids]
         assert [r.status for r in rows] == ["ready", "ready"]
-        assert all(r.phases_done == r.phases_total == 5 and r.records > 0 for r in rows)
+        assert all(r.phases_done == r.phases_total == 6 and r.records > 0 for r in rows)
         path = take_download(carnet_settings, db, "system:tests", rows[0], user_id=None)
         assert path.exists()
         assert rows[0].status == DOWNLOADED
@@ -295,8 +295,10 @@ def test_every_table_of_every_plugin_is_in_its_export():
     from carnet_billing.services import archive as billing
     from carnet_consent.services import archive as consent
     from carnet_scheduling.services import archive as scheduling
+    from carnet_telecare.services import archive as telecare
 
-    for name, module in (("scheduling", scheduling), ("billing", billing), ("consent", consent)):
+    for name, module in (("scheduling", scheduling), ("billing", billing), ("consent", consent),
+                         ("telecare", telecare)):
         exported = [m.__tablename__ for m in module.models()]
         tables = {t for t in SQLModel.metadata.tables if t.startswith(f"{name}_")}
         assert set(exported) == tables, name

@@ -97,3 +97,10 @@ def erase_patient_data(clinic: Any, patient: Any, db: Any) -> None:
     from carnet_telecare.services.messaging import erase_for_patient
 
     erase_for_patient(db, patient.id)
+
+
+@hookimpl
+def export_clinic_data(clinic: Any, db: Any) -> Any:
+    from carnet_telecare.services.archive import clinic_records
+
+    return clinic_records(db)

@@ -14,7 +14,7 @@ def models() -> list[Any]:
     """Every billing table, parents before the rows that point at them."""
     from carnet_billing import models as m
 
-    return [m.BillingProfile, m.KeyLetterValue, m.Act, m.NumberSeries, m.Note, m.NoteLine, m.Payment,
+    return [m.BillingProfile, m.KeyLetterValue, m.Act, m.TypeAct, m.NumberSeries, m.Note, m.NoteLine, m.Payment,
             m.Document, m.Export, m.FollowupSchedule, m.Followup]
 
 

@@ -1,6 +1,7 @@
 """Consent's part of the clinic export (core's `export_clinic_data`): every row (versions with
 their content hashes, requests, signers, signatures with their evidence, decisions, the signing
-certificates), and each signed PDF as a file. The clinic's private signing key never leaves."""
+certificates, the register of rights requests), and each signed PDF as a file. The clinic's
+private signing key never leaves."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def models() -> list[Any]:
     """Every consent table, parents before the rows that point at them."""
     from carnet_consent import models as m
 
-    return [m.Template, m.Version, m.Request, m.Signer, m.Signature, m.Decision, m.SigningKey, m.Document]
+    return [m.Template, m.Version, m.Request, m.Signer, m.Signature, m.Decision, m.SigningKey, m.Document,
+            m.RightsRequest]
 
 
 def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:

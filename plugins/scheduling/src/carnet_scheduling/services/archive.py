@@ -17,7 +17,8 @@ def models() -> list[Any]:
     """Every scheduling table, parents before the rows that point at them."""
     from carnet_scheduling import models as m
 
-    return [m.Place, m.Room, m.WorkingHours, m.AvailabilityException, m.SchoolHoliday, m.AppointmentType,
+    return [m.Place, m.Room, m.WorkingHours, m.AvailabilityException, m.SchoolHoliday, m.CalendarSetting,
+            m.AppointmentType,
             m.PractitionerProfile, m.Prescription, m.Series, m.Appointment, m.CalendarFeed, m.ReminderRule,
             m.ReminderSwitch, m.Reminder, m.OnlineBooking, m.WaitingEntry, m.WaitingListing, m.Offer]
 
