@@ -1,5 +1,5 @@
 """Telecare's part of the clinic export (core's `export_clinic_data`): every conversation,
-message and access row, and each attachment as a file of its own."""
+message, access, video session and profile row, and each attachment as a file of its own."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def models() -> list[Any]:
     """Every telecare table, parents before the rows that point at them."""
     from carnet_telecare import models as m
 
-    return [m.Conversation, m.Message, m.Attachment, m.Access]
+    return [m.Conversation, m.Message, m.Attachment, m.Access, m.Session, m.Profile]
 
 
 def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
