@@ -387,3 +387,30 @@ def test_postgresql_errors_keep_every_line_but_the_detail(carnet_db):
     message = str(failed.value.orig)
     assert "DETAIL" not in message and "DETAIL" not in str(failed.value).partition("[SQL:")[0]
     assert message.startswith("refus\nHINT:  un conseil")
+
+
+def test_drop_values_removes_only_the_detail_lines_and_keeps_the_other_arguments():
+    """`drop_values` (also used on errors of statements run on the driver's connection) rewrites the
+    message in place: every DETAIL line out, indented or not, every other line and argument kept."""
+    from carnet_core.db.session import drop_values
+
+    error = RuntimeError("refus\nDETAIL:  Key (email)=(x@y.fr) already exists.\nHINT:  un conseil\n"
+                         "   DETAIL: indented\nCONTEXT: the DETAIL: word inside a line stays", 23505)
+    drop_values(error)
+    assert error.args == ("refus\nHINT:  un conseil\nCONTEXT: the DETAIL: word inside a line stays", 23505)
+    untouched = RuntimeError("refus\nHINT:  pas de valeurs\n")
+    drop_values(untouched)
+    assert untouched.args == ("refus\nHINT:  pas de valeurs\n",)
+
+
+@pytest.mark.parametrize("error", [None, RuntimeError(), RuntimeError(42, "DETAIL: not the message"),
+                                   RuntimeError(b"DETAIL: bytes")])
+def test_drop_values_leaves_errors_without_a_text_message_as_they_are(error):
+    """An error with no arguments, or whose first argument is not text, is left untouched (and None
+    is accepted: a handler may have no driver error to clean)."""
+    from carnet_core.db.session import drop_values
+
+    before = None if error is None else error.args
+    drop_values(error)
+    assert (None if error is None else error.args) == before
+

@@ -206,3 +206,74 @@ def test_every_hashed_column_edited_behind_the_applications_back_names_its_docum
         number = "2026-999999"  # the document is named by the number it now shows
     assert _verify(carnet_db, world) == [f"practitioner {who}: document {number} altered "
                                          "(its content no longer gives its hash)"]
+
+
+# --- where a new document links (the chain's end) ------------------------------------------------------
+
+
+def _issue_on(carnet_db, world, monkeypatch, day, count, *, draft_beside=False):
+    """The owner issues `count` notes dated `day` (the clinic's date is the issuing date); with
+    `draft_beside`, a draft of theirs is left unissued next to the chain's end."""
+    monkeypatch.setattr(notes, "clinic_today", lambda db: day)
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        issued = []
+        for n in range(count):
+            note = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[0])
+            notes.add_line(db, owner, note.id, LineInput(act_day=day, letter="AMO", coefficient_hundredths=1010 + n))
+            issued.append(notes.issue(db, owner, note.id).id)
+        if draft_beside:
+            draft = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[1])
+            notes.add_line(db, owner, draft.id, LineInput(act_day=day, letter="AMO", coefficient_hundredths=1010))
+        return issued
+
+
+def test_a_new_year_links_to_the_last_document_of_the_previous_year_then_to_its_own(carnet_db, world, monkeypatch):
+    """The chain runs by year, then number: the first document of 2026 follows 2025's last (not its
+    first), and 2026's second follows 2026's first, not 2025's third (a higher number, an older year)."""
+    last_year = _issue_on(carnet_db, world, monkeypatch, date(2025, 12, 30), 3)
+    this_year = _issue_on(carnet_db, world, monkeypatch, date(2026, 1, 2), 2)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        docs = {n.number: n for n in (db.get(Note, i) for i in last_year + this_year)}
+        assert sorted(docs) == ["2025-000001", "2025-000002", "2025-000003", "2026-000001", "2026-000002"]
+        assert docs["2026-000001"].prev_hash == docs["2025-000003"].chain_hash
+        assert docs["2026-000002"].prev_hash == docs["2026-000001"].chain_hash
+        assert chain.last_hash(db, world.owner.id) == docs["2026-000002"].chain_hash
+    assert _verify(carnet_db, world) == []
+
+
+def test_a_draft_beside_the_chains_end_is_never_linked_to(carnet_db, world, monkeypatch):
+    """A draft has no year or number yet (PostgreSQL sorts those first in descending order): the
+    chain's end is the last issued document, and the next one issued follows it."""
+    first = _issue_on(carnet_db, world, monkeypatch, date(2026, 3, 2), 2, draft_beside=True)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        end = db.get(Note, first[-1]).chain_hash
+        assert chain.last_hash(db, world.owner.id) == end
+    second = _issue_on(carnet_db, world, monkeypatch, date(2026, 3, 3), 1, draft_beside=True)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.get(Note, second[0]).prev_hash == end
+    assert _verify(carnet_db, world) == []
+
+
+def test_a_practitioner_without_issued_documents_starts_from_genesis(carnet_db, world, monkeypatch):
+    _issue_on(carnet_db, world, monkeypatch, date(2026, 3, 2), 1, draft_beside=True)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert chain.last_hash(db, world.practitioner.id) == chain.GENESIS
+
+
+def test_one_practitioners_check_reads_only_their_chain(carnet_db, world):
+    """`verify(db, practitioner_id)`: the problems of that practitioner's chain only, including a
+    series whose every document is gone (nothing left to read but the series)."""
+    docs = _issue_some(carnet_db, world, count=2)
+    colleague_docs = [(i, n) for i, n, who in docs if who == world.practitioner.id]
+    statements = [s for i, _ in colleague_docs for s in (f"DELETE FROM billing_note_line WHERE note_id = {i}",
+                                                         f"DELETE FROM billing_note WHERE id = {i}")]
+    _behind_the_back(carnet_db, world, *statements)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert chain.verify(db, world.owner.id) == []
+        assert [str(p) for p in chain.verify(db, world.practitioner.id)] == [
+            f"practitioner {world.practitioner.id}: document {colleague_docs[0][1]} missing "
+            "(deleted, or its number was skipped)"]
+    assert _verify(carnet_db, world) == [f"practitioner {world.practitioner.id}: document {colleague_docs[0][1]} "
+                                         "missing (deleted, or its number was skipped)"]
