@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from carnet_core.audit import chain
 from carnet_core.audit.chain import GENESIS, HASHED_FIELDS, canonical, canonical_json, chain_hash, iso_utc
 from carnet_core.audit.checkpoints import checkpoint_message
 
@@ -127,6 +128,20 @@ def test_canonical_is_the_reference_encoding_byte_for_byte(record, when, stored)
 
 
 @PROFILE
+@given(records, st.booleans())
+def test_the_plain_definition_used_should_the_fields_change_is_the_same_encoding(record, stored):
+    """canonical() falls back to the plain definition whenever HASHED_FIELDS no longer match its
+    field-by-field template: that fallback must write the same bytes (the format does not depend on
+    which path wrote it)."""
+    if stored:
+        record = dict(record, details=canonical_json(record["details"]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "_FAST", False)
+        assert canonical(record) == _reference(record)
+        assert canonical(RECORD) == PINNED_RECORD
+
+
+@PROFILE
 @given(json_values)
 def test_canonical_json_round_trips_sorted_and_compact(value):
     encoded = canonical_json(value)
@@ -171,13 +186,16 @@ RECORD = {
 }
 
 
+PINNED_RECORD = (
+    '{"action":"read","actor_id":"12","actor_kind":"user","actor_user_id":12,"address":"192.0.2.10",'
+    '"clinic_id":7,"details":"{\\"n\\":1,\\"é\\":\\"ü\\"}","occurred_at":"2026-03-01T09:30:05.123456Z",'
+    '"outcome":"success","patient_id":3401,"request_id":"r-1","resource_id":"3401",'
+    '"resource_type":"patient","seq":42,"v":1}'
+).encode()
+
+
 def test_the_record_encoding_is_pinned():
-    assert canonical(RECORD) == (
-        '{"action":"read","actor_id":"12","actor_kind":"user","actor_user_id":12,"address":"192.0.2.10",'
-        '"clinic_id":7,"details":"{\\"n\\":1,\\"é\\":\\"ü\\"}","occurred_at":"2026-03-01T09:30:05.123456Z",'
-        '"outcome":"success","patient_id":3401,"request_id":"r-1","resource_id":"3401",'
-        '"resource_type":"patient","seq":42,"v":1}'
-    ).encode()
+    assert canonical(RECORD) == PINNED_RECORD
 
 
 def test_the_chain_hash_is_pinned_with_rfc6962_domain_separation():

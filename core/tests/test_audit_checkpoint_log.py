@@ -227,7 +227,25 @@ def test_an_altered_log_line_is_named(carnet_settings, trail, keys_dir):
     (keys_dir / LOG_NAME).write_text("\n".join([lines[0], json.dumps(altered)]) + "\n", encoding="utf-8")
     code, report = verify_report(carnet_settings, "cabinet-test")
     assert code == 1
-    assert report["problem"]["log_line"] == 2 and "signature is invalid" in report["problem"]["reason"]
+    assert (report["problem"]["log_line"], report["problem"]["seq"], report["problem"]["reason"]) == (
+        2, 11, "checkpoint signature is invalid (forged or altered checkpoint)")
+
+
+def test_a_logged_checkpoint_whose_public_key_is_gone_names_the_key_folder(carnet_settings, carnet_db, trail, keys_dir):
+    """Checkpoints only the log still holds (deleted from the database), signed with a key whose
+    public key is no longer in the key folder: the first is named by its line and seq, with where
+    to restore the key."""
+    key_id = read_log(keys_dir).for_clinic(trail.id)[0].checkpoint.key_id
+    with tampering(carnet_db) as conn:
+        _delete_checkpoints(conn, trail.id)
+    (keys_dir / "audit-signing.pub").unlink()
+    with carnet_db.session(unscoped=True) as db:
+        checked = verify_clinic(db, trail.id, keys_dir)
+    assert (checked.clinic_id, checked.ok) == (trail.id, False)
+    assert (checked.problem.seq, checked.problem.log_line, checked.problem.checkpoint_id) == (5, 1, None)
+    assert checked.problem.reason == (
+        f"signed with key {key_id}, whose public key is not in {keys_dir} "
+        "(restore audit-signing.pub or the retired audit-signing-<key id>.pub)")
 
 
 def test_an_unreadable_log_line_fails_verify_and_a_torn_last_line_is_only_noted(carnet_settings, trail, keys_dir):
@@ -297,3 +315,18 @@ def test_the_log_check_reports_every_gone_clinic_with_what_its_log_holds(carnet_
         fh.write("not json\n")
     [whole] = verify_log(read_log(keys_dir), keys_dir, clinic_ids={trail.id, other.id})
     assert (whole.clinic_id, whole.ok, whole.logged, whole.problem.log_line) == (None, False, 3, 4)
+
+
+def test_the_log_check_names_the_key_folder_when_a_gone_clinics_key_is_missing(trail, keys_dir):
+    """A gone clinic's logged checkpoints signed with a key whose public key is no longer in the
+    key folder: the reason names the key and the folder where it should be restored."""
+    from carnet_core.audit.integrity import verify_log
+
+    key_id = read_log(keys_dir).for_clinic(trail.id)[0].checkpoint.key_id
+    for public in keys_dir.glob("audit-signing*.pub"):
+        public.unlink()
+    [gone] = verify_log(read_log(keys_dir), keys_dir, clinic_ids=set())
+    assert (gone.clinic_id, gone.ok, gone.problem.log_line) == (trail.id, False, 1)
+    assert gone.problem.reason == (
+        f"signed with key {key_id}, whose public key is not in {keys_dir} "
+        "(restore audit-signing.pub or the retired audit-signing-<key id>.pub)")

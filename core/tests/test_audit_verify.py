@@ -153,16 +153,28 @@ def test_a_forged_checkpoint_is_named(carnet_settings, carnet_db, trail):
         cp = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 4").scalar()
     code, report = _problem(carnet_settings, "cabinet-test")
     assert code == 1
-    assert report["problem"]["checkpoint_id"] == cp
+    assert (report["problem"]["checkpoint_id"], report["problem"]["seq"]) == (cp, 4)
     assert report["problem"]["reason"] == "checkpoint signature is invalid (forged or altered checkpoint)"
+
+
+def test_of_two_forged_checkpoints_the_first_is_named(carnet_db, trail, keys_dir):
+    # the later checkpoint forged first (PostgreSQL then keeps its row first in the table)
+    with tampering(carnet_db) as conn:
+        first, second = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint ORDER BY id").scalars().all()
+        conn.exec_driver_sql(f"UPDATE core_audit_checkpoint SET seq = 9 WHERE id = {second}")
+        conn.exec_driver_sql(f"UPDATE core_audit_checkpoint SET seq = 4 WHERE id = {first}")
+    with carnet_db.session(unscoped=True) as db:
+        checked = verify_clinic(db, trail.id, keys_dir)
+    assert (checked.clinic_id, checked.problem.checkpoint_id, checked.problem.seq) == (trail.id, first, 4)
 
 
 def test_checkpoints_need_the_public_key(carnet_settings, trail, keys_dir):
     (keys_dir / "audit-signing.pub").unlink()
     code, report = _problem(carnet_settings, "cabinet-test")
     assert code == 1
-    assert re.fullmatch(r"signed with key \S+, whose public key is not in \S+ \(restore audit-signing.pub or the "
-                        r"retired audit-signing-<key id>.pub\)", report["problem"]["reason"]), report["problem"]["reason"]
+    assert re.fullmatch(rf"signed with key \S+, whose public key is not in {re.escape(str(keys_dir))} \(restore "
+                        r"audit-signing.pub or the retired audit-signing-<key id>.pub\)", report["problem"]["reason"]), \
+        report["problem"]["reason"]
 
 
 def test_verify_checks_every_clinic_and_fails_if_one_is_broken(carnet_settings, carnet_db, trail, make_clinic):
@@ -292,8 +304,9 @@ def test_a_snapshot_must_start_with_the_session(carnet_db, trail):
 
     with carnet_db.session(unscoped=True) as db:
         db.exec(sa.text("SELECT 1"))
-        with pytest.raises(RuntimeError, match="before the session's first statement"):
+        with pytest.raises(RuntimeError) as refused:
             begin_snapshot(db)
+    assert str(refused.value) == "begin_snapshot() must be called before the session's first statement"
 
 
 def test_verify_reads_one_snapshot_even_if_the_chain_grows_meanwhile(carnet_db, trail, keys_dir):
@@ -322,12 +335,15 @@ def _sqlite_only(carnet_db):
 def test_a_time_stored_in_another_shape_is_read_as_the_application_reads_it(carnet_settings, carnet_db, trail):
     # SQLite keeps times as text; verification rewrites the one shape SQLAlchemy stores directly
     # and reads any other through the column's processor, as the application would read it:
-    # the same instant written with a "T" verifies, a changed instant does not.
+    # the same instant written with a "T", with nanoseconds or with its offset verifies, a changed
+    # instant does not.
     _sqlite_only(carnet_db)
     with tampering(carnet_db) as conn:
         stored = _stored_time(conn, 3)
         assert len(stored) == 26 and stored[10] == " "
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:10]}T{stored[11:]}' WHERE seq = 3")
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 4)}000' WHERE seq = 4")
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 5)}+00:00' WHERE seq = 5")
         later = stored[:17] + f"{(int(stored[17:19]) + 1) % 60:02d}" + stored[19:]
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{later[:10]}T{later[11:]}' WHERE seq = 6")
         target = _row(conn, 6)["id"]

@@ -111,13 +111,12 @@ def canonical_at(
 
 
 def _defined(fields: Any) -> bytes:
-    """The format's definition, plainly: canonical JSON of "v" and the HASHED_FIELDS."""
+    """The format's definition, plainly: canonical JSON of "v" and the HASHED_FIELDS (the time as
+    its `iso_utc` text, as canonical_at has it)."""
     doc: dict[str, Any] = {"v": FORMAT_VERSION}
     for name in HASHED_FIELDS:
         value = fields[name]
-        if name == "occurred_at" and not isinstance(value, str):  # canonical_at gives it as text
-            value = iso_utc(value)
-        elif name == "details" and not isinstance(value, str):
+        if name == "details" and not isinstance(value, str):
             value = canonical_json(value)
         doc[name] = value
     return canonical_json(doc).encode("utf-8")
