@@ -176,3 +176,17 @@ def test_a_record_exactly_as_old_as_the_retention_is_kept(carnet_db, clinic, bys
         assert purge(db, keys_dir, clinic.id, 30, now=now) == 1  # older than 30 days: only the first
     assert _seqs(carnet_db, clinic) == [2, 3, 4]  # the 30-day-old record, the 29-day-old one, the purge's
     _untouched(carnet_db, keys_dir, bystander)
+
+
+def test_after_two_purges_verification_starts_at_the_newest_anchor(carnet_db, clinic, bystander, keys_dir):
+    """Each purge leaves a signed anchor; the chain kept is verified from the newest one."""
+    _old_trail(carnet_db, clinic, [400, 390, 200, 10, 5])
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 365) == 2
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 100) == 1
+    with carnet_db.session(unscoped=True) as db:
+        check = verify_clinic(db, clinic.id, keys_dir)
+    assert check.ok, check.problem
+    assert (check.anchor_seq, check.first_seq, check.last_seq) == (3, 4, 7)
+    _untouched(carnet_db, keys_dir, bystander)

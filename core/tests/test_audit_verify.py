@@ -10,10 +10,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from audit_tampering import TABLE, row, run_verify, tampering, verify_report
+from audit_tampering import TABLE, row, run_verify, tampering, verify_report, write_trail
 from click.testing import CliRunner
 
 from carnet_core import audit
+from carnet_core.audit import chain
 from carnet_core.audit.chain import canonical, chain_hash
 from carnet_core.audit.integrity import verify_clinic
 from carnet_core.cli import main
@@ -145,6 +146,25 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoint(carnet_settings, c
     assert code == 1
     assert report["problem"]["seq"] == 5 and report["problem"]["record_id"] == fifth
     assert re.fullmatch(r"does not match signed checkpoint \d+ \(rewritten chain\)", report["problem"]["reason"])
+
+
+def test_a_rewritten_first_record_is_caught_by_the_checkpoint_that_signs_it(carnet_db, clinic, keys_dir):
+    # the only checkpoint signs seq 1, the first record the chain reads
+    write_trail(carnet_db, clinic.id, keys_dir, count=2, checkpoints=(1,))
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET actor_id = '99' WHERE seq = 1")
+        prev = chain.GENESIS
+        for seq in (1, 2):
+            digest = chain_hash(prev, canonical(_row(conn, seq)))
+            conn.execute(sa.text("UPDATE core_audit SET prev_hash = :p, hash = :h WHERE seq = :s"),
+                         {"p": prev, "h": digest, "s": seq})
+            prev = digest
+        conn.execute(sa.text("UPDATE core_audit_head SET hash = :h"), {"h": prev})
+        first = _row(conn, 1)["id"]
+    with carnet_db.session(unscoped=True) as db:
+        checked = verify_clinic(db, clinic.id, keys_dir)
+    assert (checked.ok, checked.problem.seq, checked.problem.record_id) == (False, 1, first)
+    assert re.fullmatch(r"does not match signed checkpoint \d+ \(rewritten chain\)", checked.problem.reason)
 
 
 def test_a_forged_checkpoint_is_named(carnet_settings, carnet_db, trail):
