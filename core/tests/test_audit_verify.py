@@ -355,13 +355,14 @@ def _sqlite_only(carnet_db):
 def test_a_time_stored_in_another_shape_is_read_as_the_application_reads_it(carnet_settings, carnet_db, trail):
     # SQLite keeps times as text; verification rewrites the one shape SQLAlchemy stores directly
     # and reads any other through the column's processor, as the application would read it:
-    # the same instant written with a "T", with nanoseconds or with its offset verifies, a changed
-    # instant does not.
+    # the same instant written with a "T", with more digits than microseconds or with its offset
+    # verifies, a changed instant does not.
     _sqlite_only(carnet_db)
     with tampering(carnet_db) as conn:
         stored = _stored_time(conn, 3)
         assert len(stored) == 26 and stored[10] == " "
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:10]}T{stored[11:]}' WHERE seq = 3")
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 2)}0' WHERE seq = 2")
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 4)}000' WHERE seq = 4")
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 5)}+00:00' WHERE seq = 5")
         later = stored[:17] + f"{(int(stored[17:19]) + 1) % 60:02d}" + stored[19:]
