@@ -52,6 +52,16 @@ def test_a_deleted_record_is_named(carnet_settings, carnet_db, trail):
     assert report["problem"]["reason"] == "records with seq 4 are missing (deleted)"
 
 
+def test_several_deleted_records_are_named_as_a_range(carnet_settings, carnet_db, trail):
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq IN (4, 5, 6)")
+        following = _row(conn, 7)["id"]
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert (report["problem"]["seq"], report["problem"]["record_id"]) == (7, following)
+    assert report["problem"]["reason"] == "records with seq 4 to 6 are missing (deleted)"
+
+
 def test_an_inserted_record_is_named(carnet_settings, carnet_db, trail):
     with tampering(carnet_db) as conn:
         # make room at seq 5 and slip a copy of record 2 in there
