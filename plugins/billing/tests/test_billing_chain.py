@@ -277,3 +277,13 @@ def test_one_practitioners_check_reads_only_their_chain(carnet_db, world):
             "(deleted, or its number was skipped)"]
     assert _verify(carnet_db, world) == [f"practitioner {world.practitioner.id}: document {colleague_docs[0][1]} "
                                          "missing (deleted, or its number was skipped)"]
+
+
+def test_a_document_its_series_never_gave_is_named_inserted(carnet_db, world):
+    """The series row counts the numbers given; with it gone (deleted behind the application's
+    back) the practitioner's first document is beyond anything the series gave: inserted."""
+    docs = _issue_some(carnet_db, world, count=1)
+    first_number = next(number for _, number, who in docs if who == world.owner.id)
+    _behind_the_back(carnet_db, world, f"DELETE FROM billing_number_series WHERE practitioner_id = {world.owner.id}")
+    assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document {first_number} inserted or "
+                                         "reordered (it does not follow the previous document)"]
