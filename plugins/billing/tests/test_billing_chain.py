@@ -287,3 +287,12 @@ def test_a_document_its_series_never_gave_is_named_inserted(carnet_db, world):
     _behind_the_back(carnet_db, world, f"DELETE FROM billing_number_series WHERE practitioner_id = {world.owner.id}")
     assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document {first_number} inserted or "
                                          "reordered (it does not follow the previous document)"]
+
+
+def test_a_practitioners_only_document_deleted_is_named_missing(carnet_db, world, monkeypatch):
+    """No document left to read, but the series gave number 1: that number is missing."""
+    [only] = _issue_on(carnet_db, world, monkeypatch, date(2026, 3, 2), 1)
+    _behind_the_back(carnet_db, world, f"DELETE FROM billing_note_line WHERE note_id = {only}",
+                     f"DELETE FROM billing_note WHERE id = {only}")
+    assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document 2026-000001 missing "
+                                         "(deleted, or its number was skipped)"]
