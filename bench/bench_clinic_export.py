@@ -77,6 +77,11 @@ def populate(home: Path, patients: int, per_patient: int) -> None:
     start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     for first in range(0, patients, 250):  # 250 patients per transaction
         with db.session(clinic_id=clinic.id) as s:
+            if first:  # a practitioner per 250 patients (scheduling's overlap check reads theirs)
+                user = create_or_get_user(s, f"bench-{first}@cabinet.test", f"Bench {first}")
+                set_membership(s, clinic.id, user.id, ("practitioner",))
+                s.flush()
+                user_id = user.id
             for i in range(first, min(first + 250, patients)):
                 rnd = random.Random(i)
                 last = f"{rnd.choice(LAST)}{i}"
@@ -88,8 +93,8 @@ def populate(home: Path, patients: int, per_patient: int) -> None:
                     "notes": "Bilan initial : retard de langage oral, suivi hebdomadaire proposé.",
                 }).id
                 for k in range(per_patient):
-                    # one practitioner: no overlap; a patient's visits a day apart or more (patients ≥ 48)
-                    at = start + timedelta(minutes=30 * (k * patients + i))
+                    # no overlap for the practitioner; a patient's visits 250 slots (5 days) apart
+                    at = start + timedelta(minutes=30 * (k * 250 + i % 250))
                     visit = Appointment(practitioner_id=user_id, patient_id=pid, appointment_type_id=kind_id,
                                         starts_at=at, ends_at=at + timedelta(minutes=30),
                                         local_day=date(at.year, at.month, at.day), status="honoured")
