@@ -72,6 +72,30 @@ def test_a_zip_bomb_disguised_as_a_document_is_refused():
     assert _code("devoirs.docx", bomb) == "bomb"
 
 
+def _stored_docx() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        z.writestr("word/document.xml", "<w:document>Bonjour</w:document>")
+    return buffer.getvalue()
+
+
+def test_a_document_whose_contents_cannot_be_read_is_refused_not_a_server_error():
+    data = _stored_docx()
+    # a member's bytes changed (its CRC no longer matches)
+    damaged = data.replace(b"Bonjour", b"Bonsoir")
+    # a compression method no reader knows (99) in the local and central headers of every member
+    unknown = data.replace(b"PK\x03\x04\x14\x00\x00\x00\x00\x00", b"PK\x03\x04\x14\x00\x00\x00\x63\x00") \
+        .replace(b"PK\x01\x02\x14\x03\x14\x00\x00\x00\x00\x00", b"PK\x01\x02\x14\x03\x14\x00\x00\x00\x63\x00")
+    assert unknown != data
+    # flagged as encrypted (general purpose bit 0)
+    encrypted = data.replace(b"PK\x03\x04\x14\x00\x00\x00", b"PK\x03\x04\x14\x00\x01\x00") \
+        .replace(b"PK\x01\x02\x14\x03\x14\x00\x00\x00", b"PK\x01\x02\x14\x03\x14\x00\x01\x00")
+    assert encrypted != data
+    for bad in (damaged, unknown, encrypted):
+        assert _code("devoirs.docx", bad) == "disguised"
+
+
 def test_a_document_with_macros_or_a_plain_zip_is_refused():
     assert _code("devoirs.docx", _docx({"word/vbaProject.bin": b"macro"})) == "active"
     plain = io.BytesIO()

@@ -122,6 +122,9 @@ def _check_zip(data: bytes, media_type: str) -> None:
                         raise _refuse("bomb", BOMB)
     except InvalidInput:
         raise
+    # what zipfile raises on a member it cannot read: corrupt data or CRC (BadZipFile, zlib's error,
+    # an OSError), an unknown compression method (NotImplementedError), an encrypted member
+    # (RuntimeError), a truncated stream (EOFError): a document no one could open either
     except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, RuntimeError, EOFError):
         raise _refuse("disguised", DISGUISED) from None
 
