@@ -60,3 +60,23 @@ def test_the_accesses_page_says_done_in_core_words(client, clinic, staff, login_
     page = client.get(f"/patients/{patient_id}/accesses")
     assert page.status_code == 200
     assert "effectué" in page.text and "faites" not in page.text
+
+
+def test_a_job_writes_in_its_own_plugins_words(plugin_host, carnet_db):
+    """A job's messages are translated in its plugin's domain (the actor's prefix), rendered from
+    its plain-text templates, and link to its own public pages: consent and telecare once looked
+    their subjects up in the merged catalog, where another plugin's translation could win."""
+    from carnet_core.jobs.context import JobContext
+
+    def job(actor: str) -> JobContext:
+        return JobContext(message_id="m-1", actor=actor, retries=0, clinic_id=None, outbox_id=None,
+                          settings=plugin_host.settings, host=plugin_host, db=carnet_db)
+
+    assert job("scheduling.send_reminder").translate("done") == "faites"
+    assert job("core.export_clinic").translate("done") == "effectué"
+    consent = job("consent.send_code")
+    assert consent.translate("%(clinic)s: your signature code", clinic="Cabinet") == "Cabinet : votre code de signature"
+    body = consent.render("consent/messages/access_code.txt", clinic_name="Cabinet des Tilleuls", code="123456")
+    assert "123456" in body and "Cabinet des Tilleuls" in body and body.endswith("\n") and not body.endswith("\n\n")
+    base = plugin_host.settings.base_url.rstrip("/")
+    assert consent.patient_url("tilleuls", "/s/abc") == f"{base}/p/tilleuls/consent/s/abc"

@@ -33,6 +33,33 @@ class JobContext:
         """An idempotency key unique to this message: `<actor>:<message id>[:part…]`."""
         return ":".join([self.actor, self.message_id, *(str(p) for p in parts)])
 
+    @property
+    def domain(self) -> str:
+        """The gettext domain of this job's messages: its plugin's name, the actor's prefix
+        ("consent.send_invitation" -> "consent")."""
+        return self.actor.split(".", 1)[0]
+
+    def translate(self, message: str, **variables: Any) -> str:
+        """`message` in the instance's locale, looked up first in this job's plugin's own catalog
+        (then core's, then all merged), `%(name)s` placeholders filled from `variables`."""
+        from carnet_core.web.templating import message_environment
+
+        catalogs = message_environment(self.host).globals["gettext_catalogs"]
+        return catalogs.gettext(self.settings.locale, message, self.domain, **variables)
+
+    def render(self, template: str, **context: Any) -> str:
+        """A plain-text message template (an e-mail or SMS body) rendered in the instance's locale:
+        no HTML escaping, trimmed, one final newline."""
+        from carnet_core.web.templating import message_environment
+
+        env = message_environment(self.host)
+        return env.get_template(template).render(locale=self.settings.locale, **context).strip() + "\n"
+
+    def patient_url(self, clinic_slug: str, path: str) -> str:
+        """An absolute link to this plugin's public (patient) pages: `<base_url>/p/<clinic>/<plugin>/<path>`.
+        Only tokens go in `path`, never anything about the patient."""
+        return f"{self.settings.base_url.rstrip('/')}/p/{clinic_slug}/{self.domain}/{path.lstrip('/')}"
+
     @contextmanager
     def session(
         self, clinic_id: int | None = None, unscoped: bool = False

@@ -15,7 +15,6 @@ from carnet_core.plugin_api import (
     Mail,
     already_done,
     links,
-    message_environment,
     once,
     patient_access,
     record,
@@ -59,14 +58,10 @@ def send_followup(note_id: int, step: int, job: JobContext) -> None:
         issued = links.issue(db, purpose=followup.VIEW, subject_type="billing_note", subject_id=note.id,
                              patient_id=note.patient_id, expires_in=timedelta(days=followup.LINK_DAYS),
                              max_uses=followup.LINK_USES)
-        url = f"{job.settings.base_url.rstrip('/')}/p/{clinic.slug}/billing/n/{issued.token}"
+        url = job.patient_url(clinic.slug, f"n/{issued.token}")
         address, clinic_name, patient_id = contact.email, clinic.name, note.patient_id
-    env = message_environment(job.host)
-    locale = job.settings.locale
-    body = env.get_template("billing/messages/followup.txt").render(locale=locale, clinic=clinic_name, url=url,
-                                                                     days=followup.LINK_DAYS).strip() + "\n"
-    subject = env.get_template("billing/messages/followup_subject.txt").render(locale=locale,
-                                                                               clinic=clinic_name).strip()
+    body = job.render("billing/messages/followup.txt", clinic=clinic_name, url=url, days=followup.LINK_DAYS)
+    subject = job.render("billing/messages/followup_subject.txt", clinic=clinic_name).strip()
     send_mail(job.settings, Mail(to=address, subject=subject, text=body), key)
     with job.session() as db:
         if not once(db, key):

@@ -19,7 +19,6 @@ from carnet_core.plugin_api import (
     already_done,
     enqueue,
     links,
-    message_environment,
     once,
     open_or_unreadable,
     readable,
@@ -38,30 +37,16 @@ CODE_SUBJECT = N_("%(clinic)s: your signature code")
 ACCESS_CODE_SUBJECT = N_("%(clinic)s: your code to see the accesses to your file")
 
 
-def _translate(job: JobContext, message: str, **variables: Any) -> str:
-    catalogs = message_environment(job.host).globals["gettext_catalogs"]
-    return catalogs.gettext(job.settings.locale, message, **variables)
-
-
-def _render(job: JobContext, template: str, context: dict[str, Any]) -> str:
-    env = message_environment(job.host)
-    return env.get_template(template).render(locale=job.settings.locale, **context).strip() + "\n"
-
-
-def public_url(settings: Any, clinic: Clinic, path: str) -> str:
-    return f"{settings.base_url}/p/{clinic.slug}/consent/{path.lstrip('/')}"
-
-
-def withdraw_url(db: Any, settings: Any, clinic: Clinic, signer: Signer) -> str:
+def withdraw_url(db: Any, job: JobContext, clinic: Clinic, signer: Signer) -> str:
     issued = links.issue(db, purpose=WITHDRAW, subject_type="consent_signer", subject_id=signer.id,  # type: ignore[arg-type]
                          patient_id=signer.patient_id, expires_in=WITHDRAW_VALID, max_uses=WITHDRAW_USES)
-    return public_url(settings, clinic, f"w/{issued.token}")
+    return job.patient_url(clinic.slug, f"w/{issued.token}")
 
 
-def accesses_url(db: Any, settings: Any, clinic: Clinic, signer: Signer) -> str:
+def accesses_url(db: Any, job: JobContext, clinic: Clinic, signer: Signer) -> str:
     from carnet_consent.services import accesses
 
-    return public_url(settings, clinic, f"a/{accesses.issue_link(db, signer).token}")
+    return job.patient_url(clinic.slug, f"a/{accesses.issue_link(db, signer).token}")
 
 
 def _deliver(job: JobContext, key: str, to: str, subject: str, text: str, signer: Signer, kind: str) -> None:
@@ -105,11 +90,11 @@ def _send_link(job: JobContext, key: str, signer_id: int, kind: str) -> None:
         db.add(signer)
         until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
         context = {"clinic_name": clinic.name, "until": until, "reminder": kind == "reminder",
-                   "sign_url": public_url(job.settings, clinic, f"s/{issued.token}"),
-                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer),
-                   "accesses_url": accesses_url(db, job.settings, clinic, signer)}
-        subject = _translate(job, REMINDER_SUBJECT if kind == "reminder" else INVITATION_SUBJECT, clinic=clinic.name)
-        text = _render(job, "consent/messages/invitation.txt", context)
+                   "sign_url": job.patient_url(clinic.slug, f"s/{issued.token}"),
+                   "withdraw_url": withdraw_url(db, job, clinic, signer),
+                   "accesses_url": accesses_url(db, job, clinic, signer)}
+        subject = job.translate(REMINDER_SUBJECT if kind == "reminder" else INVITATION_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/invitation.txt", **context)
     _deliver(job, key, to, subject, text, signer, kind)
 
 
@@ -156,9 +141,9 @@ def send_code(signer_id: int, nth: int, job: JobContext) -> None:
         except links.LinkRefused:
             return  # too many codes for this link: the page says so
         context = {"clinic_name": clinic.name, "code": code,
-                   "withdraw_url": withdraw_url(db, job.settings, clinic, signer)}
-        subject = _translate(job, CODE_SUBJECT, clinic=clinic.name)
-        text = _render(job, "consent/messages/code.txt", context)
+                   "withdraw_url": withdraw_url(db, job, clinic, signer)}
+        subject = job.translate(CODE_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/code.txt", **context)
     _deliver(job, key, to, subject, text, signer, "code")
 
 
@@ -184,8 +169,8 @@ def send_access_code(link_id: int, nth: int, job: JobContext) -> None:
             code = links.issue_code(db, link)
         except links.LinkRefused:
             return
-        subject = _translate(job, ACCESS_CODE_SUBJECT, clinic=clinic.name)
-        text = _render(job, "consent/messages/access_code.txt", {"clinic_name": clinic.name, "code": code})
+        subject = job.translate(ACCESS_CODE_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/access_code.txt", clinic_name=clinic.name, code=code)
     _deliver(job, key, to, subject, text, signer, "access_code")
 
 
@@ -221,9 +206,9 @@ def build_rights_export(request_id: int, round_key: str, job: JobContext) -> Non
         issued = rights.issue_link(db, request)
         until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
         context = {"clinic_name": clinic.name, "until": until,
-                   "url": public_url(job.settings, clinic, f"r/{issued.token}")}
-        subject = _translate(job, RIGHTS_SUBJECT, clinic=clinic.name)
-        text = _render(job, "consent/messages/rights_export.txt", context)
+                   "url": job.patient_url(clinic.slug, f"r/{issued.token}")}
+        subject = job.translate(RIGHTS_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/rights_export.txt", **context)
     send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
     with job.session() as db:
         if once(db, key):
@@ -252,8 +237,8 @@ def send_rights_code(link_id: int, nth: int, job: JobContext) -> None:
             code = links.issue_code(db, link)
         except links.LinkRefused:
             return
-        subject = _translate(job, RIGHTS_CODE_SUBJECT, clinic=clinic.name)
-        text = _render(job, "consent/messages/rights_code.txt", {"clinic_name": clinic.name, "code": code})
+        subject = job.translate(RIGHTS_CODE_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/rights_code.txt", clinic_name=clinic.name, code=code)
         patient_id = link.patient_id
     send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
     with job.session() as db:

@@ -17,7 +17,6 @@ from carnet_core.plugin_api import (
     Mail,
     already_done,
     links,
-    message_environment,
     once,
     open_or_unreadable,
     patient_access,
@@ -37,22 +36,8 @@ NOTICE_SMS = N_("%(clinic)s: you have a new message. Read it here: %(url)s")
 CODE_SMS = N_("%(clinic)s: your code to read your messages: %(code)s (valid 15 minutes)")
 
 
-def _translate(job: JobContext, message: str, **variables: Any) -> str:
-    catalogs = message_environment(job.host).globals["gettext_catalogs"]
-    return catalogs.gettext(job.settings.locale, message, **variables)
-
-
-def _render(job: JobContext, template: str, context: dict[str, Any]) -> str:
-    env = message_environment(job.host)
-    return env.get_template(template).render(locale=job.settings.locale, **context).strip() + "\n"
-
-
 def _settings(job: JobContext) -> Any:
     return job.settings.plugins["telecare"]
-
-
-def public_url(settings: Any, clinic: Clinic, path: str) -> str:
-    return f"{settings.base_url}/p/{clinic.slug}/telecare/{path.lstrip('/')}"
 
 
 def _deliver(job: JobContext, key: str, channel: str, to: str, subject: str, text: str) -> None:
@@ -88,13 +73,13 @@ def notify(message_id: int, job: JobContext) -> None:
         db.add(access)
         seal(db, access, "address", to)
         db.flush()
-        url = public_url(job.settings, clinic, f"m/{issued.token}")
-        subject = _translate(job, NOTICE_SUBJECT, clinic=clinic.name)
+        url = job.patient_url(clinic.slug, f"m/{issued.token}")
+        subject = job.translate(NOTICE_SUBJECT, clinic=clinic.name)
         if channel == "email":
-            text = _render(job, "telecare/messages/notice.txt", {"clinic_name": clinic.name, "url": url,
-                                                                  "days": _settings(job).link_days})
+            text = job.render("telecare/messages/notice.txt", clinic_name=clinic.name, url=url,
+                              days=_settings(job).link_days)
         else:
-            text = _translate(job, NOTICE_SMS, clinic=clinic.name, url=url)
+            text = job.translate(NOTICE_SMS, clinic=clinic.name, url=url)
     _deliver(job, key, channel, to, subject, text)  # type: ignore[arg-type]
     with job.session() as db:
         if once(db, key):
@@ -122,11 +107,11 @@ def send_code(access_id: int, nth: int, job: JobContext) -> None:
             code = links.issue_code(db, link)
         except links.LinkRefused:
             return
-        subject = _translate(job, CODE_SUBJECT, clinic=clinic.name)
+        subject = job.translate(CODE_SUBJECT, clinic=clinic.name)
         if access.channel == "email":
-            text = _render(job, "telecare/messages/code.txt", {"clinic_name": clinic.name, "code": code})
+            text = job.render("telecare/messages/code.txt", clinic_name=clinic.name, code=code)
         else:
-            text = _translate(job, CODE_SMS, clinic=clinic.name, code=code)
+            text = job.translate(CODE_SMS, clinic=clinic.name, code=code)
         channel, patient_id = access.channel, access.patient_id
     _deliver(job, key, channel, to, subject, text)
     with job.session() as db:
@@ -164,12 +149,12 @@ def invite(session_id: int, job: JobContext) -> None:
                              patient_id=session.patient_id, expires_at=session.ends_at + MARGIN, max_uses=50)
         when = format_datetime(session.starts_at, "EEEE d MMMM y 'à' HH:mm", tzinfo=clinic.timezone,
                                locale=job.settings.locale)
-        url = public_url(job.settings, clinic, f"j/{issued.token}")
-        subject = _translate(job, INVITE_SUBJECT, clinic=clinic.name)
+        url = job.patient_url(clinic.slug, f"j/{issued.token}")
+        subject = job.translate(INVITE_SUBJECT, clinic=clinic.name)
         if channel == "email":
-            text = _render(job, "telecare/messages/invite.txt", {"clinic_name": clinic.name, "url": url, "when": when})
+            text = job.render("telecare/messages/invite.txt", clinic_name=clinic.name, url=url, when=when)
         else:
-            text = _translate(job, INVITE_SMS, clinic=clinic.name, when=when, url=url)
+            text = job.translate(INVITE_SMS, clinic=clinic.name, when=when, url=url)
         patient_id = session.patient_id
     _deliver(job, key, channel, to, subject, text)  # type: ignore[arg-type]
     with job.session() as db:
