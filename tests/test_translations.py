@@ -80,3 +80,17 @@ def test_a_job_writes_in_its_own_plugins_words(plugin_host, carnet_db):
     assert "123456" in body and "Cabinet des Tilleuls" in body and body.endswith("\n") and not body.endswith("\n\n")
     base = plugin_host.settings.base_url.rstrip("/")
     assert consent.patient_url("tilleuls", "/s/abc") == f"{base}/p/tilleuls/consent/s/abc"
+
+
+def test_a_nav_label_is_the_same_word_on_every_page(client, clinic, staff, login_as):
+    """A navigation label is translated in the words of the plugin that gave it, not of the page
+    drawing the shell: telecare's "Messages" was "Messagerie" on core's pages and "Messages" on
+    scheduling's (which translates the same msgid for its reminders table)."""
+    import re
+
+    login_as(client, staff("owner,practitioner"))
+    for path in ("/", "/patients", "/scheduling/"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        nav = re.search(r'<nav aria-label="[^"]*">(.*?)</nav>', page.text, re.S).group(1)
+        assert ">Messagerie</a>" in nav and ">Messages</a>" not in nav, path

@@ -283,7 +283,7 @@ def test_the_waiting_list_and_online_bookings_are_reachable_from_the_shell(world
     # given a practitioner: the waiting list is in the main navigation, online bookings on the agenda's head
     login_as(client, people["practitioner"])
     agenda = client.get("/scheduling/")
-    assert '<a href="/scheduling/waitlist">Liste d\'attente</a>' in _nav(agenda.text)
+    assert '<a href="/scheduling/waitlist">Liste d&#39;attente</a>' in _nav(agenda.text)
     assert '<a href="/scheduling/" aria-current="page">Agenda</a>' in _nav(agenda.text)
     assert '<a href="/scheduling/online">Rendez-vous pris en ligne</a>' in agenda.text
     assert 'href="/scheduling/setup"' not in agenda.text  # set-up needs scheduling.configure (owners)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from litestar import Request
@@ -64,8 +65,16 @@ def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs:
                     f"('{AUTHENTICATED}' for every member)"
                 )
             if principal.can(permission):
-                seen.append(item)
+                seen.append(_in_words_of(request, plugin, item))
     return seen
+
+
+def _in_words_of(request: Request[Any, Any, Any], plugin: str, item: Any) -> Any:
+    """The item with its label (or title) translated in the gettext domain of the plugin that gave
+    it: a nav label is the same word on every page, whichever plugin's template draws the shell."""
+    field = "label" if hasattr(item, "label") else "title"
+    catalogs = carnet_state(request).extras["catalogs"]
+    return replace(item, **{field: catalogs.gettext(locale_of(request), getattr(item, field), plugin)})
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
