@@ -134,3 +134,24 @@ def test_messages_extract_serves_an_installed_plugin_through_the_plugin_host(tmp
     assert result.exit_code == 0, result.output  # its catalogue is complete, found where it is installed
     unknown = CliRunner().invoke(carnet_cli, ["messages", "extract", "nosuchplugin", "--check"])
     assert unknown.exit_code == 2 and "no installed plugin 'nosuchplugin'" in unknown.output
+
+
+def test_extracting_messages_with_nothing_new_leaves_the_catalogue_as_it_was(tmp_path):
+    """`make messages` / `carnet messages extract` rewrote every catalogue at each run (a new
+    extraction time in its header): a diff in every plugin for a change in one. Only a change of
+    messages, translations or places now writes the file."""
+    from carnet_core.kit.messages import update
+
+    package = generate(tmp_path) / "src" / "carnet_bilans"
+    po = package / "translations" / "fr" / "LC_MESSAGES" / "bilans.po"
+    update("bilans", package)
+    # as if extracted on another day: the header's time alone must not make a new file
+    before = re.sub(rb'"POT-Creation-Date: [^"]*"', lambda _: b'"POT-Creation-Date: 2026-01-02 03:04+0000\\n"',
+                    po.read_bytes())
+    po.write_bytes(before)
+    update("bilans", package)
+    assert po.read_bytes() == before
+    template = package / "templates" / "bilans" / "patient.html"
+    template.write_text(template.read_text().replace('_("Save")', '_("Save the entry")'))
+    update("bilans", package)
+    assert po.read_bytes() != before and b'msgid "Save the entry"' in po.read_bytes()

@@ -9,6 +9,8 @@ installed plugin, wherever it lives) and by the repository's `make messages`.
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +64,16 @@ def update(name: str, package: Path, *, check: bool = False, seed: dict[str, str
             if report:
                 report(f"{name}: untranslated: {message.id!r}")
     if not check:
-        po_path.parent.mkdir(parents=True, exist_ok=True)
-        with po_path.open("wb") as fh:
-            write_po(fh, merged, width=100, omit_header=False, sort_output=True, include_lineno=False)
+        buffer = io.BytesIO()
+        write_po(buffer, merged, width=100, omit_header=False, sort_output=True, include_lineno=False)
+        old_text = po_path.read_bytes() if po_path.exists() else b""
+        if _without_creation_date(buffer.getvalue()) != _without_creation_date(old_text):
+            po_path.parent.mkdir(parents=True, exist_ok=True)
+            po_path.write_bytes(buffer.getvalue())
     return problems
+
+
+def _without_creation_date(po: bytes) -> bytes:
+    """A catalogue's text without its extraction time: a run that finds nothing new leaves the
+    file as it was (no diff in every other plugin's catalogue at each `make messages`)."""
+    return re.sub(rb'^"POT-Creation-Date: [^"]*"\n', b"", po, flags=re.M)
