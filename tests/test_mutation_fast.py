@@ -40,6 +40,17 @@ class Mutation:
     tests: tuple[str, ...]
 
 
+# verify_clinic's two checks of the chain's end (a record after the head's seq, a last record whose
+# hash is not the head's): removing both lets records forged after the head pass.
+_TAIL_CHECKS = (
+    "    if head_seq < result.last_seq:\n"
+    "        return result.fail(Problem(\n"
+    '            f"after the chain head (seq {head_seq}): records were added outside the application (inserted)",\n'
+    "            seq=head_seq + 1,\n"
+    "        ))\n"
+    "    if result.records and head_hash != running:\n"
+)
+
 MUTATIONS = [
     Mutation(
         "scoping: the clinic filter removed from a scoped query",
@@ -96,6 +107,32 @@ MUTATIONS = [
         "_json(action), _json(actor_id), _json(actor_kind),",
         "_json(action), _json(None), _json(actor_kind),",
         ("core/tests/test_audit_verify.py::test_a_modified_record_is_named",),
+    ),
+    Mutation(
+        "audit: purge's DELETE without its clinic filter",
+        "audit/integrity.py",
+        "            AuditRecord.__table__.c.clinic_id == clinic_id,  # type: ignore[attr-defined]\n",
+        "",
+        ("core/tests/test_audit_purge.py::test_purge_deletes_only_its_clinics_records_even_without_the_triggers",),
+    ),
+    Mutation(
+        "audit: the signed checkpoint message without the chain hash",
+        "audit/checkpoints.py",
+        '"seq": seq, "hash": hash_, "created_at"',
+        '"seq": seq, "created_at"',
+        (
+            "core/tests/test_audit_tamper_properties.py"
+            "::test_a_rewritten_chain_with_its_checkpoint_hashes_updated_names_the_checkpoint",
+        ),
+    ),
+    Mutation(
+        "audit: both end-of-chain checks removed (records forged after the head)",
+        "audit/integrity.py",
+        _TAIL_CHECKS,
+        _TAIL_CHECKS.replace("if head_seq < result.last_seq:", "if False:").replace(
+            "if result.records and head_hash != running:", "if False:"
+        ),
+        ("core/tests/test_audit_tamper_properties.py::test_forged_records_appended_after_the_head_are_named[1]",),
     ),
 ]
 
