@@ -11,7 +11,7 @@ __version__ = "0.3.1"
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
 SEEN: dict[str, list] = {
     "toggled": [], "audit": [], "demo": [], "greeted": [], "context": [], "exported": [], "erased": [],
-    "verified": [], "clinic_exported": [],
+    "verified": [], "clinic_exported": [], "clinic_imported": [],
 }
 # Care the example plugin records, per clinic slug: {patient_id: date} (tests set it).
 LAST_CARE: dict[str, dict] = {}
@@ -76,6 +76,14 @@ def export_clinic_data(clinic, db):
     SEEN["clinic_exported"].append(clinic.slug)
     # a third-party plugin's own records (rows of its tables, or anything it keeps elsewhere)
     return iter([("greeting", {"id": 1, "text": "bonjour"}), ("greeting", {"id": 2, "text": "au revoir"})])
+
+
+@hookimpl
+def import_clinic_data(clinic, db, archive):
+    # its own part of the archive only: what export_clinic_data wrote, back where it keeps it
+    greetings = list(archive.records("greeting"))
+    SEEN["clinic_imported"].append((clinic.slug, archive.entities(), greetings))
+    return {"greeting": len(greetings)}
 
 
 @hookimpl

@@ -31,7 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # A new data-lifecycle hook (export_clinic_data, retention, destruction) is added here too.
 DATA_LIFECYCLE_HOOKS: frozenset[str] = frozenset({
     "export_patient_data", "erase_patient_data", "verify_clinic_data", "last_care_dates", "patient_data_kept",
-    "export_clinic_data",
+    "export_clinic_data", "import_clinic_data",
 })
 
 
@@ -138,6 +138,11 @@ def last_care_dates(clinic: Any, db: Any) -> dict[int, Any] | None:
 @hookspec
 def export_clinic_data(clinic: Any, db: Any) -> Iterable[tuple[str, dict[str, Any]]] | None:
     """Data lifecycle, every installed plugin even if disabled: yield (entity, record) for all its rows, or None."""
+
+
+@hookspec
+def import_clinic_data(clinic: Any, db: Any, archive: Any) -> dict[str, int] | None:
+    """Data lifecycle, every installed plugin even if disabled: write back its part of a clinic export (archive.records(entity), archive.file(path)); return {entity: records written}, or None."""  # noqa: E501
 
 
 @hookspec

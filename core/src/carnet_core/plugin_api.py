@@ -104,6 +104,7 @@ _NAMES: dict[str, str] = {
     "Unreadable": "carnet_core.encryption.unreadable",
     # clinic export: a table's rows for the session's clinic, sealed columns opened, streamed
     "table_records": "carnet_core.export.records",
+    "insert_records": "carnet_core.export.records",
     # audit
     "record": "carnet_core.audit",
     "record_many": "carnet_core.audit",

@@ -87,10 +87,11 @@ class PluginHost:
         _require_lifecycle(hook_name)
         return getattr(self.pm.hook, hook_name)
 
-    def lifecycle_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """`lifecycle`, keeping which plugin returned what (None results left out)."""
+    def lifecycle_each(self, hook_name: str, per_plugin: Any = None, **kwargs: Any) -> list[tuple[str, Any]]:
+        """`lifecycle`, keeping which plugin returned what (None results left out). `per_plugin(name)`
+        gives arguments of each plugin's own (e.g. its part of an archive to import)."""
         _require_lifecycle(hook_name)
-        return self._call_each(hook_name, None, kwargs)
+        return self._call_each(hook_name, None, kwargs, per_plugin)
 
     def call_each(self, hook_name: str, only: set[str] | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook per plugin and keep who returned what (for mounting routes under /<name>)."""
@@ -98,14 +99,16 @@ class PluginHost:
             raise PluginError(_LIFECYCLE_ONLY.format(hook=hook_name))
         return self._call_each(hook_name, only, kwargs)
 
-    def _call_each(self, hook_name: str, only: set[str] | None, kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    def _call_each(self, hook_name: str, only: set[str] | None, kwargs: dict[str, Any],
+                   per_plugin: Any = None) -> list[tuple[str, Any]]:
         caller = getattr(self.pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
         for impl in reversed(caller.get_hookimpls()):
             name = self.pm.get_name(impl.plugin)
             if only is not None and name not in only and name != CORE_PLUGIN:
                 continue
-            args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
+            given = {**kwargs, **per_plugin(name)} if per_plugin is not None else kwargs
+            args = {k: given[k] for k in impl.argnames if k in given}
             result = impl.function(**args)
             if result is not None:
                 results.append((name, result))

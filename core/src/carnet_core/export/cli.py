@@ -1,4 +1,4 @@
-"""`carnet export clinic SLUG`, `carnet export open FILE`."""
+"""`carnet export clinic SLUG`, `carnet export open FILE`, `carnet import clinic FILE`."""
 
 from __future__ import annotations
 
@@ -72,10 +72,7 @@ def export_open(file: Path, out: Path, passphrase_file: Path | None, identity_fi
     from carnet_core.cli import fail
     from carnet_core.export.services import ExportError, decrypt_to
 
-    if (passphrase_file is None) == (identity_file is None):
-        fail("give --passphrase-file or --identity-file (one of them)")
-    secret = ({"passphrase": passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")} if passphrase_file
-              else {"identity": identity_file.read_text(encoding="utf-8").strip()})
+    secret = _opening_secret(passphrase_file, identity_file)
     if out.exists():
         fail(f"{out} exists: choose a new file")
     try:
@@ -87,4 +84,45 @@ def export_open(file: Path, out: Path, passphrase_file: Path | None, identity_fi
     click.echo(f"archive written: {out}")
 
 
-COMMANDS = [export]
+def _opening_secret(passphrase_file: Path | None, identity_file: Path | None) -> dict[str, Any]:
+    from carnet_core.cli import fail
+
+    if (passphrase_file is None) == (identity_file is None):
+        fail("give --passphrase-file or --identity-file (one of them)")
+    if passphrase_file is not None:
+        return {"passphrase": passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")}
+    return {"identity": identity_file.read_text(encoding="utf-8").strip()}
+
+
+@click.group("import")
+def import_() -> None:
+    """Import a whole clinic from its export into this empty instance (new keys, staff invited again)."""
+
+
+@import_.command("clinic")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file holding the passphrase the export was made with.")
+@click.option("--identity-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Or the age identity (AGE-SECRET-KEY-1…) the export was made for.")
+@click.pass_obj
+def import_clinic(rt: Any, file: Path, passphrase_file: Path | None, identity_file: Path | None) -> None:
+    """Check the export whole, then write it in one transaction (nothing on any error; audited)."""
+    from carnet_core.cli import fail
+    from carnet_core.db.migrate import import_models
+    from carnet_core.export.importing import ClinicImportError, import_archive, open_archive
+
+    secret = _opening_secret(passphrase_file, identity_file)
+    import_models(rt.host)
+    try:
+        archive = open_archive(file, **secret)
+        done = import_archive(rt.settings, rt.host, rt.db, archive)
+    except ClinicImportError as exc:
+        fail(str(exc))
+    counts = ", ".join(f"{source} {sum(c.values()) if isinstance(c, dict) else c}"
+                       for source, c in done["written"].items())
+    click.echo(f"clinic '{done['slug']}' imported ({counts} records); its staff are invited again by e-mail. "
+               "Check it with `carnet verify`.")
+
+
+COMMANDS = [export, import_]

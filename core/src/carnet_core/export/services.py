@@ -269,29 +269,41 @@ def plugin_versions(host: Any) -> dict[str, str]:
 ProgressFn = Callable[[str, int, int, int], None]  # phase, phases done, phases total, records
 
 
+def _write_sources(writer: _ArchiveWriter, todo: list[Any], progress: ProgressFn | None) -> int:
+    records = 0
+    for done, (source, stream) in enumerate(todo):
+        if progress:
+            progress(source, done, len(todo), records)
+        for item in stream:
+            try:
+                entity, record = item
+            except (TypeError, ValueError):
+                raise ExportError(f"{source}: export_clinic_data yields (entity, record) pairs") from None
+            if not isinstance(record, dict):
+                raise ExportError(f"{source}: {entity} records are dicts")
+            writer.add(source, entity, record)
+            records += 1
+            if progress and records % 1000 == 0:
+                progress(source, done, len(todo), records)
+        writer.close_current()
+    return records
+
+
 def write_archive(db: Any, host: Any, clinic: Any, out: BinaryIO, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Write the clinic's archive (plain ZIP) into `out`; returns its manifest."""
     from carnet_core.version import __version__
 
     todo = sources(db, host, clinic)
-    records = 0
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         writer = _ArchiveWriter(zf)
-        for done, (source, stream) in enumerate(todo):
-            if progress:
-                progress(source, done, len(todo), records)
-            for item in stream:
-                try:
-                    entity, record = item
-                except (TypeError, ValueError):
-                    raise ExportError(f"{source}: export_clinic_data yields (entity, record) pairs") from None
-                if not isinstance(record, dict):
-                    raise ExportError(f"{source}: {entity} records are dicts")
-                writer.add(source, entity, record)
-                records += 1
-                if progress and records % 1000 == 0:
-                    progress(source, done, len(todo), records)
-            writer.close_current()
+        try:
+            records = _write_sources(writer, todo, progress)
+        except BaseException:
+            # a member left open would make closing the ZIP raise instead, hiding the real error
+            with suppress(Exception):
+                if writer.current is not None:
+                    writer.current.handle.close()
+            raise
         manifest = {
             "format": FORMAT, "exported_at": utcnow().isoformat(),
             "clinic": {"slug": clinic.slug, "name": clinic.name},

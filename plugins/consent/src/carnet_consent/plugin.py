@@ -118,3 +118,10 @@ def export_clinic_data(clinic: Any, db: Any) -> Any:
     from carnet_consent.services.archive import clinic_records
 
     return clinic_records(db)
+
+
+@hookimpl
+def import_clinic_data(clinic: Any, db: Any, archive: Any) -> Any:
+    from carnet_consent.services.archive import import_records
+
+    return import_records(db, archive)

@@ -1,5 +1,6 @@
 """Billing's part of the clinic export (core's `export_clinic_data`): every row (numbers, series
-and hash chain as stored), each note's PDF as a file, and the notes as a CSV a person can read."""
+and hash chain as stored), each note's PDF as a file, and the notes as a CSV a person can read;
+and its import (`import_clinic_data`): every row back under its id, each PDF from its file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from carnet_core.plugin_api import table_records
+from carnet_core.plugin_api import insert_records, table_records
 
 
 def models() -> list[Any]:
@@ -38,3 +39,41 @@ def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 "patient": record["patient_name"], "praticien_id": record["practitioner_id"],
                 "total_euros": f"{record['total_cents'] / 100:.2f}".replace(".", ","),
             }
+
+
+def import_records(db: Any, archive: Any) -> dict[str, int]:
+    """Every billing row of the archive, parents first; a PDF from `files/billing/notes/<number>.pdf`.
+
+    The database refuses a line under an issued note: issued notes are written as drafts (without
+    their number), their lines after them, then issued again with their number and sequence (dates
+    and chain hash as they were)."""
+    import sqlalchemy as sa
+
+    from carnet_billing.models import Document, Note
+
+    numbers = {r["id"]: r.get("number") for r in archive.records("note") if r.get("number")}
+    issued: list[dict[str, Any]] = []
+
+    def as_draft(record: dict[str, Any]) -> dict[str, Any]:
+        if record.get("status") != "issued":
+            return {}
+        issued.append({"note": record["id"], "number": record.get("number"), "seq": record.get("seq")})
+        return {"status": "draft", "number": None, "seq": None}
+
+    def pdf(record: dict[str, Any]) -> dict[str, Any]:
+        number = numbers.get(record.get("note_id"))
+        content = archive.file(f"notes/{number}.pdf") if number else None
+        return {"body": base64.b64encode(content).decode("ascii") if content is not None else None}
+
+    fills = {Note: as_draft, Document: pdf}
+    written = {}
+    for model in models():
+        entity = model.__tablename__.removeprefix("billing_")
+        written[entity] = insert_records(db, model, archive.records(entity), fill=fills.get(model))
+        if model.__tablename__ == "billing_note_line" and issued:
+            notes = Note.__table__
+            # the connection's statement, not the ORM's: the import is audited once, as a whole
+            db.connection().execute(
+                sa.update(notes).where(notes.c.clinic_id == db.info["clinic_id"], notes.c.id == sa.bindparam("note"))
+                .values(status="issued", number=sa.bindparam("number"), seq=sa.bindparam("seq")), issued)
+    return written

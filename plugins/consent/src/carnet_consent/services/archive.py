@@ -1,7 +1,8 @@
 """Consent's part of the clinic export (core's `export_clinic_data`): every row (versions with
 their content hashes, requests, signers, signatures with their evidence, decisions, the signing
 certificates, the register of rights requests), and each signed PDF as a file. The clinic's
-private signing key never leaves."""
+private signing key never leaves: after an import (`import_clinic_data`) its certificates still
+verify the PDFs they signed, and the instance makes a key of its own for the next signatures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from carnet_core.plugin_api import table_records
+from carnet_core.plugin_api import insert_records, table_records
 
 
 def models() -> list[Any]:
@@ -31,3 +32,18 @@ def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for record in table_records(db, Document):
         if record["body"]:
             yield f"file:signed/{record['request_id']}.pdf", {"content": base64.b64decode(record["body"])}
+
+
+def import_records(db: Any, archive: Any) -> dict[str, int]:
+    """Every consent row of the archive, parents first; a signed PDF from `files/consent/signed/<request>.pdf`."""
+    from carnet_consent.models import Document
+
+    def pdf(record: dict[str, Any]) -> dict[str, Any]:
+        content = archive.file(f"signed/{record.get('request_id')}.pdf")
+        return {"body": base64.b64encode(content).decode("ascii") if content is not None else None}
+
+    written = {}
+    for model in models():
+        entity = model.__tablename__.removeprefix("consent_")
+        written[entity] = insert_records(db, model, archive.records(entity), fill=pdf if model is Document else None)
+    return written

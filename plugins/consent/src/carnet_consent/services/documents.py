@@ -86,7 +86,10 @@ def current_key(db: CarnetSession, clinic_name: str) -> SigningKey:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     now = utcnow()
-    row = db.exec(select(SigningKey).where(SigningKey.not_after > now + timedelta(days=1))
+    # an imported clinic's certificates come without their private half (it never leaves an
+    # instance): they verify what they signed; the next signature gets a key of this instance
+    row = db.exec(select(SigningKey).where(SigningKey.not_after > now + timedelta(days=1),
+                                           col(SigningKey.private_key).is_not(None))
                   .order_by(col(SigningKey.id).desc())).first()
     if row is not None:
         return row

@@ -1,12 +1,16 @@
 """Scheduling's part of the clinic export (core's `export_clinic_data`): every row, the agenda as
-FHIR R4 Appointments and as a CSV a person can read."""
+FHIR R4 Appointments and as a CSV a person can read; and its import (`import_clinic_data`): every
+row back under its id. A calendar feed's secret link does not travel: an imported feed gets a new
+secret nobody knows, so its practitioner makes its link again."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
-from carnet_core.plugin_api import table_records
+from carnet_core.plugin_api import insert_records, table_records
 
 # Carnet's statuses in FHIR's appointmentstatus codes
 FHIR_STATUS = {"booked": "booked", "honoured": "fulfilled", "absent": "noshow", "excused": "cancelled",
@@ -57,3 +61,19 @@ def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             "patient_id": record["patient_id"], "praticien_id": record["practitioner_id"],
             "statut": record["status"], "serie_id": record["series_id"], "notes": record["notes"],
         }
+
+
+def _new_feed_secret(record: dict[str, Any]) -> dict[str, Any]:
+    return {"token_hash": hashlib.sha256(secrets.token_bytes(32)).hexdigest()}
+
+
+def import_records(db: Any, archive: Any) -> dict[str, int]:
+    """Every scheduling row of the archive, parents first."""
+    from carnet_scheduling.models import CalendarFeed
+
+    written = {}
+    for model in models():
+        entity = model.__tablename__.removeprefix("scheduling_")
+        fill = _new_feed_secret if model is CalendarFeed else None
+        written[entity] = insert_records(db, model, archive.records(entity), fill=fill)
+    return written

@@ -1,5 +1,6 @@
 """Telecare's part of the clinic export (core's `export_clinic_data`): every conversation,
-message, access, video session and profile row, and each attachment as a file of its own."""
+message, access, video session and profile row, and each attachment as a file of its own; and its
+import (`import_clinic_data`): every row back under its id, each attachment from its file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from carnet_core.plugin_api import table_records
+from carnet_core.plugin_api import insert_records, table_records
 
 
 def models() -> list[Any]:
@@ -28,3 +29,19 @@ def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for record in table_records(db, Attachment):
         if record["content"]:
             yield f"file:attachments/{record['id']}", {"content": base64.b64decode(record["content"])}
+
+
+def import_records(db: Any, archive: Any) -> dict[str, int]:
+    """Every telecare row of the archive, parents first; an attachment from `files/telecare/attachments/<id>`."""
+    from carnet_telecare.models import Attachment
+
+    def content(record: dict[str, Any]) -> dict[str, Any]:
+        data = archive.file(f"attachments/{record.get('id')}")
+        return {"content": base64.b64encode(data).decode("ascii") if data is not None else None}
+
+    written = {}
+    for model in models():
+        entity = model.__tablename__.removeprefix("telecare_")
+        written[entity] = insert_records(db, model, archive.records(entity),
+                                         fill=content if model is Attachment else None)
+    return written
