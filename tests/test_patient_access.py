@@ -137,6 +137,24 @@ def test_public_forms_find_a_known_patient_without_reading_and_register_new_ones
         assert patients.find(email="lea@example.fr", last_name="Durand") == new
 
 
+def test_a_public_form_finds_a_child_through_a_parents_address_and_audits_what_it_opened(carnet_db, clinic):
+    form = Principal(kind="patient_link", clinic_id=clinic.id, extra={"actor_id": "online-rights-form"})
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        patients = access(db, form)
+        child = patients.register({"last_name": "Garnier", "first_name": "Léo", "birth_date": "2017-03-14",
+                                   "guardians": [{"relation": "mother", "last_name": "Garnier", "first_name": "Camille",
+                                                  "email": "camille@example.org"}]})
+        other = patients.register({"last_name": "Garnier", "first_name": "Zoé", "email": "zoe@example.org"})
+        [mother] = access(db, "system:test").guardians(child)
+        assert patients.find_by_guardian(email="Camille@Example.org", last_name="GARNIER") == (child, mother.id)
+        assert patients.find_by_guardian(email="camille@example.org", last_name="Martin") is None
+        assert patients.find_by_guardian(email="zoe@example.org", last_name="Garnier") is None  # not a parent's
+        reads = db.exec(select(AuditRecord).where(AuditRecord.action == "read",
+                                                  AuditRecord.actor_id == "online-rights-form")).all()
+        assert {r.patient_id for r in reads} == {child}  # only the patients whose parents' e-mails were opened
+        assert other not in {r.patient_id for r in reads}
+
+
 def test_an_erased_patient_is_gone_for_plugins(carnet_db, clinic, practice):
     from carnet_core.patients.services import erase_patient, get_patient
 

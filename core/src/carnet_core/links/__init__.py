@@ -14,10 +14,12 @@ from carnet_core.links.services import (
     IssuedLink,
     LinkError,
     LinkRefused,
+    address_throttled,
     audit_access,
     contact_allowed,
     issue,
     issue_code,
+    note_failure,
     open_link,
     refusal_reason,
     revoke,
@@ -28,7 +30,7 @@ from carnet_core.links.services import (
 __all__ = [
     "CODE_LOCKED", "EXPIRED", "MAX_CODE_ATTEMPTS", "MAX_CODES_SENT",
     "REVOKED", "THROTTLED", "UNKNOWN", "USED", "IssuedLink", "LinkError",
-    "LinkRefused", "PatientLink", "audit_access", "contact_allowed", "issue", "issue_code", "open_link",
-    "refusal_reason", "revoke",
+    "LinkRefused", "PatientLink", "address_throttled", "audit_access", "contact_allowed", "issue", "issue_code",
+    "note_failure", "open_link", "refusal_reason", "revoke",
     "use", "verify_code",
 ]

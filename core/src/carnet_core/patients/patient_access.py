@@ -11,6 +11,7 @@
     patients.contact(patient_id, "email")      # where to send a message (patient, else a guardian)
     patients.guardians(patient_id)             # [GuardianContact]: holders of parental authority
     patients.find(email=..., last_name=...)    # id of a known patient (online forms), no data
+    patients.find_by_guardian(email=..., last_name=...)  # (patient id, guardian id) for a parent
     patients.register({...})                   # a new patient through the registry's validation
 
 Rules (the registry's, `patients.services`): staff with `core.patients.view_all` (owner,
@@ -356,6 +357,39 @@ class PatientAccess:
             Patient.erased_at.is_(None),  # type: ignore[union-attr]
         ).order_by(Patient.id)).first()
         return None if found is None else int(found)
+
+    def find_by_guardian(self, *, email: str, last_name: str, limit: int = 20) -> tuple[int, int] | None:
+        """(patient id, guardian id) of the clinic's live patient with this last name (blind index)
+        one of whose holders of parental authority has exactly this e-mail address (compared
+        without case), for public forms where a parent identifies a child. Only the e-mails of
+        the guardians of at most `limit` patients bearing that name are opened, and the read is
+        audited per patient under this principal."""
+        clinic_id = self.db.clinic_id
+        name_idx = blind_index(self.db, clinic_id, "core_patient.last_name", last_name, "name")
+        wanted = (email or "").strip().lower()
+        if name_idx is None or not wanted:
+            return None
+        candidates = list(self.db.exec(select(Patient.id).where(
+            Patient.last_name_bidx == name_idx, Patient.erased_at.is_(None),  # type: ignore[union-attr]
+        ).order_by(Patient.id).limit(limit)))
+        if not candidates:
+            return None
+        db = self.db
+        found: tuple[int, int] | None = None
+        opened: list[int] = []
+        for guardian in db.exec(select(PatientGuardian).where(
+                PatientGuardian.patient_id.in_(candidates)).order_by(PatientGuardian.id)):  # type: ignore[attr-defined]
+            try:
+                value = readable(open_or_unreadable(db, guardian, "email"))
+            except KeyDestroyed:
+                continue
+            if guardian.patient_id not in opened:
+                opened.append(guardian.patient_id)
+            if found is None and value and value.strip().lower() == wanted:
+                assert guardian.id is not None
+                found = (guardian.patient_id, guardian.id)
+        self._audit_read(opened, ["guardians.email"])
+        return found
 
     def register(self, data: dict[str, Any]) -> int:
         """Register a patient through the registry (validation, sealing, audit); PatientInvalid
