@@ -60,6 +60,15 @@ PUBLIC_ROUTES = {
     "POST /p/{clinic_slug:str}/consent/a/{token:str}",
     "GET /p/{clinic_slug:str}/consent/r/{token:str}", "POST /p/{clinic_slug:str}/consent/r/{token:str}/code",
     "POST /p/{clinic_slug:str}/consent/r/{token:str}",
+    # consent, a patient's RGPD request from the clinic's page: the same answer whether or not the
+    # details match a file, rate-limited per visitor and per address; the personal link (hashed,
+    # 24 hours, single use, code) goes only to the address on file
+    "GET /p/{clinic_slug:str}/consent/rights", "POST /p/{clinic_slug:str}/consent/rights",
+    "GET /p/{clinic_slug:str}/consent/rights/{token:str}",
+    "POST /p/{clinic_slug:str}/consent/rights/{token:str}/code", "POST /p/{clinic_slug:str}/consent/rights/{token:str}",
+    # consent, the kiosk on the cabinet's tablet: a link (hashed, 30 minutes, single use) shown once to
+    # staff; refused on a device signed in as staff
+    "GET /p/{clinic_slug:str}/consent/k/{token:str}", "POST /p/{clinic_slug:str}/consent/k/{token:str}",
     # billing, the patient's link in an unpaid follow-up e-mail: view and download the note
     "GET /p/{clinic_slug:str}/billing/n/{token:str}", "GET /p/{clinic_slug:str}/billing/n/{token:str}/download",
     "GET /static/billing/{file_path:path}", "HEAD /static/billing/{file_path:path}",
@@ -224,6 +233,13 @@ CONSENT_ROWS: dict[str, Row] = {
                                                         foreign=_PA),
     "POST /consent/patients/{patient_id:int}/withdraw": Row(_STAFF, _UNKNOWN_PATIENT, {"purpose": "telesoin"},
                                                             ok=(404,), foreign=_PA),
+    # consents given in the cabinet: on paper with a scan, on a tablet (a kiosk link shown once)
+    "GET /consent/patients/{patient_id:int}/paper": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
+    "POST /consent/patients/{patient_id:int}/paper": Row(_STAFF, _UNKNOWN_PATIENT, {}, ok=(404,), foreign=_PA),
+    "POST /consent/patients/{patient_id:int}/tablet": Row(_STAFF, _UNKNOWN_PATIENT,
+                                                          {"template_id": "1", "signer": "patient"},
+                                                          ok=(404, 422), foreign=_PA),
+    "GET /consent/requests/{request_id:int}/scan": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "GET /consent/requests/{request_id:int}": Row(_STAFF, {"request_id": 999999}, ok=(404,)),
     "POST /consent/requests/{request_id:int}/cancel": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
     "POST /consent/requests/{request_id:int}/resend": Row(_STAFF, {"request_id": 999999}, {}, ok=(404,)),
@@ -245,6 +261,9 @@ CONSENT_ROWS: dict[str, Row] = {
     "POST /consent/rights/{request_id:int}/decide": Row(("owner",), {"request_id": 999999},
                                                         {"decision": "answered"}, ok=(404,)),
     "POST /consent/rights/{request_id:int}/deliver": Row(("owner",), {"request_id": 999999}, {}, ok=(404,)),
+    # the owner's settings ("who looked at my file" on or off)
+    "GET /consent/settings": Row(("owner",)),
+    "POST /consent/settings": Row(("owner",), body={"accesses_view": "1"}),
     f"GET {_C}/forms": Row(_STAFF),
     f"GET {_C}/patients/{{patient_id:int}}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
     f"GET {_C}/patients/{{patient_id:int}}/allows/{{purpose:str}}": Row(

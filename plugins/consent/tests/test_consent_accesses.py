@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from consent_world import code_in, link_in, owner_principal
+from consent_world import code_in, link_in, mail_text, mails_to, owner_principal
+from litestar.testing import TestClient
 from sqlmodel import select
 
 from carnet_core.plugin_api import patient_access
@@ -67,3 +68,42 @@ def test_the_accesses_link_of_a_parent_shows_the_childs_file_only(client, world,
         viewed = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "patient_accesses",
                                                    AuditRecord.action == "read")).one()
         assert viewed.patient_id == world.minor
+
+
+def test_the_owner_switches_the_accesses_page_off_and_on(client, world, carnet_db, carnet_settings, jobs_worker,
+                                                           login_as, app):
+    """Off: a link already sent opens a clear page (no code sent, nothing shown), new messages carry
+    no such link; on again: the page works. Only owners reach the switch; the change is audited."""
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        signing.send(db, owner_principal(world.clinic.id, world.owner.id), world.forms["care"], world.adult)
+    wait_for_jobs(jobs_worker)
+    sent_before = link_in(carnet_settings, "elodie@example.org", "a")
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as secretary:
+        login_as(secretary, world.secretary)
+        assert secretary.get("/consent/settings").status_code == 403
+    staff = TestClient(app=app, base_url="http://127.0.0.1:8000")
+    token = login_as(staff, world.owner)
+    page = staff.get("/consent/settings")
+    assert page.status_code == 200 and 'name="accesses_view" value="1" checked' in page.text  # on by default
+    saved = staff.post("/consent/settings", data={"_csrf_token": token}, follow_redirects=True)
+    assert saved.status_code == 200 and "Paramètres enregistrés" in saved.text
+    assert 'name="accesses_view" value="1" checked' not in saved.text
+
+    off = client.get(sent_before)
+    assert off.status_code == 403 and "pas proposée par le cabinet" in off.text
+    csrf = csrf_token(client, "/login")  # the public page is a refusal: any session's token will do
+    assert client.post(f"{sent_before}/code", data={"_csrf_token": csrf}).status_code == 403
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        signing.send(db, owner_principal(world.clinic.id, world.owner.id), world.forms["telesoin"], world.adult)
+    wait_for_jobs(jobs_worker)
+    newest = mail_text(mails_to(carnet_settings, "elodie@example.org")[-1])
+    assert "/consent/s/" in newest and "/consent/a/" not in newest and "Qui a consulté" not in newest
+
+    staff.post("/consent/settings", data={"_csrf_token": token, "accesses_view": "1"})
+    again = client.get(sent_before)
+    assert again.status_code == 200 and "Recevoir un code" in again.text
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        changes = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_setting")).all()
+        assert [c.action for c in changes] == ["update", "update"]

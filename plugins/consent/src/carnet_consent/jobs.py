@@ -43,9 +43,13 @@ def withdraw_url(db: Any, job: JobContext, clinic: Clinic, signer: Signer) -> st
     return job.patient_url(clinic.slug, f"w/{issued.token}")
 
 
-def accesses_url(db: Any, job: JobContext, clinic: Clinic, signer: Signer) -> str:
+def accesses_url(db: Any, job: JobContext, clinic: Clinic, signer: Signer) -> str | None:
+    """The "who looked at my file" link, unless the clinic's owner switched the page off."""
     from carnet_consent.services import accesses
+    from carnet_consent.services.settings import accesses_enabled
 
+    if not accesses_enabled(db):
+        return None
     return job.patient_url(clinic.slug, f"a/{accesses.issue_link(db, signer).token}")
 
 
@@ -158,6 +162,10 @@ def send_access_code(link_id: int, nth: int, job: JobContext) -> None:
         link = db.exec(select(links.PatientLink).where(links.PatientLink.id == link_id)).first()
         if link is None or link.purpose != accesses.ACCESSES or links.refusal_reason(link) is not None:
             return
+        try:
+            accesses.check_enabled(db)
+        except accesses.AccessesOff:
+            return  # switched off since the page asked: no code
         if link.codes_sent >= nth:
             return  # this code was already issued
         signer = db.exec(select(Signer).where(Signer.id == link.subject_id)).first()
@@ -216,20 +224,19 @@ def build_rights_export(request_id: int, round_key: str, job: JobContext) -> Non
                    patient_id=request.patient_id, details={"kind": "export_link"}, actor=f"job:{job.actor}")
 
 
-def send_rights_code(link_id: int, nth: int, job: JobContext) -> None:
-    """E-mail the one-time code of an export link, to the patient's address."""
-    from carnet_consent.services import rights
-
-    key = f"consent.rights_code:{link_id}:{nth}"
+def _send_rights_link_code(job: JobContext, key: str, link_id: int, nth: int, purpose: str,
+                           to_of: Any, subject: str, template: str, resource_id_of: Any) -> None:
+    """E-mail the one-time code of a rights link (`purpose`) to the address `to_of(db, link)` gives,
+    once per code (`nth`): a used, expired or revoked link, or a code already issued, sends nothing."""
     with job.session() as db:
         if already_done(db, key):
             return
         link = db.exec(select(links.PatientLink).where(links.PatientLink.id == link_id)).first()
-        if link is None or link.purpose != rights.DELIVERY or links.refusal_reason(link) is not None:
+        if link is None or link.purpose != purpose or links.refusal_reason(link) is not None:
             return
         if link.codes_sent >= nth:
             return
-        to = _patient_email(db, link.patient_id)
+        to = to_of(db, link)
         clinic = db.get(Clinic, link.clinic_id)
         if not to or clinic is None:
             return
@@ -237,11 +244,59 @@ def send_rights_code(link_id: int, nth: int, job: JobContext) -> None:
             code = links.issue_code(db, link)
         except links.LinkRefused:
             return
-        subject = job.translate(RIGHTS_CODE_SUBJECT, clinic=clinic.name)
-        text = job.render("consent/messages/rights_code.txt", clinic_name=clinic.name, code=code)
-        patient_id = link.patient_id
+        title = job.translate(subject, clinic=clinic.name)
+        text = job.render(template, clinic_name=clinic.name, code=code)
+        patient_id, resource_id = link.patient_id, resource_id_of(link)
+    send_mail(job.settings, Mail(to=to, subject=title, text=text), key=key)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="consent_rights_request", resource_id=resource_id,
+                   patient_id=patient_id, details={"kind": "code"}, actor=f"job:{job.actor}")
+
+
+def send_rights_code(link_id: int, nth: int, job: JobContext) -> None:
+    """E-mail the one-time code of an export link, to the patient's address."""
+    from carnet_consent.services import rights
+
+    _send_rights_link_code(job, f"consent.rights_code:{link_id}:{nth}", link_id, nth, rights.DELIVERY,
+                           lambda db, link: _patient_email(db, link.patient_id), RIGHTS_CODE_SUBJECT,
+                           "consent/messages/rights_code.txt", lambda link: link.subject_id)
+
+
+RIGHTS_ASK_SUBJECT = N_("%(clinic)s: confirm your request")
+RIGHTS_ASK_CODE_SUBJECT = N_("%(clinic)s: your code to confirm your request")
+
+
+def send_rights_ask(patient_id: int, guardian_id: int, nonce: str, job: JobContext) -> None:
+    """E-mail the personal link of a request made on the public page to the address on file (the
+    patient's, or the holder of parental authority's), once per submission (`nonce`)."""
+    from carnet_consent.services import rights_online
+
+    key = f"{rights_online.LINK_ACTOR}:{patient_id}:{nonce}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        clinic = db.get(Clinic, job.clinic_id)
+        to = rights_online.address_on_file(db, patient_id, guardian_id)
+        if not to or clinic is None:
+            return  # erased, or the address removed meanwhile: no link, no message
+        issued = rights_online.issue_link(db, patient_id, guardian_id)
+        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        context = {"clinic_name": clinic.name, "until": until,
+                   "url": job.patient_url(clinic.slug, f"rights/{issued.token}")}
+        subject = job.translate(RIGHTS_ASK_SUBJECT, clinic=clinic.name)
+        text = job.render("consent/messages/rights_ask.txt", **context)
     send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
     with job.session() as db:
         if once(db, key):
-            record(db, action="send", resource_type="consent_rights_request", resource_id=link.subject_id,
-                   patient_id=patient_id, details={"kind": "code"}, actor=f"job:{job.actor}")
+            record(db, action="send", resource_type="consent_rights_request", patient_id=patient_id,
+                   details={"kind": "request_link"}, actor=f"job:{job.actor}")
+
+
+def send_rights_ask_code(link_id: int, nth: int, job: JobContext) -> None:
+    """E-mail the one-time code of a public request's link, to the same address on file."""
+    from carnet_consent.services import rights_online
+
+    _send_rights_link_code(job, f"{rights_online.CODE_ACTOR}:{link_id}:{nth}", link_id, nth, rights_online.ASK,
+                           rights_online.recipient, RIGHTS_ASK_CODE_SUBJECT, "consent/messages/rights_ask_code.txt",
+                           lambda link: None)

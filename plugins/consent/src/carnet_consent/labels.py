@@ -29,6 +29,12 @@ RULE_LABELS = {"patient": N_("the patient signs"), "one": N_("one holder of pare
 RIGHTS_KIND_LABELS = {"access": N_("Access to the file"), "rectification": N_("Rectification"),
                       "erasure": N_("Erasure"), "objection": N_("Objection"), "portability": N_("Portability"),
                       "restriction": N_("Restriction of processing")}
+RIGHTS_KIND_HELP = {"access": N_("a copy of the file and of the data kept"),
+                    "rectification": N_("correct inaccurate data"),
+                    "erasure": N_("delete data kept without reason (a care record is kept as the law requires)"),
+                    "objection": N_("stop a processing such as reminders or sharing"),
+                    "portability": N_("receive your data in a reusable format"),
+                    "restriction": N_("freeze the use of data while a question is settled")}
 REQUESTER_LABELS = {"patient": N_("the patient"), "parent": N_("a parent"), "guardian": N_("a legal guardian"),
                     "representative": N_("a representative")}
 CHECK_LABELS = {"in_person": N_("in person"), "id_document": N_("copy of an identity document"),

@@ -12,6 +12,8 @@
   of its audit record in core's chain.
 - `consent_decision`: the ledger "patient P allows purpose X" (accepted, refused, withdrawn),
   append-only (triggers refuse UPDATE and DELETE): a withdrawal adds a row, history never goes.
+- `consent_scan`: the scan of a consent given on paper (a PDF, sealed with the patient's key).
+- `consent_setting`: the clinic owner's choices for the module (one row; none: the defaults).
 """
 
 from __future__ import annotations
@@ -119,7 +121,11 @@ class Signature(ClinicOwned, table=True):
     version_hash: str = Field(max_length=64)
     answers: bytes | None = Field(default=None, sa_type=Sealed)  # JSON {clause: true/false}
     evidence: bytes | None = Field(default=None, sa_type=Sealed)  # JSON: name typed, channel, code, address, agent
-    channel: str = Field(max_length=12)  # "email" (the code went to the same channel as the link)
+    # "email": the code went to the same channel as the link; "paper": a signed sheet recorded by
+    # staff (its scan in consent_scan); "tablet": signed in the cabinet, on a kiosk link staff opened
+    channel: str = Field(max_length=12)
+    # when the signer's identity was confirmed: the e-mailed code verified ("email"); the staff
+    # member recording the sheet, or handing over the tablet, vouching for it ("paper", "tablet")
     code_verified_at: datetime = Field(sa_type=UTCDateTime)
     signed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     audit_seq: int | None = Field(default=None)  # position of the signature's record in core's audit chain
@@ -224,5 +230,41 @@ class RightsRequest(ClinicOwned, table=True):
     export_link_id: int | None = Field(default=None)  # core_patient_link that delivers it
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # the link e-mailed
     downloaded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: int | None = Field(default=None, foreign_key="core_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Setting(ClinicOwned, table=True):
+    """The clinic owner's choices for the module, one row per clinic (no row: the defaults).
+    `accesses_view`: patients may see who looked at their file through their consent links
+    (on by default, and in the demo)."""
+
+    __tablename__ = "consent_setting"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", name="uq_consent_setting_clinic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    accesses_view: bool = Field(default=True)
+    updated_by: int | None = Field(default=None, foreign_key="core_user.id")
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Scan(ClinicOwned, table=True):
+    """The scan of a consent given on paper: a PDF (its type decided from the content), sealed with
+    the patient's key (erasure shreds it), with its SHA-256 printed in the signature's evidence."""
+
+    __tablename__ = "consent_scan"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        clinic_key("consent_scan"), same_clinic("request_id", "consent_request"),
+        same_clinic("patient_id", "core_patient"),
+        sa.UniqueConstraint("clinic_id", "request_id", name="uq_consent_scan_request"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(index=True)
+    patient_id: int = Field(index=True)
+    sha256: str = Field(max_length=64)
+    size: int
+    body: bytes | None = Field(default=None, sa_type=Sealed)  # the PDF, base64, sealed
     created_by: int | None = Field(default=None, foreign_key="core_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -57,6 +57,8 @@ def register_actors() -> list[Any]:
             ActorSpec("build_rights_export", jobs.build_rights_export, max_retries=3),
             ActorSpec("send_rights_code", jobs.send_rights_code, max_retries=3),
             ActorSpec("send_reminder", jobs.send_reminder, max_retries=5),
+            ActorSpec("send_rights_ask", jobs.send_rights_ask, max_retries=3),
+            ActorSpec("send_rights_ask_code", jobs.send_rights_ask_code, max_retries=3),
             ActorSpec("remind_unsigned", jobs.remind_unsigned, max_retries=3)]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+import segno
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -26,21 +27,25 @@ from carnet_core.plugin_api import (
     PatientErased,
     PatientNotFound,
     clinic_hooks,
+    day,
     errors_of,
+    flag,
     form_page,
     open_or_unreadable,
     page,
     patient_access,
     principal_of,
     readable,
+    settings_of,
     text,
+    utcnow,
 )
 
 from carnet_consent import permissions as perm
 from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
 from carnet_consent.models import Request as ConsentRequest
 from carnet_consent.rendering import to_html
-from carnet_consent.services import decisions, documents, forms, signing
+from carnet_consent.services import decisions, documents, forms, paper, settings, signing
 
 
 def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
@@ -163,13 +168,16 @@ def _patient_context(request: Request[Any, Any, Any], db: CarnetSession, patient
     signers = {r.id: signing.signers_of(db, r.id) for r in requests}
     signer_names = {s.id: signing.signer_name(db, s) for group in signers.values() for s in group}
     templates = forms.templates(db, include_archived=True)
+    holders = patients.guardians(patient_id)
     current = decisions.current(db, patient_id)
     missing = [t for t in templates if t.current_version_id and not t.archived
                and not any(r.template_id == t.id and r.status == "complete" for r in requests)]
     return _common(request, patient_id=patient_id, patient_name=patients.name(patient_id), requests=requests,
                    signers=signers, signer_names=signer_names, titles={t.id: t.title for t in templates},
                    sendable=[t for t in templates if t.current_version_id and not t.archived], current=current,
-                   missing=missing, guardians=len(patients.guardians(patient_id)), **more)
+                   missing=missing, guardians=len(holders), holders=holders,
+                   scans={r.id for r in requests if paper.scan_of(db, r.id) is not None},  # type: ignore[arg-type]
+                   **more)
 
 
 @get("/patients/{patient_id:int}", name="consent.patient", opt={"permission": perm.VIEW}, sync_to_thread=True)
@@ -235,7 +243,7 @@ def request_page(request: Request[Any, Any, Any], db: DB, request_id: FromPath[I
     version = forms.get_version(db, found.version_id)
     return page(request, "consent/request.html", _common(
         request, req=found, version=version, rows=rows, title=version.title,
-        document=documents.of_request(db, found.id),  # type: ignore[arg-type]
+        document=documents.of_request(db, found.id), scan=paper.scan_of(db, found.id),  # type: ignore[arg-type]
         patient_name=patient_access(db, principal_of(request)).name(found.patient_id)))
 
 
@@ -309,7 +317,107 @@ def verify_upload(request: Request[Any, Any, Any], db: DB, data: Upload) -> Any:
                                                         checked=upload.filename[:120]))
 
 
+# --- consents given in the cabinet: on paper, on a tablet ----------------------------------------------
+
+
+def _paper_context(request: Request[Any, Any, Any], db: CarnetSession, patient_id: int, template_id: int,
+                   **more: Any) -> dict[str, Any]:
+    context = _patient_context(request, db, patient_id)  # 404 for a patient one may not see
+    try:
+        template = forms.get_template(db, template_id)
+    except NotFound:
+        raise NotFoundException() from None
+    if template.current_version_id is None or template.archived:
+        raise NotFoundException()
+    version = forms.get_version(db, template.current_version_id)
+    return {**context, "template": template, "version": version, "clauses": forms.clauses_of(version.clauses),
+            "max_mb": paper.MAX_SCAN // (1024 * 1024), **more}
+
+
+@get("/patients/{patient_id:int}/paper", name="consent.paper", opt={"permission": perm.SEND}, sync_to_thread=True)
+def paper_form(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Template:
+    raw = request.query_params.get("template_id") or ""
+    context = _paper_context(request, db, patient_id, int(raw) if raw.isdigit() and len(raw) < 10 else 0)
+    return page(request, "consent/paper.html", {**context, "v": {"signed_on": utcnow().date().isoformat()}})
+
+
+@post("/patients/{patient_id:int}/paper", name="consent.paper_record", opt={"permission": perm.SEND},
+      sync_to_thread=True, request_max_body_size=paper.MAX_SCAN + 256 * 1024)
+def paper_record(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data: Upload) -> Any:
+    """Record a consent signed on paper with its scan; a refused form comes back with every error."""
+    fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    raw = text(fields, "template_id", 12)
+    context = _paper_context(request, db, patient_id, int(raw) if raw.isdigit() else 0)
+    values = {k: text(fields, k, 20) for k in fields if k.startswith("clause_") or k in ("signed_on", "version_id")}
+    chosen = data.get("signers") or []
+    chosen = [str(c)[:12] for c in (chosen if isinstance(chosen, list) else [chosen])][:10]
+    errors = FormErrors()
+    signed_on = day(request, fields, "signed_on", errors, required=False)
+    upload = data.get("scan")
+    content = upload.file.read(paper.MAX_SCAN + 1) if isinstance(upload, UploadFile) and upload.filename else b""
+    version_raw = values.get("version_id", "")
+    if errors:
+        return form_page(request, "consent/paper.html", {**context, "v": {**values, "signers": chosen}}, errors)
+    try:
+        found = paper.record_paper(db, principal_of(request), patient_id, template_id=context["template"].id,
+                                   version_id=int(version_raw) if version_raw.isdigit() else 0, signers=chosen,
+                                   answers_form=values, signed_on=signed_on, scan=content,
+                                   hooks=clinic_hooks(request))
+    except InvalidInput as exc:
+        return form_page(request, "consent/paper.html", {**context, "v": {**values, "signers": chosen}},
+                         errors_of(request, exc))
+    return Redirect(f"/consent/requests/{found.id}", status_code=303)
+
+
+@post("/patients/{patient_id:int}/tablet", name="consent.tablet", opt={"permission": perm.SEND}, sync_to_thread=True)
+def tablet(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data: FormData) -> Any:
+    """A kiosk link for the cabinet's tablet, shown once as a QR code and an address."""
+    raw = text(data, "template_id", 12)
+    try:
+        found, token = paper.start_tablet(db, principal_of(request), patient_id, int(raw) if raw.isdigit() else 0,
+                                          text(data, "signer", 12))
+    except InvalidInput as exc:
+        context = _patient_context(request, db, patient_id, v={"template_id": raw})
+        return form_page(request, "consent/patient.html", context, errors_of(request, exc))
+    clinic = principal_of(request).clinic
+    url = f"{settings_of(request).base_url}/p/{clinic.slug}/consent/k/{token}"
+    return page(request, "consent/tablet.html", _common(
+        request, req=found, url=url, qr=segno.make(url, error="m").svg_data_uri(scale=5, border=2),
+        minutes=int(paper.KIOSK_VALID.total_seconds() // 60), patient_id=patient_id,
+        patient_name=patient_access(db, principal_of(request)).name(patient_id)),
+        headers={"Cache-Control": "no-store"})
+
+
+@get("/requests/{request_id:int}/scan", name="consent.request_scan", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def request_scan(request: Request[Any, Any, Any], db: DB, request_id: FromPath[Id]) -> Any:
+    """The scan of a paper consent (its opening audited)."""
+    found = _request_or_404(db, request, request_id)
+    content = paper.download_scan(db, found)
+    if content is None:
+        raise NotFoundException()
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="consentement-papier-{found.id}.pdf"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+# --- the owner's settings ----------------------------------------------------------------------------
+
+
+@get("/settings", name="consent.settings", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def settings_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    return page(request, "consent/settings.html", _common(request, setting=settings.current(db),
+                                                          saved=request.query_params.get("saved") == "1"))
+
+
+@post("/settings", name="consent.settings_save", opt={"permission": perm.MANAGE}, sync_to_thread=True)
+def save_settings(request: Request[Any, Any, Any], db: DB, data: FormData) -> Redirect:
+    """Switch "who looked at my file" on or off for the clinic's patients (audited)."""
+    settings.update(db, principal_of(request), accesses_view=flag(data, "accesses_view"))
+    return Redirect("/consent/settings?saved=1", status_code=303)
+
+
 PAGE_HANDLERS = [index, add_starter, new_form, create_form, edit_form, save_form, version_page, patient_page, send,
                  withdraw,
                  cancel, request_page, resend, request_pdf, request_pdf_render, request_verify, verify_form,
-                 verify_upload]
+                 verify_upload, settings_page, save_settings, paper_form, paper_record, tablet, request_scan]

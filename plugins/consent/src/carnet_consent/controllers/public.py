@@ -23,12 +23,15 @@ from carnet_core.plugin_api import (
     keep_page,
     links,
     page,
+    principal_of,
     refusal_page,
 )
 
 from carnet_consent.controllers.common import DB, FormData, labels, purpose_label
+from carnet_consent.labels import RIGHTS_KIND_HELP
+from carnet_consent.models import RIGHTS_KINDS
 from carnet_consent.rendering import to_html
-from carnet_consent.services import accesses, decisions, forms, rights, signing
+from carnet_consent.services import accesses, decisions, forms, paper, rights, rights_online, signing
 
 OPT = {"permission": PUBLIC}
 
@@ -128,7 +131,7 @@ def _withdraw_context(request: Request[Any, Any, Any], db: CarnetSession, link: 
     view = signing.view_for(db, link)
     given = signing.withdrawable(db, view.signer.patient_id)
     return {"given": [(c, purpose_label(c.purpose)) for c in given], "action": f"{_base(request)}/w/{token}",
-            **labels(), **more}
+            "rights_page": f"{_base(request)}/rights", **labels(), **more}
 
 
 @get("/w/{token:str}", name="consent.public.withdraw", opt=OPT, sync_to_thread=True)
@@ -163,12 +166,19 @@ def do_withdraw(request: Request[Any, Any, Any], db: DB, token: FromPath[str], d
 # --- "who looked at my file" ----------------------------------------------------------------------
 
 
+def _accesses_off(request: Request[Any, Any, Any]) -> Template:
+    return keep_page(request, "consent/public_message.html", {"kind": "accesses_off"}, 403)
+
+
 @get("/a/{token:str}", name="consent.public.accesses", opt=OPT, sync_to_thread=True)
 def accesses_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
     try:
         link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
+        accesses.check_enabled(db)
     except links.LinkRefused as refused:
         return refusal_page(request, refused)
+    except accesses.AccessesOff:
+        return _accesses_off(request)
     return keep_page(request, "consent/public_accesses.html",
                      {"action": f"{_base(request)}/a/{token}", "step": "ask", "sent": link.codes_sent > 0})
 
@@ -180,6 +190,8 @@ def accesses_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str])
         accesses.request_code(db, link)
     except links.LinkRefused as refused:
         return refusal_page(request, refused)
+    except accesses.AccessesOff:
+        return _accesses_off(request)
     return keep_page(request, "consent/public_accesses.html",
                      {"action": f"{_base(request)}/a/{token}", "step": "code"})
 
@@ -193,6 +205,8 @@ def accesses_view(request: Request[Any, Any, Any], db: DB, token: FromPath[str],
         if refused.reason == links.CODE_LOCKED:
             return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
         return refusal_page(request, refused)
+    except accesses.AccessesOff:
+        return _accesses_off(request)
     if rows is None:
         return keep_page(request, "consent/public_accesses.html",
                          {"action": f"{_base(request)}/a/{token}", "step": "code", "wrong": True}, 400)
@@ -243,5 +257,142 @@ def rights_download(request: Request[Any, Any, Any], db: DB, token: FromPath[str
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
+# --- kiosk: signing on the cabinet's tablet ------------------------------------------------------------
+
+
+def _kiosk_refused(request: Request[Any, Any, Any]) -> Template | None:
+    """A device signed in as staff never shows the kiosk: the patient would hold that session."""
+    if principal_of(request).is_authenticated:
+        return keep_page(request, "consent/public_message.html", {"kind": "staff_device"}, 403)
+    return None
+
+
+def _kiosk_context(request: Request[Any, Any, Any], view: signing.SignerView, token: str,
+                   **more: Any) -> dict[str, Any]:
+    return _sign_context(request, view, token, step="kiosk", action=f"{_base(request)}/k/{token}", kiosk=True,
+                         **more)
+
+
+@get("/k/{token:str}", name="consent.public.kiosk", opt=OPT, sync_to_thread=True)
+def kiosk_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    refused = _kiosk_refused(request)
+    if refused is not None:
+        return refused
+    try:
+        link = links.open_link(db, token, paper.KIOSK, client_address(request))
+        view = signing.view_for(db, link)
+        signing.check_open(view)
+        links.audit_access(db, link, resource_type="consent_signer")
+    except links.LinkRefused as refused_link:
+        return refusal_page(request, refused_link)
+    except signing.AlreadySigned:
+        return _done(request, "closed", 410)
+    return keep_page(request, "consent/public_sign.html", _kiosk_context(request, view, token))
+
+
+@post("/k/{token:str}", name="consent.public.kiosk_sign", opt=OPT, sync_to_thread=True, status_code=200)
+def kiosk_sign(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    refused = _kiosk_refused(request)
+    if refused is not None:
+        return refused
+    values = {k: str(v)[:200] for k, v in data.items() if k != "_csrf_token"}
+    try:
+        link = links.open_link(db, token, paper.KIOSK, client_address(request))
+        view = signing.view_for(db, link)
+        raw = str(data.get("version_id") or "")
+        paper.sign_on_tablet(db, link, version_id=int(raw) if raw.isdigit() and len(raw) < 10 else 0,
+                             answers_form=data, full_name=str(data.get("full_name") or ""),
+                             address=client_address(request), user_agent=request.headers.get("user-agent"),
+                             hooks=clinic_hooks(request))
+    except links.LinkRefused as refused_link:
+        return refusal_page(request, refused_link)
+    except signing.AlreadySigned:
+        return _done(request, "closed", 410)
+    except signing.VersionChanged:
+        return keep_page(request, "consent/public_sign.html", _kiosk_context(request, view, token, changed=True), 409)
+    except InvalidInput as exc:
+        return page(request, "consent/public_sign.html", _kiosk_context(
+            request, view, token, values=values, errors=errors_of(request, exc)), status_code=422)
+    return _done(request, "kiosk_signed")
+
+
+# --- a request about one's data, from the clinic's public page (no account) ------------------------
+
+
+def _ask_page(request: Request[Any, Any, Any], step: str, status: int = 200, **more: Any) -> Template:
+    context = {"action": f"{_base(request)}/rights", "step": step, "v": {}, "errors": {}, "kinds": RIGHTS_KINDS,
+               "kind_help": RIGHTS_KIND_HELP, "clinic_name": request.scope["state"]["public_clinic"].name,
+               **labels(), **more}
+    return keep_page(request, "consent/public_rights_ask.html", context, status)
+
+
+def _values(data: dict[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    return {k: str(data.get(k) or "")[:rights.TEXT_LIMIT + 1] for k in names}
+
+
+@get("/rights", name="consent.public.rights_ask", opt=OPT, sync_to_thread=True)
+def ask_page(request: Request[Any, Any, Any]) -> Template:
+    return _ask_page(request, "identify")
+
+
+@post("/rights", name="consent.public.rights_ask_send", opt=OPT, sync_to_thread=True, status_code=200)
+def ask_send(request: Request[Any, Any, Any], db: DB, data: FormData) -> Template:
+    """The same answer whether or not the details match a file (no one learns who is a patient)."""
+    values = _values(data, ("last_name", "email"))
+    try:
+        rights_online.ask(db, values, client_address(request))
+    except InvalidInput as exc:
+        return _ask_page(request, "identify", 422, v=values, errors=errors_of(request, exc))
+    except rights_online.Throttled:
+        return _ask_page(request, "throttled", 429)
+    return _ask_page(request, "sent")
+
+
+def _open_ask(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Any:
+    return links.open_link(db, token, rights_online.ASK, client_address(request))
+
+
+@get("/rights/{token:str}", name="consent.public.rights_ask_link", opt=OPT, sync_to_thread=True)
+def ask_link(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = _open_ask(request, db, token)
+        links.audit_access(db, link, resource_type="consent_rights_request")
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return _ask_page(request, "ask", action=f"{_base(request)}/rights/{token}")
+
+
+@post("/rights/{token:str}/code", name="consent.public.rights_ask_code", opt=OPT, sync_to_thread=True,
+      status_code=200)
+def ask_code_send(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
+    try:
+        link = _open_ask(request, db, token)
+        rights_online.request_code(db, link)
+    except links.LinkRefused as refused:
+        return refusal_page(request, refused)
+    return _ask_page(request, "form", action=f"{_base(request)}/rights/{token}")
+
+
+@post("/rights/{token:str}", name="consent.public.rights_ask_file", opt=OPT, sync_to_thread=True, status_code=200)
+def ask_file(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
+    """The request lands in the register once the code is right; a wrong field costs no try."""
+    action = f"{_base(request)}/rights/{token}"
+    values = _values(data, ("kind", "details", "old_data"))
+    try:
+        link = _open_ask(request, db, token)
+        try:
+            row = rights_online.submit(db, link, values, str(data.get("code") or ""), client_address(request))
+        except InvalidInput as exc:
+            return _ask_page(request, "form", 422, action=action, v=values, errors=errors_of(request, exc))
+    except links.LinkRefused as refused:
+        if refused.reason == links.CODE_LOCKED:
+            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
+        return refusal_page(request, refused)
+    if row is None:
+        return _ask_page(request, "form", 400, action=action, v=values, wrong=True)
+    return _ask_page(request, "done", due=row.due_at)
+
+
 PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw,
-                   accesses_page, accesses_code, accesses_view, rights_page, rights_code, rights_download]
+                   accesses_page, accesses_code, accesses_view, rights_page, rights_code, rights_download,
+                   ask_page, ask_send, ask_link, ask_code_send, ask_file, kiosk_page, kiosk_sign]

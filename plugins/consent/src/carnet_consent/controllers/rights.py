@@ -46,8 +46,10 @@ def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
 
 @get("/rights", name="consent.rights", opt={"permission": perm.RIGHTS}, sync_to_thread=True)
 def register_page(request: Request[Any, Any, Any], db: DB) -> Template:
+    clinic = principal_of(request).clinic
     return page(request, "consent/rights.html", _common(
-        request, rows=rights.register(db, principal_of(request)), warnings=rights.warnings(db)))
+        request, rows=rights.register(db, principal_of(request)), warnings=rights.warnings(db),
+        public_page=f"/p/{clinic.slug}/consent/rights" if clinic is not None else None))
 
 
 def _patient_name(request: Request[Any, Any, Any], db: CarnetSession, patient_id: int) -> str | None:

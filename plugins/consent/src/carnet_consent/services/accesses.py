@@ -1,7 +1,8 @@
 """'Who looked at my file', for the patient or a parent: from the signed-link space (a link from a
 consent message, a one-time code sent to the same address), the accesses to the patient's file
 over the last 12 months, from core's audit trail, in plain French. Viewing it is itself audited.
-(A per-clinic switch for owners is still to come: the page is on wherever consent is enabled.)"""
+The clinic's owner can switch it off (`services.settings`): the links are then no longer put in
+messages, and those already sent open a page saying the practice does not offer it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ WINDOW = timedelta(days=365)
 CODE_ACTOR = "consent.send_access_code"
 
 
+class AccessesOff(Exception):
+    """The clinic's owner switched "who looked at my file" off."""
+
+
+def check_enabled(db: CarnetSession) -> None:
+    from carnet_consent.services.settings import accesses_enabled
+
+    if not accesses_enabled(db):
+        raise AccessesOff()
+
+
 def issue_link(db: CarnetSession, signer: Signer) -> Any:
     return links.issue(db, purpose=ACCESSES, subject_type="consent_signer", subject_id=signer.id,  # type: ignore[arg-type]
                        patient_id=signer.patient_id, expires_in=ACCESSES_VALID, max_uses=1, code_required=True)
@@ -40,6 +52,7 @@ def signer_of(db: CarnetSession, link: Any) -> Signer:
 
 
 def request_code(db: CarnetSession, link: Any) -> None:
+    check_enabled(db)
     if link.codes_sent >= links.MAX_CODES_SENT:
         raise links.LinkRefused(links.THROTTLED, link)
     links.audit_access(db, link, action="request_code", resource_type="patient_accesses")
@@ -49,6 +62,7 @@ def request_code(db: CarnetSession, link: Any) -> None:
 def view(db: CarnetSession, link: Any, code: str, address: str | None,
          host: Any = None) -> list[dict[str, Any]] | None:
     """The rows once the code is right (the link is then used, the viewing audited), else None."""
+    check_enabled(db)
     if not links.verify_code(db, link, code, address):
         return None
     rows = accesses_for_patient_view(db, link.patient_id, utcnow() - WINDOW, host)

@@ -1,8 +1,9 @@
 """Consent's part of the clinic export (core's `export_clinic_data`): every row (versions with
 their content hashes, requests, signers, signatures with their evidence, decisions, the signing
-certificates, the register of rights requests), and each signed PDF as a file. The clinic's
-private signing key never leaves: after an import (`import_clinic_data`) its certificates still
-verify the PDFs they signed, and the instance makes a key of its own for the next signatures."""
+certificates, the register of rights requests, the owner's settings, the paper scans' fingerprints),
+and each signed PDF and paper scan as a file. The clinic's private signing key never leaves: after
+an import (`import_clinic_data`) its certificates still verify the PDFs they signed, and the
+instance makes a key of its own for the next signatures."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ def models() -> list[Any]:
     from carnet_consent import models as m
 
     return [m.Template, m.Version, m.Request, m.Signer, m.Signature, m.Decision, m.SigningKey, m.Document,
-            m.RightsRequest]
+            m.RightsRequest, m.Setting, m.Scan]
 
 
 def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    from carnet_consent.models import Document, SigningKey
+    from carnet_consent.models import Document, Scan, SigningKey
 
-    left_out = {SigningKey: ("private_key",), Document: ("body",)}  # the key stays; PDFs go as files
+    left_out = {SigningKey: ("private_key",), Document: ("body",), Scan: ("body",)}  # the key stays; PDFs: files
     for model in models():
         entity = model.__tablename__.removeprefix("consent_")
         for record in table_records(db, model, exclude=left_out.get(model, ())):
@@ -32,18 +33,26 @@ def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     for record in table_records(db, Document):
         if record["body"]:
             yield f"file:signed/{record['request_id']}.pdf", {"content": base64.b64decode(record["body"])}
+    for record in table_records(db, Scan):
+        if record["body"]:
+            yield f"file:paper/{record['request_id']}.pdf", {"content": base64.b64decode(record["body"])}
 
 
 def import_records(db: Any, archive: Any) -> dict[str, int]:
-    """Every consent row of the archive, parents first; a signed PDF from `files/consent/signed/<request>.pdf`."""
-    from carnet_consent.models import Document
+    """Every consent row of the archive, parents first; a signed PDF from
+    `files/consent/signed/<request>.pdf`, a paper scan from `files/consent/paper/<request>.pdf`."""
+    from carnet_consent.models import Document, Scan
 
-    def pdf(record: dict[str, Any]) -> dict[str, Any]:
-        content = archive.file(f"signed/{record.get('request_id')}.pdf")
-        return {"body": base64.b64encode(content).decode("ascii") if content is not None else None}
+    def file_of(folder: str) -> Any:
+        def fill(record: dict[str, Any]) -> dict[str, Any]:
+            content = archive.file(f"{folder}/{record.get('request_id')}.pdf")
+            return {"body": base64.b64encode(content).decode("ascii") if content is not None else None}
 
+        return fill
+
+    fills = {Document: file_of("signed"), Scan: file_of("paper")}
     written = {}
     for model in models():
         entity = model.__tablename__.removeprefix("consent_")
-        written[entity] = insert_records(db, model, archive.records(entity), fill=pdf if model is Document else None)
+        written[entity] = insert_records(db, model, archive.records(entity), fill=fills.get(model))
     return written

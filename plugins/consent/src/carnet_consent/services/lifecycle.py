@@ -14,6 +14,17 @@ from carnet_consent.models import Decision, Request, RightsRequest, Signature, S
 from carnet_consent.services import forms
 
 
+def _scan(db: CarnetSession, request_id: int) -> dict[str, Any] | None:
+    """The scan of a consent signed on paper: its fingerprint and the PDF (base64)."""
+    from carnet_consent.models import Scan
+
+    stored = db.exec(select(Scan).where(Scan.request_id == request_id)).first()
+    if stored is None:
+        return None
+    return {"sha256": stored.sha256, "size": stored.size,
+            "pdf_base64": readable(open_or_unreadable(db, stored, "body"))}
+
+
 def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | None:
     requests = list(db.exec(select(Request).where(Request.patient_id == patient_id).order_by(Request.id)))
     decisions = list(db.exec(select(Decision).where(Decision.patient_id == patient_id).order_by(Decision.id)))
@@ -28,14 +39,15 @@ def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | N
         for sig in db.exec(select(Signature).where(Signature.request_id == r.id).order_by(Signature.id)):
             answers = readable(open_or_unreadable(db, sig, "answers"))
             evidence = readable(open_or_unreadable(db, sig, "evidence"))
-            signatures.append({"signed_at": sig.signed_at.isoformat(), "version_hash": sig.version_hash,
+            signatures.append({"signed_at": sig.signed_at.isoformat(), "channel": sig.channel,
+                               "version_hash": sig.version_hash,
                                "answers": json.loads(answers) if answers else None,
                                "evidence": json.loads(evidence) if evidence else None, "audit_seq": sig.audit_seq})
         out_requests.append({
             "form": version.title, "version": version.number, "content_hash": version.content_hash,
             "text": version.body, "clauses": json.loads(version.clauses), "status": r.status, "rule": r.rule,
             "sent_at": r.created_at.isoformat(), "completed_at": r.completed_at.isoformat() if r.completed_at else None,
-            "signatures": signatures,
+            "signatures": signatures, "paper_scan": _scan(db, r.id),  # type: ignore[arg-type]
         })
     return {
         "requests": out_requests,

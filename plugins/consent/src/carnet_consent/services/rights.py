@@ -107,9 +107,11 @@ def get(db: CarnetSession, request_id: int) -> RightsRequest:
     return found
 
 
-def create(db: CarnetSession, principal: Any, patient_id: int, values: dict[str, Any]) -> RightsRequest:
+def create(db: CarnetSession, principal: Any, patient_id: int, values: dict[str, Any],
+           actor: str | None = None) -> RightsRequest:
     """Record a request received on `received_on` (a date, default today), every field checked
-    first: nothing is written when one is wrong."""
+    first: nothing is written when one is wrong. `actor`: who filed it when not the session's
+    principal (a patient through the public page's link)."""
     errors: dict[str, FieldError] = {}
     kind, requester, check = (str(values.get(k) or "") for k in ("kind", "requester", "identity_check"))
     if kind not in RIGHTS_KINDS:
@@ -147,7 +149,7 @@ def create(db: CarnetSession, principal: Any, patient_id: int, values: dict[str,
     db.flush()
     record(db, action="create", resource_type="consent_rights_request", resource_id=row.id, patient_id=patient_id,
            details={"kind": kind, "requester": requester, "identity_check": check,
-                    "due_at": row.due_at.isoformat()})
+                    "due_at": row.due_at.isoformat()}, actor=actor)
     return row
 
 

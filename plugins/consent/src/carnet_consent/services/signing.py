@@ -275,14 +275,9 @@ def sign(db: CarnetSession, link: Any, *, version_id: int, answers_form: dict[st
                    details={"signer": signer.id, "role": signer.role, "version": version.id,
                             "accepted": sum(answers.values()), "refused": len(answers) - sum(answers.values())},
                    actor=f"patient_link:{link.id}")
-    evidence = {
-        "signer": {"role": signer.role, "relation": signer.relation, "guardian_id": signer.guardian_id,
-                   "name_on_file": signer_name(db, signer)},
-        "typed_name": name, "channel": "email", "code_verified_at": verified_at.isoformat(),
-        "link": link.id, "address": address, "user_agent": (user_agent or "")[:300],
-        "version": {"id": version.id, "number": version.number, "hash": version.content_hash},
-        "audit": {"seq": event.seq, "hash": event.hash},
-    }
+    evidence = evidence_of(db, signer, version, event, typed_name=name, channel="email",
+                           code_verified_at=verified_at.isoformat(), link=link.id, address=address,
+                           user_agent=(user_agent or "")[:300])
     signature = Signature(request_id=request.id, signer_id=signer.id, patient_id=request.patient_id,
                           version_id=version.id, version_hash=version.content_hash, channel="email",
                           code_verified_at=verified_at, audit_seq=event.seq)
@@ -294,11 +289,22 @@ def sign(db: CarnetSession, link: Any, *, version_id: int, answers_form: dict[st
     signer.signed_at = signature.signed_at
     db.add(signer)
     db.flush()
-    _complete_if_done(db, request, version, hooks)
+    complete_if_done(db, request, version, hooks)
     return signature
 
 
-def _complete_if_done(db: CarnetSession, request: Request, version: Version, hooks: Any) -> None:
+def evidence_of(db: CarnetSession, signer: Signer, version: Version, event: Any, **facts: Any) -> dict[str, Any]:
+    """A signature's evidence: the signer as recorded, the version signed, the position of its
+    audit record, and what the channel adds (typed name, code check, address and browser, scan)."""
+    return {
+        "signer": {"role": signer.role, "relation": signer.relation, "guardian_id": signer.guardian_id,
+                   "name_on_file": signer_name(db, signer)},
+        "version": {"id": version.id, "number": version.number, "hash": version.content_hash},
+        "audit": {"seq": event.seq, "hash": event.hash}, **facts,
+    }
+
+
+def complete_if_done(db: CarnetSession, request: Request, version: Version, hooks: Any) -> None:
     everyone = signers_of(db, request.id)
     signed = [s for s in everyone if s.status == "signed"]
     needed = len(everyone) if request.rule == "both" else 1
