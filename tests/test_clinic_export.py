@@ -303,3 +303,30 @@ def test_every_table_of_every_plugin_is_in_its_export():
         tables = {t for t in SQLModel.metadata.tables if t.startswith(f"{name}_")}
         assert set(exported) == tables, name
         assert len(exported) == len(set(exported))
+
+
+def test_an_export_records_what_it_opened_as_it_goes_not_all_at_its_end(
+        carnet_db, plugin_host, make_clinic, monkeypatch):
+    """Memory stays flat: the values opened are traced batch by batch (in a transaction of their own),
+    not held per patient until the export ends; every patient read is in the trail all the same."""
+    from carnet_core.audit.models import AuditRecord
+    from carnet_core.db.session import TRACE_OPENS
+    from carnet_core.export import services
+
+    monkeypatch.setattr(services, "TRACE_EVERY", 5)
+    clinic = make_clinic("suivi", plugins=["scheduling"])
+    ids = {_register(carnet_db, clinic, last_name=f"Suivi{i}", first_name="Léa") for i in range(12)}
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        services.write_archive(db, plugin_host, clinic, io.BytesIO())
+        still_noted = {key[1] for key in (db.info.get(TRACE_OPENS) or {})}
+        assert len(still_noted) < len(ids)  # most were recorded already
+        with carnet_db.session(clinic_id=clinic.id) as other:  # committed apart, before this one ends
+            written = set(other.exec(select(AuditRecord.patient_id).where(
+                AuditRecord.action == "read", AuditRecord.resource_type == "core_patient")).all())
+        assert written and written | still_noted >= ids
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        reads = db.exec(select(AuditRecord).where(AuditRecord.action == "read",
+                                                  AuditRecord.resource_type == "core_patient")).all()
+    assert {r.patient_id for r in reads} >= ids
+    assert all(json.loads(r.details)["trace"] == "open" for r in reads)

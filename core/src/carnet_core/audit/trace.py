@@ -35,6 +35,10 @@ ORM bulk UPDATE/DELETE statements on such tables (`db.exec(delete(Appointment).w
 the ids and patients of the rows they match first, and are traced per patient like the others
 (without a patient column, or in an unscoped session, without patient: `{"bulk": true}`).
 Not covered: SQL written by hand (`text()`, `connection.execute`), which bypasses the ORM.
+
+**Long reads.** A transaction that opens the values of thousands of patients (the clinic export)
+calls `record_opens_apart` every so often: what it noted is recorded in a transaction of its own
+and forgotten, so memory stays flat and the records are written as it goes.
 """
 
 from __future__ import annotations
@@ -243,6 +247,36 @@ def forget(session: CarnetSession, outermost: bool) -> None:
     session.info.pop(NAMED, None)
     if outermost:
         session.info.pop(WRITES, None)
+
+
+# What a sibling session takes from the reading one: keys, announcer, clinic, who reads.
+_SIBLING_INFO = ("carnet.keyring", "audit_notifier", "clinic_id", "unscoped", "principal")
+
+
+def record_opens_apart(session: CarnetSession) -> int:
+    """Record the opens noted so far in a transaction of their own, and forget them; returns how many
+    records were written. For a long read of many patients (the whole clinic's export): its memory
+    stays flat instead of holding an entry per patient, and the records are written batch by batch,
+    not all at its commit. A patient read across two batches gets a record in each. If writing
+    fails, the opens stay noted (the reading transaction's end records them)."""
+    opens = session.info.pop(OPENS, None)
+    if not opens:
+        return 0
+    entries = _entries(session.info, opens, {})
+    if not entries:
+        return 0
+    sibling = CarnetSession(bind=session.get_bind(), expire_on_commit=False)
+    sibling.info.update({k: v for k, v in session.info.items() if k in _SIBLING_INFO})
+    try:
+        record_many(sibling, entries)
+        sibling.commit()
+    except BaseException:
+        sibling.rollback()
+        session.info[OPENS] = opens
+        raise
+    finally:
+        sibling.close()
+    return len(entries)
 
 
 def keep_opens_after_rollback(session: CarnetSession) -> None:

@@ -269,7 +269,15 @@ def plugin_versions(host: Any) -> dict[str, str]:
 ProgressFn = Callable[[str, int, int, int], None]  # phase, phases done, phases total, records
 
 
-def _write_sources(writer: _ArchiveWriter, todo: list[Any], progress: ProgressFn | None) -> int:
+TRACE_EVERY = 1000  # records written between two batches of the audit trace of what was opened
+
+
+def _write_sources(db: Any, writer: _ArchiveWriter, todo: list[Any], progress: ProgressFn | None) -> int:
+    """Every source's records into the archive. Every TRACE_EVERY records, the values opened so far
+    are recorded in the audit trail apart and forgotten: noted until the end, they grew with the
+    clinic (an entry per patient and table, with the ids of the rows) and were written in one batch."""
+    from carnet_core.audit.trace import record_opens_apart
+
     records = 0
     for done, (source, stream) in enumerate(todo):
         if progress:
@@ -283,6 +291,8 @@ def _write_sources(writer: _ArchiveWriter, todo: list[Any], progress: ProgressFn
                 raise ExportError(f"{source}: {entity} records are dicts")
             writer.add(source, entity, record)
             records += 1
+            if records % TRACE_EVERY == 0:
+                record_opens_apart(db)
             if progress and records % 1000 == 0:
                 progress(source, done, len(todo), records)
         writer.close_current()
@@ -297,7 +307,7 @@ def write_archive(db: Any, host: Any, clinic: Any, out: BinaryIO, progress: Prog
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         writer = _ArchiveWriter(zf)
         try:
-            records = _write_sources(writer, todo, progress)
+            records = _write_sources(db, writer, todo, progress)
         except BaseException:
             # a member left open would make closing the ZIP raise instead, hiding the real error
             with suppress(Exception):
