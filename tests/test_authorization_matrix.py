@@ -368,6 +368,8 @@ ROWS: dict[str, Row] = {
     "POST /api/v1/patients/search": Row(STAFF, body={"q": "x"}, ok=(400,)),
     "GET /api/v1/patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, ok=(404,), foreign=_PA),
     "PATCH /api/v1/patients/{patient_id:int}": Row(STAFF, {"patient_id": "999999"}, {"phone": ""}, ok=(400, 404), foreign=_PA),
+    "POST /api/v1/patients/{patient_id:int}/archive-access": Row(STAFF, {"patient_id": "999999"},
+                                                                 {"reason": "patient_request"}, ok=(400, 404), foreign=_PA),
 }
 
 

@@ -139,3 +139,31 @@ def test_an_archived_record_opens_only_with_a_recorded_reason(client, staff, log
             AuditRecord.patient_id == due[0], AuditRecord.action == "read_archived"))]
     assert len(reasons) == 1 and "patient_request" in str(reasons[0])
     assert "Dossier archivé" in client.get(f"/patients/{due[1]}").text  # another archived record: its own reason
+
+
+def test_through_the_api_an_archived_record_answers_403_until_a_reason_is_recorded(
+        client, staff, login_as, carnet_db, clinic, due):
+    from carnet_core.audit.models import AuditRecord
+
+    owner = staff("owner", email="owner@cabinet.test")
+    login_as(client, owner)
+    gate = client.get(f"/api/v1/patients/{due[0]}")
+    assert gate.status_code == 403 and gate.json()["errors"]["code"] == "archived"
+    assert "continuity_of_care" in gate.json()["errors"]["reasons"]
+    assert "ANCIEN" not in gate.text.upper()  # nothing of the record before the reason
+    assert client.patch(f"/api/v1/patients/{due[0]}", json={"phone": None}).status_code == 403
+    bad = client.post(f"/api/v1/patients/{due[0]}/archive-access", json={"reason": "curiosity"})
+    assert bad.status_code == 400
+    missing = client.post("/api/v1/patients/999999/archive-access", json={"reason": "patient_request"})
+    assert missing.status_code == 404
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert db.exec(select(AuditRecord).where(AuditRecord.action == "read_archived")).all() == []
+    done = client.post(f"/api/v1/patients/{due[0]}/archive-access", json={"reason": "continuity_of_care"})
+    assert done.status_code == 204
+    shown = client.get(f"/api/v1/patients/{due[0]}")
+    assert shown.status_code == 200 and shown.json()["last_name"] == "Ancien" and shown.json()["archived"] is True
+    assert client.get(f"/api/v1/patients/{due[1]}").status_code == 403  # another record: its own reason
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        (record,) = db.exec(select(AuditRecord).where(AuditRecord.action == "read_archived")).all()
+    assert record.patient_id == due[0] and record.actor_user_id == owner.id
+    assert "continuity_of_care" in record.details

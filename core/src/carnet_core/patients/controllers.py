@@ -27,6 +27,7 @@ from carnet_core.i18n import N_
 from carnet_core.inputs import Id, Offset
 from carnet_core.patients import services
 from carnet_core.patients.schemas import (
+    ArchiveAccessIn,
     GuardianOut,
     PatientCreate,
     PatientOut,
@@ -85,6 +86,18 @@ def answers(request: Request[Any, Any, Any]) -> Iterator[None]:
         ) from None
 
 
+def _archived_gate(request: Request[Any, Any, Any], db: Any, principal: Any, patient_id: int) -> Any:
+    """The patient's row, unless the record is archived and this user gave no reason lately: 403 with
+    `code` `archived` (nothing of the record read), as the pages show the reason form instead."""
+    patient = services.get_patient(db, principal, patient_id)
+    if patient.archived and not archive_access_open(db, principal, patient_id):
+        raise PermissionDeniedException(
+            translate(request, "This record is archived: give the reason you read it first."),
+            extra={"code": "archived", "reasons": list(ARCHIVE_ACCESS_REASONS)},
+        )
+    return patient
+
+
 def _out(view: PatientView) -> PatientOut:
     # A damaged value (integrity check failed) is null and named in `unreadable`: never a 409 for
     # the whole file, never the marker text passed off as the patient's data.
@@ -128,10 +141,30 @@ class PatientApi(Controller):
             assert patient.id is not None
             return _out(services.read_patient(db, principal, patient.id))
 
-    @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file")
+    @get("/{patient_id:int}", opt={"permission": VIEW}, sync_to_thread=True, summary="A patient's file",
+         description="An archived record answers 403 (`code` `archived`) until a reason is given: "
+                     "`POST /api/v1/patients/{patient_id}/archive-access`.")
     def read(self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id) -> PatientOut:
+        principal = principal_of(request)
         with answers(request):
-            return _out(services.read_patient(db, principal_of(request), patient_id))
+            _archived_gate(request, db, principal, patient_id)
+            return _out(services.read_patient(db, principal, patient_id))
+
+    @post("/{patient_id:int}/archive-access", opt={"permission": VIEW}, sync_to_thread=True, status_code=204,
+          summary="Give the reason to read an archived record",
+          description="Recorded in the audit trail (`read_archived`, the reason code); the record then opens for "
+                      "this user for 30 minutes, through the API and the pages alike.")
+    def archive_access(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Any], patient_id: Id,
+        data: JSONBody[ArchiveAccessIn],
+    ) -> None:
+        principal = principal_of(request)
+        with answers(request):
+            services.get_patient(db, principal, patient_id)
+            try:
+                record_archive_access(db, principal, patient_id, data.reason)
+            except RetentionInvalid as exc:  # the schema takes only the listed reasons; kept for its message
+                raise invalid_fields(request, exc, N_("Choose a reason from the list.")) from None
 
     @patch("/{patient_id:int}", opt={"permission": EDIT}, sync_to_thread=True, summary="Change a patient's file")
     def update(
@@ -139,7 +172,7 @@ class PatientApi(Controller):
     ) -> PatientOut:
         principal = principal_of(request)
         with answers(request):
-            patient = services.get_patient(db, principal, patient_id)
+            patient = _archived_gate(request, db, principal, patient_id)
             services.update_patient(db, principal, patient, given(data))
             return _out(services.read_patient(db, principal, patient_id))
 

@@ -125,3 +125,9 @@ def given(struct: msgspec.Struct) -> dict[str, Any]:
             value = [msgspec.structs.asdict(g) for g in value]
         out[name] = value
     return out
+
+
+class ArchiveAccessIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Why an archived record is read (recorded in the audit trail; opens it for this user for 30 minutes)."""
+
+    reason: Literal["continuity_of_care", "patient_request", "legal_request", "billing_query"]
