@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from carnet_core.plugins import PluginHost
 
 LOCALES = ("fr", "en")
+_MEMO_LIMIT = 20_000  # translations remembered per Catalogs (a bound, should a caller build msgids)
 DEFAULT_LOCALE = "fr"
 locale_var: ContextVar[str] = ContextVar("carnet_locale", default=DEFAULT_LOCALE)
 
@@ -37,6 +38,9 @@ class Catalogs:
                  domains: dict[str, dict[str, NullTranslations]] | None = None):
         self.by_locale = by_locale
         self.domains = domains or {}
+        # (locale, msgid, domain) -> translated text, before any %-formatting: the catalogs do not
+        # change once loaded, and a week view looks up ~70 messages through three catalogs each.
+        self._found: dict[tuple[str, str, str | None], str] = {}
 
     def get(self, locale: str) -> NullTranslations:
         return self.by_locale.get(locale) or self.by_locale.get(DEFAULT_LOCALE) or NullTranslations()
@@ -47,11 +51,16 @@ class Catalogs:
         return [*chain, self.get(locale)]
 
     def gettext(self, locale: str, message: str, domain: str | None = None, **variables: Any) -> str:
-        text = message
-        for catalog in self._chain(locale, domain):
-            if message in getattr(catalog, "_catalog", {}) or catalog is self.get(locale):
-                text = catalog.gettext(message)
-                break
+        key = (locale, message, domain)
+        text = self._found.get(key)
+        if text is None:
+            text = message
+            for catalog in self._chain(locale, domain):
+                if message in getattr(catalog, "_catalog", {}) or catalog is self.get(locale):
+                    text = catalog.gettext(message)
+                    break
+            if len(self._found) < _MEMO_LIMIT:  # msgids are the code's and templates' literals
+                self._found[key] = text
         return text % variables if variables else text
 
     def ngettext(self, locale: str, singular: str, plural: str, n: int, domain: str | None = None,

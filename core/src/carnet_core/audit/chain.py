@@ -26,12 +26,24 @@ HASHED_FIELDS = (
 
 
 def iso_utc(value: datetime) -> str:
+    global _last_iso
+    last = _last_iso  # one tuple, read and replaced whole: threads never see half of a pair
+    if value is last[0]:  # the records of one batch share their time (core's trace): written once
+        return last[1]
     if value.tzinfo is None:
         raise ValueError("audit times must be UTC-aware")
-    value = value.astimezone(UTC)
+    text = _iso_utc(value.astimezone(UTC))
+    _last_iso = (value, text)  # holds `value`: its identity cannot pass to another object
+    return text
+
+
+def _iso_utc(value: datetime) -> str:
     if value.year >= 1000:  # the same text as strftime below, without its cost
         return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_last_iso: tuple[Any, str] = (None, "")
 
 
 # json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False),

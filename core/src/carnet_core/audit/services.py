@@ -281,10 +281,16 @@ def _write(conn: sa.Connection, batch: list[dict[str, Any]]) -> list[int]:
         conn.execute(_SET_HEAD, {"clinic_id": clinic, "seq": last["seq"], "hash": last["hash"]})
         return ids
     rows = []
+    converted: dict[tuple[int, int], Any] = {}  # the records of a batch often share their time
     for fields in batch:
         row = [get(fields) for get in _GET]
         for position, process in sql.converters:
-            row[position] = process(row[position])
+            value = row[position]
+            slot = (position, id(value))  # the batch holds each value: ids are not reused meanwhile
+            done = converted.get(slot)
+            if done is None:
+                done = converted[slot] = process(value)
+            row[position] = done
         rows.append(row)
     raw = _driver(conn)
     if len(rows) == 1:

@@ -51,7 +51,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, orm
 
 from carnet_core.audit.services import NAMED, record_many
-from carnet_core.db.base import ClinicOwned
+from carnet_core.db.base import ClinicOwned, utcnow
 from carnet_core.db.session import TRACE_OPENS, CarnetSession
 
 log = logging.getLogger("carnet.audit")
@@ -195,6 +195,7 @@ def _resource(kind: str) -> str:
 def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]) -> list[dict[str, Any]]:
     named = info.get(NAMED) or set()
     actor = _actor(info)
+    now = utcnow()  # one instant for the batch, written at once: its time is encoded once
     entries: list[dict[str, Any]] = []
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}  # equal details, one object: encoded once
     for (clinic_id, patient_id, kind), (columns, rows, values) in sorted(opens.items(), key=_order):
@@ -208,6 +209,7 @@ def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]
         entries.append({
             "action": "read", "resource_type": _resource(kind), "patient_id": patient_id, "clinic_id": clinic_id,
             "resource_id": next(iter(rows)) if len(rows) == 1 else None, "actor": actor, "details": details,
+            "occurred_at": now,
         })
     for (clinic_id, patient_id, table, action), rows in sorted(writes.items(), key=_order):
         ids = rows - {""}
@@ -219,6 +221,7 @@ def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]
         entries.append({
             "action": action, "resource_type": table, "patient_id": patient_id, "clinic_id": clinic_id,
             "resource_id": next(iter(ids)) if len(ids) == 1 else None, "actor": actor, "details": details,
+            "occurred_at": now,
         })
     return entries
 

@@ -138,6 +138,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
     record(db, action="list", resource_type="appointment",
            details={"view": aq.view, "count": len(rows), "names": len(names)})
     step = timedelta(days=7 if aq.view == "week" else 1)
+    zone = school.zone(db)  # read once: the holidays below and the page's zone label
     staff_by_id = {p.id: p for p in staff}
     if aq.view == "week":
         title_range = f"{days[0].strftime('%d/%m')} – {days[-1].strftime('%d/%m/%Y')}"
@@ -157,7 +158,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
         "self_url": aq.url(), "status_labels": STATUS_LABELS,
         "counts": agenda.summary(rows), "can_manage": principal_of(request).can(perm.MANAGE),
         "can_configure": principal_of(request).can(perm.CONFIGURE),
-        "school_periods": school.periods(db, days[0], days[-1]) if days else [], "school_zone": school.zone(db),
+        "school_periods": school.periods(db, days[0], days[-1], zone) if days else [], "school_zone": zone,
     }
 
 
