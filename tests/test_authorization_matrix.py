@@ -197,8 +197,11 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /billing/followup": Row(("owner",), body={"days": "0"}, ok=(422,)),
     "GET /billing/patients/{patient_id:int}/attestation": Row(_STAFF, {"patient_id": "999999"}, ok=(404,),
                                                               foreign={"patient_id": "__patient_a__"}),
-    "GET /billing/patients/{patient_id:int}/attestation.pdf": Row(_STAFF, {"patient_id": "999999"}, ok=(404,),
-                                                                  foreign={"patient_id": "__patient_a__"}),
+    # the attestation's PDF: asked for (the worker renders it), followed, downloaded by whoever asked or an owner
+    "POST /billing/patients/{patient_id:int}/attestation.pdf": Row(_STAFF, {"patient_id": "999999"}, {"year": "2026"},
+                                                                   ok=(404,), foreign={"patient_id": "__patient_a__"}),
+    "GET /billing/attestations/{attestation_id:int}": Row(_STAFF, {"attestation_id": "999999"}, ok=(404,)),
+    "GET /billing/attestations/{attestation_id:int}/pdf": Row(_STAFF, {"attestation_id": "999999"}, ok=(404,)),
     "POST /billing/acts/{act_id:int}": Row(("owner",), {"act_id": 999999}, {"active": "0"}, ok=(404,)),
     "GET /api/v1/billing/notes": Row(_STAFF),
     "POST /api/v1/billing/notes": Row(_STAFF, body={}, ok=(400,)),

@@ -58,6 +58,8 @@ NO_HEALTH_DATA = {
     ("billing_payment", "method"): "code: card, cash, cheque, transfer",
     ("billing_document", "kind"): "code: pdf, facturx",
     ("billing_payment", "payer"): "code: patient, amo, amc",
+    ("billing_attestation", "status"): "code: pending, ready, failed",
+    ("billing_attestation", "error"): "code chosen by the code (pdf_unavailable), not typed",
     ("telecare_access", "channel"): "code: email, sms",
     ("telecare_attachment", "media_type"): "file type detected from the content, from a fixed list (application/pdf, image/png…)",
     ("telecare_attachment", "scan"): "code: not_scanned, clean",

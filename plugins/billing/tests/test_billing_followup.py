@@ -195,16 +195,17 @@ def test_the_yearly_attestation_lists_the_patients_own_payments_per_practitioner
     assert client.get(f"/billing/patients/{patient}/attestation").status_code == 404
 
 
-@pytest.mark.pdf  # core's render_pdf, read back with pypdf
-def test_the_attestation_downloads_as_a_pdf_a_with_its_mentions_and_amounts(
-        carnet_db, client, staff, login_as, clinic):
+@pytest.mark.pdf  # rendered by the worker, read back with pypdf
+def test_the_attestation_pdf_is_built_by_the_worker_kept_sealed_and_downloaded_audited(
+        carnet_db, client, staff, login_as, clinic, jobs_worker):
     import io
     import re
 
     import pypdf
     from billing_world import PROFILE
 
-    from carnet_billing.services import profiles
+    from carnet_billing.models import Attestation
+    from carnet_billing.services import attestation, profiles
     from carnet_core.testing import AuditRecord
 
     owner_user = staff("owner,practitioner", clinic=clinic, email="claire@cabinet.test", name="Claire Martin")
@@ -228,10 +229,25 @@ def test_the_attestation_downloads_as_a_pdf_a_with_its_mentions_and_amounts(
             payments.record(db, owner, note.id, amount=Decimal(amount), paid_on=day,
                             method="card" if payer == "patient" else "transfer", payer=payer)
             numbers.append(note.number)
-    login_as(client, secretary)
+    token = login_as(client, secretary)
     page = client.get(f"/billing/patients/{patient}/attestation?year={year}")
-    link = f"/billing/patients/{patient}/attestation.pdf?year={year}"
-    assert page.status_code == 200 and f'href="{link}"' in page.text
+    ask = f"/billing/patients/{patient}/attestation.pdf"
+    assert page.status_code == 200 and f'action="{ask}"' in page.text
+    # asking renders nothing in the request: a row and a job, then the page that follows it
+    asked = client.post(ask, data={"year": str(year), "_csrf_token": token}, follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"].startswith("/billing/attestations/")
+    state_url = asked.headers["location"]
+    pending = client.get(state_url)
+    assert pending.status_code == 200 and "en cours de préparation" in pending.text
+    assert f'hx-get="{state_url}"' in pending.text and 'hx-trigger="every 2s"' in pending.text  # htmx polls
+    link = f"{state_url}/pdf"
+    assert "%PDF" not in client.get(link).text  # not ready: the page again, no file
+    # asked twice while pending: the same attestation, one job
+    again = client.post(ask, data={"year": str(year), "_csrf_token": token}, follow_redirects=False)
+    assert again.headers["location"] == state_url
+    wait_for_jobs(jobs_worker)
+    ready = client.get(state_url, headers={"HX-Request": "true"})
+    assert f'href="{link}"' in ready.text and "hx-trigger" not in ready.text  # polling stops
     answer = client.get(link)
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.headers["content-disposition"] == f'attachment; filename="attestation-paiement-{year}.pdf"'
@@ -252,16 +268,57 @@ def test_the_attestation_downloads_as_a_pdf_a_with_its_mentions_and_amounts(
     assert "Carte" in text and "Total reçu : 25,50" in text
     assert "6,26" not in text and numbers[1] not in text  # the Assurance Maladie's part is not the patient's
     assert LABEL not in text and "AMO" not in text  # amounts and numbers, no act
-    # same data, same day: the same bytes (no clock in the file)
     assert client.get(link).content == answer.content
     with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        rows = db.exec(select(Attestation)).all()
+        assert len(rows) == 1 and rows[0].status == "ready" and rows[0].size == len(answer.content)
+        raw = db.execute(sa.select(Attestation.__table__.c.body)).scalar()
+        assert b"%PDF" not in raw and b"JVBER" not in raw  # sealed, neither the PDF nor its base64 in clear
         downloads = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "billing_attestation",
                                                       AuditRecord.action == "download")).all()
+        # same data, same day: a re-render gives the same bytes (no clock in the file)
+        assert attestation.render(db, jobs_worker.host, rows[0], "system:tests") == answer.content
     assert len(downloads) == 2 and all(r.patient_id == patient for r in downloads)
+    # a redelivery of the job renders nothing again
+    from carnet_core.plugin_api import enqueue
+
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        enqueue(db, attestation.ACTOR, rows[0].id)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        builds = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "billing_attestation",
+                                                   AuditRecord.action == "build")).all()
+    assert len(builds) == 1
     # bad ids, another practitioner's patient, garbage years: 404 or this year, never a 500
-    assert client.get("/billing/patients/999999/attestation.pdf").status_code == 404
-    assert client.get("/billing/patients/abc/attestation.pdf").status_code in (400, 404)
-    assert client.get(f"/billing/patients/{patient}/attestation.pdf?year=abc").status_code == 200
+    assert client.post("/billing/patients/999999/attestation.pdf", data={"_csrf_token": token}).status_code == 404
+    assert client.get("/billing/attestations/999999").status_code == 404
+    assert client.get("/billing/attestations/999999/pdf").status_code == 404
+    odd = client.post(ask, data={"year": "abc", "_csrf_token": token}, follow_redirects=False)
+    assert odd.status_code == 303
     client.cookies.clear()
-    login_as(client, colleague)
-    assert client.get(link).status_code == 404
+    token = login_as(client, colleague)
+    assert client.get(link).status_code == 404 and client.get(state_url).status_code == 404
+    assert client.post(ask, data={"year": str(year), "_csrf_token": token}).status_code == 404
+    # past its 24 hours: 410, and the sealed copy is wiped
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.execute(sa.update(Attestation).values(expires_at=Attestation.created_at))
+    client.cookies.clear()
+    login_as(client, secretary)
+    gone = client.get(link)
+    assert gone.status_code == 410 and "expiré" in gone.text
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert db.execute(sa.select(Attestation.__table__.c.body).where(Attestation.id == rows[0].id)).scalar() is None
+
+
+def test_a_patients_erasure_deletes_their_attestations(carnet_db, world):
+    from carnet_billing.models import Attestation
+    from carnet_billing.services.lifecycle import erase_for_patient
+
+    patient = world.patients[-1]
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.add(Attestation(patient_id=patient, year=2026, issued_on=date(2026, 3, 2)))
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        erase_for_patient(db, patient)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(Attestation).where(Attestation.patient_id == patient)).all() == []

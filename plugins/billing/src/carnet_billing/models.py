@@ -330,3 +330,33 @@ class Followup(ClinicOwned, table=True):
     status: str = Field(default=PLANNED, max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Attestation(ClinicOwned, table=True):
+    """A patient's yearly payment attestation as a PDF/A-3b (billing_0008): asked for on its page,
+    rendered by the worker (`billing.render_attestation`), kept sealed with the patient's key (it
+    prints their name and what they paid a health practitioner) and downloadable by whoever asked
+    for it, or an owner, until `expires_at`; then its body is wiped. `practitioner_id` is the
+    scope the asker sees: one practitioner's notes, or every practitioner's (None: owners and
+    secretaries). `issued_on` is the day printed on it (the clinic's day when asked)."""
+
+    __tablename__ = "billing_attestation"
+    __sealed_subject__ = "patient_id"
+    __table_args__ = (
+        same_clinic("patient_id", "core_patient"),
+        sa.Index("ix_billing_attestation_patient", "patient_id", "year"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int
+    year: int
+    issued_on: date
+    practitioner_id: int | None = Field(default=None, foreign_key="core_user.id")
+    requested_by: int | None = Field(default=None, foreign_key="core_user.id")
+    status: str = Field(default=EXPORT_PENDING, max_length=8)
+    body: bytes | None = Field(default=None, sa_type=Sealed)  # the PDF, base64 text sealed (seal)
+    size: int = Field(default=0)
+    error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -48,10 +48,11 @@ def register_api_routes() -> list[Any]:
 @hookimpl
 def register_actors() -> list[Any]:
     from carnet_billing import jobs
-    from carnet_billing.services import documents, exports
+    from carnet_billing.services import attestation, documents, exports
     from carnet_core.plugin_api import ActorSpec
 
     return [ActorSpec("render_note", documents.render_note, max_retries=3),
+            ActorSpec("render_attestation", attestation.render_attestation, max_retries=3),
             ActorSpec("build_export", exports.build_export, max_retries=3),
             ActorSpec("plan_followups", jobs.plan_followups),
             ActorSpec("send_followup", jobs.send_followup, max_retries=jobs.RETRIES)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ServiceUnavailableException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
@@ -21,10 +21,8 @@ from carnet_core.plugin_api import (
     CarnetSession,
     Form,
     Id,
-    PdfUnavailable,
     errors_of,
     form_page,
-    host_of,
     page,
     principal_of,
     text,
@@ -64,11 +62,7 @@ def save_schedule(request: Request[Any, Any, Any], db: DB, data: Form) -> Any:
 
 def _year(request: Request[Any, Any, Any], today: Any) -> int:
     """`?year=2026`: this year when missing, unreadable or out of range."""
-    try:
-        year = int(str(request.query_params.get("year") or today.year)[:4])
-    except ValueError:
-        return int(today.year)
-    return year if 2000 <= year <= today.year else int(today.year)
+    return _year_of(request.query_params.get("year"), today)
 
 
 @get("/patients/{patient_id:int}/attestation", name="billing.attestation", opt={"permission": perm.VIEW},
@@ -86,23 +80,64 @@ def attestation_page(request: Request[Any, Any, Any], db: DB, patient_id: FromPa
         patient_id=patient_id, today=today, vat_mention=VAT_MENTION))
 
 
-@get("/patients/{patient_id:int}/attestation.pdf", name="billing.attestation_pdf",
-     opt={"permission": perm.VIEW}, sync_to_thread=True)
-def attestation_pdf(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> Response[bytes]:
-    """The same attestation as a PDF/A-3b attachment (audited download)."""
-    today = notes.clinic_today(db)
-    year = _year(request, today)
+def _year_of(value: Any, today: Any) -> int:
+    """A year from a form: this year when missing, unreadable or out of range."""
     try:
-        body = attestation.pdf(db, host_of(request), principal_of(request), patient_id, year, today,
-                               _common(request))
+        year = int(str(value or today.year)[:4])
+    except ValueError:
+        return int(today.year)
+    return year if 2000 <= year <= today.year else int(today.year)
+
+
+@post("/patients/{patient_id:int}/attestation.pdf", name="billing.attestation_pdf",
+      opt={"permission": perm.VIEW}, sync_to_thread=True)
+def ask_attestation_pdf(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data: Form) -> Any:
+    """Ask the worker for the attestation as a PDF/A-3b, then follow it on its own page."""
+    today = notes.clinic_today(db)
+    try:
+        asked = attestation.request_pdf(db, principal_of(request), patient_id, _year_of(data.get("year"), today), today)
     except NotFound:
         raise NotFoundException() from None
-    except PdfUnavailable:  # the server lacks Pango: said plainly, never a 500
-        db.rollback()
-        raise ServiceUnavailableException("PDF rendering is not available on this server.") from None
+    return Redirect(f"/billing/attestations/{asked.id}", status_code=303)
+
+
+def _state_page(request: Request[Any, Any, Any], asked: Any, status_code: int = 200, **context: Any) -> Template:
+    state = attestation.state(asked)
+    return page(request, "billing/attestation_pdf.html", _common(
+        request, asked=asked, state=state, file_name=attestation.file_name(asked.year), **context),
+        partial="billing/_attestation_state.html", status_code=status_code, keep=True)
+
+
+@get("/attestations/{attestation_id:int}", name="billing.attestation_state", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def attestation_state(request: Request[Any, Any, Any], db: DB, attestation_id: FromPath[Id]) -> Template:
+    """Where the asked-for PDF stands (htmx polls this while the worker prepares it)."""
+    attestation.expire_old(db)
+    try:
+        asked = attestation.get(db, principal_of(request), attestation_id)
+    except NotFound:
+        raise NotFoundException() from None
+    return _state_page(request, asked)
+
+
+@get("/attestations/{attestation_id:int}/pdf", name="billing.attestation_file", opt={"permission": perm.VIEW},
+     sync_to_thread=True)
+def attestation_file(request: Request[Any, Any, Any], db: DB, attestation_id: FromPath[Id]) -> Any:
+    """The attestation's PDF/A-3b as an attachment (audited download); its page while the worker
+    prepares it; 410 once its link expired."""
+    try:
+        asked, body = attestation.download(db, principal_of(request), attestation_id)
+    except NotFound:
+        raise NotFoundException() from None
+    except BillingInvalid:  # expired: the sealed copy is wiped (kept: keep=True)
+        asked = attestation.get(db, principal_of(request), attestation_id)
+        return _state_page(request, asked, status_code=410)
+    if body is None:
+        return _state_page(request, asked)
     return Response(body, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{attestation.file_name(year)}"',
+        "Content-Disposition": f'attachment; filename="{attestation.file_name(asked.year)}"',
         "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
 
 
-FOLLOWUP_HANDLERS = [followup_page, save_schedule, attestation_page, attestation_pdf]
+FOLLOWUP_HANDLERS = [followup_page, save_schedule, attestation_page, ask_attestation_pdf, attestation_state,
+                     attestation_file]

@@ -49,8 +49,7 @@ ZONE_LABELS = {"metropole": N_("Metropolitan France"), "outre_mer": N_("Overseas
 KIND_LABELS = {"note": N_("Note"), "credit": N_("Credit note")}
 STATUS_LABELS = {DRAFT: N_("draft"), ISSUED: N_("issued"), payments.PARTLY_PAID: N_("partly paid"),
                  payments.PAID: N_("paid"), payments.CANCELLED: N_("cancelled")}
-METHOD_LABELS = {"card": N_("Card"), "cash": N_("Cash"), "cheque": N_("Cheque"), "transfer": N_("Transfer")}
-PAYER_LABELS = {"patient": N_("Patient"), "amo": N_("Assurance Maladie"), "amc": N_("Complémentaire")}
+METHOD_LABELS, PAYER_LABELS = payments.METHOD_LABELS, payments.PAYER_LABELS
 
 
 def _common(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:

@@ -16,16 +16,17 @@ def models() -> list[Any]:
     from carnet_billing import models as m
 
     return [m.BillingProfile, m.KeyLetterValue, m.Act, m.TypeAct, m.NumberSeries, m.Note, m.NoteLine, m.Payment,
-            m.Document, m.Export, m.FollowupSchedule, m.Followup]
+            m.Document, m.Export, m.FollowupSchedule, m.Followup, m.Attestation]
 
 
 def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    from carnet_billing.models import Document, Note
+    from carnet_billing.models import Attestation, Document, Note
 
     for model in models():
         entity = model.__tablename__.removeprefix("billing_")
-        # a document's PDF goes as a file of its own (below), not inside a JSON line
-        for record in table_records(db, model, exclude=("body",) if model is Document else ()):
+        # a document's PDF goes as a file of its own (below), not inside a JSON line; an
+        # attestation's PDF is a day's copy of the payments, exported as rows: its row only
+        for record in table_records(db, model, exclude=("body",) if model in (Document, Attestation) else ()):
             yield entity, record
     numbers = {r["id"]: r["number"] for r in table_records(db, Note) if r["number"]}
     for record in table_records(db, Document):
@@ -49,7 +50,7 @@ def import_records(db: Any, archive: Any) -> dict[str, int]:
     and chain hash as they were)."""
     import sqlalchemy as sa
 
-    from carnet_billing.models import Document, Note
+    from carnet_billing.models import EXPORT_EXPIRED, Attestation, Document, Note
 
     numbers = {r["id"]: r.get("number") for r in archive.records("note") if r.get("number")}
     issued: list[dict[str, Any]] = []
@@ -65,7 +66,11 @@ def import_records(db: Any, archive: Any) -> dict[str, int]:
         content = archive.file(f"notes/{number}.pdf") if number else None
         return {"body": base64.b64encode(content).decode("ascii") if content is not None else None}
 
-    fills = {Note: as_draft, Document: pdf}
+    def expired(record: dict[str, Any]) -> dict[str, Any]:
+        # an attestation's PDF is not exported (a day's copy): it comes back expired, to ask again
+        return {"status": EXPORT_EXPIRED, "body": None}
+
+    fills = {Note: as_draft, Document: pdf, Attestation: expired}
     written = {}
     for model in models():
         entity = model.__tablename__.removeprefix("billing_")

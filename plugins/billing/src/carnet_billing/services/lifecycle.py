@@ -1,6 +1,7 @@
 """A patient's billing data in their RGPD export, and what their erasure does to it.
 
-Erasure: drafts (not accounting records) are deleted with their lines. Issued notes and credit
+Erasure: drafts (not accounting records) are deleted with their lines, and payment attestations
+(day copies, sealed with the patient's key). Issued notes and credit
 notes are accounting records that the law keeps for 10 years: they stay, unchanged (the database
 refuses any change to them), and the patient's name printed on them stays sealed — with the
 clinic's key, so the practice can still produce the note to the tax office after the patient's own
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_billing.models import DRAFT, Note, NoteLine, Payment
+from carnet_billing.models import DRAFT, Attestation, Note, NoteLine, Payment
 from carnet_core.plugin_api import N_, open_or_unreadable, readable
 
 RETENTION_YEARS = 10
@@ -48,7 +49,10 @@ def export_for_patient(db: Any, patient_id: int) -> dict[str, Any] | None:
 
 
 def erase_for_patient(db: Any, patient_id: int) -> None:
-    """Delete the patient's drafts; keep issued notes and credit notes (legal retention)."""
+    """Delete the patient's drafts and payment attestations (copies of what the notes and payments
+    keep, sealed with the patient's key); keep issued notes and credit notes (legal retention)."""
+    for attestation in db.exec(select(Attestation).where(Attestation.patient_id == patient_id)).all():
+        db.delete(attestation)
     drafts = list(db.exec(select(Note).where(Note.patient_id == patient_id, Note.status == DRAFT)).all())
     for note in drafts:
         for line in db.exec(select(NoteLine).where(NoteLine.note_id == note.id)).all():

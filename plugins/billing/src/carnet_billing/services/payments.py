@@ -28,6 +28,9 @@ from carnet_billing.services.errors import BillingInvalid, refuse
 from carnet_core.plugin_api import N_, CarnetSession, FieldError
 from carnet_core.plugin_api import record as audit_record
 
+METHOD_LABELS = {"card": N_("Card"), "cash": N_("Cash"), "cheque": N_("Cheque"), "transfer": N_("Transfer")}
+PAYER_LABELS = {"patient": N_("Patient"), "amo": N_("Assurance Maladie"), "amc": N_("Complémentaire")}
+
 UNPAID, PARTLY_PAID, PAID, CANCELLED = "issued", "partly_paid", "paid", "cancelled"
 NOTE_STATUSES = (DRAFT, UNPAID, PARTLY_PAID, PAID, CANCELLED)
 
