@@ -170,6 +170,35 @@ def test_the_receipts_journal_totals_equal_the_payments(world, carnet_db, carnet
     assert 'pdfaid:part="3"' in reader.xmp_metadata.stream.get_data().decode()
 
 
+@pytest.mark.pdf
+def test_the_journal_pdf_is_laid_out_in_parts_joined_into_one_pdf_a(world, carnet_db, plugin_host, tmp_path):
+    """Memory bounded by a part's rows: here parts of 2 receipts, each but the first opening with
+    the total carried forward, pages numbered on, the totals after the last row, one PDF/A-3b."""
+    _bill(carnet_db, world)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        profile = profiles.get(db, world.owner.id)
+        seen = []
+        out = tmp_path / "journal"
+        out.mkdir()
+        count = exports.write_journal_pdf(out / "journal.pdf", plugin_host, profile,
+                                          exports.receipts(db, world.owner.id, START, END), START, END,
+                                          progress=seen.append, chunk=2)
+    assert count == 6 and seen == [2, 4, 6]
+    assert [p.name for p in out.iterdir()] == ["journal.pdf"]  # the parts are gone
+    reader = pypdf.PdfReader(out / "journal.pdf")
+    assert 'pdfaid:part="3"' in reader.xmp_metadata.stream.get_data().decode()
+    assert reader.metadata["/Title"] == "Livre des recettes"
+    pages = [re.sub(r"\s+", " ", p.extract_text()) for p in reader.pages]
+    assert len(pages) == 3
+    assert "Livre des recettes" in pages[0] and "Report" not in pages[0]
+    # 05/01 card 26,26 and 20/01 cheque 10,00 on the first part: carried forward to the second
+    assert "Report (2 règlements) 36,26 €" in pages[1] and "Report (4 règlements)" in pages[2]
+    assert [f"Page {n}" in pages[n - 1] for n in (1, 2, 3)] == [True, True, True]
+    assert "Total des recettes (6) 110,04 €" in pages[2] and "Total des recettes" not in pages[1]
+    assert "Livre des recettes" not in pages[1]
+
+
 def test_bad_requests_get_french_field_errors_and_write_nothing(world, carnet_db):
     cases = [
         ({"kind": "fec", "start": END, "end": START}, "end", "before_start"),

@@ -4,7 +4,9 @@ and PDF) and the FEC (fichier des écritures comptables, article A47 A-1 of the 
 - Asked for on the exports page (`request_export`), built by the actor `billing.build_export`
   (ids only, idempotent: a finished export is never rebuilt), which streams the payments of the
   period from the database to a file in batches (`yield_per`), so memory stays flat whatever the
-  number of rows, and records its progress (rows written of rows to write) as it goes.
+  number of rows, and records its progress (rows written of rows to write) as it goes. The
+  journal's PDF is laid out a bounded number of rows at a time and the parts joined
+  (`write_journal_pdf`): WeasyPrint would otherwise hold every page of the period at once.
 - A receipt is a payment received for one of the practitioner's notes (cash accounting, as BNC
   practitioners keep it). No patient's name is written: the payer is its kind (patient, Assurance
   Maladie, complémentaire) and the note's number identifies the receipt (professionals bound by
@@ -74,6 +76,7 @@ ACTOR = "billing.build_export"
 RESOURCE = "billing_export"
 LIFETIME = timedelta(hours=24)
 BATCH = 2000  # rows fetched per round trip, and progress recorded every BATCH rows
+JOURNAL_CHUNK = 1000  # receipts laid out per WeasyPrint document in the journal's PDF (about 23 pages)
 MAX_DAYS = 731  # a period of two years at most
 FOLDER = "billing-exports"
 
@@ -301,8 +304,7 @@ def build_export(export_id: int, job: JobContext) -> None:
                     count = write_journal_csv(out, rows, progress)
             else:
                 name = f"livre-des-recettes-{fec_day(start)}-{fec_day(end)}.pdf"
-                pdf, count = journal_pdf(db, job.host, profile, list(rows), start, end)
-                partial.write_bytes(pdf)
+                count = write_journal_pdf(partial, job.host, profile, rows, start, end, progress)
         os.replace(partial, path)
     except PdfUnavailable:
         partial.unlink(missing_ok=True)
@@ -323,17 +325,69 @@ def build_export(export_id: int, job: JobContext) -> None:
                      details={"kind": kind, "rows": count})
 
 
-def journal_pdf(db: CarnetSession, host: Any, profile: Any, rows: list[Receipt], start: date,
-                end: date) -> tuple[bytes, int]:
-    """The receipts journal as PDF/A-3b (rows and totals per method)."""
-    by_method: dict[str, int] = {}
-    for r in rows:
-        by_method[r.method] = by_method.get(r.method, 0) + r.amount_cents
-    context = {"profile": profile, "rows": rows, "start": start, "end": end, "euros": euros,
-               "payer_text": PAYER_TEXT, "method_text": METHOD_TEXT, "by_method": sorted(by_method.items()),
-               "total": sum(by_method.values())}
+def _chunks(receipts: Iterable[Receipt], size: int) -> Iterator[list[Receipt]]:
+    chunk: list[Receipt] = []
+    for r in receipts:
+        chunk.append(r)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def write_journal_pdf(path: Path, host: Any, profile: Any, receipts: Iterable[Receipt], start: date, end: date,
+                      progress: Any = None, chunk: int = JOURNAL_CHUNK) -> int:
+    """The receipts journal as one PDF/A-3b at `path`, in memory bounded by `chunk` rows: WeasyPrint
+    keeps every page of a document laid out until it writes it, so the receipts are laid out
+    `chunk` at a time (each part carried forward from the previous one's total, pages numbered on
+    from its last page, the totals per method after the last row), each part written to a file
+    beside `path`, then the parts' pages joined into one file by pypdf, which keeps the first
+    part's PDF/A metadata (XMP, output intent). Returns the number of receipts."""
+    from pypdf import PdfReader, PdfWriter
+
     created = datetime(end.year, end.month, end.day).astimezone()
-    return render_pdf(host, "billing/pdf/journal.html", context, title="Livre des recettes", created=created), len(rows)
+    parts: list[Path] = []
+    count = total = pages = 0
+    by_method: dict[str, int] = {}
+    try:
+        chunks = _chunks(receipts, chunk)
+        current = next(chunks, [])
+        while True:
+            following = next(chunks, None)
+            carried, carried_count = total, count
+            for r in current:
+                by_method[r.method] = by_method.get(r.method, 0) + r.amount_cents
+            count += len(current)
+            total += sum(r.amount_cents for r in current)
+            context = {"profile": profile, "rows": current, "start": start, "end": end, "euros": euros,
+                       "payer_text": PAYER_TEXT, "method_text": METHOD_TEXT, "first": not parts,
+                       "last": following is None, "carried": carried, "carried_count": carried_count,
+                       "first_page": pages + 1, "by_method": sorted(by_method.items()), "total": total,
+                       "count": count}
+            part = path.with_name(f"{path.name}.{len(parts)}")
+            parts.append(part)
+            part.write_bytes(render_pdf(host, "billing/pdf/journal.html", context, title="Livre des recettes",
+                                        created=created))
+            pages += len(PdfReader(part).pages)
+            if progress is not None:
+                progress(count)
+            if following is None:
+                break
+            current = following
+        if len(parts) == 1:
+            os.replace(parts[0], path)
+            return count
+        writer = PdfWriter(clone_from=parts[0])
+        for part in parts[1:]:
+            for page in PdfReader(part).pages:
+                writer.add_page(page)
+        with open(path, "wb") as out:
+            writer.write(out)
+        return count
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
 
 
 def get(db: CarnetSession, principal: Any, export_id: int) -> Export:
