@@ -143,13 +143,14 @@ class Relay:
         )
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
+        # one transaction: the claim and the read of what it claimed, committed when the session
+        # closes, before anything is published
         with self.db.session(unscoped=True) as s:
             s.execute(
                 sa.update(OutboxMessage.__table__)
                 .where(t.id.in_(candidates.scalar_subquery()), self._due_condition(now))
                 .values(claimed_by=token, claimed_until=until)
             )
-        with self.db.session(unscoped=True) as s:
             rows = (
                 s.execute(
                     sa.select(OutboxMessage)
