@@ -211,6 +211,8 @@ BILLING_ROWS: dict[str, Row] = {
     "POST /api/v1/billing/notes/{note_id:int}/issue": Row(_CLINICAL, _NOTE, {}, ok=(404,)),
     "POST /api/v1/billing/notes/{note_id:int}/credit": Row(_CLINICAL, _NOTE, {}, ok=(400, 404)),
     "POST /api/v1/billing/notes/{note_id:int}/payments": Row(_STAFF, _NOTE, {}, ok=(400, 404)),
+    "GET /api/v1/billing/patients/{patient_id:int}/balance": Row(_STAFF, {"patient_id": "999999"}, ok=(404,),
+                                                                 foreign={"patient_id": "__patient_a__"}),
 }
 
 # Path parameters naming a real patient of clinic A: a member of clinic B is refused on each route.

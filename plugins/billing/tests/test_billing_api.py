@@ -80,3 +80,34 @@ def test_a_draft_is_deleted_and_unknown_notes_are_404(client, api):
     assert client.get(f"{API}/{2**63}", headers=mine).status_code in (400, 404)
     unknown = client.post(API, json={"practitioner_id": owner.id, "patient_id": 999999}, headers=mine)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "patient_id"
+
+
+def test_a_patients_balance_sums_their_issued_notes_this_person_sees(client, api, carnet_db, clinic, staff):
+    owner, colleague, patient_id, headers = api
+    mine = headers[owner.id]
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        profiles.save(db, owner.id, PROFILE)
+    ids = []
+    for coefficient in ("10.1", "10"):
+        note_id = client.post(API, json={"practitioner_id": owner.id, "patient_id": patient_id}, headers=mine).json()["id"]
+        client.post(f"{API}/{note_id}/lines", json={"act_day": "2026-03-02", "letter": "AMO",
+                                                    "coefficient": coefficient}, headers=mine)
+        assert client.post(f"{API}/{note_id}/issue", headers=mine).status_code == 200
+        ids.append(note_id)
+    draft = client.post(API, json={"practitioner_id": owner.id, "patient_id": patient_id}, headers=mine).json()["id"]
+    client.post(f"{API}/{draft}/lines", json={"act_day": "2026-03-02", "price": "99"}, headers=mine)
+    client.post(f"{API}/{ids[0]}/payments", json={"amount": "6.26", "paid_on": "2026-03-02", "method": "card"},
+                headers=mine)
+    client.post(f"{API}/{ids[1]}/credit", json={"amount": "5"}, headers=mine)
+    url = f"/api/v1/billing/patients/{patient_id}/balance"
+    found = client.get(url, headers=mine)
+    assert found.status_code == 200, found.text
+    body = found.json()
+    # 26.26 + 26.00 billed (the draft is not), 5.00 credited, 6.26 paid: 41.00 due
+    assert (body["total"], body["credited"], body["paid"], body["due"], body["due_cents"]) == (
+        "52.26", "5.00", "6.26", "41.00", 4100)
+    assert [(n["id"], n["state"], n["due"]) for n in body["notes"]] == [
+        (ids[0], "partly_paid", "20.00"), (ids[1], "issued", "21.00")]
+    # a colleague does not follow the patient: 404, as for an unknown patient
+    assert client.get(url, headers=headers[colleague.id]).status_code == 404
+    assert client.get("/api/v1/billing/patients/999999/balance", headers=mine).status_code == 404

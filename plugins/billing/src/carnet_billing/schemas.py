@@ -80,3 +80,16 @@ def note_out(note: Note, lines: list[dict[str, Any]] | None = None, remaining: i
             "amount_cents": line["amount_cents"],
         } for line in lines]
     return body
+
+
+def patient_balance_out(found: Any) -> dict[str, Any]:
+    """A patient's balance: the sums of their issued notes, then each note's own."""
+    return {
+        "patient_id": found.patient_id,
+        "total": euros_text(found.total_cents), "credited": euros_text(found.credited_cents),
+        "paid": euros_text(found.paid_cents), "due": euros_text(found.due_cents), "due_cents": found.due_cents,
+        "notes": [{"id": n.id, "number": n.number, "issued_on": n.issued_on.isoformat() if n.issued_on else None,
+                   "practitioner_id": n.practitioner_id, "state": b.status, "total": euros_text(b.total_cents),
+                   "credited": euros_text(b.credited_cents), "paid": euros_text(b.paid_cents),
+                   "due": euros_text(b.due_cents)} for n, b in found.notes],
+    }

@@ -1,6 +1,6 @@
 """JSON API under /api/v1/billing (in the OpenAPI document): notes, their acts, issuing, credit
-notes. Refusals are core's convention: 422 with field errors (nothing written), 404 for what this
-person may not see."""
+notes, payments, a patient's balance. Refusals are core's convention: 422 with field errors
+(nothing written), 404 for what this person may not see."""
 
 from __future__ import annotations
 
@@ -113,4 +113,18 @@ class NotesApi(Controller):
         return _full(db, request, note_id)
 
 
-API_HANDLERS = [NotesApi]
+class PatientsApi(Controller):
+    path = "/patients"
+    tags = ["billing"]
+    opt = RULES
+
+    @get("/{patient_id:int}/balance", opt={"permission": perm.VIEW}, sync_to_thread=True)
+    def balance(self, request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id]) -> dict[str, Any]:
+        """A patient's balance: billed, credited, paid and still due on their issued notes this
+        person sees (owners and secretaries: every practitioner's; a practitioner: their own),
+        with each note's own; 404 for a patient this person may not see."""
+        return schemas.patient_balance_out(_call(lambda: payments.patient_balance(db, principal_of(request),
+                                                                                  patient_id)))
+
+
+API_HANDLERS = [NotesApi, PatientsApi]

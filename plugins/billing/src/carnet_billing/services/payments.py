@@ -111,3 +111,49 @@ def record(db: CarnetSession, principal: Any, note_id: int, *, amount: Decimal, 
     if balance(db, note).status == PAID:
         notes.notify(hooks, "billing_note_paid", note=note, payment=payment, db=db)
     return payment
+
+
+@dataclass(frozen=True)
+class PatientBalance:
+    """A patient's balance: their issued notes this person sees, each with its own balance."""
+
+    patient_id: int
+    notes: list[tuple[Note, Balance]]
+
+    def _sum(self, field: str) -> int:
+        return sum(getattr(b, field) for _, b in self.notes)
+
+    @property
+    def total_cents(self) -> int:
+        return self._sum("total_cents")
+
+    @property
+    def credited_cents(self) -> int:
+        return self._sum("credited_cents")
+
+    @property
+    def paid_cents(self) -> int:
+        return self._sum("paid_cents")
+
+    @property
+    def due_cents(self) -> int:
+        return self._sum("due_cents")
+
+
+def patient_balance(db: CarnetSession, principal: Any, patient_id: int) -> PatientBalance:
+    """What the patient was billed, credited, paid and still owes on the issued notes this person
+    sees (owners and secretaries: every practitioner's; a practitioner: their own); NotFound for
+    a patient they may not see. Audited as a read."""
+    from carnet_billing.models import ISSUED
+    from carnet_billing.services.errors import NotFound
+    from carnet_core.plugin_api import PatientError, patient_access
+
+    rows = list(db.exec(select(Note).where(Note.patient_id == patient_id, Note.kind == NOTE, Note.status == ISSUED,
+                                           notes.visible_filter(principal)).order_by(Note.id)).all())
+    try:
+        patient_access(db, principal).get(patient_id, cares=any(n.practitioner_id == principal.user_id for n in rows))
+    except PatientError:
+        raise NotFound("no such patient") from None
+    audit_record(db, action="read", resource_type="billing_note", patient_id=patient_id,
+                 details={"view": "balance", "count": len(rows)})
+    return PatientBalance(patient_id, [(n, balance(db, n)) for n in rows])
