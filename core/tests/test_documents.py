@@ -41,6 +41,27 @@ def test_the_same_input_gives_the_same_bytes():
 
 
 @pytest.mark.pdf
+def test_the_style_blocks_parsed_once_per_thread_change_no_byte():
+    """A template's <style> blocks are parsed once per thread and given beside the document: the
+    bytes are WeasyPrint's own for the document as written (a note, with inline styles too)."""
+    import weasyprint
+
+    from carnet_core import documents
+
+    html = HTML.replace("<p>", '<p style="color: #333; font-weight: bold">', 1)
+    stripped, sheets = documents._stylesheets(weasyprint, html, documents._font_config(weasyprint, html))
+    assert "<style>" in html and "<style>" not in stripped and len(sheets) == 1
+    assert documents._stylesheets(weasyprint, html, None)[1][0] is sheets[0]  # parsed once in this thread
+    for document in (html, HTML):
+        plain = weasyprint.HTML(string=document).render()
+        plain.metadata.created = plain.metadata.modified = "2026-03-02T09:30:00Z"
+        plain.metadata.lang = "fr"
+        assert html_to_pdf(document, created=WHEN) == plain.write_pdf(pdf_variant="pdf/a-3b")
+    for kept in ("<style>@font-face { font-family: X }</style><p>x</p>", "<style>p { color: red !important }</style>"):
+        assert documents._stylesheets(weasyprint, kept, None) == (kept, [])
+
+
+@pytest.mark.pdf
 def test_the_reused_font_configuration_changes_no_byte():
     """Each thread reuses one font map: a document rendered after others in this thread is byte for
     byte the one a new thread (a fresh font map) renders; @font-face documents get a fresh map."""

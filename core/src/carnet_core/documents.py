@@ -17,8 +17,9 @@ from sealed data and compared with a stored SHA-256.
 Fonts: each thread keeps one WeasyPrint `FontConfiguration` (Pango's font map) for its documents,
 so the system fonts are loaded and shaped once per thread instead of once per document (about a
 fifth of a one-page note's rendering time); a document with its own `@font-face` rules gets a
-fresh one, so web fonts never accumulate in a shared map. The bytes are the same either way
-(tested).
+fresh one, so web fonts never accumulate in a shared map. Likewise each thread keeps the
+template's `<style>` blocks parsed (`_stylesheets`, keyed by their text; about a tenth of a note's
+rendering). The bytes are the same either way (tested).
 
 WeasyPrint is imported when the first document is rendered, not when the app starts: a machine
 without Pango (`apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` on Debian) runs
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -86,6 +88,34 @@ def _font_config(weasyprint: Any, html: str) -> Any:
     return config
 
 
+# a template's own style blocks (`<style>` without attributes, as core/base_document.html writes them)
+_STYLE = re.compile(r"<style>(.*?)</style>", re.S)
+_SHEETS_KEPT = 32
+
+
+def _stylesheets(weasyprint: Any, html: str, font_config: Any) -> tuple[str, list[Any]]:
+    """The document without its `<style>` blocks and those blocks as stylesheets parsed once per
+    thread (keyed by their text: a template's style is the same from one note to the next, and its
+    parsing is about a tenth of a one-page note's rendering). Same bytes as the blocks left in the
+    document (tested): they are its only style sheets, so given to WeasyPrint beside it they still
+    override its defaults, and inline `style` attributes still override them; only `!important`
+    ranks the two origins differently, so a document using it keeps its blocks, as does one
+    declaring its own fonts (`@font-face`, a fresh font map)."""
+    if "@font-face" in html or "!important" in html:
+        return html, []
+    texts = _STYLE.findall(html)
+    if not texts:
+        return html, []
+    key = "\n".join(texts)
+    sheets = getattr(_fonts, "sheets", None)
+    if sheets is None or len(sheets) >= _SHEETS_KEPT:
+        sheets = _fonts.sheets = {}
+    sheet = sheets.get(key)
+    if sheet is None:
+        sheet = sheets[key] = weasyprint.CSS(string=key, font_config=font_config)
+    return _STYLE.sub("", html), [sheet]
+
+
 def pdf_unavailable_reason() -> str | None:
     """None when PDFs can be rendered here, else why not and the fix (for tests and health checks)."""
     try:
@@ -129,7 +159,9 @@ def html_to_pdf(
     if variant not in VARIANTS:
         raise ValueError(f"unknown PDF variant {variant!r}; one of {sorted(VARIANTS)}")
     weasyprint = _weasyprint()
-    document = weasyprint.HTML(string=html, base_url=None).render(font_config=_font_config(weasyprint, html))
+    font_config = _font_config(weasyprint, html)
+    html, stylesheets = _stylesheets(weasyprint, html, font_config)
+    document = weasyprint.HTML(string=html, base_url=None).render(font_config=font_config, stylesheets=stylesheets)
     stamp = _stamp(created)
     document.metadata.created = stamp
     document.metadata.modified = stamp
