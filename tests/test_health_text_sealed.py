@@ -82,6 +82,8 @@ NO_HEALTH_DATA = {
     ("consent_rights_request", "identity_check"): "code: in_person, id_document, known_address, signed_link",
     ("consent_rights_request", "status"): "code: open, answered, refused",
     ("consent_document", "sha256"): "SHA-256 of a signed PDF (carries a fresh ECDSA signature: confirms no guess)",
+    ("consent_scan", "sha256"): "SHA-256 of a scanned paper form (a scan's pixels are unique: confirms no guess), "
+                                "printed in the signature's evidence",
 }
 # Free text that must stay sealed (issue #14: these were in clear).
 MUST_BE_SEALED = {
