@@ -1,6 +1,6 @@
 """The clinic export: every module's records into one archive, encrypted for its recipient.
 
-Layout of the archive (a ZIP, documented in docs/EXPORT.md):
+Layout of the archive (a ZIP, documented in docs/OPERATIONS.md, "Exporting the whole clinic"):
 
 - `manifest.json`: format, time, clinic, core and plugin versions, and per file its records,
   size and SHA-256 (of the file's content);
@@ -15,7 +15,7 @@ source's entities come one after another; an entity that comes back after anothe
 
 The delivered file (`.carnet-export`, a ZIP too) holds `clinic.zip.age` and, for a passphrase,
 `key.age`: the archive's age identity wrapped with the passphrase (age's scrypt recipient,
-memory-hard). Both open with the stock `age` tool (docs/EXPORT.md).
+memory-hard). Both open with the stock `age` tool (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -319,7 +319,8 @@ def write_archive(db: Any, host: Any, clinic: Any, out: BinaryIO, progress: Prog
             "clinic": {"slug": clinic.slug, "name": clinic.name},
             "core_version": __version__, "plugins": plugin_versions(host),
             "sources": [name for name, _ in todo], "files": writer.files,
-            "documentation": "docs/EXPORT.md (Carnet's repository): entities, fields, formats",
+            "documentation": ("docs/OPERATIONS.md of Carnet's repository, \"Exporting the whole clinic\": "
+                              "entities, fields, formats"),
         }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True))
     if progress:
