@@ -13,7 +13,7 @@ import pytest
 from consent_world import owner_principal
 from sqlmodel import select
 
-from carnet_core.plugin_api import InvalidInput, NotFound, links
+from carnet_core.plugin_api import InvalidInput, NotFound, links, patient_access
 from carnet_core.testing import AuditRecord
 
 from carnet_consent.models import Request, Template, Version
@@ -257,6 +257,16 @@ def test_publishing_copies_the_draft_and_moves_only_pending_requests_nobody_sign
         cancelled = signing.send(db, who, telesoin, world.adult).id
         signing.cancel(db, cancelled)
         unsigned = signing.send(db, who, telesoin, world.adult).id
+        # another patient's request nobody signed either
+        other = patient_access(db, who).register(
+            {
+                "last_name": "Roux",
+                "first_name": "Bruno",
+                "email": "bruno@example.org",
+                "practitioner_id": world.owner.id,
+            }
+        )
+        also_unsigned = signing.send(db, who, telesoin, other).id
         other_form = signing.send(db, who, recording, world.adult).id
         forms.save_draft(db, telesoin, _values(title="Télésoin (revu)", body="Nouveau texte", signers="one"))
         version = forms.publish(db, telesoin, world.owner.id)
@@ -271,7 +281,7 @@ def test_publishing_copies_the_draft_and_moves_only_pending_requests_nobody_sign
         assert version.content_hash == forms.content_hash("Télésoin (revu)", "Nouveau texte", version.clauses, "one")
         assert forms.get_template(db, telesoin).current_version_id == version.id != first
         placed = {r.id: (r.status, r.version_id) for r in db.exec(select(Request))}
-        assert placed[unsigned] == ("pending", version.id)
+        assert placed[unsigned] == placed[also_unsigned] == ("pending", version.id)
         assert placed[half_signed] == ("pending", first)
         assert placed[cancelled] == ("cancelled", first)
         assert placed[other_form][1] == forms.get_template(db, recording).current_version_id
@@ -282,7 +292,7 @@ def test_publishing_copies_the_draft_and_moves_only_pending_requests_nobody_sign
         ).one()
         assert (audited.action, json.loads(audited.details)) == (
             "publish",
-            {"template": telesoin, "number": 2, "moved_requests": 1},
+            {"template": telesoin, "number": 2, "moved_requests": 2},
         )
         # the first version is untouched: the text the parent signed
         kept = forms.get_version(db, first)
@@ -324,6 +334,10 @@ def test_publishing_an_unchanged_draft_is_refused_and_any_edit_makes_it_publisha
         ] == ["create", "update"]
         assert forms.publish(db, template.id, None).number == 2
         assert not forms.draft_changed(db, forms.get_template(db, template.id))
+        # each publication numbers after the highest one, never after the first
+        forms.save_draft(db, template.id, {**_values(), "title": "Soins, troisième version"})
+        assert forms.publish(db, template.id, None).number == 3
+        assert [v.number for v in forms.versions(db, template.id)] == [3, 2, 1]
 
 
 def test_the_starter_forms_are_created_and_published_once(carnet_db, make_clinic, staff):
