@@ -66,6 +66,7 @@ _NAMES: dict[str, str] = {
     "settings_of": "carnet_core.web.state",
     "host_of": "carnet_core.web.state",
     "plugin_settings": "carnet_core.web.state",
+    "connection_db": "carnet_core.web.state",
     # clinics and staff (read-only for plugins)
     "Clinic": "carnet_core.clinics.models",
     "User": "carnet_core.identity.models",

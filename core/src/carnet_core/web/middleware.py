@@ -151,14 +151,15 @@ class AccessLog:
 
 
 class CarnetMiddleware:
-    """Sets `state.principal` and `state.clinic_id` for routed requests (the request id comes from
-    AccessLog, outside routing)."""
+    """Sets `state.principal` and `state.clinic_id` for routed requests and WebSocket connections
+    (the same authenticators: a browser's WebSocket handshake carries its cookies; the request id
+    of HTTP requests comes from AccessLog, outside routing)."""
 
     def __init__(self, app: Any):
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         state: CarnetState = scope["app"].state["carnet"]

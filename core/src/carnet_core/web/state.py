@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,3 +60,17 @@ def clinic_hooks(request: Any) -> Any:
         principal = scope_state.get("principal")
         enabled = principal.enabled_plugins if principal is not None else frozenset()
     return carnet_state(request).host.for_clinic(enabled)
+
+
+@contextmanager
+def connection_db(connection: Any) -> Iterator[Any]:
+    """A unit of work for a connection that has no `db` dependency (a WebSocket handler): bound to
+    the connection's clinic (the member's, or the one in a public address), with who acts, from
+    where and under which request id for the audit trail; commits when the block ends, rolls back
+    on any exception. Blocking: open it in a worker thread (`anyio.to_thread.run_sync`)."""
+    scope_state = connection.scope.get("state", {})
+    with carnet_state(connection).db.session(clinic_id=scope_state.get("clinic_id")) as db:
+        db.info["principal"] = scope_state.get("principal")
+        db.info["request_id"] = scope_state.get("request_id")
+        db.info["address"] = connection.client.host if connection.client else None
+        yield db
