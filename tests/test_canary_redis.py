@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from carnet_core.jobs import enqueue
-from carnet_core.jobs.testing import wait_for_jobs
+from carnet_core.jobs.testing import redis_dump, wait_for_jobs
 
 pytestmark = pytest.mark.redis
 
@@ -16,26 +16,6 @@ PATIENT = {
     "address": f"{CANARY} rue des Lilas", "referring_physician": f"Dr {CANARY}", "notes": f"{CANARY} notes",
 }
 NEEDLES = [CANARY.encode(), CANARY.lower().encode(), b"1911-11-11", b"698765432", b"98 76 54 32"]
-
-
-def redis_dump(client, namespace):
-    """Every byte Redis holds in the test's namespace: strings, lists, hashes, sets, sorted sets."""
-    blobs = []
-    for key in client.scan_iter(match=f"{namespace}:*", count=500):
-        kind = client.type(key)
-        if kind == b"string":
-            blobs.append(client.get(key) or b"")
-        elif kind == b"list":
-            blobs.extend(client.lrange(key, 0, -1))
-        elif kind == b"hash":
-            for field, value in client.hgetall(key).items():
-                blobs.extend([field, value])
-        elif kind == b"set":
-            blobs.extend(client.smembers(key))
-        elif kind == b"zset":
-            blobs.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
-        blobs.append(key)
-    return b"\n".join(blobs)
 
 
 def test_patient_canary_never_appears_in_redis(client, clinic, staff, login_as, redis_jobs, carnet_db):

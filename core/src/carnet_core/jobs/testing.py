@@ -58,3 +58,24 @@ def delete_namespace(client: Any, namespace: str) -> None:
     keys = list(client.scan_iter(match=f"{namespace}:*", count=500))
     if keys:
         client.delete(*keys)
+
+
+def redis_dump(client: Any, namespace: str) -> bytes:
+    """Every byte Redis holds in a test's namespace (strings, lists, hashes, sets, sorted sets and
+    the keys): what a canary test searches for patient data."""
+    blobs: list[bytes] = []
+    for key in client.scan_iter(match=f"{namespace}:*", count=500):
+        kind = client.type(key)
+        if kind == b"string":
+            blobs.append(client.get(key) or b"")
+        elif kind == b"list":
+            blobs.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                blobs.extend([field, value])
+        elif kind == b"set":
+            blobs.extend(client.smembers(key))
+        elif kind == b"zset":
+            blobs.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
+        blobs.append(key)
+    return b"\n".join(blobs)

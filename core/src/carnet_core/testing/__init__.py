@@ -19,6 +19,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "PatientGuardian": ("carnet_core.patients.models", "PatientGuardian"),
     "wait_for_jobs": ("carnet_core.jobs.testing", "wait_for_jobs"),
     "delete_namespace": ("carnet_core.jobs.testing", "delete_namespace"),
+    "redis_dump": ("carnet_core.jobs.testing", "redis_dump"),
     "carnet_cli": ("carnet_core.cli", "main"),
     "DEMO_SLUG": ("carnet_core.demo", "DEMO_SLUG"),
     "get_clinic_by_slug": ("carnet_core.clinics.services", "get_clinic_by_slug"),
