@@ -14,8 +14,9 @@ from carnet_core.plugin_api import hookspec
 
 
 @hookspec
-def scheduling_appointment_booked(appointment: Any, db: Any) -> None:
-    """After an appointment is booked (by staff, a series, online booking or the API)."""
+def scheduling_appointment_booked(appointment: Any, modality: str, db: Any) -> None:
+    """After an appointment is booked (by staff, a series, online booking or the API); `modality` is
+    its type's ("cabinet", "domicile" or "telesoin": telecare opens a video session for the last)."""
 
 
 @hookspec

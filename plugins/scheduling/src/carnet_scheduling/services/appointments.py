@@ -225,7 +225,7 @@ def book(
             details["override"] = used  # e.g. ["past", "outside_hours"]: said explicitly by the caller
         record(db, action="create", resource_type="appointment", resource_id=appt.id, patient_id=patient_id,
                details=details)
-    notify(hooks, "scheduling_appointment_booked", appointment=appt, db=db)
+    notify(hooks, "scheduling_appointment_booked", appointment=appt, modality=kind.modality, db=db)
     return appt
 
 
