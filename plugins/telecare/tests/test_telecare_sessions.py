@@ -27,7 +27,8 @@ def world(carnet_db, make_clinic, staff):
 
 def _soon():
     now = utcnow().astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")) + timedelta(minutes=5)
-    return {"day": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M"), "minutes": "30", "not_initial": "1"}
+    return {"day": now.strftime("%Y-%m-%d"), "time": now.strftime("%H:%M"), "minutes": "30", "not_initial": "1",
+            "act": "ortho_reeducation"}
 
 
 def _plan(client, patient_id, **change):
@@ -59,8 +60,11 @@ def test_a_session_is_planned_joined_admitted_and_ended_with_its_events_prefilli
         assert joined.status_code == 200 and "Vous êtes dans la salle d'attente" in unescape(joined.text)
         assert "Le patient est en salle d'attente" in unescape(client.get(session_url).text)
         assert client.post(f"{session_url}/admit", follow_redirects=False).status_code == 303
-        again = patient.post(path, data={"_csrf_token": token})  # a second browser on the same link
-        assert again.status_code == 403 and "un autre navigateur" in unescape(again.text)
+        assert patient.post(path, data={"_csrf_token": token}).status_code == 200  # the same browser, reloaded
+        with TestClient(app=app, base_url="http://127.0.0.1:8000") as second:  # a second browser on the same link
+            second_token = re.search(r'name="csrf-token" content="([^"]+)"', second.get(path).text).group(1)
+            again = second.post(path, data={"_csrf_token": second_token})
+            assert again.status_code == 403 and "un autre navigateur" in unescape(again.text)
         assert client.post(f"{session_url}/end", follow_redirects=False).status_code == 303
         assert patient.get(path).status_code == 410  # the link stops with the session
     report = unescape(client.get(session_url).text)

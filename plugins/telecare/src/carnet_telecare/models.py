@@ -24,7 +24,7 @@ from carnet_core.plugin_api import ClinicOwned, Sealed, UTCDateTime, clinic_key,
 KINDS = ("clinical", "administrative")
 STATUSES = ("open", "closed")
 AUTHORS = ("staff", "patient", "auto")
-SCANS = ("not_scanned", "clean")
+SCANS = ("not_scanned", "clean")  # services/antivirus.py
 SUBJECT_LIMIT = 120
 BODY_LIMIT = 5000
 
@@ -106,7 +106,8 @@ class Session(ClinicOwned, table=True):
 
     __tablename__ = "telecare_session"
     __sealed_subject__ = "patient_id"
-    __table_args__ = (clinic_key("telecare_session"), same_clinic("patient_id", "core_patient"))
+    __table_args__ = (clinic_key("telecare_session"), same_clinic("patient_id", "core_patient"),
+                      sa.UniqueConstraint("clinic_id", "appointment_id", name="uq_telecare_session_appointment"))
 
     id: int | None = Field(default=None, primary_key=True)
     patient_id: int = Field(index=True)
@@ -120,6 +121,9 @@ class Session(ClinicOwned, table=True):
     events: bytes | None = Field(default=None, sa_type=Sealed)  # JSON [{"at", "event", "by"}]
     report: bytes | None = Field(default=None, sa_type=Sealed)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    seat: str | None = Field(default=None, max_length=64)  # SHA-256 of the admitted browser's seat cookie
+    appointment_id: int | None = Field(default=None)  # scheduling's appointment it was created from
+    act: str | None = Field(default=None, max_length=40)  # the act declared (acts.py), when declared
 
 
 class Profile(ClinicOwned, table=True):
@@ -135,3 +139,4 @@ class Profile(ClinicOwned, table=True):
     opens: str = Field(default="09:00", max_length=5)
     closes: str = Field(default="18:00", max_length=5)
     auto_reply: str = Field(default="", max_length=500)
+    profession: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})  # acts.PROFESSIONS

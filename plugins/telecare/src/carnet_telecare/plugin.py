@@ -26,8 +26,9 @@ def register_routes() -> list[Any]:
     from carnet_telecare.controllers.hours import HOURS_HANDLERS
     from carnet_telecare.controllers.pages import PAGE_HANDLERS
     from carnet_telecare.controllers.sessions import SESSION_HANDLERS
+    from carnet_telecare.controllers.video import VIDEO_HANDLERS
 
-    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS
+    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS + VIDEO_HANDLERS
 
 
 @hookimpl
@@ -41,8 +42,9 @@ def register_api_routes() -> list[Any]:
 def register_public_routes() -> list[Any]:
     from carnet_telecare.controllers.public import PUBLIC_HANDLERS
     from carnet_telecare.controllers.sessions import PUBLIC_SESSION_HANDLERS
+    from carnet_telecare.controllers.video import PUBLIC_VIDEO_HANDLERS
 
-    return PUBLIC_HANDLERS + PUBLIC_SESSION_HANDLERS
+    return PUBLIC_HANDLERS + PUBLIC_SESSION_HANDLERS + PUBLIC_VIDEO_HANDLERS
 
 
 @hookimpl
@@ -111,3 +113,27 @@ def import_clinic_data(clinic: Any, db: Any, archive: Any) -> Any:
     from carnet_telecare.services.archive import import_records
 
     return import_records(db, archive)
+
+
+# Scheduling's events (its hookspecs; optional: telecare loads without scheduling): a télésoin
+# appointment gets its video session, which follows the appointment when it moves or is cancelled.
+@hookimpl(optionalhook=True)
+def scheduling_appointment_booked(appointment: Any, modality: str, db: Any) -> None:
+    if modality == "telesoin":
+        from carnet_telecare.services.sessions import from_appointment
+
+        from_appointment(db, appointment)
+
+
+@hookimpl(optionalhook=True)
+def scheduling_appointment_moved(appointment: Any, previous_start: Any, previous_end: Any, db: Any) -> None:
+    from carnet_telecare.services.sessions import follow_move
+
+    follow_move(db, appointment)
+
+
+@hookimpl(optionalhook=True)
+def scheduling_appointment_cancelled(appointment: Any, reason: str, db: Any) -> None:
+    from carnet_telecare.services.sessions import follow_cancel
+
+    follow_cancel(db, appointment)

@@ -25,7 +25,16 @@ STATUS_LABELS = {"open": N_("open"), "closed": N_("closed")}
 SESSION_LABELS = {"scheduled": N_("planned"), "waiting": N_("patient in the waiting room"),
                   "started": N_("in progress"), "ended": N_("ended"), "cancelled": N_("cancelled")}
 EVENT_LABELS = {"planned": N_("planned"), "joined": N_("patient in the waiting room"),
-                "admitted": N_("patient admitted"), "ended": N_("ended")}
+                "admitted": N_("patient admitted"), "ended": N_("ended"),
+                "moved": N_("moved in the agenda"), "cancelled": N_("cancelled in the agenda"),
+                "patient_connected": N_("video: patient connected"),
+                "practitioner_connected": N_("video: practitioner connected"),
+                "patient_reconnected": N_("video: patient reconnected"),
+                "practitioner_reconnected": N_("video: practitioner reconnected"),
+                "patient_left": N_("video: patient disconnected"),
+                "practitioner_left": N_("video: practitioner disconnected"),
+                "video_connected": N_("video established between the two browsers"),
+                "video_interrupted": N_("video interrupted"), "video_failed": N_("video connection failed")}
 AUTHOR_LABELS = {"staff": N_("The practice"), "patient": N_("The patient"), "auto": N_("Automatic reply")}
 
 

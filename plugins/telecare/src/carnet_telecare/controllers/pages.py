@@ -59,12 +59,13 @@ def _patient_context(request: Request[Any, Any, Any], db: Any, patient_id: int, 
         raise NotFoundException() from None
     name = patients.names({patient_id}).get(patient_id, "")
     conversations = messaging.conversations_of(db, principal, patient_id)
-    from carnet_telecare.services.sessions import sessions_of
+    from carnet_telecare.services.acts import acts_of
+    from carnet_telecare.services.sessions import profession_of, sessions_of
 
     planned = sessions_of(db, patient_id) if principal.can(perm.CLINICAL) else []
     return _common(request, patient_id=patient_id, patient_name=name, conversations=conversations,
                    subjects={c.id: messaging.subject_of(db, c) for c in conversations}, sessions=planned, s={},
-                   **more)
+                   session_acts=acts_of(profession_of(db, principal.user_id)), **more)
 
 
 @get("/patients/{patient_id:int}", name="telecare.patient", opt={"permission": perm.VIEW}, sync_to_thread=True)

@@ -33,12 +33,13 @@ from carnet_core.plugin_api import (
     plugin_settings,
     principal_of,
     refusal_page,
+    settings_of,
 )
 
 from carnet_telecare import permissions as perm
 from carnet_telecare.controllers.common import DB, FormData, field, labels
 from carnet_telecare.controllers.pages import _patient_context
-from carnet_telecare.services import sessions
+from carnet_telecare.services import acts, sessions, signalling
 
 OPT = {"permission": PUBLIC}
 
@@ -50,13 +51,13 @@ def plan(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data
     errors = FormErrors()
     when, at = day(request, data, "day", errors), clock(request, data, "time", errors)
     minutes = integer(request, data, "minutes", errors, low=10, high=120)
-    values = {k: field(data, k, 10) for k in ("day", "time", "minutes", "not_initial")}
+    values = {k: field(data, k, 40) for k in ("day", "time", "minutes", "not_initial", "act")}
     if errors:
         return form_page(request, "telecare/patient.html", {**context, "s": values}, errors)
     try:
         session = sessions.plan(db, principal_of(request), host_of(request), plugin_settings(request, "telecare"),
                                 patient_id, day=when, at=at, minutes=minutes,  # type: ignore[arg-type]
-                                not_initial=flag(data, "not_initial"))
+                                not_initial=flag(data, "not_initial"), act=values["act"])
     except NotFound:
         raise NotFoundException() from None
     except InvalidInput as exc:
@@ -71,7 +72,8 @@ def _session_page(request: Request[Any, Any, Any], db: Any, session_id: int, sta
     except NotFound:
         raise NotFoundException() from None
     context = {"session": session, "events": events, "report": report, "patient_name": name,
-               "principal": principal_of(request), "perm": perm, "errors": errors or FormErrors(), **labels()}
+               "principal": principal_of(request), "perm": perm, "errors": errors or FormErrors(),
+               "session_acts": acts.acts_of(sessions.profession_of(db, session.practitioner_id)), **labels()}
     if status >= 400:
         return form_page(request, "telecare/session.html", context, errors, status_code=status)
     return page(request, "telecare/session.html", context)
@@ -94,9 +96,11 @@ def _act(request: Request[Any, Any, Any], db: Any, session_id: int, action: Any)
 
 @post("/sessions/{session_id:int}/admit", name="telecare.admit", opt={"permission": perm.CLINICAL},
       sync_to_thread=True, status_code=303)
-def admit(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id]) -> Redirect | Template:
+def admit(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id], data: FormData) -> Redirect | Template:
     return _act(request, db, session_id,
-                lambda: sessions.admit(db, principal_of(request), host_of(request), session_id))
+                lambda: sessions.admit(db, principal_of(request), host_of(request), session_id,
+                                       settings=plugin_settings(request, "telecare"),
+                                       not_initial=flag(data, "not_initial"), act=field(data, "act", 40)))
 
 
 @post("/sessions/{session_id:int}/end", name="telecare.end", opt={"permission": perm.CLINICAL},
@@ -115,11 +119,15 @@ def report(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id], da
 # --- the patient's side ---------------------------------------------------------------------------
 
 
+def _join_base(request: Request[Any, Any, Any], token: str) -> str:
+    return f"/p/{request.scope['state']['public_clinic'].slug}/telecare/j/{token}"
+
+
 def _join_page(request: Request[Any, Any, Any], token: str, status: int = 200, **context: Any) -> Template:
-    base = f"/p/{request.scope['state']['public_clinic'].slug}/telecare/j/{token}"
+    base = _join_base(request, token)
     return keep_page(request, "telecare/public_session.html",
-                     {"action": base, "clinic_name": request.scope["state"]["public_clinic"].name, "errors": {},
-                      **labels(), **context}, status)
+                     {"action": base, "signal": f"{base}/signal", "clinic_name":
+                      request.scope["state"]["public_clinic"].name, "errors": {}, **labels(), **context}, status)
 
 
 @get("/j/{token:str}", name="telecare.public.session", opt=OPT, sync_to_thread=True)
@@ -143,14 +151,20 @@ def join(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: Fo
     try:
         link = links.open_link(db, token, sessions.JOIN, client_address(request))
         try:
-            session = sessions.join(db, link, host_of(request), flag(data, "adult_present"))
+            session, seat = sessions.join(db, link, host_of(request), flag(data, "adult_present"),
+                                          request.cookies.get(signalling.SEAT_COOKIE))
         except InvalidInput as exc:
             errors = errors_of(request, exc)
             session = sessions.for_link(db, link)
             return _join_page(request, token, 422 if "adult_present" in errors else 403, session=session,
                               adult=sessions.needs_adult(db, session), errors=errors,
                               refused=None if "adult_present" in errors else errors)
-        return _join_page(request, token, session=session, joined=True)
+        response = _join_page(request, token, session=session, joined=True)
+        if seat is not None:  # for this browser's video socket only (path-scoped, not readable by scripts)
+            response.set_cookie(signalling.SEAT_COOKIE, seat, path=_join_base(request, token), httponly=True,
+                                secure=settings_of(request).secure_cookies, samesite="strict",
+                                max_age=int((session.ends_at - session.starts_at).total_seconds()) + 3600)
+        return response
     except links.LinkRefused as refused:
         return refusal_page(request, refused)
     except NotFound:

@@ -60,6 +60,7 @@ class Checked:
     media_type: str
     filename: str  # a safe name ending with the extension of the detected type
     data: bytes
+    scan: str = "not_scanned"  # models.SCANS: what the antivirus hook said
 
 
 def _refuse(code: str, message: str, **params: Any) -> InvalidInput:

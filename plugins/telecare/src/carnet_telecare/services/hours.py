@@ -26,8 +26,15 @@ def profile_of(db: CarnetSession, user_id: int | None) -> Profile | None:
     return db.exec(select(Profile).where(Profile.user_id == user_id)).first()
 
 
-def save(db: CarnetSession, user_id: int, days: list[str], opens: str, closes: str, auto_reply: str) -> Profile:
+def save(db: CarnetSession, user_id: int, days: list[str], opens: str, closes: str, auto_reply: str,
+         profession: str = "") -> Profile:
+    """Save the practitioner's messaging hours, automatic reply and profession (whose acts apply to
+    their télésoin sessions, acts.PROFESSIONS; "" when not said)."""
+    from carnet_telecare.services.acts import professions
+
     errors: dict[str, FieldError] = {}
+    if profession and profession not in professions():
+        errors["profession"] = FieldError("choice", N_("choose a profession in the list"))
     chosen = sorted({d for d in days if d in {str(n) for n in range(7)}})
     if not chosen:
         errors["days"] = FieldError("required", N_("choose at least one day"))
@@ -44,6 +51,7 @@ def save(db: CarnetSession, user_id: int, days: list[str], opens: str, closes: s
         raise InvalidInput(errors)
     profile = profile_of(db, user_id) or Profile(user_id=user_id)
     profile.days, profile.opens, profile.closes, profile.auto_reply = ",".join(chosen), opens, closes, reply
+    profile.profession = profession
     db.add(profile)
     db.flush()
     return profile

@@ -10,7 +10,7 @@ only that a message is waiting (jobs.py)."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -47,7 +47,7 @@ from carnet_telecare.models import (
     Conversation,
     Message,
 )
-from carnet_telecare.services import attachments, rules
+from carnet_telecare.services import antivirus, attachments, rules
 
 CONVERSATION = "telecare.conversation"  # link purpose: read and answer one conversation
 LINK_USES = 500
@@ -100,7 +100,7 @@ def clean_text(value: str, name: str, limit: int) -> str:
     return text
 
 
-def _clean(body: str, upload: Upload | None, limit: int) -> tuple[str, attachments.Checked | None]:
+def _clean(body: str, upload: Upload | None, limit: int, clamd: str = "") -> tuple[str, attachments.Checked | None]:
     errors: dict[str, FieldError] = {}
     text, checked = "", None
     try:
@@ -110,6 +110,7 @@ def _clean(body: str, upload: Upload | None, limit: int) -> tuple[str, attachmen
     if upload is not None and (upload.name or upload.data):
         try:
             checked = attachments.check(upload.name, upload.data, limit)
+            checked = replace(checked, scan=antivirus.scan(clamd, checked.data))
         except InvalidInput as exc:
             errors.update(exc.errors)
     if errors:
@@ -151,7 +152,7 @@ def _store(db: CarnetSession, conversation: Conversation, author: str, text: str
     db.flush()
     if checked is not None:
         item = Attachment(message_id=message.id, patient_id=conversation.patient_id, media_type=checked.media_type,
-                          size=len(checked.data))
+                          size=len(checked.data), scan=checked.scan)
         db.add(item)
         seal(db, item, "filename", checked.filename)
         seal(db, item, "content", base64.b64encode(checked.data).decode("ascii"))
@@ -183,7 +184,7 @@ def start(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_i
     except InvalidInput as exc:
         errors.update(exc.errors)
     try:
-        text, checked = _clean(body, upload, settings.attachment_max_bytes)
+        text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
     except InvalidInput as exc:
         errors.update(exc.errors)
     if errors:
@@ -226,7 +227,7 @@ def answer(db: CarnetSession, principal: Any, host: Any, settings: Any, conversa
     conversation = get_conversation(db, principal, conversation_id)
     if conversation.status != "open":
         raise _refuse("body", "closed", N_("this conversation is closed"))
-    text, checked = _clean(body, upload, settings.attachment_max_bytes)
+    text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
     rules.require_consent(host, db, conversation.patient_id)
     message = _store(db, conversation, "staff", text, checked, user_id=getattr(principal, "user_id", None))
     conversation.awaiting_since = None
@@ -416,7 +417,7 @@ def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body:
         Message.created_at >= now - timedelta(days=1))).one())
     if day >= settings.patient_messages_per_day:
         raise _refuse("body", "rate", PER_DAY, count=day)
-    text, checked = _clean(body, upload, settings.attachment_max_bytes)
+    text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
     rules.require_consent(host, db, conversation.patient_id)
     message = store_patient_message(db, conversation, text, checked, link.id)
     from carnet_telecare.services.hours import auto_reply

@@ -5,8 +5,9 @@ in-person act, from the modules that record care), not an initial assessment (de
 practitioner), a parent or authorised adult present for a minor (confirmed by whoever joins). The
 patient joins through a link e-mailed by a job (no patient data in it), usable only from a
 quarter of an hour before the session to a quarter of an hour after it; the practitioner admits
-them from the waiting room. Every step is an event of the session, sealed with its report, which
-is pre-filled from them. (The video itself is not built yet: see the CHANGELOG.)"""
+them from the waiting room, then both browsers connect their video (services/signalling.py). Every
+step is an event of the session (connections, reconnections and failures of the video too), sealed
+with its report, which is pre-filled from them."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ from carnet_core.plugin_api import (
     utcnow,
 )
 
-from carnet_telecare.models import Session
-from carnet_telecare.services import rules
+from carnet_telecare.models import Profile, Session
+from carnet_telecare.services import acts, rules, signalling
 
 JOIN = "telecare.join"  # link purpose: join one session's waiting room
 MARGIN = timedelta(minutes=15)
@@ -51,6 +52,7 @@ OVER = N_("this session is over: ask the practice for a new appointment")
 ADULT = N_("a parent or an authorised adult must be present during the session of a minor: confirm it")
 NOT_WAITING = N_("the patient is not in the waiting room yet")
 PAST = N_("choose a time to come")
+IN_USE = N_("this session is already open in another browser")
 
 
 def _refuse(name: str, code: str, message: str, **params: Any) -> InvalidInput:
@@ -70,7 +72,7 @@ def add_event(db: CarnetSession, session: Session, event: str, by: str) -> None:
 
 
 def plan(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_id: int, *, day: date, at: time,
-         minutes: int, not_initial: bool) -> Session:
+         minutes: int, not_initial: bool, act: str = "") -> Session:
     """Plan a session; the patient is e-mailed their join link."""
     try:
         patient_access(db, principal).require_clinical(patient_id)
@@ -85,10 +87,11 @@ def plan(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_id
         raise _refuse("minutes", "range", N_("between 10 and 120 minutes"))
     if not not_initial:
         raise _refuse("not_initial", "initial", INITIAL)
+    acts.require_remote(profession_of(db, principal.user_id), act)
     rules.require_in_care(host, db, patient_id, settings.care_months)
     rules.require_consent(host, db, patient_id)
     session = Session(patient_id=patient_id, practitioner_id=principal.user_id, starts_at=starts,
-                      ends_at=starts + timedelta(minutes=minutes))
+                      ends_at=starts + timedelta(minutes=minutes), act=act)
     db.add(session)
     db.flush()
     add_event(db, session, "planned", f"user:{principal.user_id}")
@@ -124,20 +127,45 @@ def view(db: CarnetSession, principal: Any, session_id: int) -> tuple[Session, l
     return session, events, report or prefill(session, events), name
 
 
+EVENT_WORDS = {
+    "planned": "planifiée", "joined": "patient en salle d'attente", "admitted": "patient admis",
+    "ended": "séance terminée", "left": "patient parti",
+    "patient_connected": "vidéo : patient connecté", "practitioner_connected": "vidéo : praticien connecté",
+    "patient_reconnected": "vidéo : reconnexion du patient",
+    "practitioner_reconnected": "vidéo : reconnexion du praticien",
+    "patient_left": "vidéo : patient déconnecté", "practitioner_left": "vidéo : praticien déconnecté",
+    "video_connected": "vidéo établie entre les deux navigateurs", "video_interrupted": "vidéo interrompue",
+    "video_failed": "échec de la connexion vidéo", "moved": "déplacée dans l'agenda",
+    "cancelled": "annulée dans l'agenda",
+}
+INCIDENTS = ("patient_reconnected", "practitioner_reconnected", "video_interrupted", "video_failed")
+
+
 def prefill(session: Session, events: list[dict[str, Any]]) -> str:
     lines = [f"Séance de télésoin du {session.starts_at:%d/%m/%Y}, prévue de {session.starts_at:%H:%M} "
              f"à {session.ends_at:%H:%M} (UTC)."]
-    words = {"planned": "planifiée", "joined": "patient en salle d'attente", "admitted": "patient admis",
-             "ended": "séance terminée", "left": "patient parti"}
-    lines += [f"- {e['at'][11:16]} UTC : {words.get(e['event'], e['event'])}" for e in events]
-    lines.append("Incidents techniques : aucun signalé.")
+    if session.act:
+        lines.append(f"Acte : {acts.label(session.act)}.")
+    lines += [f"- {e['at'][11:16]} UTC : {EVENT_WORDS.get(e['event'], e['event'])}" for e in events]
+    incidents = [f"{EVENT_WORDS[e['event']]} à {e['at'][11:16]} UTC" for e in events if e["event"] in INCIDENTS]
+    lines.append("Incidents techniques : " + ("; ".join(incidents) + "." if incidents else "aucun signalé."))
     return "\n".join(lines)
 
 
-def admit(db: CarnetSession, principal: Any, host: Any, session_id: int) -> Session:
+def admit(db: CarnetSession, principal: Any, host: Any, session_id: int, *, settings: Any = None,
+          not_initial: bool = False, act: str = "") -> Session:
+    """Start the session. One booked in scheduling (no act declared yet) is checked here for every
+    rule: not an initial assessment, an act that can be done remotely, care in the last months;
+    consent is asked again for every session (a withdrawal takes effect at once)."""
     session = get(db, principal, session_id)
     if session.status != "waiting":
         raise _refuse("session", "not_waiting", NOT_WAITING)
+    if session.act is None:
+        if not not_initial:
+            raise _refuse("not_initial", "initial", INITIAL)
+        acts.require_remote(profession_of(db, session.practitioner_id), act)
+        rules.require_in_care(host, db, session.patient_id, getattr(settings, "care_months", 12))
+        session.act = act
     rules.require_consent(host, db, session.patient_id)
     session.status = "started"
     session.admitted_at = utcnow()
@@ -203,17 +231,124 @@ def open_for_patient(db: CarnetSession, link: Any, host: Any) -> Session:
     return session
 
 
-def join(db: CarnetSession, link: Any, host: Any, adult_present: bool) -> Session:
-    """The patient enters the waiting room (a second browser on the same link is refused once the
-    session started)."""
+def join(db: CarnetSession, link: Any, host: Any, adult_present: bool,
+         seat: str | None = None) -> tuple[Session, str | None]:
+    """The patient enters the waiting room; the browser gets a seat (a cookie, its hash kept) that
+    its video socket shows. Once the session started, only that browser comes back in (a reload);
+    a second browser on the same link is refused. Returns the session and a new seat to set, if
+    any."""
     session = open_for_patient(db, link, host)
     if session.status == "started":
-        raise _refuse("session", "in_use", N_("this session is already open in another browser"))
+        if not signalling.seat_matches(session.seat, seat):
+            raise _refuse("session", "in_use", IN_USE)
+        links.audit_access(db, link, action="join", resource_type="telecare_session")
+        return session, None
     if needs_adult(db, session) and not adult_present:
         raise _refuse("adult_present", "adult", ADULT)
     if session.status == "scheduled":
         session.status = "waiting"
         session.joined_at = utcnow()
         add_event(db, session, "joined", f"patient_link:{link.id}")
+    value, session.seat = signalling.new_seat()
+    db.add(session)
+    db.flush()
     links.audit_access(db, link, action="join", resource_type="telecare_session")
+    return session, value
+
+
+# --- the video room -------------------------------------------------------------------------------
+
+ROOM_OPEN = ("scheduled", "waiting", "started")
+
+
+def for_staff_signal(db: CarnetSession, principal: Any, session_id: int) -> Session:
+    """The practitioner's video socket: the session they may open, not over."""
+    session = get(db, principal, session_id)
+    if session.status not in ROOM_OPEN:
+        raise _refuse("session", "over", OVER)
     return session
+
+
+def for_patient_signal(db: CarnetSession, link: Any, seat: str | None) -> Session:
+    """The patient's video socket: their link, within the window, from the browser that entered the
+    waiting room (its seat cookie); a second browser on the same link gets nothing."""
+    session = for_link(db, link)
+    check_window(session)
+    if session.status not in ("waiting", "started"):
+        raise _refuse("session", "not_joined", N_("enter the waiting room first"))
+    if not signalling.seat_matches(session.seat, seat):
+        raise _refuse("session", "in_use", IN_USE)
+    return session
+
+
+def video_event(db: CarnetSession, session_id: int, event: str, by: str) -> None:
+    """A connection event of the room: a side's first connection, else its reconnection; a
+    browser's state only when it changes. The row is locked (PostgreSQL) so that two sockets of the
+    same session never lose each other's event; within a process the room serialises them too."""
+    session = db.exec(select(Session).where(Session.id == session_id).with_for_update()).first()
+    if session is None:
+        return
+    events = _events(db, session) if session.events else []
+    if event.endswith("_connected") and not event.startswith("video_"):
+        if any(e["event"] == event for e in events):
+            event = event.replace("_connected", "_reconnected")
+    elif event.startswith("video_"):
+        last = next((e["event"] for e in reversed(events) if e["event"].startswith("video_")), None)
+        if last == event:
+            return
+    add_event(db, session, event, by)
+
+
+def profession_of(db: CarnetSession, user_id: int | None) -> str:
+    """The practitioner's profession (their telecare profile), whose acts apply; "" when unsaid."""
+    found = db.exec(select(Profile).where(Profile.user_id == user_id)).first()
+    return found.profession if found is not None else ""
+
+
+# --- sessions booked in scheduling (its hooks; its tables are never read here) ------------------
+
+
+def from_appointment(db: CarnetSession, appointment: Any) -> Session | None:
+    """A télésoin appointment booked in scheduling gets its session (the rules are checked when the
+    practitioner admits the patient: a booking is not refused by an observer). Idempotent."""
+    existing = _of_appointment(db, appointment.id)
+    if existing is not None:
+        return existing
+    session = Session(patient_id=appointment.patient_id, practitioner_id=appointment.practitioner_id,
+                      starts_at=appointment.starts_at, ends_at=appointment.ends_at, appointment_id=appointment.id)
+    db.add(session)
+    db.flush()
+    add_event(db, session, "planned", f"scheduling.appointment:{appointment.id}")
+    enqueue(db, INVITE_ACTOR, session.id)
+    record(db, action="create", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id, details={"appointment": appointment.id})
+    return session
+
+
+def follow_move(db: CarnetSession, appointment: Any) -> None:
+    """The appointment moved: its session (not started) moves too, and a new link is sent."""
+    session = _of_appointment(db, appointment.id)
+    if session is None or session.status != "scheduled":
+        return
+    session.starts_at, session.ends_at = appointment.starts_at, appointment.ends_at
+    add_event(db, session, "moved", f"scheduling.appointment:{appointment.id}")
+    links.revoke(db, ("telecare_session", session.id), purpose=JOIN)  # type: ignore[arg-type]
+    enqueue(db, INVITE_ACTOR, session.id)
+    record(db, action="update", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id, details={"appointment": appointment.id})
+
+
+def follow_cancel(db: CarnetSession, appointment: Any) -> None:
+    """The appointment was cancelled: its session is cancelled and its link stops."""
+    session = _of_appointment(db, appointment.id)
+    if session is None or session.status in ("ended", "cancelled"):
+        return
+    session.status = "cancelled"
+    add_event(db, session, "cancelled", f"scheduling.appointment:{appointment.id}")
+    links.revoke(db, ("telecare_session", session.id), purpose=JOIN)  # type: ignore[arg-type]
+    record(db, action="cancel", resource_type="telecare_session", resource_id=session.id,
+           patient_id=session.patient_id, details={"appointment": appointment.id})
+
+
+def _of_appointment(db: CarnetSession, appointment_id: int) -> Session | None:
+    return db.exec(select(Session).where(Session.appointment_id == appointment_id)).first()
