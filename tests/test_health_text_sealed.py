@@ -67,6 +67,7 @@ NO_HEALTH_DATA = {
     ("telecare_conversation", "status"): "code: open, closed",
     ("telecare_message", "author"): "code: staff, patient",
     ("telecare_session", "status"): "code: scheduled, waiting, started, ended, cancelled",
+    ("telecare_session", "seat"): "SHA-256 of a random cookie given to the browser that entered the waiting room",
     ("consent_decision", "actor"): "who recorded it: user:<id>, patient_link:<id>, signature:<id>",
     ("consent_decision", "purpose"): "clause key, a code of the clinic's forms ([a-z0-9_], e.g. sms_reminders)",
     ("consent_decision", "source"): "code: signature, withdrawal_link, staff",

@@ -123,7 +123,7 @@ class Session(ClinicOwned, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     seat: str | None = Field(default=None, max_length=64)  # SHA-256 of the admitted browser's seat cookie
     appointment_id: int | None = Field(default=None)  # scheduling's appointment it was created from
-    act: str | None = Field(default=None, max_length=40)  # the act declared (acts.py), when declared
+    act: bytes | None = Field(default=None, sa_type=Sealed)  # the act declared (acts.py): it tells the care
 
 
 class Profile(ClinicOwned, table=True):

@@ -19,7 +19,7 @@ def upgrade() -> None:
     with op.batch_alter_table("telecare_session") as batch:
         batch.add_column(sa.Column("seat", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("appointment_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("act", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("act", sa.LargeBinary(), nullable=True))  # sealed
         batch.create_unique_constraint("uq_telecare_session_appointment", ["clinic_id", "appointment_id"])
     with op.batch_alter_table("telecare_profile") as batch:
         batch.add_column(sa.Column("profession", sa.String(length=32), nullable=False, server_default=""))

@@ -91,9 +91,10 @@ def plan(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_id
     rules.require_in_care(host, db, patient_id, settings.care_months)
     rules.require_consent(host, db, patient_id)
     session = Session(patient_id=patient_id, practitioner_id=principal.user_id, starts_at=starts,
-                      ends_at=starts + timedelta(minutes=minutes), act=act)
+                      ends_at=starts + timedelta(minutes=minutes))
     db.add(session)
     db.flush()
+    seal(db, session, "act", act)
     add_event(db, session, "planned", f"user:{principal.user_id}")
     enqueue(db, INVITE_ACTOR, session.id)
     record(db, action="create", resource_type="telecare_session", resource_id=session.id, patient_id=patient_id,
@@ -124,7 +125,8 @@ def view(db: CarnetSession, principal: Any, session_id: int) -> tuple[Session, l
     name = patient_access(db, principal).names({session.patient_id}).get(session.patient_id, "")
     record(db, action="read", resource_type="telecare_session", resource_id=session.id,
            patient_id=session.patient_id)
-    return session, events, report or prefill(session, events), name
+    act = readable(open_or_unreadable(db, session, "act")) if session.act else None
+    return session, events, report or prefill(session, events, act), name
 
 
 EVENT_WORDS = {
@@ -141,11 +143,11 @@ EVENT_WORDS = {
 INCIDENTS = ("patient_reconnected", "practitioner_reconnected", "video_interrupted", "video_failed")
 
 
-def prefill(session: Session, events: list[dict[str, Any]]) -> str:
+def prefill(session: Session, events: list[dict[str, Any]], act: str | None = None) -> str:
     lines = [f"Séance de télésoin du {session.starts_at:%d/%m/%Y}, prévue de {session.starts_at:%H:%M} "
              f"à {session.ends_at:%H:%M} (UTC)."]
-    if session.act:
-        lines.append(f"Acte : {acts.label(session.act)}.")
+    if act:
+        lines.append(f"Acte : {acts.label(act)}.")
     lines += [f"- {e['at'][11:16]} UTC : {EVENT_WORDS.get(e['event'], e['event'])}" for e in events]
     incidents = [f"{EVENT_WORDS[e['event']]} à {e['at'][11:16]} UTC" for e in events if e["event"] in INCIDENTS]
     lines.append("Incidents techniques : " + ("; ".join(incidents) + "." if incidents else "aucun signalé."))
@@ -165,7 +167,7 @@ def admit(db: CarnetSession, principal: Any, host: Any, session_id: int, *, sett
             raise _refuse("not_initial", "initial", INITIAL)
         acts.require_remote(profession_of(db, session.practitioner_id), act)
         rules.require_in_care(host, db, session.patient_id, getattr(settings, "care_months", 12))
-        session.act = act
+        seal(db, session, "act", act)
     rules.require_consent(host, db, session.patient_id)
     session.status = "started"
     session.admitted_at = utcnow()
