@@ -78,6 +78,7 @@ def test_two_browsers_connect_their_video_once_the_patient_is_admitted(
         for page in (practitioner, patient):
             _wait(page, _flowing)
         assert "Connecté" in patient.locator("#tc-room-status").inner_text()
+        assert not patient.locator("#tc-waiting").is_visible()  # no longer "in the waiting room"
         for name, page in (("practitioner", practitioner), ("patient", patient)):  # to look at, on failure too
             page.screenshot(path=str(tmp_path / f"video-{name}.png"), full_page=True)
         # the practitioner ends the session: the report lists the video's events

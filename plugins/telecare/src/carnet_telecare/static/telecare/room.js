@@ -117,6 +117,8 @@
       }
     } else if (m.type === "ready") {
       if (text.started !== "1") { text.started = "1"; say("msgAdmitted"); }
+      var waiting = document.getElementById("tc-waiting"); // the waiting-room text is over once admitted
+      if (waiting) { waiting.hidden = true; }
       connect(m.iceServers, m.initiator);
     } else if (m.type === "offer" && pc) {
       pc.setRemoteDescription({ type: "offer", sdp: m.sdp })
