@@ -1,7 +1,7 @@
 """`carnet demo`: the French starter forms published; a minor patient (Léo Garnier) whose two
 parents are recorded, with the télésoin form waiting for both signatures; adults who signed the
-information notice and SMS reminders through the real flow (link, one-time code, typed name), one
-of whom later withdrew SMS reminders through the withdrawal link."""
+information notice and SMS reminders (the first one also télésoin) through the real flow (link,
+one-time code, typed name), one of whom later withdrew SMS reminders through the withdrawal link."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def fill(clinic: Any, db: Any, context: dict[str, Any]) -> None:
         for n, patient in enumerate(patients[:3]):
             if registry.contact(patient.id, "email") is None or not registry.contact(patient.id, "email").email:
                 continue
-            for key in ("information", "sms_reminders"):
+            # the first one also agreed to remote care: telecare's demo session and messages are theirs
+            for key in ("information", "sms_reminders", *(("telesoin",) if n == 0 else ())):
                 request = _send(db, who, key, patient.id)
                 for signer in signing.signers_of(db, request.id):  # type: ignore[arg-type]
                     _sign(db, signer, request, accept=True)

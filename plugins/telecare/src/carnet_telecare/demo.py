@@ -1,8 +1,7 @@
 """`carnet demo`: two conversations of the practice with demo patients: a clinical one where the
 patient answered (waiting for the practitioner, unread) and an administrative one for the
 secretariat; a télésoin session planned for tomorrow. Demo rows are written as they would be after
-the rules were met (a patient in care who agreed to remote care): the demo's consent forms are
-still waiting for signatures."""
+the rules were met: the first demo patient is in care and signed consent's télésoin form."""
 
 from __future__ import annotations
 
