@@ -16,13 +16,13 @@ from carnet_core.identity.models import (
 )
 from carnet_core.jobs.models import FailedJob, JobEffect, JobLease, OutboxMessage, ScheduleState
 from carnet_core.links.models import LinkAttempt, PatientLink
-from carnet_core.patients.models import Patient, PatientGuardian, PatientSettings
+from carnet_core.patients.models import Patient, PatientGuardian, PatientNamePrefix, PatientSettings
 from carnet_core.retention.models import DestructionEntry, DestructionProposal, LegalHold, RetentionRule
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "ClinicExport", "BackupRun", "AuditHead", "AuditRecord", "Clinic", "ClinicPlugin",
     "DataKey", "LinkAttempt", "LoginAttempt", "LoginSession", "Membership", "OneTimeLink",
-    "Patient", "PatientGuardian", "PatientLink", "PatientSettings", "RecoveryCode",
+    "Patient", "PatientGuardian", "PatientLink", "PatientNamePrefix", "PatientSettings", "RecoveryCode",
     "RewrapProgress", "SubjectKey", "User",
     "DestructionEntry", "DestructionProposal", "LegalHold", "RetentionRule",
     "FailedJob", "JobEffect", "JobLease", "OutboxMessage", "ScheduleState",

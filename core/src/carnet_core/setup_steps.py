@@ -12,6 +12,7 @@ def steps() -> list[Step]:
     from carnet_core.audit.signing import init_step as audit_signing_key
     from carnet_core.encryption.legacy import legacy_values_step
     from carnet_core.encryption.setup import master_key_step
+    from carnet_core.patients.prefixes import backfill_step as patient_prefixes
 
-    found: list[Step] = [master_key_step, legacy_values_step, audit_signing_key]
+    found: list[Step] = [master_key_step, legacy_values_step, patient_prefixes, audit_signing_key]
     return found

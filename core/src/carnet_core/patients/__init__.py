@@ -1,5 +1,6 @@
-"""The patient registry shared by every plugin: sealed identity and contact fields, exact search
-through blind indexes, guardians of minors, per-practitioner visibility, audited access."""
+"""The patient registry shared by every plugin: sealed identity and contact fields, search
+through blind indexes (names by their first letters, e-mail and phone exactly), guardians of
+minors, per-practitioner visibility, audited access."""
 
 from carnet_core.patients import guard as _guard  # noqa: E402,F401  (arms the listener)
 from carnet_core.patients.patient_access import (  # noqa: E402

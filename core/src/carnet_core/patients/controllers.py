@@ -179,7 +179,9 @@ class PatientApi(Controller):
     @get(
         "/", opt={"permission": VIEW}, sync_to_thread=True, summary="List or search patients",
         description=(
-            "Without `q`, the list of patients. With `q`, an exact search by last name, e-mail or phone. "
+            "Without `q`, the list of patients. With `q`, a search by the first letters of the "
+            "last or first name (two letters at least; every word of `q` starts a word of the names), or by the "
+            "exact e-mail or phone. "
             "Prefer `POST /api/v1/patients/search`: a query string carries the name, e-mail or phone "
             "into URLs, proxy and server access logs."
         ),
@@ -210,7 +212,7 @@ class SearchQuery(msgspec.Struct, forbid_unknown_fields=True):
 @post("/api/v1/patients/search", opt={"permission": VIEW, "error_statuses": (409, 410, 422)}, sync_to_thread=True,
       status_code=200, tags=["patients"], include_in_schema=True, summary="Search patients (query kept out of URLs)",
       description=(
-          "The preferred way to search: the same exact search as `GET /api/v1/patients?q=`, with the "
+          "The preferred way to search: the same search as `GET /api/v1/patients?q=`, with the "
           "query in the body so that no name, e-mail or phone number lands in URLs or access logs."
       ))
 def search_by_body(
@@ -268,6 +270,7 @@ def _form_values(data: dict[str, Any], clinical: bool) -> dict[str, Any]:
         if not any(row[n] for n in ("last_name", "first_name", "email", "phone")):
             continue
         row["may_receive_messages"] = _one(data, f"g{i}_messages") in ("1", "on", "true")
+        row["main_contact"] = _one(data, f"g{i}_main") in ("1", "on", "true")
         guardians.append({k: v for k, v in row.items() if v is not None})
     values["guardians"] = guardians
     return values

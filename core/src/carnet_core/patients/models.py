@@ -55,6 +55,9 @@ class Patient(ClinicOwned, SQLModel, table=True):
     last_name_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
     email_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
     phone_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
+    # Whether the name prefixes of this patient are in core_patient_name_prefix (set by every write
+    # of a name; patients registered before the prefix search are indexed by `carnet init`).
+    prefixes_indexed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     practitioner_id: int | None = Field(default=None, foreign_key="core_user.id", index=True)
     archived: bool = Field(default=False)
     erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -80,7 +83,28 @@ class PatientGuardian(ClinicOwned, SQLModel, table=True):
     # Whether reminders, links and consent requests may be sent to this holder (not a sealed fact:
     # it says nothing of the patient).
     may_receive_messages: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    # The holder the practice reaches first about the patient (the one who booked, gave the
+    # e-mail the patient's messages go to): at most one per patient.
+    main_contact: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PatientNamePrefix(ClinicOwned, SQLModel, table=True):
+    """One blind index of a prefix of a patient's names, for search by the first letters ("Mar"
+    finds MARTIN and Marie): keyed HMAC with the clinic's index key (`patients.prefixes`). Holds
+    nothing readable; a patient's rows are written in token order and padded with random tokens
+    to a multiple of PREFIX_ROWS, so neither the names' length nor which name a token comes from
+    shows."""
+
+    __tablename__ = "core_patient_name_prefix"
+    __table_args__ = (
+        same_clinic("patient_id", "core_patient"),
+        sa.Index("ix_core_patient_name_prefix_clinic_token", "clinic_id", "token"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(index=True)
+    token: bytes = Field(sa_type=sa.LargeBinary(16))
 
 
 class PatientSettings(ClinicOwned, SQLModel, table=True):

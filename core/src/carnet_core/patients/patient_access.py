@@ -6,9 +6,10 @@
     patients.get(patient_id)                   # PatientRef, or PatientNotFound / PatientErased
     patients.exists(patient_id)                # a patient of this clinic? (checks a reference)
     patients.names(ids, cared_for=own)         # {id: "LEFÈVRE Élodie"} of the patients they may see
-    patients.search("lefèvre")                 # [PatientRef with display_name], exact blind-index search
+    patients.search("lefè")                    # [PatientRef + display_name]: names' first letters, e-mail, phone
     patients.require_clinical(patient_id)      # PatientForbidden unless clinical content is allowed
     patients.contact(patient_id, "email")      # where to send a message (patient, else a guardian)
+    patients.phones(ids, cared_for=own)        # {id: "+33612345678"}: the number to call, for a day's list
     patients.guardians(patient_id)             # [GuardianContact]: holders of parental authority
     patients.find(email=..., last_name=...)    # id of a known patient (online forms), no data
     patients.find_by_guardian(email=..., last_name=...)  # (patient id, guardian id) for a parent
@@ -94,6 +95,7 @@ class GuardianContact:
     last_name: str | None
     email: str | None
     phone: str | None
+    main_contact: bool = False  # the holder the practice reaches first (at most one)
 
     @property
     def display_name(self) -> str:
@@ -272,7 +274,7 @@ class PatientAccess:
         return self.names([patient_id], cared_for=(patient_id,) if cares else ()).get(patient_id)
 
     def search(self, q: str, limit: int = 10) -> list[PatientRef]:
-        """Exact search by last name, e-mail or phone (blind indexes) among the patients this
+        """Search by the first letters of the names, or exact e-mail or phone (blind indexes), among the patients this
         principal sees; audited by the registry (one record per patient found)."""
         q = (q or "").strip()
         if not q or len(q) > 200 or not self._is_staff():
@@ -282,8 +284,9 @@ class PatientAccess:
                 for v in views]
 
     def contact(self, patient_id: int, channel: str | None = None) -> PatientContact | None:
-        """Where to reach the patient: their own e-mail and phone, else those of the first holder
-        of parental authority. With `channel` ("email" or "sms") only what it needs is opened.
+        """Where to reach the patient: their own e-mail and phone, else those of the main contact
+        among the holders of parental authority who may receive messages, else the first of them.
+        With `channel` ("email" or "sms") only what it needs is opened.
         None for a patient erased, unknown or not visible."""
         try:
             self.get(patient_id)
@@ -306,7 +309,7 @@ class PatientAccess:
                 for guardian in db.exec(select(PatientGuardian).where(
                         PatientGuardian.patient_id == patient_id,
                         PatientGuardian.may_receive_messages == True,  # noqa: E712
-                ).order_by(PatientGuardian.id)):
+                ).order_by(PatientGuardian.main_contact.desc(), PatientGuardian.id)):  # type: ignore[attr-defined]
                     email = email or (_open(guardian, "email") if want_email else None)
                     phone = phone or (_open(guardian, "phone") if want_phone else None)
         except KeyDestroyed:
@@ -315,6 +318,44 @@ class PatientAccess:
                                       ("last_name", channel is None)) if wanted]
         self._audit_read([patient_id], opened)
         return PatientContact(email=email or None, phone=phone or None, first_name=first, last_name=last)
+
+    def phones(self, patient_ids: Iterable[int], *, cared_for: Iterable[int] = ()) -> dict[int, str]:
+        """The phone to call for each live patient among `patient_ids` this principal may see
+        (`cared_for` as in `names`): their own, else the main contact's among the holders of
+        parental authority who may receive messages, else the first of them; E.164. Patients
+        without one are left out. Two queries for a whole day's list (patients, then holders),
+        keys opened together; audited as one record per patient opened."""
+        from carnet_core.encryption import patient_subject, warm_subject_keys
+
+        ids = sorted(set(patient_ids))
+        if not ids or self._kind == "anonymous":
+            return {}
+        cared = frozenset(cared_for)
+        db = self.db
+        rows = [p for p in db.exec(select(Patient).where(
+            Patient.id.in_(ids), Patient.erased_at.is_(None),  # type: ignore[union-attr,attr-defined]
+        )).all() if self._may_see(p.id, p.practitioner_id, cared)]
+        if not rows:
+            return {}
+        warm_subject_keys(db, db.clinic_id, [patient_subject(p.id) for p in rows])
+
+        def _open(row: Any, column: str) -> str | None:
+            try:
+                return readable(open_or_unreadable(db, row, column))  # damaged: as if missing (reported)
+            except KeyDestroyed:
+                return None
+
+        found = {p.id: _open(p, "phone") for p in rows}
+        missing = [pid for pid, phone in found.items() if not phone]
+        if missing:
+            for g in db.exec(select(PatientGuardian).where(
+                    PatientGuardian.patient_id.in_(missing),  # type: ignore[attr-defined]
+                    PatientGuardian.may_receive_messages == True,  # noqa: E712
+            ).order_by(PatientGuardian.main_contact.desc(), PatientGuardian.id)):  # type: ignore[attr-defined]
+                if not found.get(g.patient_id):
+                    found[g.patient_id] = _open(g, "phone")
+        self._audit_read(sorted(found), ["phone"])
+        return {pid: phone for pid, phone in found.items() if phone}
 
     def guardians(self, patient_id: int) -> list[GuardianContact]:
         """The holders of parental authority recorded on the patient (registration order), with
@@ -335,7 +376,7 @@ class PatientAccess:
                              .order_by(PatientGuardian.id)):
                 assert g.id is not None
                 found.append(GuardianContact(g.id, g.relation, _open(g, "first_name"), _open(g, "last_name"),
-                                             _open(g, "email"), _open(g, "phone")))
+                                             _open(g, "email"), _open(g, "phone"), g.main_contact))
         except KeyDestroyed:
             return []
         if found:
@@ -344,19 +385,40 @@ class PatientAccess:
 
     # --- public forms --------------------------------------------------------------------------
 
-    def find(self, *, email: str, last_name: str) -> int | None:
+    def find(self, *, email: str, last_name: str, first_name: str | None = None,
+             birth_date: str | None = None) -> int | None:
         """The id of the clinic's live patient with exactly this e-mail and last name (blind
-        indexes; nothing is opened), for public forms that must not create duplicates."""
+        indexes), for public forms that must not create duplicates. With `first_name` and/or
+        `birth_date` (a child booked with a parent's e-mail: siblings share both), only a patient
+        whose first name (folded like the index) and birth date also match; those values of the
+        few candidates are opened, audited under this principal."""
+        from carnet_core.encryption.normalise import fold_name
+
         clinic_id = self.db.clinic_id
         email_idx = blind_index(self.db, clinic_id, "core_patient.email", email, "email")
         name_idx = blind_index(self.db, clinic_id, "core_patient.last_name", last_name, "name")
         if email_idx is None or name_idx is None:
             return None
-        found = self.db.exec(select(Patient.id).where(
+        candidates = self.db.exec(select(Patient).where(
             Patient.email_bidx == email_idx, Patient.last_name_bidx == name_idx,
             Patient.erased_at.is_(None),  # type: ignore[union-attr]
-        ).order_by(Patient.id)).first()
-        return None if found is None else int(found)
+        ).order_by(Patient.id)).all()
+        if first_name is None and birth_date is None:
+            return int(candidates[0].id) if candidates else None
+        opened = [c.id for c in candidates]
+        self._audit_read(opened, [n for n, v in (("first_name", first_name), ("birth_date", birth_date)) if v])
+        for patient in candidates:
+            try:
+                if first_name is not None and fold_name(
+                        readable(open_or_unreadable(self.db, patient, "first_name")) or "") != fold_name(first_name):
+                    continue
+                born = readable(open_or_unreadable(self.db, patient, "birth_date"))
+                if birth_date is not None and born != birth_date:
+                    continue
+            except KeyDestroyed:
+                continue
+            return int(patient.id)
+        return None
 
     def find_by_guardian(self, *, email: str, last_name: str, limit: int = 20) -> tuple[int, int] | None:
         """(patient id, guardian id) of the clinic's live patient with this last name (blind index)

@@ -27,6 +27,7 @@ class GuardianIn(msgspec.Struct, forbid_unknown_fields=True):
     phone: Phone | None = None
     address: Text | None = None
     may_receive_messages: bool = True
+    main_contact: bool = False
 
 
 class PatientCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -78,6 +79,7 @@ class GuardianOut(msgspec.Struct):
     phone: str | None
     address: str | None
     may_receive_messages: bool = True
+    main_contact: bool = False
 
 
 class PatientOut(msgspec.Struct, omit_defaults=True):

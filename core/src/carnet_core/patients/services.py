@@ -25,6 +25,7 @@ from carnet_core.encryption import (
     blind_index,
     destroy_subject_key,
     ensure_subject_key,
+    open_,
     patient_subject,
     seal,
 )
@@ -33,6 +34,7 @@ from carnet_core.encryption.normalise import fold_phone
 from carnet_core.encryption.services import PATIENT_SUBJECT, open_subject_keys
 from carnet_core.encryption.unreadable import Unreadable, open_fields, open_row_value, unreadable_fields
 from carnet_core.i18n import N_
+from carnet_core.patients import prefixes
 from carnet_core.patients.models import (
     ADMIN_FIELDS,
     CLINICAL_FIELDS,
@@ -199,6 +201,9 @@ def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
                 seal(db, patient, name, values[name])
         if "last_name" in values:
             patient.last_name_bidx = blind_index(db, clinic_id, "core_patient.last_name", values["last_name"], "name")
+        if "last_name" in values or "first_name" in values:
+            names = {n: values[n] if n in values else open_(db, patient, n) for n in ("last_name", "first_name")}
+            prefixes.write(db, patient, names["last_name"], names["first_name"])
         if "email" in values:
             patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
         if "phone" in values:
@@ -217,6 +222,7 @@ def _write_guardians(db: Any, patient: Patient, guardians: list[dict[str, Any]],
         guardian = PatientGuardian(
             patient_id=patient.id, relation=data["relation"], clinic_id=patient.clinic_id,
             may_receive_messages=data.get("may_receive_messages", True),
+            main_contact=bool(data.get("main_contact", False)),
         )
         db.add(guardian)
         for name in GUARDIAN_FIELDS:
@@ -285,6 +291,7 @@ def erase_patient(
         host.lifecycle("erase_patient_data")(clinic=clinic, patient=patient, db=db)
     destroy_subject_key(db, patient.clinic_id, patient_subject(patient.id))
     patient.last_name_bidx = patient.email_bidx = patient.phone_bidx = None
+    prefixes.forget(db, patient)
     patient.erased_at = utcnow()
     patient.archived = True
     db.add(patient)
@@ -349,7 +356,8 @@ def export_patient(db: Any, actor: Any, patient: Patient, *, host: Any, clinic: 
         raise PatientErased("this patient's data was erased; it can no longer be exported")
     fields = open_fields(db, patient, (*ADMIN_FIELDS, *CLINICAL_FIELDS))
     guardians = [
-        {"relation": g.relation, **open_fields(db, g, GUARDIAN_FIELDS), "may_receive_messages": g.may_receive_messages}
+        {"relation": g.relation, **open_fields(db, g, GUARDIAN_FIELDS), "may_receive_messages": g.may_receive_messages,
+         "main_contact": g.main_contact}
         for g in db.exec(
             select(PatientGuardian).where(PatientGuardian.patient_id == patient.id).order_by(PatientGuardian.id)
         ).all()
@@ -397,7 +405,8 @@ def _view(db: Any, principal: Any, patient: Patient, with_guardians: bool = True
         ).all():
             opened = open_fields(db, g, GUARDIAN_FIELDS)
             unreadable += [f"guardians.{n}" for n in unreadable_fields(opened)]
-            guardians.append({"relation": g.relation, **opened, "may_receive_messages": g.may_receive_messages})
+            guardians.append({"relation": g.relation, **opened, "may_receive_messages": g.may_receive_messages,
+                              "main_contact": g.main_contact})
     assert patient.id is not None
     return PatientView(
         id=patient.id, fields=fields, guardians=guardians, practitioner_id=patient.practitioner_id,
@@ -430,14 +439,20 @@ def _search_index(db: Any, q: str) -> tuple[str, sa.ColumnElement[bool]] | None:
         except ValueError:
             phone = "+" + fold_phone(q)
         return "phone", Patient.phone_bidx == blind_index(db, clinic_id, "core_patient.phone", phone, "phone")
-    index = blind_index(db, clinic_id, "core_patient.last_name", q, "name")
-    return "last_name", Patient.last_name_bidx == index
+    exact = Patient.last_name_bidx == blind_index(db, clinic_id, "core_patient.last_name", q, "name")
+    by_prefix = prefixes.matching(db, q)
+    if by_prefix is None:  # no word of two letters: an exact last name ("Ô") or nothing
+        return "last_name", exact
+    # the exact last name too: a patient whose prefixes `carnet init` has not indexed yet
+    return "name_prefix", sa.or_(by_prefix, exact)
 
 
 def search_patients(
     db: Any, principal: Any, q: str | None, limit: int = 50, offset: int = 0, archived: bool = False
 ) -> list[PatientView]:
-    """Exact search by last name, e-mail or phone (blind indexes), or the list when `q` is empty.
+    """Search by the first letters of the last or first names ("Mar", "mar jul": each word starts
+    a name's word; `prefixes`), by exact e-mail or phone (blind indexes), or the list when `q` is
+    empty.
 
     A search records one audit entry per patient found; a plain list records one entry.
     """
@@ -452,6 +467,9 @@ def search_patients(
         query = query.where(searched[1])
     rows = db.exec(query.order_by(Patient.id).offset(offset).limit(limit)).all()
     views = [_view(db, principal, p, with_guardians=False) for p in rows]
+    if searched is not None and searched[0] == "name_prefix":
+        views = [v for v in views if prefixes.names_start_with(q or "", v.fields.get("last_name"),
+                                                               v.fields.get("first_name"))]
     views.sort(key=lambda v: (
         (v.fields.get("last_name") or "").casefold(), (v.fields.get("first_name") or "").casefold()
     ))

@@ -197,6 +197,10 @@ def clean_patient(data: dict[str, Any], partial: bool) -> dict[str, Any]:
             cleaned["guardians"] = [
                 _clean_guardian(i, g, errors) for i, g in enumerate(guardians)
             ]
+            if sum(1 for g in cleaned["guardians"] if g.get("main_contact")) > 1:
+                errors["guardians"] = FieldError(
+                    "several_main_contacts", N_("Only one holder of parental authority can be the main contact.")
+                )
     if errors:
         raise PatientInvalid(errors)
     return cleaned
@@ -224,7 +228,7 @@ def _clean_guardian(index: int, data: Any, errors: dict[str, FieldError]) -> dic
                 out[name] = value
             elif name in ("last_name", "first_name", "email", "phone", "address"):
                 out[name] = _clean_field(name, value)
-            elif name == "may_receive_messages":
+            elif name in ("may_receive_messages", "main_contact"):
                 if not isinstance(value, bool):
                     raise FieldError("not_boolean", N_("Must be true or false."))
                 out[name] = value

@@ -473,7 +473,7 @@ def move_following(
 @post("/patients/search", name="scheduling.patient_search", opt={"permission": perm.MANAGE}, sync_to_thread=True,
       status_code=200)
 def patient_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
-    """Exact search (last name, e-mail or phone) for the booking and series forms; results as radio
+    """Patient search (first letters of the names, e-mail or phone) for the booking and series forms; results as radio
     buttons. A POST: a query string would carry the name into addresses, history and proxy logs."""
     q = text(data, "q", 200)
     results = people.search(db, principal_of(request), q) if q else []
@@ -482,16 +482,19 @@ def patient_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSe
 
 
 def _day_rows(request: Request[Any, Any, Any], db: CarnetSession, the_day: date,
-              practitioner_id: int | None) -> dict[str, Any]:
+              practitioner_id: int | None, with_phones: bool = False) -> dict[str, Any]:
     tz = clinic_tz(db)
     start, end = local_day_bounds(the_day, tz)
     rows = agenda.load_appointments(db, start, end, practitioner_id=practitioner_id)
-    names = people.names(db, principal_of(request), (a.patient_id for a in rows),
-                         own_ids=_own_patients(request, rows))
+    own = _own_patients(request, rows)
+    names = people.names(db, principal_of(request), (a.patient_id for a in rows), own_ids=own)
+    # the number to call for each patient whose name is shown (a cancellation, a delay)
+    phones = people.phones(db, principal_of(request), names, own_ids=own) if with_phones else {}
     record(db, action="list", resource_type="appointment", details={"view": "day-list", "count": len(rows)})
     staff = {p.id: p for p in practitioners(db)}
     return {
         "rows": [(a, to_local(a.starts_at, tz), to_local(a.ends_at, tz)) for a in rows], "names": names,
+        "phones": phones,
         "types": agenda.types_by_id(db), "rooms_by_id": agenda.rooms_by_id(db), "staff_by_id": staff,
         "staff": list(staff.values()), "the_day": the_day, "day_label": long_day(request, the_day),
         "practitioner_id": practitioner_id, "status_labels": STATUS_LABELS, "counts": agenda.summary(rows),
@@ -516,7 +519,7 @@ def today_list(request: Request[Any, Any, Any], db: NamedDependency[CarnetSessio
     mine = "practitioner" in principal_of(request).roles and not request.query_params.get("all")
     if practitioner_id is None and mine:
         practitioner_id = principal_of(request).user_id
-    context = _day_rows(request, db, the_day, practitioner_id)  # type: ignore[arg-type]
+    context = _day_rows(request, db, the_day, practitioner_id, with_phones=True)  # type: ignore[arg-type]
     who = {"practitioner": practitioner_id} if practitioner_id else {"all": 1}
 
     def at(d: date) -> str:

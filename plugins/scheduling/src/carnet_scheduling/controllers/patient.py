@@ -12,7 +12,7 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from carnet_core.plugin_api import (
@@ -103,13 +103,24 @@ def book_slots(
 
 def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, practitioner_id: int, type_id: int,
                   start: str, values: dict[str, Any] | None = None, error: SchedulingError | None = None,
-                  status: int = 200) -> Template:
+                  status: int = 200, for_child: bool = False) -> Template:
+    from urllib.parse import urlencode
+
+    from carnet_scheduling.controllers.waitlist import RELATIONS
+
     clinic = _clinic(request)
     moment = _parse_start(start)
     who = db.get(User, practitioner_id)
+    values = values or {}
+    rows = list(values.get("guardians") or [])[:2]
+    rows += [{"may_receive_messages": True} for _ in range(2 - len(rows))]
+    form_url = f"{_base(request)}/book/{practitioner_id}/{type_id}/form"
     context = {
         "start": start, "when": messages.when_text(moment, clinic.timezone, "fr"), "practitioner": who,
-        "kind": appts.get_type(db, type_id), "values": values or {}, "error": error,
+        "kind": appts.get_type(db, type_id), "values": values, "error": error, "for_child": for_child,
+        "rows": rows, "relations": RELATIONS, "main": str(values.get("main") or "0"),
+        "self_url": f"{form_url}?{urlencode({'start': start})}",
+        "child_url": f"{form_url}?{urlencode({'start': start, 'for': 'child'})}",
         "action": f"{_base(request)}/book/{practitioner_id}/{type_id}", "base": _base(request),
     }
     return page(request, "scheduling/public_form.html", context, status_code=status)
@@ -118,10 +129,10 @@ def _booking_form(request: Request[Any, Any, Any], db: CarnetSession, practition
 @get("/book/{practitioner_id:int}/{type_id:int}/form", name="scheduling.public.form", opt=OPT, sync_to_thread=True)
 def book_form(
     request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromPath[int],
-    type_id: FromPath[int], start: FromQuery[str] = "",
+    type_id: FromPath[int], start: FromQuery[str] = "", for_: Annotated[str, QueryParameter(name="for")] = "",
 ) -> Template:
     try:
-        return _booking_form(request, db, practitioner_id, type_id, start)
+        return _booking_form(request, db, practitioner_id, type_id, start, for_child=for_ == "child")
     except SchedulingError:
         raise NotFoundException() from None
 
@@ -132,6 +143,7 @@ def book_request(
     type_id: FromPath[int], data: Form,
 ) -> Any:
     start = str(data.get("start") or "")
+    data = _with_guardians(data)
     try:
         requested = booking.request_booking(
             db, practitioner_id=practitioner_id, type_id=type_id, starts_at=_parse_start(start),
@@ -146,11 +158,33 @@ def book_request(
     return Redirect(f"{_base(request)}/confirm/{requested.confirm_token}", status_code=303)
 
 
+def _with_guardians(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields, with a child's holders of parental authority (rows g0_…, g1_…) gathered
+    as `guardians` (a value typed twice, a list, is left out: the row is then refused)."""
+    import re
+
+    from carnet_scheduling.services.contacts import GUARDIAN_KEYS
+
+    plain = {k: v for k, v in data.items() if not re.match(r"^g\d+_", k)}
+    if str(data.get("for") or "") != "child":
+        return plain
+
+    guardians = [
+        {**{k: data.get(f"g{i}_{k}") for k in GUARDIAN_KEYS if isinstance(data.get(f"g{i}_{k}"), str)},
+         "may_receive_messages": data.get(f"g{i}_messages") in ("1", "on")}
+        for i in range(2)
+    ]
+    return {**plain, "guardians": guardians}
+
+
 def _form_again(request: Any, db: CarnetSession, practitioner_id: int, type_id: int, start: str,
                 data: dict[str, Any], error: SchedulingError, status: int) -> Template:
-    values = {k: data.get(k, "") for k in ("first_name", "last_name", "email", "phone")}
+    values = {k: v for k, v in data.items()
+              if k in ("first_name", "last_name", "email", "phone", "birth_date", "main") and isinstance(v, str)}
+    values["guardians"] = data.get("guardians") or []
+    for_child = str(data.get("for") or "") == "child"
     try:
-        return _booking_form(request, db, practitioner_id, type_id, start, values, error, status)
+        return _booking_form(request, db, practitioner_id, type_id, start, values, error, status, for_child)
     except (SchedulingError, NotFound):
         return page(request, "scheduling/public_message.html", {"kind": "invalid", "base": _base(request)},
                     status_code=status)
@@ -337,6 +371,11 @@ ERROR_MESSAGES = (
     N_("give the birth date (day/month/year, not in the future)"),
     N_("contact_refused"),
     N_("choose one of the proposed times"),
+    N_("give the child's first name"),
+    N_("give the child's last name"),
+    N_("give at least one holder of parental authority"),
+    N_("choose as main contact a holder whose details you gave"),
+    N_("give the main contact's e-mail address: the confirmation is sent there"),
     N_("say why the appointment is cancelled"),
     N_("this appointment is not booked any more"),
     N_("this time is not free any more"),

@@ -34,6 +34,7 @@ from carnet_scheduling.controllers.common import plugin_settings
 from carnet_scheduling.permissions import MANAGE, VIEW
 from carnet_scheduling.services import waitlist
 from carnet_scheduling.services.booking import online_practitioners
+from carnet_scheduling.services.contacts import GUARDIAN_KEYS
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -86,7 +87,7 @@ def waitlist_join(request: Request[Any, Any, Any], db: NamedDependency[CarnetSes
                               if not isinstance(data.get(k), list)}
     values["availability"] = listed("availability")
     values["guardians"] = [
-        {**{k: data.get(f"g{i}_{k}") for k in waitlist.GUARDIAN_KEYS if isinstance(data.get(f"g{i}_{k}"), str)},
+        {**{k: data.get(f"g{i}_{k}") for k in GUARDIAN_KEYS if isinstance(data.get(f"g{i}_{k}"), str)},
          "may_receive_messages": data.get(f"g{i}_messages") in ("1", "on")}
         for i in range(2)
     ]

@@ -21,7 +21,7 @@ from carnet_scheduling.models import BOOKED, Appointment, AppointmentType, Worki
 from carnet_scheduling.patient_models import OnlineBooking
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.availability import find_slots
-from carnet_scheduling.services.contacts import check_with_registry
+from carnet_scheduling.services.contacts import check_guardians, check_with_registry, guardians_of
 from carnet_scheduling.services.context import practitioners
 from carnet_scheduling.services.errors import SchedulingError, free_text
 from carnet_scheduling.services.slots import Slot
@@ -90,8 +90,16 @@ def _slot_is_free(db: CarnetSession, practitioner_id: int, type_id: int, starts_
     raise SchedulingError("starts_at", "this time is not free any more; please choose another one")
 
 
-def clean_contact(data: dict[str, Any]) -> dict[str, str]:
-    """Validate the booking form's identity fields; SchedulingError names the first bad one."""
+def clean_contact(data: dict[str, Any]) -> dict[str, Any]:
+    """Validate the booking form's identity fields; SchedulingError names the first bad one.
+
+    For a child (`for` = "child") the form gives the child's names and birth date and each holder
+    of parental authority (`guardians`: rows of relation, names, e-mail, phone, whether they may
+    receive messages) with the row of the main contact (`main`): the confirmation and the
+    patient's messages go to that holder's e-mail and phone. Everything is checked as core's
+    registry will check it before anything is written."""
+    if str(data.get("for") or "") == "child":
+        return _clean_child(data)
     first = free_text("first_name", str(data.get("first_name") or ""))
     last = free_text("last_name", str(data.get("last_name") or ""))
     email = str(data.get("email") or "").strip().lower()
@@ -109,15 +117,52 @@ def clean_contact(data: dict[str, Any]) -> dict[str, str]:
     return contact
 
 
-def find_or_create_patient(db: CarnetSession, contact: dict[str, str], practitioner_id: int,
+def _clean_child(data: dict[str, Any]) -> dict[str, Any]:
+    first = free_text("first_name", str(data.get("first_name") or ""))
+    last = free_text("last_name", str(data.get("last_name") or ""))
+    birth_date = str(data.get("birth_date") or "").strip()
+    if not first or len(first) > 100:
+        raise SchedulingError("first_name", "give the child's first name")
+    if not last or len(last) > 100:
+        raise SchedulingError("last_name", "give the child's last name")
+    if not birth_date:
+        raise SchedulingError("birth_date", "give the birth date (day/month/year, not in the future)")
+    check_with_registry({"first_name": first, "last_name": last, "birth_date": birth_date})
+    rows = guardians_of(data.get("guardians"))
+    if not rows:
+        raise SchedulingError("g0_last_name", "give at least one holder of parental authority")
+    main = str(data.get("main") or "0")
+    chosen = [g for index, g in rows if str(index) == main]
+    if not chosen:
+        raise SchedulingError("main", "choose as main contact a holder whose details you gave")
+    contact = chosen[0]
+    contact["main_contact"] = contact["may_receive_messages"] = True  # the confirmation goes to them
+    email = str(contact.get("email") or "").strip().lower()
+    if not _EMAIL_RE.match(email):
+        raise SchedulingError(f"g{main}_email",
+                              "give the main contact's e-mail address: the confirmation is sent there")
+    check_guardians(rows)
+    phone = str(contact.get("phone") or "")
+    check_with_registry({"first_name": first, "last_name": last, "email": email, "phone": phone},
+                        {"email": f"g{main}_email", "phone": f"g{main}_phone"})
+    return {"first_name": first, "last_name": last, "birth_date": birth_date, "email": email, "phone": phone,
+            "guardians": [g for _, g in rows]}
+
+
+def find_or_create_patient(db: CarnetSession, contact: dict[str, Any], practitioner_id: int,
                            allow_new: bool) -> int:
-    """The clinic's patient with this e-mail and last name (core's exact match), else a new one
-    registered through core's registry, acting as "the online booking"."""
+    """The clinic's patient with this e-mail and last name (core's exact match; for a child also
+    the first name and birth date: siblings share a parent's e-mail), else a new one registered
+    through core's registry, acting as "the online booking"."""
     from carnet_core.plugin_api import PatientInvalid, Principal, patient_access
 
     principal = Principal(kind="patient_link", clinic_id=db.clinic_id, extra={"actor_id": "online-booking"})
     patients = patient_access(db, principal)
-    found = patients.find(email=contact["email"], last_name=contact["last_name"])
+    if contact.get("guardians"):
+        found = patients.find(email=contact["email"], last_name=contact["last_name"],
+                              first_name=contact["first_name"], birth_date=contact.get("birth_date") or None)
+    else:
+        found = patients.find(email=contact["email"], last_name=contact["last_name"])
     if found is not None:
         return found
     if not allow_new:

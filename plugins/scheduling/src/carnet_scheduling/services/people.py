@@ -24,6 +24,16 @@ def names(
     return patient_access(db, principal).names(patient_ids, cared_for=own_ids)
 
 
+def phones(
+    db: CarnetSession, principal: Any, patient_ids: Iterable[int], *, own_ids: Iterable[int] = (),
+) -> dict[int, str]:
+    """The number to call (E.164) for each patient this staff member may see, as `names` decides;
+    the patient's own, else their main contact's (core's patient access, audited)."""
+    if principal is None or not principal.is_authenticated:
+        return {}
+    return patient_access(db, principal).phones(patient_ids, cared_for=own_ids)
+
+
 def feed_names(db: CarnetSession, feed: Any, patient_ids: Iterable[int]) -> dict[int, str]:
     """Names for a practitioner's own calendar feed, once they opted in: read on the
     practitioner's behalf (the feed's token acts for them), their own appointments only."""
@@ -36,7 +46,7 @@ def feed_names(db: CarnetSession, feed: Any, patient_ids: Iterable[int]) -> dict
 
 
 def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
-    """Exact search by last name, e-mail or phone among the patients this person sees (audited
+    """Search by the first letters of the names, or exact e-mail or phone, among the patients this person sees (audited
     by core)."""
     return [(ref.id, ref.display_name or "") for ref in patient_access(db, principal).search(q, limit=limit)]
 

@@ -23,7 +23,7 @@ from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import to_local
-from carnet_scheduling.services.contacts import check_with_registry, split_name
+from carnet_scheduling.services.contacts import check_guardians, check_with_registry, guardians_of, split_name
 from carnet_scheduling.services.context import clinic_tz, is_practitioner
 from carnet_scheduling.services.errors import NotFound, SchedulingError, free_text
 
@@ -45,7 +45,6 @@ class ContactRefused(Exception):
 
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 SEALED_FIELDS = ("full_name", "email", "phone", "situation", "prescription", "age_years", "birth_date", "guardians")
-GUARDIAN_KEYS = ("relation", "last_name", "first_name", "email", "phone")
 
 
 @dataclass(frozen=True)
@@ -116,11 +115,12 @@ def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -
     availability = parse_availability(data.get("availability"))
     first, last = split_name(name)
     birth_date = str(data.get("birth_date") or "").strip()
-    guardians = _guardians_of(data.get("guardians"))
+    rows = guardians_of(data.get("guardians"))
+    guardians = [g for _, g in rows]
     # what the registry will refuse when an offer is accepted, refused now while the family can fix it
     check_with_registry({"first_name": first, "last_name": last, "email": email, "phone": phone,
                          "birth_date": birth_date}, {"first_name": "full_name", "last_name": "full_name"})
-    _check_guardians(guardians)
+    check_guardians(rows)
     if not links.contact_allowed(db, email):
         raise SchedulingError("email", "too many requests for this address; please try again in a few minutes")
     entry = WaitingEntry(availability=json.dumps(availability), urgent=str(data.get("urgent")) in ("1", "on", "true"))
@@ -136,43 +136,6 @@ def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -
     db.flush()
     enqueue(db, MESSAGE_ACTOR, "waitlist_received", entry.id)
     return entry
-
-
-def _guardians_of(raw: Any) -> list[dict[str, Any]]:
-    """The holders of parental authority typed on the form: rows with something typed in them."""
-    if not raw:
-        return []
-    if not isinstance(raw, list) or len(raw) > 4:
-        raise SchedulingError("guardians", "give at most four holders of parental authority")
-    rows = []
-    for row in raw:
-        if not isinstance(row, dict):
-            raise SchedulingError("guardians", "give at most four holders of parental authority")
-        kept: dict[str, Any] = {k: str(row.get(k) or "").strip() for k in GUARDIAN_KEYS}
-        if not any(kept[k] for k in ("last_name", "first_name", "email", "phone")):
-            continue
-        kept = {k: v for k, v in kept.items() if v}
-        kept["may_receive_messages"] = bool(row.get("may_receive_messages"))
-        rows.append(kept)
-    return rows
-
-
-def _check_guardians(guardians: list[dict[str, Any]]) -> None:
-    """Each holder as the registry will check it; SchedulingError names the row's field (g0_phone)."""
-    from carnet_core.plugin_api import PatientInvalid, check_patient_input
-    from carnet_scheduling.services.contacts import REGISTRY_MESSAGES
-
-    if not guardians:
-        return
-    try:
-        check_patient_input({"last_name": "x", "first_name": "x", "guardians": guardians})
-    except PatientInvalid as exc:
-        for key in sorted(exc.errors):
-            if key.startswith("guardians["):
-                index, _, name = key.removeprefix("guardians[").partition("].")
-                message = ("choose the relation to the patient" if name == "relation"
-                           else REGISTRY_MESSAGES.get(name, "check the details of this holder"))
-                raise SchedulingError(f"g{index}_{name}", message) from None
 
 
 def ask_for_earlier(db: CarnetSession, appt: Appointment) -> WaitingEntry:

@@ -1,0 +1,152 @@
+"""Search of sealed names by their first letters ("Mar" finds MARTIN, MARCHAND and Marie).
+
+Names are sealed with each patient's key, so the database cannot compare them. Exact search uses
+one blind index per field (`core_patient.last_name_bidx`); prefix search adds, per patient, the
+blind indexes of the prefixes of their names (`normalise.name_prefixes`: each word of the last and
+first names folded like the exact index — case, accents, punctuation — from 2 to 12 letters) in
+`core_patient_name_prefix`. A search folds the query the same way and asks for the patients that
+have the token of each of its words. Then the names found are opened for display anyway, and a
+patient whose opened names do not start so (a word longer than 12 letters, a truncated HMAC's
+collision) is left out.
+
+What the tokens reveal, and why it is acceptable here:
+- they are HMAC-SHA256 with the clinic's blind-index key (never the data key: `PURPOSE_INDEX`),
+  truncated to 16 bytes, under their own domain ("core_patient.name_prefix"): without that key, a
+  copy of the database cannot test a guess, and the same name gives other tokens in another
+  clinic;
+- within one clinic they show which patients share a prefix (as the exact index shows which
+  share a name): a reader of the table can group patients, not read a letter;
+- a patient's rows are written in token order (not in prefix-length order) and padded with
+  random tokens to a multiple of PREFIX_ROWS, so the row ids and the count do not give the
+  names' length, and last and first names are in one set (which name matched does not show);
+- one-letter prefixes are not indexed (they would split the clinic in 26 groups) and a query
+  needs two letters.
+Erasing a patient deletes their rows with the key (`erase_patient`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import delete, select
+
+from carnet_core.encryption.normalise import LONGEST_PREFIX, SHORTEST_PREFIX, name_prefixes, name_words
+from carnet_core.encryption.services import KeyDestroyed, blind_indexes
+from carnet_core.encryption.unreadable import open_or_unreadable, readable
+from carnet_core.patients.models import Patient, PatientNamePrefix
+
+FIELD = "core_patient.name_prefix"
+PREFIX_ROWS = 16  # rows per patient: a multiple of this (random tokens fill the rest)
+BATCH = 200
+
+
+def tokens(db: Any, clinic_id: int, last_name: str | None, first_name: str | None) -> list[bytes]:
+    """The tokens of a patient's names, in token order, padded with random ones."""
+    found = sorted(set(blind_indexes(db, clinic_id, FIELD, sorted(name_prefixes(last_name or "", first_name or "")))))
+    padding = -len(found) % PREFIX_ROWS if found else 0
+    return sorted(found + [os.urandom(16) for _ in range(padding)])
+
+
+def write(db: Any, patient: Patient, last_name: str | None, first_name: str | None) -> None:
+    """Replace the patient's prefix rows with those of these names (in the caller's transaction)."""
+    assert patient.id is not None
+    db.execute(delete(PatientNamePrefix).where(PatientNamePrefix.patient_id == patient.id))
+    db.add_all(
+        [
+            PatientNamePrefix(clinic_id=patient.clinic_id, patient_id=patient.id, token=t)
+            for t in tokens(db, patient.clinic_id, last_name, first_name)
+        ]
+    )
+    patient.prefixes_indexed = True
+    db.add(patient)
+
+
+def forget(db: Any, patient: Patient) -> None:
+    """Delete the patient's prefix rows (erasure)."""
+    db.execute(delete(PatientNamePrefix).where(PatientNamePrefix.patient_id == patient.id))
+    patient.prefixes_indexed = False
+
+
+def query_words(q: str) -> list[str]:
+    """The words of a query that prefix search can look up: two letters at least, each cut to
+    the longest indexed prefix ("Mar" -> ["mar"], "le fe" -> ["le", "fe"])."""
+    return sorted({w[:LONGEST_PREFIX] for w in name_words(q) if len(w) >= SHORTEST_PREFIX})
+
+
+def matching(db: Any, q: str) -> sa.ColumnElement[bool] | None:
+    """The filter on patients whose names have a word starting with each word of `q` (None when
+    `q` has no word of two letters)."""
+    words = query_words(q)
+    if not words:
+        return None
+    wanted = blind_indexes(db, db.clinic_id, FIELD, words)
+    having = (
+        select(PatientNamePrefix.patient_id)
+        .where(PatientNamePrefix.token.in_(wanted))  # type: ignore[attr-defined]
+        .group_by(PatientNamePrefix.patient_id)
+        .having(sa.func.count(sa.distinct(PatientNamePrefix.token)) == len(set(wanted)))
+    )
+    return Patient.id.in_(having)  # type: ignore[union-attr]
+
+
+def names_start_with(q: str, last_name: Any, first_name: Any) -> bool:
+    """Whether the opened names really have a word starting with each word of `q` (removes what
+    the index cannot tell apart: words longer than LONGEST_PREFIX, a truncated HMAC's collision)."""
+    have = [
+        w
+        for name in (last_name, first_name)
+        if isinstance(name, str)
+        for w in (*name_words(name), "".join(name_words(name)))
+    ]
+    return all(any(h.startswith(w) for h in have) for w in (x for x in name_words(q) if len(x) >= SHORTEST_PREFIX))
+
+
+def backfill(database: Any, batch: int = BATCH) -> int:
+    """Index the prefixes of every live patient not indexed yet (patients registered before the
+    prefix search): one transaction per batch and clinic, safe to stop and to run again. Returns
+    how many patients were indexed."""
+    from carnet_core.clinics.models import Clinic
+
+    with database.session(unscoped=True) as db:
+        clinic_ids = [c for c in db.exec(select(Clinic.id)).all()]
+    done = 0
+    for clinic_id in clinic_ids:
+        while True:
+            with database.session(clinic_id=clinic_id) as db:
+                db.info["principal"] = "system:patients.prefixes"
+                rows = db.exec(
+                    select(Patient)
+                    .where(
+                        Patient.prefixes_indexed.is_(False),
+                        Patient.erased_at.is_(None),  # type: ignore[attr-defined]
+                    )
+                    .order_by(Patient.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    break
+                for patient in rows:
+                    done += _index_one(db, patient)
+    return done
+
+
+def _index_one(db: Any, patient: Patient) -> int:
+    try:
+        last = readable(open_or_unreadable(db, patient, "last_name"))
+        first = readable(open_or_unreadable(db, patient, "first_name"))
+    except KeyDestroyed:  # erased meanwhile: nothing to index
+        patient.prefixes_indexed = True
+        db.add(patient)
+        return 0
+    write(db, patient, last, first)  # a damaged name (reported) indexes what is readable
+    return 1
+
+
+def backfill_step(settings: Any, host: Any, database: Any) -> Iterator[str]:
+    """`carnet init` step: the prefixes of patients registered before prefix search existed."""
+    count = backfill(database)
+    if count:
+        yield f"patient search: the name prefixes of {count} patients are now indexed"
