@@ -126,6 +126,7 @@ _NAMES: dict[str, str] = {
     "Attachment": "carnet_core.mail",
     "send_mail": "carnet_core.mail",
     "send_sms": "carnet_core.sms",
+    "sms_transport": "carnet_core.sms",
     "message_environment": "carnet_core.web.templating",
     # PDF documents (PDF/A through WeasyPrint, rendered in jobs)
     "render_pdf": "carnet_core.documents",

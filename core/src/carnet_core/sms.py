@@ -18,6 +18,16 @@ log = logging.getLogger("carnet.sms")
 MAX_BODY = 640  # four concatenated SMS segments
 
 
+def sms_transport(host: Any) -> str | None:
+    """The name of the plugin that delivers SMS (the first `send_sms` implementation pluggy calls),
+    or None when none is installed: messages are then only written to the SMS folder, and pages
+    that plan SMS must say so ("SMS non configuré") rather than show them as active."""
+    if host is None:
+        return None
+    impls = host.hook.send_sms.get_hookimpls()
+    return impls[-1].plugin_name if impls else None  # pluggy calls the last registered first
+
+
 def send_sms(host: Any, settings: Settings, to: str, body: str, key: str | None = None) -> str:
     """Send one SMS and return the transport's message id. Raises on failure (the job retries).
 

@@ -317,3 +317,20 @@ def test_navigation_entries_declare_the_agenda_permission():
     without = Principal(kind="user", user_id=1, clinic_id=1, roles=frozenset({"secretary"}),
                         permissions=frozenset({"core.patients.view"}))
     assert not [href for href, p in items.items() if without.can(p)]
+
+
+def test_the_dialogs_search_finds_by_first_letters_and_shows_birth_dates(world, client, login_as, people, carnet_db):
+    """Issue 13: search by the first letters of the last or first name, results with the birth date
+    so that two homonyms are told apart, in the booking dialog too."""
+    from carnet_core.plugin_api import Principal, patient_access
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        owner = Principal(kind="user", user_id=None, clinic_id=world.clinic.id, roles=frozenset({"owner"}))
+        for born in ("2014-04-23", "2016-09-02"):
+            patient_access(db, owner).register({"last_name": "Martin", "first_name": "Léa", "birth_date": born})
+    login_as(client, people["secretary"])
+    found = client.post("/scheduling/patients/search", data={"q": "mar lé"}, headers=HX)
+    assert found.status_code == 200
+    assert found.text.count("MARTIN Léa") == 2 and "23/04/2014" in found.text and "02/09/2016" in found.text
+    assert "LEFÈVRE" not in found.text

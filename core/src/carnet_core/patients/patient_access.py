@@ -68,6 +68,7 @@ class PatientRef:
     identity_status: str
     created_at: datetime | None = None
     display_name: str | None = None
+    birth_date: str | None = None  # from a search only: tells homonyms apart (ISO date)
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,8 @@ class PatientAccess:
         if not q or len(q) > 200 or not self._is_staff():
             return []
         views = registry.search_patients(self.db, self.principal, q, limit=limit)
-        return [PatientRef(v.id, v.practitioner_id, v.archived, v.identity_status, v.created_at, v.display_name)
+        return [PatientRef(v.id, v.practitioner_id, v.archived, v.identity_status, v.created_at, v.display_name,
+                           readable(v.fields.get("birth_date")))
                 for v in views]
 
     def contact(self, patient_id: int, channel: str | None = None) -> PatientContact | None:

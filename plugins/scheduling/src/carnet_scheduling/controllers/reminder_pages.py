@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from carnet_core.plugin_api import N_, CarnetSession, page, principal_of, translate
+from carnet_core.plugin_api import N_, CarnetSession, host_of, page, principal_of, sms_transport, translate
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.forms import Form, FormErrors, integer, text
 from carnet_scheduling.controllers.pages import CHANNEL_LABELS
@@ -57,6 +57,8 @@ def reminders_context(request: Request[Any, Any, Any], db: CarnetSession, errors
         "types": [{"type": t, "on": t.reminders and t.id not in types_off} for t in types],
         "channels": reminders.CHANNELS, "channel_labels": CHANNEL_LABELS, "units": UNITS, "unit_labels": UNIT_LABELS,
         "errors": errors or {}, "v": values or {},
+        # without an SMS transport plugin, SMS reminders are only written to the server's folder
+        "sms_ready": sms_transport(host_of(request)) is not None,
     }
 
 

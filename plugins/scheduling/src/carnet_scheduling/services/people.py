@@ -45,10 +45,11 @@ def feed_names(db: CarnetSession, feed: Any, patient_ids: Iterable[int]) -> dict
     return patient_access(db, holder).names(ids, cared_for=ids)
 
 
-def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str]]:
-    """Search by the first letters of the names, or exact e-mail or phone, among the patients this person sees (audited
-    by core)."""
-    return [(ref.id, ref.display_name or "") for ref in patient_access(db, principal).search(q, limit=limit)]
+def search(db: CarnetSession, principal: Any, q: str, limit: int = 10) -> list[tuple[int, str, str | None]]:
+    """(id, display name, birth date) of the patients this person sees whose names start with the
+    query's words, or with exactly this e-mail or phone (audited by core)."""
+    return [(ref.id, ref.display_name or "", ref.birth_date)
+            for ref in patient_access(db, principal).search(q, limit=limit)]
 
 
 def one(db: CarnetSession, principal: Any, patient_id: int) -> str | None:
