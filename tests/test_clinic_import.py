@@ -95,6 +95,10 @@ def test_export_import_export_round_trip_is_equal_entity_by_entity(instances, di
                               "OR totp_secret_sealed IS NOT NULL") == 0
     assert _count(target.url, "SELECT count(*) FROM core_user") == _count(
         source.url, "SELECT count(*) FROM core_user u JOIN core_membership m ON m.user_id = u.id")
+    # prefix search works on the imported patients (their name prefixes indexed with the new key)
+    assert _count(target.url, "SELECT count(DISTINCT patient_id) FROM core_patient_name_prefix") == _count(
+        target.url, "SELECT count(*) FROM core_patient WHERE erased_at IS NULL AND prefixes_indexed") == _count(
+        source.url, "SELECT count(*) FROM core_patient WHERE erased_at IS NULL") > 0
     invitations = _count(target.url, "SELECT count(*) FROM core_outbox WHERE actor = 'core.send_account_link'")
     assert invitations == _count(target.url, "SELECT count(*) FROM core_user WHERE NOT disabled") > 0
     again = _export(target, passphrase)

@@ -169,9 +169,23 @@ def _patient_indexes(db: Any, clinic_id: int) -> Any:
             "last_name_bidx": blind_index(db, clinic_id, "core_patient.last_name", record.get("last_name"), "name"),
             "email_bidx": blind_index(db, clinic_id, "core_patient.email", record.get("email"), "email"),
             "phone_bidx": blind_index(db, clinic_id, "core_patient.phone", record.get("phone"), "phone"),
+            # the name prefixes are written below for live patients (`_patient_prefixes`)
+            "prefixes_indexed": record.get("erased_at") is None,
         }
 
     return fill
+
+
+def _patient_prefixes(db: Any, clinic_id: int, records: Any) -> None:
+    """The prefix-search rows of each live patient, computed again with this instance's index key."""
+    from carnet_core.patients import prefixes
+    from carnet_core.patients.models import PatientNamePrefix
+
+    rows = [{"clinic_id": clinic_id, "patient_id": record["id"], "token": token}
+            for record in records if record.get("erased_at") is None
+            for token in prefixes.tokens(db, clinic_id, record.get("last_name"), record.get("first_name"))]
+    if rows:
+        db.execute(sa.insert(PatientNamePrefix.__table__), rows)
 
 
 def _import_core(db: Any, archive: Archive, clinic_row: dict[str, Any], users: list[dict[str, Any]]) -> dict[str, int]:
@@ -205,6 +219,8 @@ def _import_core(db: Any, archive: Archive, clinic_row: dict[str, Any], users: l
                                 (LegalHold, "legal_hold", None), (DestructionEntry, "destruction_register", None),
                                 (AuditRecord, "audit", None)):
         counts[entity] = insert_records(db, model, archive.records(entity), fill=fill)
+        if entity == "patient":
+            _patient_prefixes(db, clinic_id, archive.records("patient"))
     # erased patients: their key is destroyed here too (an erased patient stays unreadable)
     for record in archive.records("patient"):
         if record.get("erased_at") is not None:
