@@ -130,6 +130,36 @@ def test_pages_of_fifty_newest_first(client, owner, clinic, carnet_db):
     assert "n° n9<" in second and "n° n0<" in second and "n° n10<" not in second
 
 
+def test_people_and_patients_are_chosen_from_lists_by_name(client, owner, clinic, carnet_db, staff):
+    """Issue 13: the trail filtered by a person chosen in a list of the clinic's members (their
+    actions through the pages and through an API token alike) and by a patient chosen by name in
+    the records shown, never by typing ids."""
+    from carnet_core.testing import register_patients
+
+    julie = staff("practitioner", name="Julie Praticienne")
+    [martin, durand] = register_patients(carnet_db, clinic.id, [("Martin", "Léa"), ("Durand", "Paul")])
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", resource_id="r-1", patient_id=martin,
+                     actor=f"user:{julie.id}")
+        audit.record(db, action="update", resource_type="patient", resource_id="r-2", patient_id=durand,
+                     actor=types.SimpleNamespace(kind="token", user_id=julie.id, extra={"token_id": 7}))
+        audit.record(db, action="export", resource_type="patient", resource_id="r-3", patient_id=martin,
+                     actor="job:exports")
+    page = client.get("/audit").text
+    # the list of people: the clinic's members by name, then patients' links, tasks, the system
+    assert f'<option value="person:{julie.id}">Julie Praticienne</option>' in page
+    assert 'name="patient"' not in page and "placeholder" not in page  # no id to type
+    # the patient's name in each record, a link that keeps the other filters
+    assert "MARTIN Léa" in page and "DURAND Paul" in page
+    by_person = client.get("/audit", params={"actor": f"person:{julie.id}"}).text
+    assert "n° r-1" in by_person and "n° r-2" in by_person and "n° r-3" not in by_person
+    assert f'href="/audit?actor=person%3A{julie.id}&amp;patient={martin}"' in by_person
+    one = client.get("/audit", params={"actor": f"person:{julie.id}", "patient": str(martin)}).text
+    assert "n° r-1" in one and "n° r-2" not in one
+    assert "Patient : <strong>MARTIN Léa</strong>" in one and f'href="/audit?actor=person%3A{julie.id}"' in one
+    assert client.get("/audit", params={"actor": "person:julie"}).status_code == 400
+
+
 @pytest.mark.parametrize("params", [
     {"since": "31/12/2026"}, {"until": "yesterday"}, {"actor": "robot:1"}, {"patient": "douze"},
     {"action": "drop"}, {"before": "-1"},

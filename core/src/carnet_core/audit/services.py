@@ -527,6 +527,7 @@ class TrailFilter:
     actor_id: str | None = None
     patient_id: int | None = None
     action: str | None = None
+    actor_user_id: int | None = None  # a person, whether through the pages or an API token
 
 
 def search_trail(
@@ -542,6 +543,8 @@ def search_trail(
         stmt = stmt.where(AuditRecord.actor_kind == filters.actor_kind)
     if filters.actor_id:
         stmt = stmt.where(AuditRecord.actor_id == filters.actor_id)
+    if filters.actor_user_id is not None:
+        stmt = stmt.where(AuditRecord.actor_user_id == filters.actor_user_id)
     if filters.patient_id is not None:
         stmt = stmt.where(AuditRecord.patient_id == filters.patient_id)
     if filters.action:
