@@ -7,11 +7,15 @@ the visitor's own token is accepted (so the refusals are the binding, not a brok
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import pytest
 from litestar.testing import TestClient
 
+from carnet_core.identity.csrf import anonymous_token
+from carnet_core.identity.keys import IdentityKeys
 from carnet_core.identity.models import User
 from carnet_core.testing.identity import csrf_token
 from carnet_core.testing.matrix import snapshot
@@ -169,3 +173,13 @@ def test_a_refused_api_call_says_why_and_static_files_set_no_cookie(client, staf
         asset = fresh.get("/static/vendor/htmx.min.js")
         assert asset.status_code == 200 and "set-cookie" not in asset.headers
         assert "set-cookie" in fresh.get("/login").headers
+
+
+def test_the_anonymous_token_is_the_identity_key_mac_of_the_cookie_under_the_csrf_label():
+    # pinned: HMAC-SHA256 under the identity MAC key of "csrf", NUL, the cookie; the label keeps a
+    # CSRF token from ever equalling the MAC the same key makes of the same value for another use
+    keys = IdentityKeys(mac_key=b"k" * 32, seal_key=b"s" * 32)
+    cookie = "c" * 43
+    expected = hmac.new(b"k" * 32, b"csrf\x00" + cookie.encode(), hashlib.sha256).hexdigest()
+    assert anonymous_token(keys, cookie) == expected
+    assert anonymous_token(keys, cookie) not in {keys.mac(label, cookie) for label in ("device", "CSRF", "")}
