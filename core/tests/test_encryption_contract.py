@@ -31,6 +31,7 @@ from carnet_core.encryption.models import PURPOSE_DATA, PURPOSE_INDEX, STATE_ACT
 from carnet_core.encryption.services import (
     _SESSION_CACHE,
     _subject_key_context,
+    blind_indexes,
     open_bytes,
     open_subject_keys,
     row_context,
@@ -104,6 +105,11 @@ def test_the_blind_index_is_keyed_with_the_index_key_never_the_data_key(carnet_d
     assert index == hmac.new(INDEX_KEY, message, sha256).digest()[:16]
     assert index != hmac.new(DATA_KEY, message, sha256).digest()[:16]
     assert index == EMAIL_BLIND_INDEX
+    # the name prefixes of prefix search: the same key, the same construction, one per value
+    with carnet_db.session(clinic_id=1) as db:
+        prefixes = blind_indexes(db, 1, "core_patient.name_prefix", ["ma", "mar", ""])
+    assert prefixes == [hmac.new(INDEX_KEY, b"carnet.bidx.v1\x00core_patient.name_prefix\x00" + p, sha256).digest()[:16]
+                        for p in (b"ma", b"mar")]
 
 
 # --- two clinics in one session ----------------------------------------------------------------------

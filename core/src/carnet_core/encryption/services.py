@@ -429,14 +429,13 @@ def blind_index(db: Any, clinic_id: int, field: str, value: str | None, kind: st
     normalised = FOLDERS[kind](value)
     if not normalised:
         return None
-    key = _active_data_key(db, clinic_id, PURPOSE_INDEX)
-    message = f"carnet.bidx.v1\x00{field}\x00".encode() + normalised.encode("utf-8")
-    return hmac.new(key.key, message, sha256).digest()[:BLIND_INDEX_LEN]
+    return blind_indexes(db, clinic_id, field, [normalised])[0]
 
 
 def blind_indexes(db: Any, clinic_id: int, field: str, values: Iterable[str]) -> list[bytes]:
     """`blind_index(..., kind="exact")` of each of `values` (already normalised, e.g. the name
-    prefixes of `normalise.name_prefixes`), the clinic's index key read once."""
+    prefixes of `normalise.name_prefixes`), the clinic's index key read once. The one place a
+    blind index is computed: `blind_index` comes here too."""
     key = _active_data_key(db, clinic_id, PURPOSE_INDEX)
     head = f"carnet.bidx.v1\x00{field}\x00".encode()
     return [hmac.new(key.key, head + v.encode("utf-8"), sha256).digest()[:BLIND_INDEX_LEN] for v in values if v]
