@@ -164,3 +164,21 @@ def test_hook_patient_allows_answers_only_for_clinics_that_enabled_consent(plugi
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert purpose_allowed(plugin_host, db, world.adult, "telesoin") is True
         assert purpose_allowed(plugin_host, db, world.adult, "recording") is False
+
+
+def test_planning_again_never_revives_a_reminder_the_patient_refused(carnet_db, world, appointment, jobs_worker):
+    """A rule or a switch changed later: the re-planning job plans every booked appointment again.
+    It used to take an SMS reminder cancelled for want of consent for one "wanted again" and put it
+    back (with a new job), so the patient's page said an SMS was planned that would never leave."""
+    from carnet_scheduling.services import reminders
+
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        decisions.add(db, world.adult, "sms_reminders", False, "staff", f"user:{world.owner.id}")
+        reminders.cancel_channel_for_patient(db, world.adult, "sms", reminders.CONSENT_WITHDRAWN)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        reminders.replan(db)
+    states = _states(carnet_db, world, appointment.id)
+    assert ("sms", "cancelled", "no consent to SMS reminders") in states
+    assert [s[1] for s in states if s[0] == "email"] == ["scheduled", "scheduled"]

@@ -20,7 +20,7 @@ from carnet_scheduling.services import reminders
 from carnet_scheduling.services.contacts import patient_contact
 
 REMINDER_RETRIES = 5
-CONSENT_WITHDRAWN = "no consent to SMS reminders"
+CONSENT_WITHDRAWN = reminders.CONSENT_WITHDRAWN
 MANAGE = "scheduling.manage"
 
 

@@ -139,6 +139,11 @@ REPLAN_BATCH = 200
 REPLAN_SCOPES = ("practitioner_id", "appointment_type_id", "patient_id")
 
 
+# Why a reminder was cancelled when the patient does not allow it on its channel (consent's
+# "SMS reminders" withdrawn): planning again never revives such a reminder.
+CONSENT_WITHDRAWN = "no consent to SMS reminders"
+
+
 def request_replan(db: CarnetSession, **subject: int) -> None:
     """Plan again, in a job after this transaction commits, the reminders of the booked future
     appointments (all of them, or one practitioner's, appointment type's or patient's): a rule or
@@ -335,12 +340,13 @@ def plan(db: CarnetSession, appt: Appointment, now: datetime | None = None,
             continue
         if reminder is None:
             reminder = Reminder(appointment_id=appt.id, rule_id=rule.id, channel=rule.channel, due_at=due)
-        elif reminder.status == CANCELLED or (reminder.status == SCHEDULED and reminder.due_at != due):
+        elif (reminder.status == CANCELLED and reminder.detail != CONSENT_WITHDRAWN) or (
+                reminder.status == SCHEDULED and reminder.due_at != due):
             # re-timed after a move, or wanted again (a rule or a switch back on)
             reminder.due_at = due
             _set(reminder, SCHEDULED, None)
         else:
-            continue  # already sent (or failed) for this rule: never a second one
+            continue  # already sent (or failed), or refused by the patient: never planned again
         db.add(reminder)
         db.flush()
         _enqueue(db, reminder, appt)
