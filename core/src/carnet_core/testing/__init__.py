@@ -27,6 +27,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "csrf_token": ("carnet_core.testing.identity", "csrf_token"),
     "make_staff": ("carnet_core.testing.identity", "make_staff"),
     "browser_login": ("carnet_core.testing.identity", "browser_login"),
+    "chromium": ("carnet_core.testing.plugin", "chromium"),
     "enroll": ("carnet_core.testing.identity", "enroll"),
     "Team": ("carnet_core.testing.team", "Team"),
     "register_patients": ("carnet_core.testing.team", "register_patients"),

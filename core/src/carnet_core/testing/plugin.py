@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -394,9 +395,12 @@ def live_server(app: Any) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    """A Playwright page in Debian's headless Chromium (no browser download, no network)."""
+@contextmanager
+def chromium(*args: str) -> Iterator[Any]:
+    """Debian's headless Chromium under Playwright (no browser download, no network), launched with
+    core's flags and `args` (e.g. "--use-fake-device-for-media-stream"). Behind the service gate: a
+    machine without playwright or Chromium skips the test, CI (CARNET_TEST_REQUIRE_SERVICES=1)
+    fails it. For a plugin's test needing its own contexts (two browsers, a phone viewport)."""
     reason = None
     try:
         from playwright.sync_api import sync_playwright
@@ -412,15 +416,24 @@ def browser_page() -> Iterator[Any]:
             headless=True,
             args=[
                 "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", *args,
             ],
         )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    """A Playwright page in Debian's headless Chromium (`chromium()`), French, 1280 px wide."""
+    with chromium() as browser:
         context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(30000)  # generous: a loaded 2-core CI machine is slow, not broken
         yield page
         context.close()
-        browser.close()
 
 
 @pytest.fixture
