@@ -82,6 +82,9 @@ PUBLIC_ROUTES = {
     # telecare, joining a télésoin session: the link e-mailed for it, usable only from 15 minutes before
     # to 15 minutes after the session (checked by the service) and revoked when it ends
     "GET /p/{clinic_slug:str}/telecare/j/{token:str}", "POST /p/{clinic_slug:str}/telecare/j/{token:str}",
+    # ... and its video socket: that link and the seat cookie of the browser that entered the
+    # waiting room (its row below names who opens it)
+    "WS /p/{clinic_slug:str}/telecare/j/{token:str}/signal",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -300,6 +303,15 @@ TELECARE_ROWS: dict[str, Row] = {
     "POST /telecare/sessions/{session_id:int}/admit": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/end": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/report": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
+    # the video sockets of a session whose patient is in the waiting room (_telecare_room): the
+    # practitioner's for clinical staff of the clinic, the patient's for the browser holding the
+    # link and the seat it was given on entering; handshakes attempted by every participant
+    # (an owner who does not practise holds the permission but not the patient's clinical content)
+    "WS /telecare/sessions/{session_id:int}/signal": Row(_CLINICAL, {"session_id": "__telecare_session__"},
+                                                          foreign={"session_id": "__telecare_session__"},
+                                                          opens=("practitioner",)),
+    "WS /p/{clinic_slug:str}/telecare/j/{token:str}/signal": Row(
+        ("patient-link",), {"clinic_slug": "__clinic_slug__", "token": "__telecare_join__"}),
     # a practitioner's own messaging hours and automatic reply
     "GET /telecare/hours": Row(_CLINICAL),
     "POST /telecare/hours": Row(_CLINICAL, body={}, ok=(422,)),
@@ -396,7 +408,38 @@ def test_authorization_matrix(authorization_matrix, carnet_db):
         for what in ("roles", "remove", "disable", "resend"):
             target, _ = services.invite(db, clinic_a.id, f"cible-{what}@cabinet.test", "secretary")
             authorization_matrix.ctx[f"__target_{what}__"] = str(target.id)
+    _telecare_room(authorization_matrix, carnet_db)
     authorization_matrix.check(ROWS, PUBLIC_ROUTES, plugins=UNDER_TEST)
+
+
+def _telecare_room(m, carnet_db):
+    """A télésoin session of clinic A, its patient in the waiting room, for the video sockets' rows:
+    its id, its join link, and the "patient-link" participant holding the link and the seat cookie
+    the join page gives the browser that enters."""
+    from datetime import timedelta
+
+    from carnet_core.patients.services import create_patient
+    from carnet_core.plugin_api import links, utcnow
+    from carnet_core.web.principal import Principal
+    from carnet_telecare.models import Session
+    from carnet_telecare.services import sessions, signalling
+
+    clinic, owner = m.clinics["a"], m.users["owner"]
+    principal = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner"}),
+                          permissions=frozenset({"core.patients.view", "core.patients.edit"}))
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        patient = create_patient(db, principal, {"last_name": "Video", "first_name": "Alpha",
+                                                 "practitioner_id": m.users["practitioner"].id})
+        start = utcnow()
+        session = Session(patient_id=patient.id, practitioner_id=m.users["practitioner"].id, starts_at=start,
+                          ends_at=start + timedelta(minutes=30), status="waiting", joined_at=start)
+        seat, session.seat = signalling.new_seat()
+        db.add(session)
+        db.flush()
+        issued = links.issue(db, purpose=sessions.JOIN, subject_type="telecare_session", subject_id=session.id,
+                             patient_id=patient.id, expires_at=session.ends_at + sessions.MARGIN, max_uses=50)
+        m.ctx["__telecare_session__"], m.ctx["__telecare_join__"] = str(session.id), issued.token
+    m.add_client("patient-link").cookies.set(signalling.SEAT_COOKIE, seat, domain="127.0.0.1")
 
 
 def test_other_clinic_cannot_switch_into_clinic_a(authorization_matrix):

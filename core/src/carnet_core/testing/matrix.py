@@ -27,7 +27,19 @@ with the list of every broken case:
   session's token: 403, nothing changed;
 - the allowed role: one of `Row.ok` (it passed the guards).
 
-Public unsafe routes are refused without a CSRF token too. "Nothing changed" compares every
+Public unsafe routes are refused without a CSRF token too.
+
+WebSocket routes ("WS /path") are checked by attempting the handshake, from the app's own origin
+as a browser does. Every one needs a row, public or not (a public socket is one whose credential
+is in its path, like a patient link): `Row.allowed` names the roles the route lets through (the
+permission's holders) and any other participant the test registered with `add_client` (e.g.
+"patient-link", a client holding a patient's link and whatever its page set); `Row.opens` those
+whose handshake on `Row.params` opens (default: all of them). Each of anonymous, clinic A's roles
+and every registered participant attempts it, and the member of clinic B on `Row.foreign` (clinic
+A's object) when given: refused before the socket opens, changing nothing, unless the row says it
+opens; those open it, and are refused from another site's origin (cross-site WebSocket hijacking, the
+socket's CSRF), changing nothing. `Row.params` must name real objects (placeholders the test put
+in `ctx`): an allowed participant must really get through. "Nothing changed" compares every
 table's row count (the job outbox included: nothing enqueued) and the content of the clinic,
 membership and user tables, and the mail and SMS folders (nothing sent); session and
 login-attempt bookkeeping is left out.
@@ -53,27 +65,39 @@ ANY_MEMBER = ("*",)
 STAFF = ROLES
 CORE = "core"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+WS = "WS"  # the "method" of a WebSocket route's key: "WS /path"
+FOREIGN_ORIGIN = "https://attacker.example"
+BASE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
 class Row:
     """Who may call one route: `allowed` roles (ANY_MEMBER = every member of the clinic), sample
     path `params` and form `body`, the answers `ok` meaning "let through" for the allowed role,
-    and `foreign`: path params naming clinic A's own objects for the other-clinic check."""
+    `foreign`: path params naming clinic A's own objects for the other-clinic check, and for a
+    WebSocket route `opens`: the participants whose handshake on `params` opens (default: every
+    one `allowed`; fewer when the object's own rule refuses a role the permission lets through)."""
 
     allowed: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] | None = None
     ok: tuple[int, ...] = (200, 303)
     foreign: dict[str, Any] | None = None
+    opens: tuple[str, ...] | None = None  # WebSocket: who opens it with `params` (default: `allowed`)
 
 
 def route_keys(app: Any) -> dict[str, Any]:
-    """"METHOD /path" -> handler for every route of the app (the OpenAPI schema left out)."""
+    """"METHOD /path" -> handler for every route of the app (the OpenAPI schema left out);
+    WebSocket routes are "WS /path"."""
+    from litestar.routes import WebSocketRoute
+
     found = {}
     for route in app.routes:
         if route.path.startswith("/schema"):
             continue  # the OpenAPI document describes the API; it holds no data
+        if isinstance(route, WebSocketRoute):
+            found[f"{WS} {route.path}"] = route.route_handler
+            continue
         for handler in getattr(route, "route_handlers", []):
             for method in getattr(handler, "http_methods", ()):
                 if method != "OPTIONS":
@@ -192,6 +216,9 @@ class AuthorizationMatrix:
         missing = sorted(k for k in keys if k not in rows and k not in public)
         if missing:
             problems.append(f"routes without an authorization row (add them to the rows or to PUBLIC): {missing}")
+        sockets = sorted(k for k in keys if k.startswith(f"{WS} ") and k in public and k not in rows)
+        if sockets:
+            problems.append(f"public WebSocket routes without a row naming who opens them: {sockets}")
         stale = sorted(k for k in [*rows, *public] if k not in keys)
         if stale:
             problems.append(f"rows for routes that do not exist (or belong to no plugin under test): {stale}")
@@ -207,6 +234,10 @@ class AuthorizationMatrix:
         state = self.app.state["carnet"]
         for key, handler in sorted(self.routes_under_test(plugins).items()):
             method, template = key.split(" ", 1)
+            if method == WS and key in rows:
+                failures += self._socket(key, template, rows[key], state.permissions.get(handler.opt.get("permission")),
+                                         key in public)
+                continue
             if key in public:
                 if method not in SAFE:
                     failures += self._public_unsafe(key, method, template)
@@ -228,7 +259,8 @@ class AuthorizationMatrix:
         response = call()
         problems = []
         if not expect(response):
-            problems.append(f"{key} as {who}: {response.status_code}, expected a refusal")
+            got = "opened" if response is True else response.status_code
+            problems.append(f"{key} as {who}: {got}, expected a refusal")
         if self.snapshot() != before:
             problems.append(f"{key} as {who}: refused but something changed (a row, the outbox, mail or SMS)")
         return problems
@@ -271,6 +303,64 @@ class AuthorizationMatrix:
             failures.append(f"{key} as {allowed_role}: {response.status_code}, expected one of {row.ok}")
         return failures
 
+    # --- WebSocket routes -------------------------------------------------------------------------
+
+    def add_client(self, name: str) -> Any:
+        """A new participant beyond the members (e.g. "patient-link", to be given a patient's link
+        and the cookies its page sets), for the WebSocket rows that name it in `Row.allowed`; the
+        client is returned, closed with the others."""
+        from litestar.testing import TestClient
+
+        client = TestClient(app=self.app, base_url=BASE_URL)
+        client.__enter__()
+        self.clients[name] = client
+        return client
+
+    def handshake(self, who: str, path: str, origin: str | None = None) -> bool:
+        """Whether `who`'s WebSocket handshake on `path` opens (sent from the app's own origin, as a
+        browser on our page does, unless `origin` is given). A socket closed before it is accepted
+        is refused; one that opened is closed at once, and this returns once its handler finished
+        (what it writes on leaving is written before the next snapshot)."""
+        from litestar.exceptions import WebSocketDisconnect
+        from litestar.testing import TestClient
+
+        client = self.clients[who]
+        # a client of its own, not entered: its portal, closed with the socket, waits for the handler
+        transient = TestClient(app=self.app, base_url=BASE_URL, cookies=client.cookies)
+        try:
+            with transient.websocket_connect(path, headers={"origin": origin or BASE_URL}):
+                return True
+        except WebSocketDisconnect:
+            return False
+
+    def _socket(self, key: str, template: str, row: Row, perm: Any, public: bool) -> list[str]:
+        holders = set() if public else set(perm.roles) if perm else set(ROLES)
+        roles = set(ROLES) if row.allowed == ANY_MEMBER else set(row.allowed) & set(ROLES)
+        if roles != holders:
+            return [f"{key}: row roles {sorted(roles)} differ from the permission's {sorted(holders)}"]
+        extra = [w for w in self.clients if w not in ROLES and w not in ("anonymous", "other-clinic")]
+        unknown = set(row.allowed) - set(ROLES) - set(extra) - set(ANY_MEMBER)
+        if unknown:
+            return [f"{key}: no client for {sorted(unknown)} (register it with add_client)"]
+        path = fill_path(template, self.resolve(row.params) or {})
+        allowed = set(row.opens) if row.opens is not None else roles | (set(row.allowed) - set(ROLES))
+        failures = []
+        for who in ["anonymous", *ROLES, *extra]:  # refusals first: an open socket may write on leaving
+            if who not in allowed:
+                failures += self._unchanged(key, who, lambda w=who: self.handshake(w, path), lambda opened: not opened)
+        if row.foreign is not None:  # clinic B's member on clinic A's object (elsewhere, their own clinic)
+            foreign = fill_path(template, self.resolve(row.foreign) or {})
+            failures += self._unchanged(key, "other-clinic on clinic A's object",
+                                        lambda: self.handshake("other-clinic", foreign), lambda opened: not opened)
+        for who in [*ROLES, *extra]:
+            if who in allowed:
+                failures += self._unchanged(key, f"{who} from another site's page",
+                                            lambda w=who: self.handshake(w, path, FOREIGN_ORIGIN),
+                                            lambda opened: not opened)
+                if not self.handshake(who, path):
+                    failures.append(f"{key} as {who}: the socket did not open, and the row allows it")
+        return failures
+
     def _public_unsafe(self, key: str, method: str, template: str) -> list[str]:
         params = {name: self.ctx.get(f"__{name}__", 999999 if kind == "int" else "x" * 43)
                   for name, kind in re.findall(r"\{([a-z_]+):([a-z]+)\}", template)}
@@ -297,7 +387,7 @@ def authorization_matrix(app: Any, make_clinic: Any, staff: Any, carnet_db: Any,
     clients: dict[str, Any] = {}
     tokens: dict[str, str] = {}
     for name in ["anonymous", *users]:
-        clients[name] = TestClient(app=app, base_url="http://127.0.0.1:8000")
+        clients[name] = TestClient(app=app, base_url=BASE_URL)
         clients[name].__enter__()
         if name in users:
             tokens[name] = login_as(clients[name], carnet_db, users[name], send_csrf=False)
