@@ -303,6 +303,8 @@ TELECARE_ROWS: dict[str, Row] = {
     "POST /telecare/sessions/{session_id:int}/admit": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/end": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     "POST /telecare/sessions/{session_id:int}/report": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
+    # start/stop the recording the practitioner's browser makes (the patient's consent asked then)
+    "POST /telecare/sessions/{session_id:int}/recording": Row(_CLINICAL, {"session_id": 999999}, {}, ok=(404,)),
     # the video sockets of a session whose patient is in the waiting room (_telecare_room): the
     # practitioner's for clinical staff of the clinic, the patient's for the browser holding the
     # link and the seat it was given on entering; handshakes attempted by every participant

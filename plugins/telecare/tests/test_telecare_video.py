@@ -211,8 +211,10 @@ def test_turn_credentials_come_from_the_practice_secret_and_expire_with_the_sess
         TelecareSettings(ice_urls="https://meet.example.com")
 
 
-def test_the_video_page_loads_nothing_from_another_host_and_records_nothing(
+def test_the_video_page_loads_nothing_from_another_host_and_sends_media_nowhere(
         app, client, login_as, world, carnet_settings, jobs_worker):
+    """The room's script talks only to its own signalling socket: no request of its own (a recording,
+    when consented, is saved on the practitioner's device: test_telecare_recording.py)."""
     login_as(client, world.owner)
     session_url = _plan(client, world.patient).headers["location"]
     page = client.get(session_url).text
@@ -220,4 +222,6 @@ def test_the_video_page_loads_nothing_from_another_host_and_records_nothing(
     assert not re.search(r'(src|href)="(https?:)?//', page)
     script = client.get("/static/telecare/room.js")
     assert script.status_code == 200
-    assert "MediaRecorder" not in script.text and "http" not in script.text.replace("https:", "")
+    assert "http" not in script.text.replace("https:", "")
+    assert not re.search(r"fetch\(|XMLHttpRequest|sendBeacon|FormData|\.upload", script.text)
+    assert "Recording is off" not in page and "l'enregistrement est désactivé" in unescape(page).lower()

@@ -34,7 +34,9 @@ EVENT_LABELS = {"planned": N_("planned"), "joined": N_("patient in the waiting r
                 "patient_left": N_("video: patient disconnected"),
                 "practitioner_left": N_("video: practitioner disconnected"),
                 "video_connected": N_("video established between the two browsers"),
-                "video_interrupted": N_("video interrupted"), "video_failed": N_("video connection failed")}
+                "video_interrupted": N_("video interrupted"), "video_failed": N_("video connection failed"),
+                "recording_started": N_("recording started on the practitioner's device (patient's consent checked)"),
+                "recording_stopped": N_("recording stopped")}
 AUTHOR_LABELS = {"staff": N_("The practice"), "patient": N_("The patient"), "auto": N_("Automatic reply")}
 
 

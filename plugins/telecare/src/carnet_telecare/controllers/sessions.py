@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -27,6 +28,7 @@ from carnet_core.plugin_api import (
     form_page,
     host_of,
     integer,
+    is_htmx,
     keep_page,
     links,
     page,
@@ -66,17 +68,21 @@ def plan(request: Request[Any, Any, Any], db: DB, patient_id: FromPath[Id], data
 
 
 def _session_page(request: Request[Any, Any, Any], db: Any, session_id: int, status: int = 200,
-                  errors: Any = None) -> Template:
+                  errors: Any = None, partial: str | None = None) -> Template:
+    """The session's page (`partial` alone when htmx asks)."""
     try:
         session, events, report, name = sessions.view(db, principal_of(request), session_id)
     except NotFound:
         raise NotFoundException() from None
     context = {"session": session, "events": events, "report": report, "patient_name": name,
                "principal": principal_of(request), "perm": perm, "errors": errors or FormErrors(),
+               "recording": sessions.recording_on(events),
+               "recording_consented": session.status in sessions.ROOM_OPEN
+               and sessions.recording_consented(host_of(request), db, session),
                "session_acts": acts.acts_of(sessions.profession_of(db, session.practitioner_id)), **labels()}
     if status >= 400:
-        return form_page(request, "telecare/session.html", context, errors, status_code=status)
-    return page(request, "telecare/session.html", context)
+        return form_page(request, "telecare/session.html", context, errors, status_code=status, partial=partial)
+    return page(request, "telecare/session.html", context, partial=partial)
 
 
 @get("/sessions/{session_id:int}", name="telecare.session", opt={"permission": perm.CLINICAL}, sync_to_thread=True)
@@ -114,6 +120,32 @@ def end(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id]) -> Re
 def report(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id], data: FormData) -> Redirect | Template:
     text = field(data, "report", sessions.REPORT_LIMIT)
     return _act(request, db, session_id, lambda: sessions.write_report(db, principal_of(request), session_id, text))
+
+
+PANEL = "telecare/_recording.html"
+
+
+@post("/sessions/{session_id:int}/recording", name="telecare.recording", opt={"permission": perm.CLINICAL},
+      sync_to_thread=True, status_code=200)
+def recording(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id],
+              data: FormData) -> Redirect | Template:
+    """Start ("recording=on") or stop the recording the practitioner's browser makes on their device:
+    asks the patient's consent now, refuses in French and writes nothing otherwise. htmx gets the
+    recording panel (room.js then starts or stops the browser's recorder); once committed, both
+    video sockets are told (the patient's page shows it)."""
+    on = field(data, "recording", 3) == "on"
+    try:
+        session, now = sessions.set_recording(db, principal_of(request), host_of(request), session_id, on)
+    except NotFound:
+        raise NotFoundException() from None
+    except InvalidInput as exc:  # the panel with the reason, the video stays up (htmx)
+        return _session_page(request, db, session_id, 422, errors_of(request, exc), partial=PANEL)
+    if not is_htmx(request):
+        response: Redirect | Template = Redirect(f"/telecare/sessions/{session_id}", status_code=303)
+    else:
+        response = _session_page(request, db, session_id, partial=PANEL)
+    response.background = BackgroundTask(signalling.hub_of(request.app).recording, (session.clinic_id, session_id), now)
+    return response
 
 
 # --- the patient's side ---------------------------------------------------------------------------
@@ -171,5 +203,5 @@ def join(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: Fo
         return refusal_page(request, links.LinkRefused(links.UNKNOWN))
 
 
-SESSION_HANDLERS = [plan, session_page, admit, end, report]
+SESSION_HANDLERS = [plan, session_page, admit, end, report, recording]
 PUBLIC_SESSION_HANDLERS = [join_page, join]

@@ -58,12 +58,12 @@ async def _record(socket: WebSocket[Any, Any, Any], key: tuple[int, int], event:
 
 
 async def _run(socket: WebSocket[Any, Any, Any], key: tuple[int, int], side: str, started: bool, by: str,
-               seconds: int) -> None:
+               seconds: int, recording: bool) -> None:
     hub = signalling.hub_of(socket.app)
     ice = signalling.ice_servers(plugin_settings(socket, "telecare"), seconds)
     await socket.accept()
     await _record(socket, key, f"{side}_connected", by)
-    await hub.enter(key, side, socket, started, ice)
+    await hub.enter(key, side, socket, started, ice, recording)
     try:
         while True:
             try:
@@ -84,11 +84,11 @@ async def _run(socket: WebSocket[Any, Any, Any], key: tuple[int, int], side: str
             await _record(socket, key, f"{side}_left", by)
 
 
-def _staff_session(socket: WebSocket[Any, Any, Any], session_id: int) -> tuple[int, str, int] | str:
+def _staff_session(socket: WebSocket[Any, Any, Any], session_id: int) -> tuple[int, str, int, bool] | str:
     try:
         with connection_db(socket) as db:
             found = sessions.for_staff_signal(db, principal_of(socket), session_id)
-            return found.clinic_id, found.status, _seconds(found)
+            return found.clinic_id, found.status, _seconds(found), sessions.is_recording(db, found)
     except NotFound:
         return "not_found"
     except InvalidInput as exc:
@@ -102,19 +102,20 @@ async def practitioner_signal(socket: WebSocket[Any, Any, Any], session_id: From
     found = await anyio.to_thread.run_sync(_staff_session, socket, session_id)
     if isinstance(found, str):
         return await _refuse(socket, found)
-    clinic_id, status, seconds = found
+    clinic_id, status, seconds, recording = found
     user = f"user:{principal_of(socket).user_id}"
-    await _run(socket, (clinic_id, session_id), "practitioner", status == "started", user, seconds)
+    await _run(socket, (clinic_id, session_id), "practitioner", status == "started", user, seconds, recording)
     return None
 
 
-def _patient_session(socket: WebSocket[Any, Any, Any], token: str) -> tuple[int, int, str, int, str] | str:
+def _patient_session(socket: WebSocket[Any, Any, Any], token: str) -> tuple[int, int, str, int, str, bool] | str:
     try:
         with connection_db(socket) as db:
             link = links.open_link(db, token, sessions.JOIN, client_address(socket))  # type: ignore[arg-type]
             found = sessions.for_patient_signal(db, link, socket.cookies.get(signalling.SEAT_COOKIE))
             links.audit_access(db, link, action="video", resource_type="telecare_session")
-            return found.clinic_id, found.id, found.status, _seconds(found), f"patient_link:{link.id}"  # type: ignore[return-value]
+            return (found.clinic_id, found.id, found.status, _seconds(found),  # type: ignore[return-value]
+                    f"patient_link:{link.id}", sessions.is_recording(db, found))
     except links.LinkRefused as refused:
         return f"link_{refused.reason}"
     except NotFound:
@@ -130,8 +131,8 @@ async def patient_signal(socket: WebSocket[Any, Any, Any], token: FromPath[str])
     found = await anyio.to_thread.run_sync(_patient_session, socket, token)
     if isinstance(found, str):
         return await _refuse(socket, found)
-    clinic_id, session_id, status, seconds, by = found
-    await _run(socket, (clinic_id, session_id), "patient", status == "started", by, seconds)
+    clinic_id, session_id, status, seconds, by, recording = found
+    await _run(socket, (clinic_id, session_id), "patient", status == "started", by, seconds, recording)
     return None
 
 

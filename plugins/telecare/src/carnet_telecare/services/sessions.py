@@ -32,6 +32,7 @@ from carnet_core.plugin_api import (
     links,
     open_or_unreadable,
     patient_access,
+    purpose_allowed,
     readable,
     record,
     seal,
@@ -53,6 +54,10 @@ ADULT = N_("a parent or an authorised adult must be present during the session o
 NOT_WAITING = N_("the patient is not in the waiting room yet")
 PAST = N_("choose a time to come")
 IN_USE = N_("this session is already open in another browser")
+NO_RECORDING = N_("the patient has not consented to the recording of sessions: recording stays off "
+                  "(send them the recording consent form first)")
+NOT_STARTED = N_("recording is possible only during the session, once the patient is admitted")
+RECORDING_PURPOSE = "recording"  # core's consent question (purposes.py): off unless signed
 
 
 def _refuse(name: str, code: str, message: str, **params: Any) -> InvalidInput:
@@ -139,6 +144,9 @@ EVENT_WORDS = {
     "video_connected": "vidéo établie entre les deux navigateurs", "video_interrupted": "vidéo interrompue",
     "video_failed": "échec de la connexion vidéo", "moved": "déplacée dans l'agenda",
     "cancelled": "annulée dans l'agenda",
+    "recording_started": "enregistrement démarré par le praticien (consentement du patient vérifié), "
+                         "sur son poste",
+    "recording_stopped": "enregistrement arrêté",
 }
 INCIDENTS = ("patient_reconnected", "practitioner_reconnected", "video_interrupted", "video_failed")
 
@@ -181,6 +189,8 @@ def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
     session = get(db, principal, session_id)
     if session.status in ("ended", "cancelled"):
         return session
+    if is_recording(db, session):  # the practitioner's browser stops it on leaving the page
+        _recording_event(db, principal, session, False)
     session.status = "ended"
     session.ended_at = utcnow()
     add_event(db, session, "ended", f"user:{principal.user_id}")
@@ -188,6 +198,49 @@ def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
     record(db, action="end", resource_type="telecare_session", resource_id=session.id,
            patient_id=session.patient_id)
     return session
+
+
+# --- recording: in the practitioner's browser only, with the patient's consent -------------------
+
+
+def recording_on(events: list[dict[str, Any]]) -> bool:
+    """Whether the practitioner's browser records now: the last recording event is a start."""
+    last = next((e["event"] for e in reversed(events) if e["event"].startswith("recording_")), None)
+    return last == "recording_started"
+
+
+def is_recording(db: CarnetSession, session: Session) -> bool:
+    return recording_on(_events(db, session) if session.events else [])
+
+
+def recording_consented(host: Any, db: CarnetSession, session: Session) -> bool:
+    """Core's consent question for this patient now (no unless a signed agreement exists)."""
+    return purpose_allowed(host, db, session.patient_id, RECORDING_PURPOSE)
+
+
+def set_recording(db: CarnetSession, principal: Any, host: Any, session_id: int, on: bool) -> tuple[Session, bool]:
+    """Start or stop the recording the practitioner's browser makes of the session (saved on their
+    device; the server never receives media). Starting needs the session in progress and the
+    patient's consent to recording asked now (a withdrawal during the session takes effect at the
+    next start); each refusal writes nothing. Each change is an event of the session and audited;
+    asking for the state it already is in writes nothing. Returns the session and whether it records."""
+    session = get(db, principal, session_id)
+    events = _events(db, session) if session.events else []
+    if on == recording_on(events):
+        return session, on
+    if on:
+        if session.status != "started":
+            raise _refuse("recording", "not_started", NOT_STARTED)
+        if not recording_consented(host, db, session):
+            raise _refuse("recording", "no_consent", NO_RECORDING)
+    _recording_event(db, principal, session, on)
+    return session, on
+
+
+def _recording_event(db: CarnetSession, principal: Any, session: Session, on: bool) -> None:
+    add_event(db, session, "recording_started" if on else "recording_stopped", f"user:{principal.user_id}")
+    record(db, action="record_start" if on else "record_stop", resource_type="telecare_session",
+           resource_id=session.id, patient_id=session.patient_id)
 
 
 def write_report(db: CarnetSession, principal: Any, session_id: int, text: str) -> Session:

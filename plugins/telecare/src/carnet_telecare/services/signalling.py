@@ -1,7 +1,10 @@
 """Télésoin video signalling: the two browsers of a session exchange their WebRTC offer, answer and
 ICE candidates through a WebSocket on our own origin; the media then flows between them (DTLS-SRTP),
 through the practice's own STUN/TURN servers when configured, never through a third party and never
-recorded (the server sees no media at all).
+recorded here (the server sees no media at all). The practitioner's browser may record the session
+on their own device, only with the patient's consent (sessions.set_recording); the server then tells
+both sockets (`{"type": "recording", "on": true}`), so the patient's page shows it, also to a
+browser that connects while it lasts. Browsers never send that message: it is the server's word.
 
 What the server relays is only what WebRTC needs, validated against a closed set of shapes
 (`decode`): a session description, a candidate, the browser's connection state or a goodbye. The
@@ -134,6 +137,7 @@ class Room:
     sockets: dict[str, Any] = field(default_factory=dict)
     ice: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # each side's STUN/TURN servers
     started: bool = False
+    recording: bool = False  # the practitioner's browser records (the session's events say so)
 
 
 class Hub:
@@ -150,9 +154,11 @@ class Hub:
         return self.writing.setdefault(key, threading.Lock())
 
     async def enter(self, key: tuple[int, int], side: str, socket: Any, started: bool,
-                    ice: list[dict[str, Any]]) -> None:
+                    ice: list[dict[str, Any]], recording: bool = False) -> None:
+        """`recording`: what the session's events said when this socket was let in."""
         room = self.rooms.setdefault(key, Room())
         room.started = room.started or started
+        room.recording = recording
         previous = room.sockets.get(side)
         room.sockets[side] = socket
         room.ice[side] = ice
@@ -162,7 +168,19 @@ class Hub:
         await _quietly(socket.send_text(json.dumps({"type": "peer", "present": other is not None})))
         if other is not None:
             await _quietly(other.send_text(json.dumps({"type": "peer", "present": True})))
+        if room.recording:
+            await _quietly(socket.send_text(json.dumps({"type": "recording", "on": True})))
         await self.ready_if_both(key)
+
+    async def recording(self, key: tuple[int, int], on: bool) -> None:
+        """The practitioner's browser starts or stops recording (written and audited): both sides
+        are told, the patient's page shows it."""
+        room = self.rooms.get(key)
+        if room is None:
+            return
+        room.recording = on
+        for socket in list(room.sockets.values()):
+            await _quietly(socket.send_text(json.dumps({"type": "recording", "on": on})))
 
     async def ready_if_both(self, key: tuple[int, int]) -> None:
         room = self.rooms.get(key)

@@ -1,7 +1,11 @@
 // Télésoin video room: WebRTC between the practitioner's browser and the patient's, signalled through
-// our own server's WebSocket (the page's data-signal path). Nothing is recorded: the streams go from
-// the camera to the other browser and to the screen, and nowhere else. Texts come from the page
-// (translated there); this file holds none.
+// our own server's WebSocket (the page's data-signal path). The streams go from the camera to the
+// other browser and to the screen; our server never receives them. The practitioner's browser may
+// record the session (MediaRecorder) once the server accepted it (the patient's consent, asked at
+// that moment: the #tc-recording panel, swapped by htmx, says "on"); the file is saved on the
+// practitioner's computer and sent nowhere. The server tells both sockets, and the patient's page
+// shows that the session is being recorded. Texts come from the page (translated there); this file
+// holds none.
 (function () {
   "use strict";
   var root = document.getElementById("tc-room");
@@ -13,6 +17,8 @@
   var controls = document.getElementById("tc-controls");
   var practitioner = text.role === "practitioner";
   var socket = null, pc = null, stream = null, timer = null, stats = null, retries = 0, closedForGood = false;
+  var notice = document.getElementById("tc-recording-notice");
+  var recorder = null, chunks = [], mixer = null, wanted = false;
 
   function say(key) {
     status.textContent = text[key] || "";
@@ -78,7 +84,10 @@
                sdpMLineIndex: e.candidate.sdpMLineIndex });
       }
     };
-    pc.ontrack = function (e) { remote.srcObject = e.streams[0]; };
+    pc.ontrack = function (e) {
+      remote.srcObject = e.streams[0];
+      if (wanted && !recorder && e.track.kind === "video") { startRecorder(); }
+    };
     pc.onconnectionstatechange = function () {
       if (!pc) { return; }
       root.dataset.connection = pc.connectionState;
@@ -133,6 +142,101 @@
     } else if (m.type === "bye") {
       hangUp();
       say("msgPeerLeft");
+    } else if (m.type === "recording") { // the server's word: the practitioner's browser records
+      if (notice) { notice.hidden = !m.on; }
+      root.dataset.recording = m.on ? "on" : "off";
+    }
+  }
+
+  // --- recording, in the practitioner's browser only ------------------------------------------------
+
+  function recordable() { return !!(window.MediaRecorder && window.MediaStream); }
+
+  function recordedStream() {
+    // the other person's picture, and both voices mixed (a recorder keeps a single audio track)
+    var other = remote.srcObject, tracks = [];
+    if (other) { other.getVideoTracks().forEach(function (t) { tracks.push(t); }); }
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (Context) {
+      mixer = new Context();
+      var into = mixer.createMediaStreamDestination();
+      [stream, other].forEach(function (s) {
+        if (s && s.getAudioTracks().length) { mixer.createMediaStreamSource(s).connect(into); }
+      });
+      into.stream.getAudioTracks().forEach(function (t) { tracks.push(t); });
+    }
+    return new MediaStream(tracks);
+  }
+
+  function startRecorder() {
+    if (recorder) { return true; }
+    if (!recordable()) { return false; }
+    if (!remote.srcObject) { return true; } // starts when the other person's video arrives (ontrack)
+    var types = ["video/webm;codecs=vp8,opus", "video/webm", "video/mp4"];
+    var type = types.filter(function (t) { return MediaRecorder.isTypeSupported(t); })[0];
+    try {
+      recorder = new MediaRecorder(recordedStream(), type ? { mimeType: type } : undefined);
+    } catch (e) { recorder = null; return false; }
+    chunks = [];
+    recorder.ondataavailable = function (e) { if (e.data && e.data.size) { chunks.push(e.data); } };
+    recorder.start(1000); // a chunk a second: what was recorded is saved even if the page closes
+    root.dataset.recorder = "recording";
+    return true;
+  }
+
+  function save() {
+    if (!chunks.length) { return; }
+    var blob = new Blob(chunks, { type: chunks[0].type || "video/webm" });
+    var now = new Date(), pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = "seance-" + (document.getElementById("tc-recording").dataset.session || "") + "-" +
+      now.getFullYear() + pad(now.getMonth() + 1) + pad(now.getDate()) + "-" + pad(now.getHours()) +
+      pad(now.getMinutes()) + ".webm";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+    chunks = [];
+    root.dataset.recorder = "saved";
+  }
+
+  function stopRecorder(now) {
+    wanted = false;
+    if (!recorder) { return; }
+    var r = recorder;
+    recorder = null;
+    if (now || r.state === "inactive") { // leaving the page: what the chunks hold, at once
+      r.ondataavailable = null;
+      save();
+      if (r.state !== "inactive") { r.stop(); }
+    } else {
+      r.onstop = save;
+      r.stop();
+    }
+    if (mixer) { mixer.close(); mixer = null; }
+  }
+
+  function syncRecording() {
+    var panel = document.getElementById("tc-recording");
+    if (!panel) { return; }
+    if (!recordable()) {
+      panel.querySelectorAll("form[data-tc-record-start]").forEach(function (f) {
+        f.hidden = true;
+        var why = document.createElement("p");
+        why.className = "muted";
+        why.textContent = panel.dataset.msgUnsupported;
+        f.parentNode.insertBefore(why, f);
+      });
+    }
+    if (panel.dataset.recording === "on") {
+      wanted = true;
+      if (!startRecorder()) { // this browser cannot: the server is told it stopped
+        var stop = panel.querySelector("form[data-tc-record-stop]");
+        if (stop) { stop.requestSubmit(); }
+      }
+    } else {
+      stopRecorder(false);
     }
   }
 
@@ -162,10 +266,14 @@
     });
   }
 
-  window.addEventListener("pagehide", function () { closedForGood = true; send({ type: "bye" }); });
+  window.addEventListener("pagehide", function () { stopRecorder(true); closedForGood = true; send({ type: "bye" }); });
   document.querySelectorAll("form[data-tc-end]").forEach(function (form) {
-    form.addEventListener("submit", function () { closedForGood = true; send({ type: "bye" }); });
+    form.addEventListener("submit", function () { stopRecorder(true); closedForGood = true; send({ type: "bye" }); });
   });
+  if (practitioner) {
+    document.body.addEventListener("htmx:afterSettle", syncRecording);
+    syncRecording();
+  }
   toggle(document.getElementById("tc-mute"), "audio");
   toggle(document.getElementById("tc-camera"), "video");
 
