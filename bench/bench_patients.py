@@ -43,13 +43,10 @@ PLAIN_COLUMNS = ("last_name", "first_name", "birth_date", "sex", "email", "phone
 
 
 def setup(database_url: str | None, home: Path):
+    from benchlib import new_home
+
     from carnet_core.clinics.services import create_clinic
-    from carnet_core.db.migrate import upgrade
-    from carnet_core.db.session import Database
-    from carnet_core.encryption import install_keyring
-    from carnet_core.encryption.keyprovider import create_master_key_file
     from carnet_core.identity.services import create_or_get_user, set_membership
-    from carnet_core.plugins import build_plugin_host
     from carnet_core.settings import load_settings
     from carnet_core.web.principal import Principal
 
@@ -59,12 +56,7 @@ def setup(database_url: str | None, home: Path):
     if database_url:
         env["CARNET_DATABASE_URL"] = database_url
     settings = load_settings(env)
-    settings.keys_dir.mkdir(parents=True, exist_ok=True)
-    create_master_key_file(settings.keys_dir / "master.key")
-    host = build_plugin_host(settings)
-    db = Database(settings.database_url)
-    upgrade(db, host)
-    install_keyring(db, settings)
+    db = new_home(settings)
     with db.session(unscoped=True) as s:
         clinic = create_clinic(s, f"bench-{int(time.time())}", "Cabinet Bench", [])
     with db.session(clinic_id=clinic.id) as s:

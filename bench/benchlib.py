@@ -29,6 +29,23 @@ def settings_for(home: Path, database_url: str | None = None):
     return load_settings(env)
 
 
+def new_home(settings: Any) -> Any:
+    """A fresh home for `settings`: its master key, its database migrated for every installed
+    plugin, the keyring installed. Returns the database."""
+    from carnet_core.db.migrate import upgrade
+    from carnet_core.db.session import Database
+    from carnet_core.encryption import install_keyring
+    from carnet_core.encryption.keyprovider import create_master_key_file
+    from carnet_core.plugins import build_plugin_host
+
+    settings.keys_dir.mkdir(parents=True, exist_ok=True)
+    create_master_key_file(settings.keys_dir / "master.key")
+    db = Database(settings.database_url)
+    upgrade(db, build_plugin_host(settings))
+    install_keyring(db, settings)
+    return db
+
+
 def open_db(settings: Any) -> Any:
     from carnet_core.db.session import Database
 

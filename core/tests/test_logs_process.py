@@ -9,13 +9,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from carnet_core.testing import running_process, stop_process
+from carnet_core.testing import running_process, serving, stop_process, web_process_env
 
 CANARY_EMAIL = "jeanne.canari@example.fr"
 CANARY_PHONE = "06 12 34 56 78"
@@ -23,20 +21,8 @@ CANARY_TOKEN = "Zk9" * 14  # 42 characters, shaped like a link token
 CANARIES = (CANARY_EMAIL, "jeanne.canari", CANARY_PHONE, "0612345678", CANARY_TOKEN)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env(settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
-    env.update({
-        "CARNET_HOME": str(settings.home), "CARNET_DATABASE_URL": settings.database_url,
-        "CARNET_IN_PROCESS_WORKER": "0", "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024",
-        "CARNET_LOG_LEVEL": "info", "CARNET_LOG_FORMAT": "json",
-    })
-    return env
+    return web_process_env(settings, CARNET_LOG_LEVEL="info", CARNET_LOG_FORMAT="json")
 
 
 COMMANDS = {
@@ -47,25 +33,9 @@ COMMANDS = {
 }
 
 
-@contextmanager
 def _serve(command, settings, out, err):
     """The server started and answering; stopped (killed if it must be) when the block ends."""
-    port = _free_port()
-    with running_process(COMMANDS[command](port), env=_env(settings), stdout=out, stderr=err) as proc:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"{command} exited with {proc.returncode}")
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{command} did not start") from None
-                time.sleep(0.1)
-        yield proc, base
-        stop_process(proc, timeout=30)
+    return serving(settings, command=COMMANDS[command], env=_env(settings), stdout=out, stderr=err)
 
 
 def _requests(base: str, token: str) -> dict[str, int]:

@@ -36,6 +36,11 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "test_redis_url": ("carnet_core.testing.plugin", "test_redis_url"),
     "running_process": ("carnet_core.testing.processes", "running_process"),
     "stop_process": ("carnet_core.testing.processes", "stop_process"),
+    "serving": ("carnet_core.testing.processes", "serving"),
+    "web_process_env": ("carnet_core.testing.processes", "web_process_env"),
+    "free_port": ("carnet_core.testing.processes", "free_port"),
+    "stream_upload": ("carnet_core.testing.uploads", "stream_upload"),
+    "peak_rss_growth": ("carnet_core.testing.uploads", "peak_rss_growth"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
     # upgrade tests: migrate a database to a revision, fill it the old way, then run `carnet init`
     "build_plugin_host": ("carnet_core.plugins", "build_plugin_host"),

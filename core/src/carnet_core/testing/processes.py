@@ -77,3 +77,56 @@ def running_process(
                 proc.wait(10)
         # children it started (a supervisor's workers) go with it
         _signal(proc, signal.SIGKILL, True)
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def web_process_env(settings: Any, **extra: str) -> dict[str, str]:
+    """The environment of a web process on the test's settings: its home (keys), its database,
+    no in-process worker, test mode (plain-HTTP cookies, a light password hash); `extra` adds
+    CARNET_ variables (e.g. CARNET_LOG_FORMAT="json")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARNET_")}
+    env.update({
+        "CARNET_HOME": str(settings.home), "CARNET_DATABASE_URL": settings.database_url,
+        "CARNET_IN_PROCESS_WORKER": "0", "CARNET_TESTING": "1", "CARNET_PASSWORD_HASH_MEMORY_KIB": "1024",
+        **extra,
+    })
+    return env
+
+
+@contextmanager
+def serving(settings: Any, *, command: Any = None, env: dict[str, str] | None = None, startup: float = 60.0,
+            **popen: Any) -> Iterator[tuple[subprocess.Popen[Any], str]]:
+    """A real web process (`carnet serve` by default; `command(port)` gives another argument list)
+    answering /healthz on a free loopback port: yields the process and its base URL, and stops it
+    (killed if it must be) when the block ends."""
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    args = command(port) if command else [os.path.join(os.path.dirname(sys.executable), "carnet"), "serve",
+                                          "--port", str(port)]
+    with running_process(args, env=env or web_process_env(settings), **popen) as proc:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + startup
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"{' '.join(args)} exited with {proc.returncode}")
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{' '.join(args)} did not start") from None
+                time.sleep(0.1)
+        yield proc, base
+        stop_process(proc, timeout=30)
