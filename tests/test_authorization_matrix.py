@@ -100,6 +100,11 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "POST /scheduling/waitlist/{listing_id:int}": Row(_STAFF, {"listing_id": 999999}, {"action": "accept"},
                                                        ok=(404,)),
     "GET /scheduling/online": Row(_STAFF),
+    # staff put a patient of the practice on waiting lists: the form, its Search button (a POST: the
+    # name never in an address), the creation (empty: 422)
+    "GET /scheduling/waitlist/new": Row(_STAFF),
+    "POST /scheduling/waitlist/new": Row(_STAFF, body={"q": "x"}),
+    "POST /scheduling/waitlist": Row(_STAFF, body={}, ok=(422,)),
     f"GET {_S}/appointments": Row(_STAFF, ok=(400,)),
     f"POST {_S}/appointments": Row(_STAFF, body={}, ok=(400,)),
     f"GET {_S}/appointments/{{appointment_id:int}}": Row(_STAFF, _APPT, ok=(404,)),

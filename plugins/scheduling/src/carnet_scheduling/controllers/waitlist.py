@@ -21,6 +21,7 @@ from carnet_core.plugin_api import (
     client_address,
     clinic_hooks,
     host_of,
+    id_in_range,
     keep_page,
     links,
     open_fields,
@@ -28,9 +29,11 @@ from carnet_core.plugin_api import (
     page,
     principal_of,
     refusal_page,
+    translate,
 )
 from carnet_scheduling import messages
 from carnet_scheduling.controllers.common import plugin_settings
+from carnet_scheduling.controllers.forms import FormErrors, flag, integer, text
 from carnet_scheduling.permissions import MANAGE, VIEW
 from carnet_scheduling.services import waitlist
 from carnet_scheduling.services.booking import online_practitioners
@@ -241,7 +244,12 @@ def staff_waitlist(
                 fields.update(open_fields(db, entry, ("situation", "prescription")))
             rows.append({"listing": listing, "entry": entry, "points": points, "parts": parts, "fields": fields})
         from carnet_core.plugin_api import record
+        from carnet_scheduling.services import people as registry
 
+        # the files staff added for a patient of the practice carry no name: the registry's (audited)
+        named = registry.names(db, principal, {r["entry"].patient_id for r in rows if r["entry"].patient_id})
+        for row in rows:
+            row["name"] = named.get(row["entry"].patient_id) if row["entry"].patient_id else None
         record(db, action="list", resource_type="scheduling_waiting_entry", details={"count": len(rows)})
     offers = []
     for offer, entry in waitlist.offers_made(db, chosen):
@@ -250,7 +258,7 @@ def staff_waitlist(
                        "when": messages.when_text(offer.starts_at, principal.clinic.timezone, "fr")})
     return page(request, "scheduling/waitlist.html", {
         "rows": rows, "offers": offers, "people": people, "chosen": chosen, "rules": priorities,
-        "can_triage": principal.can(MANAGE) and chosen == principal.user_id,
+        "can_triage": principal.can(MANAGE) and chosen == principal.user_id, "can_add": principal.can(MANAGE),
     })
 
 
@@ -272,6 +280,92 @@ def staff_triage(
     return Redirect("/scheduling/waitlist", status_code=303)
 
 
+def _listed(data: dict[str, Any], name: str) -> list[str]:
+    value = data.get(name)
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+
+
+def _add_form(request: Any, db: CarnetSession, values: dict[str, Any], errors: dict[str, str] | None = None,
+              search: str = "", status: int = 200) -> Template:
+    """The staff form that puts a patient of the practice on waiting lists: the patient is chosen
+    among the search's results (a POST: a name never travels in an address), never typed as an id."""
+    from carnet_scheduling.services import people
+    from carnet_scheduling.services.context import practitioners
+
+    principal = principal_of(request)
+    results = people.search(db, principal, search) if search else None
+    pid = str(values.get("patient_id") or "")
+    if pid.isdigit() and id_in_range(int(pid)):
+        name = people.one(db, principal, int(pid))
+        if name:
+            results = [(int(pid), name), *[r for r in results or [] if r[0] != int(pid)]]
+    values["q"] = search
+    return page(request, "scheduling/waitlist_new.html", {
+        "v": values, "errors": errors or {}, "results": results, "registry": people.registry_available(),
+        "people": practitioners(db), "days": DAYS, "parts": PARTS,
+        "clinical": principal.can("scheduling.clinical"),
+    }, status_code=status)
+
+
+ADD_FIELDS = ("patient_id", "situation", "prescription", "urgent")
+
+
+def _add_values(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: text(data, k, 4000) for k in ADD_FIELDS}
+    values["practitioners"] = _listed(data, "practitioners")
+    values["availability"] = _listed(data, "availability")
+    return values
+
+
+@get("/waitlist/new", name="scheduling.waitlist.add_form", opt={"permission": MANAGE}, sync_to_thread=True)
+def staff_add_form(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
+    """From the waiting list or a patient's page (`patient_id`, the patient already chosen)."""
+    principal = principal_of(request)
+    from carnet_scheduling.services.context import is_practitioner
+
+    pid = (request.query_params.get("patient_id") or "")[:20]
+    asked = (request.query_params.get("practitioner_id") or "")[:20]
+    if asked.isdigit() and id_in_range(int(asked)) and is_practitioner(db, int(asked)):
+        mine = [asked]
+    else:
+        mine = [str(principal.user_id)] if principal.user_id and is_practitioner(db, principal.user_id) else []
+    return _add_form(request, db, {"patient_id": pid, "practitioners": mine, "availability": []})
+
+
+@post("/waitlist/new", name="scheduling.waitlist.add_search", opt={"permission": MANAGE}, sync_to_thread=True,
+      status_code=200)
+def staff_add_search(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Template:
+    """The form again with the patients found (its Search button, without JavaScript), every value kept."""
+    return _add_form(request, db, _add_values(data), search=text(data, "q", 200))
+
+
+@post("/waitlist", name="scheduling.waitlist.add", opt={"permission": MANAGE}, sync_to_thread=True)
+def staff_add(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form) -> Any:
+    from carnet_scheduling.services import people
+
+    principal = principal_of(request)
+    values = _add_values(data)
+    errors = FormErrors()
+    patient_id = integer(request, data, "patient_id", errors)
+    if patient_id is None or people.one(db, principal, patient_id) is None:
+        # an id the reader may not see is refused like a missing one (nothing said about it)
+        errors["patient_id"] = translate(request, "Choose a patient (search by last name, e-mail or phone).")
+    clinical = principal.can("scheduling.clinical")
+    if not clinical and (values["situation"] or values["prescription"]):
+        errors["situation"] = translate(request, "Only practitioners write clinical notes.")
+    if not errors:
+        try:
+            waitlist.add_patient(
+                db, patient_id, [int(p) for p in values["practitioners"] if p.isdigit() and id_in_range(int(p))],  # type: ignore[arg-type]
+                principal.user_id, availability=values["availability"], urgent=flag(data, "urgent"),
+                situation=values["situation"], prescription=values["prescription"])
+        except SchedulingError as exc:
+            errors[exc.field] = translate(request, exc.message)
+    if errors:
+        return _add_form(request, db, values, errors, status=422)
+    return Redirect("/scheduling/waitlist", status_code=303)
+
+
 @get("/online", name="scheduling.online", opt={"permission": VIEW}, sync_to_thread=True)
 def staff_online(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
     """Bookings, moves and cancellations made by patients online (no clinical content)."""
@@ -288,7 +382,7 @@ def staff_online(request: Request[Any, Any, Any], db: NamedDependency[CarnetSess
     return page(request, "scheduling/online.html", {"items": items})
 
 
-STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online]
+STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online, staff_add_form, staff_add_search, staff_add]
 
 # Words shown through `_(…)` from data (days, half-days, states) and the services' error messages.
 
@@ -303,4 +397,5 @@ SHOWN_MESSAGES = (
     N_("choose half-days from the list"), N_("choose a practitioner"),
     N_("give at most four holders of parental authority"), N_("choose the relation to the patient"),
     N_("check the details of this holder"),
+    N_("this patient is already on this practitioner's waiting list"),
 )

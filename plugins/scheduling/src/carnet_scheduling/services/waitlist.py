@@ -18,7 +18,17 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import CarnetSession, enqueue, links, open_, open_or_unreadable, readable, seal, utcnow
+from carnet_core.plugin_api import (
+    CarnetSession,
+    enqueue,
+    links,
+    open_,
+    open_or_unreadable,
+    readable,
+    record,
+    seal,
+    utcnow,
+)
 from carnet_scheduling.models import BOOKED, Appointment, AppointmentType
 from carnet_scheduling.patient_models import Offer, WaitingEntry, WaitingListing
 from carnet_scheduling.services import appointments as appts
@@ -135,6 +145,46 @@ def join(db: CarnetSession, data: dict[str, Any], practitioner_ids: list[int]) -
         db.add(WaitingListing(entry_id=entry.id, practitioner_id=practitioner_id))
     db.flush()
     enqueue(db, MESSAGE_ACTOR, "waitlist_received", entry.id)
+    return entry
+
+
+def add_patient(db: CarnetSession, patient_id: int, practitioner_ids: list[int], actor_id: int | None, *,
+                availability: Any = None, urgent: bool = False, situation: str = "",
+                prescription: str = "") -> WaitingEntry:
+    """Staff put a patient of the practice on practitioners' waiting lists (the patient chosen from
+    the registry's search, never typed). The file holds no copy of the contact: offers go to the
+    patient's registered address. A list of the practitioner who adds it is accepted at once; the
+    others wait for their practitioner's triage, as a family's request does."""
+    chosen = sorted({int(p) for p in practitioner_ids})
+    if not chosen or any(not is_practitioner(db, p) for p in chosen):
+        raise SchedulingError("practitioners", "choose at least one practitioner of this practice")
+    blocks = parse_availability(availability)
+    situation = free_text("situation", situation)
+    prescription = free_text("prescription", prescription)
+    if len(situation) > 4000:
+        raise SchedulingError("situation", "describe the situation in a few words (4000 characters at most)")
+    if len(prescription) > 1000:
+        raise SchedulingError("prescription", "1000 characters at most")
+    waiting = set(db.exec(select(WaitingListing.practitioner_id).join(
+        WaitingEntry, WaitingEntry.id == WaitingListing.entry_id).where(
+        WaitingEntry.patient_id == patient_id, WaitingEntry.status == ACTIVE,
+        WaitingListing.state.in_(("new", "accepted")))).all())  # type: ignore[attr-defined]
+    if waiting & set(chosen):
+        raise SchedulingError("practitioners", "this patient is already on this practitioner's waiting list")
+    entry = WaitingEntry(patient_id=patient_id, availability=json.dumps(blocks), urgent=urgent)
+    db.add(entry)
+    db.flush()
+    for field_name, value in (("situation", situation), ("prescription", prescription)):
+        seal(db, entry, field_name, value or None)
+    db.add(entry)
+    now = utcnow()
+    for practitioner_id in chosen:
+        own = practitioner_id == actor_id
+        db.add(WaitingListing(entry_id=entry.id, practitioner_id=practitioner_id, state="accepted" if own else "new",
+                              triaged_at=now if own else None))
+    db.flush()
+    record(db, action="create", resource_type="scheduling_waiting_entry", resource_id=entry.id,
+           patient_id=patient_id, details={"practitioners": len(chosen), "by": "staff"})
     return entry
 
 
