@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from patientside import mails, sms_files
 from sqlmodel import select
-from test_day_off import CANARY_REASON, day  # noqa: F401  (the day's fixture)
+from test_day_off import CANARY_REASON, day, inline_plugins  # noqa: F401  (the day's fixtures, an SMS provider)
 
 from carnet_core.testing import browser_login, make_staff, wait_for_jobs
 from carnet_scheduling.models import CANCELLED, Appointment

@@ -4,11 +4,20 @@ default) with the same messages and links patients get when they act themselves 
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 
 import pytest
 import sqlalchemy as sa
-from patientside import CANARY_CARE, assert_no_health_data, mail_text, mails, next_weekday_at, sms_files
+from patientside import (
+    CANARY_CARE,
+    SmsGateway,
+    assert_no_health_data,
+    mail_text,
+    mails,
+    next_weekday_at,
+    sms_files,
+)
 from sqlmodel import select
 
 from carnet_core.plugin_api import Principal, patient_access
@@ -34,6 +43,14 @@ def _secretary(world) -> Principal:
     """The secretary as a request would carry her (she sees every patient of the clinic)."""
     return Principal(kind="user", user_id=world.secretary.id, clinic_id=world.clinic.id,
                      roles=frozenset({"secretary"}), permissions=frozenset({"core.patients.view_all"}))
+
+
+@pytest.fixture
+def inline_plugins(inline_plugins, request):
+    """An SMS provider is installed unless the test says `none` (parametrized indirectly)."""
+    if getattr(request, "param", "gateway") == "gateway":
+        inline_plugins.add("smsgateway", SmsGateway())
+    return inline_plugins
 
 
 @pytest.fixture
@@ -251,3 +268,36 @@ def test_the_appointment_dialog_links_to_the_patient_file_and_shows_the_phone(cl
     dialog = client.get(f"/scheduling/appointments/{second}")
     assert f'href="/patients/{day["patients"][1]}"' in dialog.text and "Dossier du patient" in dialog.text
     assert 'href="tel:+33622222222"' in dialog.text and "06 22 22 22 22" in dialog.text
+
+
+# --- without an SMS provider: only what really leaves is announced (issue 13) -----------------
+
+
+@pytest.mark.parametrize("inline_plugins", ["none"], indirect=True)
+def test_without_an_sms_provider_no_page_announces_an_sms_and_the_phone_only_patient_is_to_call(
+        inline_plugins, plugin_host, client, login_as, staff, carnet_db, world, carnet_settings, jobs_worker, day):
+    from carnet_core.plugin_api import sms_transport
+
+    assert sms_transport(plugin_host) is None
+    first, second, third = day["ids"]
+    login_as(client, staff("secretary", clinic=world.clinic))
+    form = client.get(f"/scheduling/day-off?date={day['date']}&practitioner={world.practitioner.id}")
+    assert form.status_code == 200
+    assert "SMS" not in form.text and "Prévenir les patients par e-mail" in form.text
+    channels = re.findall(r"<td>(par e-mail|par SMS|à appeler)", form.text)
+    assert channels == ["par e-mail", "à appeler", "à appeler"]  # the phone-only patient is to call
+    # the appointment dialog of the phone-only patient: no "Prévenir le patient (par SMS)", a number to call
+    dialog = client.get(f"/scheduling/appointments/{second}")
+    assert 'name="tell"' not in dialog.text and "par SMS" not in dialog.text
+    assert "les SMS ne sont pas configurés : appelez-le au 06 22 22 22 22" in dialog.text
+    # the public pages ask for a phone without promising SMS reminders
+    public = client.get(f"/p/{world.clinic.slug}/scheduling/waitlist")
+    assert "rappels SMS" not in public.text and "Téléphone (facultatif)" in public.text
+    done = client.post("/scheduling/day-off", data={"date": str(day["date"]), "practitioner": str(world.practitioner.id),
+                                                    "tell": "1", "absent": "1", "reason": CANARY_REASON})
+    assert done.status_code == 200
+    assert "1 patient prévenu par e-mail." in done.text and "SMS" not in done.text
+    assert "HUGO" in done.text.upper() and "06 22 22 22 22" in done.text  # listed to call, with the number
+    wait_for_jobs(jobs_worker)
+    assert [m["To"] for m in mails(carnet_settings)] == ["ines.durand@example.org"]
+    assert sms_files(carnet_settings) == []  # nothing written for a patient who was never going to get it

@@ -12,6 +12,7 @@ from litestar.response import Template
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, NavItem
 from carnet_core.i18n import domain_of_module, negotiate
 from carnet_core.plugins import PluginError
+from carnet_core.sms import sms_transport
 from carnet_core.web.guards import principal_of
 from carnet_core.web.state import carnet_state
 
@@ -88,6 +89,9 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "current_path": request.url.path,
         "csrf_token": request.scope.get("_csrf_token", ""),
         "core_version": state.host.plugins["core"].version,
+        # whether an SMS really leaves (a provider plugin implements `send_sms`): every page that
+        # would announce an SMS says only what will be sent (otherwise it is only written to a folder)
+        "sms_ready": sms_transport(state.host) is not None,
     }
     hooks = state.host.for_clinic(principal.enabled_plugins)
     for extra in hooks.template_context(request=request):

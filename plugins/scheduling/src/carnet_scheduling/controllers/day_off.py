@@ -1,5 +1,5 @@
 """Cancel a practitioner's whole day (illness): the appointments still to come that day are
-cancelled with one reason, each patient is told (e-mail, else SMS) and staff get the list of
+cancelled with one reason, each patient is told (e-mail, else SMS with a provider) and staff get the list of
 those to call; the day is recorded as an absence so nothing books it again."""
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ day cancelled (the practitioner is ill).
 The messages are the ones patients get when they act through their own link (`cancelled`, and
 `moved` with a new manage link and the calendar file), sent by `jobs.send_message` after the
 change commits: by e-mail when the patient (or the holder of parental authority who receives
-messages) has an address, else by SMS when they allow SMS, else staff are told to call. Bodies
+messages) has an address, else by SMS when they allow SMS and an SMS provider is installed, else
+staff are told to call. Bodies
 carry a time, a practitioner and a place, never the care or the reason.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import CarnetSession, enqueue, purpose_allowed, record, utcnow
+from carnet_core.plugin_api import CarnetSession, enqueue, purpose_allowed, record, sms_transport, utcnow
 from carnet_scheduling.models import BOOKED, Appointment
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services.calendar import local_date, local_day_bounds
@@ -31,12 +32,14 @@ ABSENCE_KIND = "other"  # the absence recorded for a cancelled day (its label sa
 
 def channel_for(host: Any, db: CarnetSession, patient_id: int) -> tuple[str, str | None]:
     """How a notice reaches the patient now: ("email", address), ("sms", phone) or ("call", phone
-    or None). Asked again by the job at sending time, so a contact changed meanwhile is used."""
+    or None). Asked again by the job at sending time, so a contact changed meanwhile is used.
+    SMS only when a provider plugin delivers them (core's `sms_transport`): without one an SMS
+    would only be written to the folder, and staff must call instead."""
     contact = patient_contact(db, patient_id)
     if contact is not None and contact.email:
         return EMAIL, contact.email
     phone = contact.phone if contact is not None else None
-    if phone and purpose_allowed(host, db, patient_id, "sms_reminders"):
+    if phone and sms_transport(host) is not None and purpose_allowed(host, db, patient_id, "sms_reminders"):
         return SMS, phone
     return CALL, phone
 
