@@ -100,6 +100,8 @@ SCHEDULING_ROWS: dict[str, Row] = {
     "POST /scheduling/waitlist/{listing_id:int}": Row(_STAFF, {"listing_id": 999999}, {"action": "accept"},
                                                        ok=(404,)),
     "GET /scheduling/online": Row(_STAFF),
+    # the QR code of a public address (booking, waiting list), to print: owners, who hand them out
+    "GET /scheduling/online/poster/{which:str}": Row(("owner",), {"which": "book"}),
     # staff put a patient of the practice on waiting lists: the form, its Search button (a POST: the
     # name never in an address), the creation (empty: 422)
     "GET /scheduling/waitlist/new": Row(_STAFF),

@@ -26,7 +26,7 @@ def online(carnet_db, world):
         setup.set_working_hours(db, world.practitioner.id, [
             (d, time(9), time(17), world.place_id, world.room_id) for d in range(5)])
         kind = setup.create_appointment_type(db, CANARY_CARE, 30, bookable_online=True)
-    world.other["type_id"] = kind.id
+    world.other["type_id"], world.other["type_name"] = kind.id, kind.name
     return world
 
 

@@ -28,13 +28,14 @@ from carnet_core.plugin_api import (
     open_or_unreadable,
     page,
     principal_of,
+    record,
     refusal_page,
     translate,
 )
 from carnet_scheduling import messages
 from carnet_scheduling.controllers.common import plugin_settings
 from carnet_scheduling.controllers.forms import FormErrors, flag, integer, text
-from carnet_scheduling.permissions import MANAGE, VIEW
+from carnet_scheduling.permissions import CONFIGURE, MANAGE, VIEW
 from carnet_scheduling.services import waitlist
 from carnet_scheduling.services.booking import online_practitioners
 from carnet_scheduling.services.contacts import GUARDIAN_KEYS
@@ -243,7 +244,6 @@ def staff_waitlist(
             if principal.can("scheduling.clinical"):
                 fields.update(open_fields(db, entry, ("situation", "prescription")))
             rows.append({"listing": listing, "entry": entry, "points": points, "parts": parts, "fields": fields})
-        from carnet_core.plugin_api import record
         from carnet_scheduling.services import people as registry
 
         # the files staff added for a patient of the practice carry no name: the registry's (audited)
@@ -368,21 +368,59 @@ def staff_add(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession
 
 @get("/online", name="scheduling.online", opt={"permission": VIEW}, sync_to_thread=True)
 def staff_online(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
-    """Bookings, moves and cancellations made by patients online (no clinical content)."""
-    from sqlmodel import select
-
-    from carnet_scheduling.models import Appointment
-    from carnet_scheduling.patient_models import OnlineBooking
+    """Bookings, moves and cancellations made by patients online (no clinical content): patient,
+    practitioner, type, time and the appointment's link; for owners, the public addresses to hand
+    out (copy button, QR code to print)."""
+    from carnet_scheduling.services import agenda
+    from carnet_scheduling.services import people as registry
+    from carnet_scheduling.services.booking import recent_online
+    from carnet_scheduling.services.context import practitioners
 
     principal = principal_of(request)
-    rows = db.exec(select(OnlineBooking, Appointment).join(Appointment, Appointment.id == OnlineBooking.appointment_id)
-                   .order_by(OnlineBooking.created_at.desc()).limit(200)).all()  # type: ignore[attr-defined]
-    items = [{"booking": b, "appointment": a, "when": messages.when_text(a.starts_at, principal.clinic.timezone, "fr")}
-             for b, a in rows]
-    return page(request, "scheduling/online.html", {"items": items})
+    rows = recent_online(db)
+    names = registry.names(db, principal, {a.patient_id for _b, a in rows if a.patient_id},
+                           own_ids={a.patient_id for _b, a in rows if a.practitioner_id == principal.user_id})
+    staff = {p.id: p for p in practitioners(db)}
+    types = agenda.types_by_id(db)
+    items = [{"booking": b, "appointment": a, "when": messages.when_text(a.starts_at, principal.clinic.timezone, "fr"),
+              "patient": names.get(a.patient_id), "practitioner": staff.get(a.practitioner_id),
+              "type": types.get(a.appointment_type_id)} for b, a in rows]
+    record(db, action="list", resource_type="scheduling_online_booking", details={"count": len(items)})
+    return page(request, "scheduling/online.html", {
+        "items": items, "addresses": _addresses(request) if principal.can(CONFIGURE) else [],
+    })
 
 
-STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online, staff_add_form, staff_add_search, staff_add]
+ADDRESS_LABELS = {"book": N_("Online booking page"), "waitlist": N_("Waiting-list form")}
+
+
+def _addresses(request: Any) -> list[dict[str, str]]:
+    from carnet_core.plugin_api import settings_of
+    from carnet_scheduling.services.booking import public_address
+
+    slug = principal_of(request).clinic.slug
+    return [{"which": which, "label": label, "url": public_address(settings_of(request).base_url, slug, which)}
+            for which, label in ADDRESS_LABELS.items()]
+
+
+@get("/online/poster/{which:str}", name="scheduling.online.poster", opt={"permission": CONFIGURE},
+     sync_to_thread=True)
+def staff_poster(request: Request[Any, Any, Any], which: FromPath[str]) -> Template:
+    """A page to print for the waiting room: the clinic's name, the public address and its QR code."""
+    from markupsafe import Markup
+
+    from carnet_scheduling.services.booking import qr_svg
+
+    found = next((a for a in _addresses(request) if a["which"] == which), None)
+    if found is None:
+        raise NotFoundException()
+    label = translate(request, found["label"])
+    return page(request, "scheduling/online_poster.html", {
+        "address": found, "label": label, "qr": Markup(qr_svg(found["url"], label, scale=8)),  # noqa: S704 (our SVG)
+    })
+
+
+STAFF_HANDLERS = [staff_waitlist, staff_triage, staff_online, staff_poster, staff_add_form, staff_add_search, staff_add]
 
 # Words shown through `_(…)` from data (days, half-days, states) and the services' error messages.
 

@@ -206,6 +206,28 @@ def request_booking(db: CarnetSession, *, practitioner_id: int, type_id: int, st
     return Requested(booking, appt, issued.token)
 
 
+def recent_online(db: CarnetSession, limit: int = 200) -> list[tuple[OnlineBooking, Appointment]]:
+    """The latest appointments booked from the public page, newest first (for staff's list)."""
+    query = select(OnlineBooking, Appointment).join(Appointment, Appointment.id == OnlineBooking.appointment_id)
+    return list(db.exec(query.order_by(OnlineBooking.created_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+
+
+PUBLIC_PAGES = {"book": "book", "waitlist": "waitlist"}  # the public addresses owners hand out (path under the clinic)
+
+
+def public_address(base_url: str, clinic_slug: str, which: str) -> str:
+    """The public booking or waiting-list address of the clinic (`which`: book, waitlist)."""
+    return f"{base_url.rstrip('/')}/p/{clinic_slug}/scheduling/{PUBLIC_PAGES[which]}"
+
+
+def qr_svg(address: str, title: str, scale: int = 6) -> str:
+    """The address as a QR code, inline SVG made here (segno; nothing asked of another host)."""
+    import segno
+
+    return str(segno.make(address, error="m").svg_inline(scale=scale, border=4, dark="#000", light="#fff", title=title,
+                                                         svgclass="qr", omitsize=True))
+
+
 def booking_of(db: CarnetSession, appointment_id: int) -> OnlineBooking | None:
     return db.exec(select(OnlineBooking).where(OnlineBooking.appointment_id == appointment_id)).first()
 
