@@ -225,3 +225,23 @@ def test_the_video_page_loads_nothing_from_another_host_and_sends_media_nowhere(
     assert "http" not in script.text.replace("https:", "")
     assert not re.search(r"fetch\(|XMLHttpRequest|sendBeacon|FormData|\.upload", script.text)
     assert "Recording is off" not in page and "l'enregistrement est désactivé" in unescape(page).lower()
+
+
+def test_an_event_written_meanwhile_by_a_socket_is_never_erased_by_a_request(
+        client, login_as, world, carnet_db):
+    """A request (admitting, recording) holds the session it read before a socket wrote an event;
+    appending its own must keep the socket's: the list is read again once the row is held (on
+    SQLite reads ran outside the write transaction and the stale list overwrote the socket's
+    "patient_connected"; on PostgreSQL the request's list was read without the socket's lock)."""
+    from carnet_telecare.services import sessions
+
+    login_as(client, world.owner)
+    _plan(client, world.patient)
+    with carnet_db.session(clinic_id=world.clinic.id) as request_db:
+        request_db.info["principal"] = f"user:{world.owner.id}"
+        held = request_db.exec(select(Session)).one()
+        assert json.loads(open_(request_db, held, "events"))[-1]["event"] == "planned"  # read, as admit does
+        with carnet_db.session(clinic_id=world.clinic.id) as socket_db:  # meanwhile, a socket's event
+            sessions.video_event(socket_db, held.id, "patient_connected", "patient_link:1")
+        sessions.add_event(request_db, held, "admitted", f"user:{world.owner.id}")
+    assert _events(carnet_db, world) == ["planned", "patient_connected", "admitted"]

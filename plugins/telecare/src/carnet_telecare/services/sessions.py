@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from carnet_core.plugin_api import (
@@ -68,7 +69,17 @@ def _events(db: CarnetSession, session: Session) -> list[dict[str, Any]]:
     return json.loads(readable(open_or_unreadable(db, session, "events")) or "[]")
 
 
+def _hold(db: CarnetSession, session: Session) -> None:
+    """Take the session's row for writing, then read its events afresh: an event is appended to
+    the list as it is now, never to a copy read before another request or socket wrote (which the
+    write would erase). A no-op UPDATE locks the row on PostgreSQL and, on SQLite (whose transaction
+    begins at the first write), takes the database's write lock."""
+    db.exec(sa.update(Session).where(col(Session.id) == session.id).values(id=Session.id))  # type: ignore[call-overload]
+    db.refresh(session, attribute_names=["events"])
+
+
 def add_event(db: CarnetSession, session: Session, event: str, by: str) -> None:
+    _hold(db, session)
     events = _events(db, session) if session.events else []
     events.append({"at": utcnow().isoformat(timespec="seconds"), "event": event, "by": by})
     seal(db, session, "events", json.dumps(events))
@@ -338,11 +349,13 @@ def for_patient_signal(db: CarnetSession, link: Any, seat: str | None) -> Sessio
 
 def video_event(db: CarnetSession, session_id: int, event: str, by: str) -> None:
     """A connection event of the room: a side's first connection, else its reconnection; a
-    browser's state only when it changes. The row is locked (PostgreSQL) so that two sockets of the
-    same session never lose each other's event; within a process the room serialises them too."""
-    session = db.exec(select(Session).where(Session.id == session_id).with_for_update()).first()
+    browser's state only when it changes. The row is held (`_hold`) so that two sockets, or a
+    socket and a request, never lose each other's event; within a process the room serialises its
+    sockets' writes too."""
+    session = db.exec(select(Session).where(Session.id == session_id)).first()
     if session is None:
         return
+    _hold(db, session)
     events = _events(db, session) if session.events else []
     if event.endswith("_connected") and not event.startswith("video_"):
         if any(e["event"] == event for e in events):
