@@ -324,6 +324,14 @@ TELECARE_ROWS: dict[str, Row] = {
     # a practitioner's own messaging hours and automatic reply
     "GET /telecare/hours": Row(_CLINICAL),
     "POST /telecare/hours": Row(_CLINICAL, body={}, ok=(422,)),
+    # answer templates: every member keeps their own (owners and secretaries also the practice's);
+    # another person's template, or an unknown one, is a 404; inserting one needs the conversation
+    "GET /telecare/templates": Row(_STAFF),
+    "POST /telecare/templates": Row(_STAFF, body={}, ok=(422,)),
+    "GET /telecare/templates/{template_id:int}": Row(_STAFF, {"template_id": 999999}, ok=(404,)),
+    "POST /telecare/templates/{template_id:int}": Row(_STAFF, {"template_id": 999999}, {}, ok=(404,)),
+    "POST /telecare/templates/{template_id:int}/delete": Row(_STAFF, {"template_id": 999999}, {}, ok=(404,)),
+    "POST /telecare/conversations/{conversation_id:int}/reply": Row(_STAFF, _CONV, {}, ok=(400, 404)),
     f"GET {_T}/conversations": Row(_STAFF),
     f"GET {_T}/conversations/{{conversation_id:int}}": Row(_STAFF, _CONV, ok=(404,)),
 }

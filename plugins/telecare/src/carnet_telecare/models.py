@@ -140,3 +140,20 @@ class Profile(ClinicOwned, table=True):
     closes: str = Field(default="18:00", max_length=5)
     auto_reply: str = Field(default="", max_length=500)
     profession: str = Field(default="", max_length=32, sa_column_kwargs={"server_default": ""})  # acts.PROFESSIONS
+    daily_cap: int | None = Field(default=None)  # new patient messages a day in their inbox; None: no cap
+
+
+class Template(ClinicOwned, table=True):
+    """A frequent answer: a practitioner's own (`user_id`), or the clinic's for the secretariat
+    (`user_id` None). Title and text are sealed with the clinic's key: a practitioner's usual answer
+    names care ("the swallowing exercises", "after the operation") even when no patient is named."""
+
+    __tablename__ = "telecare_template"
+    __table_args__ = (clinic_key("telecare_template"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int | None = Field(default=None, foreign_key="core_user.id", index=True)
+    title: bytes | None = Field(default=None, sa_type=Sealed)
+    body: bytes | None = Field(default=None, sa_type=Sealed)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -26,9 +26,10 @@ def register_routes() -> list[Any]:
     from carnet_telecare.controllers.hours import HOURS_HANDLERS
     from carnet_telecare.controllers.pages import PAGE_HANDLERS
     from carnet_telecare.controllers.sessions import SESSION_HANDLERS
+    from carnet_telecare.controllers.templates import TEMPLATE_HANDLERS
     from carnet_telecare.controllers.video import VIDEO_HANDLERS
 
-    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS + VIDEO_HANDLERS
+    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS + VIDEO_HANDLERS + TEMPLATE_HANDLERS
 
 
 @hookimpl

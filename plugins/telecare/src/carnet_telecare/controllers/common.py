@@ -78,4 +78,5 @@ AUDIT_RESOURCES = {
     "telecare_attachment": N_("message attachment"),
     "telecare_access": N_("message notification"),
     "telecare_session": N_("remote session (télésoin)"),
+    "telecare_template": N_("answer template"),
 }

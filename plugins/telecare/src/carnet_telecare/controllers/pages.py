@@ -97,8 +97,12 @@ def _conversation_context(request: Request[Any, Any, Any], db: Any, conversation
         conversation, views, name = messaging.read(db, principal_of(request), conversation_id)
     except NotFound:
         raise NotFoundException() from None
+    from carnet_telecare.services.templates import choices
+
     return _common(request, conversation=conversation, views=views, patient_name=name,
-                   subject=messaging.subject_of(db, conversation), **more)
+                   subject=messaging.subject_of(db, conversation),
+                   form_action=f"/telecare/conversations/{conversation.id}/messages",
+                   reply_templates=choices(db, principal_of(request)), **more)
 
 
 @get("/conversations/{conversation_id:int}", name="telecare.conversation", opt={"permission": perm.VIEW},

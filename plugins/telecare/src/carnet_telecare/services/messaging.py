@@ -419,9 +419,10 @@ def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body:
         raise _refuse("body", "rate", PER_DAY, count=day)
     text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
     rules.require_consent(host, db, conversation.patient_id)
-    message = store_patient_message(db, conversation, text, checked, link.id)
-    from carnet_telecare.services.hours import auto_reply
+    from carnet_telecare.services.hours import auto_reply, require_under_cap
 
+    require_under_cap(db, conversation.practitioner_id, conversation.clinic_id, now)
+    message = store_patient_message(db, conversation, text, checked, link.id)
     auto_reply(db, conversation)
     links.use(db, link, action="write", resource_type="telecare_message",
               details={"message": message.id, "attachment": checked is not None})
