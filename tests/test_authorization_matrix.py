@@ -85,6 +85,14 @@ PUBLIC_ROUTES = {
     # ... and its video socket: that link and the seat cookie of the browser that entered the
     # waiting room (its row below names who opens it)
     "WS /p/{clinic_slug:str}/telecare/j/{token:str}/signal",
+    # telecare, a conversation started by the patient (only when the clinic's owner allows it: 404
+    # otherwise): the same answer whether or not the details match a patient in care, misses counted
+    # per visitor and e-mails per address; then the link e-mailed to the address on file (hashed, 24
+    # hours, single use) and a one-time code sent to the same address; CSRF on POSTs
+    "GET /p/{clinic_slug:str}/telecare/new", "POST /p/{clinic_slug:str}/telecare/new",
+    "GET /p/{clinic_slug:str}/telecare/s/{token:str}", "POST /p/{clinic_slug:str}/telecare/s/{token:str}/code",
+    "POST /p/{clinic_slug:str}/telecare/s/{token:str}/verify",
+    "POST /p/{clinic_slug:str}/telecare/s/{token:str}/write",
 }
 
 # scheduling (JSON API). Bodies are sent as forms here, so the allowed role gets 400 (bad body),
@@ -332,6 +340,9 @@ TELECARE_ROWS: dict[str, Row] = {
     "POST /telecare/templates/{template_id:int}": Row(_STAFF, {"template_id": 999999}, {}, ok=(404,)),
     "POST /telecare/templates/{template_id:int}/delete": Row(_STAFF, {"template_id": 999999}, {}, ok=(404,)),
     "POST /telecare/conversations/{conversation_id:int}/reply": Row(_STAFF, _CONV, {}, ok=(400, 404)),
+    # the practice's messaging settings (patients may start a conversation): owners only
+    "GET /telecare/settings": Row(("owner",)),
+    "POST /telecare/settings": Row(("owner",), body={"patients_may_start": "1"}),
     f"GET {_T}/conversations": Row(_STAFF),
     f"GET {_T}/conversations/{{conversation_id:int}}": Row(_STAFF, _CONV, ok=(404,)),
 }

@@ -161,3 +161,40 @@ def invite(session_id: int, job: JobContext) -> None:
         if once(db, key):
             record(db, action="notify", resource_type="telecare_session", resource_id=session_id,
                    patient_id=patient_id, details={"channel": channel}, actor=f"job:{job.actor}")
+
+
+START_SUBJECT = N_("%(clinic)s: your link to write to the practice")
+
+
+def send_start(access_id: int, nonce: str, job: JobContext) -> None:
+    """E-mail the personal link a patient asked for to start a conversation (issued now: only its
+    hash is stored), to the address on file the request matched; nothing about the patient."""
+    from carnet_telecare.services.starting import START_VALID, issue_link
+
+    key = f"telecare.start:{access_id}:{nonce}"
+    with job.session() as db:
+        if already_done(db, key):
+            return
+        access = db.exec(select(Access).where(Access.id == access_id)).first()
+        clinic = db.get(Clinic, access.clinic_id) if access is not None else None
+        if access is None or clinic is None or access.conversation_id is not None:
+            return
+        to = readable(open_or_unreadable(db, access, "address"))
+        if not to:
+            return
+        if access.link_id is not None:  # a retry after a failed delivery: that token is lost, a new one goes
+            old = db.exec(select(links.PatientLink).where(links.PatientLink.id == access.link_id)).first()
+            if old is not None:
+                links.revoke(db, old)
+        issued = issue_link(db, access)
+        url = job.patient_url(clinic.slug, f"s/{issued.token}")
+        subject = job.translate(START_SUBJECT, clinic=clinic.name)
+        text = job.render("telecare/messages/start.txt", clinic_name=clinic.name, url=url,
+                          hours=int(START_VALID.total_seconds() // 3600))
+        patient_id = access.patient_id
+    send_mail(job.settings, Mail(to=to, subject=subject, text=text), key=key)
+    with job.session() as db:
+        if once(db, key):
+            record(db, action="send", resource_type="telecare_access", resource_id=access_id,
+                   patient_id=patient_id, details={"kind": "start_link", "channel": "email"},
+                   actor=f"job:{job.actor}")

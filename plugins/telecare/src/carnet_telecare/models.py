@@ -7,7 +7,9 @@ every patient text sealed with the patient's key (crypto-shredded with the patie
 - `telecare_message`: one message, body sealed, written by staff or by the patient through their
   link; `read_at` is when the other side first opened it (read receipts).
 - `telecare_access`: who a notification went to (the patient or a parent: address sealed, channel
-  e-mail or SMS) and the patient link it carried; the one-time code goes to the same address.
+  e-mail or SMS) and the patient link it carried; the one-time code goes to the same address. Without
+  a conversation: the link a patient asked for to start one (services/starting.py).
+- `telecare_setting`: the clinic's choices (patients may start a conversation; off by default).
 - `telecare_attachment`: a file of a message: its name and content sealed, its type as detected
   from the content (never from the name), its size and its antivirus status.
 """
@@ -88,7 +90,7 @@ class Access(ClinicOwned, table=True):
                       same_clinic("patient_id", "core_patient"))
 
     id: int | None = Field(default=None, primary_key=True)
-    conversation_id: int = Field(index=True)
+    conversation_id: int | None = Field(default=None, index=True)  # None: a patient's link to start one
     patient_id: int = Field(index=True)
     link_id: int | None = Field(default=None, index=True)  # core_patient_link it carried
     channel: str = Field(max_length=8)  # email, sms
@@ -156,4 +158,17 @@ class Template(ClinicOwned, table=True):
     title: bytes | None = Field(default=None, sa_type=Sealed)
     body: bytes | None = Field(default=None, sa_type=Sealed)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Setting(ClinicOwned, table=True):
+    """The clinic's choices for messaging, changed by owners: whether patients in care may start a
+    conversation from the practice's public page (off until an owner allows it)."""
+
+    __tablename__ = "telecare_setting"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", name="uq_telecare_setting_clinic"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patients_may_start: bool = Field(default=False)
+    updated_by: int | None = Field(default=None, foreign_key="core_user.id")
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

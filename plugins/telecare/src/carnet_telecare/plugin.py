@@ -26,10 +26,11 @@ def register_routes() -> list[Any]:
     from carnet_telecare.controllers.hours import HOURS_HANDLERS
     from carnet_telecare.controllers.pages import PAGE_HANDLERS
     from carnet_telecare.controllers.sessions import SESSION_HANDLERS
+    from carnet_telecare.controllers.starting import START_HANDLERS
     from carnet_telecare.controllers.templates import TEMPLATE_HANDLERS
     from carnet_telecare.controllers.video import VIDEO_HANDLERS
 
-    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS + VIDEO_HANDLERS + TEMPLATE_HANDLERS
+    return PAGE_HANDLERS + SESSION_HANDLERS + HOURS_HANDLERS + VIDEO_HANDLERS + TEMPLATE_HANDLERS + START_HANDLERS
 
 
 @hookimpl
@@ -43,9 +44,10 @@ def register_api_routes() -> list[Any]:
 def register_public_routes() -> list[Any]:
     from carnet_telecare.controllers.public import PUBLIC_HANDLERS
     from carnet_telecare.controllers.sessions import PUBLIC_SESSION_HANDLERS
+    from carnet_telecare.controllers.starting import PUBLIC_START_HANDLERS
     from carnet_telecare.controllers.video import PUBLIC_VIDEO_HANDLERS
 
-    return PUBLIC_HANDLERS + PUBLIC_SESSION_HANDLERS + PUBLIC_VIDEO_HANDLERS
+    return PUBLIC_HANDLERS + PUBLIC_SESSION_HANDLERS + PUBLIC_VIDEO_HANDLERS + PUBLIC_START_HANDLERS
 
 
 @hookimpl
@@ -55,7 +57,7 @@ def register_actors() -> list[Any]:
     from carnet_telecare import jobs
 
     return [ActorSpec("notify", jobs.notify, max_retries=5), ActorSpec("send_code", jobs.send_code, max_retries=3),
-            ActorSpec("invite", jobs.invite, max_retries=5)]
+            ActorSpec("invite", jobs.invite, max_retries=5), ActorSpec("send_start", jobs.send_start, max_retries=5)]
 
 
 @hookimpl

@@ -79,4 +79,5 @@ AUDIT_RESOURCES = {
     "telecare_access": N_("message notification"),
     "telecare_session": N_("remote session (télésoin)"),
     "telecare_template": N_("answer template"),
+    "telecare_setting": N_("messaging settings"),
 }

@@ -15,7 +15,7 @@ def models() -> list[Any]:
     """Every telecare table, parents before the rows that point at them."""
     from carnet_telecare import models as m
 
-    return [m.Conversation, m.Message, m.Attachment, m.Access, m.Session, m.Profile, m.Template]
+    return [m.Conversation, m.Message, m.Attachment, m.Access, m.Session, m.Profile, m.Template, m.Setting]
 
 
 def clinic_records(db: Any) -> Iterator[tuple[str, dict[str, Any]]]:

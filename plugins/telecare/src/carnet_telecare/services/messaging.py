@@ -184,7 +184,7 @@ def start(db: CarnetSession, principal: Any, host: Any, settings: Any, patient_i
     except InvalidInput as exc:
         errors.update(exc.errors)
     try:
-        text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
+        text, checked = clean_message(body, upload, settings)
     except InvalidInput as exc:
         errors.update(exc.errors)
     if errors:
@@ -227,7 +227,7 @@ def answer(db: CarnetSession, principal: Any, host: Any, settings: Any, conversa
     conversation = get_conversation(db, principal, conversation_id)
     if conversation.status != "open":
         raise _refuse("body", "closed", N_("this conversation is closed"))
-    text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
+    text, checked = clean_message(body, upload, settings)
     rules.require_consent(host, db, conversation.patient_id)
     message = _store(db, conversation, "staff", text, checked, user_id=getattr(principal, "user_id", None))
     conversation.awaiting_since = None
@@ -398,6 +398,21 @@ def patient_read(db: CarnetSession, link: Any, settings: Any) -> tuple[Conversat
     return conversation, views
 
 
+def require_under_day_limit(db: CarnetSession, patient_id: int, settings: Any, now: Any = None) -> None:
+    """A patient sends at most `patient_messages_per_day` messages in 24 hours, every conversation."""
+    now = now or utcnow()
+    day = int(db.exec(select(sa.func.count()).select_from(Message).where(
+        Message.patient_id == patient_id, Message.author == "patient",
+        Message.created_at >= now - timedelta(days=1))).one())
+    if day >= settings.patient_messages_per_day:
+        raise _refuse("body", "rate", PER_DAY, count=day)
+
+
+def clean_message(body: str, upload: Upload | None, settings: Any) -> tuple[str, attachments.Checked | None]:
+    """A message's text and attachment as the settings accept them (InvalidInput otherwise)."""
+    return _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
+
+
 def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body: str,
                    upload: Upload | None = None) -> Message:
     """The patient's answer: refused in a closed conversation, past the hourly or daily limit, or
@@ -412,12 +427,8 @@ def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body:
         Message.created_at >= now - timedelta(hours=1))).one())
     if hour >= settings.patient_messages_per_hour:
         raise _refuse("body", "rate", PER_HOUR, count=hour)
-    day = int(db.exec(select(sa.func.count()).select_from(Message).where(
-        Message.patient_id == conversation.patient_id, Message.author == "patient",
-        Message.created_at >= now - timedelta(days=1))).one())
-    if day >= settings.patient_messages_per_day:
-        raise _refuse("body", "rate", PER_DAY, count=day)
-    text, checked = _clean(body, upload, settings.attachment_max_bytes, settings.clamd_socket)
+    require_under_day_limit(db, conversation.patient_id, settings, now)
+    text, checked = clean_message(body, upload, settings)
     rules.require_consent(host, db, conversation.patient_id)
     from carnet_telecare.services.hours import auto_reply, require_under_cap
 

@@ -34,7 +34,11 @@ def require_in_care(host: Any, db: CarnetSession, patient_id: int, months: int) 
         raise InvalidInput({"patient_id": FieldError("no_care", NO_CARE, months=months)})
 
 
+def allows_remote_care(host: Any, db: CarnetSession, patient_id: int) -> bool:
+    return purpose_allowed(host, db, patient_id, "telesoin")
+
+
 def require_consent(host: Any, db: CarnetSession, patient_id: int) -> None:
     """Asked at the moment of writing, on both sides: a withdrawal takes effect at once."""
-    if not purpose_allowed(host, db, patient_id, "telesoin"):
+    if not allows_remote_care(host, db, patient_id):
         raise InvalidInput({"body": FieldError("no_consent", NO_CONSENT)})
