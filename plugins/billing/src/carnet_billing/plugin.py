@@ -150,3 +150,12 @@ def import_clinic_data(clinic: Any, db: Any, archive: Any) -> Any:
     from carnet_billing.services.archive import import_records
 
     return import_records(db, archive)
+
+
+# Telecare's hook (optional: billing loads without telecare): after a télésoin session's report,
+# the remote-care act with its key letter.
+@hookimpl(optionalhook=True)
+def telecare_session_act_proposal(session: Any, profession: str, db: Any) -> dict[str, Any] | None:
+    from carnet_billing.services.remote_care import propose
+
+    return propose(db, profession)

@@ -15,6 +15,13 @@ def register_settings() -> Any:
 
 
 @hookimpl
+def register_hookspecs() -> Any:
+    from carnet_telecare import hookspecs
+
+    return hookspecs
+
+
+@hookimpl
 def register_permissions() -> list[Any]:
     from carnet_telecare.permissions import PERMISSIONS
 

@@ -21,6 +21,7 @@ from carnet_core.plugin_api import (
     InvalidInput,
     NotFound,
     client_address,
+    clinic_hooks,
     clock,
     day,
     errors_of,
@@ -79,7 +80,8 @@ def _session_page(request: Request[Any, Any, Any], db: Any, session_id: int, sta
                "recording": sessions.recording_on(events),
                "recording_consented": session.status in sessions.ROOM_OPEN
                and sessions.recording_consented(host_of(request), db, session),
-               "session_acts": acts.acts_of(sessions.profession_of(db, session.practitioner_id)), **labels()}
+               "session_acts": acts.acts_of(sessions.profession_of(db, session.practitioner_id)),
+               "proposals": sessions.act_proposals(clinic_hooks(request), db, session), **labels()}
     if status >= 400:
         return form_page(request, "telecare/session.html", context, errors, status_code=status, partial=partial)
     return page(request, "telecare/session.html", context, partial=partial)

@@ -196,6 +196,18 @@ def admit(db: CarnetSession, principal: Any, host: Any, session_id: int, *, sett
     return session
 
 
+def act_proposals(hooks: Any, db: CarnetSession, session: Session) -> list[dict[str, Any]]:
+    """Once the report is saved: what the clinic's enabled modules propose to bill for the session
+    (billing: the remote-care act with its key letter; hookspecs.py); nothing when none answers."""
+    if session.report is None or session.status != "ended":
+        return []
+    ask = getattr(hooks, "telecare_session_act_proposal", None)
+    if ask is None:
+        return []
+    found = ask(session=session, profession=profession_of(db, session.practitioner_id), db=db)
+    return [p for p in found if isinstance(p, dict) and p.get("letter")]
+
+
 def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
     session = get(db, principal, session_id)
     if session.status in ("ended", "cancelled"):
