@@ -46,11 +46,16 @@ def test_hook_telecare_session_act_proposal_billing_proposes_the_kines_tmk_act_a
                                                "act_letter": "TMK", "act_coefficient": "7,5"},
                         follow_redirects=False)
     assert added.status_code == 303, added.text
+    assessment = client.post("/billing/acts", data={"kind": "ngap", "act_label": "Bilan diagnostique kinésithérapique",
+                                                    "act_letter": "TMK", "act_coefficient": "8,1"},
+                             follow_redirects=False)
+    assert assessment.status_code == 303  # never proposed: an initial assessment cannot be made remotely
     before = unescape(client.get(f"/telecare/sessions/{_ended_session(carnet_db, world, report=None)}").text)
     assert "lettre clé" not in before  # no report yet: nothing proposed
     shown = unescape(client.get(f"/telecare/sessions/{_ended_session(carnet_db, world)}").text)
     assert "L'acte de télésoin se facture avec la lettre clé TMK" in shown
     assert "TMK 7,5" in shown and "Rééducation du rachis (télésoin)" in shown
+    assert "TMK 8,1" not in shown and "Bilan diagnostique" not in shown
     assert 'href="/billing/notes/new"' in shown
 
 

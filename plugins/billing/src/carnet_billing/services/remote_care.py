@@ -2,7 +2,9 @@
 `telecare_session_act_proposal`; telecare's tables are never read): the remote-care act of the
 practitioner's profession with its key letter (data/ngap_key_letters.json, "remote_care": TMK for
 a kiné, AMO for an orthophoniste), taken from the clinic's catalogue of acts when it holds one with
-that letter, and the page where the note is prepared. Nothing for a profession without one."""
+that letter, and the page where the note is prepared. Nothing for a profession without one. An
+assessment ("bilan") is never proposed: an initial one cannot be made remotely, and the catalogue
+does not tell an initial assessment from a renewal (an act is only a label and a code)."""
 
 from __future__ import annotations
 
@@ -34,8 +36,9 @@ def propose(db: CarnetSession, profession: str) -> dict[str, Any] | None:
     letter = remote_letter(profession)
     if letter is None:
         return None
-    found = list(db.exec(select(Act).where(Act.active == True, Act.kind == NGAP, Act.letter == letter)  # noqa: E712
-                         .order_by(Act.label, Act.id).limit(LISTED)))
+    rows = db.exec(select(Act).where(Act.active == True, Act.kind == NGAP, Act.letter == letter)  # noqa: E712
+                   .order_by(Act.label, Act.id))
+    found = [a for a in rows if "bilan" not in a.label.casefold()][:LISTED]
     return {"module": "billing", "letter": letter, "letter_label": letters().get(letter, {}).get("label", ""),
             "acts": [{"code": _code(a), "label": a.label} for a in found],
             "href": "/billing/notes/new", "catalogue_href": "/billing/tariffs"}
