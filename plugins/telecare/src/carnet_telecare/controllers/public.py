@@ -19,6 +19,7 @@ from carnet_core.plugin_api import (
     InvalidInput,
     NotFound,
     client_address,
+    clinic_hooks,
     errors_of,
     host_of,
     keep_page,
@@ -115,7 +116,8 @@ def answer(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: 
             return _ask(request, token, "ask", 403, expired=True)
         try:
             upload = upload_of(data, _settings(request).attachment_max_bytes)
-            messaging.patient_answer(db, link, host_of(request), _settings(request), values["body"], upload)
+            messaging.patient_answer(db, link, host_of(request), _settings(request), values["body"], upload,
+                                     hooks=clinic_hooks(request))
         except InvalidInput as exc:
             return _show(request, db, link, token, 422, v=values, errors=errors_of(request, exc))
     except links.LinkRefused as refused:

@@ -108,13 +108,15 @@ def admit(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id], dat
     return _act(request, db, session_id,
                 lambda: sessions.admit(db, principal_of(request), host_of(request), session_id,
                                        settings=plugin_settings(request, "telecare"),
-                                       not_initial=flag(data, "not_initial"), act=field(data, "act", 40)))
+                                       not_initial=flag(data, "not_initial"), act=field(data, "act", 40),
+                                       hooks=clinic_hooks(request)))
 
 
 @post("/sessions/{session_id:int}/end", name="telecare.end", opt={"permission": perm.CLINICAL},
       sync_to_thread=True, status_code=303)
 def end(request: Request[Any, Any, Any], db: DB, session_id: FromPath[Id]) -> Redirect | Template:
-    return _act(request, db, session_id, lambda: sessions.end(db, principal_of(request), session_id))
+    return _act(request, db, session_id,
+                lambda: sessions.end(db, principal_of(request), session_id, hooks=clinic_hooks(request)))
 
 
 @post("/sessions/{session_id:int}/report", name="telecare.report", opt={"permission": perm.CLINICAL},

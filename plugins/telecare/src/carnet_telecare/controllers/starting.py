@@ -18,6 +18,7 @@ from carnet_core.plugin_api import (
     InvalidInput,
     NotFound,
     client_address,
+    clinic_hooks,
     errors_of,
     flag,
     host_of,
@@ -144,7 +145,8 @@ def start_write(request: Request[Any, Any, Any], db: DB, token: FromPath[str], d
         try:
             upload = upload_of(data, _settings(request).attachment_max_bytes)
             starting.start(db, link, host_of(request), _settings(request), kind=values["kind"],
-                           subject=values["subject"], body=values["body"], upload=upload)
+                           subject=values["subject"], body=values["body"], upload=upload,
+                           hooks=clinic_hooks(request))
         except InvalidInput as exc:
             return _link_page(request, token, "write", 422, v=values, errors=errors_of(request, exc))
         return _link_page(request, token, "sent")

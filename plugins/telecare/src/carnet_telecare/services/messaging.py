@@ -414,7 +414,7 @@ def clean_message(body: str, upload: Upload | None, settings: Any) -> tuple[str,
 
 
 def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body: str,
-                   upload: Upload | None = None) -> Message:
+                   upload: Upload | None = None, hooks: Any = None) -> Message:
     """The patient's answer: refused in a closed conversation, past the hourly or daily limit, or
     without consent to remote care; nothing written then."""
     require_verified(link, settings)
@@ -437,6 +437,7 @@ def patient_answer(db: CarnetSession, link: Any, host: Any, settings: Any, body:
     auto_reply(db, conversation)
     links.use(db, link, action="write", resource_type="telecare_message",
               details={"message": message.id, "attachment": checked is not None})
+    rules.announce(hooks, "telecare_message_received", message=message, conversation=conversation, db=db)
     return message
 
 

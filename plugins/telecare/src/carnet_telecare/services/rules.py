@@ -42,3 +42,10 @@ def require_consent(host: Any, db: CarnetSession, patient_id: int) -> None:
     """Asked at the moment of writing, on both sides: a withdrawal takes effect at once."""
     if not allows_remote_care(host, db, patient_id):
         raise InvalidInput({"body": FieldError("no_consent", NO_CONSENT)})
+
+
+def announce(hooks: Any, name: str, **event: Any) -> None:
+    """Call one of telecare's event hooks (hookspecs.py) on the plugins the clinic enabled (`hooks`
+    from core's clinic_hooks; None: nobody to tell, e.g. demo data)."""
+    if hooks is not None:
+        getattr(hooks, name)(**event)

@@ -42,6 +42,7 @@ from carnet_core.plugin_api import (
 
 from carnet_telecare.models import Profile, Session
 from carnet_telecare.services import acts, rules, signalling
+from carnet_telecare.services.rules import announce
 
 JOIN = "telecare.join"  # link purpose: join one session's waiting room
 MARGIN = timedelta(minutes=15)
@@ -174,7 +175,7 @@ def prefill(session: Session, events: list[dict[str, Any]], act: str | None = No
 
 
 def admit(db: CarnetSession, principal: Any, host: Any, session_id: int, *, settings: Any = None,
-          not_initial: bool = False, act: str = "") -> Session:
+          not_initial: bool = False, act: str = "", hooks: Any = None) -> Session:
     """Start the session. One booked in scheduling (no act declared yet) is checked here for every
     rule: not an initial assessment, an act that can be done remotely, care in the last months;
     consent is asked again for every session (a withdrawal takes effect at once)."""
@@ -193,6 +194,7 @@ def admit(db: CarnetSession, principal: Any, host: Any, session_id: int, *, sett
     add_event(db, session, "admitted", f"user:{principal.user_id}")
     record(db, action="start", resource_type="telecare_session", resource_id=session.id,
            patient_id=session.patient_id)
+    announce(hooks, "telecare_session_started", session=session, db=db)
     return session
 
 
@@ -208,7 +210,7 @@ def act_proposals(hooks: Any, db: CarnetSession, session: Session) -> list[dict[
     return [p for p in found if isinstance(p, dict) and p.get("letter")]
 
 
-def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
+def end(db: CarnetSession, principal: Any, session_id: int, hooks: Any = None) -> Session:
     session = get(db, principal, session_id)
     if session.status in ("ended", "cancelled"):
         return session
@@ -220,6 +222,7 @@ def end(db: CarnetSession, principal: Any, session_id: int) -> Session:
     links.revoke(db, ("telecare_session", session.id), purpose=JOIN)  # type: ignore[arg-type]
     record(db, action="end", resource_type="telecare_session", resource_id=session.id,
            patient_id=session.patient_id)
+    announce(hooks, "telecare_session_ended", session=session, db=db)
     return session
 
 

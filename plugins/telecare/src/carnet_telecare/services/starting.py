@@ -162,7 +162,7 @@ def access_for_start(db: CarnetSession, link: Any) -> Access:
 
 
 def start(db: CarnetSession, link: Any, host: Any, settings: Any, *, kind: str, subject: str, body: str,
-          upload: messaging.Upload | None = None) -> Conversation:
+          upload: messaging.Upload | None = None, hooks: Any = None) -> Conversation:
     """The patient's first message, in a new conversation with their practitioner (clinical) or the
     secretariat (administrative). Every rule is asked again now: the practice still allows it, the
     patient is still in care and allows remote care, the per-day limit and the practitioner's
@@ -208,5 +208,6 @@ def start(db: CarnetSession, link: Any, host: Any, settings: Any, *, kind: str, 
     record(db, action="create", resource_type="telecare_conversation", resource_id=conversation.id,
            patient_id=patient_id, details={"kind": kind, "message": message.id, "by": "patient",
                                            "attachment": checked is not None}, actor=f"patient_link:{link.id}")
+    rules.announce(hooks, "telecare_message_received", message=message, conversation=conversation, db=db)
     return conversation
 
