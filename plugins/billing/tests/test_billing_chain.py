@@ -4,6 +4,7 @@ application's back (the database's triggers bypassed, as the database's owner co
 rotation's re-seal of sealed columns is still allowed on issued rows."""
 
 import hashlib
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from billing_world import make_world, principal
 from carnet_billing.models import Note
 from carnet_billing.services import chain, notes
 from carnet_billing.services.notes import LineInput
-from carnet_core.testing import behind_the_back
+from carnet_core.testing import AuditRecord, behind_the_back
 
 
 @pytest.fixture
@@ -296,3 +297,62 @@ def test_a_practitioners_only_document_deleted_is_named_missing(carnet_db, world
                      f"DELETE FROM billing_note WHERE id = {only}")
     assert _verify(carnet_db, world) == [f"practitioner {world.owner.id}: document 2026-000001 missing "
                                          "(deleted, or its number was skipped)"]
+
+
+def test_documents_issued_in_another_order_than_their_drafts_chain_by_number(carnet_db, world, monkeypatch):
+    """Drafts are written A, B, C and issued C, B, A: the rows lie in the table in the reverse of
+    their numbers, so only ordering by number (not by row, nor by year alone) finds the chain's end
+    and walks the chain in the order it was made."""
+    monkeypatch.setattr(notes, "clinic_today", lambda db: date(2026, 3, 2))
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        drafts = []
+        for n in range(3):
+            note = notes.create_draft(db, owner, practitioner_id=world.owner.id, patient_id=world.patients[n])
+            notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 2), letter="AMO",
+                                                         coefficient_hundredths=1010 + n))
+            drafts.append(note.id)
+        for note_id in reversed(drafts):
+            notes.issue(db, owner, note_id)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        a, b, c = (db.get(Note, i) for i in drafts)
+        assert [c.seq, b.seq, a.seq] == [1, 2, 3]
+        assert (c.prev_hash, b.prev_hash, a.prev_hash) == (chain.GENESIS, c.chain_hash, b.chain_hash)
+        assert chain.last_hash(db, world.owner.id) == a.chain_hash
+    assert _verify(carnet_db, world) == []
+
+
+def test_a_forged_document_without_a_year_is_named_under_year_zero(carnet_db, world):
+    """An issued row forged behind the application's back with no year (the schema allows it: only
+    the number, seq and date are required once issued) is walked as year 0; its number 2 in a year
+    that gave none is named as year 0's missing first number."""
+    _issue_some(carnet_db, world, count=1)
+    _behind_the_back(carnet_db, world, (
+        "INSERT INTO billing_note (clinic_id, kind, status, practitioner_id, patient_id, number, year, seq, "
+        "issued_on, total_cents, name_withheld, prev_hash, chain_hash, created_at, updated_at) VALUES "
+        f"({world.clinic.id}, 'note', 'issued', {world.practitioner.id}, {world.patients[0]}, 'X-2', NULL, 2, "
+        f"'2026-03-05', 5000, false, '{chain.GENESIS}', '{'a' * 64}', '2026-03-05 10:00:00', "
+        "'2026-03-05 10:00:00')"))
+    assert _verify(carnet_db, world) == [f"practitioner {world.practitioner.id}: document 0-000001 missing "
+                                         "(deleted, or its number was skipped)"]
+
+
+def test_every_clinic_is_checked_in_slug_order_and_each_check_is_audited_with_its_problem_count(
+        carnet_db, world, make_team):
+    """`verify_clinics` (the command's walk): clinics in the order of their slugs whatever the order
+    they were made in, and in each clinic an audit record of the check naming how many problems it
+    found (0 for an intact chain, 1 for a broken one)."""
+    first = make_world(carnet_db, make_team, slug="zz-cabinet-verif")
+    second = make_world(carnet_db, make_team, slug="aa-cabinet-verif")
+    docs = _issue_some(carnet_db, second, count=1)
+    _behind_the_back(carnet_db, second, f"UPDATE billing_note SET total_cents = 1 WHERE id = {docs[0][0]}")
+    results = chain.verify_clinics(carnet_db)
+    slugs = [clinic.slug for clinic, _, _ in results]
+    assert slugs == sorted(slugs) and {"aa-cabinet-verif", "zz-cabinet-verif"} <= set(slugs)
+    assert slugs.index("aa-cabinet-verif") < slugs.index("zz-cabinet-verif")
+    for checked, problems in ((first, 0), (second, 1)):
+        with carnet_db.session(clinic_id=checked.clinic.id) as db:
+            details = [r.details for r in db.exec(sa.select(AuditRecord).where(
+                AuditRecord.action == "verify", AuditRecord.resource_type == "billing_note")).scalars()]
+            assert [json.loads(d) for d in details] == [{"problems": problems}]
