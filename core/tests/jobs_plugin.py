@@ -26,6 +26,8 @@ class ExamplePlugin:
         self.lock = threading.Lock()
         self.mark_delay = mark_delay
         self.schedule_every = schedule_every
+        # when set, each `mark` waits there until as many deliveries are inside the actor
+        self.rendezvous: threading.Barrier | None = None
 
     def _record(self, name: str, value: Any) -> None:
         with self.lock:
@@ -33,6 +35,8 @@ class ExamplePlugin:
 
     def mark(self, clinic_id: int, job: JobContext) -> None:
         self._record("mark", (clinic_id, job.message_id, job.clinic_id))
+        if self.rendezvous is not None:
+            self.rendezvous.wait(timeout=10)
         with job.session(unscoped=True) as db:
             if not once(db, job.key()):
                 return

@@ -98,6 +98,9 @@ def test_a_job_with_not_before_waits_for_its_time(jobs_worker, example, make_cli
 
 def test_a_message_delivered_twice_produces_one_effect(jobs, example, make_clinic):
     example.mark_delay = 0.3
+    # both deliveries inside the actor before either claims its effect (without it, on SQLite the
+    # second delivery's start waits for the first one's write lock, and then finds the job done)
+    example.rendezvous = threading.Barrier(2)
     clinic = make_clinic("alpha", plugins=[])
     with jobs.db.session(clinic_id=clinic.id) as db:
         row = enqueue(db, "example.mark", clinic.id)
@@ -388,3 +391,97 @@ def test_failed_job_records_mask_contact_details_and_keep_no_exception_text():
     assert error == "ValueError: could not mail [email] at [phone]"
     assert "jeanne" not in stack and "12 34" not in stack
     assert stack.startswith("Traceback") and stack.endswith("ValueError") and "test_jobs.py" in stack
+
+
+def _commits_of(session):
+    """(bookkeeping?, waited for the disk?) of a committing unit of work; the second is None on
+    SQLite, where no commit waits (WAL, synchronous=NORMAL)."""
+    from carnet_core.db.session import BOOKKEEPING
+
+    conn = session.connection()
+    durable = None
+    if conn.dialect.name == "postgresql":
+        durable = conn.exec_driver_sql("SELECT current_setting('synchronous_commit')").scalar_one() != "off"
+    return bool(session.info.get(BOOKKEEPING)), durable
+
+
+def test_a_job_costs_four_bookkeeping_transactions_and_only_its_data_waits_for_the_disk(
+    jobs_worker, example, make_clinic
+):
+    from carnet_core.db.session import CarnetSession
+
+    clinic = make_clinic("alpha", plugins=[])
+    jobs_worker.relay.run_once()  # the relay's first pass (and its re-drive) is behind it
+    commits = []
+
+    def noted(session):
+        if not session.in_nested_transaction():
+            commits.append(_commits_of(session))
+
+    sa.event.listen(CarnetSession, "before_commit", noted)
+    try:
+        # given a job enqueued with its data
+        with jobs_worker.db.session(clinic_id=clinic.id) as db:
+            enqueue(db, "example.mark", clinic.id)
+        # when the relay's next pass publishes it and the worker runs it
+        assert jobs_worker.relay.run_once() == 1
+        jobs_worker.broker.join("example")
+        jobs_worker.worker.join()
+    finally:
+        sa.event.remove(CarnetSession, "before_commit", noted)
+    assert clinic_name(jobs_worker.db, clinic.id) == "Alpha!"
+    # then two transactions carry data (the enqueuing one, the job's own) and wait for the disk on
+    # PostgreSQL; the relay and the worker add four of their own (claim, published, started, done),
+    # none waited on the disk: losing one in a crash only means a second, idempotent delivery
+    data = [durable for bookkeeping, durable in commits if not bookkeeping]
+    bookkeeping = [durable for is_bookkeeping, durable in commits if is_bookkeeping]
+    assert len(data) == 2 and len(bookkeeping) == 4, commits
+    if jobs_worker.db.dialect == "postgresql":
+        assert data == [True, True] and bookkeeping == [False] * 4
+
+
+def test_the_relay_re_drives_stale_jobs_at_most_a_tenth_of_redrive_after_late(jobs, carnet_db):
+    relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, redrive_after=2.0))
+    assert relay.redrive_every == pytest.approx(0.2)
+    relay.run_once()
+    # given a job published long ago that no worker ever finished
+    with carnet_db.session(unscoped=True) as db:
+        row = enqueue(db, "example.nightly")
+    relay.run_once()
+    with carnet_db.session(unscoped=True) as db:
+        db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == row.id)
+                   .values(last_seen_at=datetime.now(UTC) - timedelta(seconds=10)))
+    # when the relay passes again at once: no re-drive pass yet
+    relay.run_once()
+    assert outbox_rows(carnet_db)[0].publish_attempts == 1
+    # and after redrive_every: the job is re-driven and published again
+    time.sleep(0.25)
+    assert relay.run_once() == 1
+    again = outbox_rows(carnet_db)[0]
+    assert again.status == "published" and again.publish_attempts == 2
+    assert again.last_error == "re-driven: no sign of life from a worker"
+
+
+def test_a_commit_that_enqueues_wakes_the_relay_of_its_process(plugin_host, carnet_db, example, make_clinic):
+    from carnet_core.jobs.runtime import setup_jobs
+
+    clinic = make_clinic("alpha", plugins=[])
+    # given a relay that polls the outbox only every 60 seconds
+    runtime = setup_jobs(plugin_host.settings, plugin_host, carnet_db, redis_url="",
+                         config=test_jobs_config(plugin_host.settings.env, relay_interval=60.0))
+    try:
+        runtime.start(scheduler=False)
+        time.sleep(0.2)  # its first pass found nothing; it now waits
+        # when a transaction enqueues a job and commits
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            enqueue(db, "example.mark", clinic.id)
+        # then the job runs within seconds, not at the next poll
+        deadline = time.monotonic() + 10
+        while clinic_name(carnet_db, clinic.id) != "Alpha!" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert clinic_name(carnet_db, clinic.id) == "Alpha!"
+        assert carnet_db.relay_wakers == [runtime.relay.wake]
+    finally:
+        runtime.close()
+    # and a stopped relay is no longer woken
+    assert carnet_db.relay_wakers == []

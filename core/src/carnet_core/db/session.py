@@ -19,6 +19,12 @@ TRACE_OPENS = "_trace_opens"
 # Packages whose direct loads of patient rows fail (carnet_core.patients.guard); tests only.
 PATIENT_GUARD = "carnet.patient_guard"
 ACTORS = "carnet.actors"  # the actor names the installed plugins declare (enqueue refuses others)
+# A unit of work of the jobs machinery's own bookkeeping (Database.bookkeeping): not waited on disk.
+BOOKKEEPING = "carnet.bookkeeping"
+# Set by carnet_core.jobs.enqueue: this transaction wrote outbox rows; once it commits, the relays
+# running in this process (Database.relay_wakers) are woken instead of waiting for their next poll.
+ENQUEUED = "carnet.enqueued"
+RELAY_WAKERS = "carnet.relay_wakers"
 
 
 class ScopeError(RuntimeError):
@@ -129,6 +135,24 @@ def _stamp_clinic(session: CarnetSession, flush_context: Any, instances: Any) ->
 event.listen(CarnetSession, "before_flush", _stamp_clinic)
 
 
+def _wake_relays(session: CarnetSession) -> None:
+    """After a commit that enqueued jobs, wake this process's relays (a savepoint released is no
+    commit yet). A relay woken for nothing finds nothing due; one not woken polls as before."""
+    if session.in_nested_transaction() or not session.info.pop(ENQUEUED, False):
+        return
+    for wake in list(session.info.get(RELAY_WAKERS) or ()):
+        wake()
+
+
+def _forget_enqueued(session: CarnetSession, previous_transaction: Any) -> None:
+    if not session.in_transaction():  # the whole transaction rolled back: its outbox rows with it
+        session.info.pop(ENQUEUED, None)
+
+
+event.listen(CarnetSession, "after_commit", _wake_relays)
+event.listen(CarnetSession, "after_soft_rollback", _forget_enqueued)
+
+
 @event.listens_for(CarnetSession, "after_begin")
 def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any) -> None:
     """PostgreSQL: tell the row-level security policies which clinic this transaction is bound to
@@ -142,8 +166,11 @@ def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any)
     # READ transaction still gets its snapshot at its first real statement (audit.begin_snapshot
     # relies on it). The values are an integer and a keyword, never text from outside.
     clinic = "" if clinic_id is None else str(int(clinic_id))
+    # A bookkeeping unit of work (see Database.bookkeeping) does not wait for its WAL flush.
+    relaxed = "; SET LOCAL synchronous_commit = off" if session.info.get(BOOKKEEPING) else ""
     connection.exec_driver_sql(
         f"SET LOCAL carnet.clinic_id = '{clinic}'; SET LOCAL carnet.unscoped = '{'on' if unscoped else 'off'}'"
+        + relaxed
     )
 
 
@@ -250,6 +277,9 @@ class Database:
         self.actors: frozenset[str] | None = None
         # Whether this process already checked that row-level security applies (process.warn_rls_bypass).
         self.rls_checked = False
+        # Wake-ups of the outbox relays running in this process (Relay.start adds its own): called
+        # after a commit that enqueued jobs, so a job is published at once, not at the next poll.
+        self.relay_wakers: list[Any] = []
 
     @property
     def dialect(self) -> str:
@@ -265,6 +295,7 @@ class Database:
             session.info[PATIENT_GUARD] = self.patient_guard
         if self.actors is not None:
             session.info[ACTORS] = self.actors
+        session.info[RELAY_WAKERS] = self.relay_wakers
         if clinic_id is not None:
             session.info["clinic_id"] = clinic_id
         elif unscoped:
@@ -284,6 +315,25 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def bookkeeping(self) -> Iterator[CarnetSession]:
+        """An unscoped unit of work for the jobs machinery's own bookkeeping, committed without
+        waiting for the disk on PostgreSQL (`synchronous_commit = off` for this transaction only).
+
+        Only for rows whose loss in a database crash means a job delivered once more, never for
+        data: the outbox's claims, its marks (published, running, done, released, re-driven). Such
+        a commit is visible at once and reaches the disk within a fraction of a second (the WAL
+        writer), or with the next ordinary commit, which flushes the WAL up to itself; a crash in
+        between can only roll the row back to an earlier state: a claimed row claimable again, a
+        published or done row published again, and jobs are at-least-once and safe to run twice
+        (their effects, recorded under an idempotency key, are committed durably in the job's own
+        transaction). The caller's data, the audit trail, billing and every business row stay in
+        ordinary, durable transactions. On SQLite (WAL, synchronous=NORMAL) nothing changes.
+        """
+        with self.session(unscoped=True) as session:
+            session.info[BOOKKEEPING] = True
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

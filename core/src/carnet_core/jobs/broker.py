@@ -83,21 +83,31 @@ class OutboxMiddleware(Middleware):
         self.db = db
         self._retries: dict[str, int] = {}  # retries made before the attempt in progress
 
-    def _outbox_state(self, message_id: str) -> str | None:
+    def _start(self, message_id: str) -> str | None:
+        """Count a run of the job and note its sign of life, unless it is finished; returns the
+        outbox row's state (None: no row). One bookkeeping transaction: the UPDATE touches only
+        a row still pending or published (a fast worker may see the row before the relay marked
+        it published) and says so; only when it touched nothing is the state read, to tell a
+        finished job (skipped) from a message of no outbox row (run)."""
         t = OutboxMessage.__table__.c
-        with self.db.session(unscoped=True) as s:
-            return s.execute(
-                sa.select(t.status).where(t.message_id == message_id)
+        with self.db.bookkeeping() as s:
+            touched = s.execute(
+                sa.update(OutboxMessage.__table__)
+                .where(t.message_id == message_id, t.status.in_((PENDING, PUBLISHED)))
+                .values(last_seen_at=utcnow(), runs=t.runs + 1)
+                .returning(t.status)
             ).scalar_one_or_none()
+            if touched is not None:
+                return str(touched)
+            return s.execute(sa.select(t.status).where(t.message_id == message_id)).scalar_one_or_none()
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         outbox_id = message.options.get(OUTBOX_ID_OPTION)
         if outbox_id is not None:
-            state = self._outbox_state(message.message_id)
+            state = self._start(message.message_id)
             if state in (DONE, FAILED, EXPIRED):
                 log.info("job %s already %s; skipping a redelivery", message.message_id, state)
                 raise SkipMessage("job already finished")
-            self._touch(message.message_id, runs=True)
         job = JobContext(
             message_id=message.message_id,
             actor=message.actor_name,
@@ -111,24 +121,22 @@ class OutboxMiddleware(Middleware):
         self._retries[message.message_id] = job.retries
         set_current(job)
 
-    def _touch(self, message_id: str, runs: bool = False, error: str | None = None) -> None:
+    def _touch(self, message_id: str, error: str) -> None:
+        """A sign of life after a failed attempt that will be retried (bookkeeping)."""
         t = OutboxMessage.__table__.c
-        values: dict[str, Any] = {"last_seen_at": utcnow()}
-        if runs:
-            values["runs"] = t.runs + 1
-        if error is not None:
-            values["last_error"] = error
-        with self.db.session(unscoped=True) as s:
+        with self.db.bookkeeping() as s:
             s.execute(
                 sa.update(OutboxMessage.__table__)
-                # a fast worker may see the row before the relay marked it published
                 .where(t.message_id == message_id, t.status.in_((PENDING, PUBLISHED)))
-                .values(**values)
+                .values(last_seen_at=utcnow(), last_error=error)
             )
 
     def _finish(self, message_id: str, status: str, error: str | None = None) -> None:
+        # Bookkeeping (see Database.bookkeeping): lost in a database crash, the row goes back to
+        # published and is re-driven; the job's effect, committed durably under its idempotency
+        # key, is not made twice. A job that failed for good is kept durably (_record_failure).
         t = OutboxMessage.__table__.c
-        with self.db.session(unscoped=True) as s:
+        with self.db.bookkeeping() as s:
             s.execute(
                 sa.update(OutboxMessage.__table__)
                 .where(t.message_id == message_id)

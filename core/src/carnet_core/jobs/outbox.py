@@ -5,6 +5,11 @@ under a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a single conditional UP
 whose writers are serialised), publishes them, and marks them published. If the broker is down the
 rows stay pending and are retried with backoff; a crash between publishing and marking only means
 a second delivery, which idempotent actors absorb.
+
+The relay's own writes (claims, marks, releases, re-drives) are bookkeeping: committed without
+waiting for the disk on PostgreSQL (`Database.bookkeeping`), since losing one in a database crash
+only brings a row back to an earlier state, and so a job delivered once more. The outbox row itself
+is written in the caller's (durable) transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -23,7 +29,7 @@ from dramatiq import Message
 from dramatiq.errors import ActorNotFound
 
 from carnet_core.db.base import utcnow
-from carnet_core.db.session import ACTORS, CarnetSession, Database
+from carnet_core.db.session import ACTORS, ENQUEUED, CarnetSession, Database
 from carnet_core.jobs.config import JobsConfig, JobsError
 from carnet_core.jobs.models import DONE, EXPIRED, FAILED, PENDING, PUBLISHED, OutboxMessage
 
@@ -91,6 +97,7 @@ def enqueue_with_options(
     )
     db.add(row)
     db.flush()
+    db.info[ENQUEUED] = True  # wake this process's relays once the transaction commits
     return row
 
 
@@ -117,6 +124,7 @@ class Relay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._next_redrive = 0.0  # monotonic time of the next re-drive pass (the first pass does one)
         self.broker_checked = False
         self.before_publish: list[Any] = []  # callables run once before the first publish
 
@@ -143,26 +151,17 @@ class Relay:
         )
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
-        # one transaction: the claim and the read of what it claimed, committed when the session
-        # closes, before anything is published
-        with self.db.session(unscoped=True) as s:
-            s.execute(
+        # one statement claims and returns what it claimed (its transaction committed when the
+        # session closes, before anything is published)
+        with self.db.bookkeeping() as s:
+            claimed = s.execute(
                 sa.update(OutboxMessage.__table__)
                 .where(t.id.in_(candidates.scalar_subquery()), self._due_condition(now))
                 .values(claimed_by=token, claimed_until=until)
-            )
-            rows = (
-                s.execute(
-                    sa.select(OutboxMessage)
-                    .where(OutboxMessage.claimed_by == token)
-                    .order_by(OutboxMessage.id)
-                )
-                .scalars()
-                .all()
-            )
-            for row in rows:
-                s.expunge(row)
-        return list(rows)
+                .returning(*OutboxMessage.__table__.c)
+            ).all()
+        # RETURNING gives rows in no set order: published in id order
+        return sorted((OutboxMessage(**row._mapping) for row in claimed), key=lambda row: row.id or 0)
 
     # -- publishing ---------------------------------------------------------------------------
     def message_for(self, row: OutboxMessage) -> Message[Any]:
@@ -216,7 +215,7 @@ class Relay:
                     self._release(pending, f"publish failed: {type(exc).__name__}", delay=delay)
                 return published
             now = utcnow()
-            with self.db.session(unscoped=True) as s:
+            with self.db.bookkeeping() as s:
                 s.execute(
                     sa.update(OutboxMessage.__table__)
                     .where(t.id == row.id, t.claimed_by == row.claimed_by, t.status == PENDING)
@@ -239,7 +238,7 @@ class Relay:
 
     def _release(self, row: OutboxMessage, error: str, delay: float) -> None:
         t = OutboxMessage.__table__.c
-        with self.db.session(unscoped=True) as s:
+        with self.db.bookkeeping() as s:
             s.execute(
                 sa.update(OutboxMessage.__table__)
                 .where(t.id == row.id, t.claimed_by == row.claimed_by)
@@ -256,7 +255,7 @@ class Relay:
         (a message lost by the broker, a worker killed without its message being requeued)."""
         t = OutboxMessage.__table__.c
         cutoff = utcnow() - timedelta(seconds=self.config.redrive_after)
-        with self.db.session(unscoped=True) as s:
+        with self.db.bookkeeping() as s:
             result = s.execute(
                 sa.update(OutboxMessage.__table__)
                 .where(t.status == PUBLISHED, t.last_seen_at < cutoff)
@@ -272,9 +271,19 @@ class Relay:
             log.warning("re-driving %d published job(s) that no worker finished", count)
         return count
 
+    @property
+    def redrive_every(self) -> float:
+        """Seconds between two re-drive passes: a tenth of CARNET_JOBS_REDRIVE_AFTER, at most a
+        minute (a stale job is re-driven at most that late; each pass would otherwise be one
+        more transaction a relay pass, every second)."""
+        return min(60.0, self.config.redrive_after / 10)
+
     def run_once(self) -> int:
-        """One pass: re-drive stale jobs, then claim and publish due rows; returns how many."""
-        self.redrive()
+        """One pass: re-drive stale jobs (when `redrive_every` has passed since the last time),
+        then claim and publish due rows; returns how many published."""
+        if time.monotonic() >= self._next_redrive:
+            self.redrive()
+            self._next_redrive = time.monotonic() + self.redrive_every
         total = 0
         while True:
             rows = self.claim()
@@ -297,8 +306,13 @@ class Relay:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="carnet-relay", daemon=True)
         self._thread.start()
+        # a commit in this process that enqueued jobs wakes the relay (the poll stays for jobs
+        # enqueued by other processes, scheduled jobs and retries after a broker failure)
+        self.db.relay_wakers.append(self.wake)
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.wake in self.db.relay_wakers:
+            self.db.relay_wakers.remove(self.wake)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -307,15 +321,19 @@ class Relay:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            wait = self.config.relay_interval
             try:
                 self.run_once()
-                if self._failures:
-                    wait = max(wait, self.backoff())
+                # the broker is down: its backoff is waited out, whatever commits wake the relay
+                backoff = self.backoff() if self._failures else 0.0
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
-                wait = max(wait, 5.0)
-            self._wake.wait(wait)
+                backoff = 5.0
+            if backoff:
+                self._stop.wait(max(self.config.relay_interval, backoff))
+            else:
+                # a wake-up (set before this wait, or during it) starts the next pass at once: the
+                # commit that woke the relay came before, so that pass sees its rows
+                self._wake.wait(self.config.relay_interval)
             self._wake.clear()
 
 
