@@ -393,56 +393,70 @@ def test_failed_job_records_mask_contact_details_and_keep_no_exception_text():
     assert stack.startswith("Traceback") and stack.endswith("ValueError") and "test_jobs.py" in stack
 
 
-def _commits_of(session):
-    """(bookkeeping?, waited for the disk?) of a committing unit of work; the second is None on
-    SQLite, where no commit waits (WAL, synchronous=NORMAL)."""
-    from carnet_core.db.session import BOOKKEEPING
-
-    conn = session.connection()
-    durable = None
-    if conn.dialect.name == "postgresql":
-        durable = conn.exec_driver_sql("SELECT current_setting('synchronous_commit')").scalar_one() != "off"
-    return bool(session.info.get(BOOKKEEPING)), durable
-
-
-def test_a_job_costs_four_bookkeeping_transactions_and_only_its_data_waits_for_the_disk(
-    jobs_worker, example, make_clinic
+def test_a_job_costs_four_bookkeeping_statements_and_only_its_data_waits_for_the_disk(
+    jobs_worker, example, make_clinic, monkeypatch
 ):
+    from contextlib import contextmanager
+
     from carnet_core.db.session import CarnetSession
 
+    db = jobs_worker.db
     clinic = make_clinic("alpha", plugins=[])
     jobs_worker.relay.run_once()  # the relay's first pass (and its re-drive) is behind it
-    commits = []
+    units, data = [], []  # the statements of each bookkeeping unit; the data transactions committed
+    bookkeeping = db.bookkeeping
 
-    def noted(session):
+    @contextmanager
+    def counted():
+        with bookkeeping() as conn:
+            statements = []
+            units.append(statements)
+
+            def seen(conn, cursor, statement, *args):
+                statements.append(statement)
+
+            sa.event.listen(conn, "before_cursor_execute", seen)
+            try:
+                yield conn
+            finally:
+                sa.event.remove(conn, "before_cursor_execute", seen)
+
+    def committed(session):
         if not session.in_nested_transaction():
-            commits.append(_commits_of(session))
+            data.append(session)
 
-    sa.event.listen(CarnetSession, "before_commit", noted)
+    monkeypatch.setattr(db, "bookkeeping", counted)
+    sa.event.listen(CarnetSession, "after_commit", committed)
     try:
         # given a job enqueued with its data
-        with jobs_worker.db.session(clinic_id=clinic.id) as db:
-            enqueue(db, "example.mark", clinic.id)
+        with db.session(clinic_id=clinic.id) as s:
+            enqueue(s, "example.mark", clinic.id)
         # when the relay's next pass publishes it and the worker runs it
         assert jobs_worker.relay.run_once() == 1
         jobs_worker.broker.join("example")
         jobs_worker.worker.join()
     finally:
-        sa.event.remove(CarnetSession, "before_commit", noted)
-    assert clinic_name(jobs_worker.db, clinic.id) == "Alpha!"
-    # then two transactions carry data (the enqueuing one, the job's own) and wait for the disk on
-    # PostgreSQL; the relay and the worker add four of their own (claim, published, started, done),
-    # none waited on the disk: losing one in a crash only means a second, idempotent delivery
-    data = [durable for bookkeeping, durable in commits if not bookkeeping]
-    bookkeeping = [durable for is_bookkeeping, durable in commits if is_bookkeeping]
-    assert len(data) == 2 and len(bookkeeping) == 4, commits
-    if jobs_worker.db.dialect == "postgresql":
-        assert data == [True, True] and bookkeeping == [False] * 4
+        sa.event.remove(CarnetSession, "after_commit", committed)
+    assert clinic_name(db, clinic.id) == "Alpha!"
+    # then two transactions carry data (the enqueuing one, the job's own); the relay and the worker
+    # add four bookkeeping units of one statement each (claim, published, started, done)
+    assert len(data) == 2
+    assert [len(statements) for statements in units] == [1, 1, 1, 1], units
+    if db.dialect == "postgresql":
+        # each in autocommit, not waited on the disk (losing one in a crash means one more,
+        # idempotent delivery); the data waits for it
+        with bookkeeping() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "off"
+            assert conn.connection.driver_connection.autocommit is True
+        with db.session(unscoped=True) as s:
+            assert s.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
 
 
 def test_the_relay_re_drives_stale_jobs_at_most_a_tenth_of_redrive_after_late(jobs, carnet_db):
-    relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, redrive_after=2.0))
-    assert relay.redrive_every == pytest.approx(0.2)
+    relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, redrive_after=20.0))
+    clock = [1000.0]
+    relay.clock = lambda: clock[0]
+    assert relay.redrive_every == pytest.approx(2.0)
     relay.run_once()
     # given a job published long ago that no worker ever finished
     with carnet_db.session(unscoped=True) as db:
@@ -450,12 +464,13 @@ def test_the_relay_re_drives_stale_jobs_at_most_a_tenth_of_redrive_after_late(jo
     relay.run_once()
     with carnet_db.session(unscoped=True) as db:
         db.execute(sa.update(OutboxMessage).where(OutboxMessage.id == row.id)
-                   .values(last_seen_at=datetime.now(UTC) - timedelta(seconds=10)))
-    # when the relay passes again at once: no re-drive pass yet
+                   .values(last_seen_at=datetime.now(UTC) - timedelta(seconds=60)))
+    # when the relay passes again within redrive_every: no re-drive pass yet
+    clock[0] += 1.9
     relay.run_once()
     assert outbox_rows(carnet_db)[0].publish_attempts == 1
-    # and after redrive_every: the job is re-driven and published again
-    time.sleep(0.25)
+    # and once redrive_every has passed: the job is re-driven and published again
+    clock[0] += 0.2
     assert relay.run_once() == 1
     again = outbox_rows(carnet_db)[0]
     assert again.status == "published" and again.publish_attempts == 2

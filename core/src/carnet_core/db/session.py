@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,8 +20,6 @@ TRACE_OPENS = "_trace_opens"
 # Packages whose direct loads of patient rows fail (carnet_core.patients.guard); tests only.
 PATIENT_GUARD = "carnet.patient_guard"
 ACTORS = "carnet.actors"  # the actor names the installed plugins declare (enqueue refuses others)
-# A unit of work of the jobs machinery's own bookkeeping (Database.bookkeeping): not waited on disk.
-BOOKKEEPING = "carnet.bookkeeping"
 # Set by carnet_core.jobs.enqueue: this transaction wrote outbox rows; once it commits, the relays
 # running in this process (Database.relay_wakers) are woken instead of waiting for their next poll.
 ENQUEUED = "carnet.enqueued"
@@ -166,11 +165,8 @@ def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any)
     # READ transaction still gets its snapshot at its first real statement (audit.begin_snapshot
     # relies on it). The values are an integer and a keyword, never text from outside.
     clinic = "" if clinic_id is None else str(int(clinic_id))
-    # A bookkeeping unit of work (see Database.bookkeeping) does not wait for its WAL flush.
-    relaxed = "; SET LOCAL synchronous_commit = off" if session.info.get(BOOKKEEPING) else ""
     connection.exec_driver_sql(
         f"SET LOCAL carnet.clinic_id = '{clinic}'; SET LOCAL carnet.unscoped = '{'on' if unscoped else 'off'}'"
-        + relaxed
     )
 
 
@@ -181,9 +177,12 @@ def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any)
 LOCK_TIMEOUT_S = 30.0
 
 
-def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None = None, **kwargs: Any) -> sa.Engine:
+def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None = None, bookkeeping: bool = False,
+                **kwargs: Any) -> sa.Engine:
     """An engine for `url`; on PostgreSQL, `role` makes every connection `SET ROLE` to it (the
-    application role that row-level security applies to, see CARNET_DATABASE_ROLE)."""
+    application role that row-level security applies to, see CARNET_DATABASE_ROLE), and
+    `bookkeeping` makes a small pool of autocommit connections whose commits do not wait for the
+    disk (`Database.bookkeeping`, PostgreSQL only)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": lock_timeout}, hide_parameters=True,
@@ -222,10 +221,13 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    connect_args = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
+    options = f"-c lock_timeout={int(lock_timeout * 1000)}"
+    if bookkeeping:
+        options += " -c synchronous_commit=off"
+        kwargs = {"isolation_level": "AUTOCOMMIT", "pool_size": 2, **kwargs}
     engine = sa.create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=30, hide_parameters=True,
-        connect_args=connect_args, **kwargs
+        url, pool_pre_ping=True, **{"pool_size": 10, **kwargs}, max_overflow=30, hide_parameters=True,
+        connect_args={"options": options}
     )
     if role:
 
@@ -264,6 +266,9 @@ class Database:
     ):
         self.url = url
         self.engine = engine or make_engine(url, lock_timeout=lock_timeout, role=role)
+        self._lock_timeout, self._role = lock_timeout, role
+        self._bookkeeping_engine: sa.Engine | None = None
+        self._bookkeeping_lock = threading.Lock()
         self._factory = orm.sessionmaker(
             bind=self.engine, class_=CarnetSession, expire_on_commit=False
         )
@@ -317,26 +322,39 @@ class Database:
             session.close()
 
     @contextmanager
-    def bookkeeping(self) -> Iterator[CarnetSession]:
-        """An unscoped unit of work for the jobs machinery's own bookkeeping, committed without
-        waiting for the disk on PostgreSQL (`synchronous_commit = off` for this transaction only).
+    def bookkeeping(self) -> Iterator[sa.Connection]:
+        """A connection for the jobs machinery's own bookkeeping, each statement committed on its
+        own without waiting for the disk on PostgreSQL.
 
         Only for rows whose loss in a database crash means a job delivered once more, never for
-        data: the outbox's claims, its marks (published, running, done, released, re-driven). Such
-        a commit is visible at once and reaches the disk within a fraction of a second (the WAL
-        writer), or with the next ordinary commit, which flushes the WAL up to itself; a crash in
-        between can only roll the row back to an earlier state: a claimed row claimable again, a
-        published or done row published again, and jobs are at-least-once and safe to run twice
-        (their effects, recorded under an idempotency key, are committed durably in the job's own
-        transaction). The caller's data, the audit trail, billing and every business row stay in
-        ordinary, durable transactions. On SQLite (WAL, synchronous=NORMAL) nothing changes.
+        data: the outbox's claims and marks (published, started, done, expired), releases and
+        re-drives, each one statement on the outbox (not clinic-owned: no row-level security
+        setting to carry). On PostgreSQL the connection comes from a small pool of its own, in
+        autocommit (no BEGIN and COMMIT round trips) with `synchronous_commit = off`: a commit
+        is visible at once and reaches the disk within a fraction of a second (the WAL writer), or
+        with the next ordinary commit, which flushes the WAL up to itself. A crash in between can
+        only roll a row back to an earlier state: a claimed row claimable again, a published or
+        done row published again; jobs are at-least-once and safe to run twice (their effects,
+        under an idempotency key, are committed durably in the job's own transaction). The
+        caller's data, the audit trail, billing and every business row stay in ordinary, durable
+        transactions (`session`). On SQLite (WAL, synchronous=NORMAL: no commit waits for the
+        disk) the block is one ordinary transaction.
         """
-        with self.session(unscoped=True) as session:
-            session.info[BOOKKEEPING] = True
-            yield session
+        if self.dialect != "postgresql":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._bookkeeping_lock:
+            if self._bookkeeping_engine is None:
+                self._bookkeeping_engine = make_engine(self.url, lock_timeout=self._lock_timeout, role=self._role,
+                                                       bookkeeping=True)
+        with self._bookkeeping_engine.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._bookkeeping_engine is not None:
+            self._bookkeeping_engine.dispose()
 
 
 def _keep_opens(session: CarnetSession) -> None:

@@ -85,10 +85,10 @@ class OutboxMiddleware(Middleware):
 
     def _start(self, message_id: str) -> str | None:
         """Count a run of the job and note its sign of life, unless it is finished; returns the
-        outbox row's state (None: no row). One bookkeeping transaction: the UPDATE touches only
-        a row still pending or published (a fast worker may see the row before the relay marked
-        it published) and says so; only when it touched nothing is the state read, to tell a
-        finished job (skipped) from a message of no outbox row (run)."""
+        outbox row's state (None: no row). One bookkeeping statement (`Database.bookkeeping`):
+        the UPDATE touches only a row still pending or published (a fast worker may see the row
+        before the relay marked it published) and says so; only when it touched nothing is the
+        state read, to tell a finished job (skipped) from a message of no outbox row (run)."""
         t = OutboxMessage.__table__.c
         with self.db.bookkeeping() as s:
             touched = s.execute(

@@ -6,10 +6,10 @@ whose writers are serialised), publishes them, and marks them published. If the 
 rows stay pending and are retried with backoff; a crash between publishing and marking only means
 a second delivery, which idempotent actors absorb.
 
-The relay's own writes (claims, marks, releases, re-drives) are bookkeeping: committed without
-waiting for the disk on PostgreSQL (`Database.bookkeeping`), since losing one in a database crash
-only brings a row back to an earlier state, and so a job delivered once more. The outbox row itself
-is written in the caller's (durable) transaction.
+The relay's own writes (claims, marks, releases, re-drives) are bookkeeping, one statement each,
+committed without waiting for the disk on PostgreSQL (`Database.bookkeeping`): losing one in a
+database crash only brings a row back to an earlier state, and so a job delivered once more. The
+outbox row itself is written in the caller's (durable) transaction.
 """
 
 from __future__ import annotations
@@ -125,6 +125,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._failures = 0
         self._next_redrive = 0.0  # monotonic time of the next re-drive pass (the first pass does one)
+        self.clock = time.monotonic
         self.broker_checked = False
         self.before_publish: list[Any] = []  # callables run once before the first publish
 
@@ -151,8 +152,7 @@ class Relay:
         )
         if self.db.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
-        # one statement claims and returns what it claimed (its transaction committed when the
-        # session closes, before anything is published)
+        # one statement claims and returns what it claimed (committed before anything is published)
         with self.db.bookkeeping() as s:
             claimed = s.execute(
                 sa.update(OutboxMessage.__table__)
@@ -281,9 +281,9 @@ class Relay:
     def run_once(self) -> int:
         """One pass: re-drive stale jobs (when `redrive_every` has passed since the last time),
         then claim and publish due rows; returns how many published."""
-        if time.monotonic() >= self._next_redrive:
+        if self.clock() >= self._next_redrive:
             self.redrive()
-            self._next_redrive = time.monotonic() + self.redrive_every
+            self._next_redrive = self.clock() + self.redrive_every
         total = 0
         while True:
             rows = self.claim()
