@@ -73,3 +73,32 @@ def test_a_failing_observer_does_not_undo_the_action(inline_plugins, carnet_db, 
     assert len(observer.seen) == 1
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert len(db.exec(select(AuditRecord)).all()) == 1
+
+
+def test_the_notifier_reads_a_clinics_modules_only_when_a_plugin_observes(
+    inline_plugins, carnet_settings, plugin_host, carnet_db, make_clinic
+):
+    import sqlalchemy as sa
+
+    from carnet_core.audit.events import ENABLED_KEY, AuditNotifier
+    from carnet_core.plugins import build_plugin_host
+
+    clinic = make_clinic("avec", plugins=["observer"])
+    quiet = build_plugin_host(carnet_settings)  # the installed plugins: none observes audit records
+    for host, reads, enabled in ((quiet, 0, frozenset()), (plugin_host, 1, frozenset({"observer"}))):
+        statements = []
+
+        def seen(conn, cursor, statement, *args, _into=statements):
+            _into.append(statement)
+
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            event = audit.record(db, action="read", resource_type="patient", actor="system")
+            sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+            try:
+                AuditNotifier(carnet_db, host).prepare(db, [event])
+            finally:
+                sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+            assert db.info[ENABLED_KEY] == {clinic.id: enabled}
+        # a job's or a command's transaction asks which modules the clinic enabled only when the
+        # answer could matter
+        assert sum("core_clinic_plugin" in s for s in statements) == reads

@@ -41,6 +41,11 @@ class AuditNotifier:
         if getattr(principal, "clinic_id", None) in clinic_ids and getattr(principal, "enabled_plugins", None):
             known[principal.clinic_id] = frozenset(principal.enabled_plugins)
         missing = clinic_ids - set(known)
+        if missing and not self._observers():
+            # no plugin observes audit records: which ones a clinic enabled changes nothing (a job's
+            # or a command's transaction skips the query)
+            known.update((clinic_id, frozenset()) for clinic_id in missing)
+            missing = set()
         if missing:
             table = ClinicPlugin.__table__
             rows = session.connection().execute(
@@ -54,6 +59,13 @@ class AuditNotifier:
             for clinic_id in missing:
                 known[clinic_id] = frozenset(found[clinic_id] & set(self.host.names))
         session.info[ENABLED_KEY] = known
+
+    def _observers(self) -> set[str]:
+        """The loaded plugins (core aside) that implement `audit_event`."""
+        from carnet_core.plugins import CORE_PLUGIN
+
+        pm = self.host.pm
+        return {pm.get_name(impl.plugin) for impl in pm.hook.audit_event.get_hookimpls()} - {CORE_PLUGIN}
 
     def _enabled(self, clinic_id: int, info: dict[str, Any]) -> frozenset[str]:
         return info.get(ENABLED_KEY, {}).get(clinic_id, frozenset())
