@@ -511,3 +511,32 @@ def test_a_sealed_value_copied_into_a_new_unsaved_row_does_not_open(carnet_db, c
             open_(db, copy, "body")  # the new row gets its own id first, which the value is not bound to
         assert copy.id is not None and copy.id != note_id
         assert open_(db, db.get(EncNote, note_id), "body") == "secret"
+
+
+def test_opening_then_sealing_reads_the_clinic_keys_once_and_seals_with_the_active_version(
+    carnet_db, clinic, tables
+):
+    old_id = _note(carnet_db, clinic.id, "sealed with v1")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        rotate(db, clinic.id)
+    for note_id, text in ((old_id, "sealed with v1"), (_note(carnet_db, clinic.id, "sealed with v2"), "sealed with v2")):
+        statements = []
+
+        def seen(conn, cursor, statement, *args, _into=statements):
+            _into.append(statement)
+
+        # given a transaction that opens a value (of the rotated version, then of the active one)
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+            try:
+                assert open_(db, db.get(EncNote, note_id), "body") == text
+                # when it seals another one
+                note = EncNote()
+                seal(db, note, "title", "new")
+            finally:
+                sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+        # then the clinic's key rows were read once, and the new value uses the active version (2)
+        assert sum("FROM core_data_key" in s for s in statements) == 1
+        assert bytes(note.title[2:6]) == (2).to_bytes(4, "big")
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            assert open_(db, db.get(EncNote, note.id), "title") == "new"

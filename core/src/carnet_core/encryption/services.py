@@ -146,11 +146,22 @@ def _data_key(db: Any, clinic_id: int, version: int, purpose: str = PURPOSE_DATA
     slot = ("data", clinic_id, purpose, version)
     if slot in cache:
         return cache[slot]
-    row = db.exec(_select_data_keys(db, clinic_id, purpose).where(DataKey.version == version)).first()
+    # The active version comes in the same query (a transaction that opens a value often seals
+    # one next): the newest active row, as `_active_data_key` would choose it.
+    active_slot = ("active", clinic_id, purpose)
+    wanted = DataKey.version == version
+    if active_slot not in cache:
+        wanted = sa.or_(wanted, DataKey.state == STATE_ACTIVE)
+    rows = db.exec(_select_data_keys(db, clinic_id, purpose).where(wanted)).all()
+    row = next((r for r in rows if r.version == version), None)
     if row is None:
         raise DecryptionError("sealed value names a clinic key version that does not exist")
     key = _Key(KIND_CLINIC, version, _unwrap_data_key(db, row))
     cache[slot] = key
+    active = max((r for r in rows if r.state == STATE_ACTIVE), key=lambda r: r.version, default=None)
+    if active is not None and active_slot not in cache:
+        newest = key if active.version == version else _Key(KIND_CLINIC, active.version, _unwrap_data_key(db, active))
+        cache[active_slot] = cache[("data", clinic_id, purpose, active.version)] = newest
     return key
 
 
