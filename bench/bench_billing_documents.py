@@ -73,7 +73,7 @@ def bench_pdf(db: Any, host: Any, clinic: Any, who: Any, patients: list[int], co
             s.info["principal"] = f"user:{who.user_id}"
             notes.issue(s, who, note_id)
         issued = time.perf_counter()
-        runtime.relay.run_once()  # what the relay does on its next tick
+        runtime.relay.run_once()  # the pass the issuing commit wakes a relay of this process to make
         # until the worker has acknowledged the message (after the actor's transaction committed):
         # a blocking wait, not a loop of queries that would take the worker's CPU in this process;
         # without a timeout Dramatiq joins the queue in this thread (with one it starts a thread per
