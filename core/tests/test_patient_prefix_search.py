@@ -172,7 +172,7 @@ def test_the_patient_list_page_finds_by_first_letters(client, clinic, carnet_db,
     register_patients(carnet_db, clinic.id, NAMES)
     token = login_as(client, staff("secretary"))
     page = client.get("/patients/")
-    assert "Début du nom ou du prénom, e-mail ou téléphone" in page.text
+    assert "Début du nom ou du prénom, date de naissance (23/04/2014), e-mail ou téléphone" in page.text
     found = client.post("/patients/search", data={"q": "Mar", "_csrf_token": token})
     assert found.status_code == 200
     assert "MARTIN Julie" in found.text and "MARCHAND Paul" in found.text and "MOREAU" not in found.text

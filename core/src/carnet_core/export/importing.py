@@ -163,12 +163,14 @@ def _refuse_unless_empty(database: Any, clinic: dict[str, Any], users: list[dict
 
 def _patient_indexes(db: Any, clinic_id: int) -> Any:
     from carnet_core.encryption import blind_index
+    from carnet_core.patients import prefixes
 
     def fill(record: dict[str, Any]) -> dict[str, Any]:
         return {
             "last_name_bidx": blind_index(db, clinic_id, "core_patient.last_name", record.get("last_name"), "name"),
             "email_bidx": blind_index(db, clinic_id, "core_patient.email", record.get("email"), "email"),
             "phone_bidx": blind_index(db, clinic_id, "core_patient.phone", record.get("phone"), "phone"),
+            "birth_date_bidx": prefixes.birth_date_index(db, clinic_id, record.get("birth_date")),
             # the name prefixes are written below for live patients (`_patient_prefixes`)
             "prefixes_indexed": record.get("erased_at") is None,
         }

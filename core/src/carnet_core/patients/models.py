@@ -34,6 +34,7 @@ class Patient(ClinicOwned, SQLModel, table=True):
         sa.Index("ix_core_patient_clinic_last_name", "clinic_id", "last_name_bidx"),
         sa.Index("ix_core_patient_clinic_email", "clinic_id", "email_bidx"),
         sa.Index("ix_core_patient_clinic_phone", "clinic_id", "phone_bidx"),
+        sa.Index("ix_core_patient_clinic_birth_date", "clinic_id", "birth_date_bidx"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -55,8 +56,12 @@ class Patient(ClinicOwned, SQLModel, table=True):
     last_name_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
     email_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
     phone_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
-    # Whether the name prefixes of this patient are in core_patient_name_prefix (set by every write
-    # of a name; patients registered before the prefix search are indexed by `carnet init`).
+    # Search by birth date (staff type "23/04/2014"): the clinic's keyed HMAC of the ISO date, as
+    # for the e-mail and phone (docs/DEVELOPING.md, "Searching sealed fields").
+    birth_date_bidx: bytes | None = Field(default=None, sa_type=sa.LargeBinary(16))
+    # Whether the search indexes written from opened values are up to date: the name prefixes in
+    # core_patient_name_prefix and the birth date's index (set by every write of a name or a birth
+    # date; patients registered before these searches are indexed by `carnet init`).
     prefixes_indexed: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     practitioner_id: int | None = Field(default=None, foreign_key="core_user.id", index=True)
     archived: bool = Field(default=False)

@@ -275,8 +275,8 @@ class PatientAccess:
         return self.names([patient_id], cared_for=(patient_id,) if cares else ()).get(patient_id)
 
     def search(self, q: str, limit: int = 10) -> list[PatientRef]:
-        """Search by the first letters of the names, or exact e-mail or phone (blind indexes), among the patients this
-        principal sees; audited by the registry (one record per patient found)."""
+        """Search by the first letters of the names, birth date, or exact e-mail or phone (blind indexes), among the
+        patients this principal sees; audited by the registry (one record per patient found)."""
         q = (q or "").strip()
         if not q or len(q) > 200 or not self._is_staff():
             return []

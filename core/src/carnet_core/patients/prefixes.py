@@ -22,11 +22,19 @@ What the tokens reveal, and why it is acceptable here:
 - one-letter prefixes are not indexed (they would split the clinic in 26 groups) and a query
   needs two letters.
 Erasing a patient deletes their rows with the key (`erase_patient`).
+
+Search by birth date ("23/04/2014") uses one more blind index on the patient row
+(`birth_date_bidx`, domain "core_patient.birth_date", the ISO date): an exact value, as the
+e-mail's and the phone's, written with every birth date and by the same back-fill. A birth date
+has few possible values (about 40,000 in a century), so the index is only as strong as its key:
+without the clinic's blind-index key a copy of the database cannot test a date; within a clinic it
+shows which patients share a birth date (twins), no more than the exact name index shows.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,7 +42,7 @@ import sqlalchemy as sa
 from sqlmodel import delete, select
 
 from carnet_core.encryption.normalise import LONGEST_PREFIX, SHORTEST_PREFIX, name_prefixes, name_words
-from carnet_core.encryption.services import KeyDestroyed, blind_indexes
+from carnet_core.encryption.services import KeyDestroyed, blind_index, blind_indexes
 from carnet_core.encryption.unreadable import open_or_unreadable, readable
 from carnet_core.patients.models import Patient, PatientNamePrefix
 
@@ -104,6 +112,34 @@ def names_start_with(q: str, last_name: Any, first_name: Any) -> bool:
     return all(any(h.startswith(w) for h in have) for w in (x for x in name_words(q) if len(x) >= SHORTEST_PREFIX))
 
 
+BIRTH_DATE_FIELD = "core_patient.birth_date"
+_TYPED_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})\s*$")
+
+
+def typed_birth_date(q: str) -> str | None:
+    """The ISO date a search means when it is a date ("23/04/2014", "23.04.2014", "23-04-2014"
+    the French way, or "2014-04-23"), else None (an impossible date such as 31/02 too)."""
+    from datetime import date
+
+    text = (q or "").strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text).isoformat()
+        found = _TYPED_DATE.match(text)
+        if found:
+            return date(int(found.group(3)), int(found.group(2)), int(found.group(1))).isoformat()
+    except ValueError:
+        return None
+    return None
+
+
+def birth_date_index(db: Any, clinic_id: int, iso_date: Any) -> bytes | None:
+    """The blind index of a birth date (the registry's ISO form), None without one (or for what
+    is not a date's text: an archive's damaged record is refused by the import's own checks)."""
+    return blind_index(db, clinic_id, BIRTH_DATE_FIELD, iso_date, "exact") if isinstance(iso_date, str) and iso_date \
+        else None
+
+
 def backfill(database: Any, batch: int = BATCH) -> int:
     """Index the prefixes of every live patient not indexed yet (patients registered before the
     prefix search): one transaction per batch and clinic, safe to stop and to run again. Returns
@@ -137,10 +173,12 @@ def _index_one(db: Any, patient: Patient) -> int:
     try:
         last = readable(open_or_unreadable(db, patient, "last_name"))
         first = readable(open_or_unreadable(db, patient, "first_name"))
+        born = readable(open_or_unreadable(db, patient, "birth_date")) if patient.birth_date is not None else None
     except KeyDestroyed:  # erased meanwhile: nothing to index
         patient.prefixes_indexed = True
         db.add(patient)
         return 0
+    patient.birth_date_bidx = birth_date_index(db, patient.clinic_id, born)
     write(db, patient, last, first)  # a damaged name (reported) indexes what is readable
     return 1
 

@@ -208,6 +208,8 @@ def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
             patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
         if "phone" in values:
             patient.phone_bidx = blind_index(db, clinic_id, "core_patient.phone", values["phone"], "phone")
+        if "birth_date" in values:
+            patient.birth_date_bidx = prefixes.birth_date_index(db, clinic_id, values["birth_date"])
     for name in ("identity_status", "archived", "practitioner_id"):
         if name in values:
             setattr(patient, name, values[name])
@@ -290,7 +292,7 @@ def erase_patient(
     if host is not None:
         host.lifecycle("erase_patient_data")(clinic=clinic, patient=patient, db=db)
     destroy_subject_key(db, patient.clinic_id, patient_subject(patient.id))
-    patient.last_name_bidx = patient.email_bidx = patient.phone_bidx = None
+    patient.last_name_bidx = patient.email_bidx = patient.phone_bidx = patient.birth_date_bidx = None
     prefixes.forget(db, patient)
     patient.erased_at = utcnow()
     patient.archived = True
@@ -431,6 +433,9 @@ def _search_index(db: Any, q: str) -> tuple[str, sa.ColumnElement[bool]] | None:
     q = q.strip()
     if not q:
         return None
+    born = prefixes.typed_birth_date(q)
+    if born is not None:  # before the phone: "23/04/2014" is digits only too
+        return "birth_date", Patient.birth_date_bidx == prefixes.birth_date_index(db, clinic_id, born)
     if "@" in q:
         return "email", Patient.email_bidx == blind_index(db, clinic_id, "core_patient.email", q, "email")
     if sum(ch.isdigit() for ch in q) >= 6 and not any(ch.isalpha() for ch in q):
@@ -451,8 +456,8 @@ def search_patients(
     db: Any, principal: Any, q: str | None, limit: int = 50, offset: int = 0, archived: bool = False
 ) -> list[PatientView]:
     """Search by the first letters of the last or first names ("Mar", "mar jul": each word starts
-    a name's word; `prefixes`), by exact e-mail or phone (blind indexes), or the list when `q` is
-    empty.
+    a name's word; `prefixes`), by birth date ("23/04/2014" or "2014-04-23"), by exact e-mail or
+    phone (blind indexes), or the list when `q` is empty.
 
     A search records one audit entry per patient found; a plain list records one entry.
     """
