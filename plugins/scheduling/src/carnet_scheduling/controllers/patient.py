@@ -33,6 +33,7 @@ from carnet_scheduling import messages
 from carnet_scheduling.controllers.common import plugin_settings
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import booking
+from carnet_scheduling.services.calendar import to_local
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -86,17 +87,25 @@ def book_index(request: Request[Any, Any, Any], db: NamedDependency[CarnetSessio
 @get("/book/{practitioner_id:int}/{type_id:int}", name="scheduling.public.slots", opt=OPT, sync_to_thread=True)
 def book_slots(
     request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], practitioner_id: FromPath[int],
-    type_id: FromPath[int],
+    type_id: FromPath[int], week: FromQuery[str | None] = None,
 ) -> Template:
+    """One week of free times, grouped by day (the phone shows a short page, not 60 lines), with
+    the previous and next weeks; without `week`, the first week that has a free time."""
     clinic = _clinic(request)
     try:
-        slots = booking.public_slots(db, practitioner_id, type_id, _rules(request), days=21)
+        shown = booking.public_week(db, practitioner_id, type_id, _rules(request), clinic.timezone,
+                                    booking.week_asked(week))
     except SchedulingError:
         raise NotFoundException() from None
     kind = appts.get_type(db, type_id)
     who = db.get(User, practitioner_id)
+    tz = clinic.timezone
+    days = [{"day": d, "slots": [{"value": s.start.isoformat(), "time": to_local(s.start, tz).strftime("%H:%M"),
+                                  "label": messages.when_text(s.start, tz, "fr")} for s in slots]}
+            for d, slots in shown.days]
     return page(request, "scheduling/public_slots.html", {
-        "slots": _slot_rows(slots[:60], clinic.timezone, "fr"), "practitioner": who, "kind": kind,
+        "days": days, "monday": shown.monday, "previous": shown.previous, "next": shown.next,
+        "practitioner": who, "kind": kind, "week_url": f"{_base(request)}/book/{practitioner_id}/{type_id}",
         "action": f"{_base(request)}/book/{practitioner_id}/{type_id}/form", "base": _base(request),
     })
 

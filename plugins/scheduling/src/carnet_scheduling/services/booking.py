@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlmodel import select
@@ -80,6 +80,56 @@ def public_slots(db: CarnetSession, practitioner_id: int, type_id: int, rules: O
     end = start + timedelta(days=days)
     return find_slots(db, practitioner_id, type_id, start, end, now=now, min_notice=rules.min_notice,
                       horizon=rules.horizon, online_only=True, holiday_region=rules.holiday_region)
+
+
+@dataclass(frozen=True)
+class PublicWeek:
+    """A week of the public booking page: its Monday, the free times per local day (days without
+    one left out), and the Mondays of the weeks around it that may be shown (None at the ends)."""
+
+    monday: date
+    days: list[tuple[date, list[Slot]]]
+    previous: date | None
+    next: date | None
+
+
+def week_asked(raw: str | None) -> date | None:
+    """The week a visitor asked for (`?week=2026-12-07`, any day of it), None when absent or not a date."""
+    try:
+        return date.fromisoformat(raw.strip()[:10]) if raw else None
+    except ValueError:
+        return None
+
+
+def public_week(db: CarnetSession, practitioner_id: int, type_id: int, rules: OnlineRules, tz: str,
+                asked: date | None = None, now: datetime | None = None) -> PublicWeek:
+    """The free times of one week (local Monday to Sunday) within the booking horizon. Without
+    `asked`, the first week from this one that has a free time (this week when none has)."""
+    from carnet_scheduling.services.calendar import local_date, local_to_utc, to_local
+
+    now = now or utcnow()
+    today = local_date(now, tz)
+    first = today - timedelta(days=today.weekday())
+    last = local_date(now + rules.horizon, tz)
+    last = last - timedelta(days=last.weekday())
+    wanted = first if asked is None else min(max(asked - timedelta(days=asked.weekday()), first), last)
+
+    def slots_of(monday: date) -> list[Slot]:
+        found = public_slots(db, practitioner_id, type_id, rules, start=local_to_utc(monday, time(0), tz), days=8,
+                             now=now)  # 8: a week that changes clocks is an hour longer or shorter
+        return [s for s in found if monday <= to_local(s.start, tz).date() < monday + timedelta(days=7)]
+
+    monday, found = wanted, slots_of(wanted)
+    while asked is None and not found and monday < last:
+        monday += timedelta(days=7)
+        found = slots_of(monday)
+    if asked is None and not found:
+        monday = first
+    by_day: dict[date, list[Slot]] = {}
+    for slot in found:
+        by_day.setdefault(to_local(slot.start, tz).date(), []).append(slot)
+    return PublicWeek(monday, sorted(by_day.items()), monday - timedelta(days=7) if monday > first else None,
+                      monday + timedelta(days=7) if monday < last else None)
 
 
 def _slot_is_free(db: CarnetSession, practitioner_id: int, type_id: int, starts_at: datetime,
