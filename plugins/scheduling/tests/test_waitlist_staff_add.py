@@ -112,3 +112,20 @@ def test_the_patient_page_offers_to_add_them_to_the_waiting_list(world, client, 
     patient_id = world.patients[0]
     page = client.get(f"/patients/{patient_id}")
     assert f'href="/scheduling/waitlist/new?patient_id={patient_id}"' in page.text
+
+
+def test_the_forms_patient_search_finds_a_child_by_birth_date_and_shows_it(world, client, login_as, people,
+                                                                          carnet_db):
+    from carnet_core.plugin_api import Principal, patient_access
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        owner = Principal(kind="user", user_id=None, clinic_id=world.clinic.id, roles=frozenset({"owner"}))
+        child = patient_access(db, owner).register({"last_name": "Roux", "first_name": "Tom",
+                                                    "birth_date": "2014-04-23"})
+    login_as(client, people["secretary"])
+    found = client.post("/scheduling/patients/search", data={"q": "23/04/2014"})
+    assert found.status_code == 200 and _radio_ids(found.text) == [child]
+    assert "ROUX Tom" in found.text and "23/04/2014" in found.text
+    form = client.get("/scheduling/waitlist/new")
+    assert "Rechercher par nom, date de naissance, e-mail ou téléphone" in form.text
