@@ -87,6 +87,8 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "nav": navigation(request),
         "locale": locale_of(request),
         "current_path": request.url.path,
+        # a page for patients (under /p/<clinic>/, reached through their links): no staff login in the shell
+        "patient_side": "public_clinic" in request.scope.get("state", {}),
         "csrf_token": request.scope.get("_csrf_token", ""),
         "core_version": state.host.plugins["core"].version,
         # whether an SMS really leaves (a provider plugin implements `send_sms`): every page that
