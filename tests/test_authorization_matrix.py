@@ -284,9 +284,10 @@ CONSENT_ROWS: dict[str, Row] = {
     "POST /consent/rights/{request_id:int}/decide": Row(("owner",), {"request_id": 999999},
                                                         {"decision": "answered"}, ok=(404,)),
     "POST /consent/rights/{request_id:int}/deliver": Row(("owner",), {"request_id": 999999}, {}, ok=(404,)),
-    # the owner's settings ("who looked at my file" on or off)
+    # the owner's settings ("who looked at my file", links by SMS, the reminder interval)
     "GET /consent/settings": Row(("owner",)),
-    "POST /consent/settings": Row(("owner",), body={"accesses_view": "1"}),
+    "POST /consent/settings": Row(("owner",), body={"accesses_view": "1", "reminder_every_days": "3",
+                                                   "reminder_count": "2"}),
     f"GET {_C}/forms": Row(_STAFF),
     f"GET {_C}/patients/{{patient_id:int}}": Row(_STAFF, _UNKNOWN_PATIENT, ok=(404,), foreign=_PA),
     f"GET {_C}/patients/{{patient_id:int}}/allows/{{purpose:str}}": Row(

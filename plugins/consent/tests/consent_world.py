@@ -104,6 +104,39 @@ def code_in(settings: Any, address: str) -> str:
     raise AssertionError(f"no code e-mailed to {address}")
 
 
+def sms(settings: Any) -> list[tuple[str, str]]:
+    """(number, body) of every SMS written to the SMS folder, oldest first."""
+    out = []
+    for p in sorted(Path(settings.sms_dir).glob("*.sms"), key=lambda p: p.stat().st_mtime_ns):
+        head, _, body = p.read_text(encoding="utf-8").partition("\n\n")
+        out.append((head.removeprefix("To: ").strip(), body))
+    return out
+
+
+def sms_to(settings: Any, number: str) -> list[str]:
+    return [body for to, body in sms(settings) if to == number]
+
+
+def sms_link(settings: Any, number: str, kind: str = "s") -> str:
+    """The path of the last `/s/` (sign) or `/w/` (withdraw) link sent by SMS to `number`."""
+    for body in reversed(sms_to(settings, number)):
+        found = re.search(rf"{re.escape(settings.base_url)}(/p/\S+/consent/{kind}/\S+)", body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no /{kind}/ link sent by SMS to {number}")
+
+
+def choose_settings(carnet_db, world, **choices: Any) -> None:
+    """The owner's consent settings (the defaults for what is not given)."""
+    from carnet_consent.services import settings as consent_settings
+
+    values = {"accesses_view": True, "sms_links": False, "reminder_every_days": 3, "reminder_count": 2, **choices}
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        consent_settings.update(db, owner_principal(world.clinic.id, world.owner.id),
+                                consent_settings.Choices(**values))
+
+
 def send_form(carnet_db, world, key: str, patient_id: int) -> int:
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         db.info["principal"] = f"user:{world.owner.id}"
@@ -111,17 +144,30 @@ def send_form(carnet_db, world, key: str, patient_id: int) -> int:
         return request.id
 
 
-def sign_through_mail(client, settings, jobs, address: str, answers: dict[str, str], name: str):
-    """Open the link e-mailed to `address`, ask for a code, type it and sign (as a signer would)."""
-    path = link_in(settings, address, "s")
+def sign_through(client, jobs, path: str, code_of: Any, answers: dict[str, str], name: str, says: str = "Je signe"):
+    """Open a signing link, ask for a code (the page then `says` where it went), read it with
+    `code_of()` once the jobs ran, type it and sign, as a signer would."""
     page = client.get(path)
     assert page.status_code == 200, page.text
     version_id = re.search(r'name="version_id" value="(\d+)"', page.text).group(1)
     token = csrf_token(client, path)
     asked = client.post(f"{path}/code", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
                                               **answers})
-    assert asked.status_code == 200 and "Je signe" in asked.text, asked.text
+    assert asked.status_code == 200 and "Je signe" in asked.text and says in asked.text, asked.text
     wait_for_jobs(jobs)
-    code = code_in(settings, address)
     return client.post(f"{path}/sign", data={"_csrf_token": token, "version_id": version_id, "full_name": name,
-                                             "code": code, **answers})
+                                             "code": code_of(), **answers})
+
+
+def sign_through_mail(client, settings, jobs, address: str, answers: dict[str, str], name: str):
+    """Sign through the link e-mailed to `address`, with the code e-mailed there."""
+    return sign_through(client, jobs, link_in(settings, address, "s"), lambda: code_in(settings, address), answers,
+                        name)
+
+
+def sign_through_sms(client, settings, jobs, number: str, answers: dict[str, str], name: str):
+    """Sign through the link sent by SMS to `number`, with the code that came by SMS there."""
+    def code() -> str:
+        return re.search(r"\b(\d{6})\b", sms_to(settings, number)[-1]).group(1)
+
+    return sign_through(client, jobs, sms_link(settings, number), code, answers, name, says="par SMS")

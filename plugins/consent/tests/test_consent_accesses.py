@@ -86,7 +86,8 @@ def test_the_owner_switches_the_accesses_page_off_and_on(client, world, carnet_d
     token = login_as(staff, world.owner)
     page = staff.get("/consent/settings")
     assert page.status_code == 200 and 'name="accesses_view" value="1" checked' in page.text  # on by default
-    saved = staff.post("/consent/settings", data={"_csrf_token": token}, follow_redirects=True)
+    saved = staff.post("/consent/settings", data={"_csrf_token": token, "reminder_every_days": "3",
+                                                  "reminder_count": "2"}, follow_redirects=True)
     assert saved.status_code == 200 and "Paramètres enregistrés" in saved.text
     assert 'name="accesses_view" value="1" checked' not in saved.text
 
@@ -101,7 +102,8 @@ def test_the_owner_switches_the_accesses_page_off_and_on(client, world, carnet_d
     newest = mail_text(mails_to(carnet_settings, "elodie@example.org")[-1])
     assert "/consent/s/" in newest and "/consent/a/" not in newest and "Qui a consulté" not in newest
 
-    staff.post("/consent/settings", data={"_csrf_token": token, "accesses_view": "1"})
+    staff.post("/consent/settings", data={"_csrf_token": token, "accesses_view": "1", "reminder_every_days": "3",
+                                          "reminder_count": "2"})
     again = client.get(sent_before)
     assert again.status_code == 200 and "Recevoir un code" in again.text
     with carnet_db.session(clinic_id=world.clinic.id) as db:

@@ -4,6 +4,7 @@ a resent link replaces the old one; the messages carry no form content or health
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from consent_world import CANARY, link_in, mail_text, mails_to, send_form, sign_through_mail
@@ -122,3 +123,88 @@ def test_a_signed_request_cannot_be_resent(client, world, carnet_db, carnet_sett
     assert refused.status_code == 409
     wait_for_jobs(jobs_worker)
     assert _count(carnet_settings, "elodie@example.org") == before
+
+
+def test_the_clinics_interval_reminds_once_per_step_by_email_and_sms_and_stops_when_signed(
+        client, world, carnet_db, carnet_settings, jobs_worker):
+    from consent_world import choose_settings, sms_to
+
+    choose_settings(carnet_db, world, reminder_every_days=5, reminder_count=3, sms_links=True)
+    request_id = send_form(carnet_db, world, "telesoin", world.adult)
+    wait_for_jobs(jobs_worker)
+    phone = "+33612345678"
+    assert (_count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))) == (1, 1)
+    _age(carnet_db, world, request_id, 4.9)  # the default 3 days passed, the clinic's 5 not yet
+    _remind(carnet_db, world, jobs_worker)
+    assert (_count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))) == (1, 1)
+    _age(carnet_db, world, request_id, 0.2)  # 5.1 days: step 1
+    _remind(carnet_db, world, jobs_worker)
+    _remind(carnet_db, world, jobs_worker)
+    assert (_count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))) == (2, 2)
+    assert "rappel" in sms_to(carnet_settings, phone)[-1] and CANARY not in sms_to(carnet_settings, phone)[-1]
+    _age(carnet_db, world, request_id, 5)  # 10.1 days: step 2, once
+    _remind(carnet_db, world, jobs_worker)
+    _remind(carnet_db, world, jobs_worker)
+    assert (_count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))) == (3, 3)
+    done = sign_through_mail(client, carnet_settings, jobs_worker, "elodie@example.org",
+                             {"clause_telesoin": "accept"}, "Élodie Lefèvre")
+    assert done.status_code == 200
+    mails_now, sms_now = _count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))
+    _age(carnet_db, world, request_id, 30)  # step 3 and beyond: signed, nothing
+    _remind(carnet_db, world, jobs_worker)
+    assert (_count(carnet_settings, "elodie@example.org"), len(sms_to(carnet_settings, phone))) == (mails_now, sms_now)
+
+
+def test_no_reminder_when_the_owner_chose_none_or_the_request_was_cancelled(
+        client, world, carnet_db, carnet_settings, jobs_worker):
+    from consent_world import choose_settings
+
+    choose_settings(carnet_db, world, reminder_every_days=2, reminder_count=0)
+    request_id = send_form(carnet_db, world, "telesoin", world.adult)
+    wait_for_jobs(jobs_worker)
+    _age(carnet_db, world, request_id, 20)
+    _remind(carnet_db, world, jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == 1
+    choose_settings(carnet_db, world, reminder_every_days=2, reminder_count=4)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        signing.cancel(db, request_id)
+    _remind(carnet_db, world, jobs_worker)
+    assert _count(carnet_settings, "elodie@example.org") == 1
+
+
+def test_only_the_owner_sets_the_interval_and_a_wrong_value_is_refused_in_french(
+        client, world, carnet_db, login_as):
+    from carnet_consent.models import Setting
+
+    login_as(client, world.secretary)
+    token = csrf_token(client, "/consent/")
+    assert client.post("/consent/settings", data={"_csrf_token": token, "reminder_every_days": "4",
+                                                  "reminder_count": "2"}).status_code == 403
+    client.cookies.clear()
+    token = login_as(client, world.owner)
+    page = client.get("/consent/settings")
+    assert page.status_code == 200 and 'name="reminder_every_days"' in page.text and 'value="3"' in page.text
+    for every, count, field, message in (("0", "2", "reminder_every_days", "entre 1 et 30"),
+                                         ("31", "2", "reminder_every_days", "entre 1 et 30"),
+                                         ("trois", "2", "reminder_every_days", "entre 1 et 30"),
+                                         ("3", "6", "reminder_count", "entre 0 et 5"),
+                                         ("3", "-1", "reminder_count", "entre 0 et 5")):
+        refused = client.post("/consent/settings", data={"_csrf_token": token, "sms_links": "1",
+                                                         "reminder_every_days": every, "reminder_count": count})
+        assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+        assert message in refused.text and f'aria-describedby="err-{field}"' in refused.text
+        assert "Rien n’a été enregistré" in refused.text or "Rien n'a été enregistré" in refused.text
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(Setting)).all() == []  # nothing written
+        assert db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_setting")).all() == []
+    saved = client.post("/consent/settings", data={"_csrf_token": token, "accesses_view": "1", "sms_links": "1",
+                                                   "reminder_every_days": "7", "reminder_count": "1"},
+                        follow_redirects=True)
+    assert saved.status_code == 200 and "Paramètres enregistrés" in saved.text
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        row = db.exec(select(Setting)).one()
+        assert (row.reminder_every_days, row.reminder_count, row.sms_links) == (7, 1, True)
+        change = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_setting")).one()
+        details = json.loads(change.details)
+        assert details["reminder_every_days"] == 7 and details["sms_links"] is True

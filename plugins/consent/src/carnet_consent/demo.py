@@ -1,7 +1,9 @@
 """`carnet demo`: the French starter forms published; a minor patient (Léo Garnier) whose two
 parents are recorded, with the télésoin form waiting for both signatures; adults who signed the
 information notice and SMS reminders (the first one also télésoin) through the real flow (link,
-one-time code, typed name), one of whom later withdrew SMS reminders through the withdrawal link."""
+one-time code, typed name), one of whom later withdrew SMS reminders through the withdrawal link.
+The demo clinic sends signing links by SMS too (to the local SMS folder without a provider) and
+shows "who looked at my file"."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ def fill(clinic: Any, db: Any, context: dict[str, Any]) -> None:
         forms.ensure_starter(db, getattr(owner, "id", None))
         if owner is None:
             return
+        _settings(db, owner.id)
         who = Principal(kind="user", user_id=owner.id, clinic_id=clinic.id, roles=frozenset({"owner", "practitioner"}),
                         permissions=frozenset({perm.VIEW, perm.SEND, perm.MANAGE, "core.patients.view",
                                                "core.patients.view_all", "core.patients.edit"}))
@@ -54,6 +57,16 @@ def fill(clinic: Any, db: Any, context: dict[str, Any]) -> None:
                 decisions.withdraw(db, patient.id, "sms_reminders", source="withdrawal_link", actor="system:demo")
     finally:
         db.info["principal"] = previous
+
+
+def _settings(db: Any, owner_id: int) -> None:
+    from sqlmodel import select
+
+    from carnet_consent.models import Setting
+
+    if db.exec(select(Setting)).first() is None:
+        db.add(Setting(sms_links=True, updated_by=owner_id))
+        db.flush()
 
 
 def _send(db: Any, who: Any, key: str, patient_id: int) -> Any:

@@ -98,7 +98,9 @@ class Signer(ClinicOwned, table=True):
     relation: str | None = Field(default=None, max_length=16)  # mother, father, guardian, other
     name: bytes | None = Field(default=None, sa_type=Sealed)  # the signer's name as recorded
     email: bytes | None = Field(default=None, sa_type=Sealed)  # where the link and code went
-    link_id: int | None = Field(default=None)  # core_patient_link of the signing link
+    phone: bytes | None = Field(default=None, sa_type=Sealed)  # where the SMS link and its code went (if any)
+    link_id: int | None = Field(default=None)  # core_patient_link of the e-mailed signing link
+    sms_link_id: int | None = Field(default=None)  # core_patient_link of the signing link sent by SMS
     status: str = Field(default="pending", max_length=12)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     signed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -121,8 +123,9 @@ class Signature(ClinicOwned, table=True):
     version_hash: str = Field(max_length=64)
     answers: bytes | None = Field(default=None, sa_type=Sealed)  # JSON {clause: true/false}
     evidence: bytes | None = Field(default=None, sa_type=Sealed)  # JSON: name typed, channel, code, address, agent
-    # "email": the code went to the same channel as the link; "paper": a signed sheet recorded by
-    # staff (its scan in consent_scan); "tablet": signed in the cabinet, on a kiosk link staff opened
+    # "email" / "sms": the link came through that channel and its code went to the same; "paper": a
+    # signed sheet recorded by staff (its scan in consent_scan); "tablet": signed in the cabinet, on a
+    # kiosk link staff opened
     channel: str = Field(max_length=12)
     # when the signer's identity was confirmed: the e-mailed code verified ("email"); the staff
     # member recording the sheet, or handing over the tablet, vouching for it ("paper", "tablet")
@@ -237,13 +240,19 @@ class RightsRequest(ClinicOwned, table=True):
 class Setting(ClinicOwned, table=True):
     """The clinic owner's choices for the module, one row per clinic (no row: the defaults).
     `accesses_view`: patients may see who looked at their file through their consent links
-    (on by default, and in the demo)."""
+    (on by default, and in the demo). `sms_links`: signing links (and their codes) also go by SMS
+    to a signer with a phone, where SMS can be sent (off by default). `reminder_every_days` and
+    `reminder_count`: an unsigned form is reminded every so many days after it was sent, so many
+    times (0: never)."""
 
     __tablename__ = "consent_setting"
     __table_args__ = (sa.UniqueConstraint("clinic_id", name="uq_consent_setting_clinic"),)
 
     id: int | None = Field(default=None, primary_key=True)
     accesses_view: bool = Field(default=True)
+    sms_links: bool = Field(default=False)
+    reminder_every_days: int = Field(default=3)
+    reminder_count: int = Field(default=2)
     updated_by: int | None = Field(default=None, foreign_key="core_user.id")
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -52,6 +52,7 @@ def register_actors() -> list[Any]:
 
     return [ActorSpec("render_document", documents.render_document, max_retries=3),
             ActorSpec("send_invitation", jobs.send_invitation, max_retries=5),
+            ActorSpec("send_sms_link", jobs.send_sms_link, max_retries=5),
             ActorSpec("send_code", jobs.send_code, max_retries=3),
             ActorSpec("send_access_code", jobs.send_access_code, max_retries=3),
             ActorSpec("build_rights_export", jobs.build_rights_export, max_retries=3),

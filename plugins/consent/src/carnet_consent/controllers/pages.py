@@ -31,6 +31,7 @@ from carnet_core.plugin_api import (
     errors_of,
     flag,
     form_page,
+    host_of,
     open_or_unreadable,
     page,
     patient_access,
@@ -404,16 +405,30 @@ def request_scan(request: Request[Any, Any, Any], db: DB, request_id: FromPath[I
 # --- the owner's settings ----------------------------------------------------------------------------
 
 
+def _settings_context(request: Request[Any, Any, Any], db: CarnetSession, **more: Any) -> dict[str, Any]:
+    return _common(request, setting=settings.current(db), reminder_every=settings.REMINDER_EVERY,
+                   reminder_count=settings.REMINDER_COUNT,
+                   sms_possible=settings.sms_possible(host_of(request), settings_of(request)), **more)
+
+
 @get("/settings", name="consent.settings", opt={"permission": perm.MANAGE}, sync_to_thread=True)
 def settings_page(request: Request[Any, Any, Any], db: DB) -> Template:
-    return page(request, "consent/settings.html", _common(request, setting=settings.current(db),
-                                                          saved=request.query_params.get("saved") == "1"))
+    return page(request, "consent/settings.html", _settings_context(request, db,
+                                                                    saved=request.query_params.get("saved") == "1"))
 
 
 @post("/settings", name="consent.settings_save", opt={"permission": perm.MANAGE}, sync_to_thread=True)
-def save_settings(request: Request[Any, Any, Any], db: DB, data: FormData) -> Redirect:
-    """Switch "who looked at my file" on or off for the clinic's patients (audited)."""
-    settings.update(db, principal_of(request), accesses_view=flag(data, "accesses_view"))
+def save_settings(request: Request[Any, Any, Any], db: DB, data: FormData) -> Any:
+    """The owner's choices: "who looked at my file", links by SMS, the reminder interval (audited);
+    a wrong number comes back with its French error, nothing saved."""
+    values = {"accesses_view": flag(data, "accesses_view"), "sms_links": flag(data, "sms_links"),
+              "reminder_every_days": text(data, "reminder_every_days", 6),
+              "reminder_count": text(data, "reminder_count", 6)}
+    try:
+        settings.update(db, principal_of(request), settings.clean(values))
+    except InvalidInput as exc:
+        return form_page(request, "consent/settings.html", _settings_context(request, db, v=values),
+                         errors_of(request, exc))
     return Redirect("/consent/settings?saved=1", status_code=303)
 
 

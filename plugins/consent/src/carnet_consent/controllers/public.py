@@ -6,6 +6,7 @@ keep the request's transaction so that they count."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -41,7 +42,8 @@ def _base(request: Request[Any, Any, Any]) -> str:
 
 
 def _sign_context(request: Request[Any, Any, Any], view: signing.SignerView, token: str, **more: Any) -> dict[str, Any]:
-    return {
+    """What the signing page shows; `channel` ("email", "sms") says where the code goes."""
+    return {"channel": "email",
         "version": view.version, "html": to_html(view.version.body), "clauses": forms.clauses_of(view.version.clauses),
         "action": f"{_base(request)}/s/{token}", "values": {}, "errors": {}, "clinic_name":
         request.scope["state"]["public_clinic"].name, **labels(), **more,
@@ -53,7 +55,7 @@ def _done(request: Request[Any, Any, Any], kind: str, status: int = 200) -> Temp
 
 
 def _open_sign(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> tuple[Any, signing.SignerView]:
-    link = links.open_link(db, token, signing.SIGN, client_address(request))
+    link = links.open_link(db, token, signing.SIGN_PURPOSES, client_address(request))
     return link, signing.view_for(db, link)
 
 
@@ -67,7 +69,8 @@ def sign_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> 
         return refusal_page(request, refused)
     except signing.AlreadySigned:
         return _done(request, "closed", 410)
-    return keep_page(request, "consent/public_sign.html", _sign_context(request, view, token, step="read"))
+    return keep_page(request, "consent/public_sign.html",
+                     _sign_context(request, view, token, step="read", channel=signing.channel_of(link)))
 
 
 @post("/s/{token:str}/code", name="consent.public.code", opt=OPT, sync_to_thread=True, status_code=200)
@@ -90,8 +93,8 @@ def ask_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data
         return refusal_page(request, refused)
     except signing.AlreadySigned:
         return _done(request, "closed", 410)
-    return keep_page(request, "consent/public_sign.html",
-                     _sign_context(request, view, token, step="code", values=values, answers=answers))
+    return keep_page(request, "consent/public_sign.html", _sign_context(
+        request, view, token, step="code", values=values, answers=answers, channel=signing.channel_of(link)))
 
 
 @post("/s/{token:str}/sign", name="consent.public.do_sign", opt=OPT, sync_to_thread=True, status_code=200)
@@ -119,7 +122,8 @@ def do_sign(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data:
         keys = [c.key for c in forms.clauses_of(view.version.clauses)]
         answers = {k: data.get(f"clause_{k}") == "accept" for k in keys}
         return keep_page(request, "consent/public_sign.html", _sign_context(
-            request, view, token, step="code", values=values, answers=answers, wrong=True), 400)
+            request, view, token, step="code", values=values, answers=answers, wrong=True,
+            channel=signing.channel_of(link)), 400)
     except InvalidInput as exc:
         return page(request, "consent/public_sign.html", _sign_context(
             request, view, token, step="read", values=values, errors=errors_of(request, exc)), status_code=422)
@@ -163,54 +167,67 @@ def do_withdraw(request: Request[Any, Any, Any], db: DB, token: FromPath[str], d
                      _withdraw_context(request, db, link, token, withdrawn=purpose_label(purpose)))
 
 
+# --- the steps of a link with a one-time code ------------------------------------------------------
+
+
+def _linked(request: Request[Any, Any, Any], db: CarnetSession, token: str, purpose: str, act: Callable[[Any], Any],
+            then: Callable[[Any], Any], *, checks_code: bool = False,
+            invalid: Callable[[InvalidInput], Template] | None = None) -> Any:
+    """One step of a patient link (`purpose`) with a one-time code (its page, asking for a code,
+    checking it): open the link, `act(link)`, and `then(result)` the page. A refused link gets
+    core's page; on a step that `checks_code`, a code locked after wrong tries gets the "locked"
+    page (429); "who looked at my file" switched off its page (403); a wrong field `invalid(exc)`."""
+    try:
+        link = links.open_link(db, token, purpose, client_address(request))
+        result = act(link)
+    except links.LinkRefused as refused:
+        if checks_code and refused.reason == links.CODE_LOCKED:
+            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
+        return refusal_page(request, refused)
+    except accesses.AccessesOff:
+        return keep_page(request, "consent/public_message.html", {"kind": "accesses_off"}, 403)
+    except InvalidInput as exc:
+        if invalid is None:
+            raise
+        return invalid(exc)
+    return then(result)
+
+
 # --- "who looked at my file" ----------------------------------------------------------------------
 
 
-def _accesses_off(request: Request[Any, Any, Any]) -> Template:
-    return keep_page(request, "consent/public_message.html", {"kind": "accesses_off"}, 403)
+def _accesses_page(request: Request[Any, Any, Any], token: str, step: str, status: int = 200,
+                   **more: Any) -> Template:
+    return keep_page(request, "consent/public_accesses.html",
+                     {"action": f"{_base(request)}/a/{token}", "step": step, **more}, status)
+
+
+def _accesses_open(db: CarnetSession, link: Any) -> Any:
+    accesses.check_enabled(db)
+    return link
 
 
 @get("/a/{token:str}", name="consent.public.accesses", opt=OPT, sync_to_thread=True)
 def accesses_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
-        accesses.check_enabled(db)
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    except accesses.AccessesOff:
-        return _accesses_off(request)
-    return keep_page(request, "consent/public_accesses.html",
-                     {"action": f"{_base(request)}/a/{token}", "step": "ask", "sent": link.codes_sent > 0})
+    return _linked(request, db, token, accesses.ACCESSES, lambda link: _accesses_open(db, link),
+                   lambda link: _accesses_page(request, token, "ask", sent=link.codes_sent > 0))
 
 
 @post("/a/{token:str}/code", name="consent.public.accesses_code", opt=OPT, sync_to_thread=True, status_code=200)
 def accesses_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
-        accesses.request_code(db, link)
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    except accesses.AccessesOff:
-        return _accesses_off(request)
-    return keep_page(request, "consent/public_accesses.html",
-                     {"action": f"{_base(request)}/a/{token}", "step": "code"})
+    return _linked(request, db, token, accesses.ACCESSES, lambda link: accesses.request_code(db, link),
+                   lambda _: _accesses_page(request, token, "code"))
 
 
 @post("/a/{token:str}", name="consent.public.accesses_view", opt=OPT, sync_to_thread=True, status_code=200)
 def accesses_view(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Template:
-    try:
-        link = links.open_link(db, token, accesses.ACCESSES, client_address(request))
-        rows = accesses.view(db, link, str(data.get("code") or ""), client_address(request), host_of(request))
-    except links.LinkRefused as refused:
-        if refused.reason == links.CODE_LOCKED:
-            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
-        return refusal_page(request, refused)
-    except accesses.AccessesOff:
-        return _accesses_off(request)
-    if rows is None:
-        return keep_page(request, "consent/public_accesses.html",
-                         {"action": f"{_base(request)}/a/{token}", "step": "code", "wrong": True}, 400)
-    return keep_page(request, "consent/public_accesses.html", {"step": "rows", "rows": rows})
+    def shown(rows: list[Any] | None) -> Template:
+        if rows is None:
+            return _accesses_page(request, token, "code", 400, wrong=True)
+        return keep_page(request, "consent/public_accesses.html", {"step": "rows", "rows": rows})
+
+    return _linked(request, db, token, accesses.ACCESSES, lambda link: accesses.view(
+        db, link, str(data.get("code") or ""), client_address(request), host_of(request)), shown, checks_code=True)
 
 
 # --- the answer to an access or portability request (core's export, once, with a code) -------------
@@ -223,38 +240,28 @@ def _rights_page(request: Request[Any, Any, Any], token: str, step: str, status:
 
 @get("/r/{token:str}", name="consent.public.rights", opt=OPT, sync_to_thread=True)
 def rights_page(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    return _rights_page(request, token, "ask", sent=link.codes_sent > 0)
+    return _linked(request, db, token, rights.DELIVERY, lambda link: link,
+                   lambda link: _rights_page(request, token, "ask", sent=link.codes_sent > 0))
 
 
 @post("/r/{token:str}/code", name="consent.public.rights_code", opt=OPT, sync_to_thread=True, status_code=200)
 def rights_code(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
-        rights.request_code(db, link)
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    return _rights_page(request, token, "code")
+    return _linked(request, db, token, rights.DELIVERY, lambda link: rights.request_code(db, link),
+                   lambda _: _rights_page(request, token, "code"))
 
 
 @post("/r/{token:str}", name="consent.public.rights_download", opt=OPT, sync_to_thread=True, status_code=200)
 def rights_download(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data: FormData) -> Any:
     """The export as a JSON attachment once the code is right; the link is then used up."""
-    try:
-        link = links.open_link(db, token, rights.DELIVERY, client_address(request))
-        content = rights.download(db, link, str(data.get("code") or ""), client_address(request))
-    except links.LinkRefused as refused:
-        if refused.reason == links.CODE_LOCKED:
-            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
-        return refusal_page(request, refused)
-    if content is None:
-        return _rights_page(request, token, "code", 400, wrong=True)
-    return Response(content, media_type="application/json", headers={
-        "Content-Disposition": 'attachment; filename="mes-donnees.json"',
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    def delivered(content: bytes | None) -> Any:
+        if content is None:
+            return _rights_page(request, token, "code", 400, wrong=True)
+        return Response(content, media_type="application/json", headers={
+            "Content-Disposition": 'attachment; filename="mes-donnees.json"',
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+    return _linked(request, db, token, rights.DELIVERY, lambda link: rights.download(
+        db, link, str(data.get("code") or ""), client_address(request)), delivered, checks_code=True)
 
 
 # --- kiosk: signing on the cabinet's tablet ------------------------------------------------------------
@@ -348,29 +355,18 @@ def ask_send(request: Request[Any, Any, Any], db: DB, data: FormData) -> Templat
     return _ask_page(request, "sent")
 
 
-def _open_ask(request: Request[Any, Any, Any], db: CarnetSession, token: str) -> Any:
-    return links.open_link(db, token, rights_online.ASK, client_address(request))
-
-
 @get("/rights/{token:str}", name="consent.public.rights_ask_link", opt=OPT, sync_to_thread=True)
 def ask_link(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = _open_ask(request, db, token)
-        links.audit_access(db, link, resource_type="consent_rights_request")
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    return _ask_page(request, "ask", action=f"{_base(request)}/rights/{token}")
+    return _linked(request, db, token, rights_online.ASK,
+                   lambda link: links.audit_access(db, link, resource_type="consent_rights_request"),
+                   lambda _: _ask_page(request, "ask", action=f"{_base(request)}/rights/{token}"))
 
 
 @post("/rights/{token:str}/code", name="consent.public.rights_ask_code", opt=OPT, sync_to_thread=True,
       status_code=200)
 def ask_code_send(request: Request[Any, Any, Any], db: DB, token: FromPath[str]) -> Template:
-    try:
-        link = _open_ask(request, db, token)
-        rights_online.request_code(db, link)
-    except links.LinkRefused as refused:
-        return refusal_page(request, refused)
-    return _ask_page(request, "form", action=f"{_base(request)}/rights/{token}")
+    return _linked(request, db, token, rights_online.ASK, lambda link: rights_online.request_code(db, link),
+                   lambda _: _ask_page(request, "form", action=f"{_base(request)}/rights/{token}"))
 
 
 @post("/rights/{token:str}", name="consent.public.rights_ask_file", opt=OPT, sync_to_thread=True, status_code=200)
@@ -378,19 +374,15 @@ def ask_file(request: Request[Any, Any, Any], db: DB, token: FromPath[str], data
     """The request lands in the register once the code is right; a wrong field costs no try."""
     action = f"{_base(request)}/rights/{token}"
     values = _values(data, ("kind", "details", "old_data"))
-    try:
-        link = _open_ask(request, db, token)
-        try:
-            row = rights_online.submit(db, link, values, str(data.get("code") or ""), client_address(request))
-        except InvalidInput as exc:
-            return _ask_page(request, "form", 422, action=action, v=values, errors=errors_of(request, exc))
-    except links.LinkRefused as refused:
-        if refused.reason == links.CODE_LOCKED:
-            return keep_page(request, "consent/public_message.html", {"kind": "locked"}, 429)
-        return refusal_page(request, refused)
-    if row is None:
-        return _ask_page(request, "form", 400, action=action, v=values, wrong=True)
-    return _ask_page(request, "done", due=row.due_at)
+
+    def filed(row: Any) -> Template:
+        if row is None:
+            return _ask_page(request, "form", 400, action=action, v=values, wrong=True)
+        return _ask_page(request, "done", due=row.due_at)
+
+    return _linked(request, db, token, rights_online.ASK, lambda link: rights_online.submit(
+        db, link, values, str(data.get("code") or ""), client_address(request)), filed, checks_code=True,
+        invalid=lambda exc: _ask_page(request, "form", 422, action=action, v=values, errors=errors_of(request, exc)))
 
 
 PUBLIC_HANDLERS = [sign_page, ask_code, do_sign, withdraw_page, do_withdraw,

@@ -64,7 +64,7 @@ def export_for_patient(db: CarnetSession, patient_id: int) -> dict[str, Any] | N
 
 
 def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
-    """The patient's sealed consent data (signers' names and addresses, answers, evidence) is sealed
+    """The patient's sealed consent data (signers' names, addresses and phones, answers, evidence) is sealed
     with the patient's key, which core's erasure destroys. What stays readable is codes and dates
     (which clause, allowed or not, when): pending requests are cancelled and signers' contacts
     cleared, so nothing more is sent."""
@@ -77,6 +77,7 @@ def erase_for_patient(db: CarnetSession, patient_id: int) -> None:
         changed += 1
     for s in db.exec(select(Signer).where(Signer.patient_id == patient_id)):
         s.email = None
+        s.phone = None
         s.name = None
         if s.status == "pending":
             s.status = "cancelled"

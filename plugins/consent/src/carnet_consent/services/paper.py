@@ -168,22 +168,14 @@ def record_paper(db: CarnetSession, principal: Any, patient_id: int, *, template
     assert template is not None and version is not None and when is not None
     _close_pending(db, patient_id, template.id)  # type: ignore[arg-type]
     user_id = getattr(principal, "user_id", None)
-    request = Request(patient_id=patient_id, template_id=template.id, version_id=version.id, rule=rule,
-                      created_by=user_id)
-    db.add(request)
-    db.flush()
+    request, signers = signing.create_request(db, principal, patient_id, template.id, version.id, rule, people)  # type: ignore[arg-type]
     digest = hashlib.sha256(pdf).hexdigest()
     stored = Scan(request_id=request.id, patient_id=patient_id, sha256=digest, size=len(pdf), created_by=user_id)
     db.add(stored)
     seal(db, stored, "body", base64.b64encode(pdf).decode("ascii"))
     db.flush()
     now = utcnow()
-    for person in people:
-        signer = Signer(request_id=request.id, patient_id=patient_id, role=person["role"],
-                        guardian_id=person["guardian_id"], relation=person["relation"])
-        db.add(signer)
-        seal(db, signer, "name", person["name"] or "")
-        db.flush()
+    for signer in signers:
         event = record(db, action="sign", resource_type="consent_request", resource_id=request.id,
                        patient_id=patient_id,
                        details={"signer": signer.id, "role": signer.role, "version": version.id, "channel": "paper",
@@ -251,16 +243,8 @@ def start_tablet(db: CarnetSession, principal: Any, patient_id: int, template_id
     request = db.exec(select(Request).where(Request.patient_id == patient_id, Request.template_id == template.id,
                                             Request.status == "pending")).first()
     if request is None:
-        request = Request(patient_id=patient_id, template_id=template.id, version_id=template.current_version_id,
-                          rule=rule, created_by=getattr(principal, "user_id", None))
-        db.add(request)
-        db.flush()
-        for person in people:
-            signer = Signer(request_id=request.id, patient_id=patient_id, role=person["role"],
-                            guardian_id=person["guardian_id"], relation=person["relation"])
-            db.add(signer)
-            seal(db, signer, "name", person["name"] or "")
-        db.flush()
+        request, _signers = signing.create_request(db, principal, patient_id, template.id,  # type: ignore[arg-type]
+                                                   template.current_version_id, rule, people)  # type: ignore[arg-type]
     person = wanted[0]
     signer = next((s for s in signing.signers_of(db, request.id)  # type: ignore[arg-type]
                    if s.role == person["role"] and s.guardian_id == person["guardian_id"]), None)

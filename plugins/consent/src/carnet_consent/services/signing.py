@@ -3,8 +3,9 @@
 Staff send a form's current version to a patient, or for a patient with holders of parental
 authority recorded in core, to each of them (rule "one": the first signature completes the
 request; "both": every holder must sign). Each signer gets their own signed, expiring patient link
-(core's links: hashed token, single use, a one-time code sent to the same e-mail address); the
-links and codes are issued by the sending job, so no token or code is ever stored in clear.
+(core's links: hashed token, single use, a one-time code sent to the same channel): by e-mail, and
+where the clinic enabled it also by SMS (a second link of its own, `SIGN_SMS`, whose code goes by
+SMS). The links and codes are issued by the sending jobs, so no token or code is stored in clear.
 
 A signature stores its evidence: the version's hash, the clause answers, the signer (patient or
 which parent), the time, the channel and when the code was verified, the client's address and
@@ -42,7 +43,10 @@ from carnet_core.plugin_api import (
 from carnet_consent.models import Request, Signature, Signer, Template, Version
 from carnet_consent.services import decisions, forms
 
-SIGN = "consent.sign"  # link purpose: open the form, get a code, sign
+SIGN = "consent.sign"  # link purpose: open the form, get a code, sign (the link and code by e-mail)
+SIGN_SMS = "consent.sign_sms"  # the same, the link and its code by SMS
+SIGN_PURPOSES = (SIGN, SIGN_SMS)
+CHANNEL_OF = {SIGN: "email", SIGN_SMS: "sms"}  # the channel a signing link came through, its code goes to
 WITHDRAW = "consent.withdraw"  # link purpose: the withdrawal page (in every message)
 SIGN_VALID = timedelta(days=14)
 WITHDRAW_VALID = timedelta(days=365)
@@ -51,7 +55,6 @@ SEND_ACTOR = "consent.send_invitation"
 CODE_ACTOR = "consent.send_code"
 DOCUMENT_ACTOR = "consent.render_document"
 NAME_LIMIT = 120
-REMINDER_DAYS = (3, 7)  # reminders for an unsigned form: 3 and 7 days after it was sent
 
 
 class VersionChanged(Exception):
@@ -105,7 +108,7 @@ def send(db: CarnetSession, principal: Any, template_id: int, patient_id: int) -
                                                            "address on file: add it on the patient's page"),
                               name=g.display_name or g.relation)
             people.append({"role": "guardian", "guardian_id": g.id, "relation": g.relation,
-                           "name": g.display_name, "email": g.email})
+                           "name": g.display_name, "email": g.email, "phone": g.phone})
     else:
         rule = "patient"
         contact = patients.contact(patient_id)
@@ -113,22 +116,43 @@ def send(db: CarnetSession, principal: Any, template_id: int, patient_id: int) -
             raise _refuse("patient_id", "no_email", N_("the patient has no e-mail address on file: add it on the "
                                                        "patient's page"))
         people.append({"role": "patient", "guardian_id": None, "relation": None, "name": contact.display_name,
-                       "email": contact.email})
-    request = Request(patient_id=patient_id, template_id=template.id, version_id=template.current_version_id,
-                      rule=rule, created_by=getattr(principal, "user_id", None))
+                       "email": contact.email, "phone": contact.phone})
+    request, signers = create_request(db, principal, patient_id, template.id, template.current_version_id,  # type: ignore[arg-type]
+                                      rule, people)
+    for signer in signers:
+        enqueue(db, SEND_ACTOR, signer.id)
+    record(db, action="send", resource_type="consent_request", resource_id=request.id, patient_id=patient_id,
+           details={"template": template.id, "version": request.version_id, "signers": len(people), "rule": rule})
+    return request
+
+
+def create_request(db: CarnetSession, principal: Any, patient_id: int, template_id: int, version_id: int, rule: str,
+                   people: list[dict[str, Any]]) -> tuple[Request, list[Signer]]:
+    """A request for the version and its signers (`people`: role, guardian_id, relation, name, and
+    where messages go, email and phone, when they are sent any), their contact sealed with the
+    patient's key. Shared by e-mailed, paper and tablet consents."""
+    request = Request(patient_id=patient_id, template_id=template_id, version_id=version_id, rule=rule,
+                      created_by=getattr(principal, "user_id", None))
     db.add(request)
     db.flush()
+    signers = []
     for person in people:
         signer = Signer(request_id=request.id, patient_id=patient_id, role=person["role"],
                         guardian_id=person["guardian_id"], relation=person["relation"])
         db.add(signer)
         seal(db, signer, "name", person["name"] or "")
-        seal(db, signer, "email", person["email"])
+        for field in ("email", "phone"):
+            if person.get(field):
+                seal(db, signer, field, person[field])
         db.flush()
-        enqueue(db, SEND_ACTOR, signer.id)
-    record(db, action="send", resource_type="consent_request", resource_id=request.id, patient_id=patient_id,
-           details={"template": template.id, "version": request.version_id, "signers": len(people), "rule": rule})
-    return request
+        signers.append(signer)
+    return request, signers
+
+
+def revoke_sign_links(db: CarnetSession, signer_id: int) -> None:
+    """The signer's signing links stop working, whichever channel they came through."""
+    for purpose in SIGN_PURPOSES:
+        links.revoke(db, ("consent_signer", signer_id), purpose=purpose)
 
 
 def cancel(db: CarnetSession, request_id: int) -> Request:
@@ -143,7 +167,7 @@ def cancel(db: CarnetSession, request_id: int) -> Request:
             signer.status = "cancelled"
             db.add(signer)
     for signer in signers_of(db, request.id):
-        links.revoke(db, ("consent_signer", signer.id), purpose=SIGN)  # type: ignore[arg-type]
+        revoke_sign_links(db, signer.id)  # type: ignore[arg-type]
     db.flush()
     record(db, action="cancel", resource_type="consent_request", resource_id=request.id, patient_id=request.patient_id)
     return request
@@ -248,13 +272,18 @@ def clean_submission(version: Version, form: dict[str, Any]) -> tuple[dict[str, 
     return answers, name
 
 
+def channel_of(link: Any) -> str:
+    """The channel a signing link came through, "email" or "sms" (its code goes there too)."""
+    return CHANNEL_OF[link.purpose]
+
+
 def request_code(db: CarnetSession, link: Any, view: SignerView) -> None:
-    """Have a fresh one-time code sent to the signer's address (same channel as the link)."""
+    """Have a fresh one-time code sent to the signer, through the channel the link came through."""
     check_open(view)
     if link.codes_sent >= links.MAX_CODES_SENT:
         raise links.LinkRefused(links.THROTTLED, link)
     links.audit_access(db, link, action="request_code", resource_type="consent_signer")
-    enqueue(db, CODE_ACTOR, view.signer.id, link.codes_sent + 1)
+    enqueue(db, CODE_ACTOR, view.signer.id, link.codes_sent + 1, link.id)
 
 
 def sign(db: CarnetSession, link: Any, *, version_id: int, answers_form: dict[str, Any], full_name: str,
@@ -275,11 +304,12 @@ def sign(db: CarnetSession, link: Any, *, version_id: int, answers_form: dict[st
                    details={"signer": signer.id, "role": signer.role, "version": version.id,
                             "accepted": sum(answers.values()), "refused": len(answers) - sum(answers.values())},
                    actor=f"patient_link:{link.id}")
-    evidence = evidence_of(db, signer, version, event, typed_name=name, channel="email",
+    channel = channel_of(link)
+    evidence = evidence_of(db, signer, version, event, typed_name=name, channel=channel,
                            code_verified_at=verified_at.isoformat(), link=link.id, address=address,
                            user_agent=(user_agent or "")[:300])
     signature = Signature(request_id=request.id, signer_id=signer.id, patient_id=request.patient_id,
-                          version_id=version.id, version_hash=version.content_hash, channel="email",
+                          version_id=version.id, version_hash=version.content_hash, channel=channel,
                           code_verified_at=verified_at, audit_seq=event.seq)
     db.add(signature)
     seal(db, signature, "answers", json.dumps(answers, sort_keys=True))
@@ -317,7 +347,7 @@ def complete_if_done(db: CarnetSession, request: Request, version: Version, hook
         if s.status == "pending":  # rule "one": the other holders need not sign any more
             s.status = "cancelled"
             db.add(s)
-            links.revoke(db, ("consent_signer", s.id), purpose=SIGN)  # type: ignore[arg-type]
+            revoke_sign_links(db, s.id)  # type: ignore[arg-type]
     sigs = signatures_of(db, request.id)
     per_clause: dict[str, bool] = {}
     for sig in sigs:
