@@ -154,20 +154,6 @@ def inline_plugins(inline_plugins):
     return example.install(inline_plugins)
 
 
-@pytest.fixture
-def empty_instance(tmp_path, carnet_settings, plugin_host):
-    """A second, empty database with the same modules (migrated, its own keys)."""
-    from carnet_core.db.migrate import upgrade
-    from carnet_core.db.session import Database
-    from carnet_core.encryption import install_keyring
-
-    db = Database(f"sqlite:///{tmp_path / 'empty.db'}")
-    install_keyring(db, carnet_settings)
-    upgrade(db, plugin_host)
-    yield db
-    db.dispose()
-
-
 def _rewritten(data: bytes, change) -> io.BytesIO:
     """The archive with its members passed through `change(name, content) -> content | None`."""
     source = zipfile.ZipFile(io.BytesIO(data))

@@ -367,6 +367,20 @@ def clinic(make_clinic: Callable[..., Any]) -> Any:
     return make_clinic("cabinet-test", "Cabinet Test")
 
 
+@pytest.fixture
+def empty_instance(tmp_path: Path, carnet_settings: Settings, plugin_host: PluginHost) -> Iterator[Database]:
+    """A second instance's database, empty (SQLite, migrated with the same modules, its own keys):
+    where a test imports a clinic archive (`carnet import clinic`) written from `carnet_db`."""
+    from carnet_core.db.migrate import upgrade
+    from carnet_core.encryption import install_keyring
+
+    db = Database(f"sqlite:///{tmp_path / 'empty-instance.db'}")
+    install_keyring(db, carnet_settings)
+    upgrade(db, plugin_host)
+    yield db
+    db.dispose()
+
+
 CHROMIUM = os.environ.get("CARNET_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
