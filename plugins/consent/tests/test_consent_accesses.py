@@ -43,6 +43,10 @@ def test_a_patient_sees_the_accesses_to_their_own_file_and_never_another_patient
     assert "message envoyé" in shown.text and "consulté" in shown.text  # what kind of access, in French
     assert secretary_name not in shown.text  # she opened another patient's file
     assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", shown.text)
+    # a question about an access goes to the practice as a request about one's data
+    ask = f'/p/{world.clinic.slug}/consent/rights'
+    assert f'href="{ask}"' in shown.text and "Une question sur l’un de ces accès" in shown.text
+    assert client.get(ask).status_code == 200
     # single use, and the viewing is itself in the trail
     assert client.post(path, data={"_csrf_token": token, "code": code}).status_code == 410
     with carnet_db.session(clinic_id=world.clinic.id) as db:

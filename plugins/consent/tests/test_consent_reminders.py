@@ -7,14 +7,22 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from consent_world import CANARY, link_in, mail_text, mails_to, send_form, sign_through_mail
 from sqlmodel import select
 
 from carnet_core.plugin_api import enqueue
-from carnet_core.testing import AuditRecord, csrf_token, wait_for_jobs
+from carnet_core.testing import AuditRecord, SmsGateway, csrf_token, wait_for_jobs
 
 from carnet_consent.models import Request
 from carnet_consent.services import signing
+
+
+@pytest.fixture
+def inline_plugins(inline_plugins):
+    """An SMS provider (core's stand-in: SMS land in the folder) for the reminders by SMS."""
+    inline_plugins.add("smsgateway", SmsGateway())
+    return inline_plugins
 
 
 def _age(carnet_db, world, request_id: int, days: float) -> None:

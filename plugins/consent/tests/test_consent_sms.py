@@ -1,5 +1,6 @@
-"""Signing links and codes by SMS, where enabled: the clinic's owner switched it on, SMS can be
-sent (a provider, or in development the local SMS folder), the signer has a phone, and the patient
+"""Signing links and codes by SMS, where enabled: the clinic's owner switched it on, SMS can leave
+(a provider is installed: here core's stand-in, which leaves them in the SMS folder), the signer
+has a phone, and the patient
 did not refuse or withdraw "SMS reminders". The SMS carries its own link, whose one-time code comes
 by SMS (the channel the link came through), never the form's title or text or anything about the
 patient; the signature's evidence says "sms"."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from consent_world import (
     CANARY,
     choose_settings,
@@ -21,11 +23,20 @@ from consent_world import (
 from sqlmodel import select
 
 from carnet_core.plugin_api import open_
-from carnet_core.testing import AuditRecord, wait_for_jobs
+from carnet_core.testing import AuditRecord, SmsGateway, wait_for_jobs
 
 from carnet_consent.models import Request, Signature
 from carnet_consent.services import settings as consent_settings
 from carnet_consent.testing import sign_form
+
+
+@pytest.fixture
+def inline_plugins(inline_plugins, request):
+    """An SMS provider is installed unless the test says `none` (parametrized indirectly)."""
+    if getattr(request, "param", "gateway") == "gateway":
+        inline_plugins.add("smsgateway", SmsGateway())
+    return inline_plugins
+
 
 ELODIE = "+33612345678"  # the adult's phone
 CAMILLE = "+33611223344"  # the minor's mother; the father has no phone on file
@@ -132,7 +143,21 @@ def test_the_sms_job_asks_the_question_when_it_sends(client, world, carnet_db, c
         assert signer.sms_link_id is None  # no link issued either
 
 
-def test_sms_is_possible_with_a_provider_or_in_development_only(carnet_settings, plugin_host):
-    assert consent_settings.sms_possible(plugin_host, carnet_settings) is True  # no SMTP: every message in folders
-    production = carnet_settings.model_copy(update={"smtp_url": "smtp://mail.example.org"})
-    assert consent_settings.sms_possible(plugin_host, production) is False  # the folder nobody reads: off
+@pytest.mark.parametrize("inline_plugins", ["none"], indirect=True)
+def test_without_an_sms_provider_links_go_by_email_only_and_the_settings_page_says_so(
+        client, world, carnet_db, carnet_settings, jobs_worker, plugin_host, login_as):
+    assert consent_settings.sms_possible(plugin_host) is False
+    choose_settings(carnet_db, world, sms_links=True)
+    send_form(carnet_db, world, "telesoin", world.adult)
+    wait_for_jobs(jobs_worker)
+    assert sms(carnet_settings) == []  # never an SMS that would not leave
+    assert len(mails_to(carnet_settings, "elodie@example.org")) == 1
+    login_as(client, world.owner)
+    page = client.get("/consent/settings")
+    assert page.status_code == 200 and "Aucun fournisseur SMS n’est configuré" in page.text
+
+
+def test_with_a_provider_the_settings_page_does_not_warn(client, world, plugin_host, login_as):
+    assert consent_settings.sms_possible(plugin_host) is True
+    login_as(client, world.owner)
+    assert "Aucun fournisseur SMS" not in client.get("/consent/settings").text

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from carnet_core.plugin_api import Principal, hookimpl
+from carnet_core.plugin_api import Principal
+from carnet_core.testing import SmsGateway  # noqa: F401  (re-exported for the tests that install it)
 
 CANARY_CARE = "Rééducation-Canari-7731"  # an appointment type name that must never leave the clinic
 CANARY_NOTES = "NoteCanari-Dysphagie-4412"
@@ -47,18 +48,6 @@ def mail_text(msg: Any) -> str:
         if part.get_content_maintype() == "text":
             parts.append(part.get_content())
     return "\n".join(parts)
-
-
-class SmsGateway:
-    """A stand-in SMS provider plugin: it implements `send_sms`, so Carnet counts SMS as configured
-    (core's `sms_transport`), and declines each message (None), which core then writes to the SMS
-    folder with its idempotency key, where `sms_files` reads it."""
-
-    CARNET_CORE_REQUIRES = ">=0.1,<1"
-
-    @hookimpl
-    def send_sms(self, to: str, body: str, settings: Any) -> None:
-        return None
 
 
 def sms_files(settings: Any) -> list[str]:

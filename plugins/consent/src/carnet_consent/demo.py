@@ -2,8 +2,8 @@
 parents are recorded, with the télésoin form waiting for both signatures; adults who signed the
 information notice and SMS reminders (the first one also télésoin) through the real flow (link,
 one-time code, typed name), one of whom later withdrew SMS reminders through the withdrawal link.
-The demo clinic sends signing links by SMS too (to the local SMS folder without a provider) and
-shows "who looked at my file"."""
+The demo clinic's owner switched signing links by SMS on (they leave once an SMS provider module
+is installed; the settings page says none is) and shows "who looked at my file"."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def _sms_wanted(db: Any, job: JobContext, signer: Signer) -> str | None:
     from carnet_consent.services.settings import sms_enabled
 
     phone = readable(open_or_unreadable(db, signer, "phone")) if signer.phone is not None else None
-    if not phone or not sms_enabled(db, job.host, job.settings):
+    if not phone or not sms_enabled(db, job.host):
         return None
     if not purpose_allowed(job.host, db, signer.patient_id, "sms_reminders"):
         return None

@@ -31,7 +31,6 @@ from carnet_core.plugin_api import (
     errors_of,
     flag,
     form_page,
-    host_of,
     open_or_unreadable,
     page,
     patient_access,
@@ -407,8 +406,7 @@ def request_scan(request: Request[Any, Any, Any], db: DB, request_id: FromPath[I
 
 def _settings_context(request: Request[Any, Any, Any], db: CarnetSession, **more: Any) -> dict[str, Any]:
     return _common(request, setting=settings.current(db), reminder_every=settings.REMINDER_EVERY,
-                   reminder_count=settings.REMINDER_COUNT,
-                   sms_possible=settings.sms_possible(host_of(request), settings_of(request)), **more)
+                   reminder_count=settings.REMINDER_COUNT, **more)
 
 
 @get("/settings", name="consent.settings", opt={"permission": perm.MANAGE}, sync_to_thread=True)

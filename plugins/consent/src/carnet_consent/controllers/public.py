@@ -224,7 +224,8 @@ def accesses_view(request: Request[Any, Any, Any], db: DB, token: FromPath[str],
     def shown(rows: list[Any] | None) -> Template:
         if rows is None:
             return _accesses_page(request, token, "code", 400, wrong=True)
-        return keep_page(request, "consent/public_accesses.html", {"step": "rows", "rows": rows})
+        return keep_page(request, "consent/public_accesses.html",
+                         {"step": "rows", "rows": rows, "rights_page": f"{_base(request)}/rights"})
 
     return _linked(request, db, token, accesses.ACCESSES, lambda link: accesses.view(
         db, link, str(data.get("code") or ""), client_address(request), host_of(request)), shown, checks_code=True)

@@ -46,17 +46,16 @@ def reminder_steps(db: CarnetSession) -> list[timedelta]:
     return [timedelta(days=row.reminder_every_days * n) for n in range(1, row.reminder_count + 1)]
 
 
-def sms_possible(host: Any, settings: Any) -> bool:
-    """SMS can reach someone: an SMS provider module is installed, or this is a development
-    instance whose messages all stay in local folders (no SMTP server: e-mails in the mail
-    folder, SMS in the SMS folder). In production without a provider, SMS would only land in a
-    folder nobody reads: the channel is off and the settings page says so."""
-    return sms_transport(host) is not None or not getattr(settings, "smtp_url", None)
+def sms_possible(host: Any) -> bool:
+    """SMS can leave: an SMS provider module is installed (core's `sms_transport`, the rule of
+    every page's `sms_ready`). Without one, SMS would only land in the server's SMS folder: the
+    channel is off, the settings page says so, and the e-mail alone goes."""
+    return sms_transport(host) is not None
 
 
-def sms_enabled(db: CarnetSession, host: Any, settings: Any) -> bool:
-    """Signing links go by SMS too: the owner switched it on and SMS can be sent."""
-    return current(db).sms_links and sms_possible(host, settings)
+def sms_enabled(db: CarnetSession, host: Any) -> bool:
+    """Signing links go by SMS too: the owner switched it on and SMS can leave."""
+    return current(db).sms_links and sms_possible(host)
 
 
 def _whole(value: str, field: str, bounds: tuple[int, int], message: str) -> tuple[int | None, dict[str, FieldError]]:
