@@ -17,7 +17,7 @@ patient. Connections, reconnections and the browsers' reports (connected, interr
 events of the session (sealed), which pre-fill the technical incidents of its report.
 
 The rooms live in the web process: a deployment with several web processes sends a session's two
-sockets to the same one (docs/telecare.md)."""
+sockets to the same one (docs/OPERATIONS.md, "Several web processes")."""
 
 from __future__ import annotations
 
