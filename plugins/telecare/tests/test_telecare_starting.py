@@ -164,3 +164,40 @@ def test_the_public_form_is_rate_limited_per_visitor_and_per_address(
     wait_for_jobs(jobs_worker)
     assert len(mails_to(carnet_settings, "elodie@example.org")) == 5 and mails_to(carnet_settings,
                                                                                     "hugo@example.org") == []
+
+
+def test_the_practitioners_daily_cap_applies_to_a_conversation_the_patient_starts(
+        app, client, login_as, world, carnet_db, carnet_settings, jobs_worker):
+    from carnet_telecare.services import messaging
+
+    _allow(client, login_as, world)
+    assert client.post("/telecare/hours", data={"days": [str(n) for n in range(7)], "opens": "00:00",
+                                                "closes": "23:59", "auto_reply": "Réponse", "daily_cap": "1"},
+                       follow_redirects=False).status_code == 303
+    with carnet_db.session(clinic_id=world.clinic.id) as db:  # the practitioner's one message of the day
+        db.info["principal"] = "system:tests"
+        conversation, _ = messaging.open_conversation(db, world.other, "clinical", "Sujet", "Bonjour", None,
+                                                      world.owner.id, world.owner.id)
+        messaging.store_patient_message(db, conversation, "Question", None, None)
+    visitor = _visitor(app)
+    try:
+        assert _ask(visitor, world, "Lefèvre", "elodie@example.org").status_code == 200
+        wait_for_jobs(jobs_worker)
+        path = _start_link(carnet_settings, "elodie@example.org")
+        token = csrf_token(visitor, path)
+        visitor.post(f"{path}/code", data={"_csrf_token": token})
+        wait_for_jobs(jobs_worker)
+        visitor.post(f"{path}/verify", data={"_csrf_token": token,
+                                             "code": code_in(carnet_settings, "elodie@example.org")})
+        capped = visitor.post(f"{path}/write", data={"_csrf_token": token, "kind": "clinical", "subject": "Question",
+                                                     "body": "Bonjour"}, files=NOFILE)
+        assert capped.status_code == 422 and "votre message n'a pas été envoyé" in unescape(capped.text)
+        # to the secretariat (no practitioner, no cap) it goes, with the same link: the refusal used nothing
+        sent = visitor.post(f"{path}/write", data={"_csrf_token": token, "kind": "administrative",
+                                                   "subject": "Rendez-vous", "body": "Bonjour"}, files=NOFILE)
+        assert sent.status_code == 200
+    finally:
+        visitor.__exit__(None, None, None)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        started = db.exec(select(Conversation).where(Conversation.patient_id == world.patient)).all()
+        assert [(c.kind, c.practitioner_id) for c in started] == [("administrative", None)]
