@@ -80,8 +80,7 @@ async def _run(socket: WebSocket[Any, Any, Any], key: tuple[int, int], side: str
     except WebSocketDisconnect:
         return
     finally:
-        if await hub.leave(key, side, socket):
-            await _record(socket, key, f"{side}_left", by)
+        await hub.leave(key, side, socket, lambda: _record(socket, key, f"{side}_left", by))
 
 
 def _staff_session(socket: WebSocket[Any, Any, Any], session_id: int) -> tuple[int, str, int, bool] | str:

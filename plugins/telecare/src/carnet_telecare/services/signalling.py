@@ -28,6 +28,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -201,17 +202,22 @@ class Hub:
         await _quietly(room.sockets[_other(side)].send_text(encode(message)))
         return True
 
-    async def leave(self, key: tuple[int, int], side: str, socket: Any) -> bool:
-        """Returns whether this socket was the side's current one (a replaced socket leaves quietly)."""
+    async def leave(self, key: tuple[int, int], side: str, socket: Any,
+                    before_telling: Callable[[], Awaitable[None]] | None = None) -> bool:
+        """Returns whether this socket was the side's current one (a replaced socket leaves quietly).
+        `before_telling` (recording the leaving) is awaited before the other side is told, so the
+        session's events keep the order of what happened: the other side can only leave after."""
         room = self.rooms.get(key)
         if room is None or room.sockets.get(side) is not socket:
             return False
         del room.sockets[side]
         other = room.sockets.get(_other(side))
-        if other is not None:
-            await _quietly(other.send_text(json.dumps({"type": "peer", "present": False})))
         if not room.sockets:
             del self.rooms[key]
+        if before_telling is not None:
+            await before_telling()
+        if other is not None:
+            await _quietly(other.send_text(json.dumps({"type": "peer", "present": False})))
         return True
 
 
