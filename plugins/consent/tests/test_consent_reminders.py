@@ -216,3 +216,31 @@ def test_only_the_owner_sets_the_interval_and_a_wrong_value_is_refused_in_french
         change = db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_setting")).one()
         details = json.loads(change.details)
         assert details["reminder_every_days"] == 7 and details["sms_links"] is True
+
+
+def test_a_resent_link_gets_its_own_first_code(client, world, carnet_db, carnet_settings, jobs_worker):
+    """A code asked on the first link, then a resend: the new link's first code is sent too (the
+    code job's key is the link's, not the signer's: a new link starts its codes again at 1)."""
+    import re
+
+    from consent_world import code_in
+
+    request_id = send_form(carnet_db, world, "sms_reminders", world.adult)
+    wait_for_jobs(jobs_worker)
+    old = link_in(carnet_settings, "elodie@example.org", "s")
+    version_id = re.search(r'name="version_id" value="(\d+)"', client.get(old).text).group(1)
+    asked = client.post(f"{old}/code", data={"_csrf_token": csrf_token(client, old), "version_id": version_id,
+                                             "full_name": "Élodie Lefèvre", "clause_sms_reminders": "accept"})
+    assert asked.status_code == 200
+    wait_for_jobs(jobs_worker)
+    assert code_in(carnet_settings, "elodie@example.org")  # the first link's code came
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.owner.id}"
+        signing.resend(db, request_id)
+    wait_for_jobs(jobs_worker)
+    done = sign_through_mail(client, carnet_settings, jobs_worker, "elodie@example.org",
+                             {"clause_sms_reminders": "accept"}, "Élodie Lefèvre")
+    assert done.status_code == 200 and "signature est enregistrée" in done.text
+    assert _count(carnet_settings, "elodie@example.org") == 4  # invitation, code, new link, its code
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.get(Request, request_id).status == "complete"
