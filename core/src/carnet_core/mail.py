@@ -12,6 +12,7 @@ import os
 import smtplib
 import uuid
 from dataclasses import dataclass, field
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -43,7 +44,7 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    _set_subject(msg, mail.subject)
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain=urlsplit(settings.base_url).hostname or "localhost")
     for name, value in mail.headers.items():
@@ -55,6 +56,17 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
         maintype, _, subtype = att.mime_type.partition("/")
         msg.add_attachment(att.content, maintype=maintype, subtype=subtype or "octet-stream", filename=att.filename)
     return msg
+
+
+def _set_subject(msg: EmailMessage, subject: str) -> None:
+    """A French subject is folded by `email.header.Header`, each space inside an encoded word.
+    Python 3.11's default policy drops the space between two encoded words when it folds a long
+    subject ("du mardi 1er décembre" arrived as "du mardi1er décembre"); the folded value is stored
+    as is (`set_raw`): the generator keeps a source whose lines fit, rejoined with its line ending."""
+    if subject.isascii():
+        msg["Subject"] = subject
+    else:
+        msg.set_raw("Subject", Header(subject, "utf-8", header_name="Subject").encode())
 
 
 def send_mail(settings: Settings, mail: Mail, key: str | None = None) -> str:
