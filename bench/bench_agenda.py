@@ -9,7 +9,8 @@
 (c) 50 concurrent booking requests for one slot over HTTP (uvicorn on loopback): exactly one 201
     and 49 409s; then the rate of non-conflicting bookings over HTTP.
 
-The seeded database is a SQLite file under /tmp, reused across runs (delete the folder to reseed),
+The seeded database is a SQLite file under /tmp, reused across runs and migrated to the checkout's
+revisions first (delete the folder to reseed),
 or with `--database postgresql://…` a PostgreSQL database seeded once (use a home of its own; keep
 the database between runs). `--role NAME` makes Carnet connect as that application role (created
 without SUPERUSER or BYPASSRLS if missing, as CARNET_DATABASE_ROLE does), so row-level security
@@ -22,6 +23,12 @@ applies; the bare baseline keeps the URL's user:
 `--compare-rls` (with `--role`) adds the same full page served by an app connecting as the URL's
 superuser, to which row-level security does not apply, in the same interleaved rounds: the
 policies' cost as a ratio of one run. `--only-week` stops after (a).
+
+`--callgrind OUT` counts (a)'s instructions per request instead of timing it: the same on a loaded
+machine as on an idle one, so two revisions compare run after run (minutes: valgrind is ~50x slower):
+
+    valgrind --tool=callgrind --dump-before=getpgrp --callgrind-out-file=/tmp/cg/out.%p \
+        .venv/bin/python bench/bench_agenda.py --callgrind /tmp/cg/out.%p --requests 20
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from benchlib import (
     DATABASE,
     cpu_ratio,
     ensure_role,
+    instructions,
     interleaved,
     login,
     open_db,
@@ -66,15 +74,15 @@ def seed(home: Path) -> dict[str, Any]:
     """Create (or reuse) the big database; return ids the benchmarks need."""
     marker = home / "seeded.json"
     if marker.exists():
-        if DATABASE["url"]:  # bring a kept PostgreSQL database to this checkout's migrations
-            from carnet_core.db.migrate import upgrade
-            from carnet_core.db.session import Database
-            from carnet_core.plugins import build_plugin_host
+        # A kept database (SQLite file or PostgreSQL) brought to this checkout's migrations.
+        from carnet_core.db.migrate import upgrade
+        from carnet_core.db.session import Database
+        from carnet_core.plugins import build_plugin_host
 
-            settings = settings_for(home)
-            db = Database(settings.database_url)
-            upgrade(db, build_plugin_host(settings))
-            db.dispose()
+        settings = settings_for(home)
+        db = Database(settings.database_url)
+        upgrade(db, build_plugin_host(settings))
+        db.dispose()
         return json.loads(marker.read_text())
     from carnet_core.clinics.services import create_clinic
     from carnet_core.db.migrate import upgrade
@@ -253,14 +261,23 @@ def staff_accounts(settings: Any, info: dict[str, Any], n: int) -> list[dict[str
     return accounts
 
 
-def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = False) -> None:
+def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = False, callgrind: str | None = None) -> None:
     from contextlib import ExitStack
 
     from litestar.testing import TestClient
 
     from carnet_core.plugins import build_plugin_host
-    from carnet_core.process import freeze_startup_heap
     from carnet_core.web.app import create_app
+
+    try:
+        from carnet_core.process import freeze_startup_heap
+    except ImportError:  # an older checkout measured against this one: what carnet serve does now
+        import gc
+
+        def freeze_startup_heap() -> int:
+            gc.collect()
+            gc.freeze()
+            return gc.get_freeze_count()
 
     settings = settings_for(home)
     host = build_plugin_host(settings)
@@ -311,6 +328,14 @@ def bench_week(home: Path, info: dict[str, Any], n: int, compare_rls: bool = Fal
         def baseline() -> None:
             assert bare.get(f"/week/{practitioner}/{MEASURED_WEEK.isoformat()}").status_code == 200
 
+        if callgrind:
+            counts = instructions({"base": baseline, "full": carnet_page, "partial": carnet_partial, **variants},
+                                  n, callgrind)
+            print(f"(a) week view under callgrind, {n} requests each: instructions per request "
+                  f"(millions) bare {counts['base'] / 1e6:.1f}, full {counts['full'] / 1e6:.1f} "
+                  f"(ratio {counts['base'] / counts['full']:.3f}), partial {counts['partial'] / 1e6:.1f} "
+                  f"(ratio {counts['base'] / counts['partial']:.3f})")
+            return
         # interleaved rounds: a slow spell of the machine weighs on the three alike
         rates = interleaved({"base": baseline, "full": carnet_page, "partial": carnet_partial, **variants}, n)
     base_rate, rate_full, rate_partial = rates["base"], rates["full"], rates["partial"]
@@ -552,6 +577,9 @@ def main() -> int:
                         help="with --role: also time the full page connecting as the URL's (superuser) user, "
                              "row-level security bypassed, in the same interleaved rounds")
     parser.add_argument("--only-week", action="store_true", help="run (a) only")
+    parser.add_argument("--callgrind", metavar="OUT",
+                        help="under valgrind (benchlib.CALLGRIND_OPTIONS, --callgrind-out-file=OUT): count the "
+                             "instructions of (a)'s variants, --requests each, instead of timing them")
     args = parser.parse_args()
     home = Path(args.home)
     DATABASE["url"] = args.database
@@ -559,8 +587,9 @@ def main() -> int:
     if args.role and args.database:
         ensure_role(args.database, args.role)  # after seeding and migrating: grants cover every table
         DATABASE["role"] = args.role
-    bench_week(home, info, args.requests, compare_rls=bool(args.compare_rls and DATABASE["role"]))
-    if args.only_week:
+    bench_week(home, info, args.requests, compare_rls=bool(args.compare_rls and DATABASE["role"]),
+               callgrind=args.callgrind)
+    if args.only_week or args.callgrind:
         return 0
     bench_availability(home, info, max(20, args.requests // 3))
     if not args.no_contention:

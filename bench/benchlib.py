@@ -4,6 +4,7 @@ interleave variants so a slow spell of a shared machine weighs on all of them al
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from pathlib import Path
@@ -133,3 +134,35 @@ def round_ratios(name: str, base: str = "base") -> str:
     a slow spell that falls on one variant's rounds moves the total ratio, not the median."""
     ratios = sorted(b / v for b, v in zip(ROUNDS[base], ROUNDS[name], strict=True))
     return f"median of rounds {ratios[len(ratios) // 2]:.2f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+
+
+# --- instruction counts under callgrind ------------------------------------------------------------
+#
+#     valgrind --tool=callgrind --dump-before=getpgrp --callgrind-out-file=/tmp/cg/out.%p \
+#         .venv/bin/python bench/bench_agenda.py --callgrind /tmp/cg/out.%p …
+#
+# CPU instructions do not depend on what else the machine runs: on a shared machine they tell two
+# revisions apart where timings cannot. callgrind writes its counters to a numbered file, and
+# starts them again from zero, each time getpgrp is called (nothing else here calls it): once
+# before a variant's measured requests, once after them.
+
+
+def instructions(variants: dict[str, Any], n: int, out: str) -> dict[str, float]:
+    """Instructions per call of each variant (run n times after a warm-up), as callgrind counted
+    them; `out` is the --callgrind-out-file given to valgrind, with %p for the process id."""
+    for fn in variants.values():  # warm-up: caches, compiled statements (10: a request is ~50x slower)
+        for _ in range(10):
+            fn()
+    base = out.replace("%p", str(os.getpid()))
+    counts = {}
+    for name, fn in variants.items():
+        os.getpgrp()  # what ran before, written apart: the counters start from zero
+        before = set(glob.glob(base + ".*"))
+        for _ in range(n):
+            fn()
+        os.getpgrp()  # this variant's requests
+        (written,) = set(glob.glob(base + ".*")) - before
+        with open(written) as dump:
+            summary = next(line for line in dump if line.startswith("summary:"))
+        counts[name] = int(summary.split()[1]) / n
+    return counts
