@@ -540,3 +540,45 @@ def test_opening_then_sealing_reads_the_clinic_keys_once_and_seals_with_the_acti
         assert bytes(note.title[2:6]) == (2).to_bytes(4, "big")
         with carnet_db.session(clinic_id=clinic.id) as db:
             assert open_(db, db.get(EncNote, note.id), "title") == "new"
+
+
+def test_names_of_reads_each_clinic_key_with_the_patient_keys_across_a_rotation_and_an_erasure(carnet_db, clinic):
+    # The clinic key that wraps each patient's key comes joined to the patients' rows, read in the
+    # same transaction (no query of its own, nothing kept between transactions): patients keyed
+    # under v1 and v2 open on one page, a destroyed key stays destroyed, a new rotation holds.
+    from carnet_core.encryption import destroy_subject_key, patient_subject
+    from carnet_core.patients import access
+    from carnet_core.patients.services import names_of
+
+    def add(last_name):
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            return access(db, "system:test").register({"last_name": last_name, "first_name": "Élodie"})
+
+    first = add("Avant")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        rotate(db, clinic.id)
+    second, shredded = add("Après"), add("Effacé")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        destroy_subject_key(db, clinic.id, patient_subject(shredded))
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+    try:
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            db.info["principal"] = "system:test"
+            assert names_of(db, [first, second]) == {first: ("Avant", "Élodie"), second: ("Après", "Élodie")}
+            with pytest.raises(KeyDestroyed):
+                names_of(db, [shredded])
+    finally:
+        sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "FROM core_data_key" in s]
+    # a rotation after the page's transaction: the next one reads the keys again and still opens all
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        rotate(db, clinic.id)
+    third = add("Encore")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:test"
+        assert set(names_of(db, [first, second, third])) == {first, second, third}

@@ -234,6 +234,20 @@ def warm_subject_keys(db: Any, clinic_id: int, subjects: Any) -> None:
     open_subject_keys(db, rows)
 
 
+def open_data_keys(db: Any, rows: Iterable[tuple[int, int, bytes | None]]) -> None:
+    """Open the clinic data keys (clinic id, version, wrapped bytes) a caller read in this
+    transaction with its own rows (e.g. joined to the subject keys it reads), as `_data_key`
+    would read them itself: no query of its own, the same unwrapping bound to clinic, purpose and
+    version (a wrong master key raises here as it would there). Only for this transaction's reads
+    (the session cache, emptied at commit and rollback)."""
+    cache = _cache(db)
+    for clinic_id, version, wrapped in rows:
+        slot = ("data", clinic_id, PURPOSE_DATA, version)
+        if wrapped is not None and slot not in cache:
+            key = keyring_of(db).unwrap(wrapped, _data_key_context(clinic_id, PURPOSE_DATA, version))
+            cache[slot] = _Key(KIND_CLINIC, version, key)
+
+
 def open_subject_keys(db: Any, rows: Iterable[SubjectKey | None]) -> None:
     """Open the key rows a caller read itself (e.g. joined to its own rows) for this session's
     reads. Destroyed keys (and None) are left out."""

@@ -29,9 +29,9 @@ from carnet_core.encryption import (
     patient_subject,
     seal,
 )
-from carnet_core.encryption.models import SubjectKey
+from carnet_core.encryption.models import PURPOSE_DATA, DataKey, SubjectKey
 from carnet_core.encryption.normalise import fold_phone
-from carnet_core.encryption.services import PATIENT_SUBJECT, open_subject_keys
+from carnet_core.encryption.services import PATIENT_SUBJECT, open_data_keys, open_subject_keys
 from carnet_core.encryption.unreadable import Unreadable, open_fields, open_row_value, unreadable_fields
 from carnet_core.i18n import N_
 from carnet_core.patients import prefixes
@@ -524,8 +524,11 @@ def names_of(
         on.append(SubjectKey.subject.in_([patient_subject(pid) for pid in ids]))  # type: ignore[attr-defined]
     rows = db.exec(
         select(Patient.id, Patient.clinic_id, Patient.practitioner_id, Patient.last_name, Patient.first_name,
-               *_KEY_COLUMNS)
+               *_KEY_COLUMNS, DataKey.wrapped)
         .outerjoin(SubjectKey, sa.and_(*on))
+        # the clinic key that wraps each patient key, read with it (not by a query of its own)
+        .outerjoin(DataKey, sa.and_(DataKey.clinic_id == SubjectKey.clinic_id, DataKey.purpose == PURPOSE_DATA,
+                                    DataKey.version == SubjectKey.data_key_version))
         .where(Patient.id.in_(ids), Patient.erased_at.is_(None))  # type: ignore[union-attr,attr-defined]
     ).all()
     rows = [r for r in rows if keep is None or keep(r[0], r[2])]
@@ -533,7 +536,8 @@ def names_of(
         return {}
     # The keys came with the rows (no second query), as the columns opening needs: 40 key rows
     # built as ORM objects cost more than opening them.
-    open_subject_keys(db, [None if r[5] is None else _KeyRow(*r[5:]) for r in rows])
+    open_data_keys(db, {(r[6], r[8], r[10]) for r in rows if r[5] is not None})
+    open_subject_keys(db, [None if r[5] is None else _KeyRow(*r[5:10]) for r in rows])
     table = Patient.__tablename__
 
     def opened(patient_id: int, clinic_id: int, column: str, sealed: bytes | None) -> str:
