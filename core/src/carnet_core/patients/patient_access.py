@@ -186,6 +186,13 @@ class PatientAccess:
             return False
         return practitioner_id == self.principal.user_id or patient_id in cared_for
 
+    def _visible_filter(self, cared_for: frozenset[int]) -> Any:
+        """`_may_see` for many rows: None when this principal sees every patient of the clinic
+        (decided once, not per row), else keep(patient_id, practitioner_id)."""
+        if self._sees_all():
+            return None
+        return lambda patient_id, practitioner_id: self._may_see(patient_id, practitioner_id, cared_for)
+
     def _row(self, patient_id: int) -> Patient:
         patient = self.db.exec(select(Patient).where(Patient.id == patient_id)).first()
         if patient is None:
@@ -256,8 +263,7 @@ class PatientAccess:
         ids = sorted(set(patient_ids))
         if not ids or self._kind == "anonymous":
             return {}
-        cared = frozenset(cared_for)
-        opened = registry.names_of(self.db, ids, lambda pid, practitioner: self._may_see(pid, practitioner, cared))
+        opened = registry.names_of(self.db, ids, self._visible_filter(frozenset(cared_for)))
         self._audit_read(sorted(opened), ["first_name", "last_name"])
         return {pid: registry.display_name(last, first) for pid, (last, first) in opened.items()}
 
@@ -332,11 +338,11 @@ class PatientAccess:
         ids = sorted(set(patient_ids))
         if not ids or self._kind == "anonymous":
             return {}
-        cared = frozenset(cared_for)
+        keep = self._visible_filter(frozenset(cared_for))
         db = self.db
         rows = [p for p in db.exec(select(Patient).where(
             Patient.id.in_(ids), Patient.erased_at.is_(None),  # type: ignore[union-attr,attr-defined]
-        )).all() if self._may_see(p.id, p.practitioner_id, cared)]
+        )).all() if keep is None or keep(p.id, p.practitioner_id)]
         if not rows:
             return {}
         warm_subject_keys(db, db.clinic_id, [patient_subject(p.id) for p in rows])
