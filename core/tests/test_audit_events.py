@@ -102,3 +102,26 @@ def test_the_notifier_reads_a_clinics_modules_only_when_a_plugin_observes(
         # a job's or a command's transaction asks which modules the clinic enabled only when the
         # answer could matter
         assert sum("core_clinic_plugin" in s for s in statements) == reads
+
+
+def test_records_written_at_commit_reach_observers_with_their_ids(inline_plugins, carnet_db, make_clinic):
+    # Core's batch at commit (records of record_at_commit, the trace) builds its events only when
+    # some plugin observes: here one does, and hears each record as stored.
+    from carnet_core.patients import access
+    from carnet_core.patients.services import names_of
+
+    clinic = make_clinic("avec", plugins=["observer"])
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        pid = access(db, "system:test").register({"last_name": "Lefèvre", "first_name": "Élodie"})
+    observer.seen.clear()
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:test"
+        names_of(db, [pid])
+        audit.record_at_commit(db, action="list", resource_type="appointment")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        stored = {r.seq: r for r in db.exec(select(AuditRecord))}
+    assert [(e.action, e.resource_type, e.patient_id) for e in observer.seen] == [
+        ("list", "appointment", None), ("read", "core_patient", pid)]
+    for event in observer.seen:
+        row = stored[event.seq]
+        assert (event.id, event.hash, event.details) == (row.id, row.hash, __import__("json").loads(row.details))

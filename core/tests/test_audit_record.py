@@ -183,3 +183,103 @@ def test_concurrent_writers_do_not_fork_the_chain(carnet_db, clinic):
         assert r.prev_hash == prev
         assert r.hash == chain_hash(prev, canonical(r.model_dump()))
         prev = r.hash
+
+
+# --- record_at_commit: appended at commit, in one batch with core's trace ------------------------
+
+
+def _patient(carnet_db, clinic_id, last_name="Lefèvre"):
+    from carnet_core.patients import access
+
+    with carnet_db.session(clinic_id=clinic_id) as db:
+        return access(db, "system:test").register({"last_name": last_name, "first_name": "Élodie"})
+
+
+def test_a_record_at_commit_is_appended_with_the_trace_when_the_transaction_commits(carnet_db, clinic):
+    from carnet_core.patients.services import names_of
+
+    pid = _patient(carnet_db, clinic.id)
+    before = len(_records(carnet_db, clinic.id))
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = Principal(kind="user", user_id=7, clinic_id=clinic.id)
+        # given a page that opens a patient's name and records that it listed them
+        assert names_of(db, [pid]) == {pid: ("Lefèvre", "Élodie")}
+        audit.record_at_commit(db, action="list", resource_type="appointment", details={"count": 1})
+        # then nothing is written (nor the chain head locked) before the commit
+        assert db.exec(select(sa.func.count()).select_from(AuditRecord)).one() == before
+    # when it commits: the list record, then core's trace of the name opened, chained in order
+    rows = _records(carnet_db, clinic.id)[before:]
+    assert [(r.action, r.resource_type, r.patient_id) for r in rows] == [
+        ("list", "appointment", None), ("read", "core_patient", pid)]
+    assert (rows[0].actor_kind, rows[0].actor_user_id, rows[0].details) == ("user", 7, '{"count":1}')
+    assert rows[1].seq == rows[0].seq + 1 and rows[1].prev_hash == rows[0].hash
+    with carnet_db.session(unscoped=True) as db:
+        head = db.get(AuditHead, clinic.id)
+    assert (head.seq, head.hash) == (rows[1].seq, rows[1].hash)
+
+
+def test_a_record_at_commit_naming_a_patient_covers_the_trace_of_that_patient(carnet_db, clinic):
+    from carnet_core.patients.services import names_of
+
+    pid = _patient(carnet_db, clinic.id)
+    before = len(_records(carnet_db, clinic.id))
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:test"
+        names_of(db, [pid])
+        audit.record_at_commit(db, action="read", resource_type="patient", resource_id=pid, patient_id=pid)
+    rows = _records(carnet_db, clinic.id)[before:]
+    assert [(r.action, r.resource_type, r.patient_id) for r in rows] == [("read", "patient", pid)]
+
+
+def test_records_at_commit_go_with_a_rollback_and_with_the_savepoint_they_were_made_in(carnet_db, clinic):
+    # given a transaction that fails after recording
+    with pytest.raises(RuntimeError), carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record_at_commit(db, action="update", resource_type="patient", actor="system")
+        raise RuntimeError("the action failed")
+    assert _records(carnet_db, clinic.id) == []
+    # and one where a savepoint rolls back between records
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record_at_commit(db, action="create", resource_type="patient", resource_id="a", actor="system")
+        savepoint = db.begin_nested()
+        audit.record_at_commit(db, action="create", resource_type="patient", resource_id="b", actor="system")
+        inner = db.begin_nested()
+        audit.record_at_commit(db, action="create", resource_type="patient", resource_id="c", actor="system")
+        inner.rollback()
+        savepoint.rollback()
+        audit.record_at_commit(db, action="create", resource_type="patient", resource_id="d", actor="system")
+        kept = db.begin_nested()
+        audit.record_at_commit(db, action="create", resource_type="patient", resource_id="e", actor="system")
+        kept.commit()
+    # then only what was committed is recorded, in order, without a gap
+    rows = _records(carnet_db, clinic.id)
+    assert [(r.seq, r.resource_id) for r in rows] == [(1, "a"), (2, "d"), (3, "e")]
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"action": "Read!", "resource_type": "patient"},
+    {"action": "read", "resource_type": "patient", "patient_id": "12"},
+    {"action": "read", "resource_type": "patient", "actor": "robot:1"},
+])
+def test_a_bad_record_at_commit_is_refused_at_the_call(carnet_db, clinic, kwargs):
+    kwargs.setdefault("actor", "system:test")
+    with pytest.raises(audit.AuditError), carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record_at_commit(db, **kwargs)
+    assert _records(carnet_db, clinic.id) == []
+
+
+def test_a_record_at_commit_that_cannot_be_written_fails_the_commit(carnet_db, clinic):
+    from carnet_core.clinics.models import ClinicPlugin
+
+    with carnet_db.engine.begin() as conn:
+        _refuse_audit_inserts(conn)
+    try:
+        with pytest.raises(audit.AuditError), carnet_db.session(clinic_id=clinic.id) as db:
+            db.add(ClinicPlugin(plugin="newmodule"))
+            db.flush()
+            audit.record_at_commit(db, action="create", resource_type="module", actor="system")
+    finally:
+        with carnet_db.engine.begin() as conn:
+            on_table = "" if conn.dialect.name == "sqlite" else " ON core_audit"
+            conn.exec_driver_sql("DROP TRIGGER test_refuse" + on_table)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        assert db.exec(select(ClinicPlugin).where(ClinicPlugin.plugin == "newmodule")).first() is None

@@ -109,6 +109,7 @@ _NAMES: dict[str, str] = {
     # audit
     "record": "carnet_core.audit",
     "record_many": "carnet_core.audit",
+    "record_at_commit": "carnet_core.audit",
     "AuditEvent": "carnet_core.audit",
     # jobs
     "enqueue": "carnet_core.jobs",

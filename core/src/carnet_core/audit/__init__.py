@@ -6,7 +6,8 @@ from carnet_core.audit.services import (
     AuditEvent,
     accesses_for_patient,
     record,
+    record_at_commit,
     record_many,
 )
 
-__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record", "record_many"]
+__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record", "record_at_commit", "record_many"]

@@ -31,6 +31,11 @@ class AuditNotifier:
         self.db = db
         self.host = host
 
+    def observes(self) -> bool:
+        """Whether any installed plugin (core included) implements `audit_event`: when none does,
+        core's batches at commit are written without building their events."""
+        return bool(self.host.hook.audit_event.get_hookimpls())
+
     def prepare(self, session: Any, events: list[AuditEvent]) -> None:
         """Before the commit, in the same transaction: which plugins each clinic has enabled."""
         from carnet_core.clinics.models import ClinicPlugin

@@ -42,6 +42,8 @@ MAX_DETAILS_BYTES = 2048
 # Session info keys (per transaction state; cleared at commit and rollback).
 _HEADS = "_audit_heads"
 _PENDING = "_audit_pending"
+_AT_COMMIT = "_audit_at_commit"  # records of record_at_commit, appended with the trace's batch
+_MARKS = "_audit_at_commit_marks"  # {savepoint transaction: how many were queued when it began}
 # (clinic, patient id) and (clinic, resource type, resource id) named by this transaction's records.
 NAMED = "_audit_named"
 NOTIFIER = "audit_notifier"  # a callable(events, session_info) set by the process (see events.py)
@@ -271,8 +273,9 @@ def _lock_head_orm(conn: sa.Connection, clinic_id: int) -> Any:
     return row
 
 
-def _write(conn: sa.Connection, batch: list[dict[str, Any]]) -> list[int]:
-    """Insert the chained rows of one clinic and move its head to the last; returns their ids."""
+def _write(conn: sa.Connection, batch: list[dict[str, Any]], ids_wanted: bool = True) -> list[int] | None:
+    """Insert the chained rows of one clinic and move its head to the last; returns their ids
+    (None when not `ids_wanted` and the driver counted every row inserted: nothing reads them)."""
     clinic, first, last = batch[0]["clinic_id"], batch[0], batch[-1]
     sql = _statements(conn)
     if sql is None:
@@ -293,7 +296,8 @@ def _write(conn: sa.Connection, batch: list[dict[str, Any]]) -> list[int]:
             row[position] = done
         rows.append(row)
     raw = _driver(conn)
-    if len(rows) == 1:
+    ids: list[int] | None
+    if len(rows) == 1 and ids_wanted:
         cursor = raw.execute(sql.insert_returning, rows[0])
         ids = [cursor.fetchone()[0]]
     else:
@@ -301,8 +305,13 @@ def _write(conn: sa.Connection, batch: list[dict[str, Any]]) -> list[int]:
         try:
             # One executemany (psycopg sends it as one pipeline), then the ids by the seq range
             # (unique per clinic): INSERT ... RETURNING gives no order for several rows on SQLite.
+            # Without a reader of the ids, the driver's count of rows inserted checks the batch
+            # (the ids are read, and counted, when it has none to give).
             cursor.executemany(sql.insert, rows)
-            ids = [r[0] for r in cursor.execute(sql.ids, (clinic, first["seq"], last["seq"])).fetchall()]
+            if ids_wanted or cursor.rowcount != len(rows):
+                ids = [r[0] for r in cursor.execute(sql.ids, (clinic, first["seq"], last["seq"])).fetchall()]
+            else:
+                ids = None
         finally:
             cursor.close()
     raw.execute(sql.set_head, (last["seq"], last["hash"], clinic))
@@ -342,9 +351,23 @@ def _validated(
     }
 
 
-def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
-    """Chain `batch` (fields of one clinic) after the clinic's head: one head lock, one INSERT."""
+def _observed(db: CarnetSession) -> bool:
+    """Whether anything will read this session's records as events once it commits (the
+    process's notifier, when some installed plugin implements `audit_event`)."""
+    notifier = db.info.get(NOTIFIER)
+    if notifier is None:
+        return False
+    observes = getattr(notifier, "observes", None)
+    return observes is None or bool(observes())
+
+
+def _append(db: CarnetSession, batch: list[dict[str, Any]], events: bool = True) -> list[AuditEvent]:
+    """Chain `batch` (fields of one clinic) after the clinic's head: one head lock, one INSERT.
+    Returns the records as events; with `events=False` (core's own batch at commit, whose caller
+    reads nothing back) they are built, with their ids, only if an `audit_event` observer will
+    receive them."""
     clinic = batch[0]["clinic_id"]
+    events = events or _observed(db)
     try:
         conn = db.connection()
         heads: dict[int, tuple[int, str]] = db.info.setdefault(_HEADS, {})
@@ -358,8 +381,8 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
             fields["prev_hash"] = prev
             fields["hash"] = prev = chain_hash(prev, canonical(fields))
             seq += 1
-        ids = _write(conn, batch)
-        if len(ids) != len(batch):
+        ids = _write(conn, batch, ids_wanted=events)
+        if ids is not None and len(ids) != len(batch):
             raise AuditError(f"{len(batch)} audit records written but {len(ids)} found; the action is refused")
         last = batch[-1]
         heads[clinic] = (last["seq"], last["hash"])
@@ -370,6 +393,14 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
         db.info.pop(_HEADS, None)
         drop_values(exc)
         raise AuditError("the audit record could not be written; the action is refused") from exc
+    named = db.info.setdefault(NAMED, set())
+    for row in batch:
+        if row["patient_id"] is not None:
+            named.add((clinic, row["patient_id"]))
+        if row["resource_id"] is not None:
+            named.add((clinic, row["resource_type"], row["resource_id"]))
+    if not events or ids is None:
+        return []
     parsed: dict[str, Any] = {}  # a batch's records often share their details (the trace's do)
     recorded = []
     for row_id, row in zip(ids, batch, strict=True):
@@ -383,12 +414,6 @@ def _append(db: CarnetSession, batch: list[dict[str, Any]]) -> list[AuditEvent]:
             row["outcome"], row["address"], row["request_id"], details, row["hash"],
         ))
     db.info.setdefault(_PENDING, []).extend(recorded)
-    named = db.info.setdefault(NAMED, set())
-    for event_ in recorded:
-        if event_.patient_id is not None:
-            named.add((event_.clinic_id, event_.patient_id))
-        if event_.resource_id is not None:
-            named.add((event_.clinic_id, event_.resource_type, event_.resource_id))
     return recorded
 
 
@@ -423,10 +448,68 @@ def record(
     return _append(db, [fields])[0]
 
 
+def record_at_commit(
+    db: CarnetSession,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: Any = None,
+    patient_id: int | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    clinic_id: int | None = None,
+) -> None:
+    """`record`, appended when the transaction commits, in one batch with core's trace of what it
+    opened and wrote (one chain-head lock and one INSERT for the whole transaction) instead of
+    at once: for a read whose caller needs nothing back (a page listing what it shows).
+
+    Checked now (a bad call raises AuditError here), timed now, and in the same transaction: if
+    it rolls back (or the savepoint it was made in), the record goes with it; if the record cannot
+    be written, the commit fails. It covers the trace of its patient as `record` does."""
+    fields = _validated(
+        db, action=action, resource_type=resource_type, resource_id=resource_id, patient_id=patient_id,
+        outcome=outcome, details=details, actor=actor, clinic_id=clinic_id, occurred_at=None,
+    )
+    db.info.setdefault(_AT_COMMIT, []).append(fields)
+
+
+def take_at_commit(db: CarnetSession) -> list[dict[str, Any]]:
+    """The records `record_at_commit` queued (checked fields), forgotten here; NAMED updated so
+    that the trace leaves out what they cover (called by the trace before its own entries)."""
+    queued = db.info.pop(_AT_COMMIT, None) or []
+    db.info.pop(_MARKS, None)
+    if queued:
+        named = db.info.setdefault(NAMED, set())
+        for fields in queued:
+            if fields["patient_id"] is not None:
+                named.add((fields["clinic_id"], fields["patient_id"]))
+            if fields["resource_id"] is not None:
+                named.add((fields["clinic_id"], fields["resource_type"], fields["resource_id"]))
+    return queued
+
+
+def append_batch(db: CarnetSession, batch: list[dict[str, Any]], events: bool = True) -> list[AuditEvent]:
+    """Append checked records (fields of `_validated`, any clinics) in their order: one head lock
+    and one INSERT per clinic."""
+    by_clinic: dict[int, list[dict[str, Any]]] = {}
+    for fields in batch:
+        by_clinic.setdefault(fields["clinic_id"], []).append(fields)
+    recorded: list[AuditEvent] = []
+    for part in by_clinic.values():
+        recorded.extend(_append(db, part, events))
+    return recorded
+
+
 def record_many(db: CarnetSession, entries: list[dict[str, Any]]) -> list[AuditEvent]:
     """Append several records (keyword arguments of `record` each) in one go: one head lock and
     one INSERT per clinic. Used by core's structural trace; same rules as `record`."""
-    by_clinic: dict[int, list[dict[str, Any]]] = {}
+    return append_batch(db, checked(db, entries))
+
+
+def checked(db: CarnetSession, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fields of each entry (keyword arguments of `record`), or AuditError."""
+    batch: list[dict[str, Any]] = []
     # The entries of a batch mostly share one actor, and often one details object (the trace's
     # do): each is resolved and encoded once.
     actors: dict[Any, tuple[Any, Actor]] = {}
@@ -448,11 +531,8 @@ def record_many(db: CarnetSession, entries: list[dict[str, Any]]) -> list[AuditE
             clinic_id=entry.get("clinic_id"), occurred_at=entry.get("occurred_at"), who=known[1],
             details_text=text[1],
         )
-        by_clinic.setdefault(fields["clinic_id"], []).append(fields)
-    recorded: list[AuditEvent] = []
-    for batch in by_clinic.values():
-        recorded.extend(_append(db, batch))
-    return recorded
+        batch.append(fields)
+    return batch
 
 
 @event.listens_for(CarnetSession, "before_commit")
@@ -487,12 +567,26 @@ def _after_commit(session: CarnetSession) -> None:
             log.exception("audit_event observers failed")
 
 
+@event.listens_for(CarnetSession, "after_transaction_create")
+def _mark_savepoint(session: CarnetSession, transaction: Any) -> None:
+    # Records queued for the commit inside a savepoint that rolls back go with it.
+    if transaction.nested and session.info.get(_AT_COMMIT):
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info[_AT_COMMIT])
+
+
 @event.listens_for(CarnetSession, "after_soft_rollback")
 def _after_rollback(session: CarnetSession, previous_transaction: Any) -> None:
     # Any rollback (savepoint included) may have undone appended records: forget the cached
     # head and the events that will never be committed.
     session.info.pop(_HEADS, None)
     session.info.pop(_PENDING, None)
+    if previous_transaction.nested:
+        queued = session.info.get(_AT_COMMIT)
+        if queued:
+            del queued[(session.info.get(_MARKS) or {}).pop(previous_transaction, 0):]
+    else:
+        session.info.pop(_AT_COMMIT, None)
+        session.info.pop(_MARKS, None)
     from carnet_core.audit.trace import forget
 
     forget(session, outermost=not previous_transaction.nested)

@@ -1,8 +1,8 @@
 """The structural trace: core records health-data access that no plugin has to remember.
 
 Two kinds of access are noted on the session while a transaction runs, and written to the audit
-trail by core in that same transaction, just before it commits (one batch: one chain-head lock,
-one INSERT):
+trail by core in that same transaction, just before it commits (one batch with the records made
+by `audit.record_at_commit`: one chain-head lock, one INSERT):
 
 - **Opens.** Every sealed value opened (`encryption.open_`, `open_many`, `open_bytes`, and the
   bulk `patients.names_of`) is noted by clinic, patient (the key's data subject; none for values
@@ -50,7 +50,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, orm
 
-from carnet_core.audit.services import NAMED, record_many
+from carnet_core.audit.services import NAMED, append_batch, checked, record_many, take_at_commit
 from carnet_core.db.base import ClinicOwned, utcnow
 from carnet_core.db.session import TRACE_OPENS, CarnetSession
 
@@ -192,13 +192,13 @@ def _resource(kind: str) -> str:
     return kind if _KIND_RE.match(kind) else "sealed_value"
 
 
-def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]) -> list[dict[str, Any]]:
+def _entries(info: dict[str, Any], opens: dict[Any, Any] | None, writes: dict[Any, Any] | None) -> list[dict[str, Any]]:
     named = info.get(NAMED) or set()
     actor = _actor(info)
     now = utcnow()  # one instant for the batch, written at once: its time is encoded once
     entries: list[dict[str, Any]] = []
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}  # equal details, one object: encoded once
-    for (clinic_id, patient_id, kind), (columns, rows, values) in sorted(opens.items(), key=_order):
+    for (clinic_id, patient_id, kind), (columns, rows, values) in sorted((opens or {}).items(), key=_order):
         if _covered(named, clinic_id, patient_id, kind, rows):
             continue
         fields = tuple(sorted(columns)[:_MAX_FIELDS])
@@ -211,7 +211,7 @@ def _entries(info: dict[str, Any], opens: dict[Any, Any], writes: dict[Any, Any]
             "resource_id": next(iter(rows)) if len(rows) == 1 else None, "actor": actor, "details": details,
             "occurred_at": now,
         })
-    for (clinic_id, patient_id, table, action), rows in sorted(writes.items(), key=_order):
+    for (clinic_id, patient_id, table, action), rows in sorted((writes or {}).items(), key=_order):
         ids = rows - {""}
         if _covered(named, clinic_id, patient_id, table, ids):
             continue
@@ -237,12 +237,12 @@ def flush_trace(session: CarnetSession) -> None:
     if session.in_nested_transaction():
         return
     session.flush()  # the ORM writes still pending are noted now, not after this step
+    queued = take_at_commit(session)  # the records it covers are left out of the trace below
     opens, writes = info.pop(OPENS, None), info.pop(WRITES, None)
-    if not opens and not writes:
-        return
-    entries = _entries(info, opens or {}, writes or {})
-    if entries:
-        record_many(session, entries)
+    entries = _entries(info, opens, writes) if opens or writes else []
+    if queued or entries:
+        # One batch: the transaction's records made at commit (`record_at_commit`), then the trace.
+        append_batch(session, queued + checked(session, entries), events=False)
 
 
 def forget(session: CarnetSession, outermost: bool) -> None:

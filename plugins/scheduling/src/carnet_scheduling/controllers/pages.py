@@ -25,6 +25,7 @@ from carnet_core.plugin_api import (
     page,
     principal_of,
     record,
+    record_at_commit,
     translate,
     utcnow,
 )
@@ -135,8 +136,9 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
     grid = agenda.build_grid(columns=columns, appointments=rows, hours=hours, exceptions=exceptions, tz=tz,
                              today=today, by_room=aq.by_room and aq.room_id is None)
     names = people.names(db, principal_of(request), (a.patient_id for a in rows), own_ids=_own_patients(request, rows))
-    record(db, action="list", resource_type="appointment",
-           details={"view": aq.view, "count": len(rows), "names": len(names)})
+    # written at commit with core's trace of the names opened: one batch, one chain-head lock
+    record_at_commit(db, action="list", resource_type="appointment",
+                     details={"view": aq.view, "count": len(rows), "names": len(names)})
     step = timedelta(days=7 if aq.view == "week" else 1)
     zone = school.zone(db)  # read once: the holidays below and the page's zone label
     staff_by_id = {p.id: p for p in staff}
@@ -490,7 +492,8 @@ def _day_rows(request: Request[Any, Any, Any], db: CarnetSession, the_day: date,
     names = people.names(db, principal_of(request), (a.patient_id for a in rows), own_ids=own)
     # the number to call for each patient whose name is shown (a cancellation, a delay)
     phones = people.phones(db, principal_of(request), names, own_ids=own) if with_phones else {}
-    record(db, action="list", resource_type="appointment", details={"view": "day-list", "count": len(rows)})
+    record_at_commit(db, action="list", resource_type="appointment",
+                     details={"view": "day-list", "count": len(rows)})
     staff = {p.id: p for p in practitioners(db)}
     return {
         "rows": [(a, to_local(a.starts_at, tz), to_local(a.ends_at, tz)) for a in rows], "names": names,
