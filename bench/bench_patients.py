@@ -10,6 +10,8 @@ Prints patients/s for each and the ratios.
     .venv/bin/python bench/bench_patients.py [--patients 10000] [--pg postgresql://…/scratch_db]
 
 With --pg, use a scratch database: the benchmark migrates it and leaves its clinic and patients.
+`--callgrind OUT` (under valgrind, see bench_agenda.py) prints the instructions per patient of each
+phase instead of rates: two revisions compare on a loaded machine.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from benchlib import Counted
 
 FIRST = ["Élodie", "Lucas", "Chloé", "Hugo", "Léa", "Nathan", "Inès", "Louis", "Manon", "Jules"]
 LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau"]
@@ -73,17 +76,26 @@ def setup(database_url: str | None, home: Path):
 CPU: dict[str, float] = {}
 
 
+# Instructions per phase under callgrind (--callgrind OUT).
+INSTRUCTIONS: dict[str, int] = {}
+CALLGRIND: dict[str, str] = {}
+
+
 class _Phase:
     def __init__(self, name: str):
         self.name = name
 
     def __enter__(self) -> _Phase:
+        self.counted = Counted(CALLGRIND["out"]).__enter__() if CALLGRIND else None
         self.wall, self.cpu = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.wall
         CPU[self.name] = time.process_time() - self.cpu
+        if self.counted is not None:
+            self.counted.__exit__(*exc)
+            INSTRUCTIONS[self.name] = self.counted.instructions
 
 
 def run_sealed(db, clinic, principal, n: int) -> tuple[float, float, list[int]]:
@@ -131,8 +143,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--pg", help="PostgreSQL URL (default: a SQLite file in WAL mode)")
+    parser.add_argument("--callgrind", metavar="OUT", help="under valgrind: count instructions per phase")
     args = parser.parse_args()
     n = args.patients
+    if args.callgrind:
+        CALLGRIND["out"] = args.callgrind
     with tempfile.TemporaryDirectory() as tmp:
         db, clinic, principal = setup(args.pg, Path(tmp))
         kind = db.dialect
@@ -145,6 +160,11 @@ def main() -> int:
           f"overhead x{sealed_c / plain_c:.2f}")
     print(f"  read    plain {rate(plain_r):8.0f}/s   sealed+audited         {rate(sealed_r):8.0f}/s   "
           f"overhead x{sealed_r / plain_r:.2f}")
+    if INSTRUCTIONS:
+        for what in ("create", "read"):
+            plain, sealed = INSTRUCTIONS[f"plain {what}"] / n, INSTRUCTIONS[f"sealed {what}"] / n
+            print(f"  {what:6s}  instructions per patient (callgrind): plain {plain / 1e6:.3f}M, sealed "
+                  f"{sealed / 1e6:.3f}M, ratio {plain / sealed:.3f}")
     if kind == "sqlite":
         for what in ("create", "read"):
             plain, sealed = CPU[f"plain {what}"], CPU[f"sealed {what}"]

@@ -147,22 +147,37 @@ def round_ratios(name: str, base: str = "base") -> str:
 # before a variant's measured requests, once after them.
 
 
+class Counted:
+    """`with Counted(out) as c: ...` then `c.instructions`: what callgrind counted in the block
+    (`out` as given to --callgrind-out-file, %p for the process id)."""
+
+    def __init__(self, out: str):
+        self.base = out.replace("%p", str(os.getpid()))
+        self.instructions = 0
+
+    def __enter__(self) -> Counted:
+        os.getpgrp()  # what ran before, written apart: the counters start from zero
+        self.before = set(glob.glob(self.base + ".*"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.getpgrp()  # the block's instructions, written to the next numbered file
+        (written,) = set(glob.glob(self.base + ".*")) - self.before
+        with open(written) as dump:
+            summary = next(line for line in dump if line.startswith("summary:"))
+        self.instructions = int(summary.split()[1])
+
+
 def instructions(variants: dict[str, Any], n: int, out: str) -> dict[str, float]:
     """Instructions per call of each variant (run n times after a warm-up), as callgrind counted
     them; `out` is the --callgrind-out-file given to valgrind, with %p for the process id."""
     for fn in variants.values():  # warm-up: caches, compiled statements (10: a request is ~50x slower)
         for _ in range(10):
             fn()
-    base = out.replace("%p", str(os.getpid()))
     counts = {}
     for name, fn in variants.items():
-        os.getpgrp()  # what ran before, written apart: the counters start from zero
-        before = set(glob.glob(base + ".*"))
-        for _ in range(n):
-            fn()
-        os.getpgrp()  # this variant's requests
-        (written,) = set(glob.glob(base + ".*")) - before
-        with open(written) as dump:
-            summary = next(line for line in dump if line.startswith("summary:"))
-        counts[name] = int(summary.split()[1]) / n
+        with Counted(out) as counted:
+            for _ in range(n):
+                fn()
+        counts[name] = counted.instructions / n
     return counts
