@@ -176,3 +176,23 @@ def test_the_patient_list_page_finds_by_first_letters(client, clinic, carnet_db,
     found = client.post("/patients/search", data={"q": "Mar", "_csrf_token": token})
     assert found.status_code == 200
     assert "MARTIN Julie" in found.text and "MARCHAND Paul" in found.text and "MOREAU" not in found.text
+
+
+def test_a_new_patient_gets_prefix_rows_without_a_delete_first(carnet_db, clinic):
+    # A patient just registered has no rows to replace: no DELETE (nor the trace's read of the
+    # rows it would match), yet the rows are written and the patient is found.
+    from carnet_core.patients import access
+
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+    try:
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            access(db, "system:test").register({"last_name": "Marchand", "first_name": "Paul"})
+    finally:
+        sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+    assert not [s for s in statements if "core_patient_name_prefix" in s and not s.startswith("INSERT")]
+    assert _search(carnet_db, clinic.id, "Marc") == ["MARCHAND Paul"]

@@ -58,10 +58,12 @@ def tokens(db: Any, clinic_id: int, last_name: str | None, first_name: str | Non
     return sorted(found + [os.urandom(16) for _ in range(padding)])
 
 
-def write(db: Any, patient: Patient, last_name: str | None, first_name: str | None) -> None:
-    """Replace the patient's prefix rows with those of these names (in the caller's transaction)."""
+def write(db: Any, patient: Patient, last_name: str | None, first_name: str | None, new: bool = False) -> None:
+    """Replace the patient's prefix rows with those of these names (in the caller's transaction);
+    a patient just created (`new`) has none to delete (nor their trace's read of the rows first)."""
     assert patient.id is not None
-    db.execute(delete(PatientNamePrefix).where(PatientNamePrefix.patient_id == patient.id))
+    if not new:
+        db.execute(delete(PatientNamePrefix).where(PatientNamePrefix.patient_id == patient.id))
     db.add_all(
         [
             PatientNamePrefix(clinic_id=patient.clinic_id, patient_id=patient.id, token=t)

@@ -191,7 +191,7 @@ def _check_practitioner(db: Any, practitioner_id: int | None) -> None:
             "not_a_practitioner", N_("Not a practitioner of this clinic."))})
 
 
-def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
+def _write_fields(db: Any, patient: Patient, values: dict[str, Any], new: bool = False) -> None:
     clinic_id = patient.clinic_id
     # The key reads below do not flush the sealed values set above them: the row is written
     # once, by the caller's flush, not once per key read.
@@ -203,7 +203,7 @@ def _write_fields(db: Any, patient: Patient, values: dict[str, Any]) -> None:
             patient.last_name_bidx = blind_index(db, clinic_id, "core_patient.last_name", values["last_name"], "name")
         if "last_name" in values or "first_name" in values:
             names = {n: values[n] if n in values else open_(db, patient, n) for n in ("last_name", "first_name")}
-            prefixes.write(db, patient, names["last_name"], names["first_name"])
+            prefixes.write(db, patient, names["last_name"], names["first_name"], new=new)
         if "email" in values:
             patient.email_bidx = blind_index(db, clinic_id, "core_patient.email", values["email"], "email")
         if "phone" in values:
@@ -245,7 +245,7 @@ def create_patient(db: Any, principal: Any, data: dict[str, Any]) -> Patient:
     db.flush()
     assert patient.id is not None
     ensure_subject_key(db, patient.clinic_id, patient_subject(patient.id))
-    _write_fields(db, patient, values)
+    _write_fields(db, patient, values, new=True)
     _write_guardians(db, patient, guardians, new=True)
     db.add(patient)
     db.flush()
