@@ -90,8 +90,8 @@ MUTATIONS = [
     Mutation(
         "encryption: the active-key cache entry without its clinic",
         "encryption/services.py",
-        'slot = ("active", clinic_id, purpose)',
-        'slot = ("active", purpose)',
+        'return ("active", clinic_id, purpose)',
+        'return ("active", purpose)',
         ("core/tests/test_encryption_contract.py::test_a_session_touching_two_clinics_seals_each_with_its_own_keys",),
     ),
     Mutation(

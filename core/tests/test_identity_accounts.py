@@ -2,6 +2,7 @@
 outbox, the owners' staff page, password reset end to end, the clinic switcher."""
 
 import email
+import email.policy
 import json
 import re
 
@@ -37,7 +38,8 @@ def _trail(carnet_db, clinic_id):
 
 
 def _mails(settings):
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(settings.mail_dir.glob("*.eml"))]
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(settings.mail_dir.glob("*.eml"))]
 
 
 def _parts(message):

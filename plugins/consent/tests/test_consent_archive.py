@@ -34,8 +34,7 @@ def _scan_pdf() -> bytes:
 
 def test_a_paper_scan_round_trips_through_the_clinic_export_and_import_and_the_patients_export(
         world, carnet_db, carnet_settings, plugin_host, empty_instance):
-    from carnet_core.export.importing import check, import_archive
-    from carnet_core.export.services import write_archive
+    from carnet_core.testing import check_archive, import_archive, write_archive
 
     scan = _scan_pdf()
     with carnet_db.session(clinic_id=world.clinic.id) as db:
@@ -53,7 +52,7 @@ def test_a_paper_scan_round_trips_through_the_clinic_export_and_import_and_the_p
     scans = [json.loads(line) for line in archive.read("consent/scan.jsonl").decode().splitlines()]
     assert [s["sha256"] for s in scans] == [hashlib.sha256(scan).hexdigest()] and "body" not in scans[0]
 
-    done = import_archive(carnet_settings, plugin_host, empty_instance, check(io.BytesIO(out.getvalue())))
+    done = import_archive(carnet_settings, plugin_host, empty_instance, check_archive(io.BytesIO(out.getvalue())))
     assert done["written"]["consent"]["scan"] == 1
     with empty_instance.session(unscoped=True) as db:
         clinic_id = db.exec(select(Scan.clinic_id)).one()

@@ -124,9 +124,19 @@ def _create_data_key(db: Any, clinic_id: int, purpose: str) -> DataKey:
     return row
 
 
+def _active_slot(clinic_id: int, purpose: str) -> tuple[Any, ...]:
+    """The key cache's entry of a clinic's active data key (a cache may hold several clinics')."""
+    return ("active", clinic_id, purpose)
+
+
+def _version_slot(clinic_id: int, purpose: str, version: int) -> tuple[Any, ...]:
+    """The key cache's entry of one version of a clinic's data key."""
+    return ("data", clinic_id, purpose, version)
+
+
 def _active_data_key(db: Any, clinic_id: int, purpose: str = PURPOSE_DATA) -> _Key:
     cache = _cache(db)
-    slot = ("active", clinic_id, purpose)
+    slot = _active_slot(clinic_id, purpose)
     if slot in cache:
         return cache[slot]
     row = db.exec(
@@ -137,18 +147,18 @@ def _active_data_key(db: Any, clinic_id: int, purpose: str = PURPOSE_DATA) -> _K
         row = _create_data_key(db, clinic_id, purpose)
     key = _Key(KIND_CLINIC, row.version, _unwrap_data_key(db, row))
     cache[slot] = key
-    cache[("data", clinic_id, purpose, row.version)] = key
+    cache[_version_slot(clinic_id, purpose, row.version)] = key
     return key
 
 
 def _data_key(db: Any, clinic_id: int, version: int, purpose: str = PURPOSE_DATA) -> _Key:
     cache = _cache(db)
-    slot = ("data", clinic_id, purpose, version)
+    slot = _version_slot(clinic_id, purpose, version)
     if slot in cache:
         return cache[slot]
     # The active version comes in the same query (a transaction that opens a value often seals
     # one next): the newest active row, as `_active_data_key` would choose it.
-    active_slot = ("active", clinic_id, purpose)
+    active_slot = _active_slot(clinic_id, purpose)
     wanted = DataKey.version == version
     if active_slot not in cache:
         wanted = sa.or_(wanted, DataKey.state == STATE_ACTIVE)
@@ -161,7 +171,7 @@ def _data_key(db: Any, clinic_id: int, version: int, purpose: str = PURPOSE_DATA
     active = max((r for r in rows if r.state == STATE_ACTIVE), key=lambda r: r.version, default=None)
     if active is not None and active_slot not in cache:
         newest = key if active.version == version else _Key(KIND_CLINIC, active.version, _unwrap_data_key(db, active))
-        cache[active_slot] = cache[("data", clinic_id, purpose, active.version)] = newest
+        cache[active_slot] = cache[_version_slot(clinic_id, purpose, active.version)] = newest
     return key
 
 
@@ -242,7 +252,7 @@ def open_data_keys(db: Any, rows: Iterable[tuple[int, int, bytes | None]]) -> No
     (the session cache, emptied at commit and rollback)."""
     cache = _cache(db)
     for clinic_id, version, wrapped in rows:
-        slot = ("data", clinic_id, PURPOSE_DATA, version)
+        slot = _version_slot(clinic_id, PURPOSE_DATA, version)
         if wrapped is not None and slot not in cache:
             key = keyring_of(db).unwrap(wrapped, _data_key_context(clinic_id, PURPOSE_DATA, version))
             cache[slot] = _Key(KIND_CLINIC, version, key)

@@ -43,6 +43,10 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "stream_upload": ("carnet_core.testing.uploads", "stream_upload"),
     "peak_rss_growth": ("carnet_core.testing.uploads", "peak_rss_growth"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
+    # a clinic archive round trip (`carnet export clinic` then `carnet import clinic`, into `empty_instance`)
+    "write_archive": ("carnet_core.export.services", "write_archive"),
+    "check_archive": ("carnet_core.export.importing", "check"),
+    "import_archive": ("carnet_core.export.importing", "import_archive"),
     # upgrade tests: migrate a database to a revision, fill it the old way, then run `carnet init`
     "build_plugin_host": ("carnet_core.plugins", "build_plugin_host"),
     "open_database": ("carnet_core.process", "open_database"),
