@@ -69,6 +69,10 @@ def test_two_browsers_connect_their_video_once_the_patient_is_admitted(
         patient.screenshot(path=str(tmp_path / "join-patient.png"), full_page=True)
         patient.get_by_role("button", name="Entrer en salle d'attente").click()
         _wait(patient, lambda p: _room(p, "phase") == "msgWaitingAdmission")
+        # the room's first word to a patient alone ("nobody else here") keeps them waiting for
+        # admission: it once told them the practitioner had left
+        patient.wait_for_timeout(2000)
+        assert _room(patient, "phase") == "msgWaitingAdmission"
         # the practitioner sees them waiting and admits them
         practitioner.goto(live_server + session_url)
         practitioner.get_by_role("button", name="Admettre le patient").click()

@@ -120,7 +120,9 @@
     if (m.type === "peer") {
       if (!m.present) {
         hangUp();
-        say(practitioner ? "msgWaitingPeer" : "msgPeerLeft");
+        // alone in the room: the practitioner waits for the patient; the patient waits to be
+        // admitted (told so on entering the waiting room), or was left once admitted
+        say(practitioner ? "msgWaitingPeer" : (text.started === "1" ? "msgPeerLeft" : "msgWaitingAdmission"));
       } else if (practitioner && text.status === "scheduled") {
         window.location.reload(); // the patient arrived in the waiting room: show the admission button
       }
