@@ -55,3 +55,13 @@ def test_weeks_outside_the_horizon_or_not_dates_are_brought_back(client, online)
     assert far.status_code == 200 and 'rel="next"' not in far.text  # the horizon's last week
     assert _page(client, online, "not-a-date").status_code == 200
     assert week_asked("2026-12-09") == date(2026, 12, 9) and week_asked("x") is None and week_asked(None) is None
+
+
+def test_the_public_booking_and_waiting_list_pages_offer_no_staff_login(client, online):  # noqa: F811
+    """A family reaches these pages from a link, without an account: no staff "Se connecter"."""
+    slug = online.clinic.slug
+    for url in (f"/p/{slug}/scheduling/book/{online.practitioner.id}/{online.other['type_id']}",
+                f"/p/{slug}/scheduling/waitlist"):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert 'href="/login"' not in page.text, url
