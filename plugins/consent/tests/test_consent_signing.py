@@ -158,14 +158,17 @@ def test_a_version_published_while_reading_is_shown_instead(client, world, carne
 
 def test_patients_pages_show_no_staff_login(client, world, carnet_db, carnet_settings, jobs_worker):
     """A patient has no account: the signing, withdrawal and request pages, and core's page for a
-    refused link, never offer the staff login (core's shell knows a patient-side page)."""
+    refused link, never offer the staff login, nor the logo's link to the staff home (core's shell
+    knows a patient-side page)."""
     _send(carnet_db, world, "sms_reminders", world.adult)
     wait_for_jobs(jobs_worker)
     slug = world.clinic.slug
     pages = [link_in(carnet_settings, "elodie@example.org", "s"), link_in(carnet_settings, "elodie@example.org", "w"),
-             f"/p/{slug}/consent/rights", f"/p/{slug}/consent/s/not-a-real-token"]
+             f"/p/{slug}/consent/rights", f"/p/{slug}/consent/s/not-a-real-token", f"/p/{slug}/consent/no-such-page"]
     for path in pages:
         shown = client.get(path)
         assert shown.status_code in (200, 404) and "<header" in shown.text, path
         assert 'href="/login"' not in shown.text and "Se connecter" not in shown.text, path
-    assert 'href="/login"' in client.get("/").text  # the staff side keeps it
+        assert 'href="/"' not in shown.text and '<span class="brand">Carnet</span>' in shown.text, path
+    staff = client.get("/").text
+    assert 'href="/login"' in staff and '<a class="brand" href="/">' in staff  # the staff side keeps them

@@ -64,4 +64,4 @@ def test_the_public_booking_and_waiting_list_pages_offer_no_staff_login(client, 
                 f"/p/{slug}/scheduling/waitlist"):
         page = client.get(url)
         assert page.status_code == 200, url
-        assert 'href="/login"' not in page.text, url
+        assert 'href="/login"' not in page.text and 'href="/"' not in page.text, url  # nor the logo's link
