@@ -102,7 +102,9 @@ def test_patients_registered_before_the_index_are_back_filled_by_carnet_init(car
     with carnet_db.session(unscoped=True) as db:
         db.execute(sa.update(Patient).values(birth_date_bidx=None, prefixes_indexed=False))
     assert _search(carnet_db, clinic.id, "23/04/2014") == []
-    assert list(prefixes.backfill_step(None, None, carnet_db))  # carnet init's step
+    # carnet init's step, which says what it indexed
+    assert list(prefixes.backfill_step(None, None, carnet_db)) == [
+        "patient search: the name prefixes and birth dates of 4 patients are now indexed"]
     assert [n for n, _ in _search(carnet_db, clinic.id, "23/04/2014")] == ["MARTIN Tom", "ROUX Léa"]
     assert list(prefixes.backfill_step(None, None, carnet_db)) == []
 

@@ -132,7 +132,7 @@ def test_patients_registered_before_prefix_search_are_back_filled_once(carnet_db
     assert _search(carnet_db, clinic.id, "martin") == ["MARTIN Julie"]
     # when carnet init's step runs (in small batches: it commits as it goes)
     steps = list(prefixes.backfill_step(None, None, carnet_db))
-    assert steps == ["patient search: the name prefixes of 4 patients are now indexed"]
+    assert steps == ["patient search: the name prefixes and birth dates of 4 patients are now indexed"]
     assert _search(carnet_db, clinic.id, "mar") == ["MARCHAND Paul", "MARTIN Julie"]
     assert _search(carnet_db, other.id, "tour") == ["DE LA TOUR Marc"]
     # then a second run has nothing to do

@@ -186,7 +186,8 @@ def _index_one(db: Any, patient: Patient) -> int:
 
 
 def backfill_step(settings: Any, host: Any, database: Any) -> Iterator[str]:
-    """`carnet init` step: the prefixes of patients registered before prefix search existed."""
+    """`carnet init` step: the search indexes (name prefixes and birth date) of patients
+    registered before prefix or birth-date search existed."""
     count = backfill(database)
     if count:
-        yield f"patient search: the name prefixes of {count} patients are now indexed"
+        yield f"patient search: the name prefixes and birth dates of {count} patients are now indexed"
