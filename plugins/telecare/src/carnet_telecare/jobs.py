@@ -28,7 +28,7 @@ from carnet_core.plugin_api import (
 )
 
 from carnet_telecare.models import Access, Conversation, Message
-from carnet_telecare.services.messaging import CONVERSATION, LINK_USES
+from carnet_telecare.services.messaging import CONVERSATION, LINK_USES, notice_channel
 
 NOTICE_SUBJECT = N_("%(clinic)s: you have a new message")
 CODE_SUBJECT = N_("%(clinic)s: your code to read your messages")
@@ -62,9 +62,10 @@ def notify(message_id: int, job: JobContext) -> None:
         if conversation is None or conversation.status != "open" or clinic is None:
             return
         contact = patient_access(db, f"job:{job.actor}").contact(message.patient_id)
-        if contact is None or not (contact.email or contact.phone):
+        reachable = notice_channel(job.host, db, contact, message.patient_id)
+        if reachable is None:
             return
-        channel, to = ("email", contact.email) if contact.email else ("sms", contact.phone)
+        channel, to = reachable
         issued = links.issue(db, purpose=CONVERSATION, subject_type="telecare_conversation",
                              subject_id=conversation.id, patient_id=message.patient_id, code_required=True,
                              expires_in=timedelta(days=_settings(job).link_days), max_uses=LINK_USES)
@@ -141,9 +142,10 @@ def invite(session_id: int, job: JobContext) -> None:
         if session is None or clinic is None or session.status != "scheduled":
             return
         contact = patient_access(db, f"job:{job.actor}").contact(session.patient_id)
-        if contact is None or not (contact.email or contact.phone):
+        reachable = notice_channel(job.host, db, contact, session.patient_id)
+        if reachable is None:
             return
-        channel, to = ("email", contact.email) if contact.email else ("sms", contact.phone)
+        channel, to = reachable
         links.revoke(db, ("telecare_session", session_id), purpose=JOIN)
         issued = links.issue(db, purpose=JOIN, subject_type="telecare_session", subject_id=session_id,
                              patient_id=session.patient_id, expires_at=session.ends_at + MARGIN, max_uses=50)

@@ -58,6 +58,8 @@ def _patient_context(request: Request[Any, Any, Any], db: Any, patient_id: int, 
     except (PatientNotFound, PatientErased):
         raise NotFoundException() from None
     name = patients.names({patient_id}).get(patient_id, "")
+    contact = patients.contact(patient_id) if principal.can(perm.WRITE) else None
+    reach = messaging.notice_channel(host_of(request), db, contact, patient_id) if contact is not None else None
     conversations = messaging.conversations_of(db, principal, patient_id)
     from carnet_telecare.services.acts import acts_of
     from carnet_telecare.services.sessions import profession_of, sessions_of
@@ -65,6 +67,8 @@ def _patient_context(request: Request[Any, Any, Any], db: Any, patient_id: int, 
     planned = sessions_of(db, patient_id) if principal.can(perm.CLINICAL) else []
     return _common(request, patient_id=patient_id, patient_name=name, conversations=conversations,
                    subjects={c.id: messaging.subject_of(db, c) for c in conversations}, sessions=planned, s={},
+                   unreachable=principal.can(perm.WRITE) and reach is None,
+                   call_phone=(contact.phone if contact is not None else "") or "",
                    session_acts=acts_of(profession_of(db, principal.user_id)), **more)
 
 

@@ -30,9 +30,11 @@ from carnet_core.plugin_api import (
     links,
     open_or_unreadable,
     patient_access,
+    purpose_allowed,
     readable,
     record,
     seal,
+    sms_transport,
     text_problem,
     utcnow,
 )
@@ -82,6 +84,23 @@ class InboxRow:
     name: str
     unanswered: int
     waiting: timedelta | None
+
+
+def notice_channel(host: Any, db: CarnetSession, contact: Any, patient_id: int) -> tuple[str, str] | None:
+    """How Carnet can tell the patient (or the parent whose contact core holds) that something
+    waits: ("email", address) when there is an address; else ("sms", number), only when an SMS
+    can leave (an SMS provider module is installed: core's `sms_transport`, the rule behind every
+    page's `sms_ready`) and the patient has not refused or withdrawn SMS (consent's
+    "sms_reminders", asked now). None when neither: the jobs send nothing, and the patient's page
+    tells staff to call."""
+    if contact is None:
+        return None
+    if contact.email:
+        return "email", contact.email
+    if (contact.phone and sms_transport(host) is not None
+            and purpose_allowed(host, db, patient_id, "sms_reminders")):
+        return "sms", contact.phone
+    return None
 
 
 def _refuse(name: str, code: str, message: str, **params: Any) -> InvalidInput:
