@@ -320,6 +320,46 @@ def test_a_record_deleted_and_put_back_is_named_as_reordered(carnet_settings, ca
     assert report["problem"]["reason"] == "stored before the record that precedes it (reordered)"
 
 
+@pytest.fixture
+def unique_seq_dropped(carnet_db):
+    """As an attacker who owns the database: the (clinic_id, seq) unique constraint removed, so
+    that a second record can take a seq already used. SQLite cannot drop a table's constraint:
+    the table is rebuilt without it (the test's database is its own copy). PostgreSQL's test
+    schema outlives the test: the constraint is put back afterwards."""
+    with tampering(carnet_db) as conn:
+        if conn.dialect.name == "sqlite":
+            sql = conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'core_audit'").scalar()
+            bare = re.sub(r",\s*CONSTRAINT uq_core_audit_clinic_id_seq UNIQUE \(clinic_id, seq\)", "", sql)
+            assert bare != sql
+            conn.exec_driver_sql("ALTER TABLE core_audit RENAME TO core_audit_kept")
+            conn.exec_driver_sql(bare)
+            conn.exec_driver_sql("INSERT INTO core_audit SELECT * FROM core_audit_kept")
+            conn.exec_driver_sql("DROP TABLE core_audit_kept")
+        else:
+            conn.exec_driver_sql("ALTER TABLE core_audit DROP CONSTRAINT uq_core_audit_clinic_id_seq")
+    yield
+    if carnet_db.dialect != "sqlite":
+        with tampering(carnet_db) as conn:
+            conn.exec_driver_sql("TRUNCATE core_audit")
+            conn.exec_driver_sql(
+                "ALTER TABLE core_audit ADD CONSTRAINT uq_core_audit_clinic_id_seq UNIQUE (clinic_id, seq)")
+
+
+def test_a_record_copied_under_a_seq_already_used_is_named(carnet_settings, carnet_db, trail, unique_seq_dropped):
+    # given an attacker who drops the unique constraint and adds a second record at seq 4 (the
+    # very content of record 4: its hashes link to record 3 like the original's)
+    with tampering(carnet_db) as conn:
+        copy = dict(_row(conn, 4))
+        copy.pop("id")
+        conn.execute(sa.insert(TABLE).values(**copy))
+        second = conn.exec_driver_sql("SELECT max(id) FROM core_audit WHERE seq = 4").scalar()
+    code, report = _problem(carnet_settings, "cabinet-test")
+    assert code == 1
+    assert (report["problem"]["seq"], report["problem"]["record_id"]) == (4, second)
+    assert report["problem"]["reason"] == "seq 4 appears more than once (inserted record)"
+
+
 def test_the_problem_names_every_place_it_knows():
     from carnet_core.audit.integrity import Problem
 
