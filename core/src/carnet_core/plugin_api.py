@@ -142,6 +142,8 @@ _NAMES: dict[str, str] = {
     "N_": "carnet_core.i18n",
     "phone_display": "carnet_core.formatting",
     "long_date": "carnet_core.formatting",
+    "long_datetime": "carnet_core.formatting",
+    "local_datetime": "carnet_core.formatting",
     "short_date": "carnet_core.formatting",
     # input bounds: ids, free text, dates (one validator for the whole platform)
     "Id": "carnet_core.inputs",

@@ -14,6 +14,7 @@ from consent_world import (
     CANARY,
     choose_settings,
     link_in,
+    mail_text,
     mails_to,
     send_form,
     sign_through_sms,
@@ -161,3 +162,20 @@ def test_with_a_provider_the_settings_page_does_not_warn(client, world, plugin_h
     assert consent_settings.sms_possible(plugin_host) is True
     login_as(client, world.owner)
     assert "Aucun fournisseur SMS" not in client.get("/consent/settings").text
+
+
+def test_a_link_valid_until_the_first_of_a_month_says_1er_by_mail_and_sms(
+        client, world, carnet_db, carnet_settings, jobs_worker, monkeypatch):
+    """`valable jusqu'au 1er janvier 2027` (core's long_date, in the clinic's time zone), never `1 janvier`."""
+    from carnet_core.plugin_api import utcnow
+    from carnet_core.testing import first_in_french, first_of_a_month
+
+    until = first_of_a_month(12, after_days=1, weekday_only=False)
+    monkeypatch.setattr("carnet_consent.jobs.SIGN_VALID", until - utcnow())  # the links expire that day
+    choose_settings(carnet_db, world, sms_links=True)
+    send_form(carnet_db, world, "telesoin", world.adult)
+    wait_for_jobs(jobs_worker)
+    (mail,) = mails_to(carnet_settings, "elodie@example.org")
+    (text,) = sms_to(carnet_settings, ELODIE)
+    for body in (mail_text(mail), text):
+        assert first_in_french(until).search(body), body

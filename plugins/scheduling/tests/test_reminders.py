@@ -327,3 +327,32 @@ def test_re_planning_works_in_batches_and_twice_changes_nothing(carnet_db, world
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         rows = db.exec(select(Reminder.appointment_id, Reminder.channel, Reminder.status)).all()
     assert sorted(rows) == sorted((a, c, SCHEDULED) for a in booked for c in ("email", "sms"))
+
+
+def test_an_appointment_on_the_first_of_a_month_is_written_1er_in_mail_sms_and_manage_page(
+        carnet_db, world, plugin_host, jobs_worker, carnet_settings, client):
+    """`mardi 1er décembre`, never `mardi 1 décembre` (core's long_datetime), at the clinic's hour."""
+    import re
+    from html import unescape
+
+    from carnet_core.testing import first_in_french, first_of_a_month
+
+    first = first_of_a_month(10)
+    patient_id = make_patient(carnet_db, world)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = f"user:{world.practitioner.id}"
+        reminders.ensure_default_rules(db)
+        care = setup.create_appointment_type(db, CANARY_CARE, 45)
+        appts.book(db, practitioner_id=world.practitioner.id, patient_id=patient_id, appointment_type_id=care.id,
+                   starts_at=first, room_id=world.room_id, hooks=plugin_host.for_clinic({"scheduling"}))
+    _due_now(carnet_db, world.clinic.id)
+    wait_for_jobs(jobs_worker)
+    texts = [mail_text(m) for m in mails(carnet_settings)] + sms_files(carnet_settings)
+    assert len(texts) == 3
+    for text in texts:
+        assert first_in_french(first).search(text) and "à 10:00" in text, text
+        assert not re.search(r"\b1 (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|"
+                             r"décembre)\b", text), text
+    manage = re.search(rf"/p/{world.clinic.slug}/scheduling/a/\S+", texts[0]).group(0)
+    page = unescape(client.get(manage).text)
+    assert first_in_french(first).search(page) and "à 10:00" in page

@@ -135,3 +135,17 @@ def test_a_secretary_never_reaches_a_session(client, login_as, world, app):
     with TestClient(app=app, base_url="http://127.0.0.1:8000") as secretary:
         login_as(secretary, world.secretary)
         assert secretary.get(url).status_code == 403
+
+
+def test_a_session_on_the_first_of_a_month_is_announced_1er_at_the_clinic_hour(
+        client, login_as, world, carnet_settings, jobs_worker):
+    """The invitation says `mardi 1er décembre 2026 à 10:00` (core's long_datetime, clinic time), never `1 décembre`."""
+    from carnet_core.testing import first_in_french, first_of_a_month
+
+    first = first_of_a_month(10)
+    login_as(client, world.owner)
+    assert _plan(client, world.patient, day=f"{first.astimezone(__import__('zoneinfo').ZoneInfo('Europe/Paris')):%Y-%m-%d}",
+                 time="10:00").status_code == 303
+    wait_for_jobs(jobs_worker)
+    _, text = _join_link(carnet_settings, "elodie@example.org")
+    assert first_in_french(first).search(text) and "à 10:00" in text, text

@@ -25,6 +25,8 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "get_clinic_by_slug": ("carnet_core.clinics.services", "get_clinic_by_slug"),
     "identity_services": ("carnet_core.identity.services", None),
     "csrf_token": ("carnet_core.testing.identity", "csrf_token"),
+    "first_of_a_month": ("carnet_core.testing.dates", "first_of_a_month"),
+    "first_in_french": ("carnet_core.testing.dates", "first_in_french"),
     "make_staff": ("carnet_core.testing.identity", "make_staff"),
     "browser_login": ("carnet_core.testing.identity", "browser_login"),
     "chromium": ("carnet_core.testing.plugin", "chromium"),

@@ -16,7 +16,7 @@ from jinja2 import (
 )
 
 from carnet_core.encryption.unreadable import Unreadable, page_gettext
-from carnet_core.formatting import long_date, phone_display, short_date
+from carnet_core.formatting import local_datetime, long_date, long_datetime, phone_display, short_date
 from carnet_core.i18n import DEFAULT_LOCALE, Catalogs, install_jinja
 
 if TYPE_CHECKING:
@@ -90,20 +90,31 @@ def build_environment(host: PluginHost, catalogs: Catalogs, debug: bool = False,
     env.filters["phone"] = phone_display
     env.filters["short_date"] = short_date
     env.filters["long_date"] = _long_date
+    env.filters["long_datetime"] = _long_datetime
     return env
+
+
+def _clinic_tz(context: Any) -> str | None:
+    """The time zone of the page's clinic (the principal's, or a patient page's public clinic)."""
+    clinic = context.get("clinic")
+    return getattr(clinic, "timezone", None) if clinic else None
 
 
 @pass_context
 def _long_date(context: Any, value: Any, weekday: bool = True, year: bool = True) -> str:
-    return long_date(value, context.get("locale", DEFAULT_LOCALE), weekday=weekday, year=year)
+    return long_date(value, context.get("locale", DEFAULT_LOCALE), weekday=weekday, year=year, tz=_clinic_tz(context))
 
 
-def _datetime_local(value: Any, tz: str = "Europe/Paris", fmt: str = "%d/%m/%Y %H:%M") -> str:
-    from zoneinfo import ZoneInfo
+@pass_context
+def _long_datetime(context: Any, value: Any, weekday: bool = True, year: bool = True) -> str:
+    return long_datetime(value, _clinic_tz(context), context.get("locale", DEFAULT_LOCALE), weekday=weekday,
+                         year=year)
 
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+@pass_context
+def _datetime_local(context: Any, value: Any, tz: Any = None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """A stored moment in `tz`, by default the page's clinic's time zone (Europe/Paris without one)."""
+    return local_datetime(value, tz or _clinic_tz(context), fmt)
 
 
 _MESSAGE_ENV = "_carnet_message_environment"

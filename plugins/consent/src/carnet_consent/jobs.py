@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from babel.dates import format_date
 from sqlmodel import select
 
 from carnet_core.plugin_api import (
@@ -25,6 +24,7 @@ from carnet_core.plugin_api import (
     already_done,
     enqueue,
     links,
+    long_date,
     once,
     open_or_unreadable,
     purpose_allowed,
@@ -136,7 +136,7 @@ def _send_link(job: JobContext, key: str, signer_id: int, kind: str) -> None:
         signer.link_id = issued.link.id
         signer.sent_at = utcnow()
         db.add(signer)
-        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        until = long_date(issued.link.expires_at, job.settings.locale, weekday=False, tz=clinic.timezone)
         context = {"clinic_name": clinic.name, "until": until, "reminder": kind == "reminder",
                    "sign_url": job.patient_url(clinic.slug, f"s/{issued.token}"),
                    "withdraw_url": withdraw_url(db, job, clinic, signer),
@@ -168,7 +168,7 @@ def send_sms_link(signer_id: int, kind: str, key: str, job: JobContext) -> None:
                              patient_id=signer.patient_id, expires_in=SIGN_VALID, max_uses=1, code_required=True)
         signer.sms_link_id = issued.link.id
         db.add(signer)
-        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        until = long_date(issued.link.expires_at, job.settings.locale, weekday=False, tz=clinic.timezone)
         body = job.render("consent/messages/invitation_sms.txt", clinic_name=clinic.name, until=until,
                           reminder=kind == "reminder", sign_url=job.patient_url(clinic.slug, f"s/{issued.token}"),
                           withdraw_url=withdraw_url(db, job, clinic, signer))
@@ -320,7 +320,7 @@ def build_rights_export(request_id: int, round_key: str, job: JobContext) -> Non
             return
         rights.build_export(db, job.host, request)
         issued = rights.issue_link(db, request)
-        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        until = long_date(issued.link.expires_at, job.settings.locale, weekday=False, tz=clinic.timezone)
         context = {"clinic_name": clinic.name, "until": until,
                    "url": job.patient_url(clinic.slug, f"r/{issued.token}")}
         subject = job.translate(RIGHTS_SUBJECT, clinic=clinic.name)
@@ -361,7 +361,7 @@ def send_rights_ask(patient_id: int, guardian_id: int, nonce: str, job: JobConte
         if not to or clinic is None:
             return  # erased, or the address removed meanwhile: no link, no message
         issued = rights_online.issue_link(db, patient_id, guardian_id)
-        until = format_date(issued.link.expires_at, "d MMMM y", locale=job.settings.locale)
+        until = long_date(issued.link.expires_at, job.settings.locale, weekday=False, tz=clinic.timezone)
         context = {"clinic_name": clinic.name, "until": until,
                    "url": job.patient_url(clinic.slug, f"rights/{issued.token}")}
         subject = job.translate(RIGHTS_ASK_SUBJECT, clinic=clinic.name)

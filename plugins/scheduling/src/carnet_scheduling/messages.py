@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from babel.dates import format_datetime
 from sqlmodel import select
 
 from carnet_core.plugin_api import (
@@ -21,6 +20,7 @@ from carnet_core.plugin_api import (
     Clinic,
     Mail,
     User,
+    long_datetime,
     message_environment,
     send_mail,
     send_sms,
@@ -48,8 +48,8 @@ def translate(lang: Lang, message: str, **variables: Any) -> str:
 
 
 def when_text(moment: datetime, tz: str, locale: str = "fr") -> str:
-    pattern = "EEEE d MMMM y 'à' HH:mm" if locale == "fr" else "EEEE d MMMM y 'at' HH:mm"
-    return format_datetime(moment, pattern, tzinfo=tz, locale=locale)
+    """`mardi 1er décembre 2026 à 10:00` in the clinic's time zone (core's `long_datetime`)."""
+    return long_datetime(moment, tz, locale)
 
 
 def public_url(settings: Any, clinic: Clinic, path: str) -> str:

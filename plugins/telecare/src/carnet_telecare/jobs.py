@@ -17,6 +17,7 @@ from carnet_core.plugin_api import (
     Mail,
     already_done,
     links,
+    long_datetime,
     once,
     open_or_unreadable,
     patient_access,
@@ -128,8 +129,6 @@ INVITE_SMS = N_("%(clinic)s: your remote session on %(when)s. Join it here: %(ur
 def invite(session_id: int, job: JobContext) -> None:
     """Send the patient (or the parent whose contact core holds) the link to join a télésoin
     session: its date and time and the link, nothing about the care."""
-    from babel.dates import format_datetime
-
     from carnet_telecare.models import Session
     from carnet_telecare.services.sessions import JOIN, MARGIN
 
@@ -149,8 +148,7 @@ def invite(session_id: int, job: JobContext) -> None:
         links.revoke(db, ("telecare_session", session_id), purpose=JOIN)
         issued = links.issue(db, purpose=JOIN, subject_type="telecare_session", subject_id=session_id,
                              patient_id=session.patient_id, expires_at=session.ends_at + MARGIN, max_uses=50)
-        when = format_datetime(session.starts_at, "EEEE d MMMM y 'à' HH:mm", tzinfo=clinic.timezone,
-                               locale=job.settings.locale)
+        when = long_datetime(session.starts_at, clinic.timezone, job.settings.locale)
         url = job.patient_url(clinic.slug, f"j/{issued.token}")
         subject = job.translate(INVITE_SUBJECT, clinic=clinic.name)
         if channel == "email":
