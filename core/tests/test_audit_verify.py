@@ -17,6 +17,7 @@ from carnet_core import audit
 from carnet_core.audit import chain
 from carnet_core.audit.chain import canonical, chain_hash
 from carnet_core.audit.integrity import verify_clinic
+from carnet_core.audit.models import AuditCheckpoint
 from carnet_core.cli import main
 
 
@@ -188,11 +189,20 @@ def test_a_forged_checkpoint_is_named(carnet_settings, carnet_db, trail):
 
 
 def test_of_two_forged_checkpoints_the_first_is_named(carnet_db, trail, keys_dir):
-    # the later checkpoint forged first (PostgreSQL then keeps its row first in the table)
+    # both forged, then written back the later first: PostgreSQL then keeps the later one first in
+    # the table and in its clinic index, so that only the query's order by id names the first
+    # (SQLite keeps its rows in id order whatever the order they are written in)
     with tampering(carnet_db) as conn:
         first, second = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint ORDER BY id").scalars().all()
         conn.exec_driver_sql(f"UPDATE core_audit_checkpoint SET seq = 9 WHERE id = {second}")
         conn.exec_driver_sql(f"UPDATE core_audit_checkpoint SET seq = 4 WHERE id = {first}")
+        table = AuditCheckpoint.__table__
+        rows = {r["id"]: dict(r) for r in conn.execute(sa.select(table)).mappings()}
+        conn.execute(sa.delete(table))
+        for cp in (second, first):
+            conn.execute(sa.insert(table).values(**rows[cp]))
+        in_the_table = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint").scalars().all()
+        assert in_the_table == [second, first] or conn.dialect.name == "sqlite"
     with carnet_db.session(unscoped=True) as db:
         checked = verify_clinic(db, trail.id, keys_dir)
     assert (checked.clinic_id, checked.problem.checkpoint_id, checked.problem.seq) == (trail.id, first, 4)
