@@ -29,3 +29,9 @@ def test_moments_are_dated_in_the_clinic_time_zone():
     assert local_datetime(summer, "Europe/Paris") == "01/07/2026 11:00"
     assert local_datetime(datetime(2026, 12, 5, 9, 0), "Europe/Paris") == "05/12/2026 10:00"  # naive: UTC
     assert long_datetime(None, "Europe/Paris") == local_datetime(None, None) == ""
+
+
+def test_a_moment_kept_as_iso_text_is_written_in_the_clinic_time_zone():
+    assert local_datetime("2026-01-15T09:00:00+00:00", "Europe/Paris") == "15/01/2026 10:00"
+    assert local_datetime("2026-01-15T09:00:00", "Europe/Paris", "%H:%M") == "10:00"  # naive: UTC
+    assert local_datetime("pas une date", "Europe/Paris") == "pas une date"

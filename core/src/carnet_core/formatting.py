@@ -55,12 +55,18 @@ def long_datetime(value: datetime | None, tz: str | ZoneInfo | None, locale: str
     return format_datetime(local, f"{_day_pattern(local, locale, weekday, year)} {at} HH:mm", locale=locale)
 
 
-def local_datetime(value: datetime | None, tz: str | ZoneInfo | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
-    """`05/12/2026 10:00`: a stored moment (UTC) written in the clinic's time zone `tz`
-    (Europe/Paris when none), without saying UTC; the Jinja filter `datetime_local` takes the
-    page's clinic by default."""
-    if value is None:
+def local_datetime(value: datetime | str | None, tz: str | ZoneInfo | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
+    """`05/12/2026 10:00`: a stored moment (UTC; or its ISO text, as sealed event lists keep it)
+    written in the clinic's time zone `tz` (Europe/Paris when none), without saying UTC; the Jinja
+    filter `datetime_local` takes the page's clinic by default. A text that is no moment is shown
+    as it is."""
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return _local(value, tz or DEFAULT_TZ).strftime(fmt)
 
 

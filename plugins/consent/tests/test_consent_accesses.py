@@ -43,6 +43,12 @@ def test_a_patient_sees_the_accesses_to_their_own_file_and_never_another_patient
     assert "message envoyé" in shown.text and "consulté" in shown.text  # what kind of access, in French
     assert secretary_name not in shown.text  # she opened another patient's file
     assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", shown.text)
+    # when: in the clinic's time zone (Paris is never UTC), not marked UTC
+    from zoneinfo import ZoneInfo
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        moments = db.exec(select(AuditRecord.occurred_at).where(AuditRecord.patient_id == world.adult)).all()
+    paris = {f"{m.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y %H:%M}" for m in moments}
+    assert set(re.findall(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", shown.text)) <= paris and "UTC" not in shown.text
     # a question about an access goes to the practice as a request about one's data
     ask = f'/p/{world.clinic.slug}/consent/rights'
     assert f'href="{ask}"' in shown.text and "Une question sur l’un de ces accès" in shown.text

@@ -262,3 +262,32 @@ def test_the_database_refuses_a_message_across_clinics(carnet_db, make_clinic, w
 
 def test_models_and_migrations_agree(carnet_db, plugin_host):
     assert [migrations.describe(d) for d in migrations.drift(carnet_db, plugin_host)] == []
+
+
+def test_times_are_the_clinic_s_not_utc_on_staff_and_patient_pages(
+        app, client, login_as, world, carnet_db, carnet_settings, jobs_worker):
+    """A message sent at 09:00 UTC in winter reads 10:00 for a Europe/Paris clinic (core's
+    datetime_local, the page's clinic's zone), on the thread, the patient's page, the inbox and
+    the patient's own page; nothing says '(UTC)'."""
+    from datetime import UTC, datetime
+
+    login_as(client, world.owner)
+    assert _start(client, world.patient).status_code == 303
+    wait_for_jobs(jobs_worker)
+    winter = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    with carnet_db.session(unscoped=True) as db:
+        db.execute(sa.update(Message).values(created_at=winter))
+        db.execute(sa.update(Conversation).values(last_message_at=winter))
+        conversation_id = db.exec(select(Conversation.id)).one()
+    pages = {"thread": client.get(f"/telecare/conversations/{conversation_id}").text,
+             "patient": client.get(f"/telecare/patients/{world.patient}").text,
+             "inbox": client.get("/telecare").text}
+    patient, _, opened, _ = _open_as_patient(app, carnet_settings, jobs_worker)
+    try:
+        pages["patient's own"] = opened.text
+    finally:
+        patient.__exit__(None, None, None)
+    for name, text in pages.items():
+        assert "15/01/2026" in text and "(UTC)" not in text and "15/01/2026 09:00" not in text, name
+    for name in ("thread", "inbox", "patient's own"):
+        assert "15/01/2026 10:00" in pages[name], name

@@ -149,3 +149,26 @@ def test_a_session_on_the_first_of_a_month_is_announced_1er_at_the_clinic_hour(
     wait_for_jobs(jobs_worker)
     _, text = _join_link(carnet_settings, "elodie@example.org")
     assert first_in_french(first).search(text) and "à 10:00" in text, text
+
+
+def test_session_times_are_the_clinic_s_on_the_staff_and_patient_pages(
+        app, client, login_as, world, carnet_db, carnet_settings, jobs_worker):
+    """The patient's join page, the session page and the patient's page give the session's time
+    in the clinic's zone (Paris is never UTC), never marked '(UTC)'."""
+    from zoneinfo import ZoneInfo
+
+    login_as(client, world.owner)
+    planned = _plan(client, world.patient)
+    assert planned.status_code == 303
+    wait_for_jobs(jobs_worker)
+    path, _ = _join_link(carnet_settings, "elodie@example.org")
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        utc = db.exec(select(Session)).one().starts_at
+    local = utc.astimezone(ZoneInfo("Europe/Paris"))
+    staff = {"session": unescape(client.get(planned.headers["location"]).text),
+             "patient": unescape(client.get(f"/telecare/patients/{world.patient}").text)}
+    for name, text in staff.items():
+        assert f"{local:%d/%m/%Y %H:%M}" in text and f"{utc:%d/%m/%Y %H:%M}" not in text and "(UTC)" not in text, name
+    with TestClient(app=app, base_url="http://127.0.0.1:8000") as patient:
+        page = unescape(patient.get(path).text)
+    assert f"à {local:%H:%M}" in page and "(UTC)" not in page and f"{utc:%H:%M}" not in page

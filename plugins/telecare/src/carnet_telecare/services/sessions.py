@@ -31,6 +31,7 @@ from carnet_core.plugin_api import (
     PatientNotFound,
     enqueue,
     links,
+    local_datetime,
     open_or_unreadable,
     patient_access,
     purpose_allowed,
@@ -143,7 +144,8 @@ def view(db: CarnetSession, principal: Any, session_id: int) -> tuple[Session, l
     record(db, action="read", resource_type="telecare_session", resource_id=session.id,
            patient_id=session.patient_id)
     act = readable(open_or_unreadable(db, session, "act")) if session.act else None
-    return session, events, report or prefill(session, events, act), name
+    tz = getattr(principal.clinic, "timezone", None)
+    return session, events, report or prefill(session, events, act, tz), name
 
 
 EVENT_WORDS = {
@@ -163,13 +165,17 @@ EVENT_WORDS = {
 INCIDENTS = ("patient_reconnected", "practitioner_reconnected", "video_interrupted", "video_failed")
 
 
-def prefill(session: Session, events: list[dict[str, Any]], act: str | None = None) -> str:
-    lines = [f"Séance de télésoin du {session.starts_at:%d/%m/%Y}, prévue de {session.starts_at:%H:%M} "
-             f"à {session.ends_at:%H:%M} (UTC)."]
+def prefill(session: Session, events: list[dict[str, Any]], act: str | None = None, tz: str | None = None) -> str:
+    """The report's first draft from the events, times in the clinic's zone `tz` (core's local_datetime)."""
+    def at(moment: Any) -> str:
+        return local_datetime(moment, tz, "%H:%M")
+
+    lines = [f"Séance de télésoin du {local_datetime(session.starts_at, tz, '%d/%m/%Y')}, prévue de "
+             f"{at(session.starts_at)} à {at(session.ends_at)}."]
     if act:
         lines.append(f"Acte : {acts.label(act)}.")
-    lines += [f"- {e['at'][11:16]} UTC : {EVENT_WORDS.get(e['event'], e['event'])}" for e in events]
-    incidents = [f"{EVENT_WORDS[e['event']]} à {e['at'][11:16]} UTC" for e in events if e["event"] in INCIDENTS]
+    lines += [f"- {at(e['at'])} : {EVENT_WORDS.get(e['event'], e['event'])}" for e in events]
+    incidents = [f"{EVENT_WORDS[e['event']]} à {at(e['at'])}" for e in events if e["event"] in INCIDENTS]
     lines.append("Incidents techniques : " + ("; ".join(incidents) + "." if incidents else "aucun signalé."))
     return "\n".join(lines)
 
