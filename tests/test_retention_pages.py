@@ -110,7 +110,7 @@ def test_the_operator_page_shows_the_last_backup_its_restore_test_and_retention_
                          trigger="job", restore_tested_at=utcnow(), restore_test_ok=True))
     page = client.get("/operator").text
     assert "Dernière sauvegarde" in page and "Dernier test de restauration" in page and "réussi" in page
-    assert "2 dossier(s) attendent votre confirmation." in page and 'class="table-wrap"' in page
+    assert "2 dossiers attendent votre confirmation." in page and 'class="table-wrap"' in page
     assert client.get("/operator").status_code == 200
 
 

@@ -94,3 +94,46 @@ def test_a_nav_label_is_the_same_word_on_every_page(client, clinic, staff, login
         assert page.status_code == 200, path
         nav = re.search(r'<nav aria-label="[^"]*">(.*?)</nav>', page.text, re.S).group(1)
         assert ">Messagerie</a>" in nav and ">Messages</a>" not in nav, path
+
+
+def _french_catalogs() -> list[Path]:
+    return [ROOT / "core/src/carnet_core/translations/fr/LC_MESSAGES/core.po",
+            *sorted(ROOT.glob("plugins/*/src/*/translations/fr/LC_MESSAGES/*.po"))]
+
+
+def test_counts_are_plurals_not_a_parenthesised_s():
+    """Issue 13: '1 dossier(s)' reads badly; a count goes through ngettext (0 and 1 singular in French)."""
+    from babel.messages.pofile import read_po
+
+    for path in _french_catalogs():
+        with path.open("rb") as f:
+            for message in read_po(f):
+                texts = [*(message.id if isinstance(message.id, tuple) else (message.id,)),
+                         *(message.string if isinstance(message.string, tuple) else (message.string,))]
+                assert not any("(s)" in t for t in texts if t), (path.name, message.id)
+
+
+def test_counts_are_singular_for_one_and_plural_for_two(plugin_host):
+    """The series preview ('1 séance prévue', '2 séances prévues') and consent's RGPD warnings,
+    rendered from their templates with the French catalogs."""
+    from datetime import datetime
+
+    from carnet_core.plugin_api import message_environment
+
+    env = message_environment(plugin_host)
+
+    def preview(planned: int, missing: int) -> str:
+        shown = {"planned": [datetime(2026, 12, 1, 10)] * planned, "skipped": [], "conflicts": [], "missing": missing}
+        return " ".join(env.get_template("scheduling/_series_preview.html").render(
+            locale="fr", preview=shown, errors=None, reason_labels={}).split())
+
+    one, two = preview(1, 1), preview(2, 2)
+    assert "1 séance prévue" in one and "1 séance n’a pas pu être placée" in one
+    assert "2 séances prévues" in two and "2 séances n’ont pas pu être placées" in two
+
+    def warning(n: int) -> str:
+        return " ".join(env.get_template("consent/_rights_warning.html").render(
+            locale="fr", warnings={"overdue": n, "due_soon": n}).split())
+
+    assert "1 demande RGPD a dépassé le délai légal." in warning(1) and "1 demande RGPD à rendre" in warning(1)
+    assert "2 demandes RGPD ont dépassé le délai légal." in warning(2) and "2 demandes RGPD à rendre" in warning(2)

@@ -112,7 +112,7 @@ def test_overdue_and_due_soon_requests_are_warned(client, world, carnet_db, logi
     register = client.get("/consent/rights")
     assert register.status_code == 200
     assert "dépassé le délai légal" in register.text and "à rendre sous 3 jours" in register.text
-    assert "1 demande(s) RGPD" in client.get("/consent/").text  # the module's home warns too
+    assert "1 demande RGPD a dépassé le délai légal" in client.get("/consent/").text  # the module's home warns too
 
 
 def test_an_access_request_delivers_the_export_through_a_single_use_link_with_a_code(
