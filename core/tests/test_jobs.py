@@ -393,17 +393,11 @@ def test_failed_job_records_mask_contact_details_and_keep_no_exception_text():
     assert stack.startswith("Traceback") and stack.endswith("ValueError") and "test_jobs.py" in stack
 
 
-def test_a_job_costs_four_bookkeeping_statements_and_only_its_data_waits_for_the_disk(
-    jobs_worker, example, make_clinic, monkeypatch
-):
+def _count_bookkeeping(db, monkeypatch):
+    """Replace db.bookkeeping with one that lists each unit's statements; returns that list."""
     from contextlib import contextmanager
 
-    from carnet_core.db.session import CarnetSession
-
-    db = jobs_worker.db
-    clinic = make_clinic("alpha", plugins=[])
-    jobs_worker.relay.run_once()  # the relay's first pass (and its re-drive) is behind it
-    units, data = [], []  # the statements of each bookkeeping unit; the data transactions committed
+    units = []
     bookkeeping = db.bookkeeping
 
     @contextmanager
@@ -421,11 +415,26 @@ def test_a_job_costs_four_bookkeeping_statements_and_only_its_data_waits_for_the
             finally:
                 sa.event.remove(conn, "before_cursor_execute", seen)
 
+    monkeypatch.setattr(db, "bookkeeping", counted)
+    return units
+
+
+def test_a_job_costs_four_bookkeeping_statements_and_only_its_data_waits_for_the_disk(
+    jobs_worker, example, make_clinic, monkeypatch
+):
+    from carnet_core.db.session import CarnetSession
+
+    db = jobs_worker.db
+    clinic = make_clinic("alpha", plugins=[])
+    jobs_worker.relay.run_once()  # the relay's first pass (and its re-drive) is behind it
+    data = []  # the data transactions committed
+    bookkeeping = db.bookkeeping
+    units = _count_bookkeeping(db, monkeypatch)  # the statements of each bookkeeping unit
+
     def committed(session):
         if not session.in_nested_transaction():
             data.append(session)
 
-    monkeypatch.setattr(db, "bookkeeping", counted)
     sa.event.listen(CarnetSession, "after_commit", committed)
     try:
         # given a job enqueued with its data
@@ -500,3 +509,49 @@ def test_a_commit_that_enqueues_wakes_the_relay_of_its_process(plugin_host, carn
         runtime.close()
     # and a stopped relay is no longer woken
     assert carnet_db.relay_wakers == []
+
+
+def test_the_relay_marks_a_published_batch_in_one_statement(jobs, carnet_db, monkeypatch):
+    relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, relay_batch=100))
+    relay.run_once()  # its first pass (and re-drive) behind it
+    # given 25 committed jobs
+    with carnet_db.session(unscoped=True) as db:
+        for _ in range(25):
+            enqueue(db, "example.nightly")
+    units = _count_bookkeeping(carnet_db, monkeypatch)
+    # when the relay publishes them in one pass
+    assert relay.run_once() == 25
+    # then it claimed them in one statement and marked them published in one more, not one a row
+    assert [len(statements) for statements in units] == [1, 1], units
+    rows = outbox_rows(carnet_db)
+    assert {(r.status, r.publish_attempts, r.claimed_by) for r in rows} == {("published", 1, None)}
+    assert jobs.broker.queues["example_slow"].qsize() == 25
+
+
+def test_at_a_broker_error_the_published_rows_are_marked_and_the_rest_stay_pending(jobs, carnet_db):
+    relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, relay_batch=100))
+    relay.run_once()
+    # given 10 committed jobs and a broker that fails on the fourth publish
+    with carnet_db.session(unscoped=True) as db:
+        for _ in range(10):
+            enqueue(db, "example.nightly")
+    enqueue_real, calls = jobs.broker.enqueue, []
+
+    def flaky(message, **kw):
+        calls.append(message.message_id)
+        if len(calls) == 4:
+            raise ConnectionError("broker down")
+        return enqueue_real(message, **kw)
+
+    jobs.broker.enqueue = flaky
+    try:
+        # when the relay passes
+        assert relay.run_once() == 3
+    finally:
+        del jobs.broker.enqueue
+    # then the three that reached the broker are published, the seven others pending, released
+    rows = outbox_rows(carnet_db)
+    assert [r.status for r in rows] == ["published"] * 3 + ["pending"] * 7
+    assert all(r.last_error == "publish failed: ConnectionError" and r.claimed_until is not None for r in rows[3:])
+    assert {r.message_id for r in rows[:3]} == set(calls[:3])
+    assert jobs.broker.queues["example_slow"].qsize() == 3

@@ -183,54 +183,71 @@ class Relay:
         )
 
     def publish(self, rows: list[OutboxMessage]) -> int:
-        """Publish claimed rows; returns how many reached the broker. Stops at a broker error."""
-        published = 0
-        t = OutboxMessage.__table__.c
-        for index, row in enumerate(rows):
-            try:
-                message = self.message_for(row)
-            except ActorNotFound:
-                self._release(
-                    row,
-                    f"no actor named {row.actor} is declared in this process; "
-                    "is its plugin installed and allowed here?",
-                    delay=300.0,
-                )
-                continue
-            try:
-                for check in self.before_publish:
-                    check()
-                self.before_publish.clear()
-                self.broker.enqueue(message)
-            except Exception as exc:  # broker unreachable: keep every remaining row pending
-                self._failures += 1
-                delay = self.backoff()
-                log.warning(
-                    "broker unavailable (%s); %d job(s) stay pending, next try in %.1fs",
-                    type(exc).__name__,
-                    len(rows) - index,
-                    delay,
-                )
-                for pending in rows[index:]:
-                    self._release(pending, f"publish failed: {type(exc).__name__}", delay=delay)
-                return published
-            now = utcnow()
-            with self.db.bookkeeping() as s:
-                s.execute(
-                    sa.update(OutboxMessage.__table__)
-                    .where(t.id == row.id, t.claimed_by == row.claimed_by, t.status == PENDING)
-                    .values(
-                        status=PUBLISHED,
-                        published_at=now,
-                        last_seen_at=now,
-                        claimed_by=None,
-                        claimed_until=None,
-                        publish_attempts=t.publish_attempts + 1,
+        """Publish claimed rows; returns how many reached the broker. Stops at a broker error.
+
+        The rows that reached the broker are marked published together, in one statement after the
+        batch (or before the rest are released at a broker error): a crash before it leaves them
+        pending under this relay's lease, published again once it expires (a second delivery,
+        which idempotent actors absorb). A worker may start or finish a job before its row is
+        marked: the mark touches only rows still pending, so it never undoes a job's "done"."""
+        published: list[OutboxMessage] = []
+        try:
+            for index, row in enumerate(rows):
+                try:
+                    message = self.message_for(row)
+                except ActorNotFound:
+                    self._release(
+                        row,
+                        f"no actor named {row.actor} is declared in this process; "
+                        "is its plugin installed and allowed here?",
+                        delay=300.0,
                     )
+                    continue
+                try:
+                    for check in self.before_publish:
+                        check()
+                    self.before_publish.clear()
+                    self.broker.enqueue(message)
+                except Exception as exc:  # broker unreachable: keep every remaining row pending
+                    self._failures += 1
+                    delay = self.backoff()
+                    log.warning(
+                        "broker unavailable (%s); %d job(s) stay pending, next try in %.1fs",
+                        type(exc).__name__,
+                        len(rows) - index,
+                        delay,
+                    )
+                    for pending in rows[index:]:
+                        self._release(pending, f"publish failed: {type(exc).__name__}", delay=delay)
+                    return len(published)
+                published.append(row)
+            self._failures = 0
+            return len(published)
+        finally:
+            self._mark_published(published)
+
+    def _mark_published(self, rows: list[OutboxMessage]) -> None:
+        if not rows:
+            return
+        t = OutboxMessage.__table__.c
+        now = utcnow()
+        with self.db.bookkeeping() as s:
+            s.execute(
+                sa.update(OutboxMessage.__table__)
+                .where(
+                    t.id.in_([row.id for row in rows]),
+                    t.claimed_by == rows[0].claimed_by,
+                    t.status == PENDING,
                 )
-            published += 1
-        self._failures = 0
-        return published
+                .values(
+                    status=PUBLISHED,
+                    published_at=now,
+                    last_seen_at=now,
+                    claimed_by=None,
+                    claimed_until=None,
+                    publish_attempts=t.publish_attempts + 1,
+                )
+            )
 
     def backoff(self) -> float:
         """Seconds to wait after consecutive broker failures: 1, 2, 4 … up to 60."""
