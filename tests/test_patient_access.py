@@ -137,6 +137,34 @@ def test_public_forms_find_a_known_patient_without_reading_and_register_new_ones
         assert patients.find(email="lea@example.fr", last_name="Durand") == new
 
 
+def test_a_jobs_read_is_recorded_with_the_commit_so_the_chain_head_waits_only_for_the_commit(
+    carnet_db, clinic, practice
+):
+    # given a job's session that opens a patient's address (and goes on working)
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "job:scheduling.send_reminder"
+        job = access(db, "job:scheduling.send_reminder")
+        assert job.contact(practice["alice"], "email").email == "a@example.fr"
+        # then nothing is appended to the clinic's chain yet (its head is not locked until the commit)
+        assert db.exec(select(AuditRecord).where(AuditRecord.patient_id == practice["alice"],
+                                                 AuditRecord.action == "read")).all() == []
+    # and the commit appended the read once, naming the job and the field opened
+    [record] = _records(carnet_db, clinic, practice["alice"], "read")
+    assert (record.actor_kind, record.actor_id, record.details) == ("job", "scheduling.send_reminder",
+                                                                    '{"fields":["email"]}')
+
+
+def test_a_jobs_read_in_a_transaction_that_rolls_back_is_still_traced(carnet_db, clinic, practice):
+    # given a job's session that opens a patient's address, then fails
+    with pytest.raises(RuntimeError), carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "job:scheduling.send_reminder"
+        access(db, "job:scheduling.send_reminder").contact(practice["alice"], "email")
+        raise RuntimeError("the job failed")
+    # then what it opened is recorded all the same
+    [record] = _records(carnet_db, clinic, practice["alice"], "read")
+    assert (record.actor_kind, record.actor_id) == ("job", "scheduling.send_reminder")
+
+
 def test_a_public_form_finds_a_child_through_a_parents_address_and_audits_what_it_opened(carnet_db, clinic):
     form = Principal(kind="patient_link", clinic_id=clinic.id, extra={"actor_id": "online-rights-form"})
     with carnet_db.session(clinic_id=clinic.id) as db:
@@ -149,10 +177,11 @@ def test_a_public_form_finds_a_child_through_a_parents_address_and_audits_what_i
         assert patients.find_by_guardian(email="Camille@Example.org", last_name="GARNIER") == (child, mother.id)
         assert patients.find_by_guardian(email="camille@example.org", last_name="Martin") is None
         assert patients.find_by_guardian(email="zoe@example.org", last_name="Garnier") is None  # not a parent's
+    with carnet_db.session(clinic_id=clinic.id) as db:  # the reads are recorded with the commit
         reads = db.exec(select(AuditRecord).where(AuditRecord.action == "read",
                                                   AuditRecord.actor_id == "online-rights-form")).all()
-        assert {r.patient_id for r in reads} == {child}  # only the patients whose parents' e-mails were opened
-        assert other not in {r.patient_id for r in reads}
+    assert {r.patient_id for r in reads} == {child}  # only the patients whose parents' e-mails were opened
+    assert other not in {r.patient_id for r in reads}
 
 
 def test_an_erased_patient_is_gone_for_plugins(carnet_db, clinic, practice):

@@ -8,6 +8,8 @@ from carnet_core.audit.services import (
     record,
     record_at_commit,
     record_many,
+    record_many_at_commit,
 )
 
-__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record", "record_at_commit", "record_many"]
+__all__ = ["AuditError", "AuditEvent", "accesses_for_patient", "record", "record_at_commit", "record_many",
+           "record_many_at_commit"]

@@ -474,6 +474,15 @@ def record_at_commit(
     db.info.setdefault(_AT_COMMIT, []).append(fields)
 
 
+def record_many_at_commit(db: CarnetSession, entries: list[dict[str, Any]]) -> None:
+    """`record_many`, appended when the transaction commits, like `record_at_commit`: the clinic's
+    chain head is locked only for the commit's batch, not from now to the commit (a job that opens
+    a patient's address and then writes keeps the other writers of its clinic waiting that much
+    less). Checked now; same rules as `record_at_commit`."""
+    if entries:
+        db.info.setdefault(_AT_COMMIT, []).extend(checked(db, entries))
+
+
 def take_at_commit(db: CarnetSession) -> list[dict[str, Any]]:
     """The records `record_at_commit` queued (checked fields), forgotten here; NAMED updated so
     that the trace leaves out what they cover (called by the trace before its own entries)."""

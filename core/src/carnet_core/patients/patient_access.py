@@ -270,9 +270,10 @@ class PatientAccess:
     def _audit_read(self, patient_ids: list[int], fields: list[str]) -> None:
         """Core's trace names the session's principal; when this access acts for another one (a
         job's session opened for a feed's holder, a job without its own session), record the
-        read under this principal instead (which also covers the trace: no duplicate)."""
+        read under this principal instead (which also covers the trace: no duplicate). Appended at
+        commit with the trace (one chain-head lock, held only for the commit)."""
         if patient_ids and self.principal is not self.db.info.get("principal"):
-            audit.record_many(self.db, [
+            audit.record_many_at_commit(self.db, [
                 {"action": "read", "resource_type": "patient", "resource_id": pid, "patient_id": pid,
                  "actor": self.principal, "details": {"fields": fields}}
                 for pid in patient_ids])

@@ -12,7 +12,16 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import JobContext, already_done, links, once, purpose_allowed, record, utcnow
+from carnet_core.plugin_api import (
+    JobContext,
+    already_done,
+    links,
+    once,
+    purpose_allowed,
+    record,
+    record_at_commit,
+    utcnow,
+)
 from carnet_scheduling import messages
 from carnet_scheduling.models import BOOKED, Appointment
 from carnet_scheduling.patient_models import CANCELLED, FAILED, SCHEDULED, SENT, Reminder
@@ -107,9 +116,10 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
         if reminder is not None:
             _finish(reminder, SENT)
             db.add(reminder)
-        record(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
-               patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},
-               actor=f"job:{job.actor}")
+        # at commit, with the trace: the clinic's chain head is locked only for the commit
+        record_at_commit(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
+                         patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},
+                         actor=f"job:{job.actor}")
 
 
 def replan_reminders(subject: dict[str, int], job: JobContext) -> None:
