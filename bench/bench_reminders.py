@@ -1,22 +1,31 @@
 """10,000 due reminders through the outbox, Redis and two worker processes to the mail folder,
-against a no-op Dramatiq actor's throughput on the same Redis and the same two workers.
+against the same no-op Dramatiq actor run through the outbox, and fed by Dramatiq's own `send`.
 
-Set-up (not timed): a clinic with scheduling enabled, 1,000 patients with e-mail addresses in the
-sealed registry, one e-mail rule (1 day before) and 10,000 appointments booked through
-`appointments.book`, which plans each reminder and writes its outbox row in the booking's
-transaction; then every reminder is made due now. Timed: from starting the relay until every
-reminder is `sent`. The same two worker processes (threads as `carnet worker`) then run 10,000
-no-op jobs published from the same outbox. Checked: zero lost (10,000 sent, 10,000 files) and
-zero duplicated (10,000 recorded effects, one audit "send" per reminder, one file per reminder).
+Set-up (not timed): `--clinics` clinics (1 by default) with scheduling enabled, 1,000 patients
+with e-mail addresses in the sealed registry spread over them, one e-mail rule (1 day before) and
+`--count` appointments booked through `appointments.book` (spread evenly), which plans each
+reminder and writes its outbox row in the booking's transaction; then every reminder is made due
+now. Timed, on the same two worker processes (threads as `carnet worker`):
 
-    .venv/bin/python bench/bench_reminders.py [--count 10000] [--threads 8]
+- reminders: from starting the relay until every reminder is `sent`;
+- no-op through the outbox: as many no-op jobs, enqueued in one transaction, from starting the
+  relay until every outbox row is `done`;
+- no-op fed by send: as many no-op messages sent with Dramatiq's `actor.send` from this process
+  (no outbox row, no relay), until the workers ran them all.
+
+Printed: the reminder ratio (reminders / no-op through the outbox) and the relay ratio (no-op
+through the outbox / no-op fed by send). Checked for every measurement: zero lost and zero
+duplicated. Reminders: `count` sent, mail files, recorded effects, one audit "send" each. No-op
+jobs: the workers append each run's message id to a file (`_Tally`), compared with the ids sent.
+The direct baseline still runs Carnet's middleware (its outcome UPDATE matches no outbox row).
+
+    .venv/bin/python bench/bench_reminders.py [--count 10000] [--clinics 1] [--threads 8]
         [--database-url postgresql://…] [--redis-url redis://127.0.0.1:6379/6]
+        [--profile worker.txt]   # py-spy (pip install py-spy) on one worker during the reminders
 
-Measured (2 cores, PostgreSQL 15, Redis 7, 2 processes x 8 threads): 10,000 reminders in 243 s
-(41/s) against 10,000 no-op jobs in 68 s (147/s), ratio 0.28; 0 lost, 0 duplicated. Per reminder,
-about 4 ms is the fsync that makes the mail file durable before "sent" is recorded, the rest is
-its ~11 statements (reload, sealed e-mail, link, effect key, status, audit record under the
-clinic's chain lock).
+Earlier measurement (before the direct baseline; 2 cores, PostgreSQL 15, Redis 7, 2 processes x
+8 threads): 10,000 reminders in 243 s (41/s) against 10,000 no-op jobs in 68 s (147/s), ratio
+0.28; 0 lost, 0 duplicated.
 
 PostgreSQL is the production shape (CARNET_TEST_DATABASE_URL is used when set; its tables are
 emptied first); without it a SQLite file in a temporary folder is used.
@@ -42,6 +51,31 @@ from typing import Any
 def noop(n: int) -> None:
     """The baseline job: the cheapest job the same runtime can run."""
     return None
+
+
+TALLY_LINE = 37  # a message id (36 characters) and a newline
+
+
+class _Tally:
+    """Worker side: appends the message id of every no-op job run to a file of this process (one
+    O_APPEND write, atomic), so the bench counts runs, lost and duplicated jobs of a measurement
+    whose jobs leave no row (Dramatiq's own send) the same way as those that do (the outbox)."""
+
+    def __init__(self, path: Path):
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def middleware(self) -> Any:
+        from dramatiq.middleware import Middleware
+
+        fd = self.fd
+
+        class Tally(Middleware):
+            def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                                      exception: BaseException | None = None) -> None:
+                if exception is None and message.actor_name == "bench.noop":
+                    os.write(fd, f"{message.message_id}\n".encode())
+
+        return Tally()
 
 
 def _plugin() -> Any:
@@ -81,6 +115,7 @@ def worker_main(args: argparse.Namespace) -> int:
     db = Database(host.settings.database_url)
     install_keyring(db, host.settings)
     runtime = setup_jobs(host.settings, host, db)
+    runtime.broker.add_middleware(_Tally(Path(args.home) / f"tally-{os.getpid()}.txt").middleware())
     runtime.start_worker(args.threads)
     stop = False
 
@@ -89,6 +124,18 @@ def worker_main(args: argparse.Namespace) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, handle)
+    if os.environ.get("CARNET_BENCH_TRACE"):  # bench_memory.py --trace: a snapshot on each SIGUSR2
+        import tracemalloc
+
+        folder = Path(os.environ["CARNET_BENCH_TRACE"])
+        folder.mkdir(exist_ok=True)
+        tracemalloc.start(10)
+        taken = iter(range(1_000_000))
+
+        def snapshot(signum: int, frame: Any) -> None:
+            tracemalloc.take_snapshot().dump(str(folder / f"{next(taken)}.snap"))
+
+        signal.signal(signal.SIGUSR2, snapshot)
     while not stop:
         time.sleep(0.2)
     runtime.stop(timeout_ms=10_000)
@@ -96,7 +143,9 @@ def worker_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def setup(settings: Any, count: int) -> tuple[Any, Any, Any]:
+def setup(settings: Any, count: int, clinics: int) -> tuple[Any, Any]:
+    """`clinics` clinics with scheduling enabled, 1,000 patients and `count` booked appointments
+    (with their reminders) spread evenly over them; each clinic has its own owner and practitioner."""
     from carnet_core.clinics.services import create_clinic
     from carnet_core.db.migrate import upgrade
     from carnet_core.db.session import Database
@@ -120,39 +169,42 @@ def setup(settings: Any, count: int) -> tuple[Any, Any, Any]:
     if db.dialect == "postgresql":
         reset_postgres(db.engine)
     install_keyring(db, settings)
-    with db.session(unscoped=True) as s:
-        clinic = create_clinic(s, "bench", "Cabinet Bench", ["scheduling", "bench"])
-    with db.session(clinic_id=clinic.id) as s:
-        s.info["principal"] = "system:bench"
-        user = create_or_get_user(s, "claire@bench.test", "Claire Martin")
-        set_membership(s, clinic.id, user.id, ("owner", "practitioner"))
-        place = sched_setup.create_place(s, "Cabinet", "cabinet", "1 rue des Tilleuls")
-        kind = sched_setup.create_appointment_type(s, "Séance", 30)
-        s.add(ReminderRule(channel="email", minutes_before=24 * 60))
-    principal = Principal(kind="user", user_id=user.id, clinic_id=clinic.id, roles=frozenset({"practitioner"}),
-                          permissions=frozenset())
-    patients = []
     started = time.perf_counter()
-    for i in range(min(1000, count)):
-        with db.session(clinic_id=clinic.id) as s:
-            s.info["principal"] = f"user:{user.id}"
-            patients.append(create_patient(s, principal, {"last_name": f"Nom{i}", "first_name": "Léa",
-                                                            "email": f"patient{i}@example.org"}).id)
     hooks = host.for_clinic({"scheduling"})
     first_day = datetime.now(UTC).replace(hour=7, minute=0, second=0, microsecond=0) + timedelta(days=3)
-    for start_i in range(0, count, 500):
+    patients_each = max(1, min(1000, count) // clinics)
+    for c in range(clinics):
+        with db.session(unscoped=True) as s:
+            clinic = create_clinic(s, f"bench-{c}", f"Cabinet Bench {c}", ["scheduling", "bench"])
         with db.session(clinic_id=clinic.id) as s:
-            s.info["principal"] = f"user:{user.id}"
-            for i in range(start_i, min(count, start_i + 500)):
-                day, slot = divmod(i, 16)
-                starts = first_day + timedelta(days=day, minutes=30 * slot)
-                appts.book(s, practitioner_id=user.id, patient_id=patients[i % len(patients)],
-                           appointment_type_id=kind.id, starts_at=starts, place_id=place.id, hooks=hooks)
+            s.info["principal"] = "system:bench"
+            user = create_or_get_user(s, f"claire{c}@bench.test", "Claire Martin")
+            set_membership(s, clinic.id, user.id, ("owner", "practitioner"))
+            place = sched_setup.create_place(s, "Cabinet", "cabinet", "1 rue des Tilleuls")
+            kind = sched_setup.create_appointment_type(s, "Séance", 30)
+            s.add(ReminderRule(channel="email", minutes_before=24 * 60))
+        principal = Principal(kind="user", user_id=user.id, clinic_id=clinic.id,
+                              roles=frozenset({"practitioner"}), permissions=frozenset())
+        patients = []
+        for i in range(patients_each):
+            with db.session(clinic_id=clinic.id) as s:
+                s.info["principal"] = f"user:{user.id}"
+                patients.append(create_patient(s, principal, {"last_name": f"Nom{i}", "first_name": "Léa",
+                                                                "email": f"patient{i}@example.org"}).id)
+        mine = range(c, count, clinics)  # this clinic's share of the appointments
+        for start_i in range(0, len(mine), 500):
+            with db.session(clinic_id=clinic.id) as s:
+                s.info["principal"] = f"user:{user.id}"
+                for n in range(start_i, min(len(mine), start_i + 500)):
+                    day, slot = divmod(n, 16)
+                    starts = first_day + timedelta(days=day, minutes=30 * slot)
+                    appts.book(s, practitioner_id=user.id, patient_id=patients[n % len(patients)],
+                               appointment_type_id=kind.id, starts_at=starts, place_id=place.id, hooks=hooks)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE core_outbox SET not_before = NULL")
-    print(f"set-up: {len(patients)} patients, {count} appointments and reminders in "
+    print(f"set-up: {clinics} clinic(s), {patients_each * clinics} patients, {count} appointments and reminders in "
           f"{time.perf_counter() - started:.1f}s")
-    return host, db, clinic
+    return host, db
 
 
 def _count(db: Any, sql: str) -> int:
@@ -162,25 +214,61 @@ def _count(db: Any, sql: str) -> int:
         return int(conn.execute(sa.text(sql)).scalar() or 0)
 
 
-def _drain(relay: Any, done: Any, total: int, timeout: float) -> float:
-    started = time.perf_counter()
-    relay.start()
+def _wait(done: Any, total: int, started: float, timeout: float) -> float:
     deadline = started + timeout
     while done() < total:
         if time.perf_counter() > deadline:
             raise SystemExit(f"timed out: {done()} of {total} done")
         time.sleep(0.05)
-    elapsed = time.perf_counter() - started
+    return time.perf_counter() - started
+
+
+def _drain(relay: Any, done: Any, total: int, timeout: float) -> float:
+    started = time.perf_counter()
+    relay.start()
+    elapsed = _wait(done, total, started, timeout)
     relay.stop()
     return elapsed
+
+
+class _Tallies:
+    """The parent's view of the workers' tally files: no-op runs so far, and their message ids."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.seen: dict[Path, int] = {}  # bytes of each file that belong to earlier measurements
+
+    def _files(self) -> list[Path]:
+        return sorted(self.home.glob("tally-*.txt"))
+
+    def runs(self) -> int:
+        return sum(f.stat().st_size - self.seen.get(f, 0) for f in self._files()) // TALLY_LINE
+
+    def ids(self) -> list[str]:
+        return [line for f in self._files() for line in f.read_bytes()[self.seen.get(f, 0):].decode().splitlines()]
+
+    def next_measurement(self) -> None:
+        self.seen = {f: f.stat().st_size for f in self._files()}
+
+
+def _tally_check(label: str, ids: list[str], expected: set[str]) -> bool:
+    runs = len(ids)
+    distinct = set(ids)
+    lost = len(expected - distinct)
+    print(f"  {label}: {runs} runs, lost {lost}, duplicated {runs - len(distinct)}, unknown "
+          f"{len(distinct - expected)}")
+    return lost == 0 and runs == len(distinct) == len(expected)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--clinics", type=int, default=1, help="clinics the reminders are spread over")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker process")
     parser.add_argument("--database-url", default=os.environ.get("CARNET_TEST_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("CARNET_TEST_REDIS_URL") or "redis://127.0.0.1:6379/6")
+    parser.add_argument("--profile", metavar="SVG", help="py-spy record one worker during the reminders (needs py-spy; "
+                        "a .txt name gives collapsed stacks)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
     parser.add_argument("--namespace", help=argparse.SUPPRESS)
@@ -201,8 +289,9 @@ def main() -> int:
     namespace = f"carnet-bench-{uuid.uuid4().hex[:8]}"
     settings = _settings(home, database_url, args.redis_url, namespace)
     workers: list[subprocess.Popen[bytes]] = []
+    profiler: subprocess.Popen[bytes] | None = None
     try:
-        host, db, clinic = setup(settings, args.count)
+        host, db = setup(settings, args.count, args.clinics)
         runtime = setup_jobs(host.settings, host, db, config=jobs_config(host.settings.env))
         relay = Relay(db, runtime.broker, runtime.config)
         cmd = [sys.executable, __file__, "--worker", "--home", str(home), "--database-url", database_url,
@@ -210,15 +299,35 @@ def main() -> int:
         log = open(home / "workers.log", "ab")  # noqa: SIM115
         workers = [subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT) for _ in range(2)]  # noqa: S603
         time.sleep(3.0)  # workers connected (not timed)
+        tallies = _Tallies(home)
 
+        if args.profile:
+            profiler = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record",  # noqa: S603
+                                         "--idle", "--threads", "--format",
+                                         "raw" if args.profile.endswith(".txt") else "flamegraph", "-o", args.profile, "--pid", str(workers[0].pid)],
+                                        stdout=log, stderr=subprocess.STDOUT)
         sent = lambda: _count(db, "SELECT count(*) FROM scheduling_reminder WHERE status = 'sent'")  # noqa: E731
-        reminders_s = _drain(relay, sent, args.count, timeout=1800)
+        reminders_s = _drain(relay, sent, args.count, timeout=3600)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(60)
 
-        with db.session(clinic_id=clinic.id) as s:
-            for i in range(args.count):
-                enqueue(s, "bench.noop", i)
+        # the same no-op actor, first through the outbox and the relay, then fed by Dramatiq's own send
+        with db.session(unscoped=True) as s:
+            rows = [enqueue(s, "bench.noop", i) for i in range(args.count)]
+            outbox_ids = {row.message_id for row in rows}
         done = lambda: _count(db, "SELECT count(*) FROM core_outbox WHERE actor = 'bench.noop' AND status = 'done'")  # noqa: E731
-        noop_s = _drain(relay, done, args.count, timeout=1800)
+        noop_s = _drain(relay, done, args.count, timeout=3600)
+        _wait(tallies.runs, args.count, time.perf_counter(), 60)  # the tally follows the 'done' mark
+        outbox_runs = tallies.ids()
+        tallies.next_measurement()
+
+        actor = runtime.actors["bench.noop"]
+        started = time.perf_counter()
+        direct_ids = {actor.send(i).message_id for i in range(args.count)}
+        direct_s = _wait(tallies.runs, args.count, started, timeout=3600)
+        time.sleep(1.0)  # a duplicate would show now
+        direct_runs = tallies.ids()
 
         files = len(list(settings.mail_dir.glob("*.eml")))
         effects = _count(db, "SELECT count(DISTINCT key) FROM core_job_effect WHERE key LIKE 'scheduling.reminder:%'")
@@ -230,18 +339,24 @@ def main() -> int:
         not_sent = _count(db, "SELECT count(*) FROM scheduling_reminder WHERE status <> 'sent'")
         backend = "PostgreSQL" if database_url.startswith("postgres") else "SQLite"
         print(f"database: {backend}; Redis: {args.redis_url.rsplit('@', 1)[-1]}; 2 worker processes x "
-              f"{args.threads} threads")
+              f"{args.threads} threads; {args.clinics} clinic(s)")
         print(f"reminders: {args.count} in {reminders_s:.2f}s = {args.count / reminders_s:.0f}/s "
               "(outbox -> Redis -> workers -> reload, link, render, mail file, record)")
-        print(f"no-op baseline: {args.count} in {noop_s:.2f}s = {args.count / noop_s:.0f}/s")
-        print(f"ratio (reminders / no-op throughput): {noop_s / reminders_s:.2f}")
-        print(f"lost: {not_sent} not sent, {args.count - files} missing mail files; duplicated: "
+        print(f"no-op through the outbox: {args.count} in {noop_s:.2f}s = {args.count / noop_s:.0f}/s")
+        print(f"no-op fed by Dramatiq's send: {args.count} in {direct_s:.2f}s = {args.count / direct_s:.0f}/s")
+        print(f"reminder ratio (reminders / no-op through the outbox): {noop_s / reminders_s:.2f}")
+        print(f"relay ratio (no-op through the outbox / no-op fed by send): {direct_s / noop_s:.2f}")
+        print(f"reminders lost: {not_sent} not sent, {args.count - files} missing mail files; duplicated: "
               f"{files - args.count} extra files, {effect_rows - effects} repeated effects, "
               f"{audited - audited_distinct} repeated audit sends (files={files}, effects={effects}, "
               f"audit sends={audited})")
         ok = not_sent == 0 and files == effects == audited == audited_distinct == args.count
+        ok = _tally_check("no-op through the outbox", outbox_runs, outbox_ids) and ok
+        ok = _tally_check("no-op fed by send", direct_runs, direct_ids) and ok
         return 0 if ok else 1
     finally:
+        if profiler is not None and profiler.poll() is None:
+            profiler.kill()
         for w in workers:
             w.send_signal(signal.SIGTERM)
         for w in workers:
