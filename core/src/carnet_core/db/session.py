@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -226,9 +227,15 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None
         options += " -c synchronous_commit=off"
         kwargs = {"isolation_level": "AUTOCOMMIT", "pool_size": 2, **kwargs}
     engine = sa.create_engine(
-        url, pool_pre_ping=True, **{"pool_size": 10, **kwargs}, max_overflow=30, hide_parameters=True,
+        url, pool_recycle=POOL_RECYCLE_S, **{"pool_size": 10, **kwargs}, max_overflow=30, hide_parameters=True,
         connect_args={"options": options}
     )
+    event.listen(engine, "checkin", _note_checkin)
+
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        _ping_if_idle(engine.dialect, dbapi_conn, record)
+
+    event.listen(engine, "checkout", _checkout)
     if role:
 
         @event.listens_for(engine, "connect")
@@ -239,6 +246,34 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None
 
     event.listen(engine, "handle_error", _values_out_of_errors)
     return engine
+
+
+# PostgreSQL connections: one idle in the pool longer than PING_AFTER_IDLE_S is pinged when checked
+# out (a dead one is replaced, and the pool renewed, before the caller's transaction starts); one
+# back in use sooner is not (a busy process pays no round trip per transaction). None lives longer
+# than POOL_RECYCLE_S. See docs/OPERATIONS.md, "Database connections".
+PING_AFTER_IDLE_S = 10.0
+POOL_RECYCLE_S = 3600
+_CHECKED_IN = "carnet.checked_in"
+
+
+def _note_checkin(dbapi_conn: Any, record: Any) -> None:
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_conn: Any, record: Any) -> None:
+    """Checkout: ping a connection that sat idle (a fresh one has no check-in yet). A failed ping
+    raises InvalidatePoolError: the pool discards every connection older than now (a server restart
+    took them all) and hands out a new one; the caller never sees the dead connection."""
+    since = record.info.get(_CHECKED_IN)
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        return
+    try:
+        alive = dialect.do_ping(dbapi_conn)
+    except Exception as exc:  # the driver's error for a closed connection or a restarted server
+        raise sa.exc.InvalidatePoolError(f"idle connection found dead on checkout: {type(exc).__name__}") from exc
+    if not alive:
+        raise sa.exc.InvalidatePoolError("idle connection found dead on checkout")
 
 
 def _values_out_of_errors(context: Any) -> None:
