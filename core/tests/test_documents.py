@@ -41,45 +41,83 @@ def test_the_same_input_gives_the_same_bytes():
 
 
 @pytest.mark.pdf
-def test_the_style_blocks_parsed_once_per_thread_change_no_byte():
-    """A template's <style> blocks are parsed once per thread and given beside the document: the
-    bytes are WeasyPrint's own for the document as written (a note, with inline styles too)."""
+def test_the_style_blocks_parsed_once_change_no_byte():
+    """A template's <style> blocks are parsed once per rendering kit and given beside the document:
+    the bytes are WeasyPrint's own for the document as written (a note, with inline styles too)."""
     import weasyprint
 
     from carnet_core import documents
 
     html = HTML.replace("<p>", '<p style="color: #333; font-weight: bold">', 1)
-    stripped, sheets = documents._stylesheets(weasyprint, html, documents._font_config(weasyprint, html))
-    assert "<style>" in html and "<style>" not in stripped and len(sheets) == 1
-    assert documents._stylesheets(weasyprint, html, None)[1][0] is sheets[0]  # parsed once in this thread
+    with documents._kit(html) as kit:
+        stripped, sheets = documents._stylesheets(weasyprint, html, kit)
+        assert "<style>" in html and "<style>" not in stripped and len(sheets) == 1
+        assert documents._stylesheets(weasyprint, html, kit)[1][0] is sheets[0]  # parsed once in this kit
+        for kept in ("<style>@font-face { font-family: X }</style><p>x</p>",
+                     "<style>p { color: red !important }</style>"):
+            assert documents._stylesheets(weasyprint, kept, kit) == (kept, [])
     for document in (html, HTML):
-        plain = weasyprint.HTML(string=document).render()
+        plain = weasyprint.HTML(string=document).render()  # WeasyPrint's defaults: a fresh font map
         plain.metadata.created = plain.metadata.modified = "2026-03-02T09:30:00Z"
         plain.metadata.lang = "fr"
+        html_to_pdf(document.replace("Note", "Autre texte, gras <b>ici</b>"), created=WHEN)  # a warm kit
         assert html_to_pdf(document, created=WHEN) == plain.write_pdf(pdf_variant="pdf/a-3b")
-    for kept in ("<style>@font-face { font-family: X }</style><p>x</p>", "<style>p { color: red !important }</style>"):
-        assert documents._stylesheets(weasyprint, kept, None) == (kept, [])
 
 
 @pytest.mark.pdf
-def test_the_reused_font_configuration_changes_no_byte():
-    """Each thread reuses one font map: a document rendered after others in this thread is byte for
-    byte the one a new thread (a fresh font map) renders; @font-face documents get a fresh map."""
+def test_a_render_on_another_thread_after_this_one_loads_no_font_map(monkeypatch):
+    """The worker's eight threads take turns on notes: the next note, on whichever thread, is laid
+    out with the font map already loaded (not a cold one for each thread's first document)."""
+    import threading
+
+    from weasyprint.text import fonts
+
+    html_to_pdf(HTML, created=WHEN)
+    built: list[object] = []
+
+    class Counted(fonts.FontConfiguration):
+        def __init__(self) -> None:
+            built.append(self)
+            super().__init__()
+
+    monkeypatch.setattr(fonts, "FontConfiguration", Counted)
+    out: list[bytes] = []
+    thread = threading.Thread(target=lambda: out.append(html_to_pdf(HTML, created=WHEN)))
+    thread.start()
+    thread.join()
+    assert out == [html_to_pdf(HTML, created=WHEN)]
+    assert built == []
+
+
+@pytest.mark.pdf
+def test_renders_one_after_the_other_share_one_warm_font_map_whatever_their_thread():
+    """The worker's threads take turns: a render on another thread after this one reuses its font
+    map and parsed style (not a cold one per thread); renders at the same time each get their own
+    (a font map is never used by two threads at once); @font-face documents get a fresh, unkept one."""
     import threading
 
     from carnet_core import documents
 
-    html_to_pdf(HTML.replace("Note", "Autre texte, gras <b>ici</b>"), created=WHEN)  # warms this thread's map
-    warm = html_to_pdf(HTML, created=WHEN)
-    fresh: list[bytes] = []
-    thread = threading.Thread(target=lambda: fresh.append(html_to_pdf(HTML, created=WHEN)))
+    html_to_pdf(HTML, created=WHEN)
+    with documents._kit(HTML) as mine:
+        with documents._kit(HTML) as concurrent:
+            assert concurrent is not mine and concurrent.fonts is not mine.fonts
+        with documents._kit("<style>@font-face { font-family: X }</style>") as own:
+            assert own.fonts is not mine.fonts
+    seen: list[object] = []
+
+    def render_elsewhere() -> None:
+        with documents._kit(HTML) as kit:
+            seen.append(kit)
+
+    thread = threading.Thread(target=render_elsewhere)
     thread.start()
     thread.join()
-    assert fresh == [warm]
-    weasyprint = documents._weasyprint()
-    mine = documents._font_config(weasyprint, "<p>x</p>")
-    assert documents._font_config(weasyprint, "<p>y</p>") is mine
-    assert documents._font_config(weasyprint, "<style>@font-face { font-family: X }</style>") is not mine
+    assert seen == [mine] and mine.sheets  # the warm kit, its style already parsed
+    with documents._kit("<style>@font-face { font-family: X }</style>") as own:
+        pass
+    with documents._kit(HTML) as next_one:
+        assert next_one is mine  # the fresh @font-face kit was not kept
 
 
 @pytest.mark.pdf

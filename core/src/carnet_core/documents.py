@@ -14,12 +14,15 @@ Determinism: with the same template, context and `created` moment the bytes are 
 document's dates come from `created`, never from the clock), so a document can be re-rendered
 from sealed data and compared with a stored SHA-256.
 
-Fonts: each thread keeps one WeasyPrint `FontConfiguration` (Pango's font map) for its documents,
-so the system fonts are loaded and shaped once per thread instead of once per document (about a
-fifth of a one-page note's rendering time); a document with its own `@font-face` rules gets a
-fresh one, so web fonts never accumulate in a shared map. Likewise each thread keeps the
-template's `<style>` blocks parsed (`_stylesheets`, keyed by their text; about a tenth of a note's
-rendering). The bytes are the same either way (tested).
+Fonts and style: WeasyPrint's `FontConfiguration` (Pango's font map) and the template's parsed
+`<style>` blocks are kept between documents in a rendering kit (`_Kit`), so the system fonts are
+loaded and shaped once instead of once per document (about a fifth of a one-page note's rendering
+time) and the style parsed once (about a tenth). A render takes the kit returned last (the warmest)
+and gives it back when its bytes are written: one kit per render running at the same time (Pango's
+font map is used by one thread at a time, never concurrently), shared by the worker's threads
+instead of one per thread (eight threads each warming their own made the first documents after a
+start cost as much again). A document with its own `@font-face` rules gets a fresh font map, so web
+fonts never accumulate in a shared one. The bytes are the same either way (tested).
 
 WeasyPrint is imported when the first document is rendered, not when the app starts: a machine
 without Pango (`apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` on Debian) runs
@@ -32,7 +35,8 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -72,20 +76,39 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
-_fonts = threading.local()
+@dataclass
+class _Kit:
+    """What rendering keeps between documents: one font map, the style sheets parsed with it."""
+
+    fonts: Any
+    sheets: dict[str, Any]
 
 
-def _font_config(weasyprint: Any, html: str) -> Any:
-    """The thread's reused font configuration, or a fresh one for a document declaring its own
-    `@font-face` fonts (Pango's font map is not shared between threads)."""
+_KITS_KEPT = 8  # idle kits kept: as many as renders running at once (the worker's threads)
+_idle_kits: list[_Kit] = []
+_kits_lock = threading.Lock()
+
+
+@contextmanager
+def _kit(html: str) -> Iterator[_Kit]:
+    """The kit for rendering `html`: the one given back last when there is one idle (serial renders,
+    on whichever thread, reuse one warm font map), a new one otherwise; a fresh, unkept one for a
+    document declaring its own `@font-face` fonts."""
     from weasyprint.text.fonts import FontConfiguration
 
     if "@font-face" in html:
-        return FontConfiguration()
-    config = getattr(_fonts, "config", None)
-    if config is None:
-        config = _fonts.config = FontConfiguration()
-    return config
+        yield _Kit(FontConfiguration(), {})
+        return
+    with _kits_lock:
+        kit = _idle_kits.pop() if _idle_kits else None
+    if kit is None:
+        kit = _Kit(FontConfiguration(), {})
+    try:
+        yield kit
+    finally:
+        with _kits_lock:
+            if len(_idle_kits) < _KITS_KEPT:
+                _idle_kits.append(kit)
 
 
 # a template's own style blocks (`<style>` without attributes, as core/base_document.html writes them)
@@ -93,9 +116,9 @@ _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _SHEETS_KEPT = 32
 
 
-def _stylesheets(weasyprint: Any, html: str, font_config: Any) -> tuple[str, list[Any]]:
+def _stylesheets(weasyprint: Any, html: str, kit: _Kit) -> tuple[str, list[Any]]:
     """The document without its `<style>` blocks and those blocks as stylesheets parsed once per
-    thread (keyed by their text: a template's style is the same from one note to the next, and its
+    kit (keyed by their text: a template's style is the same from one note to the next, and its
     parsing is about a tenth of a one-page note's rendering). Same bytes as the blocks left in the
     document (tested): they are its only style sheets, so given to WeasyPrint beside it they still
     override its defaults, and inline `style` attributes still override them; only `!important`
@@ -107,12 +130,11 @@ def _stylesheets(weasyprint: Any, html: str, font_config: Any) -> tuple[str, lis
     if not texts:
         return html, []
     key = "\n".join(texts)
-    sheets = getattr(_fonts, "sheets", None)
-    if sheets is None or len(sheets) >= _SHEETS_KEPT:
-        sheets = _fonts.sheets = {}
-    sheet = sheets.get(key)
+    if len(kit.sheets) >= _SHEETS_KEPT:
+        kit.sheets.clear()
+    sheet = kit.sheets.get(key)
     if sheet is None:
-        sheet = sheets[key] = weasyprint.CSS(string=key, font_config=font_config)
+        sheet = kit.sheets[key] = weasyprint.CSS(string=key, font_config=kit.fonts)
     return _STYLE.sub("", html), [sheet]
 
 
@@ -159,31 +181,31 @@ def html_to_pdf(
     if variant not in VARIANTS:
         raise ValueError(f"unknown PDF variant {variant!r}; one of {sorted(VARIANTS)}")
     weasyprint = _weasyprint()
-    font_config = _font_config(weasyprint, html)
-    html, stylesheets = _stylesheets(weasyprint, html, font_config)
-    document = weasyprint.HTML(string=html, base_url=None).render(font_config=font_config, stylesheets=stylesheets)
-    stamp = _stamp(created)
-    document.metadata.created = stamp
-    document.metadata.modified = stamp
-    document.metadata.lang = lang
-    if title:
-        document.metadata.title = title
-    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    files = [
-        weasyprint.Attachment(
-            file_obj=io.BytesIO(a.data),
-            name=a.name,
-            description=a.description or a.name,
-            relationship=a.relationship,
-            created=moment,
-            modified=moment,
-        )
-        for a in attachments
-    ]
-    try:  # the file identifier is a digest of the content (PDF/A variants): no clock in the bytes
-        return document.write_pdf(pdf_variant=variant, attachments=files or None)
-    except OSError as exc:  # pragma: no cover - a font or library failing at write time
-        raise PdfUnavailable(f"PDF rendering failed: {FIX} ({exc})") from exc
+    with _kit(html) as kit:
+        html, stylesheets = _stylesheets(weasyprint, html, kit)
+        document = weasyprint.HTML(string=html, base_url=None).render(font_config=kit.fonts, stylesheets=stylesheets)
+        stamp = _stamp(created)
+        document.metadata.created = stamp
+        document.metadata.modified = stamp
+        document.metadata.lang = lang
+        if title:
+            document.metadata.title = title
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        files = [
+            weasyprint.Attachment(
+                file_obj=io.BytesIO(a.data),
+                name=a.name,
+                description=a.description or a.name,
+                relationship=a.relationship,
+                created=moment,
+                modified=moment,
+            )
+            for a in attachments
+        ]
+        try:  # the file identifier is a digest of the content (PDF/A variants): no clock in the bytes
+            return document.write_pdf(pdf_variant=variant, attachments=files or None)
+        except OSError as exc:  # pragma: no cover - a font or library failing at write time
+            raise PdfUnavailable(f"PDF rendering failed: {FIX} ({exc})") from exc
 
 
 def render_html(host: PluginHost, template: str, context: Mapping[str, Any], *, locale: str = "fr") -> str:
