@@ -112,6 +112,40 @@ def test_rendering_is_deterministic_and_a_redelivery_renders_nothing(world, carn
         ctx.__exit__(None, None, None)
 
 
+def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db, jobs_worker):
+    """The document's id (in the sealed body's associated data) comes from the sequence first: one
+    INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
+    (bound to that id) and a body moved to another row does not."""
+    if carnet_db.dialect != "postgresql":
+        pytest.skip("SQLite has no sequence: it inserts the row, then seals the body into it")
+    written: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        if "billing_document" in statement and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            written.append(statement.split()[0].upper())
+
+    sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+    try:
+        note_id = _issue(carnet_db, world, lines=1)
+        wait_for_jobs(jobs_worker)
+    finally:
+        sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+    assert written == ["INSERT"]
+    pdf, raw, size = _pdf(carnet_db, world, note_id)
+    assert pdf.startswith(b"%PDF") and size == len(pdf)
+    other_id = _issue(carnet_db, world, lines=1)
+    wait_for_jobs(jobs_worker)
+    ctx, db = _session(carnet_db, world)
+    try:
+        other = documents.of_note(db, other_id)
+        other.body = raw  # the first note's sealed PDF pasted on the second's row
+        with pytest.raises(Exception, match="integrity"):
+            open_(db, other, "body")
+        db.rollback()  # the pasted body is not kept
+    finally:
+        ctx.__exit__(None, None, None)
+
+
 def test_a_withheld_name_is_not_printed_and_a_credit_note_names_the_note_it_cancels(world, carnet_db, jobs_worker):
     note_id = _issue(carnet_db, world, withheld=True, lines=1)
     ctx, db = _session(carnet_db, world, f"user:{world.owner.id}")

@@ -26,6 +26,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_billing import permissions as perm
@@ -75,11 +76,17 @@ def render(db: CarnetSession, host: Any, note: Note) -> bytes:
     return render_pdf(host, TEMPLATE, context(db, note), locale="fr", title=title, created=created)
 
 
+_NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('billing_document', 'id'))")
+
+
 def store(db: CarnetSession, note: Note, pdf: bytes) -> Document:
+    """Keep the PDF sealed. The row's id is part of the sealed value's associated data (as for every
+    sealed column): on PostgreSQL it is taken from the table's sequence first, so the row is written
+    once, sealed body and all; SQLite (no sequence) inserts the row, then seals the body into it."""
     document = Document(note_id=note.id, kind=DOCUMENT_PDF, size=len(pdf))  # type: ignore[arg-type]
-    db.add(document)
-    db.flush()
-    seal(db, document, "body", base64.b64encode(pdf).decode("ascii"))
+    if db.get_bind().dialect.name == "postgresql":
+        document.id = db.execute(_NEXT_ID).scalar_one()
+    seal(db, document, "body", base64.b64encode(pdf).decode("ascii"))  # (SQLite: inserts the row for its id)
     db.add(document)
     db.flush()
     return document
