@@ -1,7 +1,7 @@
 """Billing documents and exports benchmark, ratios measured in one run:
 
 1. Issue + PDF of one note end to end through the worker (issue in its transaction, the session
-   carrying the issuing principal as a web request's does, the outbox published, the
+   carrying the issuing principal and the clinic's row as a web request's does, the outbox published, the
    `billing.render_note` actor on the in-process broker rendering and sealing the PDF, until the
    worker acknowledged the message; production jobs settings) against WeasyPrint alone rendering
    the same HTML with the same calls and options as the worker, note after note: one
@@ -94,7 +94,8 @@ def bench_pdf(db: Any, host: Any, clinic: Any, who: Any, patients: list[int], co
     for note_id in ids:
         start, cpu_start = time.perf_counter(), time.process_time()
         with db.session(clinic_id=clinic.id) as s:
-            s.info["principal"] = who  # as a web request's session carries it
+            s.info["principal"] = who  # as a web request's session carries them (core/web/app.py)
+            s.info["clinic"] = clinic
             notes.issue(s, who, note_id)
         issued = time.perf_counter()
         runtime.relay.run_once()  # the pass the issuing commit wakes a relay of this process to make
