@@ -12,8 +12,11 @@
    (goal >= 0.8): the pipeline's own cost (issuing, outbox, actor, template, sealing, jobs'
    bookkeeping) is what the ratio measures. Also shown for reference: WeasyPrint with its defaults
    (a new font map and the style parsed for each document), what that caching saves.
-   Figures (2 cores shared by 7 sessions, medians of alternating runs, process CPU a note): see
-   plugins/billing/CHANGELOG.md.
+   Figures of 2026-12-05 (`--notes 20`, 2 cores at load 13-26, 4 alternating runs each, medians):
+   SQLite ratio of the means 0.89 (0.81-0.93), of the notes' own 0.83, process CPU 94 ms a note
+   against 79 ms alone (0.84); before this session's changes 0.76, 0.77, CPU 104 ms (0.67).
+   PostgreSQL 0.61 of the means, 0.65 of the notes' own, CPU 106 ms a note against 70 ms alone
+   (0.66): goal not met (before: 0.61, 0.62, CPU 107 ms, 0.68; unchanged within the noise).
 2. FEC export through the `billing.build_export` actor (streamed from the database to the file,
    progress recorded) of 100,000 entries against Python's `csv` writer writing the same rows
    (fetched first) to a file. Ratio = csv writer / export, in entries per second.
