@@ -196,7 +196,7 @@ def setup(settings: Any, count: int, clinics: int) -> tuple[Any, Any]:
             with db.session(clinic_id=clinic.id) as s:
                 s.info["principal"] = f"user:{user.id}"
                 for n in range(start_i, min(len(mine), start_i + 500)):
-                    day, slot = divmod(n, 16)
+                    day, slot = divmod(n, min(16, len(patients)))  # a patient at most once a day
                     starts = first_day + timedelta(days=day, minutes=30 * slot)
                     appts.book(s, practitioner_id=user.id, patient_id=patients[n % len(patients)],
                                appointment_type_id=kind.id, starts_at=starts, place_id=place.id, hooks=hooks)
