@@ -129,12 +129,16 @@ def test_a_cut_tail_with_the_head_rewound_is_caught(carnet_settings, carnet_db, 
         conn.execute(sa.text("UPDATE core_audit_head SET seq = 7, hash = :h"), {"h": row(conn, 7)["hash"]})
         if newer_removed:
             _delete_checkpoints(conn, trail.id, min_seq=8)
+        tenth = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 10").scalar()
     code, report = verify_report(carnet_settings, "cabinet-test")
     assert code == 1
-    assert report["problem"]["seq"] == 8 and "truncated" in report["problem"]["reason"]
-    assert "covers records up to seq 10" in report["problem"]["reason"]
-    if newer_removed:
-        assert report["problem"]["log_line"] == 2 and report["problem"]["checkpoint_id"] is None
+    assert report["problem"]["seq"] == 8
+    # named by its id, or by its line when only the log holds it
+    name = "checkpoint (log line 2)" if newer_removed else f"checkpoint {tenth}"
+    assert report["problem"]["reason"] == (
+        f"missing: signed {name} covers records up to seq 10 but the chain ends at seq 7 (truncated)")
+    assert (report["problem"]["checkpoint_id"], report["problem"]["log_line"]) == (
+        (None, 2) if newer_removed else (tenth, None))
 
 
 @NEWER_REMOVED
@@ -148,13 +152,16 @@ def test_a_recomputed_chain_is_caught(carnet_settings, carnet_db, trail, newer_r
                          {"p": prev, "h": digest, "s": seq})
             prev = digest
         conn.execute(sa.text("UPDATE core_audit_head SET hash = :h"), {"h": prev})
+        signs_the_fifth = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 5").scalar()
         if newer_removed:
             _delete_checkpoints(conn, trail.id, min_seq=3)
         fifth = row(conn, 5)["id"]
     code, report = verify_report(carnet_settings, "cabinet-test")
     assert code == 1
     assert (report["problem"]["seq"], report["problem"]["record_id"]) == (5, fifth)
-    assert "rewritten chain" in report["problem"]["reason"]
+    # the checkpoint named by its id, or by its line when only the log holds it
+    name = "checkpoint of log line 1" if newer_removed else f"checkpoint {signs_the_fifth}"
+    assert report["problem"]["reason"] == f"does not match signed {name} (rewritten chain)"
 
 
 @NEWER_REMOVED
@@ -175,12 +182,18 @@ def test_a_deleted_trail_is_caught(carnet_settings, carnet_db, trail, newer_remo
     with tampering(carnet_db) as conn:
         conn.execute(sa.text("DELETE FROM core_audit WHERE clinic_id = :c"), {"c": trail.id})
         conn.execute(sa.text("DELETE FROM core_audit_head WHERE clinic_id = :c"), {"c": trail.id})
+        tenth = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 10").scalar()
         if newer_removed:
             _delete_checkpoints(conn, trail.id)
     code, report = verify_report(carnet_settings, "cabinet-test")
     assert code == 1
     assert report["problem"]["seq"] == 10
-    assert "audit trail is gone" in report["problem"]["reason"] and "(deleted trail)" in report["problem"]["reason"]
+    assert report["problem"]["reason"] == (
+        "the clinic's audit trail is gone: signed checkpoints cover records up to seq 10 but the database "
+        "holds no record and no chain head (deleted trail)")
+    # the newest signed checkpoint: by its id, or by its line when only the log holds it
+    assert (report["problem"]["checkpoint_id"], report["problem"]["log_line"]) == (
+        (None, 2) if newer_removed else (tenth, None))
 
 
 @NEWER_REMOVED

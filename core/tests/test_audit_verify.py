@@ -308,6 +308,37 @@ def test_records_after_the_last_checkpoint_are_noted_not_broken(carnet_settings,
             in output)
 
 
+def test_a_tail_cut_below_two_checkpoints_is_named_by_the_newest(carnet_db, trail, keys_dir):
+    # given records 4 to 10 deleted and the head rewound: both signed checkpoints (5 and 10) cover
+    # records that are gone; the newest is named, with how far it reaches
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq >= 4")
+        conn.execute(sa.text("UPDATE core_audit_head SET seq = 3, hash = :h"), {"h": _row(conn, 3)["hash"]})
+        tenth = conn.exec_driver_sql("SELECT id FROM core_audit_checkpoint WHERE seq = 10").scalar()
+    with carnet_db.session(unscoped=True) as db:
+        checked = verify_clinic(db, trail.id, keys_dir)
+    assert (checked.ok, checked.problem.seq, checked.problem.checkpoint_id) == (False, 4, tenth)
+    assert checked.problem.reason == (
+        f"missing: signed checkpoint {tenth} covers records up to seq 10 but the chain ends at seq 3 (truncated)")
+
+
+def test_records_never_signed_or_one_after_the_last_checkpoint_are_noted_with_the_fix(carnet_db, clinic, keys_dir):
+    def note(count):
+        return (f"{count} record(s) after the last signed checkpoint are protected by the chain only; "
+                "run `carnet audit checkpoint` (it also runs on a schedule)")
+
+    write_trail(carnet_db, clinic.id, keys_dir, count=2, checkpoints=())
+    with carnet_db.session(unscoped=True) as db:
+        never_signed = verify_clinic(db, clinic.id, keys_dir)
+    write_trail(carnet_db, clinic.id, keys_dir, count=1, checkpoints=(1,))  # signs seq 3
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        audit.record(db, action="read", resource_type="patient", actor="system")
+    with carnet_db.session(unscoped=True) as db:
+        one_after = verify_clinic(db, clinic.id, keys_dir)
+    assert (never_signed.ok, never_signed.last_signed_seq, never_signed.warnings) == (True, None, [note(2)])
+    assert (one_after.ok, one_after.last_signed_seq, one_after.warnings) == (True, 3, [note(1)])
+
+
 def test_an_empty_clinic_is_intact_without_notes(carnet_settings, clinic, keys_dir):
     code, report = verify_report(carnet_settings, "cabinet-test")
     assert code == 0
