@@ -1,5 +1,6 @@
 """French first: every UI message has a French translation; English is available."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,7 +45,7 @@ def test_each_plugin_translates_in_its_own_gettext_domain(plugin_host):
     assert catalogs.gettext("fr", "done", domain_of_module("carnet_scheduling.controllers.pages")) == "faites"
     # a message only core translates is still found from a plugin's template, and the reverse
     assert catalogs.gettext("fr", "Save", "scheduling") == catalogs.gettext("fr", "Save", "core")
-    assert catalogs.gettext("fr", "Waiting list", "core") == "Liste d'attente"
+    assert catalogs.gettext("fr", "Waiting list", "core") == "Liste d’attente"
 
 
 def test_the_accesses_page_says_done_in_core_words(client, clinic, staff, login_as, carnet_db):
@@ -137,3 +138,17 @@ def test_counts_are_singular_for_one_and_plural_for_two(plugin_host):
 
     assert "1 demande RGPD a dépassé le délai légal." in warning(1) and "1 demande RGPD à rendre" in warning(1)
     assert "2 demandes RGPD ont dépassé le délai légal." in warning(2) and "2 demandes RGPD à rendre" in warning(2)
+
+
+def test_french_translations_use_the_typographic_apostrophe():
+    """Issue 13: French text writes ’ (l’agenda), never the typewriter ' (the catalogues' msgstr carry
+    no HTML, so every apostrophe there is visible text)."""
+    from babel.messages.pofile import read_po
+
+    for path in _french_catalogs():
+        with path.open("rb") as f:
+            for message in read_po(f):
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                for text in strings:
+                    assert "'" not in (text or ""), (path.name, message.id, text)
+                    assert not re.search(r"<\w+[^>]*=", text or ""), (path.name, text)  # no attribute to spare

@@ -81,7 +81,7 @@ def test_owner_sees_the_trail_in_french_and_the_view_is_itself_audited(client, o
         audit.record(db, action="read", resource_type="patient", patient_id=12, actor="user:99")
     response = client.get("/audit")
     assert response.status_code == 200
-    assert "Journal d'accès" in response.text
+    assert "Journal d’accès" in response.text
     # in words: who (a staff member without a name here: their number), what, on which kind of record
     assert "membre de l’équipe <code class=\"muted\">99</code>" in response.text
     assert "consulté" in response.text and "dossier patient" in response.text and "dossier n° 12" in response.text

@@ -99,7 +99,7 @@ def test_unknown_and_malformed_links_get_a_french_404_page(clinic, client):
     for token in ("x" * 43, "not a token", "%00" * 5):
         response = client.get(f"/p/{clinic.slug}/linktest/l/{token}")
         assert response.status_code == 404
-        assert "Ce lien n'est pas valide" in response.text or "n’est pas valide" in response.text
+        assert "Ce lien n’est pas valide" in response.text or "n’est pas valide" in response.text
 
 
 def test_expired_link_gets_a_410_page(carnet_db, clinic, client):

@@ -393,7 +393,7 @@ def test_the_patient_form_records_each_holder_of_parental_authority(client, peop
     token = login_as(client, people.users["pia"], send_csrf=False)
     page = client.get("/patients/new")
     assert 'name="g0_relation"' in page.text and 'name="g1_phone"' in page.text and 'name="g2_phone"' not in page.text
-    assert '<label for="g0-last_name">' in page.text and "Titulaires de l'autorité parentale" in page.text
+    assert '<label for="g0-last_name">' in page.text and "Titulaires de l’autorité parentale" in page.text
     child = {"last_name": "Moreau", "first_name": "Inès", "birth_date": "2016-04-23", "_csrf_token": token}
     refused = client.post("/patients/new", data={**child, "g0_relation": "mother", "g0_last_name": "Moreau",
                                                  "g0_first_name": "Anne", "g0_phone": "12", "g0_messages": "1",

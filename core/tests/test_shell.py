@@ -6,7 +6,7 @@ def test_a_404_page_still_shows_the_logged_in_shell(client, staff, login_as):
     login_as(client, owner)
     response = client.get("/nulle-part")
     assert response.status_code == 404
-    assert "Cette page n'existe pas" in response.text
+    assert "Cette page n’existe pas" in response.text
     assert "Claire Martin" in response.text and 'action="/logout"' in response.text
 
 

@@ -79,7 +79,7 @@ def test_the_worker_renders_a_pdf_a3b_with_every_mandatory_mention(world, carnet
     assert reader.metadata["/Title"].startswith("Note d'honoraires n° 2026-")
     # the practitioner's identity and identifiers, the document's number and date
     for mention in ("Claire Martin", "Orthophoniste", "1 rue des Tilleuls, 69001 Lyon", "RPPS n° 10001234567",
-                    "SIRET n° 12345678900011", "Note d'honoraires", "conventionné(e)"):
+                    "SIRET n° 12345678900011", "Note d’honoraires", "conventionné(e)"):
         assert mention in text, mention
     assert re.search(r"n° \d{4}-000001", text)
     assert re.search(r"Émise le \d\d/\d\d/\d{4}", text)

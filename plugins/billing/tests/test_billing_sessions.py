@@ -204,7 +204,7 @@ def test_without_scheduling_there_is_no_session_to_invoice(client, staff, make_c
     owner = staff("owner,practitioner", clinic=other, email="o@sans-agenda.test")
     login_as(client, owner)
     page = client.get("/billing/sessions")
-    assert page.status_code == 200 and "Le module agenda n'est pas activé" in page.text
+    assert page.status_code == 200 and "Le module agenda n’est pas activé" in page.text
     assert 'href="/billing/sessions"' not in client.get("/billing/").text
 
 

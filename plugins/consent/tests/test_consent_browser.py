@@ -26,7 +26,7 @@ def _sign(page, live_server, settings, jobs, address: str, name: str) -> None:
     page.goto(live_server + link_in(settings, address, "s"))
     page.get_by_role("heading", name="Consentement au télésoin").wait_for()
     assert _fits_the_screen(page)
-    page.get_by_role("group", name=re.compile("télésoin")).get_by_label("J'accepte").check()
+    page.get_by_role("group", name=re.compile("télésoin")).get_by_label("J’accepte").check()
     page.get_by_label("Vos prénom et nom").fill(name)
     page.get_by_role("button", name="Recevoir mon code de signature").click()
     page.get_by_label("Code").wait_for()

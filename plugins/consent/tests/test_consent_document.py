@@ -168,7 +168,7 @@ def test_staff_check_a_pdf_on_the_verification_page(client, world, carnet_db, ca
     bad = _verify_page_post(client, "consentement.pdf", _flip_byte_inside_signed_content(pdf), token)
     assert bad.status_code == 200 and "Non valide" in bad.text
     not_pdf = _verify_page_post(client, "notes.pdf", b"hello, not a pdf", token)
-    assert not_pdf.status_code == 200 and "n'est pas un PDF" in not_pdf.text
+    assert not_pdf.status_code == 200 and "n’est pas un PDF" in not_pdf.text
     missing = client.post("/consent/verify", data={"_csrf_token": token}, files={"other": ("x", b"", "text/plain")})
     assert missing.status_code == 422
     by_reference = client.get(f"/consent/requests/{request_id}/verify")

@@ -202,7 +202,7 @@ def test_only_the_owner_sets_the_interval_and_a_wrong_value_is_refused_in_french
                                                          "reminder_every_days": every, "reminder_count": count})
         assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
         assert message in refused.text and f'aria-describedby="err-{field}"' in refused.text
-        assert "Rien n’a été enregistré" in refused.text or "Rien n'a été enregistré" in refused.text
+        assert "Rien n’a été enregistré" in refused.text or "Rien n’a été enregistré" in refused.text
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         assert db.exec(select(Setting)).all() == []  # nothing written
         assert db.exec(select(AuditRecord).where(AuditRecord.resource_type == "consent_setting")).all() == []

@@ -283,7 +283,7 @@ def test_the_waiting_list_and_online_bookings_are_reachable_from_the_shell(world
     # given a practitioner: the waiting list is in the main navigation, online bookings on the agenda's head
     login_as(client, people["practitioner"])
     agenda = client.get("/scheduling/")
-    assert '<a href="/scheduling/waitlist">Liste d&#39;attente</a>' in _nav(agenda.text)
+    assert '<a href="/scheduling/waitlist">Liste d’attente</a>' in _nav(agenda.text)
     assert '<a href="/scheduling/" aria-current="page">Agenda</a>' in _nav(agenda.text)
     assert '<a href="/scheduling/online">Rendez-vous pris en ligne</a>' in agenda.text
     assert 'href="/scheduling/setup"' not in agenda.text  # set-up needs scheduling.configure (owners)
@@ -302,7 +302,7 @@ def test_the_waiting_list_and_online_bookings_are_reachable_from_the_shell(world
     login_as(client, staff("owner,practitioner", clinic=plain, name="Hors Agenda"))
     home = client.get("/")
     assert home.status_code == 200 and "/scheduling/" not in _nav(home.text)
-    assert "/scheduling/waitlist" not in home.text and "Liste d'attente" not in home.text
+    assert "/scheduling/waitlist" not in home.text and "Liste d’attente" not in home.text
     assert client.get("/scheduling/waitlist").status_code == 404
 
 

@@ -30,7 +30,7 @@ def _rules(scoped):
 def test_an_owner_installs_the_usual_rules_adds_one_and_switches_one_off(world, scoped, client, login_as, owner):
     login_as(client, owner)
     empty = client.get(PAGE)
-    assert empty.status_code == 200 and "Aucune règle pour l'instant : les règles habituelles seront mises en place au prochain rendez-vous pris" in empty.text
+    assert empty.status_code == 200 and "Aucune règle pour l’instant : les règles habituelles seront mises en place au prochain rendez-vous pris" in empty.text
     assert client.post(f"{PAGE}/defaults", follow_redirects=False).status_code == 303
     assert _rules(scoped) == [("email", 1440, True), ("email", 10080, True), ("sms", 2880, True)]
     r = client.post(f"{PAGE}/rules", data={"channel": "sms", "delay": "3", "unit": "hours"}, follow_redirects=False)

@@ -53,7 +53,7 @@ def test_past_the_cap_the_patient_is_told_in_french_nothing_is_written_and_no_au
                                files=NOFILE)
         assert refused.status_code == 422
         text = unescape(refused.text)
-        assert "votre message n'a pas été envoyé" in text and "Écrivez à nouveau demain" in text
+        assert "votre message n’a pas été envoyé" in text and "Écrivez à nouveau demain" in text
         assert "Troisième question" in text  # kept in the box to send later
     finally:
         patient.__exit__(None, None, None)

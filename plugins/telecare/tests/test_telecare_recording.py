@@ -24,8 +24,8 @@ from carnet_telecare.models import Session
 pytest.importorskip("carnet_consent")
 
 HTMX = {"HX-Request": "true"}
-START = "Démarrer l'enregistrement"
-NO_CONSENT = "n'a pas consenti à l'enregistrement des séances"
+START = "Démarrer l’enregistrement"
+NO_CONSENT = "n’a pas consenti à l’enregistrement des séances"
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def test_recording_is_refused_without_the_recording_clause_and_writes_nothing(
     with TestClient(app=app, base_url="http://127.0.0.1:8000") as patient:
         session_url, _ = _started(client, patient, world, carnet_settings, jobs_worker)
         page = unescape(client.get(session_url).text)
-        assert START not in page and "l'enregistrement est désactivé" in page.lower()
+        assert START not in page and "l’enregistrement est désactivé" in page.lower()
         before = _events(carnet_db, world)
         refused = _record(client, session_url, True)
         assert refused.status_code == 422 and NO_CONSENT in unescape(refused.text)

@@ -49,7 +49,7 @@ def test_an_excluded_act_or_none_refuses_the_session_and_writes_nothing(client, 
     assert excluded.status_code == 422
     assert "Drainage lymphatique manuel ne peut pas se faire à distance" in unescape(excluded.text)
     missing = _plan(client, world.patient, act="")
-    assert missing.status_code == 422 and "choisissez l'acte" in unescape(missing.text)
+    assert missing.status_code == 422 and "choisissez l’acte" in unescape(missing.text)
     assert _plan(client, world.patient, act="kine_reeducation_membre").status_code == 303
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         session = db.exec(select(Session)).one()

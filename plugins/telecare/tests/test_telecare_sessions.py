@@ -54,11 +54,11 @@ def test_a_session_is_planned_joined_admitted_and_ended_with_its_events_prefilli
     assert "télésoin" in text and "Lefèvre" not in text and "Élodie" not in text
     with TestClient(app=app, base_url="http://127.0.0.1:8000") as patient:
         page = patient.get(path)
-        assert page.status_code == 200 and "salle d'attente" in unescape(page.text)
+        assert page.status_code == 200 and "salle d’attente" in unescape(page.text)
         token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
         joined = patient.post(path, data={"_csrf_token": token})
-        assert joined.status_code == 200 and "Vous êtes dans la salle d'attente" in unescape(joined.text)
-        assert "Le patient est en salle d'attente" in unescape(client.get(session_url).text)
+        assert joined.status_code == 200 and "Vous êtes dans la salle d’attente" in unescape(joined.text)
+        assert "Le patient est en salle d’attente" in unescape(client.get(session_url).text)
         assert client.post(f"{session_url}/admit", follow_redirects=False).status_code == 303
         assert patient.post(path, data={"_csrf_token": token}).status_code == 200  # the same browser, reloaded
         with TestClient(app=app, base_url="http://127.0.0.1:8000") as second:  # a second browser on the same link
@@ -68,7 +68,7 @@ def test_a_session_is_planned_joined_admitted_and_ended_with_its_events_prefilli
         assert client.post(f"{session_url}/end", follow_redirects=False).status_code == 303
         assert patient.get(path).status_code == 410  # the link stops with the session
     report = unescape(client.get(session_url).text)
-    assert "patient en salle d'attente" in report and "patient admis" in report and "séance terminée" in report
+    assert "patient en salle d’attente" in report and "patient admis" in report and "séance terminée" in report
     with carnet_db.session(clinic_id=world.clinic.id) as db:
         session = db.exec(select(Session)).one()
         assert session.status == "ended" and session.joined_at and session.admitted_at and session.ended_at

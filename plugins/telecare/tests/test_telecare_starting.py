@@ -158,7 +158,7 @@ def test_the_public_form_is_rate_limited_per_visitor_and_per_address(
         misses = [_ask(visitor, world, f"Nom{n}", f"n{n}@example.org").status_code for n in range(21)]
         assert misses[:20] == [200] * 20 and misses[20] == 429
         refused = _ask(visitor, world, "Moreau", "hugo@example.org")  # a real patient: refused like the rest
-        assert refused.status_code == 429 and "Trop d'essais" in unescape(refused.text)
+        assert refused.status_code == 429 and "Trop d’essais" in unescape(refused.text)
     finally:
         visitor.__exit__(None, None, None)
     wait_for_jobs(jobs_worker)
@@ -191,7 +191,7 @@ def test_the_practitioners_daily_cap_applies_to_a_conversation_the_patient_start
                                              "code": code_in(carnet_settings, "elodie@example.org")})
         capped = visitor.post(f"{path}/write", data={"_csrf_token": token, "kind": "clinical", "subject": "Question",
                                                      "body": "Bonjour"}, files=NOFILE)
-        assert capped.status_code == 422 and "votre message n'a pas été envoyé" in unescape(capped.text)
+        assert capped.status_code == 422 and "votre message n’a pas été envoyé" in unescape(capped.text)
         # to the secretariat (no practitioner, no cap) it goes, with the same link: the refusal used nothing
         sent = visitor.post(f"{path}/write", data={"_csrf_token": token, "kind": "administrative",
                                                    "subject": "Rendez-vous", "body": "Bonjour"}, files=NOFILE)

@@ -59,7 +59,7 @@ def test_a_100_mb_upload_attempt_is_refused_writes_nothing_and_the_servers_memor
             large, large_peak = peak_rss_growth(proc.pid, lambda a=announced: stream_upload(
                 base, path, browser.cookies, fields, size=100 * MB, announce=a))
             assert large.status == 413, (large.status, large.body[:500])
-            assert "trop volumineux" in large.text and "Rien n'a été enregistré" in large.text
+            assert "trop volumineux" in large.text and "Rien n’a été enregistré" in large.text
             assert large.sent < 20 * MB  # the server answered at its limit, not after reading it all
             assert _everything(carnet_db, carnet_settings) == before  # nothing written, nothing sent
             print(f"\nserver peak RSS growth: 1 MB accepted {small_peak / MB:.1f} MB; 100 MB refused "

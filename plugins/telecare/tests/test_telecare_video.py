@@ -224,7 +224,7 @@ def test_the_video_page_loads_nothing_from_another_host_and_sends_media_nowhere(
     assert script.status_code == 200
     assert "http" not in script.text.replace("https:", "")
     assert not re.search(r"fetch\(|XMLHttpRequest|sendBeacon|FormData|\.upload", script.text)
-    assert "Recording is off" not in page and "l'enregistrement est désactivé" in unescape(page).lower()
+    assert "Recording is off" not in page and "l’enregistrement est désactivé" in unescape(page).lower()
 
 
 def test_an_event_written_meanwhile_by_a_socket_is_never_erased_by_a_request(

@@ -67,7 +67,7 @@ def test_two_browsers_connect_their_video_once_the_patient_is_admitted(
         # the patient enters the waiting room from their link
         patient.goto(live_server + path)
         patient.screenshot(path=str(tmp_path / "join-patient.png"), full_page=True)
-        patient.get_by_role("button", name="Entrer en salle d'attente").click()
+        patient.get_by_role("button", name="Entrer en salle d’attente").click()
         _wait(patient, lambda p: _room(p, "phase") == "msgWaitingAdmission")
         # the room's first word to a patient alone ("nobody else here") keeps them waiting for
         # admission: it once told them the practitioner had left
@@ -86,7 +86,7 @@ def test_two_browsers_connect_their_video_once_the_patient_is_admitted(
         # recording, consented: started on the practitioner's page, shown on the patient's
         notice = patient.locator("#tc-recording-notice")
         assert not notice.is_visible()
-        practitioner.get_by_role("button", name="Démarrer l'enregistrement").click()
+        practitioner.get_by_role("button", name="Démarrer l’enregistrement").click()
         notice.wait_for(state="visible")
         assert "Cette séance est enregistrée par le praticien" in notice.inner_text()
         _wait(practitioner, lambda p: _room(p, "recorder") == "recording")
@@ -94,7 +94,7 @@ def test_two_browsers_connect_their_video_once_the_patient_is_admitted(
         for name, page in (("practitioner", practitioner), ("patient", patient)):
             page.screenshot(path=str(tmp_path / f"recording-{name}.png"), full_page=True)
         with practitioner.expect_download() as saving:
-            practitioner.get_by_role("button", name="Arrêter l'enregistrement et le garder sur cet ordinateur").click()
+            practitioner.get_by_role("button", name="Arrêter l’enregistrement et le garder sur cet ordinateur").click()
         saved = saving.value
         assert saved.suggested_filename.startswith("seance-") and saved.suggested_filename.endswith(".webm")
         assert saved.path().read_bytes()[:4] == b"\x1a\x45\xdf\xa3"  # a WebM (Matroska) file
