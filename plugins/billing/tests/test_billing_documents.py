@@ -89,8 +89,11 @@ def test_the_worker_renders_a_pdf_a3b_with_every_mandatory_mention(world, carnet
                     "Cotation", "Séance de rééducation", "2,60 €", "26,26 €", "Total", "52,52 €"):
         assert mention in text, mention
     assert "Exonéré de TVA – art. 261-4-1° du CGI" in text
-    # kept sealed: the stored column is ciphertext
-    assert b"%PDF" not in raw and b"LEF" not in raw and digest == len(pdf)
+    # kept sealed: the stored column is ciphertext, no stretch of the PDF in it (needles long enough
+    # that random ciphertext cannot hold them by chance: 3 bytes did, once in about 400 runs)
+    assert b"%PDF-1." not in raw and "LEFÈVRE0".encode() not in raw and digest == len(pdf)
+    assert all(pdf[i:i + 32] not in raw for i in range(0, len(pdf) - 32, 997))
+    assert base64.b64encode(pdf)[:64] not in raw  # nor the PDF in the text form it is sealed in
 
 
 def test_rendering_is_deterministic_and_a_redelivery_renders_nothing(world, carnet_db, jobs_worker, plugin_host):
