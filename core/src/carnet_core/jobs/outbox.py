@@ -138,8 +138,10 @@ class Relay:
             sa.or_(t.claimed_until.is_(None), t.claimed_until < now),
         )
 
-    def claim(self, limit: int | None = None) -> list[OutboxMessage]:
-        """Claim due pending rows for this relay (committed before anything is published)."""
+    def claim(self, limit: int | None = None) -> list[sa.Row[Any]]:
+        """Claim due pending rows for this relay (committed before anything is published): the
+        database's rows as they come (attribute access like `OutboxMessage`), not ORM objects,
+        whose construction took a third of the relay's time."""
         t = OutboxMessage.__table__.c
         now = utcnow()
         token = str(uuid.uuid4())
@@ -161,10 +163,10 @@ class Relay:
                 .returning(*OutboxMessage.__table__.c)
             ).all()
         # RETURNING gives rows in no set order: published in id order
-        return sorted((OutboxMessage(**row._mapping) for row in claimed), key=lambda row: row.id or 0)
+        return sorted(claimed, key=lambda row: row.id)
 
     # -- publishing ---------------------------------------------------------------------------
-    def message_for(self, row: OutboxMessage) -> Message[Any]:
+    def message_for(self, row: Any) -> Message[Any]:
         actor = self.broker.get_actor(row.actor)
         born = row.created_at if row.not_before is None else max(row.created_at, row.not_before)
         options: dict[str, Any] = {OUTBOX_ID_OPTION: row.id}
@@ -182,7 +184,7 @@ class Relay:
             message_timestamp=_to_millis(born),
         )
 
-    def publish(self, rows: list[OutboxMessage]) -> int:
+    def publish(self, rows: list[Any]) -> int:
         """Publish claimed rows; returns how many reached the broker. Stops at a broker error.
 
         The rows that reached the broker are marked published together, in one statement after the
@@ -190,7 +192,7 @@ class Relay:
         pending under this relay's lease, published again once it expires (a second delivery,
         which idempotent actors absorb). A worker may start or finish a job before its row is
         marked: the mark touches only rows still pending, so it never undoes a job's "done"."""
-        published: list[OutboxMessage] = []
+        published: list[Any] = []
         try:
             for index, row in enumerate(rows):
                 try:
@@ -226,7 +228,7 @@ class Relay:
         finally:
             self._mark_published(published)
 
-    def _mark_published(self, rows: list[OutboxMessage]) -> None:
+    def _mark_published(self, rows: list[Any]) -> None:
         if not rows:
             return
         t = OutboxMessage.__table__.c
@@ -253,7 +255,7 @@ class Relay:
         """Seconds to wait after consecutive broker failures: 1, 2, 4 … up to 60."""
         return float(min(60, 2 ** max(0, self._failures - 1)))
 
-    def _release(self, row: OutboxMessage, error: str, delay: float) -> None:
+    def _release(self, row: Any, error: str, delay: float) -> None:
         t = OutboxMessage.__table__.c
         with self.db.bookkeeping() as s:
             s.execute(
