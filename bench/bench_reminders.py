@@ -202,6 +202,11 @@ def setup(settings: Any, count: int, clinics: int) -> tuple[Any, Any]:
                                appointment_type_id=kind.id, starts_at=starts, place_id=place.id, hooks=hooks)
     with db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE core_outbox SET not_before = NULL")
+        if clinics > 1:  # the relay publishes in id order: interleave the clinics (1st of each, 2nd of each...)
+            conn.exec_driver_sql(
+                "WITH r AS (SELECT id, row_number() OVER (PARTITION BY clinic_id ORDER BY id) AS k, "
+                "dense_rank() OVER (ORDER BY clinic_id) AS c FROM core_outbox) "
+                "UPDATE core_outbox SET id = 10000000 + r.k * 1000 + r.c FROM r WHERE core_outbox.id = r.id")
     print(f"set-up: {clinics} clinic(s), {patients_each * clinics} patients, {count} appointments and reminders in "
           f"{time.perf_counter() - started:.1f}s")
     return host, db
