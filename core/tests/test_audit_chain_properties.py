@@ -141,6 +141,27 @@ def test_the_plain_definition_used_should_the_fields_change_is_the_same_encoding
         assert canonical(RECORD) == PINNED_RECORD
 
 
+# Columns as a database returns them: details as its stored text, and values of other kinds than a
+# column holds (what a changed row may hold), which are encoded value by value.
+stored_records = st.fixed_dictionaries({
+    **FIELD_VALUES, "details": details.map(canonical_json),
+    "actor_user_id": optional_ints | st.sampled_from([True, 1.5, "7"]),
+    "resource_id": optional_text | st.sampled_from([7, 2.0]),
+})
+
+
+@PROFILE
+@given(st.lists(stored_records, min_size=1, max_size=6))
+def test_canonical_columns_encodes_each_record_as_canonical_does(records):
+    # verification encodes the records of a batch column by column: the bytes must be canonical()'s
+    columns = [[r[name] for r in records] for name in sorted(HASHED_FIELDS)]
+    columns[sorted(HASHED_FIELDS).index("occurred_at")] = [iso_utc(r["occurred_at"]) for r in records]
+    assert chain.canonical_columns(*columns) == [canonical(r) for r in records]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain, "_FAST", False)
+        assert chain.canonical_columns(*columns) == [canonical(r) for r in records]
+
+
 @PROFILE
 @given(json_values)
 def test_canonical_json_round_trips_sorted_and_compact(value):

@@ -25,8 +25,16 @@ TARGET = 4  # the record the column tests edit
 
 
 def _verify(carnet_db, clinic_id, keys_dir):
-    with carnet_db.session(unscoped=True) as db:
-        return verify_clinic(db, clinic_id, keys_dir)
+    """verify_clinic's result, the same whether it reads the trail in one batch or three records at
+    a time (a batch is taken whole when every record in it verifies, else walked one by one: with
+    batches of 3 the edited record's batch must be refused whole, whatever was edited)."""
+    results = []
+    for batch in (5000, 3):
+        with carnet_db.session(unscoped=True) as db:
+            results.append(verify_clinic(db, clinic_id, keys_dir, batch=batch))
+    whole, by_three = results
+    assert (by_three.ok, by_three.problem, by_three.records) == (whole.ok, whole.problem, whole.records)
+    return by_three
 
 
 def _other_value(value):

@@ -473,3 +473,31 @@ def test_a_stored_time_that_is_no_date_is_never_taken_for_one(carnet_settings, c
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:5]}13{stored[7:]}' WHERE seq = 5")
     with carnet_db.session(unscoped=True) as db, pytest.raises(ValueError, match="month"):
         verify_clinic(db, trail.id, carnet_settings.keys_dir)
+
+
+def test_batches_whose_records_all_verify_are_taken_whole_and_a_broken_one_record_by_record(carnet_db, trail, keys_dir):
+    # ten records read three at a time: batches 1-3, 4-6, 7-9 and 10 each verify at once
+    with carnet_db.session(unscoped=True) as db:
+        intact = verify_clinic(db, trail.id, keys_dir, batch=3)
+    assert (intact.ok, intact.records, intact.first_seq, intact.last_seq, intact.one_by_one) == (True, 10, 1, 10, 0)
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("UPDATE core_audit SET action = 'export' WHERE seq = 5")
+        target = _row(conn, 5)["id"]
+    with carnet_db.session(unscoped=True) as db:
+        broken = verify_clinic(db, trail.id, keys_dir, batch=3)
+    # the batch 4-6 is walked from its first record and the walk stops at the modified one
+    assert (broken.ok, broken.records, broken.one_by_one) == (False, 4, 2)
+    assert (broken.problem.seq, broken.problem.record_id) == (5, target)
+    assert broken.problem.reason == "content does not match its hash (modified record)"
+
+
+def test_a_batch_with_a_time_in_another_shape_verifies_whole(carnet_db, trail, keys_dir):
+    # one stored time written with a "T" (SQLite): its batch's times are read value by value, and
+    # every batch is still taken whole
+    _sqlite_only(carnet_db)
+    with tampering(carnet_db) as conn:
+        stored = _stored_time(conn, 8)
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:10]}T{stored[11:]}' WHERE seq = 8")
+    with carnet_db.session(unscoped=True) as db:
+        result = verify_clinic(db, trail.id, keys_dir, batch=3)
+    assert (result.ok, result.records, result.one_by_one) == (True, 10, 0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for a str
 from typing import Any
@@ -120,6 +121,54 @@ def canonical_at(
         '"' + occurred_at + '"', _json(outcome), _json(patient_id), _json(request_id),
         _json(resource_id), _json(resource_type), _json(seq), _VERSION,
     )).encode("utf-8")
+
+
+_NONE = type(None)
+_STR, _INT, _STR_OR_NONE, _INT_OR_NONE = {str}, {int}, {str, _NONE}, {int, _NONE}
+
+
+def _column(values: Sequence[Any]) -> Iterable[str]:
+    """`_json` of each value of one column: a column of one common kind (text, integers, either
+    with nulls) is encoded without a Python call per value; any other goes value by value."""
+    kinds = set(map(type, values))
+    if kinds == _STR:
+        return map(encode_basestring, values)
+    if kinds == _INT:
+        return map(int.__repr__, values)
+    if kinds <= _STR_OR_NONE:
+        return ["null" if value is None else encode_basestring(value) for value in values]
+    if kinds <= _INT_OR_NONE:
+        return ["null" if value is None else int.__repr__(value) for value in values]
+    return map(_json, values)
+
+
+def canonical_columns(
+    action: Sequence[Any], actor_id: Sequence[Any], actor_kind: Sequence[Any], actor_user_id: Sequence[Any],
+    address: Sequence[Any], clinic_id: Sequence[Any], details: Sequence[Any], occurred_at: Sequence[str],
+    outcome: Sequence[Any], patient_id: Sequence[Any], request_id: Sequence[Any], resource_id: Sequence[Any],
+    resource_type: Sequence[Any], seq: Sequence[Any],
+) -> list[bytes]:
+    """`canonical_at` of many records given column by column (sequences of one length, the time
+    as `iso_utc` text): verification reads its rows by thousands and encodes a column at once,
+    then each record in one f-string (canonical_at's template, written out)."""
+    if not _FAST:
+        return list(map(canonical_at, action, actor_id, actor_kind, actor_user_id, address, clinic_id, details,
+                        occurred_at, outcome, patient_id, request_id, resource_id, resource_type, seq))
+    if set(map(type, details)) == _STR:
+        texts: Iterable[str] = map(encode_basestring, details)
+    else:
+        texts = [encode_basestring(text if type(text) is str else canonical_json(text)) for text in details]
+    version = _VERSION
+    return [
+        f'{{"action":{a},"actor_id":{ai},"actor_kind":{ak},"actor_user_id":{au},"address":{ad},'
+        f'"clinic_id":{c},"details":{d},"occurred_at":"{t}","outcome":{o},"patient_id":{p},'
+        f'"request_id":{rq},"resource_id":{ri},"resource_type":{rt},"seq":{s},"v":{version}}}'.encode()
+        for a, ai, ak, au, ad, c, d, t, o, p, rq, ri, rt, s in zip(
+            _column(action), _column(actor_id), _column(actor_kind), _column(actor_user_id), _column(address),
+            _column(clinic_id), texts, occurred_at, _column(outcome), _column(patient_id), _column(request_id),
+            _column(resource_id), _column(resource_type), _column(seq), strict=True,
+        )
+    ]
 
 
 def _defined(fields: Any) -> bytes:

@@ -14,8 +14,10 @@ as truncated.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +28,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from carnet_core.audit import signing
-from carnet_core.audit.chain import GENESIS, canonical_at, iso_utc
+from carnet_core.audit.chain import GENESIS, canonical_columns, iso_utc
 from carnet_core.audit.checkpoints import (
     CheckpointLog,
     SignedCheckpoint,
@@ -112,6 +114,7 @@ class Verification:
     anchor_seq: int | None = None
     problem: Problem | None = None
     warnings: list[str] = field(default_factory=list)
+    one_by_one: int = 0  # records walked one at a time (in a batch with a problem or an unusual value)
 
     def fail(self, problem: Problem) -> Verification:
         self.ok = False
@@ -144,67 +147,103 @@ def snapshot(database: Any) -> Iterator[CarnetSession]:
         yield db
 
 
-_COLUMNS = [AuditRecord.__table__.c[name] for name in (  # type: ignore[attr-defined]
-    "id", "clinic_id", "seq", "occurred_at", "actor_kind", "actor_id", "actor_user_id", "patient_id",
-    "resource_type", "resource_id", "action", "outcome", "address", "request_id", "details",
-    "prev_hash", "hash",
-)]
+# The hashed columns in canonical_columns' order (their names' order), then the id and the hashes.
+_HASHED = ("action", "actor_id", "actor_kind", "actor_user_id", "address", "clinic_id", "details", "occurred_at",
+           "outcome", "patient_id", "request_id", "resource_id", "resource_type", "seq")
+_COLUMNS = [AuditRecord.__table__.c[name] for name in (*_HASHED, "id", "prev_hash", "hash")]  # type: ignore[attr-defined]
+_TIME, _SEQ, _ID, _PREV, _HASH = 7, 13, 14, 15, 16  # places in a row
 
 
 # The model's column names only, values as parameters ("?" becomes the driver's placeholder).
 _SELECT_ROWS = "SELECT %s FROM core_audit WHERE clinic_id = ? AND seq >= ? ORDER BY seq, id" % (  # noqa: S608, UP031
     ", ".join(c.name for c in _COLUMNS)
 )
-_TIME = 3  # occurred_at's place in a row
 
 
-def _stored_rows(db: CarnetSession, clinic_id: int, first: int, batch: int) -> Iterator[tuple[Any, ...]]:
-    """The clinic's records from seq `first` on, in seq order, as the tuples of _COLUMNS with the
-    time already as its `iso_utc` text: read on the driver's connection of `db`'s transaction (its
-    snapshot), in batches (PostgreSQL: a server-side cursor), without building a result object,
-    a datetime or a row mapping per record. Every value is what SQLAlchemy would read: the columns'
-    own result processors are applied where they have one; SQLite's stored time text in its one
-    canonical shape is rewritten directly, any other shape goes through the processor."""
+@dataclass(frozen=True)
+class _Reading:
+    """How a stored row becomes the values SQLAlchemy would read (the columns' own result
+    processors where they have one) with the time as its `iso_utc` text."""
+
+    processors: list[tuple[int, Callable[[Any], Any]]]
+    read_time: Callable[[Any], Any]
+    sqlite: bool
+
+    def columns(self, rows: list[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        """A batch of rows, column by column (_COLUMNS' sequences of values)."""
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for i, process in self.processors:
+            columns[i] = list(map(process, columns[i]))
+        columns[_TIME] = _time_texts(columns[_TIME], self.sqlite, self.read_time)
+        return columns
+
+    def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """One row, its values in _COLUMNS' order."""
+        if self.processors:
+            values = list(row)
+            for i, process in self.processors:
+                values[i] = process(values[i])
+            row = tuple(values)
+        return (*row[:_TIME], _time_text(row[_TIME], self.sqlite, self.read_time), *row[_TIME + 1:])
+
+
+def _stored_batches(
+    db: CarnetSession, clinic_id: int, first: int, batch: int
+) -> Iterator[tuple[list[tuple[Any, ...]], _Reading]]:
+    """The clinic's records from seq `first` on, in seq order, as the driver's rows of _COLUMNS,
+    `batch` at a time: read on the driver's connection of `db`'s transaction (its snapshot;
+    PostgreSQL: a server-side cursor), without a result object or a row mapping per record."""
     conn = db.connection()
     dialect = conn.dialect
     processors = [(i, c.type._cached_result_processor(dialect, None)) for i, c in enumerate(_COLUMNS)]
-    processors = [(i, p) for i, p in processors if p is not None and i != _TIME]
-    read_time = _COLUMNS[_TIME].type._cached_result_processor(dialect, None) or (lambda value: value)
-    sqlite = dialect.name == "sqlite"
+    reading = _Reading(
+        processors=[(i, p) for i, p in processors if p is not None and i != _TIME],
+        read_time=_COLUMNS[_TIME].type._cached_result_processor(dialect, None) or (lambda value: value),
+        sqlite=dialect.name == "sqlite",
+    )
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     raw = conn.connection.driver_connection
-    if sqlite:
+    if reading.sqlite:
         cursor = raw.cursor()
     else:
         cursor = raw.cursor(name="carnet_audit_verify")  # server-side: the rows arrive batch by batch
         cursor.itersize = batch
-    fromisoformat = datetime.fromisoformat
     try:
         cursor.execute(_SELECT_ROWS.replace("?", mark), (clinic_id, first))
         while True:
             rows = cursor.fetchmany(batch)
             if not rows:
                 return
-            for row in rows:
-                when = row[_TIME]
-                if sqlite and type(when) is str and len(when) == 26 and when[10] == " " and when[19] == ".":
-                    # "YYYY-MM-DD HH:MM:SS.ffffff", SQLAlchemy's SQLite storage of a UTC time: the
-                    # same fields as iso_utc writes them (checked a real time, else the processor)
-                    try:
-                        fromisoformat(when)
-                        text = when[:10] + "T" + when[11:] + "Z"
-                    except ValueError:
-                        text = iso_utc(read_time(when))
-                else:
-                    text = iso_utc(read_time(when))
-                if processors:
-                    values = list(row)
-                    for i, process in processors:
-                        values[i] = process(values[i])
-                    row = tuple(values)
-                yield (*row[:_TIME], text, *row[_TIME + 1:])
+            yield rows, reading
     finally:
         cursor.close()
+
+
+def _time_texts(stored: Sequence[Any], sqlite: bool, read_time: Any) -> list[str]:
+    """The `iso_utc` text of each stored time: `_time_text` of each, with its checks made for the
+    whole column at once when (SQLite) every value has the one shape SQLAlchemy stores."""
+    if sqlite and set(map(type, stored)) == {str} and set(map(len, stored)) == {26} and (
+        {when[10] + when[19] for when in stored} == {" ."}
+    ):
+        try:
+            list(map(datetime.fromisoformat, stored))  # each a real time
+        except ValueError:
+            pass  # one is not: each is read on its own, that one through the processor
+        else:
+            return [when[:10] + "T" + when[11:] + "Z" for when in stored]
+    return [_time_text(when, sqlite, read_time) for when in stored]
+
+
+def _time_text(when: Any, sqlite: bool, read_time: Any) -> str:
+    if sqlite and type(when) is str and len(when) == 26 and when[10] == " " and when[19] == ".":
+        # "YYYY-MM-DD HH:MM:SS.ffffff", SQLAlchemy's SQLite storage of a UTC time: the same fields
+        # as iso_utc writes them (checked a real time, else the processor)
+        try:
+            datetime.fromisoformat(when)
+            return when[:10] + "T" + when[11:] + "Z"
+        except ValueError:
+            pass
+    return iso_utc(read_time(when))
 
 
 @dataclass(frozen=True)
@@ -231,6 +270,95 @@ def _check_signature(cp: Any, public_keys: dict[str, Any], keys_dir: Path) -> st
     if cp.kind not in (CHECKPOINT, ANCHOR) or not signing.verify(key, message, cp.signature):
         return "checkpoint signature is invalid (forged or altered checkpoint)"
     return None
+
+
+class _Walk:
+    """Walks a clinic's chain from `expected` (its first seq) and `running` (the hash it chains
+    from), batch by batch, counting the records that verify in `result`."""
+
+    def __init__(self, result: Verification, expected: int, running: str, covering: dict[int, list[_Signed]]):
+        self.result = result
+        self.expected, self.running = expected, running
+        self.running_bytes: bytes | None = None  # `running` as bytes, from one record to the next
+        self.last_id: int | None = None
+        self.covering = covering
+        self.covered = sorted(covering)
+
+    def whole(self, rows: list[tuple[Any, ...]], reading: _Reading) -> bool:
+        """Take a batch in which every record verifies, at once; False (nothing taken) for a batch
+        with any problem or anything unusual, which `one_by_one` then walks to its first problem.
+        Column by column: the seqs must run on from `expected`, the ids rise, each prev_hash be
+        the previous hash, each stored hash the one computed, each signed checkpoint match."""
+        try:
+            columns = reading.columns(rows)
+            contents = canonical_columns(*columns[:_ID])
+            chained = []
+            running = self.running_bytes or bytes.fromhex(self.running)
+            sha256 = hashlib.sha256
+            for content in contents:
+                running = sha256(b"\x01" + running + sha256(b"\x00" + content).digest()).digest()
+                chained.append(running)
+        except Exception:  # noqa: BLE001 (one_by_one meets it again at its record, after any earlier problem)
+            return False
+        first, ids, stored, prevs = self.expected, columns[_ID], columns[_HASH], columns[_PREV]
+        last = first + len(rows) - 1
+        digests = list(map(bytes.hex, chained))
+        if (
+            columns[_SEQ] != tuple(range(first, last + 1))
+            or (self.last_id is not None and not ids[0] > self.last_id)
+            or not all(map(operator.lt, ids, ids[1:]))
+            or digests != list(stored)
+            or prevs[0] != self.running
+            or prevs[1:] != stored[:-1]
+        ):
+            return False
+        for seq in self.covered[bisect.bisect_left(self.covered, first):bisect.bisect_right(self.covered, last)]:
+            if any(cp.hash != digests[seq - first] for cp in self.covering[seq]):
+                return False
+        if self.result.first_seq is None:
+            self.result.first_seq = first
+        self.result.records += len(rows)
+        self.running, self.running_bytes, self.last_id, self.expected = digests[-1], chained[-1], ids[-1], last + 1
+        return True
+
+    def one_by_one(self, rows: list[tuple[Any, ...]], reading: _Reading) -> Problem | None:
+        """Walk a batch record by record; the first problem, or None."""
+        result = self.result
+        sha256 = hashlib.sha256
+        for raw_row in rows:
+            result.one_by_one += 1
+            (action, actor_id, actor_kind, actor_user_id, address, clinic, details, occurred_at, outcome, patient_id,
+             request_id, resource_id, resource_type, seq, rid, prev_hash, stored_hash) = reading.row(raw_row)
+            expected = self.expected
+            if seq != expected:
+                if seq < expected:
+                    return Problem(f"seq {seq} appears more than once (inserted record)", seq, rid)
+                missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+                return Problem(f"records with seq {missing} are missing (deleted)", seq, rid)
+            if self.last_id is not None and rid <= self.last_id:
+                return Problem("stored before the record that precedes it (reordered)", seq, rid)
+            if prev_hash != self.running:
+                return Problem(
+                    "prev_hash does not match the previous record's hash (inserted, reordered or replaced)",
+                    seq, rid,
+                )
+            (content,) = canonical_columns((action,), (actor_id,), (actor_kind,), (actor_user_id,), (address,),
+                                           (clinic,), (details,), (occurred_at,), (outcome,), (patient_id,),
+                                           (request_id,), (resource_id,), (resource_type,), (seq,))
+            running = self.running_bytes or bytes.fromhex(self.running)
+            running = sha256(b"\x01" + running + sha256(b"\x00" + content).digest()).digest()
+            digest = running.hex()  # = chain_hash(running, content)
+            if digest != stored_hash:
+                return Problem("content does not match its hash (modified record)", seq, rid)
+            for cp in self.covering.get(seq, ()):
+                if cp.hash != digest:
+                    name = f"checkpoint {cp.id}" if cp.id is not None else f"checkpoint of log line {cp.line}"
+                    return Problem(f"does not match signed {name} (rewritten chain)", seq, rid)
+            if result.first_seq is None:
+                result.first_seq = seq
+            result.records += 1
+            self.running, self.running_bytes, self.last_id, self.expected = digest, running, rid, seq + 1
+        return None
 
 
 def verify_clinic(
@@ -285,40 +413,17 @@ def verify_clinic(
             covering.setdefault(cp.seq, []).append(cp)
     if signed:
         result.last_signed_seq = max(cp.seq for cp in signed)
-    last_id = None
-    sha256 = hashlib.sha256
-    running_bytes = None  # chain_hash's steps, the previous hash kept as bytes from one record to the next
-    for row in _stored_rows(db, clinic_id, expected, batch):
-        (rid, clinic, seq, occurred_at, actor_kind, actor_id, actor_user_id, patient_id, resource_type,
-         resource_id, action, outcome, address, request_id, details, prev_hash, stored_hash) = row
-        if seq != expected:
-            if seq < expected:
-                return result.fail(Problem(f"seq {seq} appears more than once (inserted record)", seq, rid))
-            missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
-            return result.fail(Problem(f"records with seq {missing} are missing (deleted)", seq, rid))
-        if last_id is not None and rid <= last_id:
-            return result.fail(Problem("stored before the record that precedes it (reordered)", seq, rid))
-        if prev_hash != running:
-            return result.fail(Problem(
-                "prev_hash does not match the previous record's hash (inserted, reordered or replaced)",
-                seq, rid,
-            ))
-        content = canonical_at(action, actor_id, actor_kind, actor_user_id, address, clinic, details,
-                               occurred_at, outcome, patient_id, request_id, resource_id, resource_type, seq)
-        if running_bytes is None:
-            running_bytes = bytes.fromhex(running)
-        running_bytes = sha256(b"\x01" + running_bytes + sha256(b"\x00" + content).digest()).digest()
-        digest = running_bytes.hex()  # = chain_hash(running, content)
-        if digest != stored_hash:
-            return result.fail(Problem("content does not match its hash (modified record)", seq, rid))
-        for cp in covering.get(seq, ()):
-            if cp.hash != digest:
-                name = f"checkpoint {cp.id}" if cp.id is not None else f"checkpoint of log line {cp.line}"
-                return result.fail(Problem(f"does not match signed {name} (rewritten chain)", seq, rid))
-        if result.first_seq is None:
-            result.first_seq = seq
-        result.records += 1
-        running, last_id, expected = digest, rid, seq + 1
+    walk = _Walk(result, expected, running, covering)
+    batches = _stored_batches(db, clinic_id, expected, batch)
+    try:
+        for rows, reading in batches:
+            if not walk.whole(rows, reading):
+                problem = walk.one_by_one(rows, reading)
+                if problem is not None:
+                    return result.fail(problem)
+    finally:
+        batches.close()
+    expected, running, last_id = walk.expected, walk.running, walk.last_id
     result.last_seq = expected - 1
     if signed and head is None and result.records == 0:
         last = max(signed, key=lambda cp: cp.seq)
