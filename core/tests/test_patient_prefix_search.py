@@ -196,3 +196,32 @@ def test_a_new_patient_gets_prefix_rows_without_a_delete_first(carnet_db, clinic
         sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
     assert not [s for s in statements if "core_patient_name_prefix" in s and not s.startswith("INSERT")]
     assert _search(carnet_db, clinic.id, "Marc") == ["MARCHAND Paul"]
+
+
+def test_prefix_rows_are_traced_though_written_by_one_core_insert(carnet_db, clinic):
+    # The rows are written by a Core INSERT, which the flush's write trace does not see: they are
+    # noted by hand. The back-fill writes them with no record of its own to cover them, so the
+    # trace must name the patient whose rows were written (a create of the prefix table).
+    from carnet_core.audit.models import AuditRecord
+
+    [pid] = register_patients(carnet_db, clinic.id, NAMES[:1])
+    with carnet_db.session(unscoped=True) as db:
+        db.execute(sa.delete(PatientNamePrefix))
+        db.execute(sa.update(Patient).values(prefixes_indexed=False))
+    inserts = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO core_patient_name_prefix"):
+            inserts.append(statement)
+
+    sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+    try:
+        assert prefixes.backfill(carnet_db) == 1
+    finally:
+        sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+    assert len(inserts) == 1  # the patient's rows in one statement
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        traced = db.exec(select(AuditRecord).where(AuditRecord.patient_id == pid,
+                                                   AuditRecord.resource_type == "core_patient_name_prefix")).all()
+    assert [(r.action, r.actor_id) for r in traced] == [("create", "patients.prefixes")]
+    assert '"trace":"write"' in traced[0].details

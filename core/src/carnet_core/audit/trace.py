@@ -34,7 +34,9 @@ not recorded.
 ORM bulk UPDATE/DELETE statements on such tables (`db.exec(delete(Appointment).where(...))`) read
 the ids and patients of the rows they match first, and are traced per patient like the others
 (without a patient column, or in an unscoped session, without patient: `{"bulk": true}`).
-Not covered: SQL written by hand (`text()`, `connection.execute`), which bypasses the ORM.
+Not covered: SQL written by hand (`text()`, `connection.execute`), which bypasses the ORM. Core
+code that writes such rows with a Core statement for speed notes them itself with `note_write`
+(the name-prefix rows of `patients.prefixes`: one INSERT for a patient's ~16 rows).
 
 **Long reads.** A transaction that opens the values of thousands of patients (the clinic export)
 calls `record_opens_apart` every so often: what it noted is recorded in a transaction of its own
@@ -127,6 +129,12 @@ def _note_write(info: dict[str, Any], clinic_id: int, patient_id: int | None, ta
     if writes is None:
         writes = info[WRITES] = {}
     writes.setdefault((clinic_id, patient_id, table, action), set()).add("" if row is None else str(row))
+
+
+def note_write(db: Any, clinic_id: int, patient_id: int | None, table: str, action: str) -> None:
+    """Note rows of a traced table written by a Core statement (which the flush below does not
+    see): traced as the flush's writes are, without their ids (details `"bulk": true`)."""
+    _note_write(db.info, clinic_id, patient_id, table, action, None)
 
 
 @event.listens_for(CarnetSession, "after_flush")
