@@ -283,3 +283,30 @@ def test_a_record_at_commit_that_cannot_be_written_fails_the_commit(carnet_db, c
             conn.exec_driver_sql("DROP TRIGGER test_refuse" + on_table)
     with carnet_db.session(clinic_id=clinic.id) as db:
         assert db.exec(select(ClinicPlugin).where(ClinicPlugin.plugin == "newmodule")).first() is None
+
+
+def test_the_traces_rows_are_checked_into_the_same_fields_as_record_would_write(carnet_db, clinic, make_clinic):
+    # core's trace checks its records in one pass (checked_rows); the fields must be those that
+    # `checked` (record's own path) gives for the same records, and the same refusals apply
+    from datetime import UTC, datetime
+
+    from carnet_core.audit.services import AuditError, checked, checked_rows
+
+    principal = Principal(kind="user", user_id=7, clinic_id=clinic.id)
+    when = datetime(2026, 12, 5, 16, 0, tzinfo=UTC)
+    shared = {"trace": "open", "fields": ["first_name", "last_name"], "values": 2, "rows": 1}
+    rows = [(clinic.id, 3, "read", "core_patient", "3", shared), (clinic.id, 4, "read", "core_patient", None, shared),
+            (clinic.id, None, "update", "scheduling_appointment", "9", {"trace": "write", "rows": 1, "bulk": True})]
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info.update({"principal": principal, "request_id": "req-1", "address": "192.0.2.4"})
+        entries = [{"clinic_id": c, "patient_id": p, "action": a, "resource_type": t, "resource_id": r, "details": d,
+                    "actor": principal, "occurred_at": when} for c, p, a, t, r, d in rows]
+        assert checked_rows(db, principal, when, rows) == checked(db, entries)
+        for bad in [(clinic.id, True, "read", "core_patient", None, shared),
+                    (clinic.id, 3, "read", "Core Patient", None, shared),
+                    (clinic.id, 3, "Read!", "core_patient", None, shared)]:
+            with pytest.raises(AuditError):
+                checked_rows(db, principal, when, [bad])
+        other = make_clinic("cabinet-autre")
+        with pytest.raises(ScopeError):
+            checked_rows(db, principal, when, [(other.id, 3, "read", "core_patient", None, shared)])

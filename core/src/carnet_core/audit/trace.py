@@ -52,7 +52,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, orm
 
-from carnet_core.audit.services import NAMED, append_batch, checked, record_many, take_at_commit
+from carnet_core.audit.services import NAMED, append_batch, checked_rows, take_at_commit
 from carnet_core.db.base import ClinicOwned, utcnow
 from carnet_core.db.session import TRACE_OPENS, CarnetSession
 
@@ -200,38 +200,36 @@ def _resource(kind: str) -> str:
     return kind if _KIND_RE.match(kind) else "sealed_value"
 
 
-def _entries(info: dict[str, Any], opens: dict[Any, Any] | None, writes: dict[Any, Any] | None) -> list[dict[str, Any]]:
+def _fields(session: CarnetSession, opens: dict[Any, Any] | None, writes: dict[Any, Any] | None,
+            into: CarnetSession | None = None) -> list[dict[str, Any]]:
+    """The checked fields of the trace's records (`audit.services.checked_rows`), in their order,
+    for appending in `into` (default: the session that noted them)."""
+    info = session.info
     named = info.get(NAMED) or set()
-    actor = _actor(info)
-    now = utcnow()  # one instant for the batch, written at once: its time is encoded once
-    entries: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     shared: dict[tuple[Any, ...], dict[str, Any]] = {}  # equal details, one object: encoded once
-    for (clinic_id, patient_id, kind), (columns, rows, values) in sorted((opens or {}).items(), key=_order):
-        if _covered(named, clinic_id, patient_id, kind, rows):
+    for (clinic_id, patient_id, kind), (columns, ids, values) in sorted((opens or {}).items(), key=_order):
+        if _covered(named, clinic_id, patient_id, kind, ids):
             continue
         fields = tuple(sorted(columns)[:_MAX_FIELDS])
-        details = shared.get((fields, values, len(rows)))
+        details = shared.get((fields, values, len(ids)))
         if details is None:
-            details = shared[(fields, values, len(rows))] = {
-                "trace": "open", "fields": list(fields), "values": values, "rows": len(rows)}
-        entries.append({
-            "action": "read", "resource_type": _resource(kind), "patient_id": patient_id, "clinic_id": clinic_id,
-            "resource_id": next(iter(rows)) if len(rows) == 1 else None, "actor": actor, "details": details,
-            "occurred_at": now,
-        })
-    for (clinic_id, patient_id, table, action), rows in sorted((writes or {}).items(), key=_order):
-        ids = rows - {""}
+            details = shared[(fields, values, len(ids))] = {
+                "trace": "open", "fields": list(fields), "values": values, "rows": len(ids)}
+        rows.append((clinic_id, patient_id, "read", _resource(kind), next(iter(ids)) if len(ids) == 1 else None,
+                     details))
+    for (clinic_id, patient_id, table, action), written in sorted((writes or {}).items(), key=_order):
+        ids = written - {""}
         if _covered(named, clinic_id, patient_id, table, ids):
             continue
-        details: dict[str, Any] = {"trace": "write", "rows": len(ids)}
-        if "" in rows:
+        details = {"trace": "write", "rows": len(ids)}
+        if "" in written:
             details["bulk"] = True
-        entries.append({
-            "action": action, "resource_type": table, "patient_id": patient_id, "clinic_id": clinic_id,
-            "resource_id": next(iter(ids)) if len(ids) == 1 else None, "actor": actor, "details": details,
-            "occurred_at": now,
-        })
-    return entries
+        rows.append((clinic_id, patient_id, action, table, next(iter(ids)) if len(ids) == 1 else None, details))
+    if not rows:
+        return []
+    # one actor and one instant for the batch, written at once: each is resolved and encoded once
+    return checked_rows(into or session, _actor(info), utcnow(), rows)
 
 
 def _order(item: tuple[Any, Any]) -> tuple[Any, ...]:
@@ -247,10 +245,10 @@ def flush_trace(session: CarnetSession) -> None:
     session.flush()  # the ORM writes still pending are noted now, not after this step
     queued = take_at_commit(session)  # the records it covers are left out of the trace below
     opens, writes = info.pop(OPENS, None), info.pop(WRITES, None)
-    entries = _entries(info, opens, writes) if opens or writes else []
-    if queued or entries:
+    fields = _fields(session, opens, writes) if opens or writes else []
+    if queued or fields:
         # One batch: the transaction's records made at commit (`record_at_commit`), then the trace.
-        append_batch(session, queued + checked(session, entries), events=False)
+        append_batch(session, queued + fields, events=False)
 
 
 def forget(session: CarnetSession, outermost: bool) -> None:
@@ -273,13 +271,12 @@ def record_opens_apart(session: CarnetSession) -> int:
     opens = session.info.pop(OPENS, None)
     if not opens:
         return 0
-    entries = _entries(session.info, opens, {})
-    if not entries:
-        return 0
     sibling = CarnetSession(bind=session.get_bind(), expire_on_commit=False)
     sibling.info.update({k: v for k, v in session.info.items() if k in _SIBLING_INFO})
     try:
-        record_many(sibling, entries)
+        fields = _fields(session, opens, {}, into=sibling)
+        if fields:
+            append_batch(sibling, fields)
         sibling.commit()
     except BaseException:
         sibling.rollback()
@@ -287,7 +284,7 @@ def record_opens_apart(session: CarnetSession) -> int:
         raise
     finally:
         sibling.close()
-    return len(entries)
+    return len(fields)
 
 
 def keep_opens_after_rollback(session: CarnetSession) -> None:
@@ -298,9 +295,9 @@ def keep_opens_after_rollback(session: CarnetSession) -> None:
     if not opens:
         return
     try:
-        entries = _entries(session.info, opens, {})
-        if entries:
-            record_many(session, entries)
+        fields = _fields(session, opens, {})
+        if fields:
+            append_batch(session, fields)
         session.commit()
     except Exception:
         log.exception("sealed values opened by a rolled-back transaction could not be traced")
