@@ -349,6 +349,8 @@ TELECARE_ROWS: dict[str, Row] = {
 }
 
 ROWS: dict[str, Row] = {
+    # Réglages: every member, each seeing the settings pages they may open (tests/test_settings_page.py)
+    "GET /settings": Row(ANY_MEMBER),
     "GET /settings/modules": Row(("owner",)),
     "POST /settings/modules/{plugin:str}": Row(("owner",), {"plugin": "__first_plugin__"}, {"enabled": "0"},
                                                ok=(200, 303, 404)),

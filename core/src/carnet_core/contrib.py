@@ -61,6 +61,24 @@ class Panel:
     permission: str = AUTHENTICATED
 
 
+# The themes of the Réglages page (`/settings`), in the order it shows them: what a `SettingsItem`
+# names as its `theme` (core gives each its heading).
+SETTINGS_THEMES = ("practice", "team", "patients", "agenda", "billing", "messages", "account", "other")
+
+
+@dataclass(frozen=True)
+class SettingsItem:
+    """An entry of the Réglages page: a settings page of the plugin, under one of
+    SETTINGS_THEMES, with a one-line description (both msgids, translated where shown)."""
+
+    label: str
+    href: str
+    description: str
+    permission: str = AUTHENTICATED
+    theme: str = "other"
+    order: int = 100
+
+
 @dataclass(frozen=True)
 class ActorSpec:
     """A job function that core declares as the Dramatiq actor `<plugin>.<name>`."""

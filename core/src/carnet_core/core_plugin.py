@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.contrib import ActorSpec, NavItem, Permission, Schedule
+from carnet_core.contrib import ActorSpec, NavItem, Permission, Schedule, SettingsItem
 from carnet_core.hookspecs import hookimpl
 from carnet_core.i18n import N_
 from carnet_core.patients.permissions import patient_permissions
@@ -66,14 +66,37 @@ def register_schedules() -> list[Schedule]:
 
 @hookimpl
 def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
+    # The clinic's settings pages (modules, staff, retention, export, operations) are reached
+    # through Réglages (`settings_items`), not each from the top bar.
     return [
         NavItem(label=N_("Home"), href="/", order=0),
         NavItem(label=N_("Patients"), href="/patients", permission="core.patients.view", order=10),
         NavItem(label=N_("Audit trail"), href="/audit", permission="core.audit.view", order=800),
-        NavItem(label=N_("Settings"), href="/settings/modules", permission="core.manage_modules", order=900),
-        NavItem(label=N_("Staff"), href="/settings/users", permission="core.manage_users", order=910),
-        NavItem(label=N_("Record retention"), href="/settings/retention", permission="core.retention.manage",
-                order=920),
-        NavItem(label=N_("Export the clinic"), href="/settings/export", permission="core.export", order=925),
-        NavItem(label=N_("Operations"), href="/operator", permission="core.operator", order=930),
+        NavItem(label=N_("Settings"), href="/settings", order=900),
     ]
+
+
+@hookimpl
+def settings_items(clinic: Any, user: Any) -> list[SettingsItem]:
+    return [
+        SettingsItem(N_("Modules"), "/settings/modules",
+                     N_("Turn on only what the practice uses: agenda, billing, consent, messaging."),
+                     permission="core.manage_modules", theme="practice", order=10),
+        SettingsItem(N_("Record retention"), "/settings/retention",
+                     N_("How long files are kept, destructions to confirm, legal holds."),
+                     permission="core.retention.manage", theme="practice", order=20),
+        SettingsItem(N_("Export the clinic"), "/settings/export",
+                     N_("All of the practice's data in one encrypted archive."),
+                     permission="core.export", theme="practice", order=30),
+        SettingsItem(N_("Operations"), "/operator", N_("Backups, jobs in progress and installed plugins."),
+                     permission="core.operator", theme="practice", order=40),
+        SettingsItem(N_("Staff and roles"), "/settings/users",
+                     N_("Invite colleagues, change their roles, close an account."),
+                     permission="core.manage_users", theme="team", order=10),
+        SettingsItem(N_("Patient settings"), "/settings/patients",
+                     N_("Whether every practitioner sees every patient of the practice."),
+                     permission="core.patients.settings", theme="patients", order=10),
+        SettingsItem(N_("My account"), "/account", N_("Your password and your recovery codes."),
+                     theme="account", order=10),
+    ]
+

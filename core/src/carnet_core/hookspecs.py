@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from carnet_core.contrib import ActorSpec, NavItem, Panel, Permission, Schedule
+    from carnet_core.contrib import ActorSpec, NavItem, Panel, Permission, Schedule, SettingsItem
 
 PROJECT = "carnet"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -78,6 +78,11 @@ def register_schedules() -> list[Schedule]:
 @hookspec
 def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
     """On each page for a clinic that enabled the plugin: return navigation entries."""
+
+
+@hookspec
+def settings_items(clinic: Any, user: Any) -> list[SettingsItem]:
+    """On the Réglages page of a clinic that enabled the plugin: return its settings pages, each with a theme."""
 
 
 @hookspec

@@ -30,6 +30,8 @@ _NAMES: dict[str, str] = {
     "Permission": "carnet_core.contrib",
     "NavItem": "carnet_core.contrib",
     "Panel": "carnet_core.contrib",
+    "SettingsItem": "carnet_core.contrib",
+    "SETTINGS_THEMES": "carnet_core.contrib",
     "ActorSpec": "carnet_core.contrib",
     "Schedule": "carnet_core.contrib",
     "PUBLIC": "carnet_core.contrib",

@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from carnet_core.clinics.controllers import ModulesController, operator_plugins
+from carnet_core.clinics.settings_index import settings_index
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, ROLES, Permission
 from carnet_core.db.session import TRACE_OPENS, CarnetSession, Database
 from carnet_core.errors import InvalidInput
@@ -228,7 +229,7 @@ def create_app(
     from carnet_core.web.wiring import wire_core_services
 
     core_handlers: list[Any] = [
-        routes.home, routes.set_language, routes.health, ModulesController, operator_plugins,
+        routes.home, routes.set_language, routes.health, ModulesController, operator_plugins, settings_index,
     ]
     core_handlers.extend(wire_core_services(state))
     core_router = Router(

@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Template
 
-from carnet_core.contrib import AUTHENTICATED, PUBLIC, NavItem
+from carnet_core.contrib import AUTHENTICATED, PUBLIC, SETTINGS_THEMES, NavItem
 from carnet_core.i18n import domain_of_module, negotiate
 from carnet_core.plugins import PluginError
 from carnet_core.sms import sms_transport
@@ -49,9 +49,10 @@ def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:
 
 
 def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs: Any) -> list[Any]:
-    """What the clinic's plugins return from `hook` (navigation items, patient panels), keeping
-    the items the principal may see. An item whose permission no plugin declares would be hidden
-    from everyone without a word: the page fails instead, naming the plugin and the fix."""
+    """What the clinic's plugins return from `hook` (navigation items, patient panels, settings
+    items), keeping the items the principal may see. An item whose permission no plugin declares
+    would be hidden from everyone without a word: the page fails instead, naming the plugin and the
+    fix; so does a settings item under a theme the Réglages page does not have."""
     state = carnet_state(request)
     principal = principal_of(request)
     seen: list[Any] = []
@@ -65,17 +66,26 @@ def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs:
                     f"register_permissions (named '{plugin}.<verb>') or use a declared one "
                     f"('{AUTHENTICATED}' for every member)"
                 )
+            theme = getattr(item, "theme", None)
+            if theme is not None and theme not in SETTINGS_THEMES:
+                raise PluginError(
+                    f"{kind} {item.label!r} of plugin '{plugin}' names the theme {theme!r}; "
+                    f"the themes are {', '.join(SETTINGS_THEMES)} ('other' for anything else)"
+                )
             if principal.can(permission):
                 seen.append(_in_words_of(request, plugin, item))
     return seen
 
 
 def _in_words_of(request: Request[Any, Any, Any], plugin: str, item: Any) -> Any:
-    """The item with its label (or title) translated in the gettext domain of the plugin that gave
-    it: a nav label is the same word on every page, whichever plugin's template draws the shell."""
-    field = "label" if hasattr(item, "label") else "title"
+    """The item with its label (or title) and description translated in the gettext domain of the
+    plugin that gave it: a nav label is the same word on every page, whichever plugin's template
+    draws the shell."""
     catalogs = carnet_state(request).extras["catalogs"]
-    return replace(item, **{field: catalogs.gettext(locale_of(request), getattr(item, field), plugin)})
+    locale = locale_of(request)
+    words = {field: catalogs.gettext(locale, getattr(item, field), plugin)
+             for field in ("label", "title", "description") if getattr(item, field, None)}
+    return replace(item, **words)
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:

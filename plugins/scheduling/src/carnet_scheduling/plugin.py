@@ -135,6 +135,13 @@ def navigation_items(clinic: Any, user: Any) -> list[Any]:
 
 
 @hookimpl
+def settings_items(clinic: Any, user: Any) -> list[Any]:
+    from carnet_scheduling.controllers.panels import settings_items
+
+    return settings_items()
+
+
+@hookimpl
 def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
     from carnet_scheduling.controllers.panels import patient_panel
 

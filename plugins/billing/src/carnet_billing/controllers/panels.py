@@ -11,9 +11,26 @@ from carnet_billing import permissions as perm
 from carnet_billing.models import NOTE, Note
 from carnet_billing.money import euros
 from carnet_billing.services import notes, payments
-from carnet_core.plugin_api import N_, Panel, record
+from carnet_core.plugin_api import N_, Panel, SettingsItem, record
 
 SHOWN = 10
+
+
+def settings_items() -> list[SettingsItem]:
+    """Billing's settings pages on core's Réglages page."""
+    return [
+        SettingsItem(N_("Billing profile"), "/billing/profile",
+                     N_("Your name, RPPS or ADELI number, SIRET and tariff zone, printed on each note you issue."),
+                     permission=perm.PROFILE, theme="billing", order=10),
+        SettingsItem(N_("Tariffs"), "/billing/tariffs", N_("Key letter values and the acts of the practice."),
+                     permission=perm.MANAGE, theme="billing", order=20),
+        SettingsItem(N_("Follow-up by e-mail"), "/billing/followup#schedule-title",
+                     N_("How many days after a note is issued an unpaid note is recalled to the patient."),
+                     permission=perm.MANAGE, theme="billing", order=30),
+        SettingsItem(N_("Integrity of the notes"), "/billing/verify",
+                     N_("Check that the numbering and the chain of issued notes are intact."),
+                     permission=perm.MANAGE, theme="billing", order=40),
+    ]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:

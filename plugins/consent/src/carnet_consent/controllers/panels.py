@@ -6,12 +6,24 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import N_, Panel
+from carnet_core.plugin_api import N_, Panel, SettingsItem
 
 from carnet_consent import permissions as perm
 from carnet_consent.controllers.common import labels, purpose_label
 from carnet_consent.models import Request
 from carnet_consent.services import decisions
+
+
+def settings_items() -> list[SettingsItem]:
+    """Consent's settings pages on core's Réglages page."""
+    return [
+        SettingsItem(N_("Consent forms"), "/consent/#forms",
+                     N_("Write, publish and archive the forms patients sign."),
+                     permission=perm.MANAGE, theme="patients", order=20),
+        SettingsItem(N_("Consent settings"), "/consent/settings",
+                     N_("Who looked at my file, signing links by SMS, reminders for unsigned forms."),
+                     permission=perm.MANAGE, theme="patients", order=30),
+    ]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:

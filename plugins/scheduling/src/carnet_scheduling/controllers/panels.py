@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from carnet_core.plugin_api import N_, NavItem, Panel, record, utcnow
+from carnet_core.plugin_api import N_, NavItem, Panel, SettingsItem, record, utcnow
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.services import agenda, people, reminders
 from carnet_scheduling.services import appointments as appts
@@ -23,6 +23,18 @@ def navigation(user: Any) -> list[NavItem]:
     return [
         NavItem(N_("Agenda"), "/scheduling/", permission=perm.VIEW, order=20),
         NavItem(N_("Waiting list"), "/scheduling/waitlist", permission=perm.VIEW, order=21),
+    ]
+
+
+def settings_items() -> list[SettingsItem]:
+    """The agenda's settings pages on core's Réglages page."""
+    return [
+        SettingsItem(N_("Agenda set-up"), "/scheduling/setup",
+                     N_("Working hours, time off and closures, school holidays, appointment types, places and rooms."),
+                     permission=perm.CONFIGURE, theme="agenda", order=10),
+        SettingsItem(N_("Reminders"), "/scheduling/setup/reminders",
+                     N_("When patients are reminded of their appointments, by e-mail or SMS."),
+                     permission=perm.CONFIGURE, theme="agenda", order=20),
     ]
 
 

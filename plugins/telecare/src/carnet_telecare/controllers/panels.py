@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.plugin_api import N_, Panel
+from carnet_core.plugin_api import N_, Panel, SettingsItem
 
 from carnet_telecare import permissions as perm
 from carnet_telecare.services.messaging import count_for
+
+
+def settings_items() -> list[SettingsItem]:
+    """Messaging's settings pages on core's Réglages page."""
+    return [
+        SettingsItem(N_("Messaging settings"), "/telecare/settings",
+                     N_("Whether patients in care may start a conversation with the practice."),
+                     permission=perm.MANAGE, theme="messages", order=10),
+        SettingsItem(N_("Messaging hours"), "/telecare/hours",
+                     N_("When you read messages, your automatic reply and your daily cap."),
+                     permission=perm.CLINICAL, theme="messages", order=20),
+        SettingsItem(N_("Answer templates"), "/telecare/templates",
+                     N_("Frequent answers to insert into a reply, yours and the practice's."),
+                     permission=perm.WRITE, theme="messages", order=30),
+    ]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:
