@@ -11,7 +11,7 @@ __version__ = "0.3.1"
 # What the hooks saw, so tests can assert which clinics' events reached the plugin.
 SEEN: dict[str, list] = {
     "toggled": [], "audit": [], "demo": [], "greeted": [], "context": [], "exported": [], "erased": [],
-    "verified": [], "clinic_exported": [], "clinic_imported": [],
+    "verified": [], "clinic_exported": [], "clinic_imported": [], "home": [],
 }
 # Care the example plugin records, per clinic slug: {patient_id: date} (tests set it).
 LAST_CARE: dict[str, dict] = {}
@@ -51,6 +51,13 @@ def navigation_items(clinic, user):
 @hookimpl
 def patient_panels(clinic, patient, user, db):
     return [Panel(title="Example panel", template="example/_panel.html", context={"note": "from example"})]
+
+
+@hookimpl
+def home_panels(clinic, user, db):
+    SEEN["home"].append((clinic.slug, user.user_id))
+    return [Panel(title="Example today", template="example/_panel.html", context={"note": "3 reports to write"},
+                  permission="example.view", order=5)]
 
 
 @hookimpl

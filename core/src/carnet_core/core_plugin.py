@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.contrib import ActorSpec, NavItem, Permission, Schedule, SettingsItem
+from carnet_core.contrib import ActorSpec, NavItem, Panel, Permission, Schedule, SettingsItem
 from carnet_core.hookspecs import hookimpl
 from carnet_core.i18n import N_
 from carnet_core.patients.permissions import patient_permissions
@@ -100,3 +100,8 @@ def settings_items(clinic: Any, user: Any) -> list[SettingsItem]:
                      theme="account", order=10),
     ]
 
+
+@hookimpl
+def home_panels(clinic: Any, user: Any, db: Any) -> list[Panel]:
+    # finding a patient is everyone's first errand, modules or not
+    return [Panel(N_("Find a patient"), "core/_home_patients.html", permission="core.patients.view", order=90)]

@@ -86,6 +86,11 @@ def settings_items(clinic: Any, user: Any) -> list[SettingsItem]:
 
 
 @hookspec
+def home_panels(clinic: Any, user: Any, db: Any) -> list[Panel]:
+    """On the home page of a clinic that enabled the plugin: return panels of today's work (short lists, counts)."""
+
+
+@hookspec
 def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Panel]:
     """On the patient page of a clinic that enabled the plugin: return panels to show."""
 

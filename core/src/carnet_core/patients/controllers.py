@@ -19,7 +19,6 @@ from litestar.exceptions import (
 )
 from litestar.params import Body, FromQuery, JSONBody, Parameter
 from litestar.response import Redirect, Response, Template
-from markupsafe import Markup
 
 from carnet_core.encryption import DecryptionError, KeyDestroyed
 from carnet_core.encryption.unreadable import readable
@@ -54,7 +53,7 @@ from carnet_core.retention.services import RetentionInvalid, archive_access_open
 from carnet_core.web.errors import invalid_fields
 from carnet_core.web.forms import errors_of, form_page
 from carnet_core.web.guards import principal_of
-from carnet_core.web.render import base_context, contributed, page, translate
+from carnet_core.web.render import contributed, page, rendered_panels, translate
 from carnet_core.web.state import carnet_state
 
 log = logging.getLogger("carnet.patients")
@@ -285,21 +284,9 @@ def _guardian_rows(guardians: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _panels(request: Request[Any, Any, Any], db: Any, patient: Any) -> list[Any]:
-    state = carnet_state(request)
     principal = principal_of(request)
-    panels = contributed(request, "patient_panels", "patient panel",
-                         clinic=principal.clinic, patient=patient, user=principal, db=db)
-    panels.sort(key=lambda p: (p.order, p.title))
-    # Each panel's template is rendered with the page's context, the panel's own `context` spread
-    # out (`{{ note }}`) and the panel itself (`{{ panel.context.note }}`).
-    env = state.templates
-    base = base_context(request)
-    rendered = []
-    for p in panels:
-        html = env.get_template(p.template).render({**base, **p.context, "panel": p})
-        # the output of an autoescaping template: its values are escaped already
-        rendered.append({"title": p.title, "html": Markup(html)})  # noqa: S704
-    return rendered
+    return rendered_panels(request, contributed(request, "patient_panels", "patient panel",
+                                                clinic=principal.clinic, patient=patient, user=principal, db=db))
 
 
 PAGE_SIZE = 50  # patients per page of the list (ordered by registration: names are sealed)

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Template
+from markupsafe import Markup
 
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, SETTINGS_THEMES, NavItem
 from carnet_core.i18n import domain_of_module, negotiate
@@ -49,8 +50,8 @@ def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:
 
 
 def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs: Any) -> list[Any]:
-    """What the clinic's plugins return from `hook` (navigation items, patient panels, settings
-    items), keeping the items the principal may see. An item whose permission no plugin declares
+    """What the clinic's plugins return from `hook` (navigation items, patient and home panels,
+    settings items), keeping the items the principal may see. An item whose permission no plugin declares
     would be hidden from everyone without a word: the page fails instead, naming the plugin and the
     fix; so does a settings item under a theme the Réglages page does not have."""
     state = carnet_state(request)
@@ -75,6 +76,20 @@ def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs:
             if principal.can(permission):
                 seen.append(_in_words_of(request, plugin, item))
     return seen
+
+
+def rendered_panels(request: Request[Any, Any, Any], panels: list[Any]) -> list[dict[str, Any]]:
+    """Panels (patient page, home page) by order then title, each template rendered with the page's
+    context, the panel's own `context` spread out (`{{ note }}`) and the panel itself
+    (`{{ panel.context.note }}`): [{"title", "html"}]."""
+    env = carnet_state(request).templates
+    base = base_context(request)
+    rendered = []
+    for p in sorted(panels, key=lambda p: (p.order, p.title)):
+        html = env.get_template(p.template).render({**base, **p.context, "panel": p})
+        # the output of an autoescaping template: its values are escaped already
+        rendered.append({"title": p.title, "html": Markup(html)})  # noqa: S704
+    return rendered
 
 
 def _in_words_of(request: Request[Any, Any, Any], plugin: str, item: Any) -> Any:

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from carnet_core.contrib import PUBLIC
+from carnet_core.db.session import CarnetSession
 from carnet_core.i18n import LOCALES
-from carnet_core.web.render import LANG_COOKIE, page
+from carnet_core.web.guards import principal_of
+from carnet_core.web.render import LANG_COOKIE, contributed, page, rendered_panels
 from carnet_core.web.state import carnet_state
 
 
 @get("/", name="core.home", opt={"permission": PUBLIC}, sync_to_thread=True)
-def home(request: Request[Any, Any, Any]) -> Template:
-    return page(request, "core/home.html")
+def home(request: Request[Any, Any, Any], db: NamedDependency[CarnetSession]) -> Template:
+    """Visitors: what Carnet is. Members: today's work, a panel per module the clinic enabled
+    (`home_panels`: today's appointments, forms to sign, unpaid notes…) and the shortcuts."""
+    principal = principal_of(request)
+    if not principal.is_authenticated:
+        return page(request, "core/home.html")
+    panels = contributed(request, "home_panels", "home panel", clinic=principal.clinic, user=principal, db=db)
+    zone = ZoneInfo(getattr(principal.clinic, "timezone", None) or "Europe/Paris")
+    return page(request, "core/home.html", {"panels": rendered_panels(request, panels),
+                                            "today": datetime.now(zone).date()})
 
 
 @post("/lang", name="core.lang", opt={"permission": PUBLIC}, sync_to_thread=True)

@@ -90,6 +90,13 @@ def settings_items(clinic: Any, user: Any) -> list[Any]:
 
 
 @hookimpl
+def home_panels(clinic: Any, user: Any, db: Any) -> list[Any]:
+    from carnet_billing.controllers.panels import home_panel
+
+    return home_panel(user, db)
+
+
+@hookimpl
 def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
     from carnet_billing.controllers.panels import patient_panel
 

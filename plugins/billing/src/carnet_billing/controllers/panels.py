@@ -33,6 +33,17 @@ def settings_items() -> list[SettingsItem]:
     ]
 
 
+def home_panel(user: Any, db: Any) -> list[Panel]:
+    """The home page's count of issued notes still (partly) unpaid that this person sees (owners
+    and secretaries: the practice's; a practitioner: their own): a number and a link."""
+    if user is None or not user.can(perm.VIEW):
+        return []
+    from carnet_billing.services import followup
+
+    unpaid = len(followup.unpaid_notes(db, user))
+    return [Panel(N_("Billing"), "billing/_home_panel.html", {"unpaid": unpaid}, order=30, permission=perm.VIEW)]
+
+
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
     if user is None or not user.can(perm.VIEW) or getattr(patient, "id", None) is None:
         return []

@@ -26,6 +26,18 @@ def settings_items() -> list[SettingsItem]:
     ]
 
 
+def home_panel(user: Any, db: Any) -> list[Any]:
+    """The home page's count of forms sent and not signed yet (the clinic's, as the consent page
+    lists them): a number and a link, no names."""
+    if user is None or not user.can(perm.VIEW):
+        return []
+    from sqlalchemy import func
+
+    pending = db.exec(select(func.count()).select_from(Request).where(Request.status == "pending")).one()
+    return [Panel(title=N_("Consents"), template="consent/_home_panel.html", context={"pending": pending},
+                  permission=perm.VIEW, order=40)]
+
+
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:
     if user is None or not user.can(perm.VIEW) or getattr(patient, "id", None) is None:
         return []

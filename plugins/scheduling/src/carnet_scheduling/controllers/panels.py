@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from carnet_core.plugin_api import N_, NavItem, Panel, SettingsItem, record, utcnow
+from carnet_core.plugin_api import N_, NavItem, Panel, SettingsItem, record, record_at_commit, utcnow
 from carnet_scheduling import permissions as perm
+from carnet_scheduling.models import CANCELLED
 from carnet_scheduling.services import agenda, people, reminders
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import series as series_svc
-from carnet_scheduling.services.calendar import to_local
+from carnet_scheduling.services.calendar import local_date, local_day_bounds, to_local
 from carnet_scheduling.services.context import clinic_tz, practitioners
 
 UPCOMING = 8
@@ -36,6 +37,37 @@ def settings_items() -> list[SettingsItem]:
                      N_("When patients are reminded of their appointments, by e-mail or SMS."),
                      permission=perm.CONFIGURE, theme="agenda", order=20),
     ]
+
+
+def home_panel(user: Any, db: Any) -> list[Panel]:
+    """Today's appointments on the home page: a practitioner's own (as on "Aujourd'hui"), the
+    whole clinic's for a secretary or an owner who does not practise. Names and numbers come
+    through core's patient access (its visibility rule, traced), like the day list's."""
+    if user is None or not user.can(perm.VIEW):
+        return []
+    from carnet_scheduling.controllers.pages import STATUS_LABELS
+
+    tz = clinic_tz(db)
+    today = local_date(utcnow(), tz)
+    start, end = local_day_bounds(today, tz)
+    mine = "practitioner" in user.roles
+    rows = [a for a in agenda.load_appointments(db, start, end, practitioner_id=user.user_id if mine else None)
+            if a.status != CANCELLED]
+    own = {a.patient_id for a in rows if a.practitioner_id == user.user_id}
+    names = people.names(db, user, (a.patient_id for a in rows), own_ids=own)
+    phones = people.phones(db, user, names, own_ids=own)
+    record_at_commit(db, action="list", resource_type="appointment", details={"view": "home", "count": len(rows)})
+    types = agenda.types_by_id(db)
+    staff = {} if mine else {p.id: p.display_name for p in practitioners(db)}
+    shown = [{"id": a.id, "starts": to_local(a.starts_at, tz), "ends": to_local(a.ends_at, tz),
+              "patient_id": a.patient_id if a.patient_id in names else None, "name": names.get(a.patient_id),
+              "phone": phones.get(a.patient_id), "type": types[a.appointment_type_id].name
+              if a.appointment_type_id in types else "", "practitioner": staff.get(a.practitioner_id, ""),
+              "status": a.status} for a in rows]
+    context = {"rows": shown, "mine": mine, "day": today.isoformat(), "status_labels": STATUS_LABELS,
+               "can_manage": user.can(perm.MANAGE)}
+    return [Panel(N_("Today's appointments"), "scheduling/_home_panel.html", context, order=10,
+                  permission=perm.VIEW)]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:
