@@ -238,12 +238,14 @@ def test_database_errors_never_carry_the_values_written(carnet_db, make_clinic):
 @pytest.mark.parametrize("url", ["postgres://carnet@db.example:5432/carnet", "postgresql://carnet@db.example:5432/carnet"])
 def test_postgresql_engines_use_psycopg_a_lock_timeout_and_hide_parameters(url):
     """Without a server: the connection arguments are read where SQLAlchemy hands them to the driver."""
-    from carnet_core.db.session import make_engine
+    from carnet_core.db.session import POOL_RECYCLE_S, make_engine
 
     engine = make_engine(url, lock_timeout=2.5)
     assert engine.url.drivername == "postgresql+psycopg"
     assert (engine.url.host, engine.url.database, engine.url.username) == ("db.example", "carnet", "carnet")
-    assert engine.hide_parameters and engine.pool._pre_ping
+    # no ping on every checkout (one round trip a transaction): an idle connection is pinged when taken
+    # (core/tests/test_db_pool.py), and connections are recycled after POOL_RECYCLE_S
+    assert engine.hide_parameters and not engine.pool._pre_ping and engine.pool._recycle == POOL_RECYCLE_S
     assert (engine.pool.size(), engine.pool._max_overflow) == (10, 30)
     seen = {}
 

@@ -227,7 +227,7 @@ def make_engine(url: str, lock_timeout: float = LOCK_TIMEOUT_S, role: str | None
         options += " -c synchronous_commit=off"
         kwargs = {"isolation_level": "AUTOCOMMIT", "pool_size": 2, **kwargs}
     engine = sa.create_engine(
-        url, pool_recycle=POOL_RECYCLE_S, **{"pool_size": 10, **kwargs}, max_overflow=30, hide_parameters=True,
+        url, **{"pool_size": 10, "pool_recycle": POOL_RECYCLE_S, **kwargs}, max_overflow=30, hide_parameters=True,
         connect_args={"options": options}
     )
     event.listen(engine, "checkin", _note_checkin)
