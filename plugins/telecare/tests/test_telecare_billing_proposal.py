@@ -53,7 +53,7 @@ def test_hook_telecare_session_act_proposal_billing_proposes_the_kines_tmk_act_a
     before = unescape(client.get(f"/telecare/sessions/{_ended_session(carnet_db, world, report=None)}").text)
     assert "lettre clé" not in before  # no report yet: nothing proposed
     shown = unescape(client.get(f"/telecare/sessions/{_ended_session(carnet_db, world)}").text)
-    assert "L'acte de télésoin se facture avec la lettre clé TMK" in shown
+    assert "L’acte de télésoin se facture avec la lettre clé TMK" in shown
     assert "TMK 7,5" in shown and "Rééducation du rachis (télésoin)" in shown
     assert "TMK 8,1" not in shown and "Bilan diagnostique" not in shown
     assert 'href="/billing/notes/new"' in shown
