@@ -360,22 +360,18 @@ def test_an_appointment_on_the_first_of_a_month_is_written_1er_in_mail_sms_and_m
 
 def test_a_reminder_locks_its_clinics_audit_chain_only_after_its_own_writes(
         carnet_db, world, booked, jobs_worker, monkeypatch):
-    from carnet_core.audit import services as audit_services
-    from carnet_core.jobs.context import current_job_or_none
+    from carnet_core.testing import spy_on_chain_head
 
     locked = []  # (reminder status, attempts) seen by the job when it takes the chain head
-    take = audit_services._lock_head
 
-    def spy(conn, clinic_id):
-        job = current_job_or_none()
+    def seen(conn, clinic_id, job):
         if job is not None and job.actor == "scheduling.send_reminder":
             args = conn.execute(sa.text("SELECT args FROM core_outbox WHERE message_id = :m"),
                                 {"m": job.message_id}).scalar_one()
             locked.append(tuple(conn.execute(sa.text("SELECT status, attempts FROM scheduling_reminder WHERE id = :i"),
                                              {"i": json.loads(args)[0]}).one()))
-        return take(conn, clinic_id)
 
-    monkeypatch.setattr(audit_services, "_lock_head", spy)
+    spy_on_chain_head(monkeypatch, seen)
     # when the three reminders are sent
     _due_now(carnet_db, world.clinic.id)
     wait_for_jobs(jobs_worker)

@@ -42,6 +42,7 @@ _NAMES: dict[str, tuple[str, str | None]] = {
     "web_process_env": ("carnet_core.testing.processes", "web_process_env"),
     "free_port": ("carnet_core.testing.processes", "free_port"),
     "SmsGateway": ("carnet_core.testing.sms", "SmsGateway"),
+    "spy_on_chain_head": ("carnet_core.testing.audit", "spy_on_chain_head"),
     "stream_upload": ("carnet_core.testing.uploads", "stream_upload"),
     "peak_rss_growth": ("carnet_core.testing.uploads", "peak_rss_growth"),
     "test_database_url": ("carnet_core.testing.plugin", "test_database_url"),
