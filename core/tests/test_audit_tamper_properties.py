@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from audit_tampering import TABLE, row, tampering, write_trail
 
-from carnet_core.audit.chain import HASHED_FIELDS, canonical, chain_hash
+from carnet_core.audit.chain import GENESIS, HASHED_FIELDS, canonical, chain_hash
 from carnet_core.audit.integrity import verify_clinic
 from carnet_core.audit.models import AuditCheckpoint
 
@@ -106,6 +106,56 @@ def test_renumbering_the_chain_names_its_first_record(carnet_db, trail, keys_dir
     assert "seq 1 are missing" in check.problem.reason
 
 
+def test_the_oldest_records_deleted_and_the_rest_rehashed_from_the_genesis_are_named(carnet_db, clinic, keys_dir):
+    # given an unsigned trail whose first two records are deleted, the rest chained again from the
+    # genesis hash (every hash and the head consistent): only the seqs show the gap
+    write_trail(carnet_db, clinic.id, keys_dir, count=6, checkpoints=())
+    with tampering(carnet_db) as conn:
+        conn.exec_driver_sql("DELETE FROM core_audit WHERE seq <= 2")
+        _rewrite_from(conn, 3, 6, prev=GENESIS)
+        third = row(conn, 3)["id"]
+    check = _verify(carnet_db, clinic.id, keys_dir)
+    assert (check.ok, check.problem.seq, check.problem.record_id) == (False, 3, third)
+    assert check.problem.reason == "records with seq 1 to 2 are missing (deleted)"
+
+
+def test_a_prev_hash_edited_alone_is_named(carnet_db, trail, keys_dir):
+    # prev_hash is not hashed (it repeats the previous record's hash): edited alone, on the first
+    # record of a batch of three (seq 4) or inside one, it breaks the chain at its record
+    with tampering(carnet_db) as conn:
+        target = row(conn, TARGET)
+        conn.execute(sa.update(TABLE).where(TABLE.c.id == target["id"]).values(prev_hash="f" * 64))
+    check = _verify(carnet_db, trail.id, keys_dir)
+    assert (check.ok, check.problem.seq, check.problem.record_id) == (False, TARGET, target["id"])
+    assert check.problem.reason == (
+        "prev_hash does not match the previous record's hash (inserted, reordered or replaced)")
+
+
+def _put_back(conn, seqs):
+    """Delete the records of `seqs` and insert them again, in that order, unchanged but their ids."""
+    copies = [dict(row(conn, seq)) for seq in seqs]
+    conn.execute(sa.delete(TABLE).where(TABLE.c.seq.in_(seqs)))
+    for copy in copies:
+        copy.pop("id")
+        conn.execute(sa.insert(TABLE).values(**copy))
+
+
+# Records deleted and inserted again, every hash still linking: only their ids are out of order.
+# Record 6 put back is stored after record 7, the first record of the next batch of three, which is
+# named; records 10 and 9 put back in that order: record 10 is named.
+PUT_BACK = [([6], 7), ([10, 9], 10)]
+
+
+@pytest.mark.parametrize(("put_back", "named"), PUT_BACK, ids=["at-a-batch-end", "last-two-reversed"])
+def test_records_put_back_out_of_id_order_are_named_as_reordered(carnet_db, trail, keys_dir, put_back, named):
+    with tampering(carnet_db) as conn:
+        _put_back(conn, put_back)
+        target = row(conn, named)["id"]
+    check = _verify(carnet_db, trail.id, keys_dir)
+    assert (check.ok, check.problem.seq, check.problem.record_id) == (False, named, target)
+    assert check.problem.reason == "stored before the record that precedes it (reordered)"
+
+
 # Checkpoints ---------------------------------------------------------------------------------
 
 
@@ -167,9 +217,10 @@ def test_a_checkpoint_relabelled_as_a_purge_anchor_does_not_excuse_deleted_recor
     assert check.problem.checkpoint_id == cp["id"] and "signature is invalid" in check.problem.reason
 
 
-def _rewrite_from(conn, seq, head_seq):
-    """Recompute every hash from `seq` on and the head, as an attacker covering an edit would."""
-    prev = row(conn, seq - 1)["hash"]
+def _rewrite_from(conn, seq, head_seq, prev=None):
+    """Recompute every hash from `seq` on and the head, as an attacker covering an edit would,
+    chaining from the hash of the record before `seq` (or from `prev`)."""
+    prev = prev or row(conn, seq - 1)["hash"]
     for s in range(seq, head_seq + 1):
         digest = chain_hash(prev, canonical(row(conn, s)))
         conn.execute(sa.text("UPDATE core_audit SET prev_hash = :p, hash = :h WHERE seq = :s"),
