@@ -437,3 +437,21 @@ def test_a_session_follows_its_member_to_another_clinic_when_removed_from_its_ow
         db.exec(sa.update(Membership).where(Membership.user_id == user.id).values(active=False))
     assert client.get("/api/v1/me").status_code == 403
     assert [s.clinic_id for s in _sessions(carnet_db, "full")] == [None]
+
+
+def test_a_session_stays_in_the_clinic_it_switched_to_not_the_members_first(
+    client, staff, login_as, carnet_db, clinic, make_clinic
+):
+    # a member of two clinics whose session is in the one listed second (by name): each request
+    # keeps it there, never moving it back to the first
+    user = staff("owner")
+    other = make_clinic("zz-cabinet", "Zz Cabinet")
+    login_as(client, user)
+    with carnet_db.session(unscoped=True) as db:
+        services.set_membership(db, other.id, user.id, ("secretary",))
+        assert [c.id for _, c in services.memberships_of(db, user.id)] == [clinic.id, other.id]
+        assert services.switch_clinic(db, db.get(LoginSession, _sessions(carnet_db, "full")[0].id), other.id)
+    for _ in range(2):
+        me = client.get("/api/v1/me").json()
+        assert (me["clinic"]["id"], me["roles"]) == (other.id, ["secretary"])
+    assert [s.clinic_id for s in _sessions(carnet_db, "full")] == [other.id]
