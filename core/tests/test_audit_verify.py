@@ -446,8 +446,8 @@ def _sqlite_only(carnet_db):
 def test_a_time_stored_in_another_shape_is_read_as_the_application_reads_it(carnet_settings, carnet_db, trail):
     # SQLite keeps times as text; verification rewrites the one shape SQLAlchemy stores directly
     # and reads any other through the column's processor, as the application would read it:
-    # the same instant written with a "T", with more digits than microseconds or with its offset
-    # verifies, a changed instant does not.
+    # the same instant written with a "T", with more digits than microseconds, with its offset or
+    # with a decimal comma verifies, a changed instant does not.
     _sqlite_only(carnet_db)
     with tampering(carnet_db) as conn:
         stored = _stored_time(conn, 3)
@@ -456,6 +456,8 @@ def test_a_time_stored_in_another_shape_is_read_as_the_application_reads_it(carn
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 2)}0' WHERE seq = 2")
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 4)}000' WHERE seq = 4")
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{_stored_time(conn, 5)}+00:00' WHERE seq = 5")
+        first = _stored_time(conn, 1)
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{first[:19]},{first[20:]}' WHERE seq = 1")
         later = stored[:17] + f"{(int(stored[17:19]) + 1) % 60:02d}" + stored[19:]
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{later[:10]}T{later[11:]}' WHERE seq = 6")
         target = _row(conn, 6)["id"]
@@ -489,6 +491,11 @@ def test_batches_whose_records_all_verify_are_taken_whole_and_a_broken_one_recor
     assert (broken.ok, broken.records, broken.one_by_one) == (False, 4, 2)
     assert (broken.problem.seq, broken.problem.record_id) == (5, target)
     assert broken.problem.reason == "content does not match its hash (modified record)"
+    # in one batch: walked from record 1, which is the first verified
+    with carnet_db.session(unscoped=True) as db:
+        whole = verify_clinic(db, trail.id, keys_dir)
+    assert (whole.ok, whole.records, whole.first_seq, whole.one_by_one, whole.problem) == (
+        False, 4, 1, 5, broken.problem)
 
 
 def test_a_batch_with_a_time_in_another_shape_verifies_whole(carnet_db, trail, keys_dir):
