@@ -498,13 +498,15 @@ def test_batches_whose_records_all_verify_are_taken_whole_and_a_broken_one_recor
         False, 4, 1, 5, broken.problem)
 
 
-def test_a_batch_with_a_time_in_another_shape_verifies_whole(carnet_db, trail, keys_dir):
-    # one stored time written with a "T" (SQLite): its batch's times are read value by value, and
-    # every batch is still taken whole
+@pytest.mark.parametrize("shape", ["T", "seven-digits"])
+def test_a_batch_with_a_time_in_another_shape_verifies_whole(carnet_db, trail, keys_dir, shape):
+    # one stored time written with a "T", or with a seventh fraction digit (SQLite): its batch's
+    # times are read value by value, and every batch is still taken whole
     _sqlite_only(carnet_db)
     with tampering(carnet_db) as conn:
         stored = _stored_time(conn, 8)
-        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{stored[:10]}T{stored[11:]}' WHERE seq = 8")
+        other = f"{stored[:10]}T{stored[11:]}" if shape == "T" else f"{stored}0"
+        conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{other}' WHERE seq = 8")
     with carnet_db.session(unscoped=True) as db:
         result = verify_clinic(db, trail.id, keys_dir, batch=3)
     assert (result.ok, result.records, result.one_by_one) == (True, 10, 0)
