@@ -498,14 +498,16 @@ def test_batches_whose_records_all_verify_are_taken_whole_and_a_broken_one_recor
         False, 4, 1, 5, broken.problem)
 
 
-@pytest.mark.parametrize("shape", ["T", "seven-digits"])
+SHAPES = {"T": lambda t: f"{t[:10]}T{t[11:]}", "seven-digits": lambda t: f"{t}0", "comma": lambda t: f"{t[:19]},{t[20:]}"}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_a_batch_with_a_time_in_another_shape_verifies_whole(carnet_db, trail, keys_dir, shape):
-    # one stored time written with a "T", or with a seventh fraction digit (SQLite): its batch's
-    # times are read value by value, and every batch is still taken whole
+    # one stored time written with a "T", a seventh fraction digit or a decimal comma (SQLite): its
+    # batch's times are read value by value, and every batch is still taken whole
     _sqlite_only(carnet_db)
     with tampering(carnet_db) as conn:
-        stored = _stored_time(conn, 8)
-        other = f"{stored[:10]}T{stored[11:]}" if shape == "T" else f"{stored}0"
+        other = SHAPES[shape](_stored_time(conn, 8))
         conn.exec_driver_sql(f"UPDATE core_audit SET occurred_at = '{other}' WHERE seq = 8")
     with carnet_db.session(unscoped=True) as db:
         result = verify_clinic(db, trail.id, keys_dir, batch=3)
