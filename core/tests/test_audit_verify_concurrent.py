@@ -8,6 +8,7 @@ records, checkpoints and the chain head are read in one consistent snapshot.
 import threading
 from datetime import timedelta
 
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from carnet_core import audit
@@ -106,3 +107,35 @@ def test_purge_during_concurrent_writes_never_refuses_a_healthy_chain(carnet_db,
     with carnet_db.session(unscoped=True) as db:
         final = verify_clinic(db, clinic.id, keys_dir)
     assert final.ok, final.problem
+
+
+def test_a_purge_of_a_clinic_without_a_chain_yet_holds_its_first_writer_until_it_commits(
+    carnet_db, make_clinic, carnet_settings
+):
+    # given a clinic nothing was recorded for yet (no chain head to hold)
+    keys_dir = carnet_settings.keys_dir
+    ensure_signing_key(keys_dir)
+    clinic = make_clinic("sans-chaine")
+    with carnet_db.session(unscoped=True) as db:
+        db.exec(sa.text("DELETE FROM core_audit_head WHERE clinic_id = :c").bindparams(c=clinic.id))
+        db.exec(sa.text("DELETE FROM core_audit WHERE clinic_id = :c").bindparams(c=clinic.id))
+    written = threading.Event()
+
+    def first_writer():
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            audit.record(db, action="read", resource_type="patient", actor="system:test")
+        written.set()
+
+    # when a purge has started (it found nothing to purge yet) and the clinic's first writer comes
+    with carnet_db.session(unscoped=True) as db:
+        assert purge(db, keys_dir, clinic.id, 365) == 0
+        writer = threading.Thread(target=first_writer)
+        writer.start()
+        # then the writer waits for the purge's transaction: what the purge read cannot change
+        assert not written.wait(0.5)
+    writer.join(30)
+    assert written.is_set()
+    with carnet_db.session(unscoped=True) as db:
+        check = verify_clinic(db, clinic.id, keys_dir)
+    assert check.ok, check.problem
+    assert check.last_seq == 1

@@ -45,6 +45,21 @@ CHECKPOINT = "checkpoint"
 ANCHOR = "anchor"
 # A write that changes nothing: the row lock on PostgreSQL, the database write lock on SQLite.
 _HOLD_HEAD = sa.text("UPDATE core_audit_head SET seq = seq WHERE clinic_id = :clinic_id")
+_CREATE_HEAD = sa.text(
+    "INSERT INTO core_audit_head (clinic_id, seq, hash) VALUES (:clinic_id, 0, :hash) "
+    "ON CONFLICT (clinic_id) DO NOTHING"
+)
+
+
+def _hold_head(db: CarnetSession, clinic_id: int) -> None:
+    """Hold the clinic's chain head until `db` commits: its writers wait, so what is read next
+    stays as it is. A clinic that has no head yet gets one first (at the genesis, as its first
+    writer would make it); otherwise there would be no row to hold, and a first writer could
+    commit its head and records between two of the reads that follow."""
+    conn = db.connection()
+    if conn.execute(_HOLD_HEAD, {"clinic_id": clinic_id}).rowcount == 0:
+        conn.execute(_CREATE_HEAD, {"clinic_id": clinic_id, "hash": GENESIS})
+        conn.execute(_HOLD_HEAD, {"clinic_id": clinic_id})
 
 
 def _store_signed(
@@ -526,7 +541,7 @@ def purge(
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     # Hold the clinic's chain head first (writers of this clinic wait): the verification below
     # then sees the chain and its head as they stay until the purge commits.
-    db.connection().execute(_HOLD_HEAD, {"clinic_id": clinic_id})
+    _hold_head(db, clinic_id)
     upto = db.exec(
         select(sa.func.max(AuditRecord.seq)).where(
             AuditRecord.clinic_id == clinic_id, AuditRecord.occurred_at < cutoff
