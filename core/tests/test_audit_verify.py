@@ -7,6 +7,7 @@ bypasses the append-only triggers as an attacker with database access would: by 
 
 import os
 import re
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -498,7 +499,15 @@ def test_batches_whose_records_all_verify_are_taken_whole_and_a_broken_one_recor
         False, 4, 1, 5, broken.problem)
 
 
-SHAPES = {"T": lambda t: f"{t[:10]}T{t[11:]}", "seven-digits": lambda t: f"{t}0", "comma": lambda t: f"{t[:19]},{t[20:]}"}
+def _week_date(t):
+    """The same instant with its day written as an ISO week date ("2026-W49-6"): as long as the
+    stored shape, with the space and the point in the same places."""
+    year, week, day = date.fromisoformat(t[:10]).isocalendar()
+    return f"{year}-W{week:02d}-{day}{t[10:]}"
+
+
+SHAPES = {"T": lambda t: f"{t[:10]}T{t[11:]}", "seven-digits": lambda t: f"{t}0", "comma": lambda t: f"{t[:19]},{t[20:]}",
+          "week-date": _week_date}
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

@@ -234,11 +234,15 @@ def _stored_batches(
         cursor.close()
 
 
+# The separators of "YYYY-MM-DD HH:MM:SS.ffffff" at positions 4, 7, 10, 13, 16 and 19.
+_STORED_MARKS = "-- ::."
+
+
 def _time_texts(stored: Sequence[Any], sqlite: bool, read_time: Any) -> list[str]:
     """The `iso_utc` text of each stored time: `_time_text` of each, with its checks made for the
     whole column at once when (SQLite) every value has the one shape SQLAlchemy stores."""
     if sqlite and set(map(type, stored)) == {str} and set(map(len, stored)) == {26} and (
-        {when[10] + when[19] for when in stored} == {" ."}
+        {when[4] + when[7] + when[10] + when[13] + when[16] + when[19] for when in stored} == {_STORED_MARKS}
     ):
         try:
             list(map(datetime.fromisoformat, stored))  # each a real time
@@ -250,9 +254,13 @@ def _time_texts(stored: Sequence[Any], sqlite: bool, read_time: Any) -> list[str
 
 
 def _time_text(when: Any, sqlite: bool, read_time: Any) -> str:
-    if sqlite and type(when) is str and len(when) == 26 and when[10] == " " and when[19] == ".":
+    if sqlite and type(when) is str and len(when) == 26 and (
+        when[4] + when[7] + when[10] + when[13] + when[16] + when[19] == _STORED_MARKS
+    ):
         # "YYYY-MM-DD HH:MM:SS.ffffff", SQLAlchemy's SQLite storage of a UTC time: the same fields
-        # as iso_utc writes them (checked a real time, else the processor)
+        # as iso_utc writes them (checked a real time, else the processor). Every separator is
+        # checked: an ISO week date ("2026-W49-6 12:34:56.123456") has the same length, space and
+        # point, and fromisoformat reads it, but it is not the text iso_utc writes.
         try:
             datetime.fromisoformat(when)
             return when[:10] + "T" + when[11:] + "Z"
