@@ -16,7 +16,6 @@ URLs carry the link's token only; messages carry the clinic's name and the link 
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -44,52 +43,21 @@ LINK_ACTOR = "consent.send_rights_ask"
 CODE_ACTOR = "consent.send_rights_ask_code"
 FORM_ACTOR = "online-rights-form"
 PATIENT, GUARDIAN = "core_patient", "core_patient_guardian"  # what a link stands for
-NAME_LIMIT = 100
-EMAIL_LIMIT = 254
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NAME_LIMIT, EMAIL_LIMIT = links.NAME_LIMIT, links.EMAIL_LIMIT
 
 
-class Throttled(Exception):
-    """Too many requests from this visitor or for this address: try again later."""
-
-
-def _form_principal(clinic_id: int) -> Any:
-    return Principal(kind="patient_link", clinic_id=clinic_id, extra={"actor_id": FORM_ACTOR})
-
-
-def clean_identity(values: dict[str, Any]) -> tuple[str, str]:
-    """The last name and e-mail typed, every problem reported at once."""
-    errors: dict[str, FieldError] = {}
-    last = " ".join(str(values.get("last_name") or "").split())
-    email = str(values.get("email") or "").strip()
-    if not last or len(last) > NAME_LIMIT or text_problem(last) is not None:
-        errors["last_name"] = FieldError("required", N_("type the patient's last name"))
-    if len(email) > EMAIL_LIMIT or not _EMAIL_RE.match(email):
-        errors["email"] = FieldError("invalid", N_("type the e-mail address the practice has on file, such as "
-                                                   "nom@exemple.fr"))
-    if errors:
-        raise InvalidInput(errors)
-    return last, email
+Throttled = links.Throttled  # too many requests from this visitor or for this address
 
 
 def ask(db: CarnetSession, values: dict[str, Any], address: str | None) -> bool:
     """Send a personal link to the address on file when the name and address match a patient (or
     a holder of parental authority of one). True when a link goes out; the page must not say so."""
-    last, email = clean_identity(values)
-    if links.address_throttled(db, address) or not links.contact_allowed(db, email):
-        raise Throttled()
-    patients = patient_access(db, _form_principal(db.clinic_id))
-    patient_id, guardian_id = patients.find(email=email, last_name=last), 0
-    if patient_id is None:
-        hit = patients.find_by_guardian(email=email, last_name=last)
-        if hit is not None:
-            patient_id, guardian_id = hit
-    if patient_id is None:
-        links.note_failure(db, address)  # a wrong guess counts toward the visitor's limit
+    holder = links.find_holder(db, values, address, form_actor=FORM_ACTOR)
+    if holder is None:
         return False
-    enqueue(db, LINK_ACTOR, patient_id, guardian_id, secrets.token_hex(8))
-    record(db, action="request_link", resource_type="consent_rights_request", patient_id=patient_id,
-           details={"by": "guardian" if guardian_id else "patient"}, actor=f"anonymous:{FORM_ACTOR}")
+    enqueue(db, LINK_ACTOR, holder.patient_id, holder.guardian_id, secrets.token_hex(8))
+    record(db, action="request_link", resource_type="consent_rights_request", patient_id=holder.patient_id,
+           details={"by": holder.by}, actor=f"anonymous:{FORM_ACTOR}")
     return True
 
 

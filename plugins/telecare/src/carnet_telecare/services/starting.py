@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -30,13 +29,11 @@ from carnet_core.plugin_api import (
     FieldError,
     InvalidInput,
     NotFound,
-    Principal,
     enqueue,
     links,
     patient_access,
     record,
     seal,
-    text_problem,
     utcnow,
 )
 
@@ -47,9 +44,7 @@ START = "telecare.start"  # link purpose: write a first message to the practice
 START_VALID = timedelta(hours=24)
 START_ACTOR = "telecare.send_start"
 FORM_ACTOR = "telecare-start-form"
-NAME_LIMIT = 100
-EMAIL_LIMIT = 254
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NAME_LIMIT, EMAIL_LIMIT = links.NAME_LIMIT, links.EMAIL_LIMIT
 KINDS = {"clinical": "practitioner", "administrative": "secretariat"}  # what the patient picks
 
 
@@ -57,8 +52,7 @@ class Off(Exception):
     """The practice does not take conversations started by patients."""
 
 
-class Throttled(Exception):
-    """Too many tries from this visitor or for this address: try again later."""
+Throttled = links.Throttled  # too many tries from this visitor or for this address
 
 
 # --- the clinic's setting ------------------------------------------------------------------------
@@ -94,43 +88,19 @@ def update(db: CarnetSession, principal: Any, *, patients_may_start: bool) -> Se
 # --- 1. the public form --------------------------------------------------------------------------
 
 
-def _form_principal(clinic_id: int) -> Any:
-    return Principal(kind="patient_link", clinic_id=clinic_id, extra={"actor_id": FORM_ACTOR})
-
-
-def clean_identity(values: dict[str, Any]) -> tuple[str, str]:
-    """The last name and e-mail typed, every problem reported at once."""
-    errors: dict[str, FieldError] = {}
-    last = " ".join(str(values.get("last_name") or "").split())
-    email = str(values.get("email") or "").strip()
-    if not last or len(last) > NAME_LIMIT or text_problem(last) is not None:
-        errors["last_name"] = FieldError("required", N_("type the patient's last name"))
-    if len(email) > EMAIL_LIMIT or not _EMAIL_RE.match(email):
-        errors["email"] = FieldError("invalid", N_("type the e-mail address the practice has on file, such as "
-                                                   "nom@exemple.fr"))
-    if errors:
-        raise InvalidInput(errors)
-    return last, email
-
-
 def ask(db: CarnetSession, host: Any, settings: Any, values: dict[str, Any], address: str | None) -> bool:
     """Send a personal link to the address on file when the name and address match a patient in
     care (or a holder of parental authority of one) who allows remote care. True when a link goes
     out; the page must not say so. Nothing is written otherwise (but the miss, against the
     visitor's address)."""
     require_allowed(db)
-    last, email = clean_identity(values)
-    if links.address_throttled(db, address) or not links.contact_allowed(db, email):
-        raise Throttled()
-    patients = patient_access(db, _form_principal(db.clinic_id))
-    patient_id = patients.find(email=email, last_name=last)
-    by = "patient"
-    if patient_id is None:
-        hit = patients.find_by_guardian(email=email, last_name=last)
-        patient_id, by = (hit[0], "guardian") if hit is not None else (None, by)
-    if patient_id is None or not rules.in_care(host, db, patient_id, settings.care_months) or not \
+    holder = links.find_holder(db, values, address, form_actor=FORM_ACTOR)
+    if holder is None:
+        return False
+    patient_id, email = holder.patient_id, holder.email
+    if not rules.in_care(host, db, patient_id, settings.care_months) or not \
             rules.allows_remote_care(host, db, patient_id):
-        links.note_failure(db, address)  # a wrong guess counts toward the visitor's limit
+        links.note_failure(db, address)  # no care relationship: answered and counted as a miss
         return False
     access = Access(conversation_id=None, patient_id=patient_id, channel="email")
     db.add(access)
@@ -138,7 +108,7 @@ def ask(db: CarnetSession, host: Any, settings: Any, values: dict[str, Any], add
     db.flush()
     enqueue(db, START_ACTOR, access.id, secrets.token_hex(8))
     record(db, action="request_link", resource_type="telecare_access", resource_id=access.id,
-           patient_id=patient_id, details={"by": by}, actor=f"anonymous:{FORM_ACTOR}")
+           patient_id=patient_id, details={"by": holder.by}, actor=f"anonymous:{FORM_ACTOR}")
     return True
 
 
