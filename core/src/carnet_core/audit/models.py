@@ -21,6 +21,9 @@ class AuditRecord(ClinicOwned, table=True):
         sa.Index("ix_core_audit_clinic_id_occurred_at", "clinic_id", "occurred_at"),
     )
 
+    # No index of its own: the unique (clinic_id, seq) index serves every lookup by clinic, and a
+    # second index would cost every appended record (core_audit_0002).
+    clinic_id: int = Field(foreign_key="core_clinic.id", nullable=False)
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(nullable=False)  # per clinic, gap-free from 1 (or from a purge anchor)
     occurred_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
