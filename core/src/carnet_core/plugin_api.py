@@ -141,6 +141,7 @@ _NAMES: dict[str, str] = {
     "page": "carnet_core.web.render",
     "is_htmx": "carnet_core.web.render",
     "translate": "carnet_core.web.render",
+    "translate_plural": "carnet_core.web.render",
     "N_": "carnet_core.i18n",
     "phone_display": "carnet_core.formatting",
     "long_date": "carnet_core.formatting",

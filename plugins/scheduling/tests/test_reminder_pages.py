@@ -38,6 +38,9 @@ def test_an_owner_installs_the_usual_rules_adds_one_and_switches_one_off(world, 
     page = client.get(PAGE).text
     for shown in ("7 jours avant", "1 jour avant", "2 jours avant", "3 heures avant", "E-mail", "SMS"):
         assert shown in page, shown
+    english = client.get(PAGE, headers={"accept-language": "en"}).text  # the plural rule of each language
+    for shown in ("7 days before", "1 day before", "2 days before", "3 hours before"):
+        assert shown in english, shown
     with scoped() as db:
         sms3 = db.exec(select(ReminderRule).where(ReminderRule.minutes_before == 180)).one().id
     assert client.post(f"{PAGE}/rules/{sms3}", data={"action": "off"}, follow_redirects=False).status_code == 303

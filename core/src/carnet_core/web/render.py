@@ -39,6 +39,17 @@ def translate(request: Request[Any, Any, Any], message: str, **variables: Any) -
     return state.extras["catalogs"].gettext(locale_of(request), message, domain_of_module(module), **variables)
 
 
+def translate_plural(request: Request[Any, Any, Any], singular: str, plural: str, n: int, **variables: Any) -> str:
+    """The singular or plural form for `n` (the language's own rule), translated for this request
+    like `translate`; `%(num)s` in either form is `n`. For counts written from Python code ("1 jour
+    avant", "2 jours avant"); templates use `ngettext`."""
+    state = carnet_state(request)
+    handler = request.scope.get("route_handler")
+    module = getattr(getattr(handler, "fn", None), "__module__", None)
+    return state.extras["catalogs"].ngettext(locale_of(request), singular, plural, n, domain_of_module(module),
+                                             **variables)
+
+
 def navigation(request: Request[Any, Any, Any]) -> list[NavItem]:
     principal = principal_of(request)
     if not principal.is_authenticated:

@@ -12,7 +12,16 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from carnet_core.plugin_api import N_, CarnetSession, host_of, page, principal_of, sms_transport, translate
+from carnet_core.plugin_api import (
+    N_,
+    CarnetSession,
+    host_of,
+    page,
+    principal_of,
+    sms_transport,
+    translate,
+    translate_plural,
+)
 from carnet_scheduling import permissions as perm
 from carnet_scheduling.controllers.forms import Form, FormErrors, integer, text
 from carnet_scheduling.controllers.pages import CHANNEL_LABELS
@@ -36,11 +45,10 @@ def delay_text(request: Request[Any, Any, Any], minutes: int) -> str:
     """"7 days before", "36 hours before", "90 minutes before" in the page's language."""
     if minutes % (24 * 60) == 0:
         n = minutes // (24 * 60)
-        return translate(request, "1 day before") if n == 1 else translate(request, "%(n)s days before", n=n)
+        return translate_plural(request, "%(num)s day before", "%(num)s days before", n)
     if minutes % 60 == 0:
-        n = minutes // 60
-        return translate(request, "1 hour before") if n == 1 else translate(request, "%(n)s hours before", n=n)
-    return translate(request, "%(n)s minutes before", n=minutes)
+        return translate_plural(request, "%(num)s hour before", "%(num)s hours before", minutes // 60)
+    return translate_plural(request, "%(num)s minute before", "%(num)s minutes before", minutes)
 
 
 def reminders_context(request: Request[Any, Any, Any], db: CarnetSession, errors: FormErrors | None = None,
