@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from example_plugin import plugin as example
 
-from carnet_core.plugin_api import Panel, Permission, hookimpl
+from carnet_core.plugin_api import N_, Count, Link, Nn_, Panel, Permission, count_panel, hookimpl
 
 
 def panel_titles(html: str) -> list[str]:
@@ -37,13 +37,87 @@ class Misspelt:
         return [Panel("Bilans à rédiger", "core/_home_patients.html", permission="bilans.veiw")]
 
 
+class Counting:
+    """A module with core's count panel and a panel filled lazily, for practitioners only;
+    `work` records what they computed."""
+
+    CARNET_CORE_REQUIRES = ">=0.1,<1"
+
+    def __init__(self) -> None:
+        self.work: list[str] = []
+
+    def _count(self, name: str, n: int) -> int:
+        self.work.append(name)
+        return n
+
+    @hookimpl
+    def register_permissions(self) -> list[Permission]:
+        return [Permission("counting.view", "Voir les comptes", roles=("practitioner",))]
+
+    @hookimpl
+    def home_panels(self, clinic: Any, user: Any, db: Any) -> list[Panel]:
+        counts = [Count(lambda: self._count("reports", 2), Nn_("report to write", "reports to write"),
+                        N_("No report to write."), href="/counting/reports"),
+                  Count(lambda: self._count("letters", 0), Nn_("letter to send", "letters to send"),
+                        N_("No letter to send."))]
+        return [count_panel("Counting", counts, [Link("Open the reports", "/counting/")],
+                            permission="counting.view", order=6),
+                Panel("Filled", "example/_panel.html", permission="counting.view", order=7,
+                      fill=lambda: {"note": f"filled {self._count('filled', 1)}"})]
+
+
+COUNTING = Counting()
+
+
 @pytest.fixture
 def inline_plugins(inline_plugins, request):
     inline_plugins.add("example", example)
     example.SEEN["home"].clear()
     if getattr(request, "param", None) == "misspelt":
         inline_plugins.add("bilans", Misspelt())
+    if getattr(request, "param", None) == "counting":
+        COUNTING.work.clear()
+        inline_plugins.add("counting", COUNTING)
     return inline_plugins
+
+
+@pytest.mark.parametrize("inline_plugins", ["counting"], indirect=True)
+def test_a_count_panel_is_counted_and_a_panel_filled_only_for_members_who_may_see_them(
+        inline_plugins, client, make_clinic, staff, login_as):
+    clinic = make_clinic("comptes", plugins=["counting"])
+    login_as(client, staff("secretary", clinic=clinic))  # lacks counting.view
+    html = client.get("/").text
+    assert "Counting" not in panel_titles(html) and "Filled" not in panel_titles(html)
+    assert COUNTING.work == []  # nothing counted, filled or read for a panel she is not shown
+    client.post("/logout")
+    login_as(client, staff("practitioner", clinic=clinic))
+    html = client.get("/").text
+    assert panel_titles(html)[:2] == ["Counting", "Filled"]
+    assert '<strong>2</strong> <a href="/counting/reports">reports to write</a>' in html
+    assert '<p class="home-count">No letter to send.</p>' in html and '<a href="/counting/">Open the reports</a>' in html
+    assert '<p class="example-panel">filled 1</p>' in html
+    assert sorted(COUNTING.work) == ["filled", "letters", "reports"]  # each once
+
+
+# Every in-repo module's home panel: its title and the roles that see it (one row per module).
+MODULE_PANELS = [
+    ("scheduling", "Rendez-vous du jour", ("owner", "practitioner", "secretary")),
+    ("billing", "Facturation", ("owner", "practitioner", "secretary")),
+    ("consent", "Consentements", ("owner", "practitioner", "secretary")),
+    ("telecare", "Messagerie et télésoin", ("owner", "practitioner", "secretary")),
+]
+
+
+@pytest.mark.parametrize(("module", "title", "roles"), MODULE_PANELS, ids=[row[0] for row in MODULE_PANELS])
+def test_each_module_shows_its_home_panel_to_its_roles_and_only_where_enabled(
+        module, title, roles, client, make_clinic, staff, login_as):
+    avec = make_clinic(f"avec-{module}", plugins=[module])
+    for role in ("owner", "practitioner", "secretary"):
+        login_as(client, staff(role, clinic=avec))
+        assert (title in panel_titles(client.get("/").text)) == (role in roles), role
+        client.post("/logout")
+    login_as(client, staff("owner", clinic=make_clinic(f"sans-{module}", plugins=[])))
+    assert title not in panel_titles(client.get("/").text)
 
 
 def test_hook_home_panels_a_module_panel_for_holders_of_its_permission_in_clinics_that_enabled_it(

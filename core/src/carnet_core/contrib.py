@@ -52,13 +52,51 @@ class NavItem:
 
 @dataclass(frozen=True)
 class Panel:
-    """A block shown on the patient page; `template` is rendered with `context`."""
+    """A block shown on the patient page or the home page; `template` is rendered with `context`.
+
+    `fill`, when given, computes the rest of the context (its queries, its audited reads) and is
+    called by core only for a member who holds `permission`: a plugin returns its panel without
+    checking the permission itself, and does no work for a member who will not see it."""
 
     title: str
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 100
     permission: str = AUTHENTICATED
+    fill: Callable[[], dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Count:
+    """One line of a count panel (`count_panel`): a number with its noun ("3 notes impayées"),
+    or a sentence when it is zero ("Aucune note impayée."). `noun` is `Nn_("unpaid note",
+    "unpaid notes")` and `none` an `N_` msgid, both of the plugin's catalog; `value` is called
+    only for a member who may see the panel."""
+
+    value: Callable[[], int]
+    noun: tuple[str, str]
+    none: str
+    href: str | None = None  # where the number leads (a list of those items)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link under a panel: a msgid of the plugin's catalog and an address."""
+
+    label: str
+    href: str
+
+
+COUNT_PANEL_TEMPLATE = "core/_count_panel.html"
+
+
+def count_panel(title: str, counts: list[Count], links: list[Link] | None = None, *, permission: str,
+                order: int = 100) -> Panel:
+    """The common home panel of a module: a few counts (a number and what it counts) and the
+    links to the module's pages. Core counts and translates in the plugin's catalog once it knows
+    the member may see the panel; the numbers, never a name or an amount."""
+    return Panel(title, COUNT_PANEL_TEMPLATE, {"counts": tuple(counts), "links": tuple(links or ())},
+                 order=order, permission=permission)
 
 
 # The themes of the Réglages page (`/settings`), in the order it shows them: what a `SettingsItem`

@@ -26,6 +26,12 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 (named like N_, its plural twin)
+    """Mark a message with its plural form for extraction (one entry with both forms, as
+    `ngettext` gives); it is translated with the number where it is shown (a count panel's noun)."""
+    return singular, plural
+
+
 class Catalogs:
     """Translations per locale: each plugin's own catalog (its gettext domain, named like the
     plugin; core's is "core"), and all of them merged as the last resort.

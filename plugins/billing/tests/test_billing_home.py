@@ -50,3 +50,30 @@ def test_home_counts_the_unpaid_notes_each_member_sees(carnet_db, clinic, staff,
         panel = _panel(client.get("/").text)
         assert "<strong>2</strong> notes impayées" in panel
         assert "LEFÈVRE" not in panel and "€" not in panel
+
+
+def test_the_unpaid_count_is_one_query_that_agrees_with_each_note_s_balance(carnet_db, clinic, staff):
+    import sqlalchemy as sa
+
+    from carnet_billing.services import followup
+
+    world = make_staffed_world(carnet_db, clinic, staff)
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with carnet_db.session(clinic_id=clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        ids = [_issue(db, owner, world.owner.id, world.patients[n % 2]) for n in range(5)]
+        due = payments.balance(db, notes.get(db, owner, ids[0])).due_cents
+        payments.record(db, owner, ids[0], amount=Decimal(due) / 100, paid_on=date(2026, 3, 2), method="card")
+        payments.record(db, owner, ids[1], amount=Decimal(due) / 200, paid_on=date(2026, 3, 2), method="cash")
+        notes.credit(db, owner, ids[2])  # cancelled whole by a credit note: no longer due
+        notes.credit(db, owner, ids[3], amount=Decimal(due) / 200)  # partly: still due
+        statements: list[str] = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731 (before_cursor_execute's statement)
+        sa.event.listen(db.connection(), "before_cursor_execute", listen)
+        try:
+            counted = followup.unpaid_count(db, owner)
+        finally:
+            sa.event.remove(db.connection(), "before_cursor_execute", listen)
+        expected = len(followup.unpaid_notes(db, owner))
+    assert counted == expected == 3  # the partly paid, the partly credited and the untouched
+    assert len(statements) == 1

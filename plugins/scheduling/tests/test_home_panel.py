@@ -101,3 +101,24 @@ def test_a_day_without_appointments_says_so_and_keeps_the_links(world, client, l
     panel = _panel(client.get("/").text)
     assert "Aucun rendez-vous aujourd’hui." in panel or "Aucun rendez-vous aujourd'hui." in panel
     assert 'href="/scheduling/today"' in panel and 'href="/scheduling/appointments/new"' in panel
+
+
+def test_a_day_without_appointments_says_so_once(world, client, login_as, staff):
+    login_as(client, staff("practitioner", clinic=world.clinic))
+    panel = _panel(client.get("/").text)
+    assert panel.count("Aucun rendez-vous aujourd’hui.") == 1
+    assert "0 rendez-vous" not in panel and "<table" not in panel
+    assert 'href="/scheduling/today"' in panel
+
+
+def test_the_panel_leaves_the_permission_and_the_work_to_core(world):
+    from carnet_core.plugin_api import Principal
+    from carnet_scheduling import permissions as perm
+    from carnet_scheduling.controllers.panels import home_panel
+
+    # a member without scheduling.view still gets the panel back: core drops it before it is
+    # filled (db=None: nothing was read or traced to build it)
+    nobody = Principal(kind="user", user_id=world.practitioner.id, clinic_id=world.clinic.id,
+                       roles=frozenset({"practitioner"}), permissions=frozenset())
+    panels = home_panel(nobody, None)
+    assert [p.permission for p in panels] == [perm.VIEW] and panels[0].fill is not None

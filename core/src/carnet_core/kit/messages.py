@@ -20,7 +20,8 @@ from babel.messages.pofile import read_po, write_po
 
 METHODS = [("**/templates/**.html", "jinja2"), ("**/templates/**.txt", "jinja2"), ("**.py", "python")]
 OPTIONS = {pattern: {"extensions": "jinja2.ext.i18n"} for pattern, method in METHODS if method == "jinja2"}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,), "translate_plural": (2, 3), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "translate": (2,), "translate_plural": (2, 3), "N_": None,
+            "Nn_": (1, 2)}
 
 
 def extract(package: Path) -> Catalog:

@@ -10,7 +10,7 @@ from litestar.enums import MediaType
 from litestar.response import Template
 from markupsafe import Markup
 
-from carnet_core.contrib import AUTHENTICATED, PUBLIC, SETTINGS_THEMES, NavItem
+from carnet_core.contrib import AUTHENTICATED, COUNT_PANEL_TEMPLATE, PUBLIC, SETTINGS_THEMES, NavItem
 from carnet_core.i18n import domain_of_module, negotiate
 from carnet_core.plugins import PluginError
 from carnet_core.sms import sms_transport
@@ -85,8 +85,21 @@ def contributed(request: Request[Any, Any, Any], hook: str, kind: str, **kwargs:
                     f"the themes are {', '.join(SETTINGS_THEMES)} ('other' for anything else)"
                 )
             if principal.can(permission):
-                seen.append(_in_words_of(request, plugin, item))
+                seen.append(_in_words_of(request, plugin, _filled(item)))
     return seen
+
+
+def _filled(item: Any) -> Any:
+    """A panel with its lazy part computed (`Panel.fill`, a count panel's values): only now that
+    the member is known to see it, so nobody pays (or is traced) for a panel they are not shown."""
+    counted = getattr(item, "template", None) == COUNT_PANEL_TEMPLATE
+    fill = getattr(item, "fill", None)
+    if fill is None and not counted:
+        return item
+    context = {**item.context, **(fill() if fill is not None else {})}
+    if counted:
+        context["values"] = [c.value() for c in context["counts"]]
+    return replace(item, context=context, fill=None)
 
 
 def rendered_panels(request: Request[Any, Any, Any], panels: list[Any]) -> list[dict[str, Any]]:
@@ -109,8 +122,17 @@ def _in_words_of(request: Request[Any, Any, Any], plugin: str, item: Any) -> Any
     draws the shell."""
     catalogs = carnet_state(request).extras["catalogs"]
     locale = locale_of(request)
-    words = {field: catalogs.gettext(locale, getattr(item, field), plugin)
-             for field in ("label", "title", "description") if getattr(item, field, None)}
+    words: dict[str, Any] = {field: catalogs.gettext(locale, getattr(item, field), plugin)
+                             for field in ("label", "title", "description") if getattr(item, field, None)}
+    if getattr(item, "template", None) == COUNT_PANEL_TEMPLATE:
+        context = item.context
+        lines = [{"count": n, "href": c.href,
+                  "text": catalogs.ngettext(locale, *c.noun, n, plugin) if n
+                  else catalogs.gettext(locale, c.none, plugin)}
+                 for c, n in zip(context["counts"], context["values"], strict=True)]
+        links = [{"label": catalogs.gettext(locale, link.label, plugin), "href": link.href}
+                 for link in context["links"]]
+        words["context"] = {**context, "lines": lines, "links": links}
     return replace(item, **words)
 
 

@@ -84,6 +84,13 @@ def settings_items(clinic: Any, user: Any) -> list[Any]:
 
 
 @hookimpl
+def home_panels(clinic: Any, user: Any, db: Any) -> list[Any]:
+    from carnet_telecare.controllers.panels import home_panel
+
+    return home_panel(clinic, user, db)
+
+
+@hookimpl
 def patient_panels(clinic: Any, patient: Any, user: Any, db: Any) -> list[Any]:
     from carnet_telecare.controllers.panels import patient_panel
 

@@ -11,7 +11,7 @@ from carnet_billing import permissions as perm
 from carnet_billing.models import NOTE, Note
 from carnet_billing.money import euros
 from carnet_billing.services import notes, payments
-from carnet_core.plugin_api import N_, Panel, SettingsItem, record
+from carnet_core.plugin_api import N_, Count, Link, Nn_, Panel, SettingsItem, count_panel, record
 
 SHOWN = 10
 
@@ -35,13 +35,14 @@ def settings_items() -> list[SettingsItem]:
 
 def home_panel(user: Any, db: Any) -> list[Panel]:
     """The home page's count of issued notes still (partly) unpaid that this person sees (owners
-    and secretaries: the practice's; a practitioner: their own): a number and a link."""
-    if user is None or not user.can(perm.VIEW):
-        return []
+    and secretaries: the practice's; a practitioner: their own): a number and links, one query."""
     from carnet_billing.services import followup
 
-    unpaid = len(followup.unpaid_notes(db, user))
-    return [Panel(N_("Billing"), "billing/_home_panel.html", {"unpaid": unpaid}, order=30, permission=perm.VIEW)]
+    unpaid = Count(lambda: followup.unpaid_count(db, user), Nn_("unpaid note", "unpaid notes"),
+                   N_("No unpaid note."))
+    return [count_panel(N_("Billing"), [unpaid], [Link(N_("See the unpaid notes"), "/billing/followup"),
+                                                  Link(N_("Notes d'honoraires"), "/billing/")],
+                        permission=perm.VIEW, order=30)]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:

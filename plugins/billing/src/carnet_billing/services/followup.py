@@ -18,9 +18,12 @@ import base64
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import select
 
 from carnet_billing.models import (
+    CREDIT,
     ISSUED,
     NOTE,
     PLANNED,
@@ -28,6 +31,7 @@ from carnet_billing.models import (
     Followup,
     FollowupSchedule,
     Note,
+    Payment,
 )
 from carnet_billing.services import documents, notes, payments
 from carnet_billing.services.errors import refuse
@@ -118,6 +122,21 @@ def states(db: CarnetSession, note_ids: list[int]) -> dict[int, list[Followup]]:
     for row in rows:
         found.setdefault(row.note_id, []).append(row)
     return found
+
+
+def unpaid_count(db: CarnetSession, principal: Any) -> int:
+    """How many issued notes this person sees are still (partly) unpaid, in one query: what
+    `payments.balance` says note by note (what is left once its credit notes are deducted is
+    above zero, and the payments are below it), for the home page, which runs it on every visit."""
+    credit = aliased(Note)
+    credited = (sa.select(sa.func.coalesce(sa.func.sum(credit.total_cents), 0))
+                .where(credit.credit_of_id == Note.id, credit.kind == CREDIT).scalar_subquery())
+    paid = (sa.select(sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0))
+            .where(Payment.note_id == Note.id).scalar_subquery())
+    remaining = Note.total_cents - credited
+    query = sa.select(sa.func.count()).select_from(Note).where(
+        notes.visible_filter(principal), Note.status == ISSUED, Note.kind == NOTE, remaining > 0, paid < remaining)
+    return int(db.execute(query).scalar() or 0)
 
 
 def unpaid_notes(db: CarnetSession, principal: Any) -> list[Note]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import N_, Panel, SettingsItem
+from carnet_core.plugin_api import N_, Count, Link, Nn_, Panel, SettingsItem, count_panel
 
 from carnet_consent import permissions as perm
 from carnet_consent.controllers.common import labels, purpose_label
@@ -29,13 +29,13 @@ def settings_items() -> list[SettingsItem]:
 def home_panel(user: Any, db: Any) -> list[Any]:
     """The home page's count of forms sent and not signed yet (the clinic's, as the consent page
     lists them): a number and a link, no names."""
-    if user is None or not user.can(perm.VIEW):
-        return []
     from sqlalchemy import func
 
-    pending = db.exec(select(func.count()).select_from(Request).where(Request.status == "pending")).one()
-    return [Panel(title=N_("Consents"), template="consent/_home_panel.html", context={"pending": pending},
-                  permission=perm.VIEW, order=40)]
+    pending = Count(lambda: db.exec(select(func.count()).select_from(Request).where(Request.status == "pending")).one(),
+                    Nn_("form waiting for signature", "forms waiting for signature"),
+                    N_("No form waiting for signature."))
+    return [count_panel(N_("Consents"), [pending], [Link(N_("Open the consents"), "/consent/")],
+                        permission=perm.VIEW, order=40)]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:

@@ -41,10 +41,15 @@ def settings_items() -> list[SettingsItem]:
 
 def home_panel(user: Any, db: Any) -> list[Panel]:
     """Today's appointments on the home page: a practitioner's own (as on "Aujourd'hui"), the
-    whole clinic's for a secretary or an owner who does not practise. Names and numbers come
-    through core's patient access (its visibility rule, traced), like the day list's."""
-    if user is None or not user.can(perm.VIEW):
-        return []
+    whole clinic's for a secretary or an owner who does not practise. Computed by core only for
+    a member who holds the panel's permission (`fill`)."""
+    return [Panel(N_("Today's appointments"), "scheduling/_home_panel.html", order=10, permission=perm.VIEW,
+                  fill=lambda: _today(user, db))]
+
+
+def _today(user: Any, db: Any) -> dict[str, Any]:
+    """The home panel's rows. Names and numbers come through core's patient access (its
+    visibility rule, traced), like the day list's."""
     from carnet_scheduling.controllers.pages import STATUS_LABELS
 
     tz = clinic_tz(db)
@@ -64,10 +69,8 @@ def home_panel(user: Any, db: Any) -> list[Panel]:
               "phone": phones.get(a.patient_id), "type": types[a.appointment_type_id].name
               if a.appointment_type_id in types else "", "practitioner": staff.get(a.practitioner_id, ""),
               "status": a.status} for a in rows]
-    context = {"rows": shown, "mine": mine, "day": today.isoformat(), "status_labels": STATUS_LABELS,
-               "can_manage": user.can(perm.MANAGE)}
-    return [Panel(N_("Today's appointments"), "scheduling/_home_panel.html", context, order=10,
-                  permission=perm.VIEW)]
+    return {"rows": shown, "mine": mine, "day": today.isoformat(), "status_labels": STATUS_LABELS,
+            "can_manage": user.can(perm.MANAGE)}
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Panel]:

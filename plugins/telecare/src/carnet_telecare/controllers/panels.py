@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from carnet_core.plugin_api import N_, Panel, SettingsItem
+from carnet_core.plugin_api import N_, Count, Link, Nn_, Panel, SettingsItem, count_panel
 
 from carnet_telecare import permissions as perm
 from carnet_telecare.services.messaging import count_for
@@ -23,6 +23,19 @@ def settings_items() -> list[SettingsItem]:
                      N_("Frequent answers to insert into a reply, yours and the practice's."),
                      permission=perm.WRITE, theme="messages", order=30),
     ]
+
+
+def home_panel(clinic: Any, user: Any, db: Any) -> list[Any]:
+    """The home page's messaging panel: patient messages waiting to be read and today's remote
+    sessions (a practitioner's own, the practice's for the others), numbers and a link."""
+    from carnet_telecare.services import messaging, sessions
+
+    unread = Count(lambda: messaging.unread_count(db, user), Nn_("unread patient message", "unread patient messages"),
+                   N_("No unread patient message."), href="/telecare/")
+    today = Count(lambda: sessions.today_count(db, user, getattr(clinic, "timezone", None)),
+                  Nn_("remote session today", "remote sessions today"), N_("No remote session today."))
+    return [count_panel(N_("Messaging and telecare"), [unread, today], [Link(N_("Open the messages"), "/telecare/")],
+                        permission=perm.VIEW, order=45)]
 
 
 def patient_panel(patient: Any, user: Any, db: Any) -> list[Any]:

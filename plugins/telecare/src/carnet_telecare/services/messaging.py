@@ -521,3 +521,19 @@ def waiting_since_text(delta: timedelta | None) -> tuple[int, int] | None:
     return hours // 24, hours % 24
 
 
+
+
+def unread_count(db: CarnetSession, principal: Any) -> int:
+    """Patient messages not read yet in the open conversations this member answers, in one query
+    (the home page runs it on every visit): a practitioner's own conversations, the practice's
+    for the others; administrative ones only without the clinical permission. A number: nothing
+    is opened, nobody is named."""
+    stmt = select(sa.func.count()).select_from(Message).join(
+        Conversation, sa.and_(Conversation.id == Message.conversation_id,
+                              Conversation.clinic_id == Message.clinic_id)).where(
+        Message.author == "patient", col(Message.read_at).is_(None), Conversation.status == "open")
+    if not principal.can(perm.CLINICAL):
+        stmt = stmt.where(Conversation.kind == "administrative")
+    if "practitioner" in principal.roles:
+        stmt = stmt.where(Conversation.practitioner_id == principal.user_id)
+    return int(db.exec(stmt).one())

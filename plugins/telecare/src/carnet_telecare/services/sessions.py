@@ -441,3 +441,17 @@ def follow_cancel(db: CarnetSession, appointment: Any) -> None:
 
 def _of_appointment(db: CarnetSession, appointment_id: int) -> Session | None:
     return db.exec(select(Session).where(Session.appointment_id == appointment_id)).first()
+
+
+def today_count(db: CarnetSession, principal: Any, tz: str | None, now: datetime | None = None) -> int:
+    """Remote sessions of the clinic's day still held (not cancelled): a practitioner's own, the
+    practice's for the others. One query, a number."""
+    local = (now or utcnow()).astimezone(ZoneInfo(tz or "Europe/Paris"))
+    midnight = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    first = midnight.astimezone(ZoneInfo("UTC"))
+    last = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=local.tzinfo).astimezone(ZoneInfo("UTC"))
+    stmt = select(sa.func.count()).select_from(Session).where(
+        Session.starts_at >= first, Session.starts_at < last, Session.status != "cancelled")
+    if "practitioner" in principal.roles:
+        stmt = stmt.where(Session.practitioner_id == principal.user_id)
+    return int(db.exec(stmt).one())
