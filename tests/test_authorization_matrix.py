@@ -399,6 +399,9 @@ ROWS: dict[str, Row] = {
     "GET /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, ok=(404,), foreign=_PA),
     "GET /patients/{patient_id:int}/accesses": Row(("owner", "practitioner"), {"patient_id": "999999"}, ok=(404,), foreign=_PA),
     "POST /patients/{patient_id:int}/edit": Row(STAFF, {"patient_id": "999999"}, {"last_name": "X"}, ok=(404,), foreign=_PA),
+    "GET /settings/clinic": Row(("owner",)),
+    "POST /settings/clinic": Row(("owner",), body={"name": "Cabinet du Parc", "address": "3 place Bellecour",
+                                                   "postcode": "69002", "city": "Lyon"}),
     "GET /settings/patients": Row(("owner",)),
     "POST /settings/patients": Row(("owner",), body={"share_patients": "1"}),
     # RGPD: export (owners and the patient's practitioner), erasure (owners, confirmed)

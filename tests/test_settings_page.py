@@ -12,7 +12,7 @@ import pytest
 from carnet_core.plugin_api import SETTINGS_THEMES
 
 # What each role finds on the page with every module of this repository enabled.
-CORE_OWNER = {"/settings/modules", "/settings/retention", "/settings/export", "/operator", "/settings/users",
+CORE_OWNER = {"/settings/clinic", "/settings/modules", "/settings/retention", "/settings/export", "/operator", "/settings/users",
               "/settings/patients", "/account"}
 SCHEDULING = {"/scheduling/setup", "/scheduling/setup/reminders"}
 BILLING_OWNER = {"/billing/profile", "/billing/tariffs", "/billing/followup#schedule-title", "/billing/verify"}

@@ -14,6 +14,7 @@ from carnet_core.patients.permissions import patient_permissions
 def register_permissions() -> list[Permission]:
     return [
         Permission("core.manage_modules", "Enable and disable modules", roles=("owner",)),
+        Permission("core.clinic.manage", N_("Change the practice's name and address"), roles=("owner",)),
         Permission("core.operator", "See installed plugins and jobs", roles=("owner",)),
         Permission("core.audit.view", "Read the clinic's audit trail", roles=("owner",)),
         Permission("core.retention.manage", N_("Confirm destructions, place legal holds, set retention rules"),
@@ -79,6 +80,9 @@ def navigation_items(clinic: Any, user: Any) -> list[NavItem]:
 @hookimpl
 def settings_items(clinic: Any, user: Any) -> list[SettingsItem]:
     return [
+        SettingsItem(N_("The practice"), "/settings/clinic",
+                     N_("Its name and address, shown on every page patients see."),
+                     permission="core.clinic.manage", theme="practice", order=5),
         SettingsItem(N_("Modules"), "/settings/modules",
                      N_("Turn on only what the practice uses: agenda, billing, consent, messaging."),
                      permission="core.manage_modules", theme="practice", order=10),

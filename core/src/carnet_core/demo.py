@@ -15,6 +15,8 @@ from carnet_core.settings import Settings
 
 DEMO_SLUG = "cabinet-des-tilleuls"
 DEMO_NAME = "Cabinet des Tilleuls"
+# (street, postcode, city): shown at the top of every patient page
+DEMO_ADDRESS = ("14 rue des Tilleuls", "69003", "Lyon")
 # A demo on one's own machine: the password is printed on every `make run`, so it is fixed.
 DEMO_PASSWORD = "tilleuls-demo-orthophonie-2026"  # noqa: S105 (demo only, printed to the user)
 # Fixed demo TOTP secrets (base32) so the authenticator app set up once keeps working.
@@ -49,6 +51,8 @@ def load_demo(settings: Settings, host: Any, db: Any, if_empty: bool = False) ->
         return
     with db.session(unscoped=True) as s:
         clinic = create_clinic(s, DEMO_SLUG, DEMO_NAME, host.names)
+        clinic.address, clinic.postcode, clinic.city = DEMO_ADDRESS
+        s.add(clinic)
         clinic_id = clinic.id
     yield f"demo: clinic '{DEMO_SLUG}' created with modules {', '.join(host.names) or 'none'}"
     context: dict[str, Any] = {"practitioners": [], "secretaries": [], "owner": None, "patients": []}

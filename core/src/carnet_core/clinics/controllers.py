@@ -1,4 +1,5 @@
-"""Clinic settings pages: the modules a clinic enables, the operator's plugin list."""
+"""Clinic settings pages: the practice's name and address, the modules a clinic enables, the operator's
+plugin list."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from litestar.response import Redirect, Template
 
 from carnet_core.clinics import services
 from carnet_core.db.session import CarnetSession
+from carnet_core.errors import InvalidInput
+from carnet_core.web.forms import Form, errors_of, form_page, text
 from carnet_core.web.guards import principal_of
 from carnet_core.web.render import page
 from carnet_core.web.state import carnet_state
@@ -31,6 +34,35 @@ def module_rows(request: Request[Any, Any, Any], db: CarnetSession) -> list[dict
         }
         for name in state.host.names
     ]
+
+
+DETAIL_FIELDS = ("name", "address", "postcode", "city")
+
+
+class ClinicDetailsController(Controller):
+    """The practice's name and postal address (owners): what every patient page shows in its header."""
+
+    path = "/settings/clinic"
+    opt = {"permission": "core.clinic.manage"}
+
+    @get("/", name="core.clinic", sync_to_thread=True)
+    def show(self, request: Request[Any, Any, Any]) -> Template:
+        clinic = principal_of(request).clinic
+        values = {field: getattr(clinic, field) for field in DETAIL_FIELDS}
+        return page(request, "core/clinic.html", {"values": values, "errors": {},
+                                                  "saved": request.query_params.get("saved") == "1"})
+
+    @post("/", name="core.clinic.save", sync_to_thread=True)
+    def save(self, request: Request[Any, Any, Any], db: NamedDependency[CarnetSession], data: Form,
+             ) -> Template | Redirect:
+        principal = principal_of(request)
+        values = {field: text(data, field, 400) for field in DETAIL_FIELDS}
+        try:
+            services.update_details(db, principal.clinic_id, actor=principal, **values)
+        except InvalidInput as exc:
+            return form_page(request, "core/clinic.html", {"values": values, "saved": False},
+                             errors_of(request, exc))
+        return Redirect("/settings/clinic?saved=1", status_code=303)
 
 
 class ModulesController(Controller):

@@ -16,6 +16,10 @@ class Clinic(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=63, unique=True, index=False)
     name: str = Field(max_length=200)
+    # Where patients come: shown on every patient page (booking, links, consent, telecare).
+    address: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    postcode: str = Field(default="", max_length=5, sa_column_kwargs={"server_default": ""})
+    city: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
     timezone: str = Field(default="Europe/Paris", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -203,6 +203,8 @@ def _import_core(db: Any, archive: Archive, clinic_row: dict[str, Any], users: l
     clinic_table = Clinic.__table__
     db.execute(sa.insert(clinic_table).values(
         id=clinic_id, slug=clinic_row["slug"], name=clinic_row["name"], timezone=clinic_row["timezone"],
+        # an archive made before the clinic had an address has none
+        address=clinic_row.get("address", ""), postcode=clinic_row.get("postcode", ""), city=clinic_row.get("city", ""),
         created_at=_parse(clinic_table.c.created_at, clinic_row["created_at"])))
     user_table = User.__table__
     for user in users:  # no password, no second factor: each is invited again

@@ -133,7 +133,8 @@ def _core_records(db: Any, clinic: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     from carnet_core.patients.models import Patient, PatientGuardian, PatientSettings
     from carnet_core.retention.models import DestructionEntry, LegalHold, RetentionRule
 
-    yield "clinic", {"id": clinic.id, "slug": clinic.slug, "name": clinic.name, "timezone": clinic.timezone,
+    yield "clinic", {"id": clinic.id, "slug": clinic.slug, "name": clinic.name, "address": clinic.address,
+                     "postcode": clinic.postcode, "city": clinic.city, "timezone": clinic.timezone,
                      "created_at": clinic.created_at.isoformat()}
     for record in table_records(db, ClinicPlugin):
         yield "clinic_plugin", record

@@ -15,7 +15,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from carnet_core.clinics.controllers import ModulesController, operator_plugins
+from carnet_core.clinics.controllers import ClinicDetailsController, ModulesController, operator_plugins
 from carnet_core.clinics.settings_index import settings_index
 from carnet_core.contrib import AUTHENTICATED, PUBLIC, ROLES, Permission
 from carnet_core.db.session import TRACE_OPENS, CarnetSession, Database
@@ -229,7 +229,8 @@ def create_app(
     from carnet_core.web.wiring import wire_core_services
 
     core_handlers: list[Any] = [
-        routes.home, routes.set_language, routes.health, ModulesController, operator_plugins, settings_index,
+        routes.home, routes.set_language, routes.health, ModulesController, ClinicDetailsController, operator_plugins,
+        settings_index,
     ]
     core_handlers.extend(wire_core_services(state))
     core_router = Router(
