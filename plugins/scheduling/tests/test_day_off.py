@@ -21,9 +21,9 @@ from patientside import (
 from sqlmodel import select
 
 from carnet_core.plugin_api import Principal, patient_access
-from carnet_core.testing import AuditRecord, OutboxMessage, wait_for_jobs
+from carnet_core.testing import AuditRecord, OutboxMessage, csrf_token, wait_for_jobs
 from carnet_scheduling.models import BOOKED, CANCELLED, Appointment, AvailabilityException
-from carnet_scheduling.patient_models import Offer
+from carnet_scheduling.patient_models import Offer, WaitingListing
 from carnet_scheduling.services import appointments as appts
 from carnet_scheduling.services import notices, setup
 from carnet_scheduling.services.calendar import local_date
@@ -125,7 +125,7 @@ def test_cancelling_a_day_cancels_it_and_tells_every_patient_once_without_health
     assert again.appointments == [] and len(mails(carnet_settings)) == 1 and len(sms_files(carnet_settings)) == 1
 
 
-def test_an_absent_day_is_not_offered_to_the_waiting_list_but_a_day_without_absence_is(
+def test_an_absent_day_is_not_offered_to_the_waiting_list(
         carnet_db, world, plugin_host, carnet_settings, jobs_worker, day):
     from carnet_scheduling.services.waitlist import PriorityRules, WaitRules, offer_freed_slot
 
@@ -138,6 +138,70 @@ def test_an_absent_day_is_not_offered_to_the_waiting_list_but_a_day_without_abse
         # the job's service refuses to offer a time the practitioner is away
         assert offer_freed_slot(db, freed, WaitRules(), PriorityRules()) == []
         assert db.exec(select(Offer)).all() == []
+
+
+def _waiting(carnet_db, world, name: str, email: str) -> int:
+    """A family on the practitioner's list, accepted, free on Tuesday mornings."""
+    from carnet_scheduling.services import waitlist
+
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        entry = waitlist.join(db, {"full_name": name, "email": email, "situation": "Bégaiement",
+                                   "availability": ["1:morning"]}, [world.practitioner.id])
+        for listing in db.exec(select(WaitingListing).where(WaitingListing.entry_id == entry.id)):
+            waitlist.triage(db, listing.id, world.practitioner.id, "accept")
+        return entry.id
+
+
+def _offers_to(carnet_settings, address: str) -> list[str]:
+    return [re.search(r"(http://\S+/scheduling/o/\S+)", mail_text(m)).group(1).replace(carnet_settings.base_url, "")
+            for m in mails(carnet_settings) if m["To"] == address and "/scheduling/o/" in mail_text(m)]
+
+
+def test_a_day_cancelled_without_an_absence_tells_its_patients_and_offers_each_time_to_the_waiting_list(
+        client, carnet_db, world, plugin_host, carnet_settings, jobs_worker, day):
+    # given two families waiting for the practitioner, free on Tuesday mornings
+    first_family = _waiting(carnet_db, world, "Léa Premier", "famille.premier@example.org")
+    second_family = _waiting(carnet_db, world, "Noé Second", "famille.second@example.org")
+    wait_for_jobs(jobs_worker)
+    # when the secretary cancels the ill practitioner's day without recording an absence
+    done = _cancel_day(carnet_db, world, plugin_host, day["date"], absent=False)
+    wait_for_jobs(jobs_worker)
+    # then each patient of the day is told, as when the absence is recorded
+    assert [done.channels[i][0] for i in day["ids"]] == ["email", "sms", "call"]
+    assert any(m["To"] == "ines.durand@example.org" and "annulé" in mail_text(m) for m in mails(carnet_settings))
+    assert len(sms_files(carnet_settings)) == 1
+    # and one freed time (whichever job ran first) is offered to both families: a file holds one
+    # offer at a time, so the day's other times find nobody free yet
+    times = [day["first"] + timedelta(hours=n) for n in range(3)]
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        assert db.exec(select(AvailabilityException)).all() == []
+        offers = db.exec(select(Offer).order_by(Offer.id)).all()
+    offered_at = offers[0].starts_at
+    assert offered_at in times
+    assert {(o.entry_id, o.starts_at) for o in offers} == {(first_family, offered_at), (second_family, offered_at)}
+    first_link = _offers_to(carnet_settings, "famille.premier@example.org")
+    assert len(first_link) == 1 and len(_offers_to(carnet_settings, "famille.second@example.org")) == 1
+    # when the first family takes it, the second is offered the day's next time
+    taken = client.post(f"{first_link[0]}/accept", data={"_csrf_token": csrf_token(client, first_link[0])})
+    assert taken.status_code == 200, taken.text
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        offered = {(o.entry_id, o.starts_at, o.status) for o in db.exec(select(Offer))}
+    assert (second_family, offered_at, "taken") in offered
+    again = [start for entry, start, status in offered if entry == second_family and status == "offered"]
+    assert len(again) == 1 and again[0] in times and again[0] != offered_at
+    second_links = _offers_to(carnet_settings, "famille.second@example.org")
+    assert len(second_links) == 2
+    # when the second family declines that one, it is offered the day's last time
+    declined = client.post(f"{second_links[-1]}/decline", data={"_csrf_token": csrf_token(client, second_links[-1])})
+    assert declined.status_code == 200, declined.text
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        still = [o.starts_at for o in db.exec(select(Offer).where(Offer.entry_id == second_family,
+                                                                   Offer.status == "offered"))]
+    assert still == [t for t in times if t not in (offered_at, again[0])]
+    assert_no_health_data(carnet_settings, CANARY_REASON, "Bégaiement")
 
 
 def test_a_past_day_an_unknown_practitioner_or_no_reason_is_refused_and_nothing_changes(
@@ -301,3 +365,23 @@ def test_without_an_sms_provider_no_page_announces_an_sms_and_the_phone_only_pat
     wait_for_jobs(jobs_worker)
     assert [m["To"] for m in mails(carnet_settings)] == ["ines.durand@example.org"]
     assert sms_files(carnet_settings) == []  # nothing written for a patient who was never going to get it
+
+
+def test_families_whose_offer_lapsed_are_offered_the_day_s_other_times(
+        carnet_db, world, plugin_host, carnet_settings, jobs_worker, day):
+    from carnet_scheduling.services.waitlist import PriorityRules, WaitRules, expire_offers
+
+    families = {_waiting(carnet_db, world, "Léa Premier", "famille.premier@example.org"),
+                _waiting(carnet_db, world, "Noé Second", "famille.second@example.org")}
+    _cancel_day(carnet_db, world, plugin_host, day["date"], absent=False)
+    wait_for_jobs(jobs_worker)
+    with carnet_db.session(clinic_id=world.clinic.id) as db:
+        db.info["principal"] = "system:tests"
+        first = db.exec(select(Offer)).all()
+        assert {o.entry_id for o in first} == families and len({o.starts_at for o in first}) == 1
+        # when nobody answered in time
+        assert expire_offers(db, WaitRules(), PriorityRules(), now=first[0].expires_at + timedelta(minutes=1)) == 2
+        open_now = db.exec(select(Offer).where(Offer.status == "offered")).all()
+    # then both are offered another time of the day (not the lapsed one again)
+    assert {o.entry_id for o in open_now} == families
+    assert len({o.starts_at for o in open_now}) == 1 and open_now[0].starts_at != first[0].starts_at

@@ -203,6 +203,19 @@ def offer_freed_slot(appointment_id: int, job: JobContext) -> None:
         waitlist.offer_freed_slot(db, appt, wait_rules, priorities)
 
 
+def offer_open_slots(practitioner_id: int, job: JobContext) -> None:
+    """After an offer closed (taken by another file, declined): the practitioner's freed times
+    nobody holds an offer for go to the files now free."""
+    from carnet_scheduling.services import waitlist
+
+    wait_rules, priorities = _rules(job)
+    with job.session() as db:
+        db.info["principal"] = f"job:{job.actor}"
+        if not once(db, job.key()):
+            return
+        waitlist.offer_open_slots(db, practitioner_id, wait_rules, priorities)
+
+
 def expire_offers(clinic_id: int, job: JobContext) -> None:
     """Periodic, per clinic: close lapsed offers and offer still-free slots to the next files."""
     from carnet_scheduling.services import waitlist

@@ -73,6 +73,7 @@ def register_actors() -> list[Any]:
         ActorSpec("replan_reminders", jobs.replan_reminders),
         ActorSpec("release_unconfirmed", jobs.release_unconfirmed),
         ActorSpec("offer_freed_slot", jobs.offer_freed_slot),
+        ActorSpec("offer_open_slots", jobs.offer_open_slots),
         ActorSpec("expire_offers", jobs.expire_offers),
         ActorSpec("waitlist_reconfirm", jobs.waitlist_reconfirm),
     ]

@@ -325,6 +325,39 @@ def _time_off(db: CarnetSession, freed: Appointment) -> bool:
     )).first() is not None
 
 
+OPEN_SLOTS_ACTOR = "scheduling.offer_open_slots"
+
+
+def offer_open_slots(db: CarnetSession, practitioner_id: int, rules: WaitRules, priorities: PriorityRules,
+                     now: datetime | None = None) -> list[Offer]:
+    """Offer again the practitioner's freed times that nobody holds an offer for: still free, to
+    come, neither offered now nor accepted. A file holds one open offer at a time, so when a day
+    is cancelled its first time may take every waiting file and the others find nobody; once
+    those offers close (taken by another file, declined, lapsed) the files are free again and
+    the day's other times go to them."""
+    from sqlalchemy import exists
+
+    from carnet_scheduling.models import CANCELLED
+
+    now = now or utcnow()
+    held = exists().where(Offer.practitioner_id == Appointment.practitioner_id,
+                          Offer.starts_at == Appointment.starts_at,
+                          Offer.status.in_(("offered", "accepted")))  # type: ignore[attr-defined]
+    freed = db.exec(select(Appointment).where(
+        Appointment.practitioner_id == practitioner_id, Appointment.status == CANCELLED,
+        Appointment.starts_at > now + timedelta(hours=2), ~held,
+    ).order_by(Appointment.starts_at, Appointment.id)).all()
+    offers: list[Offer] = []
+    seen: set[datetime] = set()
+    for appt in freed:
+        if appt.starts_at in seen or appts.overlapping(db, appt.starts_at, appt.ends_at,
+                                                       practitioner_id=appt.practitioner_id, room_id=appt.room_id):
+            continue
+        seen.add(appt.starts_at)
+        offers += offer_freed_slot(db, appt, rules, priorities, now=now)
+    return offers
+
+
 def _patient_for(db: CarnetSession, entry: WaitingEntry, practitioner_id: int) -> int:
     if entry.patient_id is not None:
         return entry.patient_id
@@ -377,6 +410,7 @@ def accept_offer(db: CarnetSession, link: Any, hooks: Any, now: datetime | None 
         other.status, other.answered_at = "taken", now
         db.add(other)
         links.revoke(db, ("scheduling_offer", other.id))
+    enqueue(db, OPEN_SLOTS_ACTOR, offer.practitioner_id)  # the files whose offer was taken: the other times
     later_id = entry.earlier_than_appointment_id
     entry.status = BOOKED_ENTRY
     db.add(entry)
@@ -398,6 +432,7 @@ def decline_offer(db: CarnetSession, link: Any) -> Offer:
     if offer.status == "offered":
         offer.status, offer.answered_at = "declined", utcnow()
         db.add(offer)
+        enqueue(db, OPEN_SLOTS_ACTOR, offer.practitioner_id)  # the time to the next files, the file to other times
     return offer
 
 
@@ -419,6 +454,8 @@ def expire_offers(db: CarnetSession, rules: WaitRules, priorities: PriorityRules
                                               practitioner_id=freed.practitioner_id, room_id=freed.room_id):
             continue
         offer_freed_slot(db, freed, rules, priorities, now=now)
+    for practitioner_id in sorted({practitioner_id for practitioner_id, _start in slots}):
+        offer_open_slots(db, practitioner_id, rules, priorities, now=now)  # the lapsed files, to other times
     return len(lapsed)
 
 
