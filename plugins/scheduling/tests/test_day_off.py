@@ -181,7 +181,8 @@ def test_a_day_cancelled_without_an_absence_tells_its_patients_and_offers_each_t
     assert offered_at in times
     assert {(o.entry_id, o.starts_at) for o in offers} == {(first_family, offered_at), (second_family, offered_at)}
     first_link = _offers_to(carnet_settings, "famille.premier@example.org")
-    assert len(first_link) == 1 and len(_offers_to(carnet_settings, "famille.second@example.org")) == 1
+    second_first = _offers_to(carnet_settings, "famille.second@example.org")
+    assert len(first_link) == 1 and len(second_first) == 1
     # when the first family takes it, the second is offered the day's next time
     taken = client.post(f"{first_link[0]}/accept", data={"_csrf_token": csrf_token(client, first_link[0])})
     assert taken.status_code == 200, taken.text
@@ -191,10 +192,10 @@ def test_a_day_cancelled_without_an_absence_tells_its_patients_and_offers_each_t
     assert (second_family, offered_at, "taken") in offered
     again = [start for entry, start, status in offered if entry == second_family and status == "offered"]
     assert len(again) == 1 and again[0] in times and again[0] != offered_at
-    second_links = _offers_to(carnet_settings, "famille.second@example.org")
-    assert len(second_links) == 2
+    second_new = [link for link in _offers_to(carnet_settings, "famille.second@example.org") if link not in second_first]
+    assert len(second_new) == 1
     # when the second family declines that one, it is offered the day's last time
-    declined = client.post(f"{second_links[-1]}/decline", data={"_csrf_token": csrf_token(client, second_links[-1])})
+    declined = client.post(f"{second_new[0]}/decline", data={"_csrf_token": csrf_token(client, second_new[0])})
     assert declined.status_code == 200, declined.text
     wait_for_jobs(jobs_worker)
     with carnet_db.session(clinic_id=world.clinic.id) as db:

@@ -283,6 +283,12 @@ def offer_freed_slot(db: CarnetSession, freed: Appointment, rules: WaitRules, pr
     if freed.starts_at <= now + timedelta(hours=2) or _time_off(db, freed):
         return []
     tz = clinic_tz(db)
+    # A file holds one open offer at a time: the files that may be offered this time are held
+    # (in id order) before their open offers are read, so that two freed times offered at once
+    # (a cancelled day's jobs on several workers) cannot both see a file free and offer it both.
+    db.exec(select(WaitingEntry.id).join(WaitingListing, WaitingListing.entry_id == WaitingEntry.id).where(
+        WaitingListing.practitioner_id == freed.practitioner_id, WaitingEntry.status == ACTIVE,
+    ).order_by(WaitingEntry.id).with_for_update(of=WaitingEntry)).all()
     open_offers = {o.entry_id for o in db.exec(select(Offer).where(Offer.status == "offered"))}
     already = {o.entry_id for o in db.exec(select(Offer).where(
         Offer.practitioner_id == freed.practitioner_id, Offer.starts_at == freed.starts_at))}
