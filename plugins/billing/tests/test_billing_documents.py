@@ -5,6 +5,7 @@ note's practitioner or an owner only, audited, as an attachment."""
 import base64
 import io
 import re
+import threading
 from datetime import date
 
 import pypdf
@@ -115,17 +116,13 @@ def test_rendering_is_deterministic_and_a_redelivery_renders_nothing(world, carn
         ctx.__exit__(None, None, None)
 
 
-def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db, jobs_worker):
-    """The document's id (in the sealed body's associated data) comes from the sequence first: one
-    INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
-    (bound to that id) and a body moved to another row does not."""
-    if carnet_db.dialect != "postgresql":
-        pytest.skip("SQLite has no sequence: it inserts the row, then seals the body into it")
-    written: list[str] = []
+def _issued_and_rendered(carnet_db, world, jobs_worker):
+    """A note issued and its PDF rendered by the worker; the statements run meanwhile, each as
+    (run by a worker thread, its text on one line)."""
+    statements: list[tuple[bool, str]] = []
 
     def seen(conn, cursor, statement, params, context, executemany):
-        if "billing_document" in statement and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
-            written.append(statement.split()[0].upper())
+        statements.append((threading.current_thread() is not threading.main_thread(), " ".join(statement.split())))
 
     sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
     try:
@@ -133,6 +130,18 @@ def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db,
         wait_for_jobs(jobs_worker)
     finally:
         sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+    return note_id, statements
+
+
+def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db, jobs_worker):
+    """The document's id (in the sealed body's associated data) comes from the sequence first: one
+    INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
+    (bound to that id) and a body moved to another row does not."""
+    if carnet_db.dialect != "postgresql":
+        pytest.skip("SQLite has no sequence: it inserts the row, then seals the body into it")
+    note_id, statements = _issued_and_rendered(carnet_db, world, jobs_worker)
+    written = [s.split()[0].upper() for _, s in statements
+               if "billing_document" in s and s.upper().startswith(("INSERT", "UPDATE"))]
     assert written == ["INSERT"]
     pdf, raw, size = _pdf(carnet_db, world, note_id)
     assert pdf.startswith(b"%PDF") and size == len(pdf)
@@ -147,6 +156,24 @@ def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db,
         db.rollback()  # the pasted body is not kept
     finally:
         ctx.__exit__(None, None, None)
+
+
+def test_the_actor_reads_the_note_and_whether_it_has_its_pdf_in_one_query(world, carnet_db, jobs_worker):
+    """The actor's first query reads the note with whether its PDF exists (no query of the document
+    table of its own), and a redelivery still renders nothing."""
+    note_id, statements = _issued_and_rendered(carnet_db, world, jobs_worker)
+    read = [s for by_worker, s in statements if by_worker and s.upper().startswith("SELECT")]
+    notes_read = [s for s in read if " FROM billing_note " in f"{s} "]
+    assert len(notes_read) == 1 and "billing_document" in notes_read[0]
+    assert not [s for s in read if "FROM billing_document" in s and "EXISTS" not in s.upper()]
+    pdf, _, _ = _pdf(carnet_db, world, note_id)
+    ctx, db = _session(carnet_db, world)
+    try:
+        documents.schedule(db, db.get(Note, note_id))  # a second request for the same note
+    finally:
+        ctx.__exit__(None, None, None)
+    wait_for_jobs(jobs_worker)
+    assert _pdf(carnet_db, world, note_id)[0] == pdf
 
 
 def test_a_withheld_name_is_not_printed_and_a_credit_note_names_the_note_it_cancels(world, carnet_db, jobs_worker):

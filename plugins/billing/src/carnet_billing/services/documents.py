@@ -34,7 +34,17 @@ from carnet_billing.models import CREDIT, DOCUMENT_PDF, ISSUED, Document, Note
 from carnet_billing.money import euros
 from carnet_billing.services import notes
 from carnet_billing.services.errors import NotFound
-from carnet_core.plugin_api import CarnetSession, JobContext, enqueue, once, open_, open_or_unreadable, render_pdf, seal
+from carnet_core.plugin_api import (
+    CarnetSession,
+    JobContext,
+    enqueue,
+    once,
+    open_,
+    open_or_unreadable,
+    record_at_commit,
+    render_pdf,
+    seal,
+)
 from carnet_core.plugin_api import record as audit_record
 
 ACTOR = "billing.render_note"
@@ -92,18 +102,27 @@ def store(db: CarnetSession, note: Note, pdf: bytes) -> Document:
     return document
 
 
+# Whether the note has its PDF, read with the note (the actor's first query)
+_HAS_PDF = sa.exists().where(Document.note_id == Note.id, Document.kind == DOCUMENT_PDF)
+
+
 def render_note(note_id: int, job: JobContext) -> None:
     """Actor `billing.render_note`: render and keep the PDF of an issued note, once (a redelivery,
-    or a note whose PDF exists, does nothing)."""
+    or a note whose PDF exists, does nothing). The note and whether it has its PDF come in one
+    query; the record of the document is appended at commit, in one batch with core's trace of
+    the values opened (one chain-head lock, one INSERT)."""
     with job.session() as db:
-        note = db.get(Note, note_id)
-        if note is None or note.status != ISSUED or of_note(db, note_id) is not None:
+        found = db.exec(select(Note, _HAS_PDF).where(Note.id == note_id)).first()
+        if found is None:
+            return
+        note, has_pdf = found
+        if note.status != ISSUED or has_pdf:
             return
         if not once(db, f"{ACTOR}:{note_id}"):
             return
         document = store(db, note, render(db, job.host, note))
-        audit_record(db, action="create", resource_type="billing_document", resource_id=document.id,
-                     patient_id=note.patient_id, details={"note": note.id, "size": document.size})
+        record_at_commit(db, action="create", resource_type="billing_document", resource_id=document.id,
+                         patient_id=note.patient_id, details={"note": note.id, "size": document.size})
 
 
 def may_download(principal: Any, note: Note) -> bool:
