@@ -134,8 +134,8 @@ def _issued_and_rendered(carnet_db, world, jobs_worker):
 
 
 def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db, jobs_worker):
-    """The document's id (in the sealed body's associated data) comes from the sequence first: one
-    INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
+    """The document's id (in the sealed body's associated data) comes from the sequence first, with
+    the note the actor reads: one INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
     (bound to that id) and a body moved to another row does not."""
     if carnet_db.dialect != "postgresql":
         pytest.skip("SQLite has no sequence: it inserts the row, then seals the body into it")
@@ -143,6 +143,8 @@ def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db,
     written = [s.split()[0].upper() for _, s in statements
                if "billing_document" in s and s.upper().startswith(("INSERT", "UPDATE"))]
     assert written == ["INSERT"]
+    # the id taken with the note, by the actor's first query (not by a statement of its own)
+    assert not [s for _, s in statements if s.upper().startswith("SELECT NEXTVAL")]
     pdf, raw, size = _pdf(carnet_db, world, note_id)
     assert pdf.startswith(b"%PDF") and size == len(pdf)
     other_id = _issue(carnet_db, world, lines=1)

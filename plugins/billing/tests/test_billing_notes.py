@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from billing_world import make_world, principal
 
 from carnet_billing.models import ISSUED, Note, NoteLine
-from carnet_billing.services import notes, numbering, profiles, tariffs
+from carnet_billing.services import chain, notes, numbering, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound
 from carnet_billing.services.notes import LineInput
 from carnet_core.plugin_api import open_
@@ -164,6 +164,36 @@ def test_issuing_numbers_notes_per_practitioner_and_year_and_freezes_them(world,
             notes.add_line(db, owner, first.id, LineInput(act_day=date(2026, 3, 2), price=Decimal(10)))
         with pytest.raises(BillingInvalid, match="issued note cannot be changed"):
             notes.delete_draft(db, owner, first.id)
+
+
+def test_issuing_reads_the_note_and_its_lines_in_one_query(world, scoped, carnet_db):
+    """A note issued in a fresh session (as a request issues it) is read with its lines by one
+    query; the lines, in order, are the ones its chain hash covers."""
+    owner = principal(world, world.owner, "owner", "practitioner")
+    with scoped() as db:
+        note = _draft(db, world)
+        notes.add_line(db, owner, note.id, LineInput(act_day=date(2026, 3, 3), letter="AMO",
+                                                     coefficient_hundredths=1010))
+        note_id = note.id
+    read: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            read.append(" ".join(statement.split()))
+
+    with scoped() as db:
+        sa.event.listen(carnet_db.engine, "before_cursor_execute", seen)
+        try:
+            issued = notes.issue(db, owner, note_id)
+        finally:
+            sa.event.remove(carnet_db.engine, "before_cursor_execute", seen)
+        lines = notes.lines_of(db, issued)
+        assert issued.chain_hash == chain.digest(issued, lines, issued.prev_hash)
+    # (the chain's previous hash is read apart, once the number is taken)
+    notes_read = [s for s in read if " FROM billing_note " in f"{s} " and not s.startswith("SELECT billing_note.chain_hash ")]
+    assert len(notes_read) == 1 and "billing_note_line" in notes_read[0]
+    assert not [s for s in read if " FROM billing_note_line " in f"{s} " and "billing_note " not in s]
+    assert [line.position for line in lines] == [1, 2]
 
 
 def test_the_database_refuses_any_change_to_an_issued_note_its_lines_or_a_series(world, scoped, carnet_db):

@@ -86,16 +86,18 @@ def render(db: CarnetSession, host: Any, note: Note) -> bytes:
     return render_pdf(host, TEMPLATE, context(db, note), locale="fr", title=title, created=created)
 
 
-_NEXT_ID = sa.text("SELECT nextval(pg_get_serial_sequence('billing_document', 'id'))")
+# The next id of billing_document's sequence (PostgreSQL)
+_NEXT_ID = sa.func.nextval(sa.func.pg_get_serial_sequence("billing_document", "id"))
 
 
-def store(db: CarnetSession, note: Note, pdf: bytes) -> Document:
+def store(db: CarnetSession, note: Note, pdf: bytes, document_id: int | None = None) -> Document:
     """Keep the PDF sealed. The row's id is part of the sealed value's associated data (as for every
-    sealed column): on PostgreSQL it is taken from the table's sequence first, so the row is written
-    once, sealed body and all; SQLite (no sequence) inserts the row, then seals the body into it."""
+    sealed column): on PostgreSQL it is taken from the table's sequence first (`document_id`, when
+    the caller took it already), so the row is written once, sealed body and all; SQLite (no
+    sequence) inserts the row, then seals the body into it."""
     document = Document(note_id=note.id, kind=DOCUMENT_PDF, size=len(pdf))  # type: ignore[arg-type]
     if db.get_bind().dialect.name == "postgresql":
-        document.id = db.execute(_NEXT_ID).scalar_one()
+        document.id = document_id if document_id is not None else db.execute(sa.select(_NEXT_ID)).scalar_one()
     seal(db, document, "body", base64.b64encode(pdf).decode("ascii"))  # (SQLite: inserts the row for its id)
     db.add(document)
     db.flush()
@@ -110,17 +112,20 @@ def render_note(note_id: int, job: JobContext) -> None:
     """Actor `billing.render_note`: render and keep the PDF of an issued note, once (a redelivery,
     or a note whose PDF exists, does nothing). The note and whether it has its PDF come in one
     query; the record of the document is appended at commit, in one batch with core's trace of
-    the values opened (one chain-head lock, one INSERT)."""
+    the values opened (one chain-head lock, one INSERT); on PostgreSQL the document's id comes
+    with them too (a redelivery that renders nothing leaves a number of the sequence unused, as a
+    rollback does)."""
     with job.session() as db:
-        found = db.exec(select(Note, _HAS_PDF).where(Note.id == note_id)).first()
+        columns = (Note, _HAS_PDF, _NEXT_ID) if db.get_bind().dialect.name == "postgresql" else (Note, _HAS_PDF)
+        found = db.exec(select(*columns).where(Note.id == note_id)).first()
         if found is None:
             return
-        note, has_pdf = found
+        note, has_pdf, *next_id = found
         if note.status != ISSUED or has_pdf:
             return
         if not once(db, f"{ACTOR}:{note_id}"):
             return
-        document = store(db, note, render(db, job.host, note))
+        document = store(db, note, render(db, job.host, note), next_id[0] if next_id else None)
         record_at_commit(db, action="create", resource_type="billing_document", resource_id=document.id,
                          patient_id=note.patient_id, details={"note": note.id, "size": document.size})
 

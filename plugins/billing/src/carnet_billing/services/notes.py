@@ -366,12 +366,20 @@ def notify(hooks: Any, name: str, **kwargs: Any) -> None:
         getattr(hooks, name)(**kwargs)
 
 
+def _with_lines(db: CarnetSession, note_id: int) -> tuple[Note | None, list[NoteLine]]:
+    """The note (None: no such note in the clinic) and its lines in order, in one query."""
+    rows = db.exec(select(Note, NoteLine).outerjoin(NoteLine, NoteLine.note_id == Note.id)  # type: ignore[arg-type]
+                   .where(Note.id == note_id).order_by(NoteLine.position, NoteLine.id)).all()
+    return (rows[0][0] if rows else None), [line for _, line in rows if line is not None]
+
+
 def issue(db: CarnetSession, principal: Any, note_id: int, *, hooks: Any = None) -> Note:
+    # the note read with its lines, held here: `_draft` finds it in the session, without a query
+    held, lines = _with_lines(db, note_id)
     note = _draft(db, principal, note_id)
     if not _may_issue(principal, note):
         raise refuse("note", "forbidden", N_("Only the practitioner of the note (or an owner) may issue it."))
     issuer = _issuer_or_refuse(db, note.practitioner_id)
-    lines = lines_of(db, note)
     if not lines or note.total_cents <= 0:
         raise refuse("note", "empty", N_("An empty note cannot be issued: add at least one act."))
     _freeze(db, principal, note, issuer, lines)
