@@ -73,3 +73,12 @@ def test_overseas_regions_have_their_own_days():
     assert date(2026, 5, 22) in french_public_holidays(2026, "martinique")  # abolition of slavery
     with pytest.raises(ValueError):
         french_public_holidays(2026, "atlantis")
+
+
+@pytest.mark.parametrize(("region", "day"), [
+    ("guadeloupe", date(2026, 5, 27)), ("martinique", date(2026, 5, 22)), ("guyane", date(2026, 6, 10)),
+    ("la-reunion", date(2026, 12, 20)), ("mayotte", date(2026, 4, 27)),
+])
+def test_each_overseas_academy_has_its_abolition_of_slavery_day_and_the_metropole_does_not(region, day):
+    assert french_public_holidays(2026, region)[day] == "Abolition de l'esclavage"
+    assert day not in french_public_holidays(2026) and day not in french_public_holidays(2026, "alsace-moselle")

@@ -40,7 +40,7 @@ SERVICE_MESSAGES = (
     N_("give the day to cancel"),
     N_("a past day cannot be cancelled"),
     N_("say why the day is cancelled"),
-    N_("choose zone A, B or C, or none"),
+    N_("choose a zone of the list, or none"),
 )
 
 TAKEN = N_("This time is taken.")

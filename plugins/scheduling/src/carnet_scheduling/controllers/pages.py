@@ -161,6 +161,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
         "counts": agenda.summary(rows), "can_manage": principal_of(request).can(perm.MANAGE),
         "can_configure": principal_of(request).can(perm.CONFIGURE),
         "school_periods": school.periods(db, days[0], days[-1], zone) if days else [], "school_zone": zone,
+        "zone_labels": school.ZONE_LABELS,
     }
 
 

@@ -60,7 +60,8 @@ def setup_context(request: Request[Any, Any, Any], db: CarnetSession, practition
         "modalities": MODALITIES, "modality_labels": MODALITY_LABELS, "kinds": EXCEPTION_KINDS,
         "kind_labels": KIND_LABELS, "errors": errors or {}, "v": values or {},
         "professions": setup.professions(db), "profession_labels": setup.PROFESSION_LABELS,
-        "school_zone": school.zone(db), "zones": school.ZONES, "official_years": school.official_years(),
+        "school_zone": school.zone(db),
+        "zones": [(z, school.ZONE_LABELS[z], school.official_years(z)) for z in school.ZONES],
         "school_periods": school.periods(db, today_local(db), today_local(db) + timedelta(days=366)),
     }
 

@@ -1,21 +1,32 @@
-"""School holidays: the official calendar of the clinic's zone (A, B or C), from the maintained
-`vacances-scolaires-france` package (the Ministry of Education's dated data, shipped with the
-package, no network), plus the periods owners enter themselves (Corse, overseas, a local
-closure of schools) in `scheduling_school_holiday`. Series may skip them; the agenda shows them."""
+"""School holidays: the official calendar of the clinic's zone, as dated data shipped with the code
+(no network): zones A, B and C from the maintained `vacances-scolaires-france` package (the
+Ministry of Education's dates); Corse and the overseas academies, which set their own calendars
+(arrêtés rectoraux) and which that package leaves out, from `data/school_holidays.csv` (one row a
+period, with the page each was checked against); plus the periods owners enter themselves (a
+local closure of schools, a year not shipped yet) in `scheduling_school_holiday`. Series may skip
+them; the agenda shows them."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date, timedelta
 from functools import lru_cache
+from importlib import resources
 
 from sqlmodel import select
 
-from carnet_core.plugin_api import CarnetSession, record
+from carnet_core.plugin_api import N_, CarnetSession, record
 from carnet_scheduling.models import CalendarSetting, SchoolHoliday
 from carnet_scheduling.services.calendar import DateRange
 from carnet_scheduling.services.errors import SchedulingError
 
-ZONES = ("A", "B", "C")
+PACKAGE_ZONES = ("A", "B", "C")  # vacances-scolaires-france
+# Zones whose calendar ships in data/school_holidays.csv (codes fit the 8 characters of the
+# setting's column; GP, MQ, RE are the ISO 3166 codes of the departments).
+OWN_ZONES = ("CORSE", "GP", "MQ", "RE")
+ZONES = PACKAGE_ZONES + OWN_ZONES
+ZONE_LABELS = {"A": N_("zone A"), "B": N_("zone B"), "C": N_("zone C"), "CORSE": N_("Corse"),
+               "GP": N_("Guadeloupe"), "MQ": N_("Martinique"), "RE": N_("La Réunion")}
 
 
 @lru_cache(maxsize=1)
@@ -25,10 +36,35 @@ def _dates() -> object:
     return SchoolHolidayDates()  # reads the package's CSV once per process
 
 
-def official_years() -> tuple[int, int]:
-    """The school years the shipped calendar covers (first, last calendar year)."""
+def official_years(zone_name: str | None = None) -> tuple[int, int]:
+    """The calendar years the shipped calendar covers (first, last): zones A, B and C's without a
+    zone, else the zone's own."""
+    if zone_name in OWN_ZONES:
+        periods = _own_periods()[zone_name]
+        return periods[0].first.year, periods[-1].last.year
     data = _dates()
     return data.min_year, data.max_year  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1)
+def _own_periods() -> dict[str, tuple[DateRange, ...]]:
+    """data/school_holidays.csv, read and checked once per process: each zone's periods in order,
+    none reversed or overlapping another of its zone (a typo in the file stops here, loudly)."""
+    found: dict[str, list[DateRange]] = {z: [] for z in OWN_ZONES}
+    text = resources.files("carnet_scheduling").joinpath("data", "school_holidays.csv").read_text(encoding="utf-8")
+    for n, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+        if row["zone"] not in found or not row["name"].strip() or not row["source"].startswith("https://"):
+            raise ValueError(f"data/school_holidays.csv line {n}: a known zone, a name and its source are required")
+        found[row["zone"]].append(DateRange(date.fromisoformat(row["first_day"]), date.fromisoformat(row["last_day"]),
+                                            row["name"]))
+    for zone_name, periods in found.items():
+        periods.sort(key=lambda p: p.first)
+        for before, after in zip(periods, periods[1:], strict=False):
+            if after.first <= before.last:
+                raise ValueError(f"data/school_holidays.csv: {zone_name} periods {before} and {after} overlap")
+        if not periods:
+            raise ValueError(f"data/school_holidays.csv: no period for zone {zone_name}")
+    return {z: tuple(p) for z, p in found.items()}
 
 
 def zone(db: CarnetSession) -> str:
@@ -40,7 +76,7 @@ def set_zone(db: CarnetSession, value: str) -> CalendarSetting:
     """Choose the clinic's zone ("" for none)."""
     value = (value or "").strip().upper()
     if value and value not in ZONES:
-        raise SchedulingError("school_zone", "choose zone A, B or C, or none")
+        raise SchedulingError("school_zone", "choose a zone of the list, or none")
     row = db.exec(select(CalendarSetting)).first() or CalendarSetting()
     row.school_zone = value
     db.add(row)
@@ -53,12 +89,16 @@ def set_zone(db: CarnetSession, value: str) -> CalendarSetting:
 def official_periods(zone_name: str, first: date, last: date) -> list[DateRange]:
     """The zone's official holiday periods meeting [first, last], each as one range with its name
     ("Vacances de Noël"); [] without a zone or outside the shipped years."""
-    if zone_name not in ZONES:
+    if zone_name in OWN_ZONES:
+        zone_periods = _own_periods()[zone_name]
+    elif zone_name in PACKAGE_ZONES:
+        zone_periods = _zone_periods(zone_name)
+    else:
         return []
-    return [p for p in _zone_periods(zone_name) if p.last >= first and p.first <= last]
+    return [p for p in zone_periods if p.last >= first and p.first <= last]
 
 
-@lru_cache(maxsize=len(ZONES))
+@lru_cache(maxsize=len(PACKAGE_ZONES))
 def _zone_periods(zone_name: str) -> tuple[DateRange, ...]:
     """Every official period of the zone over the shipped years, days merged into ranges, once
     per process (the package's data does not change while it runs): the agenda asks for them on
