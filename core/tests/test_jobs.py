@@ -541,6 +541,41 @@ def test_the_relay_claims_plain_rows_not_orm_objects(jobs, carnet_db):
     assert claimed.claimed_by is not None
 
 
+def test_the_relay_and_the_workers_bookkeeping_run_statements_built_once(jobs_worker, example, make_clinic):
+    """Claim, published mark, start and finish marks: the same statement objects from one job to the
+    next, their values as parameters (building each statement and its cache key for every job cost
+    more than running it); the jobs still run once and are marked done."""
+    clinic = make_clinic("alpha", plugins=[])
+    executed: dict[str, list[int]] = {}
+
+    def seen(conn, clauseelement, multiparams, params, execution_options):
+        if isinstance(clauseelement, sa.Update) and clauseelement.table is OutboxMessage.__table__:
+            text = str(clauseelement)
+            kind = ("claim" if "claimed_by=" in text.split("WHERE")[0] and "RETURNING" in text else
+                    "published" if "published_at" in text else "start" if "runs=" in text else
+                    "finish" if "finished_at" in text else "other")
+            executed.setdefault(kind, []).append(id(clauseelement))
+
+    engines = [jobs_worker.db.engine]
+    with jobs_worker.db.bookkeeping():  # (PostgreSQL: the bookkeeping pool's own engine, made now)
+        pass
+    if jobs_worker.db._bookkeeping_engine is not None:
+        engines.append(jobs_worker.db._bookkeeping_engine)
+    for engine in engines:
+        sa.event.listen(engine, "before_execute", seen)
+    try:
+        for _ in range(2):
+            with jobs_worker.db.session(clinic_id=clinic.id) as db:
+                enqueue(db, "example.mark", clinic.id)
+            assert wait_for_jobs(jobs_worker)["done"] >= 1
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_execute", seen)
+    for kind in ("claim", "published", "start", "finish"):
+        assert len(executed.get(kind, [])) >= 2 and len(set(executed[kind])) == 1, (kind, executed)
+    assert len(example.calls_of("mark")) == 2
+
+
 def test_at_a_broker_error_the_published_rows_are_marked_and_the_rest_stay_pending(jobs, carnet_db):
     relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, relay_batch=100))
     relay.run_once()

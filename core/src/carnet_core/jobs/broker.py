@@ -73,6 +73,30 @@ class _NullList(list):  # type: ignore[type-arg]
         pass
 
 
+def _bookkeeping_statements() -> tuple[Any, Any]:
+    """A job's start and finish marks, built once with their values as parameters (building a
+    statement and its cache key for each job cost more than running it)."""
+    t = OutboxMessage.__table__.c
+    message_id = sa.bindparam("job", type_=t.message_id.type)
+    now = sa.bindparam("now", type_=t.last_seen_at.type)
+    start = (
+        sa.update(OutboxMessage.__table__)
+        .where(t.message_id == message_id, t.status.in_((PENDING, PUBLISHED)))
+        .values(last_seen_at=now, runs=t.runs + 1)
+        .returning(t.status)
+    )
+    finish = (
+        sa.update(OutboxMessage.__table__)
+        .where(t.message_id == message_id)
+        .values(status=sa.bindparam("outcome", type_=t.status.type), finished_at=now,
+                last_error=sa.bindparam("error", type_=t.last_error.type))
+    )
+    return start, finish
+
+
+_START, _FINISH = _bookkeeping_statements()
+
+
 class OutboxMiddleware(Middleware):
     """Skips messages whose job is already done, exposes the job context to actors, marks the
     outbox row done or failed, and keeps jobs that exhausted their retries in `core_failed_job`."""
@@ -91,12 +115,7 @@ class OutboxMiddleware(Middleware):
         state read, to tell a finished job (skipped) from a message of no outbox row (run)."""
         t = OutboxMessage.__table__.c
         with self.db.bookkeeping() as s:
-            touched = s.execute(
-                sa.update(OutboxMessage.__table__)
-                .where(t.message_id == message_id, t.status.in_((PENDING, PUBLISHED)))
-                .values(last_seen_at=utcnow(), runs=t.runs + 1)
-                .returning(t.status)
-            ).scalar_one_or_none()
+            touched = s.execute(_START, {"job": message_id, "now": utcnow()}).scalar_one_or_none()
             if touched is not None:
                 return str(touched)
             return s.execute(sa.select(t.status).where(t.message_id == message_id)).scalar_one_or_none()
@@ -135,13 +154,8 @@ class OutboxMiddleware(Middleware):
         # Bookkeeping (see Database.bookkeeping): lost in a database crash, the row goes back to
         # published and is re-driven; the job's effect, committed durably under its idempotency
         # key, is not made twice. A job that failed for good is kept durably (_record_failure).
-        t = OutboxMessage.__table__.c
         with self.db.bookkeeping() as s:
-            s.execute(
-                sa.update(OutboxMessage.__table__)
-                .where(t.message_id == message_id)
-                .values(status=status, finished_at=utcnow(), last_error=error)
-            )
+            s.execute(_FINISH, {"job": message_id, "outcome": status, "now": utcnow(), "error": error})
 
     def after_process_message(
         self,

@@ -101,6 +101,31 @@ def enqueue_with_options(
     return row
 
 
+def _mark_published_statement() -> Any:
+    t = OutboxMessage.__table__.c
+    now = sa.bindparam("now", type_=t.published_at.type)
+    return (
+        sa.update(OutboxMessage.__table__)
+        .where(
+            t.id.in_(sa.bindparam("ids", expanding=True)),
+            t.claimed_by == sa.bindparam("token", type_=t.claimed_by.type),
+            t.status == PENDING,
+        )
+        .values(
+            status=PUBLISHED,
+            published_at=now,
+            last_seen_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            publish_attempts=t.publish_attempts + 1,
+        )
+    )
+
+
+# The published batch's mark (built once: see Relay._claim_statement)
+_MARK_PUBLISHED = _mark_published_statement()
+
+
 def declared_actors(host: Any) -> frozenset[str]:
     """The full names (`<plugin>.<name>`) of the actors the host's plugins declare."""
     return frozenset(
@@ -128,9 +153,10 @@ class Relay:
         self.clock = time.monotonic
         self.broker_checked = False
         self.before_publish: list[Any] = []  # callables run once before the first publish
+        self._claim: Any = None  # the claim statement, built at the first pass
 
     # -- claiming -----------------------------------------------------------------------------
-    def _due_condition(self, now: datetime) -> Any:
+    def _due_condition(self, now: Any) -> Any:
         t = OutboxMessage.__table__.c
         return sa.and_(
             t.status == PENDING,
@@ -138,30 +164,40 @@ class Relay:
             sa.or_(t.claimed_until.is_(None), t.claimed_until < now),
         )
 
+    def _claim_statement(self) -> Any:
+        """The claim, built once per relay with its values as parameters (`now`, `until`, `token`,
+        `limit`): building it and its cache key on every pass cost more than running it."""
+        statement = self._claim
+        if statement is None:
+            t = OutboxMessage.__table__.c
+            now = sa.bindparam("now", type_=t.claimed_until.type)
+            candidates = (
+                sa.select(t.id)
+                .where(self._due_condition(now))
+                .order_by(t.id)
+                .limit(sa.bindparam("limit", type_=sa.Integer))
+            )
+            if self.db.dialect == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            statement = self._claim = (
+                sa.update(OutboxMessage.__table__)
+                .where(t.id.in_(candidates.scalar_subquery()), self._due_condition(now))
+                .values(claimed_by=sa.bindparam("token", type_=t.claimed_by.type),
+                        claimed_until=sa.bindparam("until", type_=t.claimed_until.type))
+                .returning(*OutboxMessage.__table__.c)
+            )
+        return statement
+
     def claim(self, limit: int | None = None) -> list[sa.Row[Any]]:
         """Claim due pending rows for this relay (committed before anything is published): the
         database's rows as they come (attribute access like `OutboxMessage`), not ORM objects,
         whose construction took a third of the relay's time."""
-        t = OutboxMessage.__table__.c
         now = utcnow()
-        token = str(uuid.uuid4())
-        until = now + timedelta(seconds=self.config.relay_lease)
-        candidates = (
-            sa.select(t.id)
-            .where(self._due_condition(now))
-            .order_by(t.id)
-            .limit(limit or self.config.relay_batch)
-        )
-        if self.db.dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+        values = {"now": now, "until": now + timedelta(seconds=self.config.relay_lease),
+                  "token": str(uuid.uuid4()), "limit": limit or self.config.relay_batch}
         # one statement claims and returns what it claimed (committed before anything is published)
         with self.db.bookkeeping() as s:
-            claimed = s.execute(
-                sa.update(OutboxMessage.__table__)
-                .where(t.id.in_(candidates.scalar_subquery()), self._due_condition(now))
-                .values(claimed_by=token, claimed_until=until)
-                .returning(*OutboxMessage.__table__.c)
-            ).all()
+            claimed = s.execute(self._claim_statement(), values).all()
         # RETURNING gives rows in no set order: published in id order
         return sorted(claimed, key=lambda row: row.id)
 
@@ -231,25 +267,8 @@ class Relay:
     def _mark_published(self, rows: list[Any]) -> None:
         if not rows:
             return
-        t = OutboxMessage.__table__.c
-        now = utcnow()
         with self.db.bookkeeping() as s:
-            s.execute(
-                sa.update(OutboxMessage.__table__)
-                .where(
-                    t.id.in_([row.id for row in rows]),
-                    t.claimed_by == rows[0].claimed_by,
-                    t.status == PENDING,
-                )
-                .values(
-                    status=PUBLISHED,
-                    published_at=now,
-                    last_seen_at=now,
-                    claimed_by=None,
-                    claimed_until=None,
-                    publish_attempts=t.publish_attempts + 1,
-                )
-            )
+            s.execute(_MARK_PUBLISHED, {"ids": [row.id for row in rows], "token": rows[0].claimed_by, "now": utcnow()})
 
     def backoff(self) -> float:
         """Seconds to wait after consecutive broker failures: 1, 2, 4 … up to 60."""
