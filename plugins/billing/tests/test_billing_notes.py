@@ -166,9 +166,10 @@ def test_issuing_numbers_notes_per_practitioner_and_year_and_freezes_them(world,
             notes.delete_draft(db, owner, first.id)
 
 
-def test_issuing_reads_the_note_and_its_lines_in_one_query(world, scoped, carnet_db):
-    """A note issued in a fresh session (as a request issues it) is read with its lines by one
-    query; the lines, in order, are the ones its chain hash covers."""
+def test_issuing_reads_the_note_its_lines_and_its_profile_in_one_query(world, scoped, carnet_db):
+    """A note issued in a fresh session (as a request issues it) is read with its lines and its
+    practitioner's billing profile by one query; the lines, in order, are the ones its chain hash
+    covers, the profile's mentions the ones it prints."""
     owner = principal(world, world.owner, "owner", "practitioner")
     with scoped() as db:
         note = _draft(db, world)
@@ -193,6 +194,8 @@ def test_issuing_reads_the_note_and_its_lines_in_one_query(world, scoped, carnet
     notes_read = [s for s in read if " FROM billing_note " in f"{s} " and not s.startswith("SELECT billing_note.chain_hash ")]
     assert len(notes_read) == 1 and "billing_note_line" in notes_read[0]
     assert not [s for s in read if " FROM billing_note_line " in f"{s} " and "billing_note " not in s]
+    assert "billing_profile" in notes_read[0] and not [s for s in read if " FROM billing_profile " in f"{s} "]
+    assert '"siret": "12345678900011"' in issued.issuer
     assert [line.position for line in lines] == [1, 2]
 
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_billing import permissions as perm
-from carnet_billing.models import CREDIT, DRAFT, ISSUED, NGAP, NOTE, Act, Note, NoteLine
+from carnet_billing.models import CREDIT, DRAFT, ISSUED, NGAP, NOTE, Act, BillingProfile, Note, NoteLine
 from carnet_billing.money import line_cents, to_cents
 from carnet_billing.services import chain, documents, numbering, profiles, tariffs
 from carnet_billing.services.errors import BillingInvalid, NotFound, refuse
@@ -351,7 +351,11 @@ def _freeze(db: CarnetSession, principal: Any, note: Note, issuer: str, lines: l
 
 
 def _issuer_or_refuse(db: CarnetSession, practitioner_id: int) -> str:
-    profile = profiles.get(db, practitioner_id)
+    return _issuer_of(profiles.get(db, practitioner_id))
+
+
+def _issuer_of(profile: BillingProfile | None) -> str:
+    """The printed mentions of the practitioner's profile, or the refusal naming those it lacks."""
     missing = profiles.missing_mentions(profile)
     if missing:
         raise BillingInvalid({"profile": FieldError(
@@ -366,20 +370,25 @@ def notify(hooks: Any, name: str, **kwargs: Any) -> None:
         getattr(hooks, name)(**kwargs)
 
 
-def _with_lines(db: CarnetSession, note_id: int) -> tuple[Note | None, list[NoteLine]]:
-    """The note (None: no such note in the clinic) and its lines in order, in one query."""
-    rows = db.exec(select(Note, NoteLine).outerjoin(NoteLine, NoteLine.note_id == Note.id)  # type: ignore[arg-type]
+def _with_lines(db: CarnetSession, note_id: int) -> tuple[Note | None, list[NoteLine], BillingProfile | None]:
+    """The note (None: no such note in the clinic), its lines in order and its practitioner's
+    billing profile (one a practitioner and clinic), in one query."""
+    rows = db.exec(select(Note, NoteLine, BillingProfile)
+                   .outerjoin(NoteLine, NoteLine.note_id == Note.id)  # type: ignore[arg-type]
+                   .outerjoin(BillingProfile, BillingProfile.practitioner_id == Note.practitioner_id)  # type: ignore[arg-type]
                    .where(Note.id == note_id).order_by(NoteLine.position, NoteLine.id)).all()
-    return (rows[0][0] if rows else None), [line for _, line in rows if line is not None]
+    if not rows:
+        return None, [], None
+    return rows[0][0], [line for _, line, _ in rows if line is not None], rows[0][2]
 
 
 def issue(db: CarnetSession, principal: Any, note_id: int, *, hooks: Any = None) -> Note:
-    # the note read with its lines, held here: `_draft` finds it in the session, without a query
-    held, lines = _with_lines(db, note_id)
+    # the note read with its lines and profile, held here: `_draft` finds it in the session
+    held, lines, profile = _with_lines(db, note_id)
     note = _draft(db, principal, note_id)
     if not _may_issue(principal, note):
         raise refuse("note", "forbidden", N_("Only the practitioner of the note (or an owner) may issue it."))
-    issuer = _issuer_or_refuse(db, note.practitioner_id)
+    issuer = _issuer_of(profile)
     if not lines or note.total_cents <= 0:
         raise refuse("note", "empty", N_("An empty note cannot be issued: add at least one act."))
     _freeze(db, principal, note, issuer, lines)
