@@ -17,6 +17,16 @@
    against 79 ms alone (0.84); before this session's changes 0.76, 0.77, CPU 104 ms (0.67).
    PostgreSQL 0.61 of the means, 0.65 of the notes' own, CPU 106 ms a note against 70 ms alone
    (0.66): goal not met (before: 0.61, 0.62, CPU 107 ms, 0.68; unchanged within the noise).
+   Later the same day (load 8-18 on 2 cores, old tree 22f35b5 and new one alternated, 3 runs each):
+   PostgreSQL CPU ratio 0.54-0.59 before, 0.75-0.77 after (pipeline beyond rendering 30-47 ms to
+   16-21 ms), wall 0.49-0.55 to 0.62-0.71 of the means; SQLite CPU 0.80 before, 0.71-0.72 after
+   and wall 0.78-0.80 to 0.69-0.74 of the means but 0.64-0.71 to 0.69-0.74 median (the thread CPU
+   of the pipeline's parts shows no SQLite regression: 21.3-21.5 ms before, 18.5-22.6 after; a full
+   collection of ~100-160 ms lands on either side: a few per run). Still short of 0.8 on
+   PostgreSQL. Thread CPU a note there after: rendering 43-51 ms; issuing 8.5-10.5 ms (11
+   statements and a durable commit, ~0.5-0.7 ms of SQLAlchemy and driver each), the relay 1.2-1.5,
+   the actor beyond rendering 7.7-9.4 (9 statements, commit, start and finish marks, template,
+   seal), other threads 0.4-0.6: 0.8 needs the pipeline at a quarter of rendering (~11-12 ms).
 2. FEC export through the `billing.build_export` actor (streamed from the database to the file,
    progress recorded) of 100,000 entries against Python's `csv` writer writing the same rows
    (fetched first) to a file. Ratio = csv writer / export, in entries per second.
