@@ -16,7 +16,7 @@ from carnet_core.settings import Settings
 DEMO_SLUG = "cabinet-des-tilleuls"
 DEMO_NAME = "Cabinet des Tilleuls"
 # (street, postcode, city): shown at the top of every patient page
-DEMO_ADDRESS = ("14 rue des Tilleuls", "69003", "Lyon")
+DEMO_ADDRESS = ("12 rue des Tilleuls", "69003", "Lyon")  # as the demo place and billing profiles
 # A demo on one's own machine: the password is printed on every `make run`, so it is fixed.
 DEMO_PASSWORD = "tilleuls-demo-orthophonie-2026"  # noqa: S105 (demo only, printed to the user)
 # Fixed demo TOTP secrets (base32) so the authenticator app set up once keeps working.

@@ -73,8 +73,11 @@ def test_a_patient_books_confirms_cancels_and_the_slot_goes_to_the_waiting_list(
     wait_for_jobs(jobs_worker)
     manage = _link(carnet_settings, live_server, r"http://\S+/scheduling/a/\S+", "confirmé")
     page.goto(manage)
+    # moving leads; cancelling is opened first, then confirmed with a reason
+    assert page.locator("button.primary").inner_text() == "Déplacer le rendez-vous"
+    page.locator("summary", has_text="Annuler le rendez-vous").click()
     page.get_by_label("Motif (obligatoire)").fill("Empêchement")
-    page.get_by_role("button", name="Annuler le rendez-vous").click()
+    page.get_by_role("button", name="Oui, annuler le rendez-vous").click()
     page.get_by_role("heading", name="Votre rendez-vous est annulé").wait_for()
 
     # the freed time is offered to the waiting list, and the offer can be taken

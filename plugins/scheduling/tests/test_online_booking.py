@@ -162,6 +162,28 @@ def test_cancelling_through_the_emailed_link_needs_a_reason_and_frees_the_slot(
     assert_no_health_data(carnet_settings)
 
 
+def test_the_manage_page_leads_with_moving_and_asks_before_cancelling(
+        client, online, carnet_settings, jobs_worker):
+    # issue 13: cancel was the page's primary button and the first free time was pre-selected
+    manage = _confirmed_booking(client, online, carnet_settings, jobs_worker)
+    html = client.get(manage).text
+    primary = re.findall(r'<button type="submit" class="button primary"[^>]*>([^<]+)</button>', html)
+    assert primary == ["Déplacer le rendez-vous"]
+    # no time is chosen for the patient: the list opens on an empty choice, and a free time is not selected
+    select = re.search(r'<select id="f-start" name="start" required[^>]*>(.*?)</select>', html, re.S).group(1)
+    options = re.findall(r"<option([^>]*)>", select)
+    assert options[0] == ' value="" selected' and len(options) > 1
+    assert all("selected" not in o for o in options[1:])
+    # cancelling sits behind a secondary control, and its own button says it confirms
+    cancel = re.search(r'<details class="confirm">\s*<summary class="button secondary">Annuler le rendez-vous</summary>'
+                       r'(.*?)</details>', html, re.S)
+    assert cancel and f'action="{manage}/cancel"' in cancel.group(1)
+    assert "Oui, annuler le rendez-vous" in cancel.group(1) and 'class="button danger"' in cancel.group(1)
+    # a move posted without a time is refused next to the list, nothing moved
+    refused = client.post(f"{manage}/move", data={"_csrf_token": csrf_token(client, manage), "start": ""})
+    assert refused.status_code == 400 and 'id="err-start"' in refused.text
+
+
 def test_cancelling_after_the_cut_off_is_refused(client, online, carnet_db, carnet_settings, jobs_worker):
     manage = _confirmed_booking(client, online, carnet_settings, jobs_worker)
     with carnet_db.session(clinic_id=online.clinic.id) as db:
