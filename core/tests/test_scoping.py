@@ -92,6 +92,65 @@ def test_joins_and_subqueries_on_clinic_rows_are_scoped_too(carnet_db, make_clin
     assert via_alias == ["x"]
 
 
+def _scoped_statements(db: CarnetSession) -> list:
+    """The statements `db` runs, as scoping left them (a listener registered after it's)."""
+    seen: list = []
+
+    def spy(state) -> None:
+        if state.session is db:
+            seen.append(state.statement)
+
+    sa.event.listen(CarnetSession, "do_orm_execute", spy)
+    db.info["_spy"] = spy
+    return seen
+
+
+def _loader_criteria(statement) -> list:
+    return [o for o in getattr(statement, "_with_options", ()) if isinstance(o, sa.orm.util.LoaderCriteriaOption)]
+
+
+def test_a_statement_on_one_table_gets_a_plain_where_not_loader_criteria(carnet_db, make_clinic):
+    # select(Model) lists its table twice to find_tables: it must still take the plain WHERE
+    a = make_clinic("alpha", plugins=["x"])
+    make_clinic("beta", plugins=["y"])
+    with carnet_db.session(clinic_id=a.id) as db:
+        seen = _scoped_statements(db)
+        try:
+            rows = db.exec(select(ClinicPlugin).where(ClinicPlugin.enabled == True)  # noqa: E712
+                           .order_by(ClinicPlugin.plugin)).all()
+            names = db.exec(select(ClinicPlugin.plugin)).all()
+            db.exec(sa.update(ClinicPlugin).values(enabled=True))
+        finally:
+            sa.event.remove(CarnetSession, "do_orm_execute", db.info["_spy"])
+    assert [r.plugin for r in rows] == ["x"] and names == ["x"]
+    assert len(seen) >= 3  # (the UPDATE may read the rows it matches first: scoped alike)
+    for statement in seen:
+        assert _loader_criteria(statement) == []
+        assert "clinic_id = :clinic_id_1" in str(statement.whereclause)
+
+
+def test_a_table_met_again_in_a_subquery_or_alias_is_scoped_there_too(carnet_db, make_clinic):
+    # the same table twice (outer query and subquery, or an alias of it) is not "one table": the
+    # plain WHERE would scope the outer query only, so every occurrence gets the loader criteria
+    a = make_clinic("alpha", plugins=["x"])
+    make_clinic("beta", plugins=["y"])
+    inner = sa.orm.aliased(ClinicPlugin)
+    with carnet_db.session(clinic_id=a.id) as db:
+        seen = _scoped_statements(db)
+        try:
+            # without scoping, "y" is not among clinic A's plugins but is in the subquery
+            not_in = db.exec(select(ClinicPlugin.plugin).where(
+                ClinicPlugin.plugin.not_in(select(inner.plugin).where(inner.plugin != ClinicPlugin.plugin)))).all()
+            in_sub = db.exec(select(ClinicPlugin.plugin).where(
+                ClinicPlugin.plugin.in_(select(ClinicPlugin.plugin).where(ClinicPlugin.plugin == "y")))).all()
+            exists = db.exec(select(sa.func.count()).select_from(ClinicPlugin).where(
+                sa.exists(select(inner.id).where(inner.plugin == "y")))).all()
+        finally:
+            sa.event.remove(CarnetSession, "do_orm_execute", db.info["_spy"])
+    assert not_in == ["x"] and in_sub == [] and exists == [0]
+    assert all(_loader_criteria(statement) for statement in seen)
+
+
 def test_an_unbound_session_may_not_join_clinic_rows_either(carnet_db):
     from carnet_core.clinics.models import Clinic
 

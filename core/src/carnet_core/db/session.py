@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, orm
 from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql import visitors
 from sqlmodel import Session
 from sqlmodel.main import default_registry
 
@@ -52,28 +53,36 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
     clinic_id = session.info.get("clinic_id")
     if clinic_id is None and session.info.get("unscoped"):
         return
-    # Only the clinic-owned tables this statement touches (selected, joined, in subqueries or
-    # targeted by an UPDATE/DELETE) get the criterion: one per touched table, not one per model.
-    tables = _tables_in(state.statement)
-    involved = _owned_of(tables)
-    if not involved:
-        return
-    if clinic_id is None:
-        raise ScopeError(
-            "query on a clinic-owned table from a session bound to no clinic; "
-            "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
-        )
-    if len(tables) == 1 and isinstance(tables[0], sa.Table) and isinstance(state.statement, _FILTERABLE):
+    statement = state.statement
+    only = _single_table(statement)
+    if only is not None:
         # The statement reads or writes that one table once (no join, alias or subquery): a plain
         # WHERE is the same criterion, without the cost of loader criteria (~0.1 ms a query).
-        state.statement = state.statement.where(tables[0].c.clinic_id == clinic_id)
+        if only.name not in _owned_tables():
+            return
+        _refuse_unbound(clinic_id)
+        state.statement = statement.where(only.c.clinic_id == clinic_id)
         return
-    state.statement = state.statement.options(
+    # Only the clinic-owned tables this statement touches (selected, joined, in subqueries or
+    # targeted by an UPDATE/DELETE) get the criterion: one per touched table, not one per model.
+    involved = _owned_of(_tables_in(statement))
+    if not involved:
+        return
+    _refuse_unbound(clinic_id)
+    state.statement = statement.options(
         *(
             orm.with_loader_criteria(cls, lambda c: c.clinic_id == clinic_id, include_aliases=True)
             for cls in involved
         )
     )
+
+
+def _refuse_unbound(clinic_id: int | None) -> None:
+    if clinic_id is None:
+        raise ScopeError(
+            "query on a clinic-owned table from a session bound to no clinic; "
+            "use db.session(clinic_id=...) or db.session(unscoped=True) for system work"
+        )
 
 
 # Registered by plain calls, not decorators: mutmut (`make mutation`) skips decorated functions.
@@ -97,6 +106,33 @@ def _owned_tables() -> dict[str, type]:
 
 
 _FILTERABLE = (sa.Select, sa.Update, sa.Delete)
+
+
+def _single_table(statement: Any) -> sa.Table | None:
+    """The one table of a SELECT, UPDATE or DELETE that reads or writes nothing else: no join,
+    alias, subquery, CTE or other FROM, no loader option, a single table however often its columns
+    appear (`find_tables` lists an entity's table twice in `select(Model)`); None otherwise. One
+    walk of the statement, as `find_tables` makes (the same elements)."""
+    if not isinstance(statement, _FILTERABLE) or statement._with_options:
+        return None
+    found: sa.Table | None = None
+    for element in visitors.iterate(statement):
+        if element is statement:
+            continue
+        if isinstance(element, sa.Table):
+            if found is None:
+                found = element
+            elif element.name != found.name or element.schema != found.schema:
+                return None
+        elif isinstance(element, _NESTED) and not isinstance(element, sa.sql.functions.FunctionElement):
+            return None  # a subquery, join, alias, CTE, VALUES, text as a FROM...
+    return found
+
+
+# Anything that nests a statement or brings another FROM (a function used as a column is a FromClause
+# too, and its arguments are walked like the rest).
+_NESTED = (sa.sql.selectable.FromClause, sa.sql.selectable.SelectBase, sa.sql.selectable.ScalarSelect,
+           sa.sql.selectable.Exists, sa.sql.dml.UpdateBase)
 
 
 def _tables_in(statement: Any) -> list[Any]:
