@@ -334,3 +334,20 @@ def test_the_dialogs_search_finds_by_first_letters_and_shows_birth_dates(world, 
     assert found.status_code == 200
     assert found.text.count("MARTIN Léa") == 2 and "23/04/2014" in found.text and "02/09/2016" in found.text
     assert "LEFÈVRE" not in found.text
+
+
+def test_the_agendas_practitioner_rows_are_the_clinics_practitioners(carnet_db, make_team, world, scoped, people):
+    # the agenda reads ids and names only (practitioner_names), the same practitioners, in the same
+    # order, as practitioners(): none of another clinic, no secretary
+    from conftest import make_world
+
+    from carnet_scheduling.services.context import practitioner_names, practitioners
+
+    other = make_world(carnet_db, make_team, slug="cabinet-autre")
+    with scoped() as db:
+        rows = practitioner_names(db)
+        users = practitioners(db)
+    assert [(r.id, r.display_name, r.email) for r in rows] == [(u.id, u.display_name, u.email) for u in users]
+    ids = {r.id for r in rows}
+    assert {people["practitioner"].id, people["owner"].id, world.practitioner.id} <= ids
+    assert people["secretary"].id not in ids and other.practitioner.id not in ids

@@ -40,7 +40,7 @@ from carnet_scheduling.services import series as series_svc
 from carnet_scheduling.services.booking_rules import Overrides
 from carnet_scheduling.services.calendar import local_date, local_day_bounds, to_local
 from carnet_scheduling.services.contacts import patient_contact
-from carnet_scheduling.services.context import clinic_tz, practitioners
+from carnet_scheduling.services.context import clinic_tz, practitioner_names, practitioners
 from carnet_scheduling.services.errors import NotFound, SchedulingError, SlotTaken
 from carnet_scheduling.services.recurrence import WeeklySlot
 
@@ -101,7 +101,7 @@ def parse_agenda(request: Request[Any, Any, Any], db: CarnetSession) -> tuple[Ag
         view = "day"  # the clinic by room is one day, a column per room
     if not by_room and room_id is None and practitioner_id is None:
         principal = principal_of(request)
-        staff = practitioners(db)
+        staff = practitioner_names(db)
         mine = next((p for p in staff if p.id == principal.user_id), None)
         practitioner_id = (mine or (staff[0] if staff else None)).id if (mine or staff) else None
     return AgendaQuery(view, anchor, practitioner_id, room_id, by_room), errors
@@ -117,7 +117,7 @@ def agenda_context(request: Request[Any, Any, Any], db: CarnetSession, aq: Agend
     today = today_local(db)
     days = agenda.week_days(aq.anchor) if aq.view == "week" else [aq.anchor]
     start, end = agenda.window(days, tz)
-    staff = practitioners(db)
+    staff = practitioner_names(db)  # ids and names are all the agenda shows of them
     rooms = setup.list_rooms(db)
     if aq.by_room and aq.room_id is None:
         rows = agenda.load_appointments(db, start, end)

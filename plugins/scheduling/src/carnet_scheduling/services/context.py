@@ -29,15 +29,25 @@ def is_practitioner(db: CarnetSession, user_id: int) -> bool:
     return row is not None and bool(row.role_set & {"practitioner", "owner"})
 
 
-def practitioners(db: CarnetSession) -> list[User]:
-    """Active practitioners of the session's clinic, by name (roles are a comma-separated list)."""
-    roles = sa.literal(",") + Membership.roles + sa.literal(",")
-    return list(db.exec(
-        select(User).join(Membership, Membership.user_id == User.id)
+def _practitioners_query(*columns: Any) -> Any:
+    roles = sa.literal(",") + Membership.roles + sa.literal(",")  # roles are a comma-separated list
+    return (
+        sa.select(*columns).join(Membership, Membership.user_id == User.id)
         .where(Membership.active == True, User.disabled == False,  # noqa: E712
                roles.contains(",practitioner,"))
         .order_by(User.display_name)
-    ).all())
+    )
+
+
+def practitioners(db: CarnetSession) -> list[User]:
+    """Active practitioners of the session's clinic, by name."""
+    return list(db.exec(_practitioners_query(User)).scalars().all())
+
+
+def practitioner_names(db: CarnetSession) -> list[Any]:
+    """`practitioners`' rows with only `id`, `display_name` and `email` (a page's choice of
+    practitioner, an agenda's labels): the same rows, without building a User per row."""
+    return list(db.exec(_practitioners_query(User.id, User.display_name, User.email)).all())
 
 
 def patient_exists(db: CarnetSession, patient_id: int) -> bool:

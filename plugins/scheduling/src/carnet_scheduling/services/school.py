@@ -68,8 +68,8 @@ def _own_periods() -> dict[str, tuple[DateRange, ...]]:
 
 
 def zone(db: CarnetSession) -> str:
-    row = db.exec(select(CalendarSetting)).first()
-    return row.school_zone if row is not None else ""
+    found = db.exec(select(CalendarSetting.school_zone)).first()  # the column, not the row's object
+    return found or ""
 
 
 def set_zone(db: CarnetSession, value: str) -> CalendarSetting:
@@ -120,8 +120,8 @@ def _zone_periods(zone_name: str) -> tuple[DateRange, ...]:
 def periods(db: CarnetSession, first: date, last: date, zone_name: str | None = None) -> list[DateRange]:
     """The clinic's school holidays meeting [first, last]: its zone's official ones and the ones
     entered by hand. `zone_name`: the clinic's zone when the caller has read it already."""
-    own = [DateRange(h.first_day, h.last_day, h.label) for h in db.exec(select(SchoolHoliday).where(
-        SchoolHoliday.last_day >= first, SchoolHoliday.first_day <= last))]
+    own = [DateRange(*h) for h in db.exec(select(SchoolHoliday.first_day, SchoolHoliday.last_day, SchoolHoliday.label)
+                                          .where(SchoolHoliday.last_day >= first, SchoolHoliday.first_day <= last))]
     zone_name = zone(db) if zone_name is None else zone_name
     return sorted(official_periods(zone_name, first, last) + own, key=lambda p: (p.first, p.last))
 
