@@ -69,12 +69,27 @@ def _scope_queries(state: orm.ORMExecuteState) -> None:
     if not involved:
         return
     _refuse_unbound(clinic_id)
-    state.statement = statement.options(
-        *(
-            orm.with_loader_criteria(cls, lambda c: c.clinic_id == clinic_id, include_aliases=True)
-            for cls in involved
-        )
-    )
+    state.statement = statement.options(*(_criteria(cls, clinic_id) for cls in involved))
+
+
+_CRITERIA: dict[tuple[type, int], Any] = {}
+_CRITERIA_MAX = 4096
+
+
+def _criteria(cls: type, clinic_id: int) -> Any:
+    """The loader criteria that bind `cls` to the clinic, built once per model and clinic (an
+    option is immutable; building it analyses the lambda's closure each time)."""
+    key = (cls, clinic_id)
+    option = _CRITERIA.get(key)
+    if option is None:
+        if len(_CRITERIA) >= _CRITERIA_MAX:
+            _CRITERIA.clear()
+        option = _CRITERIA[key] = orm.with_loader_criteria(cls, _clinic_criterion(clinic_id), include_aliases=True)
+    return option
+
+
+def _clinic_criterion(clinic_id: int) -> Any:
+    return lambda c: c.clinic_id == clinic_id
 
 
 def _refuse_unbound(clinic_id: int | None) -> None:
@@ -95,6 +110,7 @@ _owned_cache: dict[str, type] | None = None
 def _forget_owned_tables(mapper: Any, class_: Any) -> None:
     global _owned_cache
     _owned_cache = None  # a model was mapped (a plugin's, a test's): recompute on next use
+    _CRITERIA.clear()
 
 
 def _owned_tables() -> dict[str, type]:
