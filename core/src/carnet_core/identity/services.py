@@ -645,6 +645,37 @@ def load_session(
     if found is None or found[0].stage != stage:
         return None
     row, user = found
+    return (row, user) if _live(db, row, user, idle=idle, absolute=absolute, stage=stage, now=now) else None
+
+
+def load_session_and_membership(
+    db: CarnetSession, raw: str | None, *, idle: timedelta, absolute: timedelta, now: datetime | None = None,
+) -> tuple[LoginSession, User, tuple[Membership, Clinic] | None] | None:
+    """`load_session` of a full session, with what `membership_and_clinic` would read for its user and
+    clinic (None when the user is no active member of it, or the session has no clinic), in the
+    same query: every staff request resolves its session so."""
+    if not raw or len(raw) > 100:
+        return None
+    found = db.exec(
+        select(LoginSession, User, Membership, Clinic).outerjoin(User, User.id == LoginSession.user_id)
+        .outerjoin(Membership, sa.and_(Membership.user_id == LoginSession.user_id,
+                                       Membership.clinic_id == LoginSession.clinic_id,
+                                       Membership.active == True))  # noqa: E712
+        .outerjoin(Clinic, Clinic.id == Membership.clinic_id)
+        .where(LoginSession.token_hash == token_hash(raw))
+    ).first()
+    if found is None or found[0].stage != "full":
+        return None
+    row, user, member, clinic = found
+    if not _live(db, row, user, idle=idle, absolute=absolute, stage="full", now=now):
+        return None
+    return row, user, (member, clinic) if member is not None and clinic is not None else None
+
+
+def _live(db: CarnetSession, row: LoginSession, user: User | None, *, idle: timedelta, absolute: timedelta,
+          stage: str, now: datetime | None) -> bool:
+    """Whether a session row read for a cookie is live; an expired one, or one of a disabled or
+    deleted user, is deleted (an expiry recorded); a live one seen again is touched."""
     now = now or utcnow()
     if stage == "full":
         expired = now - row.last_seen_at > idle or now - row.created_at > absolute
@@ -659,12 +690,12 @@ def load_session(
                 db, user.id, action="session_expired", resource_type="session",
                 resource_id=row.id, actor="system:sessions", details={"reason": reason},
             )
-        return None
+        return False
     if now - row.last_seen_at > TOUCH_EVERY:
         row.last_seen_at = now
         db.add(row)
         db.flush()
-    return row, user
+    return True
 
 
 def revoke_session(db: CarnetSession, row_id: int) -> None:

@@ -75,11 +75,11 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
         return None
     idle, absolute = lifetimes(state.settings)
     with state.db.session(unscoped=True) as db:
-        found = services.load_session(db, raw, idle=idle, absolute=absolute)
-        if found is None:
+        # the session, its user, and the user's membership of the session's clinic: one query
+        loaded = services.load_session_and_membership(db, raw, idle=idle, absolute=absolute)
+        if loaded is None:
             return None
-        row, user = found
-        found = services.membership_and_clinic(db, user.id, row.clinic_id) if row.clinic_id else None
+        row, user, found = loaded
         if found is None:
             # Removed from the session's clinic: fall back to another clinic of the user, if any.
             row.clinic_id = services.default_clinic(db, user.id)
