@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import select
 
-from carnet_core.clinics.models import Clinic
+from carnet_core.clinics.models import Clinic, ClinicPlugin
 from carnet_core.db.base import utcnow
 from carnet_core.db.session import CarnetSession
 from carnet_core.identity import passwords, totp
@@ -648,16 +648,36 @@ def load_session(
     return (row, user) if _live(db, row, user, idle=idle, absolute=absolute, stage=stage, now=now) else None
 
 
+@dataclass(frozen=True)
+class SessionMember:
+    """What a staff request needs of its session: `load_session_and_membership`."""
+
+    row: LoginSession
+    user: User
+    membership: tuple[Membership, Clinic] | None  # as membership_and_clinic reads it
+    enabled_plugins: frozenset[str]  # the plugins that clinic enabled (clinics.services.enabled_plugins)
+
+
+# The clinic's enabled plugins as one text (names one per line: no plugin name holds a line break).
+_ENABLED_PLUGINS = (
+    sa.select(sa.func.aggregate_strings(ClinicPlugin.plugin, "\n"))
+    .where(ClinicPlugin.clinic_id == Membership.clinic_id, ClinicPlugin.enabled == True)  # noqa: E712
+    .scalar_subquery()
+)
+
+
 def load_session_and_membership(
     db: CarnetSession, raw: str | None, *, idle: timedelta, absolute: timedelta, now: datetime | None = None,
-) -> tuple[LoginSession, User, tuple[Membership, Clinic] | None] | None:
+) -> SessionMember | None:
     """`load_session` of a full session, with what `membership_and_clinic` would read for its user and
-    clinic (None when the user is no active member of it, or the session has no clinic), in the
-    same query: every staff request resolves its session so."""
+    clinic (None when the user is no active member of it, or the session has no clinic) and the
+    names of the plugins that clinic enabled, in the same query: every staff request resolves its
+    session so."""
     if not raw or len(raw) > 100:
         return None
     found = db.exec(
-        select(LoginSession, User, Membership, Clinic).outerjoin(User, User.id == LoginSession.user_id)
+        select(LoginSession, User, Membership, Clinic, _ENABLED_PLUGINS)
+        .outerjoin(User, User.id == LoginSession.user_id)
         .outerjoin(Membership, sa.and_(Membership.user_id == LoginSession.user_id,
                                        Membership.clinic_id == LoginSession.clinic_id,
                                        Membership.active == True))  # noqa: E712
@@ -666,10 +686,12 @@ def load_session_and_membership(
     ).first()
     if found is None or found[0].stage != "full":
         return None
-    row, user, member, clinic = found
+    row, user, member, clinic, plugins = found
     if not _live(db, row, user, idle=idle, absolute=absolute, stage="full", now=now):
         return None
-    return row, user, (member, clinic) if member is not None and clinic is not None else None
+    if member is None or clinic is None:
+        return SessionMember(row, user, None, frozenset())
+    return SessionMember(row, user, (member, clinic), frozenset(plugins.split("\n")) if plugins else frozenset())
 
 
 def _live(db: CarnetSession, row: LoginSession, user: User | None, *, idle: timedelta, absolute: timedelta,

@@ -79,7 +79,7 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
         loaded = services.load_session_and_membership(db, raw, idle=idle, absolute=absolute)
         if loaded is None:
             return None
-        row, user, found = loaded
+        row, user, found, enabled = loaded.row, loaded.user, loaded.membership, loaded.enabled_plugins
         if found is None:
             # Removed from the session's clinic: fall back to another clinic of the user, if any.
             row.clinic_id = services.default_clinic(db, user.id)
@@ -87,8 +87,14 @@ def session_authenticator(connection: ASGIConnection[Any, Any, Any, Any], state:
             found = services.membership_and_clinic(db, user.id, row.clinic_id) if row.clinic_id else None
         member, clinic = found if found is not None else (None, None)
         roles = member.role_set if member else frozenset()
-        # The clinic's enabled plugins in this same transaction (not one more per request).
-        enabled = frozenset(enabled_plugins(db, clinic.id, state.host.names)) if clinic else frozenset()
+        # The clinic's enabled plugins, read with the session (or, having fallen back to another
+        # clinic, in this same transaction), of those this process loaded.
+        if clinic is None:
+            enabled = frozenset()
+        elif loaded.membership is None:
+            enabled = frozenset(enabled_plugins(db, clinic.id, state.host.names))
+        else:
+            enabled = enabled & frozenset(state.host.names)
         return Principal(
             kind="user",
             user_id=user.id,
