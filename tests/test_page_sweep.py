@@ -4,7 +4,10 @@ looked at in Debian's Chromium (issue 13, acceptance 2).
 The pages come from the app's route table (every GET route outside /api, /static and the schema),
 so a page that core or any installed plugin adds tomorrow is swept without touching this file. The
 demo clinic's real ids fill the path parameters (as in test_form_routes); a token that names
-nothing gives the link's refusal page, which is a patient page too. Each role opens every page; a
+nothing gives the link's refusal page, which is a patient page too, and the patient also opens the
+token pages with valid links of the demo data (tests/patient_links.py: manage and confirm an
+appointment, a waiting-list offer, a consent form to sign, a conversation's thread), past their
+refusal page. Each role opens every page; a
 page it may not open (403, or a redirect to the login) is left out of its sweep, and the patient
 sweeps the public pages (no login). Each page opened must be:
 
@@ -227,8 +230,18 @@ def test_every_page_of_each_role_is_french_labelled_and_fits_phone_and_desktop(
     if role != "patient":
         _log_in(page, live_server, demo[role])
     paths = _paths(app, carnet_db, public_only=role == "patient")
+    valid_links: list[str] = []
     if role == "patient":
-        paths = [p for p in paths if p.startswith(f"/p/{DEMO_SLUG}/")]
+        from patient_links import demo_patient_pages
+
+        valid_links = list(demo_patient_pages(carnet_db).values())
+        # the valid links first: the refused tokens after them get the address throttled
+        paths = valid_links + [p for p in paths if p.startswith(f"/p/{DEMO_SLUG}/")]
+    # each valid link opens its own page, not the link's refusal (before the refused tokens of the sweep
+    # have the address throttled)
+    for path in valid_links:  # each valid link's own page, not the link's refusal
+        answer = page.goto(live_server + path)
+        assert answer.status == 200 and not page.locator("section.link-refused").count(), path
     inside = f"/p/{DEMO_SLUG}/" if role == "patient" else "/"
     failures, looked = sweep(page, live_server, paths, _catalog_phrases(plugin_host), _route_patterns(app), inside)
     print(f"{role}: {looked} page views")
