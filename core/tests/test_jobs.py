@@ -461,6 +461,38 @@ def test_a_job_costs_four_bookkeeping_statements_and_only_its_data_waits_for_the
             assert s.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
 
 
+def test_a_jobs_session_made_not_durable_commits_without_waiting_for_the_disk_and_only_that_one(
+    jobs_worker, make_clinic
+):
+    from carnet_core import audit
+    from carnet_core.audit.integrity import verify_clinic
+    from carnet_core.jobs import JobContext
+
+    db = jobs_worker.db
+    clinic = make_clinic("alpha", plugins=[])
+    job = JobContext(message_id="m-1", actor="example.mark", retries=0, clinic_id=clinic.id, outbox_id=None,
+                     settings=jobs_worker.settings, host=jobs_worker.host, db=db)
+    waits = []
+    # given a job's record of its effect made in a session that is not durable, then a durable one
+    for durable in (False, True):
+        with job.session(durable=durable) as s:
+            assert once(s, f"example.effect:{durable}")
+            audit.record(s, action="send", resource_type="example", resource_id=str(durable))
+            if db.dialect == "postgresql":
+                waits.append(s.execute(sa.text("SHOW synchronous_commit")).scalar_one())
+    # then both committed, visible at once, chained as usual; on PostgreSQL only the first commit
+    # did not wait for the disk (SQLite in WAL with synchronous=NORMAL waits at no commit)
+    with db.session(unscoped=True) as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(JobEffect).where(
+            JobEffect.key.like("example.effect:%"))).scalar_one() == 2
+    with db.session(clinic_id=clinic.id) as s:
+        assert verify_clinic(s, clinic.id, jobs_worker.settings.keys_dir).ok
+    if db.dialect == "postgresql":
+        assert waits == ["off", "on"]
+        with db.session(clinic_id=clinic.id) as s:  # the pool's connection kept no trace of it
+            assert s.execute(sa.text("SHOW synchronous_commit")).scalar_one() == "on"
+
+
 def test_the_relay_re_drives_stale_jobs_at_most_a_tenth_of_redrive_after_late(jobs, carnet_db):
     relay = Relay(carnet_db, jobs.broker, test_jobs_config({}, redrive_after=20.0))
     clock = [1000.0]

@@ -149,6 +149,28 @@ def test_a_table_met_again_in_a_subquery_or_alias_is_scoped_there_too(carnet_db,
             sa.event.remove(CarnetSession, "do_orm_execute", db.info["_spy"])
     assert not_in == ["x"] and in_sub == [] and exists == [0]
     assert all(_loader_criteria(statement) for statement in seen)
+def test_a_statement_built_once_is_scoped_to_each_session_that_runs_it(carnet_db, make_clinic):
+    # given a statement built once with a bound parameter, joined (loader criteria) and not (WHERE)
+    a, b = make_clinic("alpha", plugins=[]), make_clinic("beta", plugins=[])
+    with carnet_db.session(unscoped=True) as db:
+        for clinic, names in ((a, ("x", "shared")), (b, ("y", "shared"))):
+            db.add_all([ClinicPlugin(clinic_id=clinic.id, plugin=name) for name in names])
+    other = sa.orm.aliased(ClinicPlugin)
+    joined = (select(ClinicPlugin.plugin, other.plugin).join(other, other.plugin == ClinicPlugin.plugin)
+              .where(ClinicPlugin.plugin == sa.bindparam("name")))
+    alone = select(ClinicPlugin.plugin).where(ClinicPlugin.plugin != sa.bindparam("name"))
+    # when clinics A, B, then A again run them
+    seen = []
+    for clinic in (a, b, a):
+        with carnet_db.session(clinic_id=clinic.id) as db:
+            seen.append((clinic.id, db.exec(joined, params={"name": "shared"}).all(),
+                         db.exec(alone, params={"name": "shared"}).all()))
+    # then each run saw its own clinic's rows only, and an unbound session is still refused
+    assert [(cid, list(j), list(o)) for cid, j, o in seen] == [
+        (a.id, [("shared", "shared")], ["x"]), (b.id, [("shared", "shared")], ["y"]),
+        (a.id, [("shared", "shared")], ["x"])]
+    with pytest.raises(ScopeError), carnet_db.session() as db:
+        db.exec(alone, params={"name": "shared"}).all()
 
 
 def test_an_unbound_session_may_not_join_clinic_rows_either(carnet_db):

@@ -122,6 +122,7 @@ _NAMES: dict[str, str] = {
     "JobContext": "carnet_core.jobs",
     "once": "carnet_core.jobs",
     "already_done": "carnet_core.jobs",
+    "already_done_clause": "carnet_core.jobs",
     # patient links (people without accounts)
     "links": "carnet_core.links",
     "client_address": "carnet_core.links.web",

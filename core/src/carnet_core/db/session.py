@@ -26,6 +26,9 @@ ACTORS = "carnet.actors"  # the actor names the installed plugins declare (enque
 # running in this process (Database.relay_wakers) are woken instead of waiting for their next poll.
 ENQUEUED = "carnet.enqueued"
 RELAY_WAKERS = "carnet.relay_wakers"
+# Set by `Database.session(durable=False)`: this session's transactions commit without waiting for
+# the disk on PostgreSQL (`synchronous_commit = off` for each of them).
+NOT_DURABLE = "carnet.not_durable"
 
 
 class ScopeError(RuntimeError):
@@ -218,8 +221,11 @@ def _bind_transaction(session: CarnetSession, transaction: Any, connection: Any)
     # READ transaction still gets its snapshot at its first real statement (audit.begin_snapshot
     # relies on it). The values are an integer and a keyword, never text from outside.
     clinic = "" if clinic_id is None else str(int(clinic_id))
+    # in the same round trip: the commit of a `durable=False` session does not wait for the disk
+    not_durable = "; SET LOCAL synchronous_commit = off" if session.info.get(NOT_DURABLE) else ""
     connection.exec_driver_sql(
         f"SET LOCAL carnet.clinic_id = '{clinic}'; SET LOCAL carnet.unscoped = '{'on' if unscoped else 'off'}'"
+        f"{not_durable}"
     )
 
 
@@ -377,8 +383,10 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def new_session(self, clinic_id: int | None = None, unscoped: bool = False) -> CarnetSession:
+    def new_session(self, clinic_id: int | None = None, unscoped: bool = False, durable: bool = True) -> CarnetSession:
         session = self._factory()
+        if not durable:
+            session.info[NOT_DURABLE] = True
         if self.keyring is not None:
             session.info["carnet.keyring"] = self.keyring
         if self.audit_notifier is not None:
@@ -395,9 +403,20 @@ class Database:
         return session
 
     @contextmanager
-    def session(self, clinic_id: int | None = None, unscoped: bool = False) -> Iterator[CarnetSession]:
-        """A unit of work: commits when the block ends, rolls back on any exception."""
-        session = self.new_session(clinic_id=clinic_id, unscoped=unscoped)
+    def session(self, clinic_id: int | None = None, unscoped: bool = False,
+                durable: bool = True) -> Iterator[CarnetSession]:
+        """A unit of work: commits when the block ends, rolls back on any exception.
+
+        `durable=False` (PostgreSQL; SQLite in WAL with synchronous=NORMAL never waits for the disk
+        at a commit): the commit does not wait for the disk. It is visible at once and reaches the
+        disk within a fraction of a second (the WAL writer) or with the next durable commit of any
+        session, which flushes the WAL up to itself; a database crash in between loses it together
+        with every commit after it, never one without the others (so an audit chain it appended to
+        keeps no gap). Only for a transaction whose loss makes its job run again, harmlessly: a
+        job's record of an effect it made under an idempotency key, whose outbox row (marked done
+        after it, so lost with it) brings the job back to make the effect again under the same key.
+        """
+        session = self.new_session(clinic_id=clinic_id, unscoped=unscoped, durable=durable)
         try:
             yield session
             session.commit()

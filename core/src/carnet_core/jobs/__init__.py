@@ -6,7 +6,7 @@ with the `register_actors` hook and periodic work with `register_schedules`; see
 
 from carnet_core.jobs.config import JobsConfig, JobsError
 from carnet_core.jobs.context import JobContext, current_job
-from carnet_core.jobs.idempotency import already_done, once
+from carnet_core.jobs.idempotency import already_done, already_done_clause, once
 from carnet_core.jobs.outbox import enqueue, enqueue_with_options
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "JobsConfig",
     "JobsError",
     "already_done",
+    "already_done_clause",
     "current_job",
     "enqueue",
     "enqueue_with_options",

@@ -62,13 +62,16 @@ class JobContext:
 
     @contextmanager
     def session(
-        self, clinic_id: int | None = None, unscoped: bool = False
+        self, clinic_id: int | None = None, unscoped: bool = False, durable: bool = True
     ) -> Iterator[CarnetSession]:
-        """A unit of work bound to `clinic_id` (default: the job's clinic), or unscoped."""
+        """A unit of work bound to `clinic_id` (default: the job's clinic), or unscoped.
+
+        `durable=False`: its commit does not wait for the disk (`Database.session`), for the record
+        of an effect made under an idempotency key that the job, run again, makes again harmlessly."""
         cid = clinic_id if clinic_id is not None else (None if unscoped else self.clinic_id)
         if cid is None and not unscoped:
             raise JobsError("this job carries no clinic id; pass clinic_id=... or unscoped=True")
-        with self.db.session(clinic_id=cid, unscoped=unscoped and cid is None) as s:
+        with self.db.session(clinic_id=cid, unscoped=unscoped and cid is None, durable=durable) as s:
             s.info["principal"] = f"job:{self.actor}"  # who acts, for the audit trail
             yield s
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import sqlalchemy as sa
 
 from carnet_core.db.base import utcnow
@@ -24,23 +27,29 @@ def once(db: CarnetSession, key: str, message_id: str | None = None) -> bool:
 
         job = current_job_or_none()
         message_id = job.message_id if job is not None else None
-    # INSERT … ON CONFLICT DO NOTHING, not a savepoint: it leaves the caller's transaction usable on
-    # PostgreSQL, and pysqlite's savepoints would commit early.
-    dialect = db.get_bind().dialect.name
+    # A row comes back only when this transaction inserted the key (rowcount is -1 with RETURNING).
+    statement = _claim_statement(db.get_bind().dialect.name)
+    return db.execute(statement, {"key": key, "message_id": message_id, "created_at": utcnow()}).first() is not None
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(dialect: str) -> Any:
+    """`once`'s INSERT … ON CONFLICT DO NOTHING, built once per dialect (its values bound at each
+    run). Not a savepoint: it leaves the caller's transaction usable on PostgreSQL, and pysqlite's
+    savepoints would commit early."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - Carnet supports SQLite and PostgreSQL
         raise RuntimeError(f"unsupported database dialect {dialect}")
-    statement = (
-        insert(JobEffect.__table__)
-        .values(key=key, message_id=message_id, created_at=utcnow())
+    table = JobEffect.__table__
+    return (
+        insert(table)
+        .values(key=sa.bindparam("key"), message_id=sa.bindparam("message_id"), created_at=sa.bindparam("created_at"))
         .on_conflict_do_nothing(index_elements=["key"])
-        .returning(JobEffect.__table__.c.id)
+        .returning(table.c.id)
     )
-    # A row comes back only when this transaction inserted the key (rowcount is -1 with RETURNING).
-    return db.execute(statement).first() is not None
 
 
 def already_done(db: CarnetSession, key: str) -> bool:
@@ -51,3 +60,10 @@ def already_done(db: CarnetSession, key: str) -> bool:
         ).first()
         is not None
     )
+
+
+def already_done_clause(key: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
+    """`already_done` as an SQL condition, for a job that reads its state and this in one query
+    (``select(Thing, already_done_clause(key)).where(...)``; `key` may be a bound parameter of a
+    statement built once)."""
+    return sa.exists().where(JobEffect.__table__.c.key == key)

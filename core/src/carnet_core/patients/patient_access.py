@@ -297,11 +297,10 @@ class PatientAccess:
         among the holders of parental authority who may receive messages, else the first of them.
         With `channel` ("email" or "sms") only what it needs is opened.
         None for a patient erased, unknown or not visible."""
-        try:
-            self.get(patient_id)
-        except (PatientNotFound, PatientErased):
+        patient = registry.patient_with_keys(self.db, patient_id)  # what `get` checks, and the keys, in one query
+        if patient is None or patient.erased_at is not None or not self._may_see(
+                patient_id, patient.practitioner_id, frozenset()):
             return None
-        patient = self._row(patient_id)
         want_email, want_phone = channel in (None, "email"), channel in (None, "sms")
         db = self.db
 
