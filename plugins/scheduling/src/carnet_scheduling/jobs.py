@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from carnet_core.plugin_api import (
@@ -54,18 +55,25 @@ def _finish(reminder: Reminder, status: str, detail: str | None = None) -> None:
 
 def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
     """Send one reminder if it is still wanted: scheduled, due as planned, appointment booked and
-    in the future, patient reachable on the channel."""
+    in the future, patient reachable on the channel.
+
+    Two transactions, as few round trips as they can: the first reads the reminder, its
+    appointment, rule, switches, effect key, clinic, practitioner and place in one query
+    (`reminders.to_send`), then the patient's contact (one more), counts the attempt and issues
+    the link, and commits with the audit record of the address read before anything leaves; the
+    second, after the delivery, claims the key, marks the reminder sent and records the "send",
+    without waiting for the disk (see below)."""
     key = reminder_key(reminder_id, due)
     lang = messages.Lang(job.host, job.settings.locale)
     with job.session() as db:
-        reminder = db.exec(select(Reminder).where(Reminder.id == reminder_id)).first()
-        if reminder is None or reminder.status != SCHEDULED or reminder.due_at.isoformat() != due:
+        found = reminders.to_send(db, reminder_id, key)
+        if found is None or found.reminder.status != SCHEDULED or found.reminder.due_at.isoformat() != due:
             return  # cancelled, already sent, or re-planned (a newer job carries the new time)
-        if already_done(db, key):
+        reminder, appt = found.reminder, found.appointment
+        if found.done:
             _finish(reminder, SENT)
             db.add(reminder)
             return
-        appt = db.exec(select(Appointment).where(Appointment.id == reminder.appointment_id)).first()
         if appt is None or appt.status != BOOKED:
             _finish(reminder, CANCELLED, "appointment cancelled")
             db.add(reminder)
@@ -74,7 +82,7 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
             _finish(reminder, CANCELLED, "appointment already started")
             db.add(reminder)
             return
-        if not reminders.still_wanted(db, reminder, appt):
+        if not found.wanted:
             _finish(reminder, CANCELLED, "switched off")  # before its re-planning job ran
             db.add(reminder)
             return
@@ -88,10 +96,10 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
             _finish(reminder, FAILED, f"no {'e-mail address' if reminder.channel == 'email' else 'phone'} on file")
             db.add(reminder)
             return
-        facts = messages.appointment_facts(db, appt, lang)
-        context = facts.context() | {"manage_url": manage_link(db, appt, job.settings, facts.clinic)}
+        facts = messages.facts_of(found.clinic, appt, found.practitioner, found.place, lang)
         reminder.attempts += 1
         db.add(reminder)
+        context = facts.context() | {"manage_url": manage_link(db, appt, job.settings, facts.clinic)}
         channel = reminder.channel
     try:
         if channel == "email":
@@ -109,13 +117,15 @@ def send_reminder(reminder_id: int, due: str, job: JobContext) -> None:
                     _finish(reminder, FAILED, f"delivery failed: {type(exc).__name__}")
                     db.add(reminder)
         raise
-    with job.session() as db:
+    # Not durable (one durable commit a reminder, the first): lost in a database crash, this record
+    # goes with the outbox's "done" mark written after it, so the job runs again and delivers again
+    # under the same key, which replaces the message (as after a worker killed right here).
+    with job.session(durable=False) as db:
         if not once(db, key):
             return  # a concurrent delivery of the same message recorded it first
-        reminder = db.exec(select(Reminder).where(Reminder.id == reminder_id)).first()
-        if reminder is not None:
-            _finish(reminder, SENT)
-            db.add(reminder)
+        now = utcnow()  # _finish(SENT) as one UPDATE: the row needs no reading back
+        db.execute(sa.update(Reminder).where(Reminder.id == reminder_id)  # type: ignore[arg-type]
+                   .values(status=SENT, detail=None, updated_at=now, sent_at=now))
         # at commit, with the trace: the clinic's chain head is locked only for the commit
         record_at_commit(db, action="send", resource_type="appointment_reminder", resource_id=reminder_id,
                          patient_id=appt.patient_id, details={"channel": channel, "appointment": appt.id},

@@ -78,13 +78,18 @@ def appointment_facts(db: CarnetSession, appt: Appointment, lang: Lang) -> Facts
     assert clinic is not None
     user = db.get(User, appt.practitioner_id)
     place = db.exec(select(Place).where(Place.id == appt.place_id)).first() if appt.place_id else None
+    return facts_of(clinic, appt, (user.display_name or "") if user else "", place, lang)
+
+
+def facts_of(clinic: Clinic, appt: Appointment, practitioner: str, place: Place | None, lang: Lang) -> Facts:
+    """`appointment_facts` from rows the caller read already (the reminder job reads them with the
+    reminder): the practitioner's display name and the appointment's place (None: the clinic)."""
     place_text = ", ".join(p for p in ((place.name, place.address) if place else (clinic.name,)) if p)
     if place is not None and place.kind == "telesoin":
         place_text = translate(lang, "video session (the link will be sent before)")
     return Facts(
         clinic=clinic, when=when_text(appt.starts_at, clinic.timezone, lang.locale),
-        practitioner=(user.display_name or "") if user else "", place=place_text,
-        starts_at=appt.starts_at, ends_at=appt.ends_at,
+        practitioner=practitioner, place=place_text, starts_at=appt.starts_at, ends_at=appt.ends_at,
     )
 
 
