@@ -49,6 +49,38 @@ commits, 6% sealed address, 5% mail file, 4% rendering: about 13 round trips and
 commits a reminder against 2 bookkeeping statements for a no-op job, which keeps the ratio near
 0.2 on this machine.
 
+After the reminder's statements were merged and its second commit made not durable (rem15, 2026-12-05,
+--clinics 100, 3,000 of each; load average 13 to 16 on the 2 shared cores, before = main at 22f35b5):
+
+    SQLite:      before  reminders 19/s, no-op outbox 298/s: reminder ratio 0.07
+                 after   reminders 27/s, no-op outbox 257/s: reminder ratio 0.10
+    PostgreSQL:  before  reminders 27/s, no-op outbox 236/s: reminder ratio 0.11
+                 after   reminders 46/s, no-op outbox 308/s: reminder ratio 0.15
+    0 lost, 0 duplicated in every run. A reminder makes 20 round trips instead of 32 (the no-op
+    job 2, the outbox's start and done marks) and one durable commit instead of two; in process
+    (callgrind, SQLite, one reminder after another through the outbox middleware) it ran 28.3
+    million instructions instead of 37.0 (the no-op job's middleware 2.7); 22.9 with a memo of the
+    clinic scoping per statement object, dropped at the rebase onto perf8's own fast path for the
+    scoping (not measured together). The figures above were measured with that memo.
+
+What stands between the reminder ratio and 0.5: CPU, not waits. The machine is saturated (2.0 of 2
+CPUs busy through both phases, our processes get 0.5 to 0.9 of them), and per job (CPU sampled
+from /proc every second, PostgreSQL runs after the change): a reminder costs 15.3 to 15.8 ms of
+CPU (workers 11.3 to 12.3, PostgreSQL 2.5 to 2.7, relay process 0.8 to 1.1, Redis 0.2), a no-op
+job through the outbox 1.4 to 2.8 ms (workers 0.7 to 2.0, relay 0.1 to 0.5, PostgreSQL 0.2 to 0.6). A ratio of 0.5 needs a reminder at about twice the
+no-op's cost, 3 to 5 ms; its 18 round trips beyond the no-op's alone cost PostgreSQL 2.5 ms and the
+workers about as much again in SQLAlchemy. Each carries a property: two reads (the reminder with
+its appointment, rule, switches, effect key, clinic, practitioner and place; the patient with
+their keys), the link and the attempt count, the address read's audit record (chain head bump,
+insert, head update) committed durably before anything leaves, then the effect key, the "sent"
+status and the "send" record (three more for the chain), and each transaction's BEGIN, clinic
+binding and COMMIT. The rest of the workers' time (py-spy, one reminder after another): building
+the MIME message 11% (stdlib email), the mail file 7% plus its fsync, the link 8%, sessions and
+commits 18%, rendering 5%, AES-GCM and the audit hashes under 2%. What could still go, none of it
+to 0.5: the audit append in two round trips instead of three, BEGIN and the clinic binding in
+one, the key and the status in one statement, the outbox's done mark in the job's transaction
+(20 to 14 round trips), the message built without the email package's header registry.
+
 The relay (py-spy on this process, no-op jobs through the outbox): 64% Redis enqueues (one round
 trip a message, as `send`), 31% building OutboxMessage objects from the claimed rows (1836eeb
 returns the rows themselves), 3% PostgreSQL.
