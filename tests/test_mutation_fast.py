@@ -53,11 +53,18 @@ _TAIL_CHECKS = (
 
 MUTATIONS = [
     Mutation(
-        "scoping: the clinic filter removed from a scoped query",
+        "scoping: the clinic filter removed from a one-table query",
         "db/session.py",
-        "    state.statement = state.statement.options(",
-        "    return\n    state.statement = state.statement.options(",
+        "        state.statement = statement.where(only.c.clinic_id == clinic_id)\n",
+        "        pass\n",
         ("core/tests/test_scoping.py::test_scoped_session_sees_only_its_clinic_rows",),
+    ),
+    Mutation(
+        "scoping: the clinic filter removed from a joined or nested query",
+        "db/session.py",
+        "    state.statement = statement.options(",
+        "    return\n    state.statement = statement.options(",
+        ("core/tests/test_scoping.py::test_a_table_met_again_in_a_subquery_or_alias_is_scoped_there_too",),
     ),
     Mutation(
         "scoping: the per-request session unscoped by default",
