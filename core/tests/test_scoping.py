@@ -149,6 +149,8 @@ def test_a_table_met_again_in_a_subquery_or_alias_is_scoped_there_too(carnet_db,
             sa.event.remove(CarnetSession, "do_orm_execute", db.info["_spy"])
     assert not_in == ["x"] and in_sub == [] and exists == [0]
     assert all(_loader_criteria(statement) for statement in seen)
+
+
 def test_a_statement_built_once_is_scoped_to_each_session_that_runs_it(carnet_db, make_clinic):
     # given a statement built once with a bound parameter, joined (loader criteria) and not (WHERE)
     a, b = make_clinic("alpha", plugins=[]), make_clinic("beta", plugins=[])
