@@ -135,8 +135,9 @@ def _issued_and_rendered(carnet_db, world, jobs_worker):
 
 def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db, jobs_worker):
     """The document's id (in the sealed body's associated data) comes from the sequence first, with
-    the note the actor reads: one INSERT with the sealed body, no INSERT-then-UPDATE writing the row twice; the body still opens
-    (bound to that id) and a body moved to another row does not."""
+    the note the actor reads: one INSERT with the sealed body, no INSERT-then-UPDATE writing the row
+    twice. (SQLite has no sequence: there the row is inserted, then the body sealed into it; the
+    binding of the body to its row is proven on both databases by the test below.)"""
     if carnet_db.dialect != "postgresql":
         pytest.skip("SQLite has no sequence: it inserts the row, then seals the body into it")
     note_id, statements = _issued_and_rendered(carnet_db, world, jobs_worker)
@@ -145,6 +146,16 @@ def test_on_postgresql_the_sealed_pdf_is_written_by_one_insert(world, carnet_db,
     assert written == ["INSERT"]
     # the id taken with the note, by the actor's first query (not by a statement of its own)
     assert not [s for _, s in statements if s.upper().startswith("SELECT NEXTVAL")]
+    pdf, raw, size = _pdf(carnet_db, world, note_id)
+    assert pdf.startswith(b"%PDF") and size == len(pdf)
+
+
+def test_a_sealed_pdf_opens_on_its_own_row_and_not_pasted_on_another_note(world, carnet_db, jobs_worker):
+    """The sealed body is bound to its document's id, however the id was taken (the sequence on
+    PostgreSQL, the insert on SQLite): it opens where it was written, and a body moved to another
+    row does not."""
+    note_id = _issue(carnet_db, world, lines=1)
+    wait_for_jobs(jobs_worker)
     pdf, raw, size = _pdf(carnet_db, world, note_id)
     assert pdf.startswith(b"%PDF") and size == len(pdf)
     other_id = _issue(carnet_db, world, lines=1)
